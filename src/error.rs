@@ -1,0 +1,279 @@
+//! The one error type of hookbot, and the validation rules a request can break.
+
+use std::time::Duration;
+
+/// `Result` with hookbot's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when hookbot talks to a gateway.
+///
+/// Match on it to decide what to do: fix the request ([`Validation`](Error::Validation),
+/// [`PayloadTooLarge`](Error::PayloadTooLarge), [`ContactNotFound`](Error::ContactNotFound)),
+/// re-authorise ([`NotAuthorized`](Error::NotAuthorized), [`Unauthorized`](Error::Unauthorized),
+/// [`Forbidden`](Error::Forbidden)), upgrade the plan ([`QuotaExceeded`](Error::QuotaExceeded)),
+/// or try later ([`is_retryable`](Error::is_retryable): the client has already retried these
+/// within its [`RetryPolicy`](crate::gateway::RetryPolicy)). No variant ever holds a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request broke a documented rule and was not sent.
+    #[error("request not sent: {0}")]
+    Validation(#[from] ValidationError),
+    /// The request body is over the gateway's size limit (GREEN-API: 100 KB). `size` is known
+    /// when hookbot refused to send it, unknown when the gateway refused it.
+    #[error("request body over the gateway's limit of {limit} bytes{}", size.map(|size| format!(" ({size} bytes)")).unwrap_or_default())]
+    PayloadTooLarge {
+        /// The size of the refused body, in bytes, when known.
+        size: Option<usize>,
+        /// The gateway's limit, in bytes.
+        limit: usize,
+    },
+    /// The instance's phone is not linked: scan the QR code in the gateway's console.
+    #[error("instance account not authorized: link the phone in the gateway's console")]
+    NotAuthorized,
+    /// The instance is restarting; it answers again in a few seconds.
+    #[error("the instance is starting; try again in a few seconds")]
+    InstanceStarting,
+    /// GREEN-API MAX shares only contacts from the instance's contact list, and this one is not
+    /// there.
+    #[error("contact {chat_id} is not in the instance's contact list")]
+    ContactNotFound {
+        /// The contact the gateway could not find.
+        chat_id: String,
+    },
+    /// The gateway refused the instance token or the account's client token (HTTP 401, or
+    /// Z-API's "null not allowed" when the client token is missing).
+    #[error("the gateway refused the instance token or client token")]
+    Unauthorized,
+    /// The gateway refused access to the instance (HTTP 403): a wrong instance id.
+    #[error("the gateway refused access to the instance (HTTP 403): check the instance id")]
+    Forbidden,
+    /// Too many requests (HTTP 429), still so after the client's retries.
+    #[error("rate limited by the gateway (HTTP 429){}", retry_after.map(|after| format!(", retry after {after:?}")).unwrap_or_default())]
+    RateLimited {
+        /// How long the gateway asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// The plan's quota is used up (GREEN-API HTTP 466); the figures come from the answer's
+    /// `invokeStatus` when it has them.
+    #[error("quota exceeded{}", quota_details(method, used, total, description))]
+    QuotaExceeded {
+        /// The method whose quota is used up.
+        method: Option<String>,
+        /// How much of the quota is used.
+        used: Option<u64>,
+        /// The quota.
+        total: Option<u64>,
+        /// The gateway's explanation.
+        description: Option<String>,
+    },
+    /// The gateway did not answer in time, still so after the client's retries.
+    #[error("the gateway did not answer in time")]
+    Timeout,
+    /// The gateway could not be reached (connection refused, reset, DNS, TLS).
+    #[error("could not reach the gateway: {source}")]
+    Transport {
+        /// What failed, without the request's URL.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Any other error answer of the gateway.
+    #[error("the gateway answered HTTP {status}: {body}")]
+    Gateway {
+        /// The HTTP status.
+        status: u16,
+        /// The answer's body, shortened, with credentials removed.
+        body: String,
+    },
+    /// The gateway answered 200 with a body hookbot cannot read.
+    #[error("unexpected answer from the gateway: {reason}")]
+    InvalidResponse {
+        /// What did not match.
+        reason: String,
+    },
+}
+
+/// ` for sendMessage: 100 of 100 used (...)`, with whatever parts the gateway told.
+fn quota_details(
+    method: &Option<String>,
+    used: &Option<u64>,
+    total: &Option<u64>,
+    description: &Option<String>,
+) -> String {
+    let mut details = String::new();
+    if let Some(method) = method {
+        details.push_str(&format!(" for {method}"));
+    }
+    if let (Some(used), Some(total)) = (used, total) {
+        details.push_str(&format!(": {used} of {total} used"));
+    }
+    if let Some(description) = description {
+        details.push_str(&format!(" ({description})"));
+    }
+    details
+}
+
+impl Error {
+    /// Whether trying the same request again later may succeed: rate limits, a starting
+    /// instance, time-outs, connection errors and the gateway's own trouble (HTTP 499, 500, 502,
+    /// 503, 504).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. }
+            | Error::InstanceStarting
+            | Error::Timeout
+            | Error::Transport { .. } => true,
+            Error::Gateway { status, .. } => matches!(status, 499 | 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+}
+
+/// A request that breaks a documented rule of its gateway: which field, which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {rule}")]
+pub struct ValidationError {
+    /// The field at fault, named as in hookbot's API (`card.phone`, `options.typing`, `text`).
+    pub field: &'static str,
+    /// The rule it breaks.
+    pub rule: Rule,
+}
+
+impl ValidationError {
+    pub(crate) fn new(field: &'static str, rule: Rule) -> Self {
+        Self { field, rule }
+    }
+}
+
+/// A documented rule of a gateway's API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The field is required here; `why` says by whom.
+    #[error("is required: {why}")]
+    Required {
+        /// Which gateway or method needs it.
+        why: &'static str,
+    },
+    /// Only the digits 0–9: no `+`, spaces or dashes.
+    #[error("must contain digits only (no `+`, spaces or dashes)")]
+    DigitsOnly,
+    /// A number of digits within bounds.
+    #[error("must have {min} to {max} digits, has {actual}")]
+    DigitCount {
+        /// The fewest digits allowed.
+        min: usize,
+        /// The most digits allowed.
+        max: usize,
+        /// How many it has.
+        actual: usize,
+    },
+    /// GREEN-API WhatsApp sendContact: at least one of first name, middle name, last name,
+    /// company.
+    #[error("needs at least one of first name, middle name, last name or company")]
+    NameRequired,
+    /// A duration within bounds, in whole units of the gateway's field.
+    #[error("must be a whole number of {unit} from {min} to {max}, is {actual:?}")]
+    DurationRange {
+        /// The unit of the wire field (`ms`, `s`).
+        unit: &'static str,
+        /// The least allowed, in `unit`.
+        min: u64,
+        /// The most allowed, in `unit`.
+        max: u64,
+        /// The value given.
+        actual: Duration,
+    },
+    /// Text must not be empty.
+    #[error("must not be empty")]
+    Empty,
+    /// Text within a length limit, counted in characters.
+    #[error("must be at most {max} characters, has {actual}")]
+    TooLong {
+        /// The most characters allowed.
+        max: usize,
+        /// How many it has.
+        actual: usize,
+    },
+    /// A chat id in the shape its platform uses.
+    #[error("must be {expected}, is {actual:?}")]
+    ChatIdShape {
+        /// The shapes the platform accepts.
+        expected: &'static str,
+        /// The id given.
+        actual: String,
+    },
+    /// An absolute `http` or `https` URL.
+    #[error("must be an absolute http or https URL")]
+    HttpUrl,
+    /// The method serves individual chats only.
+    #[error("must be an individual chat, not a group")]
+    IndividualChatOnly,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_error_names_field_and_rule() {
+        let error = Error::from(ValidationError::new(
+            "card.phone",
+            Rule::DigitCount {
+                min: 11,
+                max: 12,
+                actual: 10,
+            },
+        ));
+        assert_eq!(
+            error.to_string(),
+            "request not sent: card.phone must have 11 to 12 digits, has 10"
+        );
+    }
+
+    #[test]
+    fn retryable_errors_are_exactly_the_transient_ones() {
+        let retryable = [
+            Error::RateLimited { retry_after: None },
+            Error::InstanceStarting,
+            Error::Timeout,
+            Error::Gateway {
+                status: 499,
+                body: String::new(),
+            },
+            Error::Gateway {
+                status: 500,
+                body: String::new(),
+            },
+            Error::Gateway {
+                status: 502,
+                body: String::new(),
+            },
+        ];
+        let final_ = [
+            Error::Unauthorized,
+            Error::Forbidden,
+            Error::NotAuthorized,
+            Error::PayloadTooLarge {
+                size: None,
+                limit: 1,
+            },
+            Error::QuotaExceeded {
+                method: None,
+                used: Some(1),
+                total: Some(1),
+                description: None,
+            },
+            Error::Gateway {
+                status: 400,
+                body: String::new(),
+            },
+            Error::Gateway {
+                status: 404,
+                body: String::new(),
+            },
+        ];
+        assert!(retryable.iter().all(Error::is_retryable));
+        assert!(!final_.iter().any(Error::is_retryable));
+    }
+}

@@ -1,0 +1,263 @@
+//! The [`Gateway`] trait, the one interface the rest of hookbot talks to, and its clients:
+//! [`GreenApi`] (WhatsApp and MAX) and [`ZApi`] (Z-API and PlugzAPI).
+//!
+//! ```no_run
+//! use hookbot::gateway::{Gateway, GreenApi, SendOptions};
+//! use hookbot::{ChatId, ContactCard};
+//!
+//! # async fn run() -> hookbot::Result<()> {
+//! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
+//! let card = ContactCard::new().phone("79001234568").first_name("Артем");
+//! let options = SendOptions::new().quote("361B0E63F2FDF95903B6A9C9A102F34B");
+//! let sent = gateway.send_contact(&ChatId::from("79001234567@c.us"), &card, &options).await?;
+//! println!("sent {}", sent.id);
+//! # Ok(()) }
+//! ```
+//!
+//! Every client checks a request against its gateway's documented rules before sending it
+//! (a broken rule is an [`Error::Validation`](crate::Error::Validation) naming the field),
+//! waits for its turn under the instance's [`RateLimits`], and retries transient failures
+//! under its [`RetryPolicy`]. Clones share one instance's limits.
+
+mod green_api;
+mod rate_limit;
+mod retry;
+mod transport;
+mod validate;
+mod zapi;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use green_api::{GreenApi, GreenApiBuilder};
+pub use rate_limit::RateLimits;
+pub use retry::RetryPolicy;
+pub use zapi::{ZApi, ZApiBuilder};
+
+use crate::contact::{Contact, ContactCard, ContactInfo};
+use crate::error::Result;
+use crate::id::{ChatId, MessageId};
+
+/// A hosted messaging gateway: sends messages and contact cards, reads the instance's contacts.
+///
+/// Implementations check each request against the gateway's rules before sending it. Options
+/// that a gateway cannot express (see [`Capabilities`]) are left out of the request and logged
+/// at debug level; they are never sent in a form the gateway would misread.
+#[async_trait]
+pub trait Gateway: Send + Sync + fmt::Debug {
+    /// Which gateway this is.
+    fn kind(&self) -> GatewayKind;
+
+    /// The instance the client sends through (GREEN-API `idInstance`, Z-API instance id).
+    fn instance(&self) -> &str;
+
+    /// What this gateway can express.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Sends a text message to `chat`.
+    async fn send_text(
+        &self,
+        chat: &ChatId,
+        text: &str,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a contact card to `chat`.
+    async fn send_contact(
+        &self,
+        chat: &ChatId,
+        card: &ContactCard,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// The instance's whole contact list.
+    async fn contacts(&self) -> Result<Vec<Contact>>;
+
+    /// One chat's profile.
+    async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo>;
+}
+
+/// The gateways hookbot speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GatewayKind {
+    /// GREEN-API for WhatsApp.
+    GreenApiWhatsApp,
+    /// GREEN-API for MAX (v3 paths).
+    GreenApiMax,
+    /// Z-API and its clones (PlugzAPI).
+    ZApi,
+}
+
+impl GatewayKind {
+    /// The name used in `HOOKBOT_GATEWAY`: `green-api`, `green-api-max`, `zapi`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayKind::GreenApiWhatsApp => "green-api",
+            GatewayKind::GreenApiMax => "green-api-max",
+            GatewayKind::ZApi => "zapi",
+        }
+    }
+}
+
+impl fmt::Display for GatewayKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a gateway can express. An option it cannot express is left out of the request (and
+/// logged at debug level) rather than sent in a form the gateway would misread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The longest text message, in characters.
+    pub max_text_chars: usize,
+    /// Whether a text message can quote another message.
+    pub quote_text: bool,
+    /// Whether a contact card can quote another message.
+    pub quote_contact: bool,
+    /// Whether a text message can show a typing indicator first.
+    pub typing_text: bool,
+    /// Whether a contact card can show a typing indicator first.
+    pub typing_contact: bool,
+    /// Whether a send can be delayed by the gateway.
+    pub delay: bool,
+}
+
+/// Per-call options of a send.
+///
+/// ```
+/// use std::time::Duration;
+/// use hookbot::gateway::SendOptions;
+///
+/// let options = SendOptions::new()
+///     .quote("361B0E63F2FDF95903B6A9C9A102F34B")
+///     .typing(Duration::from_secs(2));
+/// assert!(options.quote.is_some());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Quote this message of the chat (GREEN-API `quotedMessageId`, Z-API `messageId`).
+    pub quote: Option<MessageId>,
+    /// Show "typing…" for this long first: GREEN-API `typingTime` (1000–20000 ms), Z-API
+    /// `delayTyping` on texts (1–15 s).
+    pub typing: Option<Duration>,
+    /// Delay the send by this long: Z-API `delayMessage` (1–15 s).
+    pub delay: Option<Duration>,
+}
+
+impl SendOptions {
+    /// No quote, no typing indicator, no delay.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Quotes the message `id` of the same chat.
+    #[must_use]
+    pub fn quote(mut self, id: impl Into<MessageId>) -> Self {
+        self.quote = Some(id.into());
+        self
+    }
+
+    /// Shows "typing…" for `typing` before the message appears.
+    #[must_use]
+    pub fn typing(mut self, typing: Duration) -> Self {
+        self.typing = Some(typing);
+        self
+    }
+
+    /// Asks the gateway to wait `delay` before sending.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+}
+
+/// A message the gateway accepted for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The message's id in its chat (what a later reply quotes).
+    pub id: MessageId,
+}
+
+impl SentMessage {
+    /// A sent message with the given id.
+    pub fn new(id: impl Into<MessageId>) -> Self {
+        Self { id: id.into() }
+    }
+}
+
+/// How a client talks HTTP: time-out per attempt, retries, rate limits, and optionally a
+/// ready-made `reqwest::Client` (for a proxy or custom TLS roots).
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    timeout: Duration,
+    retry: RetryPolicy,
+    rate_limits: RateLimits,
+    http: Option<reqwest::Client>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            rate_limits: RateLimits::default(),
+            http: None,
+        }
+    }
+}
+
+impl ClientSettings {
+    /// 30 s per attempt, the default [`RetryPolicy`] and [`RateLimits`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The time-out of one attempt (each retry gets its own).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// When and how to retry.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The instance's rate limits.
+    #[must_use]
+    pub fn rate_limits(mut self, rate_limits: RateLimits) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
+    /// Sends through this `reqwest::Client` instead of a new one.
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+}
+
+/// Logs that `option` was left out of a `method` request because the gateway cannot express it.
+fn log_dropped(kind: GatewayKind, method: &'static str, option: &'static str) {
+    tracing::debug!(gateway = %kind, method, option, "option not supported by this gateway; sent without it");
+}
+
+/// Parses a client's base URL; it must be absolute http(s).
+fn base_url(field: &'static str, url: &str) -> Result<url::Url> {
+    url::Url::parse(url.trim_end_matches('/'))
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
+        .ok_or_else(|| crate::ValidationError::new(field, crate::Rule::HttpUrl).into())
+}

@@ -1,0 +1,697 @@
+//! GREEN-API: WhatsApp (`/waInstance{id}/{method}/{token}`) and MAX (`/v3/waInstance...`).
+//!
+//! All of GREEN-API's REST wire shapes live in this module.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use super::rate_limit::Limiter;
+use super::transport::{Call, Transport, common_error, decode};
+use super::validate::{self, is_digits};
+use super::{
+    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
+    log_dropped,
+};
+use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
+use crate::error::{Error, Result, Rule, ValidationError};
+use crate::id::ChatId;
+use crate::secret::Secret;
+
+/// GREEN-API's limit on a request's JSON body.
+const MAX_BODY_BYTES: usize = 100 * 1024;
+/// `typingTime` bounds, in milliseconds.
+const TYPING_MS: (u64, u64) = (1000, 20000);
+/// `phoneContact` length bounds, in digits.
+const PHONE_DIGITS: (usize, usize) = (11, 12);
+
+const WHATSAPP_CHAT: &str = "a WhatsApp chat id: digits@c.us, digits@g.us or digits@lid";
+const MAX_CHAT: &str = "a MAX chat id: digits, negative for a group";
+
+/// A client of one GREEN-API instance, WhatsApp or MAX.
+///
+/// Cheap to clone; clones share the instance's rate limits.
+///
+/// ```no_run
+/// use hookbot::gateway::{ClientSettings, GreenApi, RetryPolicy};
+///
+/// # fn run() -> hookbot::Result<()> {
+/// let whatsapp = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
+/// let max = GreenApi::max("https://7105.api.greenapi.com", "3100000001", "token")
+///     .settings(ClientSettings::new().retry(RetryPolicy::none()))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct GreenApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kind: GatewayKind,
+    api_url: Url,
+    instance: String,
+    token: Secret,
+    transport: Transport,
+}
+
+/// Builds a [`GreenApi`] client; finish with [`build`](GreenApiBuilder::build).
+#[derive(Debug)]
+#[must_use]
+pub struct GreenApiBuilder {
+    kind: GatewayKind,
+    api_url: String,
+    instance: String,
+    token: Secret,
+    settings: ClientSettings,
+}
+
+impl GreenApi {
+    /// A client of a WhatsApp instance: `api_url` as shown in the console
+    /// (`https://7105.api.greenapi.com`), `idInstance`, `apiTokenInstance`.
+    pub fn whatsapp(
+        api_url: impl Into<String>,
+        instance: impl Into<String>,
+        token: impl Into<Secret>,
+    ) -> GreenApiBuilder {
+        GreenApiBuilder::new(GatewayKind::GreenApiWhatsApp, api_url, instance, token)
+    }
+
+    /// A client of a MAX instance (v3 paths).
+    pub fn max(
+        api_url: impl Into<String>,
+        instance: impl Into<String>,
+        token: impl Into<Secret>,
+    ) -> GreenApiBuilder {
+        GreenApiBuilder::new(GatewayKind::GreenApiMax, api_url, instance, token)
+    }
+
+    /// The first `count` entries of the contact list (`getContacts?count=`).
+    pub async fn contacts_up_to(&self, count: u32) -> Result<Vec<Contact>> {
+        let mut url = self.url("getContacts");
+        url.query_pairs_mut()
+            .append_pair("count", &count.to_string());
+        self.get_contacts(url).await
+    }
+
+    fn is_max(&self) -> bool {
+        self.inner.kind == GatewayKind::GreenApiMax
+    }
+
+    /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`.
+    fn url(&self, method: &str) -> Url {
+        let inner = &*self.inner;
+        let mut url = inner.api_url.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("the builder accepts only base URLs");
+            path.pop_if_empty();
+            if self.is_max() {
+                path.push("v3");
+            }
+            path.push(&format!("waInstance{}", inner.instance))
+                .push(method)
+                .push(inner.token.expose());
+        }
+        url
+    }
+
+    /// Checks a chat id against the platform's shapes.
+    fn check_chat(&self, field: &'static str, chat: &ChatId) -> Result<(), ValidationError> {
+        if self.is_max() {
+            validate::chat_id(field, chat, is_max_chat, MAX_CHAT)
+        } else {
+            validate::chat_id(field, chat, is_whatsapp_chat, WHATSAPP_CHAT)
+        }
+    }
+
+    /// `typingTime` in milliseconds, checked.
+    fn typing_time(&self, options: &SendOptions) -> Result<Option<u64>, ValidationError> {
+        options
+            .typing
+            .map(|typing| validate::millis("options.typing", typing, TYPING_MS.0, TYPING_MS.1))
+            .transpose()
+    }
+
+    /// The quoted message id, unless `can_quote` is false (then logged and left out).
+    fn quote<'a>(
+        &self,
+        options: &'a SendOptions,
+        method: &'static str,
+        can_quote: bool,
+    ) -> Option<&'a str> {
+        let quote = options.quote.as_ref()?;
+        if can_quote {
+            Some(quote.as_str())
+        } else {
+            log_dropped(self.inner.kind, method, "quote");
+            None
+        }
+    }
+
+    /// POSTs `body` to `method` under the send rate limit and reads the new message's id.
+    async fn send_message<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+    ) -> Result<SentMessage> {
+        let answer = self
+            .post(method, body, &self.inner.transport.limiters.send)
+            .await?;
+        let sent: SendAnswer = decode(method, &answer)?;
+        Ok(SentMessage::new(sent.id_message))
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &Limiter,
+    ) -> Result<Vec<u8>> {
+        let body = serde_json::to_vec(body)
+            .expect("request bodies are plain structs that always serialise");
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Error::PayloadTooLarge {
+                size: Some(body.len()),
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let call = Call {
+            name: method,
+            method: Method::POST,
+            url: self.url(method),
+            body: Some(body),
+            limiter,
+        };
+        self.inner.transport.send(call, green_api_error).await
+    }
+
+    async fn get_contacts(&self, url: Url) -> Result<Vec<Contact>> {
+        let limiter = &self.inner.transport.limiters.contacts;
+        let call = Call {
+            name: "getContacts",
+            method: Method::GET,
+            url,
+            body: None,
+            limiter,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let entries: Vec<Value> = decode("getContacts", &answer)?;
+        Ok(entries.into_iter().filter_map(contact_from_entry).collect())
+    }
+}
+
+impl GreenApiBuilder {
+    fn new(
+        kind: GatewayKind,
+        api_url: impl Into<String>,
+        instance: impl Into<String>,
+        token: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            kind,
+            api_url: api_url.into(),
+            instance: instance.into(),
+            token: token.into(),
+            settings: ClientSettings::default(),
+        }
+    }
+
+    /// Time-outs, retries, rate limits and HTTP client.
+    pub fn settings(mut self, settings: ClientSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Checks the URL and instance id and builds the client.
+    pub fn build(self) -> Result<GreenApi> {
+        let api_url = base_url("api_url", &self.api_url)?;
+        if !is_digits(&self.instance) {
+            return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
+        }
+        let transport = Transport::new(self.settings, HeaderMap::new(), vec![self.token.clone()])?;
+        let inner = Inner {
+            kind: self.kind,
+            api_url,
+            instance: self.instance,
+            token: self.token,
+            transport,
+        };
+        Ok(GreenApi {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+#[async_trait]
+impl Gateway for GreenApi {
+    fn kind(&self) -> GatewayKind {
+        self.inner.kind
+    }
+
+    fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let max = self.is_max();
+        Capabilities {
+            max_text_chars: if max { 4000 } else { 20000 },
+            quote_text: !max,
+            quote_contact: !max,
+            typing_text: true,
+            typing_contact: max,
+            delay: false,
+        }
+    }
+
+    async fn send_text(
+        &self,
+        chat: &ChatId,
+        text: &str,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let capabilities = self.capabilities();
+        self.check_chat("chat", chat)?;
+        validate::text("text", text, capabilities.max_text_chars)?;
+        let typing_time = self.typing_time(options)?;
+        if options.delay.is_some() {
+            log_dropped(self.inner.kind, "sendMessage", "delay");
+        }
+        let body = SendMessageBody {
+            chat_id: chat.as_str(),
+            message: text,
+            quoted_message_id: self.quote(options, "sendMessage", capabilities.quote_text),
+            typing_time,
+        };
+        self.send_message("sendMessage", &body).await
+    }
+
+    async fn send_contact(
+        &self,
+        chat: &ChatId,
+        card: &ContactCard,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let capabilities = self.capabilities();
+        self.check_chat("chat", chat)?;
+        let contact = if self.is_max() {
+            self.max_contact(card)?
+        } else {
+            whatsapp_contact(card)?
+        };
+        let typing_time = if capabilities.typing_contact {
+            self.typing_time(options)?
+        } else {
+            if options.typing.is_some() {
+                log_dropped(self.inner.kind, "sendContact", "typing");
+            }
+            None
+        };
+        if options.delay.is_some() {
+            log_dropped(self.inner.kind, "sendContact", "delay");
+        }
+        let body = SendContactBody {
+            chat_id: chat.as_str(),
+            contact,
+            quoted_message_id: self.quote(options, "sendContact", capabilities.quote_contact),
+            typing_time,
+        };
+        self.send_message("sendContact", &body).await
+    }
+
+    async fn contacts(&self) -> Result<Vec<Contact>> {
+        self.get_contacts(self.url("getContacts")).await
+    }
+
+    async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo> {
+        self.check_chat("chat", chat)?;
+        validate::individual_chat("chat", chat)?;
+        let body = ChatBody {
+            chat_id: chat.as_str(),
+        };
+        let answer = self
+            .post(
+                "getContactInfo",
+                &body,
+                &self.inner.transport.limiters.contact_info,
+            )
+            .await?;
+        let info: ContactInfoAnswer = decode("getContactInfo", &answer)?;
+        Ok(info.into_contact_info(chat))
+    }
+}
+
+impl GreenApi {
+    /// MAX shares a contact by its chat id, which must be a person's.
+    fn max_contact<'a>(&self, card: &'a ContactCard) -> Result<WireContact<'a>, ValidationError> {
+        let chat = card.chat_id.as_ref().ok_or(ValidationError::new(
+            "card.chat_id",
+            Rule::Required {
+                why: "GREEN-API MAX shares a contact by its chat id",
+            },
+        ))?;
+        self.check_chat("card.chat_id", chat)?;
+        validate::individual_chat("card.chat_id", chat)?;
+        Ok(WireContact::Max {
+            chat_id: chat.as_str(),
+        })
+    }
+}
+
+/// WhatsApp shares a phone number (from the card, or from a `@c.us` chat id) with names.
+fn whatsapp_contact(card: &ContactCard) -> Result<WireContact<'_>, ValidationError> {
+    let phone = card
+        .phone
+        .as_deref()
+        .or_else(|| {
+            card.chat_id
+                .as_ref()
+                .and_then(|chat| chat.as_str().strip_suffix("@c.us"))
+        })
+        .ok_or(ValidationError::new(
+            "card.phone",
+            Rule::Required {
+                why: "GREEN-API WhatsApp shares a contact by phone number",
+            },
+        ))?;
+    validate::phone("card.phone", phone, PHONE_DIGITS.0, PHONE_DIGITS.1)?;
+    let phone_contact = phone.parse().expect("at most 12 digits fit in u64");
+    let contact = WireContact::WhatsApp {
+        phone_contact,
+        first_name: non_blank(card.first_name.as_deref()),
+        middle_name: non_blank(card.middle_name.as_deref()),
+        last_name: non_blank(card.last_name.as_deref()),
+        company: non_blank(card.company.as_deref()),
+    };
+    match contact {
+        WireContact::WhatsApp {
+            first_name: None,
+            middle_name: None,
+            last_name: None,
+            company: None,
+            ..
+        } => Err(ValidationError::new("card", Rule::NameRequired)),
+        contact => Ok(contact),
+    }
+}
+
+impl fmt::Debug for GreenApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GreenApi")
+            .field("kind", &self.inner.kind)
+            .field("api_url", &self.inner.api_url.as_str())
+            .field("instance", &self.inner.instance)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+/// `digits@c.us`, `digits@lid`, `digits@g.us` or `digits-digits@g.us`.
+fn is_whatsapp_chat(id: &str) -> bool {
+    match id.rsplit_once('@') {
+        Some((user, "c.us" | "lid")) => is_digits(user),
+        Some((group, "g.us")) => match group.split_once('-') {
+            Some((owner, created)) => is_digits(owner) && is_digits(created),
+            None => is_digits(group),
+        },
+        _ => false,
+    }
+}
+
+/// Digits, with a leading minus for groups.
+fn is_max_chat(id: &str) -> bool {
+    is_digits(id.strip_prefix('-').unwrap_or(id))
+}
+
+/// Maps GREEN-API's documented error answers to typed errors.
+fn green_api_error(status: StatusCode, body: &str, retry_after: Option<Duration>) -> Error {
+    let lower = body.to_ascii_lowercase();
+    match status.as_u16() {
+        400 if lower.contains("instance in starting process") => Error::InstanceStarting,
+        400 if lower.contains("instance account not authorized") => Error::NotAuthorized,
+        400 => match contact_not_found(body, &lower) {
+            Some(chat_id) => Error::ContactNotFound { chat_id },
+            None => common_error(status, body, retry_after),
+        },
+        466 => quota_exceeded(body),
+        500 if lower.contains("request entity too large") => Error::PayloadTooLarge {
+            size: None,
+            limit: MAX_BODY_BYTES,
+        },
+        _ => common_error(status, body, retry_after),
+    }
+}
+
+/// The id in MAX's `Contact 20000001 not found`.
+fn contact_not_found(body: &str, lower: &str) -> Option<String> {
+    let start = lower.find("contact ")? + "contact ".len();
+    let length = lower[start..].find(" not found")?;
+    let id = body[start..start + length].trim();
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_owned())
+}
+
+/// HTTP 466 with the figures of `invokeStatus`, as far as the body has them.
+fn quota_exceeded(body: &str) -> Error {
+    let status = serde_json::from_str::<QuotaAnswer>(body)
+        .map(|answer| answer.invoke_status)
+        .unwrap_or_default();
+    Error::QuotaExceeded {
+        method: status.method,
+        used: status.used,
+        total: status.total,
+        description: status
+            .description
+            .or_else(|| (!body.is_empty()).then(|| body.to_owned())),
+    }
+}
+
+/// One `getContacts` entry as a [`Contact`]; entries without a chat id are skipped.
+fn contact_from_entry(entry: Value) -> Option<Contact> {
+    let entry: ContactEntry = match serde_json::from_value(entry) {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::debug!(%error, "getContacts entry skipped");
+            return None;
+        }
+    };
+    let chat_id = ChatId::from(entry.chat_id.or(entry.id)?);
+    let kind = if entry.kind.as_deref() == Some("group") || chat_id.is_group() {
+        ContactKind::Group
+    } else {
+        ContactKind::User
+    };
+    let mut contact = Contact::new(chat_id, kind);
+    contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id);
+    contact.name = entry.name.unwrap_or_default();
+    contact.contact_name = entry.contact_name.unwrap_or_default();
+    Some(contact)
+}
+
+/// The phone number from `phoneNumber` (0 when hidden), else from a `digits@c.us` chat id.
+fn phone_of(phone_number: Option<&Value>, chat: &ChatId) -> Option<String> {
+    let from_field = match phone_number {
+        Some(Value::Number(number)) => number.as_u64().filter(|&n| n != 0).map(|n| n.to_string()),
+        Some(Value::String(text)) if is_digits(text) && !text.trim_start_matches('0').is_empty() => {
+            Some(text.clone())
+        }
+        _ => None,
+    };
+    from_field.or_else(|| {
+        let user = chat.as_str().strip_suffix("@c.us")?;
+        is_digits(user).then(|| user.to_owned())
+    })
+}
+
+// ---- wire shapes ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendMessageBody<'a> {
+    chat_id: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_time: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendContactBody<'a> {
+    chat_id: &'a str,
+    contact: WireContact<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_time: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WireContact<'a> {
+    #[serde(rename_all = "camelCase")]
+    WhatsApp {
+        phone_contact: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        middle_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        company: Option<&'a str>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Max { chat_id: &'a str },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatBody<'a> {
+    chat_id: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendAnswer {
+    id_message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContactEntry {
+    id: Option<String>,
+    chat_id: Option<String>,
+    name: Option<String>,
+    contact_name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    phone_number: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ContactInfoAnswer {
+    chat_id: Option<String>,
+    name: Option<String>,
+    contact_name: Option<String>,
+    avatar: Option<String>,
+    email: Option<String>,
+    description: Option<String>,
+    is_business: Option<bool>,
+    phone_number: Option<Value>,
+}
+
+impl ContactInfoAnswer {
+    fn into_contact_info(self, asked: &ChatId) -> ContactInfo {
+        let chat_id = self
+            .chat_id
+            .filter(|id| !id.is_empty())
+            .map_or_else(|| asked.clone(), ChatId::from);
+        let mut info = ContactInfo::new(chat_id);
+        info.phone = phone_of(self.phone_number.as_ref(), &info.chat_id);
+        info.name = self.name.unwrap_or_default();
+        info.contact_name = self.contact_name.unwrap_or_default();
+        info.avatar = self.avatar.filter(|text| !text.is_empty());
+        info.email = self.email.filter(|text| !text.is_empty());
+        info.description = self.description.filter(|text| !text.is_empty());
+        info.is_business = self.is_business.unwrap_or(false);
+        info
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaAnswer {
+    #[serde(default)]
+    invoke_status: InvokeStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InvokeStatus {
+    method: Option<String>,
+    used: Option<u64>,
+    total: Option<u64>,
+    description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatsapp_chat_ids() {
+        for id in [
+            "79001234567@c.us",
+            "120363043968066561@g.us",
+            "79001234567-1479621234@g.us",
+            "120650379300963@lid",
+        ] {
+            assert!(is_whatsapp_chat(id), "{id}");
+        }
+        for id in [
+            "79001234567",
+            "+79001234567@c.us",
+            "@c.us",
+            "7900@s.whatsapp.net",
+            "10000000",
+            "a@g.us",
+            "1-2-3@g.us",
+        ] {
+            assert!(!is_whatsapp_chat(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn max_chat_ids() {
+        assert!(is_max_chat("10000000"));
+        assert!(is_max_chat("-10000000000000"));
+        assert!(!is_max_chat("79001234567@c.us"));
+        assert!(!is_max_chat("-"));
+        assert!(!is_max_chat(""));
+    }
+
+    #[test]
+    fn contact_not_found_reads_the_id_from_plain_and_json_bodies() {
+        let plain = "Contact 20000001 not found";
+        assert_eq!(
+            contact_not_found(plain, &plain.to_ascii_lowercase()).as_deref(),
+            Some("20000001")
+        );
+        let json = r#"{"message":"Contact 20000001 not found"}"#;
+        assert_eq!(
+            contact_not_found(json, &json.to_ascii_lowercase()).as_deref(),
+            Some("20000001")
+        );
+        let other = "Validation failed. Details: contact is required";
+        assert_eq!(contact_not_found(other, &other.to_ascii_lowercase()), None);
+    }
+
+    #[test]
+    fn phone_comes_from_the_field_or_a_c_us_chat_id() {
+        let chat = ChatId::from("79001234567@c.us");
+        assert_eq!(
+            phone_of(Some(&Value::from(79876543210_u64)), &chat).as_deref(),
+            Some("79876543210")
+        );
+        assert_eq!(
+            phone_of(Some(&Value::from(0)), &chat).as_deref(),
+            Some("79001234567")
+        );
+        assert_eq!(phone_of(None, &ChatId::from("10000002")), None);
+        assert_eq!(
+            phone_of(Some(&Value::from(0)), &ChatId::from("10000002")),
+            None
+        );
+    }
+}

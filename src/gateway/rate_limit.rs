@@ -1,0 +1,150 @@
+//! Per-instance rate limits: every clone of one client waits on the same limiters.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use governor::clock::Clock;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+/// How many requests per second a client sends to one instance.
+///
+/// The defaults are GREEN-API's documented limits: 50 sends per second (sendMessage and
+/// sendContact together) and 1 look-up per second for each of getContacts and getContactInfo.
+/// A call over the limit waits for its turn; it does not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    sends_per_second: Option<NonZeroU32>,
+    lookups_per_second: Option<NonZeroU32>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            sends_per_second: NonZeroU32::new(50),
+            lookups_per_second: NonZeroU32::new(1),
+        }
+    }
+}
+
+impl RateLimits {
+    /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No client-side limits (a local emulator, or a gateway that enforces none).
+    pub fn unlimited() -> Self {
+        Self {
+            sends_per_second: None,
+            lookups_per_second: None,
+        }
+    }
+
+    /// Sends (text and contact cards together) per second; 0 means unlimited.
+    #[must_use]
+    pub fn sends_per_second(mut self, per_second: u32) -> Self {
+        self.sends_per_second = NonZeroU32::new(per_second);
+        self
+    }
+
+    /// Contact-list and contact-info look-ups per second, each; 0 means unlimited.
+    #[must_use]
+    pub fn lookups_per_second(mut self, per_second: u32) -> Self {
+        self.lookups_per_second = NonZeroU32::new(per_second);
+        self
+    }
+}
+
+/// The limiters of one instance, one per group of methods the gateway limits together.
+#[derive(Debug)]
+pub(crate) struct Limiters {
+    pub(crate) send: Limiter,
+    pub(crate) contacts: Limiter,
+    pub(crate) contact_info: Limiter,
+}
+
+impl Limiters {
+    pub(crate) fn new(limits: RateLimits) -> Self {
+        Self {
+            send: Limiter::new(limits.sends_per_second),
+            contacts: Limiter::new(limits.lookups_per_second),
+            contact_info: Limiter::new(limits.lookups_per_second),
+        }
+    }
+}
+
+/// A GCRA limiter on tokio's clock, so that waits follow a paused test clock too.
+#[derive(Debug)]
+pub(crate) struct Limiter(Option<RateLimiter<NotKeyed, InMemoryState, TokioClock>>);
+
+impl Limiter {
+    fn new(per_second: Option<NonZeroU32>) -> Self {
+        Self(
+            per_second
+                .map(|rate| RateLimiter::direct_with_clock(Quota::per_second(rate), TokioClock)),
+        )
+    }
+
+    /// Waits until the next request may go out.
+    pub(crate) async fn until_ready(&self) {
+        let Some(limiter) = &self.0 else { return };
+        while let Err(not_until) = limiter.check() {
+            tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
+        }
+    }
+}
+
+/// governor's clock reading tokio's time, which tests can pause and advance.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_per_second_spaces_calls_a_second_apart() {
+        let limiter = Limiter::new(NonZeroU32::new(1));
+        let start = tokio::time::Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..3 {
+            limiter.until_ready().await;
+            at.push(start.elapsed());
+        }
+        assert_eq!(at[0], Duration::ZERO);
+        assert!(at[1] >= Duration::from_secs(1), "{at:?}");
+        assert!(at[2] >= Duration::from_secs(2), "{at:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_within_the_rate_does_not_wait() {
+        let limiter = Limiter::new(NonZeroU32::new(50));
+        let start = tokio::time::Instant::now();
+        for _ in 0..50 {
+            limiter.until_ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.until_ready().await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_never_waits() {
+        let limiter = Limiter::new(None);
+        let start = tokio::time::Instant::now();
+        for _ in 0..1000 {
+            limiter.until_ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

@@ -1,0 +1,217 @@
+//! The HTTP path every gateway call takes: rate limit → request → status check → retry.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::rate_limit::{Limiter, Limiters};
+use super::{ClientSettings, RetryPolicy};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// The longest part of a gateway's error body kept in [`Error::Gateway`].
+const MAX_ERROR_BODY_CHARS: usize = 512;
+
+/// Turns a non-success answer (status, body with secrets removed, `Retry-After`) into the
+/// gateway's typed error.
+pub(crate) type ErrorMapper = fn(StatusCode, &str, Option<Duration>) -> Error;
+
+/// One gateway call, ready to send as many times as the retry policy allows.
+pub(crate) struct Call<'a> {
+    /// The gateway's method name, for logs (`sendContact`, `send-text`).
+    pub(crate) name: &'static str,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// The JSON body, already checked against the gateway's size limit.
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) limiter: &'a Limiter,
+}
+
+/// An HTTP client with one instance's rate limits, retry policy and secrets.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+    headers: HeaderMap,
+    secrets: Vec<Secret>,
+    pub(crate) limiters: Limiters,
+}
+
+/// A failed attempt: the error, and how long the gateway asked to wait.
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl Transport {
+    /// A transport that sends `headers` with every request and removes `secrets` from every
+    /// error body.
+    pub(crate) fn new(
+        settings: ClientSettings,
+        headers: HeaderMap,
+        secrets: Vec<Secret>,
+    ) -> Result<Self> {
+        let http = match settings.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .user_agent(concat!("hookbot/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(transport_error)?,
+        };
+        Ok(Self {
+            http,
+            timeout: settings.timeout,
+            retry: settings.retry,
+            headers,
+            secrets,
+            limiters: Limiters::new(settings.rate_limits),
+        })
+    }
+
+    /// Sends `call` until it succeeds, fails for good, or the retry policy gives up; returns
+    /// the body of the successful answer.
+    pub(crate) async fn send(&self, call: Call<'_>, map_error: ErrorMapper) -> Result<Vec<u8>> {
+        let started = tokio::time::Instant::now();
+        let mut failed_attempts = 0;
+        loop {
+            call.limiter.until_ready().await;
+            let failure = match self.attempt(&call, map_error).await {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            failed_attempts += 1;
+            let wait = failure
+                .error
+                .is_retryable()
+                .then(|| {
+                    self.retry
+                        .delay(failed_attempts, started.elapsed(), failure.retry_after)
+                })
+                .flatten();
+            let Some(wait) = wait else {
+                tracing::debug!(method = call.name, attempts = failed_attempts, error = %failure.error, "gateway call failed");
+                return Err(failure.error);
+            };
+            tracing::debug!(method = call.name, attempt = failed_attempts, ?wait, error = %failure.error, "gateway call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, call: &Call<'_>, map_error: ErrorMapper) -> Result<Vec<u8>, Failure> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), call.url.clone())
+            .timeout(self.timeout)
+            .headers(self.headers.clone());
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.map_err(transport_error)?;
+        tracing::trace!(
+            method = call.name,
+            status = status.as_u16(),
+            "gateway answered"
+        );
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let text = self.redact(&String::from_utf8_lossy(&body));
+        Err(Failure {
+            error: map_error(status, &text, retry_after),
+            retry_after,
+        })
+    }
+
+    /// The body with every secret replaced by `***`, shortened for an error message.
+    fn redact(&self, body: &str) -> String {
+        let redacted = self
+            .secrets
+            .iter()
+            .fold(body.trim().to_owned(), |text, secret| secret.redact(&text));
+        match redacted.char_indices().nth(MAX_ERROR_BODY_CHARS) {
+            Some((cut, _)) => format!("{}…", &redacted[..cut]),
+            None => redacted,
+        }
+    }
+}
+
+/// The errors every gateway answers alike: 401, 403, 429; anything else keeps its status and
+/// body.
+pub(crate) fn common_error(status: StatusCode, body: &str, retry_after: Option<Duration>) -> Error {
+    match status {
+        StatusCode::UNAUTHORIZED => Error::Unauthorized,
+        StatusCode::FORBIDDEN => Error::Forbidden,
+        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited { retry_after },
+        _ => Error::Gateway {
+            status: status.as_u16(),
+            body: body.to_owned(),
+        },
+    }
+}
+
+/// A reqwest error as hookbot's error, without the URL (it holds the instance token).
+pub(crate) fn transport_error(error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        Error::Timeout
+    } else {
+        Error::Transport {
+            source: Box::new(error.without_url()),
+        }
+    }
+}
+
+/// Decodes a successful answer's JSON body.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(method: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|error| Error::InvalidResponse {
+        reason: format!("{method}: {error}"),
+    })
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let date = httpdate::fmt_http_date(later);
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The documented rules a request must keep before it is sent. Each check names the field it
+//! looked at, so that the error says what to fix.
+
+use std::time::Duration;
+
+use crate::error::{Rule, ValidationError};
+use crate::id::ChatId;
+
+type Checked<T> = Result<T, ValidationError>;
+
+/// Text that is not empty and has at most `max_chars` characters.
+pub(crate) fn text(field: &'static str, text: &str, max_chars: usize) -> Checked<()> {
+    if text.trim().is_empty() {
+        return Err(ValidationError::new(field, Rule::Empty));
+    }
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(ValidationError::new(
+            field,
+            Rule::TooLong {
+                max: max_chars,
+                actual: chars,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// A phone number of digits only, `min..=max` of them.
+pub(crate) fn phone(field: &'static str, phone: &str, min: usize, max: usize) -> Checked<()> {
+    if phone.is_empty() || !is_digits(phone) {
+        return Err(ValidationError::new(field, Rule::DigitsOnly));
+    }
+    if !(min..=max).contains(&phone.len()) {
+        return Err(ValidationError::new(
+            field,
+            Rule::DigitCount {
+                min,
+                max,
+                actual: phone.len(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// A duration of whole milliseconds within `min..=max` ms; returns the milliseconds.
+pub(crate) fn millis(field: &'static str, value: Duration, min: u64, max: u64) -> Checked<u64> {
+    let whole = value.subsec_nanos() % 1_000_000 == 0;
+    let millis = u64::try_from(value.as_millis()).unwrap_or(u64::MAX);
+    in_range(field, value, whole, millis, ("ms", min, max))
+}
+
+/// A duration of whole seconds within `min..=max` s; returns the seconds.
+pub(crate) fn seconds(field: &'static str, value: Duration, min: u64, max: u64) -> Checked<u64> {
+    in_range(
+        field,
+        value,
+        value.subsec_nanos() == 0,
+        value.as_secs(),
+        ("s", min, max),
+    )
+}
+
+fn in_range(
+    field: &'static str,
+    value: Duration,
+    whole: bool,
+    amount: u64,
+    (unit, min, max): (&'static str, u64, u64),
+) -> Checked<u64> {
+    if whole && (min..=max).contains(&amount) {
+        Ok(amount)
+    } else {
+        Err(ValidationError::new(
+            field,
+            Rule::DurationRange {
+                unit,
+                min,
+                max,
+                actual: value,
+            },
+        ))
+    }
+}
+
+/// A chat id that `accepts` allows; `expected` describes the allowed shapes in the error.
+pub(crate) fn chat_id(
+    field: &'static str,
+    chat: &ChatId,
+    accepts: fn(&str) -> bool,
+    expected: &'static str,
+) -> Checked<()> {
+    if accepts(chat.as_str()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            Rule::ChatIdShape {
+                expected,
+                actual: chat.to_string(),
+            },
+        ))
+    }
+}
+
+/// A chat id of a person, not a group.
+pub(crate) fn individual_chat(field: &'static str, chat: &ChatId) -> Checked<()> {
+    if chat.is_group() {
+        Err(ValidationError::new(field, Rule::IndividualChatOnly))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `text` is one or more ASCII digits.
+pub(crate) fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_must_be_non_empty_and_within_the_limit_in_characters() {
+        assert!(text("text", "привет", 6).is_ok());
+        assert_eq!(
+            text("text", "привет!", 6).unwrap_err().rule,
+            Rule::TooLong { max: 6, actual: 7 }
+        );
+        assert_eq!(text("text", " \n", 6).unwrap_err().rule, Rule::Empty);
+    }
+
+    #[test]
+    fn phone_must_be_digits_of_the_right_length() {
+        assert!(phone("p", "79001234568", 11, 12).is_ok());
+        assert!(phone("p", "790012345681", 11, 12).is_ok());
+        assert_eq!(
+            phone("p", "+79001234568", 11, 12).unwrap_err().rule,
+            Rule::DigitsOnly
+        );
+        assert_eq!(
+            phone("p", "7900 123", 11, 12).unwrap_err().rule,
+            Rule::DigitsOnly
+        );
+        assert_eq!(phone("p", "", 11, 12).unwrap_err().rule, Rule::DigitsOnly);
+        assert_eq!(
+            phone("p", "7900123456", 11, 12).unwrap_err().rule,
+            Rule::DigitCount {
+                min: 11,
+                max: 12,
+                actual: 10
+            }
+        );
+    }
+
+    #[test]
+    fn durations_must_be_whole_units_within_bounds() {
+        assert_eq!(
+            millis("t", Duration::from_millis(1000), 1000, 20000),
+            Ok(1000)
+        );
+        assert_eq!(millis("t", Duration::from_secs(20), 1000, 20000), Ok(20000));
+        assert!(millis("t", Duration::from_millis(999), 1000, 20000).is_err());
+        assert!(millis("t", Duration::from_millis(20001), 1000, 20000).is_err());
+        assert!(millis("t", Duration::from_micros(1_000_500), 1000, 20000).is_err());
+        assert_eq!(seconds("d", Duration::from_secs(15), 1, 15), Ok(15));
+        assert!(seconds("d", Duration::from_secs(16), 1, 15).is_err());
+        assert!(seconds("d", Duration::ZERO, 1, 15).is_err());
+        assert!(seconds("d", Duration::from_millis(1500), 1, 15).is_err());
+    }
+}

@@ -1,0 +1,496 @@
+//! The Z-API family: Z-API and its clones (PlugzAPI), which share paths, bodies and webhooks and
+//! differ only in the host (`{base_url}/instances/{id}/token/{token}/{method}`).
+//!
+//! All of Z-API's REST wire shapes live in this module.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use super::transport::{Call, Transport, common_error, decode};
+use super::validate::{self, is_digits};
+use super::{
+    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
+    log_dropped,
+};
+use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
+use crate::error::{Error, Result, Rule, ValidationError};
+use crate::id::ChatId;
+use crate::secret::Secret;
+
+/// `delayMessage` and `delayTyping` bounds, in seconds.
+const DELAY_SECONDS: (u64, u64) = (1, 15);
+/// WhatsApp's own limit on a text message, in characters (Z-API documents none of its own).
+const MAX_TEXT_CHARS: usize = 65536;
+/// Digits of a phone number: a national number with its country code, at most E.164's 15.
+const PHONE_DIGITS: (usize, usize) = (8, 15);
+/// Contacts asked for per page of `contacts`.
+const CONTACTS_PAGE_SIZE: usize = 1000;
+/// A bound on pages, against a server that ignores `page`.
+const MAX_CONTACT_PAGES: usize = 1000;
+
+const ZAPI_CHAT: &str = "a Z-API phone or group id: digits, digits-digits or digits-group";
+
+/// A client of one Z-API (or PlugzAPI) instance.
+///
+/// Cheap to clone; clones share the instance's rate limits.
+///
+/// ```no_run
+/// use hookbot::gateway::ZApi;
+///
+/// # fn run() -> hookbot::Result<()> {
+/// let zapi = ZApi::builder("https://api.z-api.io", "3C4A1B2C3D4E5F", "instance-token")
+///     .client_token("account-security-token")
+///     .build()?;
+/// let plugzapi = ZApi::builder("https://api.plugzapi.com.br", "3C4A1B2C3D4E5F", "instance-token").build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ZApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base_url: Url,
+    instance: String,
+    token: Secret,
+    transport: Transport,
+}
+
+/// Builds a [`ZApi`] client; finish with [`build`](ZApiBuilder::build).
+#[derive(Debug)]
+#[must_use]
+pub struct ZApiBuilder {
+    base_url: String,
+    instance: String,
+    token: Secret,
+    client_token: Option<Secret>,
+    settings: ClientSettings,
+}
+
+impl ZApi {
+    /// A client of the instance `instance` with its instance token, at `base_url`
+    /// (`https://api.z-api.io`, `https://api.plugzapi.com.br`).
+    pub fn builder(
+        base_url: impl Into<String>,
+        instance: impl Into<String>,
+        token: impl Into<Secret>,
+    ) -> ZApiBuilder {
+        ZApiBuilder {
+            base_url: base_url.into(),
+            instance: instance.into(),
+            token: token.into(),
+            client_token: None,
+            settings: ClientSettings::default(),
+        }
+    }
+
+    /// `{base_url}/instances/{id}/token/{token}/{segments...}`.
+    fn url(&self, segments: &[&str]) -> Url {
+        let inner = &*self.inner;
+        let mut url = inner.base_url.clone();
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .pop_if_empty()
+            .extend(["instances", &inner.instance, "token", inner.token.expose()])
+            .extend(segments);
+        url
+    }
+
+    /// A delay option in whole seconds, checked.
+    fn seconds(
+        field: &'static str,
+        delay: Option<Duration>,
+    ) -> Result<Option<u64>, ValidationError> {
+        delay
+            .map(|delay| validate::seconds(field, delay, DELAY_SECONDS.0, DELAY_SECONDS.1))
+            .transpose()
+    }
+
+    async fn send_message<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+    ) -> Result<SentMessage> {
+        let body = serde_json::to_vec(body)
+            .expect("request bodies are plain structs that always serialise");
+        let limiter = &self.inner.transport.limiters.send;
+        let call = Call {
+            name: method,
+            method: Method::POST,
+            url: self.url(&[method]),
+            body: Some(body),
+            limiter,
+        };
+        let answer = self.inner.transport.send(call, zapi_error).await?;
+        let sent: SendAnswer = decode(method, &answer)?;
+        Ok(SentMessage::new(sent.message_id.or(sent.id).ok_or_else(
+            || Error::InvalidResponse {
+                reason: format!("{method}: no messageId in the answer"),
+            },
+        )?))
+    }
+
+    async fn get(&self, name: &'static str, url: Url, lookup: Lookup) -> Result<Vec<u8>> {
+        let limiters = &self.inner.transport.limiters;
+        let limiter = match lookup {
+            Lookup::Contacts => &limiters.contacts,
+            Lookup::ContactInfo => &limiters.contact_info,
+        };
+        let call = Call {
+            name,
+            method: Method::GET,
+            url,
+            body: None,
+            limiter,
+        };
+        self.inner.transport.send(call, zapi_error).await
+    }
+
+    async fn contacts_page(&self, page: usize) -> Result<Vec<Value>> {
+        let mut url = self.url(&["contacts"]);
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("pageSize", &CONTACTS_PAGE_SIZE.to_string());
+        decode(
+            "contacts",
+            &self.get("contacts", url, Lookup::Contacts).await?,
+        )
+    }
+}
+
+/// Which look-up limiter a GET waits on.
+enum Lookup {
+    Contacts,
+    ContactInfo,
+}
+
+impl ZApiBuilder {
+    /// The account's security token, sent as the `Client-Token` header.
+    pub fn client_token(mut self, token: impl Into<Secret>) -> Self {
+        self.client_token = Some(token.into());
+        self
+    }
+
+    /// Time-outs, retries, rate limits and HTTP client.
+    pub fn settings(mut self, settings: ClientSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Checks the URL and instance id and builds the client.
+    pub fn build(self) -> Result<ZApi> {
+        let base_url = base_url("base_url", &self.base_url)?;
+        if self.instance.is_empty()
+            || !self
+                .instance
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric())
+        {
+            return Err(ValidationError::new(
+                "instance",
+                Rule::Required {
+                    why: "Z-API instance ids are letters and digits",
+                },
+            )
+            .into());
+        }
+        let mut headers = HeaderMap::new();
+        let mut secrets = vec![self.token.clone()];
+        if let Some(client_token) = self.client_token {
+            let mut value = HeaderValue::from_str(client_token.expose()).map_err(|_| {
+                ValidationError::new(
+                    "client_token",
+                    Rule::Required {
+                        why: "a header value: visible ASCII only",
+                    },
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert("Client-Token", value);
+            secrets.push(client_token);
+        }
+        let transport = Transport::new(self.settings, headers, secrets)?;
+        let inner = Inner {
+            base_url,
+            instance: self.instance,
+            token: self.token,
+            transport,
+        };
+        Ok(ZApi {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+#[async_trait]
+impl Gateway for ZApi {
+    fn kind(&self) -> GatewayKind {
+        GatewayKind::ZApi
+    }
+
+    fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_text_chars: MAX_TEXT_CHARS,
+            quote_text: true,
+            quote_contact: true,
+            typing_text: true,
+            typing_contact: false,
+            delay: true,
+        }
+    }
+
+    async fn send_text(
+        &self,
+        chat: &ChatId,
+        text: &str,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::text("text", text, MAX_TEXT_CHARS)?;
+        let body = SendTextBody {
+            phone: chat.as_str(),
+            message: text,
+            message_id: options.quote.as_ref().map(|id| id.as_str()),
+            delay_message: Self::seconds("options.delay", options.delay)?,
+            delay_typing: Self::seconds("options.typing", options.typing)?,
+        };
+        self.send_message("send-text", &body).await
+    }
+
+    async fn send_contact(
+        &self,
+        chat: &ChatId,
+        card: &ContactCard,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        let contact_name =
+            contact_name(card).ok_or(ValidationError::new("card", Rule::NameRequired))?;
+        let contact_phone = contact_phone(card)?;
+        if options.typing.is_some() {
+            log_dropped(GatewayKind::ZApi, "send-contact", "typing");
+        }
+        let body = SendContactBody {
+            phone: chat.as_str(),
+            contact_name: &contact_name,
+            contact_phone,
+            contact_business_description: non_blank(card.description.as_deref()),
+            message_id: options.quote.as_ref().map(|id| id.as_str()),
+            delay_message: Self::seconds("options.delay", options.delay)?,
+        };
+        self.send_message("send-contact", &body).await
+    }
+
+    async fn contacts(&self) -> Result<Vec<Contact>> {
+        let mut contacts = Vec::new();
+        for page in 1..=MAX_CONTACT_PAGES {
+            let entries = self.contacts_page(page).await?;
+            let last = entries.len() < CONTACTS_PAGE_SIZE;
+            contacts.extend(entries.into_iter().filter_map(contact_from_entry));
+            if last {
+                break;
+            }
+        }
+        Ok(contacts)
+    }
+
+    async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::individual_chat("chat", chat)?;
+        let answer = self
+            .get(
+                "contacts/{phone}",
+                self.url(&["contacts", chat.as_str()]),
+                Lookup::ContactInfo,
+            )
+            .await?;
+        let info: ContactAnswer = decode("contacts/{phone}", &answer)?;
+        let mut contact_info = ContactInfo::new(chat.clone());
+        contact_info.phone = info
+            .phone
+            .filter(|phone| is_digits(phone))
+            .or_else(|| Some(chat.to_string()));
+        contact_info.name = info.notify.or(info.vname).unwrap_or_default();
+        contact_info.contact_name = info.name.or(info.short).unwrap_or_default();
+        contact_info.avatar = info.img_url.filter(|url| !url.is_empty());
+        contact_info.description = info.about.filter(|about| !about.is_empty());
+        Ok(contact_info)
+    }
+}
+
+impl fmt::Debug for ZApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZApi")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("instance", &self.inner.instance)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+/// The card's full name, else its company.
+fn contact_name(card: &ContactCard) -> Option<String> {
+    let full_name = card.full_name();
+    if full_name.is_empty() {
+        non_blank(card.company.as_deref()).map(|company| company.trim().to_owned())
+    } else {
+        Some(full_name)
+    }
+}
+
+/// The card's phone, else the digits of its chat id (Z-API digits or WhatsApp `@c.us`).
+fn contact_phone(card: &ContactCard) -> Result<&str, ValidationError> {
+    let phone = card
+        .phone
+        .as_deref()
+        .or_else(|| {
+            let chat = card.chat_id.as_ref()?.as_str();
+            Some(chat.strip_suffix("@c.us").unwrap_or(chat))
+        })
+        .ok_or(ValidationError::new(
+            "card.phone",
+            Rule::Required {
+                why: "Z-API shares a contact by phone number",
+            },
+        ))?;
+    validate::phone("card.phone", phone, PHONE_DIGITS.0, PHONE_DIGITS.1)?;
+    Ok(phone)
+}
+
+/// Digits (a person), `digits-digits` or `digits-group` (a group).
+fn is_zapi_chat(id: &str) -> bool {
+    match id.split_once('-') {
+        Some((owner, "group")) => is_digits(owner),
+        Some((owner, created)) => is_digits(owner) && is_digits(created),
+        None => is_digits(id),
+    }
+}
+
+/// Z-API answers errors as `{"error": "..."}`; a missing `Client-Token` is "null not allowed".
+fn zapi_error(status: StatusCode, body: &str, retry_after: Option<Duration>) -> Error {
+    if status == StatusCode::BAD_REQUEST && body.to_ascii_lowercase().contains("null not allowed") {
+        Error::Unauthorized
+    } else {
+        common_error(status, body, retry_after)
+    }
+}
+
+/// One `contacts` entry as a [`Contact`]: `name` is the phone-book name, `notify` the person's own.
+fn contact_from_entry(entry: Value) -> Option<Contact> {
+    let entry: ContactAnswer = match serde_json::from_value(entry) {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::debug!(%error, "contacts entry skipped");
+            return None;
+        }
+    };
+    let chat_id = ChatId::from(entry.phone.filter(|phone| !phone.is_empty())?);
+    let kind = if chat_id.is_group() {
+        ContactKind::Group
+    } else {
+        ContactKind::User
+    };
+    let mut contact = Contact::new(chat_id, kind);
+    contact.phone = is_digits(contact.chat_id.as_str()).then(|| contact.chat_id.to_string());
+    contact.name = entry.notify.or(entry.vname).unwrap_or_default();
+    contact.contact_name = entry.name.or(entry.short).unwrap_or_default();
+    Some(contact)
+}
+
+// ---- wire shapes ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendTextBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_message: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_typing: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendContactBody<'a> {
+    phone: &'a str,
+    contact_name: &'a str,
+    contact_phone: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact_business_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_message: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendAnswer {
+    message_id: Option<String>,
+    id: Option<String>,
+}
+
+/// An entry of `contacts`, and the answer of `contacts/{phone}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContactAnswer {
+    phone: Option<String>,
+    name: Option<String>,
+    short: Option<String>,
+    notify: Option<String>,
+    vname: Option<String>,
+    img_url: Option<String>,
+    about: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zapi_chat_ids() {
+        for id in [
+            "5544999999999",
+            "120363019502650977-group",
+            "5511999999999-1623281429",
+        ] {
+            assert!(is_zapi_chat(id), "{id}");
+        }
+        for id in [
+            "+5544999999999",
+            "5544999999999@c.us",
+            "-group",
+            "1-2-3",
+            "",
+        ] {
+            assert!(!is_zapi_chat(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn contact_name_prefers_the_full_name_then_the_company() {
+        let card = ContactCard::new()
+            .first_name("Ana")
+            .last_name("Souza")
+            .company("Plug");
+        assert_eq!(contact_name(&card).as_deref(), Some("Ana Souza"));
+        let card = ContactCard::new().company(" Plug ");
+        assert_eq!(contact_name(&card).as_deref(), Some("Plug"));
+        assert_eq!(contact_name(&ContactCard::new().first_name(" ")), None);
+    }
+}

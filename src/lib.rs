@@ -1,0 +1,19 @@
+//! hookbot: chat bots behind hosted messaging gateways — GREEN-API (WhatsApp, MAX) and the
+//! Z-API family (Z-API, PlugzAPI).
+//!
+//! The crate talks to a gateway through one trait, [`Gateway`](gateway::Gateway), with a
+//! client per gateway in [`gateway`]. Requests are checked against the gateway's documented
+//! rules before they are sent, rate-limited per instance, and retried when the failure is
+//! transient; every failure is one typed [`Error`].
+
+pub mod gateway;
+
+mod contact;
+mod error;
+mod id;
+mod secret;
+
+pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
+pub use error::{Error, Result, Rule, ValidationError};
+pub use id::{ChatId, MessageId};
+pub use secret::Secret;
