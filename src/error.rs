@@ -85,6 +85,14 @@ pub enum Error {
         /// The answer's body, shortened, with credentials removed.
         body: String,
     },
+    /// A setting (an environment variable) is missing or malformed.
+    #[error("configuration: {variable} {reason}")]
+    Config {
+        /// The variable at fault, e.g. `HOOKBOT_TOKEN`.
+        variable: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The gateway answered 200 with a body hookbot cannot read.
     #[error("unexpected answer from the gateway: {reason}")]
     InvalidResponse {

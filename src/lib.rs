@@ -6,6 +6,7 @@
 //! rules before they are sent, rate-limited per instance, and retried when the failure is
 //! transient; every failure is one typed [`Error`].
 
+pub mod config;
 pub mod gateway;
 
 mod contact;
@@ -17,3 +18,8 @@ pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
 pub use error::{Error, Result, Rule, ValidationError};
 pub use id::{ChatId, MessageId};
 pub use secret::Secret;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

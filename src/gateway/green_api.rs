@@ -500,7 +500,9 @@ fn contact_from_entry(entry: Value) -> Option<Contact> {
 fn phone_of(phone_number: Option<&Value>, chat: &ChatId) -> Option<String> {
     let from_field = match phone_number {
         Some(Value::Number(number)) => number.as_u64().filter(|&n| n != 0).map(|n| n.to_string()),
-        Some(Value::String(text)) if is_digits(text) && !text.trim_start_matches('0').is_empty() => {
+        Some(Value::String(text))
+            if is_digits(text) && !text.trim_start_matches('0').is_empty() =>
+        {
             Some(text.clone())
         }
         _ => None,

@@ -1,0 +1,278 @@
+//! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them.
+//!
+//! ```no_run
+//! use hookbot::config::{Config, GatewayConfig};
+//!
+//! # fn run() -> hookbot::Result<()> {
+//! let config = Config::from_env()?;
+//! match config.gateway.connect()? {
+//!     Some(gateway) => println!("sending through {} instance {}", gateway.kind(), gateway.instance()),
+//!     None => println!("no gateway configured: sandbox mode"),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gateway::{ClientSettings, Gateway, GatewayKind, GreenApi, ZApi};
+use crate::secret::Secret;
+
+/// Where a bot listens when `HOOKBOT_LISTEN` is unset.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// GREEN-API's general host, used when `HOOKBOT_API_URL` is unset.
+pub const DEFAULT_GREEN_API_URL: &str = "https://api.green-api.com";
+/// Z-API's host, used when `HOOKBOT_API_URL` is unset.
+pub const DEFAULT_ZAPI_URL: &str = "https://api.z-api.io";
+
+/// A bot's settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Which gateway, with its credentials.
+    pub gateway: GatewayConfig,
+    /// The secret the gateway presents on each webhook call (`HOOKBOT_WEBHOOK_TOKEN`).
+    pub webhook_token: Option<Secret>,
+    /// Where the bot's HTTP server listens (`HOOKBOT_LISTEN`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+}
+
+/// The gateway a bot talks to.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum GatewayConfig {
+    /// No gateway account: the local sandbox.
+    Sandbox,
+    /// A GREEN-API instance, WhatsApp or MAX.
+    GreenApi {
+        /// [`GatewayKind::GreenApiWhatsApp`] or [`GatewayKind::GreenApiMax`].
+        kind: GatewayKind,
+        /// `HOOKBOT_API_URL`.
+        api_url: String,
+        /// `HOOKBOT_INSTANCE`: `idInstance`.
+        instance: String,
+        /// `HOOKBOT_TOKEN`: `apiTokenInstance`.
+        token: Secret,
+    },
+    /// A Z-API or PlugzAPI instance.
+    ZApi {
+        /// `HOOKBOT_API_URL`.
+        base_url: String,
+        /// `HOOKBOT_INSTANCE`.
+        instance: String,
+        /// `HOOKBOT_TOKEN`: the instance token.
+        token: Secret,
+        /// `HOOKBOT_CLIENT_TOKEN`: the account's security token, when enabled.
+        client_token: Option<Secret>,
+    },
+}
+
+impl Config {
+    /// Reads the `HOOKBOT_*` variables. With neither `HOOKBOT_GATEWAY` nor credentials set, the
+    /// gateway is [`GatewayConfig::Sandbox`].
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `var` (the environment, or a map in tests). Empty values
+    /// count as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| {
+            var(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let listen = var("HOOKBOT_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen.parse().map_err(|_| Error::Config {
+            variable: "HOOKBOT_LISTEN",
+            reason: format!("must be an address and port such as {DEFAULT_LISTEN}, is {listen:?}"),
+        })?;
+        Ok(Self {
+            gateway: GatewayConfig::from_vars(&var)?,
+            webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
+            listen,
+        })
+    }
+}
+
+impl GatewayConfig {
+    fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let has_credentials = var("HOOKBOT_INSTANCE").is_some() || var("HOOKBOT_TOKEN").is_some();
+        let name = var("HOOKBOT_GATEWAY").unwrap_or_else(|| {
+            if has_credentials {
+                "green-api"
+            } else {
+                "sandbox"
+            }
+            .to_owned()
+        });
+        let required = |variable: &'static str| {
+            var(variable).ok_or_else(|| Error::Config {
+                variable,
+                reason: format!("is required for HOOKBOT_GATEWAY={name}"),
+            })
+        };
+        let green_api = |kind| -> Result<Self> {
+            Ok(GatewayConfig::GreenApi {
+                kind,
+                api_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
+                instance: required("HOOKBOT_INSTANCE")?,
+                token: Secret::new(required("HOOKBOT_TOKEN")?),
+            })
+        };
+        match name.as_str() {
+            "sandbox" => Ok(GatewayConfig::Sandbox),
+            "green-api" => green_api(GatewayKind::GreenApiWhatsApp),
+            "green-api-max" => green_api(GatewayKind::GreenApiMax),
+            "zapi" => Ok(GatewayConfig::ZApi {
+                base_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_ZAPI_URL.to_owned()),
+                instance: required("HOOKBOT_INSTANCE")?,
+                token: Secret::new(required("HOOKBOT_TOKEN")?),
+                client_token: var("HOOKBOT_CLIENT_TOKEN").map(Secret::new),
+            }),
+            other => Err(Error::Config {
+                variable: "HOOKBOT_GATEWAY",
+                reason: format!("must be green-api, green-api-max, zapi or sandbox, is {other:?}"),
+            }),
+        }
+    }
+
+    /// A client of the configured gateway with default [`ClientSettings`]; `None` for the
+    /// sandbox.
+    pub fn connect(&self) -> Result<Option<Arc<dyn Gateway>>> {
+        self.connect_with(ClientSettings::default())
+    }
+
+    /// A client of the configured gateway with the given settings; `None` for the sandbox.
+    pub fn connect_with(&self, settings: ClientSettings) -> Result<Option<Arc<dyn Gateway>>> {
+        let gateway: Arc<dyn Gateway> = match self {
+            GatewayConfig::Sandbox => return Ok(None),
+            GatewayConfig::GreenApi {
+                kind,
+                api_url,
+                instance,
+                token,
+            } => {
+                let builder = match kind {
+                    GatewayKind::GreenApiMax => GreenApi::max(api_url, instance, token.clone()),
+                    _ => GreenApi::whatsapp(api_url, instance, token.clone()),
+                };
+                Arc::new(builder.settings(settings).build()?)
+            }
+            GatewayConfig::ZApi {
+                base_url,
+                instance,
+                token,
+                client_token,
+            } => {
+                let mut builder =
+                    ZApi::builder(base_url, instance, token.clone()).settings(settings);
+                if let Some(client_token) = client_token {
+                    builder = builder.client_token(client_token.clone());
+                }
+                Arc::new(builder.build()?)
+            }
+        };
+        Ok(Some(gateway))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_sandbox_on_the_default_address() {
+        let config = config(&[]).unwrap();
+        assert!(matches!(config.gateway, GatewayConfig::Sandbox));
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert!(config.gateway.connect().unwrap().is_none());
+    }
+
+    #[test]
+    fn credentials_without_a_gateway_name_mean_green_api_whatsapp() {
+        let config = config(&[
+            ("HOOKBOT_INSTANCE", "1101000001"),
+            ("HOOKBOT_TOKEN", "secret-token"),
+        ])
+        .unwrap();
+        let gateway = config.gateway.connect().unwrap().unwrap();
+        assert_eq!(gateway.kind(), GatewayKind::GreenApiWhatsApp);
+        assert_eq!(gateway.instance(), "1101000001");
+        assert!(!format!("{config:?}{gateway:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn zapi_takes_its_client_token() {
+        let config = config(&[
+            ("HOOKBOT_GATEWAY", "zapi"),
+            ("HOOKBOT_API_URL", "https://api.plugzapi.com.br"),
+            ("HOOKBOT_INSTANCE", "ABC123"),
+            ("HOOKBOT_TOKEN", "tok"),
+            ("HOOKBOT_CLIENT_TOKEN", "client"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            &config.gateway,
+            GatewayConfig::ZApi {
+                client_token: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            config.gateway.connect().unwrap().unwrap().kind(),
+            GatewayKind::ZApi
+        );
+    }
+
+    #[test]
+    fn missing_and_malformed_variables_are_named() {
+        let error = config(&[
+            ("HOOKBOT_GATEWAY", "green-api-max"),
+            ("HOOKBOT_INSTANCE", "1"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Config {
+                    variable: "HOOKBOT_TOKEN",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = config(&[("HOOKBOT_GATEWAY", "telegram")]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Config {
+                    variable: "HOOKBOT_GATEWAY",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = config(&[("HOOKBOT_LISTEN", "8080")]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Config {
+                    variable: "HOOKBOT_LISTEN",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+}
