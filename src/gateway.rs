@@ -19,12 +19,13 @@
 //! waits for its turn under the instance's [`RateLimits`], and retries transient failures
 //! under its [`RetryPolicy`]. Clones share one instance's limits.
 
-mod green_api;
+pub(crate) mod green_api;
+mod json;
 mod rate_limit;
 mod retry;
 mod transport;
 mod validate;
-mod zapi;
+pub(crate) mod zapi;
 
 use std::fmt;
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! transient; every failure is one typed [`Error`].
 
 pub mod config;
+pub mod contacts;
+pub mod event;
 pub mod gateway;
 
 mod contact;
@@ -16,6 +18,10 @@ mod secret;
 
 pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
 pub use error::{Error, Result, Rule, ValidationError};
+pub use event::{
+    Content, DeliveryStatus, Direction, Event, EventKind, Message, MessageStatus, ParseError,
+    SharedContact,
+};
 pub use id::{ChatId, MessageId};
 pub use secret::Secret;
 

@@ -2,6 +2,8 @@
 //!
 //! All of GREEN-API's REST wire shapes live in this module.
 
+pub(crate) mod notification;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::rate_limit::Limiter;
-use super::transport::{Call, Transport, common_error, decode};
+use super::transport::{Call, Transport, common_error, shorten};
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
@@ -166,7 +168,7 @@ impl GreenApi {
         let answer = self
             .post(method, body, &self.inner.transport.limiters.send)
             .await?;
-        let sent: SendAnswer = decode(method, &answer)?;
+        let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
         Ok(SentMessage::new(sent.id_message))
     }
 
@@ -204,7 +206,7 @@ impl GreenApi {
             limiter,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
-        let entries: Vec<Value> = decode("getContacts", &answer)?;
+        let entries: Vec<Value> = self.inner.transport.decode("getContacts", &answer)?;
         Ok(entries.into_iter().filter_map(contact_from_entry).collect())
     }
 }
@@ -345,7 +347,7 @@ impl Gateway for GreenApi {
                 &self.inner.transport.limiters.contact_info,
             )
             .await?;
-        let info: ContactInfoAnswer = decode("getContactInfo", &answer)?;
+        let info: ContactInfoAnswer = self.inner.transport.decode("getContactInfo", &answer)?;
         Ok(info.into_contact_info(chat))
     }
 }
@@ -470,7 +472,7 @@ fn quota_exceeded(body: &str) -> Error {
         total: status.total,
         description: status
             .description
-            .or_else(|| (!body.is_empty()).then(|| body.to_owned())),
+            .or_else(|| (!body.is_empty()).then(|| shorten(body))),
     }
 }
 

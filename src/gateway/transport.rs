@@ -14,8 +14,8 @@ use crate::secret::Secret;
 /// The longest part of a gateway's error body kept in [`Error::Gateway`].
 const MAX_ERROR_BODY_CHARS: usize = 512;
 
-/// Turns a non-success answer (status, body with secrets removed, `Retry-After`) into the
-/// gateway's typed error.
+/// Turns a non-success answer (status, whole body with secrets removed, `Retry-After`) into the
+/// gateway's typed error; a body kept in the error is [`shorten`]ed.
 pub(crate) type ErrorMapper = fn(StatusCode, &str, Option<Duration>) -> Error;
 
 /// One gateway call, ready to send as many times as the retry policy allows.
@@ -139,16 +139,23 @@ impl Transport {
         })
     }
 
-    /// The body with every secret replaced by `***`, shortened for an error message.
+    /// Decodes a successful answer's JSON body. serde quotes the values it could not read, so
+    /// the reason is redacted like an error body.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        body: &[u8],
+    ) -> Result<T> {
+        serde_json::from_slice(body).map_err(|error| Error::InvalidResponse {
+            reason: shorten(&self.redact(&format!("{method}: {error}"))),
+        })
+    }
+
+    /// The body, trimmed, with every secret replaced by `***`.
     fn redact(&self, body: &str) -> String {
-        let redacted = self
-            .secrets
+        self.secrets
             .iter()
-            .fold(body.trim().to_owned(), |text, secret| secret.redact(&text));
-        match redacted.char_indices().nth(MAX_ERROR_BODY_CHARS) {
-            Some((cut, _)) => format!("{}…", &redacted[..cut]),
-            None => redacted,
-        }
+            .fold(body.trim().to_owned(), |text, secret| secret.redact(&text))
     }
 }
 
@@ -161,8 +168,17 @@ pub(crate) fn common_error(status: StatusCode, body: &str, retry_after: Option<D
         StatusCode::TOO_MANY_REQUESTS => Error::RateLimited { retry_after },
         _ => Error::Gateway {
             status: status.as_u16(),
-            body: body.to_owned(),
+            body: shorten(body),
         },
+    }
+}
+
+/// The first [`MAX_ERROR_BODY_CHARS`] characters of an error body, for an error message. The
+/// whole body is read first: a long answer still has its details parsed.
+pub(crate) fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_BODY_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 
@@ -175,13 +191,6 @@ pub(crate) fn transport_error(error: reqwest::Error) -> Error {
             source: Box::new(error.without_url()),
         }
     }
-}
-
-/// Decodes a successful answer's JSON body.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(method: &str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|error| Error::InvalidResponse {
-        reason: format!("{method}: {error}"),
-    })
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

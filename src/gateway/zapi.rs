@@ -3,6 +3,8 @@
 //!
 //! All of Z-API's REST wire shapes live in this module.
 
+pub(crate) mod notification;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::transport::{Call, Transport, common_error, decode};
+use super::transport::{Call, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
@@ -130,7 +132,7 @@ impl ZApi {
             limiter,
         };
         let answer = self.inner.transport.send(call, zapi_error).await?;
-        let sent: SendAnswer = decode(method, &answer)?;
+        let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
         Ok(SentMessage::new(sent.message_id.or(sent.id).ok_or_else(
             || Error::InvalidResponse {
                 reason: format!("{method}: no messageId in the answer"),
@@ -159,7 +161,7 @@ impl ZApi {
         url.query_pairs_mut()
             .append_pair("page", &page.to_string())
             .append_pair("pageSize", &CONTACTS_PAGE_SIZE.to_string());
-        decode(
+        self.inner.transport.decode(
             "contacts",
             &self.get("contacts", url, Lookup::Contacts).await?,
         )
@@ -316,7 +318,7 @@ impl Gateway for ZApi {
                 Lookup::ContactInfo,
             )
             .await?;
-        let info: ContactAnswer = decode("contacts/{phone}", &answer)?;
+        let info: ContactAnswer = self.inner.transport.decode("contacts/{phone}", &answer)?;
         let mut contact_info = ContactInfo::new(chat.clone());
         contact_info.phone = info
             .phone
