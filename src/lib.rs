@@ -7,9 +7,11 @@
 //! transient; every failure is one typed [`Error`].
 
 pub mod config;
-pub mod contacts;
+pub mod dedupe;
+pub mod dispatch;
 pub mod event;
 pub mod gateway;
+pub mod webhook;
 
 mod contact;
 mod error;

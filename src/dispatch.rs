@@ -1,0 +1,404 @@
+//! The dispatcher: accepted events wait in per-chat queues; one chat's events are handled one
+//! at a time in arrival order, different chats concurrently, with a bound on handlers running at
+//! once and on events waiting.
+//!
+//! ```
+//! use hookbot::dispatch::Dispatcher;
+//! use hookbot::Event;
+//!
+//! let dispatcher = Dispatcher::builder(|event: Event| async move {
+//!     println!("{} in {:?}", event.kind.name(), event.chat());
+//!     Ok::<_, std::convert::Infallible>(())
+//! })
+//! .max_in_flight(32)
+//! .capacity(5_000)
+//! .build();
+//! # let _ = dispatcher;
+//! ```
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
+
+pub use crate::dedupe::BoxError;
+use crate::event::Event;
+use crate::gateway::GatewayKind;
+use crate::id::{ChatId, MessageId};
+
+/// Handlers running at once, by default.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// Events accepted and not yet handled, by default; past it the receiver answers 503.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// What handles an accepted event. Any `Fn(Event) -> impl Future<Output = Result<(), E>>` is
+/// one; the router is one too.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one event.
+    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+}
+
+impl<F, Fut, E> Handler for F
+where
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+        let future = self(event);
+        Box::pin(async move { future.await.map_err(Into::into) })
+    }
+}
+
+/// Which event failed: enough to find it in the logs and in the gateway's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventIdentity {
+    /// The gateway it came from.
+    pub gateway: GatewayKind,
+    /// The instance it came from.
+    pub instance: String,
+    /// The kind's short name (`message`, `status`, ...).
+    pub kind: &'static str,
+    /// Its chat, if it has one.
+    pub chat: Option<ChatId>,
+    /// Its message id, if it has one.
+    pub message_id: Option<MessageId>,
+}
+
+impl EventIdentity {
+    /// The identity of `event`.
+    pub fn of(event: &Event) -> Self {
+        Self {
+            gateway: event.gateway,
+            instance: event.instance.clone(),
+            kind: event.kind.name(),
+            chat: event.chat().cloned(),
+            message_id: event.message_id().cloned(),
+        }
+    }
+}
+
+impl fmt::Display for EventIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} on {}/{}",
+            self.kind,
+            self.message_id.as_ref().map_or("-", |id| id.as_str()),
+            self.gateway,
+            self.instance
+        )?;
+        if let Some(chat) = &self.chat {
+            write!(f, " in {chat}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A handler that returned an error or panicked.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HandlerFailure {
+    /// The event it was handling.
+    pub event: EventIdentity,
+    /// What went wrong.
+    pub error: FailureCause,
+}
+
+/// Why a handler failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FailureCause {
+    /// It returned this error.
+    Error(BoxError),
+    /// It panicked with this message.
+    Panic(String),
+}
+
+impl fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureCause::Error(error) => write!(f, "{error}"),
+            FailureCause::Panic(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// Why an event was not accepted; the receiver answers 503 and the gateway delivers it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// As many events as the capacity allows are waiting.
+    #[error("the bot is overloaded: its queue is full")]
+    Full,
+    /// The dispatcher is draining for shutdown.
+    #[error("the bot is shutting down")]
+    ShuttingDown,
+}
+
+/// What was left when a drain's deadline passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Events accepted but not handled by the deadline.
+    pub unfinished: usize,
+}
+
+type ErrorHook = Arc<dyn Fn(HandlerFailure) + Send + Sync>;
+
+/// Per-chat ordered queues feeding a handler. Cheap to clone; clones share the queues.
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+/// Builds a [`Dispatcher`]; finish with [`build`](DispatcherBuilder::build).
+#[must_use]
+pub struct DispatcherBuilder {
+    handler: Arc<dyn Handler>,
+    on_error: Option<ErrorHook>,
+    max_in_flight: usize,
+    capacity: usize,
+}
+
+struct Shared {
+    handler: Arc<dyn Handler>,
+    on_error: Option<ErrorHook>,
+    in_flight: Semaphore,
+    capacity: usize,
+    closed: AtomicBool,
+    queues: Mutex<Queues>,
+    drained: Notify,
+}
+
+/// The events waiting per chat. A chat has an entry exactly while a worker task serves it.
+#[derive(Default)]
+struct Queues {
+    by_chat: HashMap<QueueKey, std::collections::VecDeque<Event>>,
+    /// Accepted events not yet handled: waiting, or being handled.
+    pending: usize,
+}
+
+/// One ordered queue: per chat of an instance; instance-level events share the instance's.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct QueueKey {
+    gateway: GatewayKind,
+    instance: String,
+    chat: Option<ChatId>,
+}
+
+impl QueueKey {
+    fn of(event: &Event) -> Self {
+        Self {
+            gateway: event.gateway,
+            instance: event.instance.clone(),
+            chat: event.chat().cloned(),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher feeding `handler`; set bounds and the error hook on the builder.
+    pub fn builder(handler: impl Handler) -> DispatcherBuilder {
+        DispatcherBuilder {
+            handler: Arc::new(handler),
+            on_error: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            capacity: DEFAULT_CAPACITY,
+        }
+    }
+
+    /// Accepts `event` into its chat's queue, or says why not. Must be called within a tokio
+    /// runtime: the chat's worker is spawned on it.
+    pub fn submit(&self, event: Event) -> Result<(), Rejected> {
+        if self.is_closed() {
+            return Err(Rejected::ShuttingDown);
+        }
+        let key = QueueKey::of(&event);
+        let mut queues = self.shared.lock();
+        if queues.pending >= self.shared.capacity {
+            return Err(Rejected::Full);
+        }
+        queues.pending += 1;
+        match queues.by_chat.entry(key) {
+            Entry::Occupied(mut waiting) => waiting.get_mut().push_back(event),
+            Entry::Vacant(idle) => {
+                let key = idle.key().clone();
+                idle.insert(Default::default());
+                tokio::spawn(self.shared.clone().serve_chat(key, event));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the dispatcher stopped accepting events.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Events accepted and not yet handled.
+    pub fn pending(&self) -> usize {
+        self.shared.lock().pending
+    }
+
+    /// Stops accepting events and waits until every accepted one is handled, or `deadline`
+    /// passes; then says what was left (and logs it).
+    pub async fn shutdown(&self, deadline: Duration) -> DrainReport {
+        self.shared.closed.store(true, Ordering::Release);
+        if tokio::time::timeout(deadline, self.drained()).await.is_ok() {
+            return DrainReport::default();
+        }
+        let queues = self.shared.lock();
+        let waiting: Vec<String> = queues
+            .by_chat
+            .values()
+            .flatten()
+            .map(|event| EventIdentity::of(event).to_string())
+            .collect();
+        tracing::warn!(
+            unfinished = queues.pending,
+            ?waiting,
+            "shutdown deadline passed with events unhandled"
+        );
+        DrainReport {
+            unfinished: queues.pending,
+        }
+    }
+
+    /// Resolves when no accepted event is left.
+    async fn drained(&self) {
+        loop {
+            let notified = self.shared.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl DispatcherBuilder {
+    /// At most this many handlers run at once (at least 1).
+    pub fn max_in_flight(mut self, handlers: usize) -> Self {
+        self.max_in_flight = handlers.max(1);
+        self
+    }
+
+    /// At most this many events wait or run; past it [`Dispatcher::submit`] rejects with
+    /// [`Rejected::Full`] (at least 1).
+    pub fn capacity(mut self, events: usize) -> Self {
+        self.capacity = events.max(1);
+        self
+    }
+
+    /// Called with every handler failure (an error or a panic), after it is logged.
+    pub fn on_error(mut self, hook: impl Fn(HandlerFailure) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// The dispatcher.
+    pub fn build(self) -> Dispatcher {
+        let shared = Shared {
+            handler: self.handler,
+            on_error: self.on_error,
+            in_flight: Semaphore::new(self.max_in_flight),
+            capacity: self.capacity,
+            closed: AtomicBool::new(false),
+            queues: Mutex::default(),
+            drained: Notify::new(),
+        };
+        Dispatcher {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The worker of one chat: handles its events in order until its queue is empty.
+    async fn serve_chat(self: Arc<Self>, key: QueueKey, first: Event) {
+        let mut next = Some(first);
+        while let Some(event) = next {
+            {
+                let _permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                self.handle(event).await;
+            }
+            next = self.finish_one(&key);
+        }
+    }
+
+    /// Counts one event done and takes the chat's next one, or retires the chat's worker.
+    fn finish_one(&self, key: &QueueKey) -> Option<Event> {
+        let mut queues = self.lock();
+        queues.pending -= 1;
+        if queues.pending == 0 {
+            self.drained.notify_waiters();
+        }
+        let queue = queues.by_chat.get_mut(key)?;
+        let next = queue.pop_front();
+        if next.is_none() {
+            queues.by_chat.remove(key);
+        }
+        next
+    }
+
+    /// Runs the handler on one event inside the event's span; reports an error or a panic.
+    async fn handle(&self, event: Event) {
+        let identity = EventIdentity::of(&event);
+        let span = tracing::info_span!(
+            "event",
+            gateway = %identity.gateway,
+            instance = %identity.instance,
+            kind = identity.kind,
+            chat = identity.chat.as_ref().map(tracing::field::display),
+            message_id = identity.message_id.as_ref().map(tracing::field::display),
+        );
+        let outcome = AssertUnwindSafe(self.handler.handle(event))
+            .catch_unwind()
+            .instrument(span.clone())
+            .await;
+        let cause = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => FailureCause::Error(error),
+            Err(panic) => FailureCause::Panic(panic_message(panic.as_ref())),
+        };
+        span.in_scope(|| tracing::error!(error = %cause, "handler failed"));
+        if let Some(hook) = &self.on_error {
+            hook(HandlerFailure {
+                event: identity,
+                error: cause,
+            });
+        }
+    }
+}
+
+/// The message a panic carried, when it is text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}

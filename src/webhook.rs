@@ -1,0 +1,317 @@
+//! The webhook receiver: an [`axum::Router`] with `POST /webhook` and `GET /healthz` that
+//! authenticates each notification, parses it into an [`Event`], drops duplicates, and hands it
+//! to the [`Dispatcher`] before answering 200.
+//!
+//! | situation | answer |
+//! |---|---|
+//! | accepted for handling, or a duplicate of one already accepted | 200 |
+//! | token missing or wrong | 401, nothing handled |
+//! | body is not JSON, or not an object | 400 with a one-line reason |
+//! | body larger than the limit (default 1 MiB) | 413 |
+//! | the queue is full, or the bot is shutting down | 503: the gateway delivers it again |
+//!
+//! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
+//! too); Z-API sends no header, so its token is the last path segment: `POST /webhook/{token}`.
+//!
+//! ```no_run
+//! use hookbot::dispatch::Dispatcher;
+//! use hookbot::gateway::GatewayKind;
+//! use hookbot::webhook::{Webhook, shutdown_signal};
+//! use hookbot::Event;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let dispatcher = Dispatcher::builder(|event: Event| async move {
+//!     println!("{event:?}");
+//!     Ok::<_, std::convert::Infallible>(())
+//! })
+//! .build();
+//! let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher).token("secret").build();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! webhook.serve(listener, shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+use crate::dedupe::{DedupeKey, DedupeStore, MemoryDedupe};
+use crate::dispatch::{Dispatcher, DrainReport};
+use crate::event::Event;
+use crate::gateway::GatewayKind;
+use crate::secret::Secret;
+
+/// The largest notification accepted by default: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// How long a shutdown waits for accepted events by default.
+pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The receiver of one gateway's notifications. Cheap to clone.
+#[derive(Clone)]
+pub struct Webhook {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    gateway: GatewayKind,
+    token: Option<Secret>,
+    body_limit: usize,
+    drain_deadline: Duration,
+    dedupe: Arc<dyn DedupeStore>,
+    dispatcher: Dispatcher,
+}
+
+/// Builds a [`Webhook`]; finish with [`build`](WebhookBuilder::build).
+#[must_use]
+pub struct WebhookBuilder {
+    gateway: GatewayKind,
+    token: Option<Secret>,
+    body_limit: usize,
+    drain_deadline: Duration,
+    dedupe: Arc<dyn DedupeStore>,
+    dispatcher: Dispatcher,
+}
+
+impl Webhook {
+    /// A receiver of `gateway`'s notifications that feeds `dispatcher`.
+    pub fn builder(gateway: GatewayKind, dispatcher: Dispatcher) -> WebhookBuilder {
+        WebhookBuilder {
+            gateway,
+            token: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            drain_deadline: DEFAULT_DRAIN_DEADLINE,
+            dedupe: Arc::new(MemoryDedupe::default()),
+            dispatcher,
+        }
+    }
+
+    /// `POST /webhook` (and `POST /webhook/{token}`) and `GET /healthz`, to serve alone or to
+    /// merge into an application's own router.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/webhook", post(receive))
+            .route("/webhook/{token}", post(receive_with_path_token))
+            .route("/healthz", get(health))
+            .with_state(self.shared.clone())
+    }
+
+    /// Serves [`router`](Webhook::router) on `listener` until `shutdown` resolves; then stops
+    /// intake (503), lets the accepted events be handled within the drain deadline, and returns
+    /// what was left.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<DrainReport> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future();
+        let mut server = tokio::spawn(server);
+        tokio::select! {
+            () = shutdown => {}
+            ended = &mut server => {
+                ended.map_err(std::io::Error::other)??;
+                return Ok(DrainReport::default());
+            }
+        }
+        tracing::info!("shutting down: intake stopped, draining accepted events");
+        let report = self
+            .shared
+            .dispatcher
+            .shutdown(self.shared.drain_deadline)
+            .await;
+        let _ = stop.send(());
+        server.await.map_err(std::io::Error::other)??;
+        Ok(report)
+    }
+}
+
+impl WebhookBuilder {
+    /// The secret the gateway must present. Without one, anyone who can reach the bot can post
+    /// notifications to it.
+    pub fn token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The largest body accepted, in bytes; larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How long [`Webhook::serve`] waits for accepted events at shutdown.
+    pub fn drain_deadline(mut self, deadline: Duration) -> Self {
+        self.drain_deadline = deadline;
+        self
+    }
+
+    /// Where claims against duplicates are kept (default: in memory for 24 h).
+    pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
+        self.dedupe = Arc::new(store);
+        self
+    }
+
+    /// The receiver.
+    pub fn build(self) -> Webhook {
+        if self.token.is_none() {
+            tracing::warn!(gateway = %self.gateway, "webhook has no token: anyone who can reach it can post notifications");
+        }
+        let shared = Shared {
+            gateway: self.gateway,
+            token: self.token,
+            body_limit: self.body_limit,
+            drain_deadline: self.drain_deadline,
+            dedupe: self.dedupe,
+            dispatcher: self.dispatcher,
+        };
+        Webhook {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
+    if shared.dispatcher.is_closed() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
+}
+
+async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let presented = bearer_token(request.headers());
+    shared.receive(presented, request.into_body()).await
+}
+
+async fn receive_with_path_token(
+    State(shared): State<Arc<Shared>>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    shared
+        .receive(Some(token.into_bytes()), request.into_body())
+        .await
+}
+
+/// The token of `Authorization: Bearer <token>`, or of a bare `Authorization: <token>`.
+fn bearer_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let token = match value.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => &value[7..],
+        _ => value,
+    };
+    Some(token.trim_ascii().to_vec())
+}
+
+impl Shared {
+    /// receive → authenticate → read → parse → dedupe → queue.
+    async fn receive(&self, presented: Option<Vec<u8>>, body: Body) -> Response {
+        if !self.authorized(presented.as_deref()) {
+            return (StatusCode::UNAUTHORIZED, "missing or wrong webhook token\n").into_response();
+        }
+        let body = match axum::body::to_bytes(body, self.body_limit).await {
+            Ok(body) => body,
+            Err(_) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "notification larger than the body limit\n",
+                )
+                    .into_response();
+            }
+        };
+        let event = match Event::parse(self.gateway, &body) {
+            Ok(event) => event,
+            Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+        };
+        self.accept(event).await
+    }
+
+    /// Compares the presented token with the configured one in constant time.
+    fn authorized(&self, presented: Option<&[u8]>) -> bool {
+        match (&self.token, presented) {
+            (None, _) => true,
+            (Some(expected), Some(presented)) => {
+                bool::from(expected.expose().as_bytes().ct_eq(presented))
+            }
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Claims the event against duplicates and queues it; 200 only once it is safely queued.
+    async fn accept(&self, event: Event) -> Response {
+        let key = DedupeKey::of(&event);
+        if let Some(key) = &key {
+            match self.dedupe.claim(key).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(
+                        ?key,
+                        "duplicate notification acknowledged, not handled again"
+                    );
+                    return (StatusCode::OK, "duplicate\n").into_response();
+                }
+                Err(error) => {
+                    tracing::error!(%error, "dedupe store unavailable");
+                    return unavailable("deduplication store unavailable");
+                }
+            }
+        }
+        let Err(rejected) = self.dispatcher.submit(event) else {
+            return (StatusCode::OK, "accepted\n").into_response();
+        };
+        if let Some(key) = &key {
+            if let Err(error) = self.dedupe.release(key).await {
+                tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
+            }
+        }
+        tracing::warn!(reason = %rejected, "notification refused with 503; the gateway will deliver it again");
+        unavailable(&rejected.to_string())
+    }
+}
+
+fn unavailable(reason: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "5")],
+        format!("{reason}\n"),
+    )
+        .into_response()
+}

@@ -1,0 +1,390 @@
+//! The webhook receiver over real HTTP: every answer of the contract, and deduplication.
+
+mod harness;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use harness::{Seen, Server, body, incoming_text};
+use hookbot::Event;
+use hookbot::dispatch::Dispatcher;
+use hookbot::gateway::GatewayKind;
+use hookbot::webhook::Webhook;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+const TOKEN: &str = "webhook-secret-7f3a";
+
+/// A dispatcher whose handler records every event.
+fn recording(seen: &Seen) -> Dispatcher {
+    let seen = seen.clone();
+    Dispatcher::builder(move |event: Event| {
+        let seen = seen.clone();
+        async move {
+            seen.push(event);
+            Ok::<_, std::convert::Infallible>(())
+        }
+    })
+    .build()
+}
+
+/// A dispatcher whose handler records each event, then waits for a permit of `gate`.
+fn gated(seen: &Seen, gate: &Arc<Semaphore>, capacity: usize) -> Dispatcher {
+    let (seen, gate) = (seen.clone(), gate.clone());
+    Dispatcher::builder(move |event: Event| {
+        let (seen, gate) = (seen.clone(), gate.clone());
+        async move {
+            seen.push(event);
+            gate.acquire().await?.forget();
+            Ok::<_, tokio::sync::AcquireError>(())
+        }
+    })
+    .capacity(capacity)
+    .build()
+}
+
+async fn green_api_server(seen: &Seen) -> Server {
+    Server::start(
+        Webhook::builder(GatewayKind::GreenApiWhatsApp, recording(seen))
+            .token(TOKEN)
+            .build(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn accepted_notification_is_200_and_reaches_the_handler() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let status = server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "A1", "привет")),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    seen.wait_for(|texts| texts == ["привет"]).await;
+}
+
+#[tokio::test]
+async fn a_bare_token_without_bearer_is_accepted() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhook", server.url))
+        .header("authorization", TOKEN)
+        .body(body(&incoming_text("79001234567@c.us", "A1", "bare")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    seen.wait_for(|texts| texts == ["bare"]).await;
+}
+
+#[tokio::test]
+async fn missing_or_wrong_token_is_401_and_nothing_is_handled() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let missing = server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "A1", "no token")),
+            None,
+        )
+        .await;
+    let wrong = server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "A2", "wrong")),
+            Some("webhook-secret-7f3b"),
+        )
+        .await;
+    assert_eq!(missing, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, StatusCode::UNAUTHORIZED);
+    // A later authorised message in the same chat is handled after anything queued before it.
+    server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "A3", "right")),
+            Some(TOKEN),
+        )
+        .await;
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    assert_eq!(seen.texts(), ["right"]);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_400_with_a_one_line_reason() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    for bad in [
+        "not json at all",
+        "[1, 2, 3]",
+        "\"text\"",
+        "{\"typeWebhook\": ",
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/webhook", server.url))
+            .bearer_auth(TOKEN)
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let reason = response.text().await.unwrap();
+        assert_eq!(reason.trim_end().lines().count(), 1, "{reason:?}");
+        assert!(!reason.trim().is_empty());
+    }
+    assert!(seen.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let seen = Seen::default();
+    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, recording(&seen))
+        .token(TOKEN)
+        .body_limit(1024)
+        .build();
+    let server = Server::start(webhook).await;
+    let big = incoming_text("79001234567@c.us", "A1", &"x".repeat(2000));
+    assert_eq!(
+        server.post("/webhook", body(&big), Some(TOKEN)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let small = incoming_text("79001234567@c.us", "A2", "fits");
+    assert_eq!(
+        server.post("/webhook", body(&small), Some(TOKEN)).await,
+        StatusCode::OK
+    );
+    seen.wait_for(|texts| texts == ["fits"]).await;
+}
+
+#[tokio::test]
+async fn unknown_kind_is_200_and_reaches_the_handler_with_its_raw_json() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let novel = json!({
+        "typeWebhook": "brandNewWebhookType",
+        "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},
+        "timestamp": 1700000000,
+        "surprise": {"nested": [1, 2, 3]}
+    });
+    assert_eq!(
+        server.post("/webhook", body(&novel), Some(TOKEN)).await,
+        StatusCode::OK
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen.events().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let event = &seen.events()[0];
+    assert_eq!(event.kind.name(), "unknown");
+    assert_eq!(event.raw["surprise"]["nested"][2], 3);
+}
+
+#[tokio::test]
+async fn zapi_token_is_the_last_path_segment() {
+    let seen = Seen::default();
+    let server = Server::start(
+        Webhook::builder(GatewayKind::ZApi, recording(&seen))
+            .token(TOKEN)
+            .build(),
+    )
+    .await;
+    let received = |id: &str, text: &str| {
+        body(&json!({
+            "type": "ReceivedCallback", "instanceId": "A20DA9C0183A2D35A260F53F5D2B9244",
+            "messageId": id, "phone": "5544999999999", "fromMe": false, "isGroup": false,
+            "momment": 1632228638000_u64, "senderName": "name", "text": {"message": text}
+        }))
+    };
+    assert_eq!(
+        server
+            .post("/webhook", received("Z1", "bare path"), None)
+            .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .post("/webhook/wrong-secret", received("Z2", "wrong"), None)
+            .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .post(&format!("/webhook/{TOKEN}"), received("Z3", "right"), None)
+            .await,
+        StatusCode::OK
+    );
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    assert_eq!(seen.texts(), ["right"]);
+}
+
+#[tokio::test]
+async fn the_same_notification_sent_five_times_is_handled_once() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let copy = body(&incoming_text("79001234567@c.us", "DUP1", "once"));
+    for _ in 0..5 {
+        assert_eq!(
+            server.post("/webhook", copy.clone(), Some(TOKEN)).await,
+            StatusCode::OK
+        );
+    }
+    server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "DUP2", "sentinel")),
+            Some(TOKEN),
+        )
+        .await;
+    seen.wait_for(|texts| texts.last().is_some_and(|text| text == "sentinel"))
+        .await;
+    assert_eq!(seen.texts(), ["once", "sentinel"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_concurrent_copies_are_handled_once() {
+    let seen = Seen::default();
+    let server = Arc::new(green_api_server(&seen).await);
+    let copy = body(&incoming_text("79001234567@c.us", "RACE1", "once"));
+    let posts: Vec<_> = (0..5)
+        .map(|_| {
+            let (server, copy) = (server.clone(), copy.clone());
+            tokio::spawn(async move { server.post("/webhook", copy, Some(TOKEN)).await })
+        })
+        .collect();
+    for post in posts {
+        assert_eq!(post.await.unwrap(), StatusCode::OK);
+    }
+    server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "RACE2", "sentinel")),
+            Some(TOKEN),
+        )
+        .await;
+    seen.wait_for(|texts| texts.last().is_some_and(|text| text == "sentinel"))
+        .await;
+    assert_eq!(seen.texts(), ["once", "sentinel"]);
+}
+
+#[tokio::test]
+async fn each_status_of_a_message_is_handled_once() {
+    let seen = Seen::default();
+    let server = green_api_server(&seen).await;
+    let status = |status: &str| {
+        body(&json!({
+            "typeWebhook": "outgoingMessageStatus", "chatId": "79001234567@c.us",
+            "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},
+            "timestamp": 1705901090, "idMessage": "ECE6BBEA514B66872790C3D9D52C5C19", "status": status, "sendByApi": true
+        }))
+    };
+    for name in ["sent", "delivered", "delivered", "read", "sent"] {
+        assert_eq!(
+            server.post("/webhook", status(name), Some(TOKEN)).await,
+            StatusCode::OK
+        );
+    }
+    server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "S1", "sentinel")),
+            Some(TOKEN),
+        )
+        .await;
+    seen.wait_for(|texts| texts == ["sentinel"]).await;
+    let statuses: Vec<_> = seen
+        .events()
+        .iter()
+        .filter_map(|event| event.status_text().map(str::to_owned))
+        .collect();
+    assert_eq!(statuses, ["sent", "delivered", "read"]);
+}
+
+#[tokio::test]
+async fn a_full_queue_is_503_and_the_gateways_redelivery_is_handled() {
+    let seen = Seen::default();
+    let gate = Arc::new(Semaphore::new(0));
+    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate, 1))
+        .token(TOKEN)
+        .build();
+    let server = Server::start(webhook).await;
+    let first = body(&incoming_text("79001234567@c.us", "F1", "first"));
+    let second = body(&incoming_text("79001234568@c.us", "F2", "second"));
+    assert_eq!(
+        server.post("/webhook", first, Some(TOKEN)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.post("/webhook", second.clone(), Some(TOKEN)).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    gate.add_permits(1);
+    seen.wait_for(|texts| texts == ["first"]).await;
+    // The queue drains; the gateway's retry of the refused notification is handled, not taken for a duplicate.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.post("/webhook", second.clone(), Some(TOKEN)).await != StatusCode::OK {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gate.add_permits(1);
+    seen.wait_for(|texts| texts == ["first", "second"]).await;
+}
+
+#[tokio::test]
+async fn while_draining_the_webhook_and_healthz_answer_503() {
+    let seen = Seen::default();
+    let gate = Arc::new(Semaphore::new(0));
+    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate, 100))
+        .token(TOKEN)
+        .build();
+    let server = Server::start(webhook).await;
+    let url = server.url.clone();
+    let health = || async {
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(health().await, StatusCode::OK);
+    server
+        .post(
+            "/webhook",
+            body(&incoming_text("79001234567@c.us", "D1", "in flight")),
+            Some(TOKEN),
+        )
+        .await;
+    seen.wait_for(|texts| texts == ["in flight"]).await;
+
+    let post_late = {
+        let url = url.clone();
+        move || {
+            let url = url.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(format!("{url}/webhook"))
+                    .bearer_auth(TOKEN)
+                    .body(body(&incoming_text("79001234567@c.us", "D2", "late")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        }
+    };
+    let stopped = server.stop();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while health().await != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(post_late().await, StatusCode::SERVICE_UNAVAILABLE);
+    gate.add_permits(1);
+    let report = stopped.await.unwrap().unwrap();
+    assert_eq!(report.unfinished, 0);
+    assert_eq!(seen.texts(), ["in flight"]);
+}
