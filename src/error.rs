@@ -1,5 +1,6 @@
 //! The one error type of hookbot, and the validation rules a request can break.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `Result` with hookbot's [`Error`].
@@ -7,13 +8,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong when hookbot talks to a gateway.
 ///
-/// Match on it to decide what to do: fix the request ([`Validation`](Error::Validation),
+/// It is `Clone`, so that callers sharing one failed call (the contact book's cache) each get
+/// it whole. Match on it to decide what to do: fix the request ([`Validation`](Error::Validation),
 /// [`PayloadTooLarge`](Error::PayloadTooLarge), [`ContactNotFound`](Error::ContactNotFound)),
 /// re-authorise ([`NotAuthorized`](Error::NotAuthorized), [`Unauthorized`](Error::Unauthorized),
 /// [`Forbidden`](Error::Forbidden)), upgrade the plan ([`QuotaExceeded`](Error::QuotaExceeded)),
 /// or try later ([`is_retryable`](Error::is_retryable): the client has already retried these
 /// within its [`RetryPolicy`](crate::gateway::RetryPolicy)). No variant ever holds a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The request broke a documented rule and was not sent.
@@ -73,9 +75,9 @@ pub enum Error {
     /// The gateway could not be reached (connection refused, reset, DNS, TLS).
     #[error("could not reach the gateway: {source}")]
     Transport {
-        /// What failed, without the request's URL.
+        /// What failed, without the request's URL (shared, so that the error can be cloned).
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// Any other error answer of the gateway.
     #[error("the gateway answered HTTP {status}: {body}")]

@@ -6,7 +6,10 @@
 //! rules before they are sent, rate-limited per instance, and retried when the failure is
 //! transient; every failure is one typed [`Error`].
 
+#![warn(missing_docs)]
+
 pub mod config;
+pub mod contacts;
 pub mod dedupe;
 pub mod dispatch;
 pub mod event;

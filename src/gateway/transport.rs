@@ -1,5 +1,6 @@
 //! The HTTP path every gateway call takes: rate limit → request → status check → retry.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -188,7 +189,7 @@ pub(crate) fn transport_error(error: reqwest::Error) -> Error {
         Error::Timeout
     } else {
         Error::Transport {
-            source: Box::new(error.without_url()),
+            source: Arc::new(error.without_url()),
         }
     }
 }

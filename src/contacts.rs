@@ -1,0 +1,307 @@
+//! The instance's contacts, cached: [`ContactBook`] finds a contact by name or phone and reads
+//! a chat's profile without asking the gateway every time.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use hookbot::contacts::ContactBook;
+//! use hookbot::gateway::GreenApi;
+//!
+//! # async fn run() -> hookbot::Result<()> {
+//! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
+//! let book = ContactBook::new(Arc::new(gateway));
+//! // Any case, any script: finds "Василиса Премудрая".
+//! if let Some(contact) = book.find_best("василиса").await? {
+//!     println!("{} {:?}", contact.display_name(), contact.phone);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The contact list is loaded once and kept for [`list_ttl`](ContactBookBuilder::list_ttl)
+//! (5 minutes by default: the gateway itself refreshes it no faster); each chat's profile is
+//! kept for [`info_ttl`](ContactBookBuilder::info_ttl). Callers that miss the same entry at
+//! the same time share one gateway call, a failed call is not cached, and the gateway client's
+//! rate limiter spaces the calls for different chats (GREEN-API allows one a second).
+//!
+//! # Search
+//!
+//! [`find`](ContactBook::find) matches each person by their phone-book name, by their profile
+//! name when the phone-book name is empty, and by phone number. Names match in any letter case
+//! and any script, with Unicode full case folding (`ß` finds `ss`), and without regard to
+//! diacritics (`Артем` finds `Артём`, `joao` finds `João`; this also makes `и` find `й`).
+//! Every word of the query must occur in the name; whole words rank above the beginnings of
+//! words, which rank above the inside of words, and the whole name typed out ranks first. A
+//! query of digits (with or without `+`, spaces, dashes or parentheses) also matches phone
+//! numbers that contain them; the exact number ranks first. Groups are not searched: they
+//! cannot be shared as a contact card ([`all`](ContactBook::all) still lists them).
+
+mod search;
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use moka::ops::compute::Op;
+use tokio::time::Instant;
+
+use crate::contact::{Contact, ContactInfo};
+use crate::error::{Error, Result};
+use crate::gateway::Gateway;
+use crate::id::ChatId;
+
+use search::{Index, Query};
+
+/// How long the contact list is kept by default.
+const LIST_TTL: Duration = Duration::from_secs(5 * 60);
+/// How long a chat's profile is kept by default.
+const INFO_TTL: Duration = Duration::from_secs(10 * 60);
+/// How many chats' profiles are kept by default.
+const INFO_CAPACITY: u64 = 10_000;
+/// The longest time-to-live moka accepts is 1000 years; longer ones are cut to this.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// The instance's contact list and chats' profiles, cached, with search by name and phone.
+///
+/// Cheap to clone: clones share the caches. See the [module docs](self) for how search ranks.
+#[derive(Clone)]
+pub struct ContactBook {
+    gateway: Arc<dyn Gateway>,
+    list: Cache<(), Slot<Index>>,
+    info: Cache<ChatId, Slot<ContactInfo>>,
+    list_ttl: Duration,
+    info_ttl: Duration,
+}
+
+/// Builds a [`ContactBook`] with other time-to-live or capacity settings; finish with
+/// [`build`](ContactBookBuilder::build).
+#[derive(Debug)]
+#[must_use]
+pub struct ContactBookBuilder {
+    gateway: Arc<dyn Gateway>,
+    list_ttl: Duration,
+    info_ttl: Duration,
+    info_capacity: u64,
+}
+
+/// A loaded value and when it was loaded.
+///
+/// Freshness is judged on tokio's clock, as the client's rate limiter is, so that a test can
+/// pause and advance time; moka's own time-to-live (on the system clock) only frees memory.
+struct Loaded<T> {
+    value: T,
+    at: Instant,
+}
+
+/// What the caches hold: shared, so that a stale entry can be told from its replacement.
+type Slot<T> = Arc<Loaded<T>>;
+
+impl ContactBook {
+    /// A contact book over `gateway` with the defaults: the list kept 5 minutes, up to 10 000
+    /// profiles kept 10 minutes each.
+    pub fn new(gateway: Arc<dyn Gateway>) -> Self {
+        Self::builder(gateway).build()
+    }
+
+    /// A builder for a contact book over `gateway`, starting from the defaults of
+    /// [`new`](ContactBook::new).
+    pub fn builder(gateway: Arc<dyn Gateway>) -> ContactBookBuilder {
+        ContactBookBuilder {
+            gateway,
+            list_ttl: LIST_TTL,
+            info_ttl: INFO_TTL,
+            info_capacity: INFO_CAPACITY,
+        }
+    }
+
+    /// The gateway the book reads from.
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        &self.gateway
+    }
+
+    /// The instance's whole contact list, groups included, in the gateway's order.
+    pub async fn all(&self) -> Result<Arc<[Contact]>> {
+        Ok(Arc::clone(self.index().await?.value.contacts()))
+    }
+
+    /// The people whose name or phone number matches `query`, best match first; empty when
+    /// nothing matches. A query with no letter and no digit matches nothing and loads nothing.
+    pub async fn find(&self, query: &str) -> Result<Vec<Contact>> {
+        let query = Query::new(query);
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = self.index().await?;
+        Ok(index.value.find(&query).cloned().collect())
+    }
+
+    /// The best match for `query`: the first of [`find`](ContactBook::find), without sorting
+    /// the rest.
+    pub async fn find_best(&self, query: &str) -> Result<Option<Contact>> {
+        let query = Query::new(query);
+        if query.is_empty() {
+            return Ok(None);
+        }
+        let index = self.index().await?;
+        Ok(index.value.best(&query).cloned())
+    }
+
+    /// `chat`'s profile (GREEN-API getContactInfo), cached per chat.
+    pub async fn info(&self, chat: &ChatId) -> Result<ContactInfo> {
+        let load = async { self.gateway.contact_info(chat).await };
+        let slot = load_through(&self.info, chat.clone(), self.info_ttl, load).await?;
+        Ok(slot.value.clone())
+    }
+
+    /// Forgets the contact list: the next look-up loads it again.
+    pub async fn invalidate(&self) {
+        self.list.invalidate(&()).await;
+    }
+
+    /// Forgets `chat`'s profile: the next [`info`](ContactBook::info) for it loads it again.
+    pub async fn invalidate_info(&self, chat: &ChatId) {
+        self.info.invalidate(chat).await;
+    }
+
+    /// Forgets the contact list and every profile.
+    pub async fn invalidate_all(&self) {
+        self.list.invalidate_all();
+        self.info.invalidate_all();
+    }
+
+    /// The contact list with its search index, loaded when missing or stale.
+    async fn index(&self) -> Result<Slot<Index>> {
+        let load = async {
+            let contacts = self.gateway.contacts().await?;
+            tracing::debug!(contacts = contacts.len(), "contact list loaded");
+            Ok(Index::new(contacts))
+        };
+        load_through(&self.list, (), self.list_ttl, load).await
+    }
+}
+
+impl fmt::Debug for ContactBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContactBook")
+            .field("gateway", &self.gateway)
+            .field("list_ttl", &self.list_ttl)
+            .field("info_ttl", &self.info_ttl)
+            .field("info_entries", &self.info.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContactBookBuilder {
+    /// How long the contact list is kept (default 5 minutes). Zero loads it for every look-up,
+    /// though callers at the same moment still share one load.
+    pub fn list_ttl(mut self, ttl: Duration) -> Self {
+        self.list_ttl = ttl;
+        self
+    }
+
+    /// How long a chat's profile is kept (default 10 minutes).
+    pub fn info_ttl(mut self, ttl: Duration) -> Self {
+        self.info_ttl = ttl;
+        self
+    }
+
+    /// How many chats' profiles are kept at most (default 10 000); the least used go first.
+    pub fn info_capacity(mut self, capacity: u64) -> Self {
+        self.info_capacity = capacity;
+        self
+    }
+
+    /// Builds the contact book; nothing is loaded until the first look-up.
+    pub fn build(self) -> ContactBook {
+        ContactBook {
+            gateway: self.gateway,
+            list: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(self.list_ttl.min(MAX_TTL))
+                .build(),
+            info: Cache::builder()
+                .max_capacity(self.info_capacity)
+                .time_to_live(self.info_ttl.min(MAX_TTL))
+                .build(),
+            list_ttl: self.list_ttl,
+            info_ttl: self.info_ttl,
+        }
+    }
+}
+
+/// The value at `key`, loaded with `load` when missing or older than `ttl`.
+///
+/// Callers that miss at the same time share one `load` (moka's `try_get_with`); a failed load
+/// is not kept, and each of them gets the error (see [`unshare`]).
+async fn load_through<K, T, F>(
+    cache: &Cache<K, Slot<T>>,
+    key: K,
+    ttl: Duration,
+    load: F,
+) -> Result<Slot<T>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    F: Future<Output = Result<T>>,
+{
+    if let Some(hit) = cache.get(&key).await {
+        if hit.at.elapsed() < ttl {
+            return Ok(hit);
+        }
+        remove_if_same(cache, key.clone(), &hit).await;
+    }
+    let load = async {
+        let value = load.await?;
+        Ok(Arc::new(Loaded {
+            value,
+            at: Instant::now(),
+        }))
+    };
+    cache.try_get_with(key, load).await.map_err(unshare)
+}
+
+/// Removes the entry at `key` if it is still `stale`, and leaves a fresh replacement that
+/// another caller has loaded meanwhile.
+async fn remove_if_same<K, T>(cache: &Cache<K, Slot<T>>, key: K, stale: &Slot<T>)
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+{
+    cache
+        .entry(key)
+        .and_compute_with(|entry| {
+            let same = entry.is_some_and(|entry| Arc::ptr_eq(entry.value(), stale));
+            std::future::ready(if same { Op::Remove } else { Op::Nop })
+        })
+        .await;
+}
+
+/// Hands a failed load's error to one of the callers that waited for it: moka gives them all
+/// the same `Arc<Error>`; the last holder gets the original, the others a clone.
+fn unshare(error: Arc<Error>) -> Error {
+    Arc::try_unwrap(error).unwrap_or_else(|shared| (*shared).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    #[test]
+    fn every_caller_sharing_a_failed_load_gets_the_whole_error() {
+        let cause = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let first = Arc::new(Error::Transport {
+            source: Arc::new(cause),
+        });
+        let second = Arc::clone(&first);
+        for error in [unshare(first), unshare(second)] {
+            let Error::Transport { source } = &error else {
+                panic!("not a transport error: {error}")
+            };
+            assert!(source.downcast_ref::<io::Error>().is_some());
+            assert!(error.is_retryable());
+        }
+    }
+}

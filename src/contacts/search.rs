@@ -1,0 +1,548 @@
+//! Search over a loaded contact list: folding names for comparison, the index built once per
+//! load, and the ranking of matches.
+//!
+//! Names are compared in a folded form: Unicode full case folding (the `caseless` crate, so
+//! `ß` matches `ss` and `ς` matches `σ`), compatibility decomposition (full-width letters and
+//! ligatures match their plain forms) and no diacritics (`ё` matches `е`, `ã` matches `a`).
+//! Everything that is not a letter or a digit separates words.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use caseless::Caseless;
+use memchr::memmem::Finder;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::contact::{Contact, ContactKind};
+
+/// How well a contact matches a query; a better match compares greater.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Rank {
+    /// Some query word occurs only inside a word of the name; or the digits occur inside the
+    /// phone number.
+    Substring,
+    /// Every query word begins a word of the name, some only as a prefix; or the phone number
+    /// begins with the digits.
+    Prefix,
+    /// Every query word is a whole word of the name; or the phone number ends with the digits
+    /// (the number typed without its country code).
+    Word,
+    /// The whole name is the query; or the phone number is the digits.
+    Exact,
+}
+
+/// A contact that matched: how well, the length in characters of the text it matched on
+/// (shorter is closer), and its position in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    rank: Rank,
+    length: usize,
+    contact: usize,
+}
+
+impl Hit {
+    /// Sorts best first: the better rank, then the shorter text, then the list's order.
+    fn order(&self) -> (Reverse<Rank>, usize, usize) {
+        (Reverse(self.rank), self.length, self.contact)
+    }
+}
+
+/// A search query, folded once, with a searcher for each of its words.
+#[derive(Debug, Clone)]
+pub(super) struct Query {
+    /// The folded words, joined by single spaces.
+    folded: String,
+    /// One searcher per folded word, longest first.
+    words: Vec<Finder<'static>>,
+    /// The query's digits, when it reads as a phone number.
+    digits: Option<String>,
+}
+
+impl Query {
+    /// Folds `text` for matching names and, when it reads as a phone number, keeps its digits.
+    pub(super) fn new(text: &str) -> Self {
+        let folded = fold(text);
+        let mut words: Vec<_> = folded
+            .split(' ')
+            .filter(|word| !word.is_empty())
+            .map(|word| Finder::new(word).into_owned())
+            .collect();
+        words.sort_by_key(|word| Reverse(word.needle().len()));
+        Self {
+            folded,
+            words,
+            digits: phone_digits(text),
+        }
+    }
+
+    /// Whether the query has nothing to match: no letter and no digit.
+    pub(super) fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.digits.is_none()
+    }
+
+    /// The longest word: the one that narrows a scan of every name the most.
+    fn anchor(&self) -> Option<&Finder<'static>> {
+        self.words.first()
+    }
+}
+
+/// A contact list with its folded names and phone digits, built once when the list loads.
+///
+/// Groups are in the list but not in the search: a group cannot be shared as a contact card,
+/// and a search is for a person to share or to write to.
+pub(super) struct Index {
+    contacts: Arc<[Contact]>,
+    names: Haystack,
+    phones: Haystack,
+}
+
+impl Index {
+    /// Folds each person's name (the phone-book name, else the profile name) and collects
+    /// phone digits.
+    pub(super) fn new(contacts: Vec<Contact>) -> Self {
+        let mut names = Haystack::default();
+        let mut phones = Haystack::default();
+        let mut scratch = String::new();
+        for (position, contact) in contacts.iter().enumerate() {
+            if contact.kind == ContactKind::Group {
+                continue;
+            }
+            scratch.clear();
+            fold_into(&contact.contact_name, &mut scratch);
+            if scratch.is_empty() {
+                fold_into(&contact.name, &mut scratch);
+            }
+            names.push(&scratch, position);
+            scratch.clear();
+            let digits = contact.phone.as_deref().unwrap_or_default().chars();
+            scratch.extend(digits.filter(char::is_ascii_digit));
+            phones.push(&scratch, position);
+        }
+        Self {
+            contacts: contacts.into(),
+            names,
+            phones,
+        }
+    }
+
+    /// The whole list, groups included, in the gateway's order.
+    pub(super) fn contacts(&self) -> &Arc<[Contact]> {
+        &self.contacts
+    }
+
+    /// The contacts that match `query`, best first.
+    pub(super) fn find(&self, query: &Query) -> impl Iterator<Item = &Contact> {
+        let mut hits = self.hits(query);
+        // A contact found by both name and phone counts once, with its better rank.
+        hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
+        hits.dedup_by_key(|hit| hit.contact);
+        hits.sort_unstable_by_key(Hit::order);
+        hits.into_iter()
+            .filter_map(|hit| self.contacts.get(hit.contact))
+    }
+
+    /// The best match for `query`.
+    pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
+        let hit = self.hits(query).into_iter().min_by_key(Hit::order)?;
+        self.contacts.get(hit.contact)
+    }
+
+    /// Every match by name and by phone, unordered; a contact may appear twice.
+    fn hits(&self, query: &Query) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        if let Some(anchor) = query.anchor() {
+            for (name, entry) in self.names.containing(anchor) {
+                if let Some(rank) = rank_name(name, query) {
+                    hits.push(Hit {
+                        rank,
+                        length: entry.chars,
+                        contact: entry.contact,
+                    });
+                }
+            }
+        }
+        if let Some(digits) = &query.digits {
+            let finder = Finder::new(digits);
+            for (phone, entry) in self.phones.containing(&finder) {
+                hits.push(Hit {
+                    rank: rank_phone(phone, digits),
+                    length: entry.chars,
+                    contact: entry.contact,
+                });
+            }
+        }
+        hits
+    }
+}
+
+/// Search texts joined by newlines, so that one `memmem` pass scans all of them.
+#[derive(Debug, Default)]
+struct Haystack {
+    text: String,
+    entries: Vec<Entry>,
+}
+
+/// Where one contact's text sits in a [`Haystack`], and how many characters it has.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: usize,
+    end: usize,
+    chars: usize,
+    contact: usize,
+}
+
+impl Haystack {
+    /// Adds `text` (without newlines) for the contact at `contact`; empty texts are left out.
+    fn push(&mut self, text: &str, contact: usize) {
+        if text.is_empty() {
+            return;
+        }
+        if !self.entries.is_empty() {
+            self.text.push('\n');
+        }
+        let start = self.text.len();
+        self.text.push_str(text);
+        self.entries.push(Entry {
+            start,
+            end: self.text.len(),
+            chars: text.chars().count(),
+            contact,
+        });
+    }
+
+    /// Each text that contains the searcher's needle (not empty, without newlines), once, with
+    /// its entry.
+    fn containing<'a>(
+        &'a self,
+        finder: &'a Finder<'_>,
+    ) -> impl Iterator<Item = (&'a str, Entry)> + 'a {
+        let mut from = 0;
+        let mut entries = self.entries.as_slice();
+        std::iter::from_fn(move || {
+            let rest = self.text.as_bytes().get(from..)?;
+            let at = from + finder.find(rest)?;
+            // Hits come in order, so the entry is at or after the previous one.
+            let skipped = entries.partition_point(|entry| entry.end <= at);
+            let (&entry, after) = entries.get(skipped..)?.split_first()?;
+            entries = after;
+            // Skip the rest of this text: one hit per contact is enough to rank it.
+            from = entry.end;
+            Some((self.text.get(entry.start..entry.end)?, entry))
+        })
+    }
+}
+
+/// How well a folded `name` matches `query`: `None` unless every query word occurs in it.
+fn rank_name(name: &str, query: &Query) -> Option<Rank> {
+    if name == query.folded {
+        return Some(Rank::Exact);
+    }
+    query
+        .words
+        .iter()
+        .map(|word| rank_word(name, word))
+        .try_fold(Rank::Word, |worst, rank| Some(worst.min(rank?)))
+}
+
+/// The best place `word` (folded, without spaces) occurs in the folded `name`: as a whole
+/// word, a word's beginning, or inside a word.
+///
+/// Occurrences are searched without overlaps, which loses no rank: an occurrence that starts
+/// a word cannot overlap an earlier one, since that would span the space before it.
+fn rank_word(name: &str, word: &Finder<'_>) -> Option<Rank> {
+    let bytes = name.as_bytes();
+    word.find_iter(bytes)
+        .map(|at| {
+            let starts = at == 0 || bytes.get(at - 1) == Some(&b' ');
+            let end = at + word.needle().len();
+            let ends = end == bytes.len() || bytes.get(end) == Some(&b' ');
+            match (starts, ends) {
+                (true, true) => Rank::Word,
+                (true, false) => Rank::Prefix,
+                _ => Rank::Substring,
+            }
+        })
+        .max()
+}
+
+/// How well a phone number (digits) matches the query's digits, which it contains.
+fn rank_phone(phone: &str, digits: &str) -> Rank {
+    if phone == digits {
+        Rank::Exact
+    } else if phone.ends_with(digits) {
+        Rank::Word
+    } else if phone.starts_with(digits) {
+        Rank::Prefix
+    } else {
+        Rank::Substring
+    }
+}
+
+/// The digits of a query that reads as a phone number: digits, with or without `+`, spaces,
+/// dashes, dots, slashes and parentheses.
+fn phone_digits(query: &str) -> Option<String> {
+    let phone_like = query
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+-().\u{2010}\u{2013}/".contains(c));
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    (phone_like && !digits.is_empty()).then_some(digits)
+}
+
+/// `text` folded for comparison: its words, case-folded, without diacritics, joined by single
+/// spaces.
+pub(super) fn fold(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    fold_into(text, &mut folded);
+    folded
+}
+
+/// Appends the folded form of `text` (see [`fold`]) to `out`.
+fn fold_into(text: &str, out: &mut String) {
+    let start = out.len();
+    let mut gap = false;
+    for c in text.chars() {
+        fold_char(c, |c| {
+            if !c.is_alphanumeric() {
+                gap = true;
+                return;
+            }
+            if gap && out.len() > start {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        });
+    }
+}
+
+/// Emits the folded form of one character: zero, one or more characters.
+///
+/// Unicode's compatibility caseless matching (D146: decomposition, case folding,
+/// compatibility decomposition, case folding), with the combining marks dropped afterwards.
+/// Character by character gives the same result as the whole text at once, because the only
+/// context normalisation uses is the order of combining marks, which are dropped. ASCII and
+/// the Russian alphabet without `Й` take a shortcut to the same result (the `fast_path_agrees`
+/// test checks every such character).
+fn fold_char(c: char, mut emit: impl FnMut(char)) {
+    if let Some(folded) = fold_fast(c) {
+        emit(folded);
+        return;
+    }
+    std::iter::once(c)
+        .nfd()
+        .default_case_fold()
+        .nfkd()
+        .default_case_fold()
+        .filter(|&c| !is_combining_mark(c))
+        .for_each(emit);
+}
+
+/// The folded form of ASCII and of `А`–`я` except `Й` and `й` (which decompose), else `None`.
+fn fold_fast(c: char) -> Option<char> {
+    match c {
+        _ if c.is_ascii() => Some(c.to_ascii_lowercase()),
+        'Й' | 'й' => None,
+        'А'..='Я' => char::from_u32(u32::from(c) + 0x20),
+        'а'..='я' => Some(c),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(chat: &str, contact_name: &str, name: &str, phone: Option<&str>) -> Contact {
+        let mut contact = Contact::new(chat, ContactKind::User);
+        contact.contact_name = contact_name.into();
+        contact.name = name.into();
+        contact.phone = phone.map(Into::into);
+        contact
+    }
+
+    fn group(chat: &str, name: &str) -> Contact {
+        let mut contact = Contact::new(chat, ContactKind::Group);
+        contact.name = name.into();
+        contact
+    }
+
+    /// The chat ids of the matches of `query`, best first.
+    fn found(index: &Index, query: &str) -> Vec<String> {
+        index
+            .find(&Query::new(query))
+            .map(|contact| contact.chat_id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn fold_ignores_case_in_every_script() {
+        assert_eq!(fold("Василиса ПРЕМУДРАЯ"), "василиса премудрая");
+        assert_eq!(fold("ΟΔΥΣΣΕΥΣ"), fold("οδυσσευς"));
+        assert_eq!(fold("Straße"), "strasse");
+        assert_eq!(fold("İstanbul"), "istanbul");
+    }
+
+    #[test]
+    fn fold_drops_diacritics_and_compatibility_forms() {
+        assert_eq!(fold("Артём"), "артем");
+        assert_eq!(fold("João Conceição"), "joao conceicao");
+        assert_eq!(fold("Ｊｏｈｎ"), "john");
+        assert_eq!(fold("ﬁona"), "fiona");
+    }
+
+    #[test]
+    fn fast_path_agrees() {
+        let slow = |c: char| -> String {
+            std::iter::once(c)
+                .nfd()
+                .default_case_fold()
+                .nfkd()
+                .default_case_fold()
+                .filter(|&c| !is_combining_mark(c))
+                .collect()
+        };
+        for c in ('\0'..='\u{7f}').chain('\u{400}'..='\u{4ff}') {
+            if let Some(fast) = fold_fast(c) {
+                assert_eq!(fast.to_string(), slow(c), "{c:?}");
+            }
+        }
+        assert_eq!(fold_fast('Я'), Some('я'));
+        assert_eq!(fold_fast('Й'), None);
+    }
+
+    #[test]
+    fn fold_separates_words_by_one_space() {
+        assert_eq!(fold("  Jean-Luc  O'Neil ❤️ "), "jean luc o neil");
+        assert_eq!(fold("🙂 — !"), "");
+        assert_eq!(fold("Office 2024"), "office 2024");
+    }
+
+    #[test]
+    fn phone_digits_accept_usual_phone_punctuation_only() {
+        assert_eq!(
+            phone_digits("+7 (987) 654-32-10").as_deref(),
+            Some("79876543210")
+        );
+        assert_eq!(phone_digits("654 32 10").as_deref(), Some("6543210"));
+        assert_eq!(phone_digits("Room 101"), None);
+        assert_eq!(phone_digits("+ -"), None);
+        assert_eq!(phone_digits(""), None);
+    }
+
+    #[test]
+    fn word_match_beats_prefix_beats_substring() {
+        assert_eq!(
+            rank_word("иван царевич", &Finder::new("иван")),
+            Some(Rank::Word)
+        );
+        assert_eq!(
+            rank_word("иванов петр", &Finder::new("иван")),
+            Some(Rank::Prefix)
+        );
+        assert_eq!(
+            rank_word("диван кожаный", &Finder::new("иван")),
+            Some(Rank::Substring)
+        );
+        assert_eq!(rank_word("петр", &Finder::new("иван")), None);
+        // The best of several places counts.
+        assert_eq!(
+            rank_word("диван иван", &Finder::new("иван")),
+            Some(Rank::Word)
+        );
+    }
+
+    #[test]
+    fn every_query_word_must_match_and_the_weakest_decides() {
+        let query = Query::new("прем васил");
+        assert_eq!(rank_name("василиса премудрая", &query), Some(Rank::Prefix));
+        assert_eq!(
+            rank_name("василиса премудрая", &Query::new("премудрая василиса")),
+            Some(Rank::Word)
+        );
+        assert_eq!(
+            rank_name("василиса премудрая", &Query::new("Василиса Премудрая")),
+            Some(Rank::Exact)
+        );
+        assert_eq!(rank_name("василиса прекрасная", &query), None);
+    }
+
+    #[test]
+    fn phone_ranks_exact_then_national_number_then_prefix_then_inside() {
+        assert_eq!(rank_phone("79876543210", "79876543210"), Rank::Exact);
+        assert_eq!(rank_phone("79876543210", "9876543210"), Rank::Word);
+        assert_eq!(rank_phone("79876543210", "7987"), Rank::Prefix);
+        assert_eq!(rank_phone("79876543210", "6543"), Rank::Substring);
+    }
+
+    #[test]
+    fn find_orders_best_first_then_shorter_then_list_order() {
+        let index = Index::new(vec![
+            person("1", "Диван Иванович", "", None),
+            person("2", "Иванов Петр", "", None),
+            person("3", "Иван Царевич", "", None),
+            person("4", "Иван", "", None),
+            person("5", "Иван Грозный", "", None),
+            person("6", "Пётр", "", None),
+        ]);
+        assert_eq!(found(&index, "иван"), ["4", "3", "5", "2", "1"]);
+        assert_eq!(found(&index, "петр"), ["6", "2"]);
+    }
+
+    #[test]
+    fn name_falls_back_to_profile_name_then_phone() {
+        let index = Index::new(vec![
+            person("1", "", "Лягушка", None),
+            person("2", "❤️", "Елена", None),
+            person("3", "", "", Some("79998887766")),
+            person("4", "Мама", "Ольга", None),
+        ]);
+        assert_eq!(found(&index, "лягушка"), ["1"]);
+        assert_eq!(found(&index, "елена"), ["2"]);
+        assert_eq!(found(&index, "+7 999 888-77-66"), ["3"]);
+        // The profile name is not searched when the phone-book name is set.
+        assert!(found(&index, "ольга").is_empty());
+    }
+
+    #[test]
+    fn groups_are_not_searched() {
+        let index = Index::new(vec![
+            group("120363043968066561@g.us", "Велосипедисты"),
+            person(
+                "79001234567@c.us",
+                "Велосипедист Артем",
+                "",
+                Some("79001234567"),
+            ),
+        ]);
+        assert_eq!(found(&index, "велосипедист"), ["79001234567@c.us"]);
+        assert_eq!(index.contacts().len(), 2);
+    }
+
+    #[test]
+    fn a_contact_found_by_name_and_phone_appears_once() {
+        let index = Index::new(vec![person("1", "Office 2024", "", Some("79990002024"))]);
+        assert_eq!(found(&index, "2024"), ["1"]);
+    }
+
+    #[test]
+    fn best_is_the_first_of_find() {
+        let index = Index::new(vec![
+            person("1", "Иванов Петр", "", None),
+            person("2", "Иван Царевич", "", None),
+        ]);
+        let query = Query::new("ИВАН");
+        assert_eq!(
+            index.best(&query).map(|contact| contact.chat_id.as_str()),
+            Some("2")
+        );
+        assert_eq!(index.best(&Query::new("кощей")), None);
+    }
+
+    #[test]
+    fn a_query_without_letters_or_digits_is_empty() {
+        assert!(Query::new(" -!? ").is_empty());
+        assert!(!Query::new("а").is_empty());
+        assert!(!Query::new("+7").is_empty());
+    }
+}
