@@ -221,6 +221,12 @@ impl From<&Contact> for ContactCard {
     }
 }
 
+impl From<Contact> for ContactCard {
+    fn from(contact: Contact) -> Self {
+        contact.to_card()
+    }
+}
+
 /// The first of the phone-book name, the profile name, the phone number and the chat id that
 /// is not blank.
 fn best_name<'a>(

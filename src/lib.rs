@@ -8,12 +8,16 @@
 
 #![warn(missing_docs)]
 
+pub mod bot;
 pub mod config;
 pub mod contacts;
+pub mod context;
 pub mod dedupe;
 pub mod dispatch;
 pub mod event;
+pub mod filter;
 pub mod gateway;
+pub mod router;
 pub mod webhook;
 
 mod contact;

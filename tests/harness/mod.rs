@@ -1,14 +1,21 @@
-//! Runs a webhook receiver on a free local port and talks to it over real HTTP.
+//! Runs a webhook receiver or a whole bot on a free local port and talks to it over real HTTP.
 
+// Each test file uses its own part of these helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookbot::Event;
+use hookbot::bot::Bot;
 use hookbot::dispatch::DrainReport;
 use hookbot::webhook::Webhook;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,14 +26,34 @@ pub struct Server {
     serving: JoinHandle<io::Result<DrainReport>>,
 }
 
+/// Resolves when the test stops the server.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 impl Server {
+    /// Serves `webhook` until stopped.
     pub async fn start(webhook: Webhook) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serving(|listener, stop| webhook.serve(listener, stop)).await
+    }
+
+    /// Serves `bot` until stopped.
+    pub async fn start_bot<S: Send + Sync + 'static>(bot: Bot<S>) -> Self {
+        Self::serving(|listener, stop| bot.serve(listener, stop)).await
+    }
+
+    async fn serving<F, Fut>(serve: F) -> Self
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = io::Result<DrainReport>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(webhook.serve(listener, async move {
-            let _ = stopped.await;
-        }));
+        let serving = tokio::spawn(serve(
+            listener,
+            Box::pin(async move {
+                let _ = stopped.await;
+            }),
+        ));
         Self { url, stop, serving }
     }
 

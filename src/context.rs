@@ -1,0 +1,188 @@
+//! What a handler gets: the event, what its route's filters found, the gateway, the contact
+//! book and the bot's state; and the reply helpers.
+//!
+//! ```no_run
+//! use hookbot::context::Context;
+//!
+//! async fn contact(cx: Context) -> hookbot::Result<()> {
+//!     match cx.contacts().find_best(cx.args()).await? {
+//!         Some(found) => cx.reply_contact(&found).quote().await?,
+//!         None => cx.reply("No such contact.").quote().await?,
+//!     };
+//!     Ok(())
+//! }
+//! ```
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::contact::ContactCard;
+use crate::contacts::ContactBook;
+use crate::error::{Result, Rule, ValidationError};
+use crate::event::{Event, Message};
+use crate::filter::{Captures, Command, Matched};
+use crate::gateway::{Gateway, SendOptions, SentMessage};
+use crate::id::ChatId;
+
+/// The services every handler of a bot shares.
+pub(crate) struct Services<S> {
+    pub(crate) gateway: Arc<dyn Gateway>,
+    pub(crate) contacts: ContactBook,
+    pub(crate) state: S,
+}
+
+/// One event being handled, with everything its handler needs.
+pub struct Context<S = ()> {
+    event: Event,
+    matched: Matched,
+    services: Arc<Services<S>>,
+}
+
+impl<S> Context<S> {
+    pub(crate) fn new(event: Event, matched: Matched, services: Arc<Services<S>>) -> Self {
+        Self {
+            event,
+            matched,
+            services,
+        }
+    }
+
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The message, when the event is one.
+    pub fn message(&self) -> Option<&Message> {
+        self.event.message()
+    }
+
+    /// The message's text, when it has one.
+    pub fn text(&self) -> Option<&str> {
+        self.message()?.text()
+    }
+
+    /// The event's chat, when it has one.
+    pub fn chat(&self) -> Option<&ChatId> {
+        self.event.chat()
+    }
+
+    /// The command the route's filter matched.
+    pub fn command(&self) -> Option<&Command> {
+        self.matched.command.as_ref()
+    }
+
+    /// The matched command's arguments; empty without a command.
+    pub fn args(&self) -> &str {
+        self.command().map_or("", |command| command.args.as_str())
+    }
+
+    /// The groups the route's regex captured.
+    pub fn captures(&self) -> Option<&Captures> {
+        self.matched.captures.as_ref()
+    }
+
+    /// The bot's shared state.
+    pub fn state(&self) -> &S {
+        &self.services.state
+    }
+
+    /// The gateway the bot talks to.
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        &self.services.gateway
+    }
+
+    /// The instance's contacts, cached.
+    pub fn contacts(&self) -> &ContactBook {
+        &self.services.contacts
+    }
+
+    /// A text reply to the event's chat; await it to send. Add [`quote`](Reply::quote) to quote
+    /// the triggering message.
+    pub fn reply(&self, text: impl Into<String>) -> Reply<'_> {
+        self.reply_with(Outgoing::Text(text.into()))
+    }
+
+    /// A contact card reply to the event's chat (a [`ContactCard`], or a
+    /// [`Contact`](crate::Contact) found in the contact book); await it to send.
+    pub fn reply_contact(&self, card: impl Into<ContactCard>) -> Reply<'_> {
+        self.reply_with(Outgoing::Contact(card.into()))
+    }
+
+    fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
+        Reply {
+            gateway: self.services.gateway.as_ref(),
+            chat: self.chat().cloned(),
+            trigger: self.event.message_id().cloned(),
+            outgoing,
+            options: SendOptions::new(),
+        }
+    }
+}
+
+/// A reply being built; await it to send. Each setter returns the reply.
+#[must_use = "a reply is sent only when awaited"]
+pub struct Reply<'a> {
+    gateway: &'a dyn Gateway,
+    chat: Option<ChatId>,
+    trigger: Option<crate::id::MessageId>,
+    outgoing: Outgoing,
+    options: SendOptions,
+}
+
+enum Outgoing {
+    Text(String),
+    Contact(ContactCard),
+}
+
+impl Reply<'_> {
+    /// Quotes the message that triggered the handler. Where the gateway cannot quote this kind
+    /// of message (GREEN-API MAX), the reply is sent without the quote (see
+    /// [`Capabilities`](crate::gateway::Capabilities)).
+    pub fn quote(mut self) -> Self {
+        self.options.quote = self.trigger.clone();
+        self
+    }
+
+    /// Shows "typing…" for `typing` first.
+    pub fn typing(mut self, typing: Duration) -> Self {
+        self.options.typing = Some(typing);
+        self
+    }
+
+    /// Asks the gateway to wait `delay` before sending (Z-API).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.options.delay = Some(delay);
+        self
+    }
+
+    /// Sends to `chat` instead of the event's chat.
+    pub fn to(mut self, chat: impl Into<ChatId>) -> Self {
+        self.chat = Some(chat.into());
+        self
+    }
+
+    async fn send(self) -> Result<SentMessage> {
+        let chat = self.chat.ok_or(ValidationError::new(
+            "chat",
+            Rule::Required {
+                why: "the event has no chat to reply to: choose one with .to(chat)",
+            },
+        ))?;
+        match &self.outgoing {
+            Outgoing::Text(text) => self.gateway.send_text(&chat, text, &self.options).await,
+            Outgoing::Contact(card) => self.gateway.send_contact(&chat, card, &self.options).await,
+        }
+    }
+}
+
+impl<'a> IntoFuture for Reply<'a> {
+    type Output = Result<SentMessage>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<SentMessage>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

@@ -1,0 +1,209 @@
+//! The router: routes are (filter, handler) pairs tried in order, and the first whose filter
+//! passes handles the event; routers nest, and a fallback takes what no route took.
+//!
+//! ```
+//! use hookbot::context::Context;
+//! use hookbot::filter;
+//! use hookbot::router::Router;
+//!
+//! async fn help(cx: Context) -> hookbot::Result<()> {
+//!     cx.reply("Send: contact <name>").await?;
+//!     Ok(())
+//! }
+//!
+//! async fn echo(cx: Context) -> hookbot::Result<()> {
+//!     if let Some(text) = cx.text() {
+//!         cx.reply(text).quote().await?;
+//!     }
+//!     Ok(())
+//! }
+//!
+//! let router: Router = Router::new()
+//!     .route(filter::text_ignore_case("help") | filter::command("start"), help)
+//!     .route(filter::incoming() & filter::content("text"), echo);
+//! # let _ = router;
+//! ```
+//!
+//! A handler is any `async fn(Context<S>) -> Result<(), E>` where `E` converts into a boxed
+//! error (hookbot's [`Error`](crate::Error), `anyhow::Error`, `std::io::Error`, ...). Its error
+//! reaches the bot's error hook with the event's identity.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::context::{Context, Services};
+use crate::dedupe::BoxError;
+use crate::event::Event;
+use crate::filter::{Filter, Matched};
+
+/// What a handler's future resolves to, its error boxed.
+pub type HandlerResult = Result<(), BoxError>;
+type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+
+/// An async function of a [`Context`]: what a route runs.
+pub trait Handler<S>: Send + Sync + 'static {
+    /// Runs the handler.
+    fn call(&self, cx: Context<S>) -> BoxFuture;
+}
+
+impl<S, F, Fut, E> Handler<S> for F
+where
+    F: Fn(Context<S>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn call(&self, cx: Context<S>) -> BoxFuture {
+        let future = self(cx);
+        Box::pin(async move { future.await.map_err(Into::into) })
+    }
+}
+
+/// Code that runs around every handler of a router: it gets the context and the rest of the
+/// chain, [`Next`], and decides whether and how to call it.
+pub trait Middleware<S>: Send + Sync + 'static {
+    /// Runs around `next`.
+    fn call(&self, cx: Context<S>, next: Next<S>) -> BoxFuture;
+}
+
+impl<S, F, Fut> Middleware<S> for F
+where
+    F: Fn(Context<S>, Next<S>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    fn call(&self, cx: Context<S>, next: Next<S>) -> BoxFuture {
+        Box::pin(self(cx, next))
+    }
+}
+
+/// The rest of the chain a [`Middleware`] wraps: the inner middleware and the handler.
+pub struct Next<S> {
+    layers: Arc<[Arc<dyn Middleware<S>>]>,
+    depth: usize,
+    handler: Arc<dyn Handler<S>>,
+}
+
+impl<S: Send + Sync + 'static> Next<S> {
+    /// Runs the rest of the chain.
+    pub async fn run(self, cx: Context<S>) -> HandlerResult {
+        match self.layers.get(self.depth).cloned() {
+            Some(layer) => {
+                let next = Next {
+                    depth: self.depth + 1,
+                    ..self
+                };
+                layer.call(cx, next).await
+            }
+            None => self.handler.call(cx).await,
+        }
+    }
+}
+
+/// Routes in order, nested routers, a fallback, and middleware around them.
+pub struct Router<S = ()> {
+    routes: Vec<Route<S>>,
+    fallback: Option<Arc<dyn Handler<S>>>,
+    layers: Vec<Arc<dyn Middleware<S>>>,
+}
+
+enum Route<S> {
+    Handler(Filter, Arc<dyn Handler<S>>),
+    Nested(Filter, Router<S>),
+}
+
+/// The handler chosen for an event, with its middleware and what its filter found.
+pub(crate) struct Chosen<S> {
+    handler: Arc<dyn Handler<S>>,
+    layers: Vec<Arc<dyn Middleware<S>>>,
+    matched: Matched,
+}
+
+impl<S: Send + Sync + 'static> Default for Router<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Send + Sync + 'static> Router<S> {
+    /// A router with no routes.
+    pub fn new() -> Self {
+        Self {
+            routes: Vec::new(),
+            fallback: None,
+            layers: Vec::new(),
+        }
+    }
+
+    /// Adds a route: `handler` handles the events `filter` passes, unless an earlier route took
+    /// them.
+    #[must_use]
+    pub fn route(mut self, filter: impl Into<Filter>, handler: impl Handler<S>) -> Self {
+        self.routes
+            .push(Route::Handler(filter.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Adds a nested router for the events `filter` passes. An event it does not handle (no
+    /// route of its own, no fallback) goes on to the routes after it.
+    #[must_use]
+    pub fn nest(mut self, filter: impl Into<Filter>, router: Router<S>) -> Self {
+        self.routes.push(Route::Nested(filter.into(), router));
+        self
+    }
+
+    /// Handles the events no route took.
+    #[must_use]
+    pub fn fallback(mut self, handler: impl Handler<S>) -> Self {
+        self.fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Runs `middleware` around every handler of this router, nested ones included; the first
+    /// added runs outermost.
+    #[must_use]
+    pub fn layer(mut self, middleware: impl Middleware<S>) -> Self {
+        self.layers.push(Arc::new(middleware));
+        self
+    }
+
+    /// The handler for `event`, or `None` when no route takes it.
+    pub(crate) fn choose(&self, event: &Event) -> Option<Chosen<S>> {
+        let mut chosen = self.routes.iter().find_map(|route| match route {
+            Route::Handler(filter, handler) => {
+                let mut matched = Matched::default();
+                filter.matches(event, &mut matched).then(|| Chosen {
+                    handler: handler.clone(),
+                    layers: Vec::new(),
+                    matched,
+                })
+            }
+            Route::Nested(filter, router) => filter
+                .matches(event, &mut Matched::default())
+                .then(|| router.choose(event))
+                .flatten(),
+        });
+        if chosen.is_none() {
+            chosen = self.fallback.clone().map(|handler| Chosen {
+                handler,
+                layers: Vec::new(),
+                matched: Matched::default(),
+            });
+        }
+        let mut chosen = chosen?;
+        chosen.layers.splice(0..0, self.layers.iter().cloned());
+        Some(chosen)
+    }
+}
+
+impl<S: Send + Sync + 'static> Chosen<S> {
+    /// Runs the chosen handler inside its middleware.
+    pub(crate) async fn run(self, event: Event, services: Arc<Services<S>>) -> HandlerResult {
+        let cx = Context::new(event, self.matched, services);
+        let next = Next {
+            layers: self.layers.into(),
+            depth: 0,
+            handler: self.handler,
+        };
+        next.run(cx).await
+    }
+}

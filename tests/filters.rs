@@ -1,0 +1,190 @@
+//! Every filter, on events parsed from real notification JSON.
+
+use hookbot::Event;
+use hookbot::filter::{self, Filter, Matched};
+use hookbot::gateway::GatewayKind;
+use serde_json::{Value, json};
+
+const PRIVATE: &str = "79001234567@c.us";
+const GROUP: &str = "120363043968066561@g.us";
+const MEMBER: &str = "79001234568@c.us";
+
+fn notification(type_webhook: &str, chat: &str, sender: &str, message_data: Value) -> Event {
+    let value = json!({
+        "typeWebhook": type_webhook,
+        "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},
+        "timestamp": 1588091580, "idMessage": "M1",
+        "senderData": {"chatId": chat, "sender": sender, "senderName": "Tester"},
+        "messageData": message_data
+    });
+    Event::from_json(GatewayKind::GreenApiWhatsApp, value).unwrap()
+}
+
+fn text_in(chat: &str, sender: &str, text: &str) -> Event {
+    notification(
+        "incomingMessageReceived",
+        chat,
+        sender,
+        json!({"typeMessage": "textMessage", "textMessageData": {"textMessage": text}}),
+    )
+}
+
+fn text(text: &str) -> Event {
+    text_in(PRIVATE, PRIVATE, text)
+}
+
+fn passes(filter: &Filter, event: &Event) -> bool {
+    filter.matches(event, &mut Matched::default())
+}
+
+fn matched(filter: &Filter, event: &Event) -> Option<Matched> {
+    let mut matched = Matched::default();
+    filter.matches(event, &mut matched).then_some(matched)
+}
+
+#[test]
+fn exact_text_ignores_surrounding_white_space_but_not_case() {
+    let help = filter::text("help");
+    assert!(passes(&help, &text(" help\n")));
+    assert!(!passes(&help, &text("Help")));
+    assert!(!passes(&help, &text("help me")));
+}
+
+#[test]
+fn text_ignore_case_folds_every_script() {
+    let help = filter::text_ignore_case("ПОМОЩЬ");
+    assert!(passes(&help, &text("помощь")));
+    assert!(passes(&help, &text("Помощь")));
+    assert!(!passes(&help, &text("помощ")));
+    assert!(passes(&filter::text_ignore_case("ÉCOLE"), &text("école")));
+    assert!(passes(
+        &filter::text_ignore_case("STRASSE"),
+        &text("Straße")
+    ));
+}
+
+#[test]
+fn command_arguments_are_split_off_in_any_case_and_alias() {
+    let contact: Filter = filter::command("contact")
+        .aliases(["контакт", "contato"])
+        .into();
+    for (said, args) in [
+        ("/contact Василиса", "Василиса"),
+        ("contact ivan petrov", "ivan petrov"),
+        ("КОНТАКТ  василиса ", "василиса"),
+        ("Contato", ""),
+    ] {
+        let found = matched(&contact, &text(said)).unwrap_or_else(|| panic!("{said}"));
+        assert_eq!(found.command.unwrap().args, args, "{said}");
+    }
+    assert!(!passes(&contact, &text("contacts")));
+    assert!(!passes(&contact, &text("my contact")));
+    let prefixed: Filter = filter::command("start").bare(false).into();
+    assert!(passes(&prefixed, &text("/start")));
+    assert!(!passes(&prefixed, &text("start")));
+}
+
+#[test]
+fn regex_captures_are_recorded() {
+    let order = filter::regex(r"^order (?P<id>\d+)(?: (\w+))?$");
+    let found = matched(&order, &text("order 42 urgent"))
+        .unwrap()
+        .captures
+        .unwrap();
+    assert_eq!(found.get(0), Some("order 42 urgent"));
+    assert_eq!(found.name("id"), Some("42"));
+    assert_eq!(found.get(2), Some("urgent"));
+    assert!(!passes(&order, &text("order x")));
+    let cyrillic = filter::regex(r"(?i)^заказ (\d+)$");
+    assert_eq!(
+        matched(&cyrillic, &text("ЗАКАЗ 7"))
+            .unwrap()
+            .captures
+            .unwrap()
+            .get(1),
+        Some("7")
+    );
+}
+
+#[test]
+fn chat_sender_private_and_group() {
+    let in_group = text_in(GROUP, MEMBER, "hi");
+    let private = text(" hi");
+    assert!(passes(&filter::group(), &in_group) && !passes(&filter::group(), &private));
+    assert!(passes(&filter::private(), &private) && !passes(&filter::private(), &in_group));
+    assert!(passes(&filter::chat(GROUP), &in_group) && !passes(&filter::chat(GROUP), &private));
+    assert!(
+        passes(&filter::sender(MEMBER), &in_group) && !passes(&filter::sender(MEMBER), &private)
+    );
+}
+
+#[test]
+fn direction_kind_and_content() {
+    let outgoing = notification(
+        "outgoingMessageReceived",
+        PRIVATE,
+        "79990000000@c.us",
+        json!({"typeMessage": "textMessage", "textMessageData": {"textMessage": "sent from the phone"}}),
+    );
+    assert!(passes(&filter::from_me(), &outgoing) && !passes(&filter::incoming(), &outgoing));
+    assert!(passes(&filter::incoming(), &text("x")) && !passes(&filter::from_me(), &text("x")));
+
+    let location = notification(
+        "incomingMessageReceived",
+        PRIVATE,
+        PRIVATE,
+        json!({"typeMessage": "locationMessage", "locationMessageData": {"latitude": 55.7, "longitude": 37.6}}),
+    );
+    assert!(
+        passes(&filter::content("location"), &location)
+            && !passes(&filter::content("text"), &location)
+    );
+    assert!(passes(&filter::content("text"), &text("x")));
+
+    let call = Event::from_json(
+        GatewayKind::GreenApiWhatsApp,
+        json!({"typeWebhook": "incomingCall", "instanceData": {"idInstance": 1, "wid": "", "typeInstance": "whatsapp"}, "timestamp": 1, "idMessage": "C1", "from": PRIVATE, "status": "offer"}),
+    )
+    .unwrap();
+    assert!(passes(&filter::kind("call"), &call) && !passes(&filter::message(), &call));
+    assert!(passes(&filter::message(), &text("x")) && !passes(&filter::kind("call"), &text("x")));
+}
+
+#[test]
+fn and_or_not_compose_and_keep_what_the_passing_side_found() {
+    let contact_in_private = filter::command("contact") & filter::private();
+    assert_eq!(
+        matched(&contact_in_private, &text("contact ivan"))
+            .unwrap()
+            .command
+            .unwrap()
+            .args,
+        "ivan"
+    );
+    assert!(!passes(
+        &contact_in_private,
+        &text_in(GROUP, MEMBER, "contact ivan")
+    ));
+
+    let either = filter::text("a") | filter::regex(r"^b(\d)$");
+    assert!(matched(&either, &text("a")).unwrap().captures.is_none());
+    assert_eq!(
+        matched(&either, &text("b5"))
+            .unwrap()
+            .captures
+            .unwrap()
+            .get(1),
+        Some("5")
+    );
+    assert!(!passes(&either, &text("c")));
+
+    let not_me = !filter::from_me();
+    assert!(passes(&not_me, &text("x")));
+    let custom = filter::func(|event| {
+        event
+            .message()
+            .is_some_and(|message| message.sender_name == "Tester")
+    });
+    assert!(passes(&custom, &text("x")));
+    assert!(passes(&filter::any(), &text("x")));
+}
