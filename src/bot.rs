@@ -51,7 +51,9 @@ use crate::dispatch::{Dispatcher, DrainReport, HandlerFailure};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::gateway::Gateway;
+use crate::gateway::GreenApi;
 use crate::router::Router;
+use crate::sandbox::Sandbox;
 use crate::secret::Secret;
 use crate::webhook::{self, Webhook};
 
@@ -59,7 +61,16 @@ use crate::webhook::{self, Webhook};
 pub struct Bot<S = ()> {
     webhook: Webhook,
     services: Arc<Services<S>>,
-    listen: SocketAddr,
+    routes: axum::Router,
+    listen: Listen,
+    sandbox: Option<Sandbox>,
+}
+
+/// Where [`Bot::run`] listens: an address to bind, or a socket bound already (sandbox mode
+/// binds early, because the sandbox's URLs need the port).
+enum Listen {
+    Address(SocketAddr),
+    Bound(std::net::TcpListener),
 }
 
 /// Builds a [`Bot`]; finish with [`build`](BotBuilder::build).
@@ -68,7 +79,9 @@ pub struct BotBuilder<S> {
     router: Router<S>,
     services: Services<S>,
     webhook_token: Option<Secret>,
-    listen: SocketAddr,
+    routes: axum::Router,
+    listen: Listen,
+    sandbox: Option<Sandbox>,
     body_limit: usize,
     drain_deadline: Duration,
     max_in_flight: usize,
@@ -100,9 +113,13 @@ impl<S: Send + Sync + 'static> Bot<S> {
                 state,
             },
             webhook_token: None,
-            listen: crate::config::DEFAULT_LISTEN
-                .parse()
-                .expect("the default address is valid"),
+            routes: axum::Router::new(),
+            listen: Listen::Address(
+                crate::config::DEFAULT_LISTEN
+                    .parse()
+                    .expect("the default address is valid"),
+            ),
+            sandbox: None,
             body_limit: webhook::DEFAULT_BODY_LIMIT,
             drain_deadline: webhook::DEFAULT_DRAIN_DEADLINE,
             max_in_flight: crate::dispatch::DEFAULT_MAX_IN_FLIGHT,
@@ -112,17 +129,46 @@ impl<S: Send + Sync + 'static> Bot<S> {
     }
 
     /// A bot whose handlers share `state`, its gateway, webhook token and address from the
-    /// environment (`HOOKBOT_*`, see [`Config`]).
+    /// environment (`HOOKBOT_*`, see [`Config`]). With no gateway configured, the bot runs on a
+    /// local [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
     pub fn from_env_with_state(router: Router<S>, state: S) -> Result<BotBuilder<S>> {
         let config = Config::from_env()?;
-        let gateway = config.gateway.connect()?.ok_or(Error::Config {
-            variable: "HOOKBOT_GATEWAY",
-            reason: "names no gateway: set it with HOOKBOT_INSTANCE and HOOKBOT_TOKEN (sandbox mode is not available yet)".to_owned(),
-        })?;
+        let Some(gateway) = config.gateway.connect()? else {
+            return Bot::sandboxed(router, state, config.listen, config.webhook_token);
+        };
         let mut builder = Bot::with_state(gateway, router, state).listen(config.listen);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
         }
+        Ok(builder)
+    }
+
+    /// A bot on a local sandbox, no gateway account needed: binds `listen` at once (port 0
+    /// picks a free one) and serves, on that one port, the bot's webhook, the sandbox's GREEN-API
+    /// emulator and its web chat at `/`. The bot talks to the emulator with the same client and
+    /// webhook code as in production. Call it within a tokio runtime.
+    pub fn sandboxed(
+        router: Router<S>,
+        state: S,
+        listen: SocketAddr,
+        webhook_token: Option<Secret>,
+    ) -> Result<BotBuilder<S>> {
+        let listener = bind_now(listen)?;
+        let address = listener
+            .local_addr()
+            .map_err(|error| listen_error(listen, &error))?;
+        let base = format!("http://{address}");
+        let token = webhook_token.unwrap_or_else(random_token);
+        let sandbox = Sandbox::builder()
+            .webhook(format!("{base}/webhook"), Some(token.clone()))
+            .build();
+        let gateway =
+            GreenApi::whatsapp(&base, sandbox.instance(), sandbox.token().clone()).build()?;
+        let mut builder = Bot::with_state(Arc::new(gateway), router, state)
+            .webhook_token(token)
+            .routes(sandbox.router());
+        builder.listen = Listen::Bound(listener);
+        builder.sandbox = Some(sandbox);
         Ok(builder)
     }
 
@@ -142,11 +188,21 @@ impl<S: Send + Sync + 'static> Bot<S> {
         &self.services.contacts
     }
 
+    /// The sandbox the bot runs on, in sandbox mode.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
     /// Listens on the bot's address and serves until SIGINT or SIGTERM; then stops intake and
-    /// handles what was accepted.
+    /// handles what was accepted. In sandbox mode it prints the web chat's URL.
     pub async fn run(self) -> std::io::Result<DrainReport> {
-        let listener = TcpListener::bind(self.listen).await?;
-        tracing::info!(gateway = %self.services.gateway.kind(), "listening on http://{}/webhook", self.listen);
+        let listener = self.listen.bind().await?;
+        let address = listener.local_addr()?;
+        tracing::info!(gateway = %self.services.gateway.kind(), "listening on http://{address}/webhook");
+        if self.sandbox.is_some() {
+            println!("hookbot sandbox: no gateway configured, so the bot runs on a local one.");
+            println!("Open http://{address}/ to chat with the bot.");
+        }
         self.serve(listener, webhook::shutdown_signal()).await
     }
 
@@ -157,8 +213,47 @@ impl<S: Send + Sync + 'static> Bot<S> {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        self.webhook.serve(listener, shutdown).await
+        let app = self.webhook.router().merge(self.routes);
+        self.webhook.serve_app(app, listener, shutdown).await
     }
+}
+
+impl Listen {
+    /// A tokio listener on the address, or on the socket bound already.
+    async fn bind(&self) -> std::io::Result<TcpListener> {
+        match self {
+            Listen::Address(address) => TcpListener::bind(address).await,
+            Listen::Bound(listener) => TcpListener::from_std(listener.try_clone()?),
+        }
+    }
+}
+
+/// Binds `address` now, for a tokio listener later.
+fn bind_now(address: SocketAddr) -> Result<std::net::TcpListener> {
+    let listener =
+        std::net::TcpListener::bind(address).map_err(|error| listen_error(address, &error))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|error| listen_error(address, &error))?;
+    Ok(listener)
+}
+
+fn listen_error(address: SocketAddr, error: &std::io::Error) -> Error {
+    Error::Config {
+        variable: "HOOKBOT_LISTEN",
+        reason: format!("cannot listen on {address}: {error}"),
+    }
+}
+
+/// A fresh webhook token for a sandbox whose owner set none.
+fn random_token() -> Secret {
+    let bytes: [u8; 16] = rand::random();
+    Secret::new(
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>(),
+    )
 }
 
 impl<S: Send + Sync + 'static> BotBuilder<S> {
@@ -170,7 +265,13 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
 
     /// The address [`Bot::run`] listens on (default `127.0.0.1:8080`).
     pub fn listen(mut self, address: SocketAddr) -> Self {
-        self.listen = address;
+        self.listen = Listen::Address(address);
+        self
+    }
+
+    /// More routes to serve beside the webhook (an application's own pages or API).
+    pub fn routes(mut self, routes: axum::Router) -> Self {
+        self.routes = self.routes.merge(routes);
         self
     }
 
@@ -243,7 +344,9 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
         Bot {
             webhook: webhook.build(),
             services,
+            routes: self.routes,
             listen: self.listen,
+            sandbox: self.sandbox,
         }
     }
 }

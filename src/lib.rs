@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod bots;
 pub mod config;
 pub mod contacts;
 pub mod context;
@@ -18,6 +19,8 @@ pub mod event;
 pub mod filter;
 pub mod gateway;
 pub mod router;
+pub mod sandbox;
+pub mod testing;
 pub mod webhook;
 
 mod contact;

@@ -113,8 +113,19 @@ impl Webhook {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
+        let app = self.router();
+        self.serve_app(app, listener, shutdown).await
+    }
+
+    /// Serves `app` (this webhook's router merged with other routes) like [`serve`](Webhook::serve).
+    pub(crate) async fn serve_app(
+        self,
+        app: Router,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<DrainReport> {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, self.router())
+        let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })

@@ -1,0 +1,393 @@
+//! The sandbox: a local gateway emulator that speaks GREEN-API's wire format, so that a bot can
+//! be tried and tested with no gateway account.
+//!
+//! A [`Sandbox`] holds a contact list (seeded by [`seed_contacts`]), the history of every chat,
+//! and the instance's notification queue. Its [`router`](Sandbox::router) answers:
+//! - GREEN-API's REST methods at `/waInstance{id}/{method}/{token}` and
+//!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, getContacts,
+//!   getContactInfo, receiveNotification, deleteNotification, getSettings, setSettings,
+//!   getStateInstance), with the documented validation and error answers;
+//! - a small JSON API for the web chat and for scripts: `GET /sandbox/contacts`,
+//!   `POST /sandbox/messages`, `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
+//! - the web chat page at `/`.
+//!
+//! A person's message becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
+//! webhook (in order, one at a time, the same one again after a failure, as GREEN-API does) or
+//! queued for `receiveNotification` when no webhook is set.
+//!
+//! ```no_run
+//! use hookbot::sandbox::{Sandbox, UserMessage};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::builder()
+//!     .webhook("http://127.0.0.1:8080/webhook", Some("webhook-secret".into()))
+//!     .build();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+//! let router = sandbox.router();
+//! tokio::spawn(async move { axum::serve(listener, router).await });
+//! let id = sandbox.send(UserMessage::text("79001234567@c.us", "contact иван")).await?;
+//! println!("sent {id}");
+//! # Ok(()) }
+//! ```
+
+mod chat;
+mod chat_api;
+mod delivery;
+mod green_api;
+mod notification;
+mod rules;
+mod seed;
+mod state;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
+pub use seed::{seed_contacts, seed_contacts_for};
+
+use crate::contact::Contact;
+use crate::gateway::GatewayKind;
+use crate::id::{ChatId, MessageId};
+use crate::secret::Secret;
+use delivery::WebhookTarget;
+use state::Shared;
+
+/// The `idInstance` a sandbox answers to unless told otherwise.
+pub const DEFAULT_INSTANCE: &str = "1101000001";
+/// The `apiTokenInstance` a sandbox accepts unless told otherwise.
+pub const DEFAULT_TOKEN: &str = "sandbox-token";
+/// How long the sandbox waits before delivering a refused notification again, unless told
+/// otherwise (GREEN-API waits about a minute).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// A local GREEN-API instance: its contacts, its chats and its notification queue.
+///
+/// Cheap to clone: clones share one instance. Build it with [`Sandbox::builder`], serve
+/// [`router`](Sandbox::router), and talk to it as a person with [`send`](Sandbox::send).
+#[derive(Clone)]
+pub struct Sandbox {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Builds a [`Sandbox`]; finish with [`build`](SandboxBuilder::build).
+#[must_use]
+#[derive(Debug)]
+pub struct SandboxBuilder {
+    instance: String,
+    token: Secret,
+    platform: Platform,
+    contacts: Option<Vec<Contact>>,
+    webhook: Option<WebhookTarget>,
+    retry_delay: Duration,
+}
+
+/// Which GREEN-API platform a sandbox emulates. Both answer both path forms
+/// (`/waInstance…` and `/v3/waInstance…`); the platform decides the rules and the shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Platform {
+    /// WhatsApp: chat ids `79001234567@c.us` and `120363043968066561@g.us`, texts up to 20000
+    /// characters, contact cards by phone number.
+    #[default]
+    WhatsApp,
+    /// MAX (v3): numeric chat ids (negative for groups), texts up to 4000 characters, contact
+    /// cards by the chat id of a contact in the instance's contact list.
+    Max,
+}
+
+/// Why the sandbox refused a person's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The sender is not a person's chat id of the platform.
+    #[error("from must be a person's chat id ({expected}), is {from:?}")]
+    InvalidSender {
+        /// The id given.
+        from: String,
+        /// The shape expected.
+        expected: &'static str,
+    },
+    /// The chat given is not a group chat id of the platform.
+    #[error("chat must be a group chat id ({expected}), is {chat:?}")]
+    NotAGroup {
+        /// The id given.
+        chat: String,
+        /// The shape expected.
+        expected: &'static str,
+    },
+    /// The text is empty or only white space.
+    #[error("text is empty")]
+    EmptyText,
+    /// The text is longer than the platform allows.
+    #[error("text has {actual} characters, more than the {max} allowed")]
+    TextTooLong {
+        /// The platform's limit, in characters.
+        max: usize,
+        /// The text's length, in characters.
+        actual: usize,
+    },
+}
+
+impl Sandbox {
+    /// A sandbox with the defaults: WhatsApp, instance [`DEFAULT_INSTANCE`], token
+    /// [`DEFAULT_TOKEN`], the [seeded contacts](seed_contacts), notifications queued.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder {
+            instance: DEFAULT_INSTANCE.to_owned(),
+            token: Secret::new(DEFAULT_TOKEN),
+            platform: Platform::WhatsApp,
+            contacts: None,
+            webhook: None,
+            retry_delay: DEFAULT_RETRY_DELAY,
+        }
+    }
+
+    /// The sandbox's whole HTTP surface: GREEN-API's methods, the JSON API under `/sandbox/`
+    /// and the web chat at `/`. Serve it alone or merge it into a bot's router.
+    pub fn router(&self) -> axum::Router {
+        green_api::routes()
+            .merge(chat_api::routes())
+            .with_state(self.clone())
+    }
+
+    /// The instance id (`idInstance`) the sandbox answers to.
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
+    /// The instance token (`apiTokenInstance`) the sandbox accepts.
+    pub fn token(&self) -> &Secret {
+        &self.shared.token
+    }
+
+    /// The platform the sandbox emulates.
+    pub fn platform(&self) -> Platform {
+        self.shared.platform
+    }
+
+    /// Sends a message as a person: records it in the chat history, broadcasts it, and delivers
+    /// the GREEN-API notification (webhook POST, or the receiveNotification queue). Returns the
+    /// new message's id.
+    pub async fn send(&self, message: UserMessage) -> Result<MessageId, SandboxError> {
+        let chat = rules::user_message(self.shared.platform, &message)?;
+        let entry = self.shared.record(
+            chat,
+            Author::Person(message.from.clone()),
+            EntryContent::Text(message.text),
+            message.quoted,
+        );
+        let notification = notification::incoming_message(&self.shared, &entry, &message.from);
+        self.shared.outbox.push(notification);
+        Ok(entry.id)
+    }
+
+    /// Delivers a raw notification JSON as it is (for tests of any notification type), in turn
+    /// with the others.
+    pub async fn deliver(&self, notification: Value) {
+        self.shared.outbox.push(notification);
+    }
+
+    /// The entries of `chat`, in order.
+    pub fn history(&self, chat: &ChatId) -> Vec<ChatEntry> {
+        self.shared.history(chat)
+    }
+
+    /// Every new entry of any chat, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChatEntry> {
+        self.shared.entries.subscribe()
+    }
+
+    /// The instance's contact list (what `getContacts` answers).
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.shared.contacts.clone()
+    }
+
+    /// Where notifications go: POSTed to `url` (with `Authorization: Bearer <token>` when a
+    /// token is given), or, with `None`, queued for receiveNotification.
+    pub fn set_webhook(&self, url: Option<String>, token: Option<Secret>) {
+        let target = url
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| WebhookTarget { url, token });
+        self.shared.outbox.set_webhook(target);
+    }
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("instance", &self.shared.instance)
+            .field("token", &self.shared.token)
+            .field("platform", &self.shared.platform)
+            .field("contacts", &self.shared.contacts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxBuilder {
+    /// The instance id (`idInstance`) to answer to; digits.
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// The instance token (`apiTokenInstance`) to accept.
+    pub fn token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// The platform to emulate (default WhatsApp).
+    pub fn platform(mut self, platform: Platform) -> Self {
+        self.platform = platform;
+        self
+    }
+
+    /// The contact list, instead of the platform's [seeded one](seed_contacts_for).
+    pub fn contacts(mut self, contacts: Vec<Contact>) -> Self {
+        self.contacts = Some(contacts);
+        self
+    }
+
+    /// POSTs notifications to `url`, with `Authorization: Bearer <token>` when a token is
+    /// given. Without a webhook, notifications wait for receiveNotification.
+    pub fn webhook(mut self, url: impl Into<String>, token: Option<Secret>) -> Self {
+        self.webhook = Some(WebhookTarget {
+            url: url.into(),
+            token,
+        });
+        self
+    }
+
+    /// How long to wait before delivering a refused notification again (default 1 s).
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// The sandbox. Its delivery task starts with the first notification, in the tokio runtime
+    /// of the caller.
+    pub fn build(self) -> Sandbox {
+        let contacts = self
+            .contacts
+            .unwrap_or_else(|| seed_contacts_for(self.platform));
+        let shared = Shared::new(
+            self.instance,
+            self.token,
+            self.platform,
+            contacts,
+            delivery::Outbox::new(self.webhook, self.retry_delay),
+        );
+        Sandbox {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl Platform {
+    /// The gateway kind a client of this platform uses.
+    pub fn gateway_kind(self) -> GatewayKind {
+        match self {
+            Platform::WhatsApp => GatewayKind::GreenApiWhatsApp,
+            Platform::Max => GatewayKind::GreenApiMax,
+        }
+    }
+
+    /// The longest text message, in characters: 20000 on WhatsApp, 4000 on MAX.
+    pub fn max_text_chars(self) -> usize {
+        match self {
+            Platform::WhatsApp => 20000,
+            Platform::Max => 4000,
+        }
+    }
+
+    /// Whether `id` is a person's chat id: `digits@c.us` on WhatsApp, positive digits on MAX.
+    pub fn is_person(self, id: &str) -> bool {
+        match self {
+            Platform::WhatsApp => id.strip_suffix("@c.us").is_some_and(is_digits),
+            Platform::Max => is_digits(id),
+        }
+    }
+
+    /// Whether `id` is a group chat id: `digits@g.us` (or `digits-digits@g.us`) on WhatsApp,
+    /// negative digits on MAX.
+    pub fn is_group(self, id: &str) -> bool {
+        match self {
+            Platform::WhatsApp => {
+                id.strip_suffix("@g.us")
+                    .is_some_and(|group| match group.split_once('-') {
+                        Some((owner, created)) => is_digits(owner) && is_digits(created),
+                        None => is_digits(group),
+                    })
+            }
+            Platform::Max => id.strip_prefix('-').is_some_and(is_digits),
+        }
+    }
+
+    /// Whether `id` is any chat id of the platform (WhatsApp also accepts `digits@lid`).
+    pub fn is_chat(self, id: &str) -> bool {
+        let privacy_id =
+            self == Platform::WhatsApp && id.strip_suffix("@lid").is_some_and(is_digits);
+        self.is_person(id) || self.is_group(id) || privacy_id
+    }
+
+    /// The shapes of a person's chat id, for error messages.
+    fn person_shape(self) -> &'static str {
+        match self {
+            Platform::WhatsApp => "digits@c.us",
+            Platform::Max => "digits",
+        }
+    }
+
+    /// The shapes of a group chat id, for error messages.
+    fn group_shape(self) -> &'static str {
+        match self {
+            Platform::WhatsApp => "digits@g.us",
+            Platform::Max => "-digits",
+        }
+    }
+
+    /// The shapes of any chat id, for error messages.
+    fn chat_shape(self) -> &'static str {
+        match self {
+            Platform::WhatsApp => "digits@c.us, digits@g.us or digits@lid",
+            Platform::Max => "digits, negative for a group",
+        }
+    }
+}
+
+/// Whether `text` is one or more ASCII digits.
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_id_shapes_per_platform() {
+        let whatsapp = Platform::WhatsApp;
+        assert!(whatsapp.is_person("79001234567@c.us"));
+        assert!(!whatsapp.is_person("79001234567"));
+        assert!(whatsapp.is_group("120363043968066561@g.us"));
+        assert!(whatsapp.is_group("79001234567-1479621234@g.us"));
+        assert!(whatsapp.is_chat("120650379300963@lid"));
+        assert!(!whatsapp.is_chat("+79001234567@c.us"));
+        let max = Platform::Max;
+        assert!(max.is_person("10000000"));
+        assert!(max.is_group("-10000000000000"));
+        assert!(!max.is_chat("79001234567@c.us"));
+        assert!(!max.is_chat("-"));
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let sandbox = Sandbox::builder().token("very-secret").build();
+        let printed = format!("{sandbox:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+    }
+}

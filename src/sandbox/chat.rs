@@ -1,0 +1,310 @@
+//! What a sandbox chat holds: [`ChatEntry`]s written by people ([`UserMessage`]) and by the bot.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::id::{ChatId, MessageId};
+
+/// A message a person sends through the sandbox.
+///
+/// ```
+/// use hookbot::sandbox::UserMessage;
+///
+/// let message = UserMessage::text("79001234567@c.us", "contact иван")
+///     .in_group("120363043968066561@g.us")
+///     .quoting("F7AEC1B7086ECDC7E6E45923F5EDB825");
+/// assert_eq!(message.chat_id().as_str(), "120363043968066561@g.us");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMessage {
+    /// The person: their chat id (`79001234567@c.us`; MAX: `10000000`).
+    pub from: ChatId,
+    /// The group the message goes to; `None`: the private chat with `from`.
+    pub chat: Option<ChatId>,
+    /// The text.
+    pub text: String,
+    /// The message of the same chat it replies to.
+    pub quoted: Option<MessageId>,
+}
+
+impl UserMessage {
+    /// A text from `from` in their private chat with the bot.
+    pub fn text(from: impl Into<ChatId>, text: impl Into<String>) -> Self {
+        Self {
+            from: from.into(),
+            chat: None,
+            text: text.into(),
+            quoted: None,
+        }
+    }
+
+    /// Sends it in the group `chat` instead.
+    #[must_use]
+    pub fn in_group(mut self, chat: impl Into<ChatId>) -> Self {
+        self.chat = Some(chat.into());
+        self
+    }
+
+    /// Makes it a reply to the message `id` of the same chat.
+    #[must_use]
+    pub fn quoting(mut self, id: impl Into<MessageId>) -> Self {
+        self.quoted = Some(id.into());
+        self
+    }
+
+    /// The chat it goes to: the group, else the private chat with the sender.
+    pub fn chat_id(&self) -> ChatId {
+        self.chat.clone().unwrap_or_else(|| self.from.clone())
+    }
+}
+
+/// One message in a sandbox chat, by a person or by the bot.
+///
+/// Serialises as the JSON of `GET /sandbox/messages`: `{"id", "chat", "from": <person chat id>
+/// | "bot", "type": "text" | "contact" | "error", "text"?, "contact"?, "quoted"?, "quotedText"?,
+/// "timestamp"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEntry {
+    /// The message's id (32 uppercase hex digits).
+    pub id: MessageId,
+    /// The chat it is in.
+    pub chat: ChatId,
+    /// Who wrote it.
+    pub author: Author,
+    /// What it holds.
+    pub content: EntryContent,
+    /// The message it replies to.
+    pub quoted: Option<MessageId>,
+    /// A one-line summary of the quoted message, when the chat has it.
+    pub quoted_text: Option<String>,
+    /// When it was written, in unix seconds.
+    pub timestamp: u64,
+}
+
+/// Who wrote a [`ChatEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Author {
+    /// A person, by their chat id.
+    Person(ChatId),
+    /// The bot, through the GREEN-API methods (a refused request is the bot's too).
+    Bot,
+}
+
+/// What a [`ChatEntry`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryContent {
+    /// A text message.
+    Text(String),
+    /// A contact card the bot sent.
+    Contact(SharedCard),
+    /// A request of the bot the sandbox refused: `"<method> refused: <reason>"`.
+    Error(String),
+}
+
+/// The `contact` object of a `sendContact` request, as sent: WhatsApp sends a phone number and
+/// names, MAX the chat id of a contact in the instance's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedCard {
+    /// The phone number (WhatsApp `phoneContact`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_contact: Option<u64>,
+    /// First name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Middle name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    /// Last name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// The contact's chat id (MAX `contact.chatId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<ChatId>,
+}
+
+impl ChatEntry {
+    /// The text of a text entry.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            EntryContent::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The card of a contact entry.
+    pub fn card(&self) -> Option<&SharedCard> {
+        match &self.content {
+            EntryContent::Contact(card) => Some(card),
+            _ => None,
+        }
+    }
+
+    /// The reason of an error entry.
+    pub fn error(&self) -> Option<&str> {
+        match &self.content {
+            EntryContent::Error(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Whether the bot wrote it.
+    pub fn is_from_bot(&self) -> bool {
+        self.author == Author::Bot
+    }
+
+    /// A one-line summary, for a reply that quotes this entry.
+    pub(crate) fn summary(&self) -> Option<String> {
+        match &self.content {
+            EntryContent::Text(text) => Some(text.clone()),
+            EntryContent::Contact(card) => Some(card.label()),
+            EntryContent::Error(_) => None,
+        }
+    }
+}
+
+impl SharedCard {
+    /// The names joined by spaces, else the company, else the phone or chat id.
+    pub fn label(&self) -> String {
+        let names: Vec<&str> = [&self.first_name, &self.middle_name, &self.last_name]
+            .into_iter()
+            .filter_map(|name| {
+                name.as_deref()
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+            })
+            .collect();
+        if !names.is_empty() {
+            return names.join(" ");
+        }
+        self.company
+            .clone()
+            .filter(|company| !company.trim().is_empty())
+            .or_else(|| self.phone_contact.map(|phone| phone.to_string()))
+            .or_else(|| self.chat_id.as_ref().map(ToString::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The JSON of an entry in the sandbox's chat API.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryJson<'a> {
+    id: &'a MessageId,
+    chat: &'a ChatId,
+    from: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a SharedCard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted: Option<&'a MessageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_text: Option<&'a str>,
+    timestamp: u64,
+}
+
+impl Serialize for ChatEntry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (kind, text, contact) = match &self.content {
+            EntryContent::Text(text) => ("text", Some(text.as_str()), None),
+            EntryContent::Contact(card) => ("contact", None, Some(card)),
+            EntryContent::Error(reason) => ("error", Some(reason.as_str()), None),
+        };
+        EntryJson {
+            id: &self.id,
+            chat: &self.chat,
+            from: match &self.author {
+                Author::Person(person) => person.as_str(),
+                Author::Bot => "bot",
+            },
+            kind,
+            text,
+            contact,
+            quoted: self.quoted.as_ref(),
+            quoted_text: self.quoted_text.as_deref(),
+            timestamp: self.timestamp,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// A new message id: 32 uppercase hex digits, random, with a counter in the low bits so that
+/// no two ids of one process are equal.
+pub(crate) fn new_message_id() -> MessageId {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let count = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let random: u128 = rand::random();
+    MessageId::new(format!("{:032X}", (random << 32) | count))
+}
+
+/// Now, in unix seconds.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn message_ids_are_32_uppercase_hex_digits_and_unique() {
+        let first = new_message_id();
+        let second = new_message_id();
+        assert_eq!(first.as_str().len(), 32);
+        assert!(
+            first
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        );
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn entries_serialise_in_the_chat_api_shape() {
+        let entry = ChatEntry {
+            id: MessageId::from("AB"),
+            chat: ChatId::from("79001234567@c.us"),
+            author: Author::Bot,
+            content: EntryContent::Contact(SharedCard {
+                phone_contact: Some(79001234568),
+                first_name: Some("Иван".into()),
+                ..SharedCard::default()
+            }),
+            quoted: Some(MessageId::from("CD")),
+            quoted_text: Some("contact иван".into()),
+            timestamp: 5,
+        };
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            json!({"id": "AB", "chat": "79001234567@c.us", "from": "bot", "type": "contact",
+                   "contact": {"phoneContact": 79001234568_u64, "firstName": "Иван"},
+                   "quoted": "CD", "quotedText": "contact иван", "timestamp": 5})
+        );
+    }
+
+    #[test]
+    fn card_label_prefers_names_then_company_then_ids() {
+        let mut card = SharedCard {
+            chat_id: Some(ChatId::from("10000000")),
+            ..SharedCard::default()
+        };
+        assert_eq!(card.label(), "10000000");
+        card.company = Some("Велосипед".into());
+        assert_eq!(card.label(), "Велосипед");
+        card.last_name = Some("Евпаторийский".into());
+        card.first_name = Some("Артем".into());
+        assert_eq!(card.label(), "Артем Евпаторийский");
+    }
+}

@@ -1,0 +1,371 @@
+//! GREEN-API's REST surface: `/waInstance{id}/{method}/{token}` and
+//! `/v3/waInstance{id}/{method}/{token}`, method names in any letter case, as the gateway
+//! answers them.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use super::chat::{Author, EntryContent};
+use super::notification::{WID_MAX, WID_WHATSAPP};
+use super::rules::{self, MAX_BODY_BYTES, Refusal};
+use super::state::{Shared, lock};
+use super::{Platform, Sandbox};
+use crate::contact::{Contact, ContactKind};
+use crate::id::ChatId;
+use crate::secret::Secret;
+
+/// The most the sandbox reads of a body, to say which chat an oversized request was for.
+const READ_LIMIT: usize = 8 * 1024 * 1024;
+/// receiveNotification's `receiveTimeout` bounds and default, in seconds.
+const RECEIVE_TIMEOUT_S: (u64, u64, u64) = (5, 60, 5);
+
+/// The method names the sandbox answers, lower case.
+const METHODS: [&str; 9] = [
+    "sendmessage",
+    "sendcontact",
+    "getcontacts",
+    "getcontactinfo",
+    "receivenotification",
+    "deletenotification",
+    "getsettings",
+    "setsettings",
+    "getstateinstance",
+];
+
+/// The GREEN-API routes, both path forms, with and without a trailing argument
+/// (deleteNotification's `receiptId`).
+pub(crate) fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/{instance}/{method}/{token}", any(call))
+        .route("/{instance}/{method}/{token}/{argument}", any(call))
+        .route("/v3/{instance}/{method}/{token}", any(call))
+        .route("/v3/{instance}/{method}/{token}/{argument}", any(call))
+}
+
+/// The path of a call: `waInstance{id}`, the method, the token, and an optional argument.
+#[derive(Deserialize)]
+struct Target {
+    instance: String,
+    method: String,
+    token: String,
+    argument: Option<String>,
+}
+
+/// One GREEN-API call: instance (403) → token (401) → method (404, 405) → the method itself.
+async fn call(
+    State(sandbox): State<Sandbox>,
+    Path(target): Path<Target>,
+    verb: Method,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    let shared = &*sandbox.shared;
+    let Some(instance) = target.instance.strip_prefix("waInstance") else {
+        return message(StatusCode::NOT_FOUND, "not found");
+    };
+    if instance != shared.instance {
+        return message(StatusCode::FORBIDDEN, "wrong idInstance");
+    }
+    if !bool::from(
+        target
+            .token
+            .as_bytes()
+            .ct_eq(shared.token.expose().as_bytes()),
+    ) {
+        return message(StatusCode::UNAUTHORIZED, "wrong apiTokenInstance");
+    }
+    let method = target.method.to_ascii_lowercase();
+    let argument = target.argument.as_deref();
+    match (method.as_str(), verb, argument) {
+        ("sendmessage", Method::POST, None) => send_message(shared, body).await,
+        ("sendcontact", Method::POST, None) => send_contact(shared, body).await,
+        ("getcontacts", Method::GET, None) => get_contacts(shared, query.as_deref()),
+        ("getcontactinfo", Method::POST, None) => contact_info(shared, body).await,
+        ("receivenotification", Method::GET, None) => receive(shared, query.as_deref()).await,
+        ("deletenotification", Method::DELETE, Some(receipt)) => delete(shared, receipt),
+        ("getsettings", Method::GET, None) => Json(settings(shared)).into_response(),
+        ("setsettings", Method::POST, None) => set_settings(&sandbox, body).await,
+        ("getstateinstance", Method::GET, None) => {
+            Json(json!({"stateInstance": "authorized"})).into_response()
+        }
+        (known, _, _) if METHODS.contains(&known) => {
+            message(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => message(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// sendMessage: a text of the bot, recorded in its chat.
+async fn send_message(shared: &Shared, body: Body) -> Response {
+    const METHOD: &str = "sendMessage";
+    let body = match read_object(body).await {
+        Ok(body) => body,
+        Err((refusal, chat)) => return refuse(shared, METHOD, chat, refusal),
+    };
+    match rules::send_message(shared.platform, &body) {
+        Ok(request) => sent(
+            shared,
+            request.chat,
+            EntryContent::Text(request.text),
+            request.quoted,
+        ),
+        Err(refusal) => refuse(shared, METHOD, rules::named_chat(&body), refusal),
+    }
+}
+
+/// sendContact: a contact card of the bot, recorded in its chat.
+async fn send_contact(shared: &Shared, body: Body) -> Response {
+    const METHOD: &str = "sendContact";
+    let body = match read_object(body).await {
+        Ok(body) => body,
+        Err((refusal, chat)) => return refuse(shared, METHOD, chat, refusal),
+    };
+    match rules::send_contact(shared.platform, &shared.contacts, &body) {
+        Ok(request) => sent(
+            shared,
+            request.chat,
+            EntryContent::Contact(request.card),
+            request.quoted,
+        ),
+        Err(refusal) => refuse(shared, METHOD, rules::named_chat(&body), refusal),
+    }
+}
+
+/// Records an accepted message of the bot and answers its id.
+fn sent(
+    shared: &Shared,
+    chat: ChatId,
+    content: EntryContent,
+    quoted: Option<crate::id::MessageId>,
+) -> Response {
+    let entry = shared.record(chat, Author::Bot, content, quoted);
+    Json(json!({"idMessage": entry.id})).into_response()
+}
+
+/// getContacts (`?count=N`): the contact list in the platform's shape.
+fn get_contacts(shared: &Shared, query: Option<&str>) -> Response {
+    let count = match query_value(query, "count").map(|count| count.parse::<usize>()) {
+        None => usize::MAX,
+        Some(Ok(count)) => count,
+        Some(Err(_)) => {
+            return refuse(
+                shared,
+                "getContacts",
+                None,
+                Refusal::Validation("count must be a non-negative integer".to_owned()),
+            );
+        }
+    };
+    let entries: Vec<Value> = shared
+        .contacts
+        .iter()
+        .take(count)
+        .map(|contact| contact_entry(shared.platform, contact))
+        .collect();
+    Json(entries).into_response()
+}
+
+/// One getContacts entry: WhatsApp `{id, name, contactName, type}`; MAX `{chatId, name,
+/// contactName, type, phoneNumber}` (0 when hidden).
+fn contact_entry(platform: Platform, contact: &Contact) -> Value {
+    let kind = kind_name(contact.kind);
+    match platform {
+        Platform::WhatsApp => json!({
+            "id": contact.chat_id, "name": contact.name, "contactName": contact.contact_name,
+            "type": kind,
+        }),
+        Platform::Max => json!({
+            "chatId": contact.chat_id, "name": contact.name, "contactName": contact.contact_name,
+            "type": kind, "phoneNumber": phone_number(contact),
+        }),
+    }
+}
+
+/// getContactInfo: one person's profile (empty names for a stranger); refused for groups.
+async fn contact_info(shared: &Shared, body: Body) -> Response {
+    const METHOD: &str = "getContactInfo";
+    let body = match read_object(body).await {
+        Ok(body) => body,
+        Err((refusal, chat)) => return refuse(shared, METHOD, chat, refusal),
+    };
+    let chat = match rules::contact_info(shared.platform, &body) {
+        Ok(chat) => chat,
+        Err(refusal) => return refuse(shared, METHOD, rules::named_chat(&body), refusal),
+    };
+    let known = shared.contact(chat.as_str());
+    let name = known
+        .map(|contact| contact.name.as_str())
+        .unwrap_or_default();
+    let contact_name = known
+        .map(|contact| contact.contact_name.as_str())
+        .unwrap_or_default();
+    let info = match shared.platform {
+        Platform::WhatsApp => json!({
+            "avatar": "", "name": name, "contactName": contact_name, "email": "",
+            "category": "", "description": "", "products": [], "chatId": chat,
+            "lastSeen": null, "isArchive": false, "isDisappearing": false, "isMute": false,
+            "messageExpiration": 0, "muteExpiration": null, "isBusiness": false,
+        }),
+        Platform::Max => json!({
+            "avatar": "", "name": name, "contactName": contact_name, "chatId": chat,
+            "lastSeen": null, "phoneNumber": known.map_or(0, phone_number),
+        }),
+    };
+    Json(info).into_response()
+}
+
+/// receiveNotification (`?receiveTimeout=N`, 5–60 s, default 5): the head of the queue as
+/// `{receiptId, body}`, or `null` when none came in time.
+async fn receive(shared: &Shared, query: Option<&str>) -> Response {
+    let (min, max, default) = RECEIVE_TIMEOUT_S;
+    let seconds = match query_value(query, "receiveTimeout").map(|value| value.parse::<u64>()) {
+        None => default,
+        Some(Ok(seconds)) => seconds.clamp(min, max),
+        Some(Err(_)) => {
+            return refuse(
+                shared,
+                "receiveNotification",
+                None,
+                Refusal::Validation("receiveTimeout must be an integer from 5 to 60".to_owned()),
+            );
+        }
+    };
+    match shared.outbox.receive(Duration::from_secs(seconds)).await {
+        Some(pending) => {
+            Json(json!({"receiptId": pending.receipt, "body": &*pending.body})).into_response()
+        }
+        None => Json(Value::Null).into_response(),
+    }
+}
+
+/// deleteNotification: removes the notification `receipt` from the queue.
+fn delete(shared: &Shared, receipt: &str) -> Response {
+    match receipt.parse::<u64>() {
+        Ok(receipt) => Json(json!({"result": shared.outbox.delete(receipt)})).into_response(),
+        Err(_) => refuse(
+            shared,
+            "deleteNotification",
+            None,
+            Refusal::Validation("receiptId must be an integer".to_owned()),
+        ),
+    }
+}
+
+/// getSettings: GREEN-API's settings object, with the webhook in use and what setSettings
+/// stored.
+fn settings(shared: &Shared) -> Value {
+    let webhook = shared.outbox.webhook();
+    let wid = match shared.platform {
+        Platform::WhatsApp => WID_WHATSAPP,
+        Platform::Max => WID_MAX,
+    };
+    let mut settings = json!({
+        "wid": wid, "countryInstance": "", "typeAccount": "sandbox",
+        "webhookUrl": webhook.as_ref().map(|target| target.url.as_str()).unwrap_or_default(),
+        "webhookUrlToken": webhook
+            .as_ref()
+            .and_then(|target| target.token.as_ref())
+            .map(Secret::expose)
+            .unwrap_or_default(),
+        "delaySendMessagesMilliseconds": 0, "markIncomingMessagesReaded": "no",
+        "markIncomingMessagesReadedOnReply": "no", "outgoingWebhook": "no",
+        "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "no",
+        "incomingWebhook": "yes", "deviceWebhook": "no", "statusInstanceWebhook": "no",
+        "stateWebhook": "no", "enableMessagesHistory": "no", "keepOnlineStatus": "no",
+        "pollMessageWebhook": "no", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
+        "editedMessageWebhook": "no", "deletedMessageWebhook": "no",
+    });
+    if let Value::Object(settings) = &mut settings {
+        for (key, value) in lock(&shared.settings).iter() {
+            settings.insert(key.clone(), value.clone());
+        }
+    }
+    settings
+}
+
+/// setSettings: `webhookUrl` and `webhookUrlToken` change where notifications go (an empty
+/// URL: the queue); the other settings are kept for getSettings.
+async fn set_settings(sandbox: &Sandbox, body: Body) -> Response {
+    let shared = &*sandbox.shared;
+    let mut body = match read_object(body).await {
+        Ok(body) => body,
+        Err((refusal, _)) => return refuse(shared, "setSettings", None, refusal),
+    };
+    let current = shared.outbox.webhook();
+    let url = match body.remove("webhookUrl") {
+        Some(Value::String(url)) => Some(url),
+        _ => current.as_ref().map(|target| target.url.clone()),
+    };
+    let token = match body.remove("webhookUrlToken") {
+        Some(Value::String(token)) => (!token.is_empty()).then(|| Secret::new(token)),
+        _ => current.and_then(|target| target.token),
+    };
+    sandbox.set_webhook(url, token);
+    lock(&shared.settings).extend(body);
+    Json(json!({"saveSettings": true})).into_response()
+}
+
+/// Reads the body as a JSON object of at most 100 KB; a refusal says the chat it named, when
+/// it can be read.
+async fn read_object(body: Body) -> Result<Map<String, Value>, (Refusal, Option<ChatId>)> {
+    let Ok(bytes) = axum::body::to_bytes(body, READ_LIMIT).await else {
+        return Err((Refusal::TooLarge, None));
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        let chat = rules::object(&bytes)
+            .ok()
+            .and_then(|body| rules::named_chat(&body));
+        return Err((Refusal::TooLarge, chat));
+    }
+    rules::object(&bytes).map_err(|refusal| (refusal, None))
+}
+
+/// Answers a refusal with GREEN-API's status and message, and shows it in the chat the
+/// request named.
+fn refuse(shared: &Shared, method: &str, chat: Option<ChatId>, refusal: Refusal) -> Response {
+    let text = refusal.message();
+    tracing::debug!(method, reason = %text, "sandbox refused a request");
+    if let Some(chat) = chat {
+        shared.record_refusal(chat, method, &text);
+    }
+    message(refusal.status(), &text)
+}
+
+/// `{"message": text}` with `status`.
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({"message": text}))).into_response()
+}
+
+/// The value of `key` in a URL query.
+fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// `user` or `group`.
+pub(crate) fn kind_name(kind: ContactKind) -> &'static str {
+    match kind {
+        ContactKind::Group => "group",
+        _ => "user",
+    }
+}
+
+/// The contact's phone number as an integer; 0 when hidden or unknown.
+fn phone_number(contact: &Contact) -> u64 {
+    contact
+        .phone
+        .as_deref()
+        .and_then(|phone| phone.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,131 @@
+//! GREEN-API's `incomingMessageReceived` notification for a person's message, as the real
+//! gateway writes it.
+
+use serde_json::{Value, json};
+
+use super::Platform;
+use super::chat::{Author, ChatEntry, EntryContent};
+use super::state::Shared;
+use crate::id::ChatId;
+
+/// The bot's own number (`instanceData.wid`) on WhatsApp.
+pub(crate) const WID_WHATSAPP: &str = "79990000000@c.us";
+/// The bot's own id (`instanceData.wid`) on MAX.
+pub(crate) const WID_MAX: &str = "19990000";
+
+/// The notification of `entry`, a text `sender` wrote.
+pub(crate) fn incoming_message(shared: &Shared, entry: &ChatEntry, sender: &ChatId) -> Value {
+    let text = entry.text().unwrap_or_default();
+    let quoted = entry
+        .quoted
+        .as_ref()
+        .map(|id| (id, shared.find(&entry.chat, id)));
+    let message_data = match quoted {
+        None => json!({
+            "typeMessage": "textMessage",
+            "textMessageData": {"textMessage": text},
+        }),
+        Some((id, quoted)) => json!({
+            "typeMessage": "extendedTextMessage",
+            "extendedTextMessageData": {
+                "text": text, "description": "", "title": "", "previewType": "None",
+                "jpegThumbnail": "", "forwardingScore": 0, "isForwarded": false,
+            },
+            "quotedMessage": quoted_message(shared.platform, id.as_str(), quoted.as_ref()),
+        }),
+    };
+    json!({
+        "typeWebhook": "incomingMessageReceived",
+        "instanceData": instance_data(shared),
+        "timestamp": entry.timestamp,
+        "idMessage": entry.id,
+        "senderData": sender_data(shared, &entry.chat, sender),
+        "messageData": message_data,
+    })
+}
+
+/// `instanceData`: the instance id as a number, the bot's own id, the platform.
+fn instance_data(shared: &Shared) -> Value {
+    let id_instance = shared
+        .instance
+        .parse::<u64>()
+        .map_or_else(|_| Value::from(shared.instance.as_str()), Value::from);
+    let (wid, type_instance) = match shared.platform {
+        Platform::WhatsApp => (WID_WHATSAPP, "whatsapp"),
+        Platform::Max => (WID_MAX, "v3"),
+    };
+    json!({"idInstance": id_instance, "wid": wid, "typeInstance": type_instance})
+}
+
+/// `senderData`, with the names from the contact list (empty for strangers); MAX adds
+/// `senderPhoneNumber` (0 when hidden).
+fn sender_data(shared: &Shared, chat: &ChatId, sender: &ChatId) -> Value {
+    let (name, contact_name) = names(shared, sender);
+    let chat_name = if chat == sender {
+        best(&contact_name, &name)
+    } else {
+        let (group_name, group_contact_name) = names(shared, chat);
+        best(&group_contact_name, &group_name)
+    };
+    let mut data = json!({
+        "chatId": chat,
+        "chatName": chat_name,
+        "sender": sender,
+        "senderName": name,
+        "senderContactName": contact_name,
+    });
+    if shared.platform == Platform::Max {
+        let phone = shared
+            .contact(sender.as_str())
+            .and_then(|contact| contact.phone.as_deref()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        data["senderPhoneNumber"] = Value::from(phone);
+    }
+    data
+}
+
+/// `messageData.quotedMessage` for a reply to `id`, with the quoted message's own fields.
+fn quoted_message(platform: Platform, id: &str, quoted: Option<&ChatEntry>) -> Value {
+    let participant = match quoted.map(|entry| &entry.author) {
+        Some(Author::Person(person)) => person.to_string(),
+        Some(Author::Bot) => match platform {
+            Platform::WhatsApp => WID_WHATSAPP.to_owned(),
+            Platform::Max => WID_MAX.to_owned(),
+        },
+        None => String::new(),
+    };
+    match quoted.map(|entry| &entry.content) {
+        Some(EntryContent::Contact(card)) => json!({
+            "stanzaId": id, "participant": participant, "typeMessage": "contactMessage",
+            "contact": {"displayName": card.label(), "vcard": ""},
+        }),
+        content => {
+            let text = match content {
+                Some(EntryContent::Text(text)) => text.as_str(),
+                _ => "",
+            };
+            json!({
+                "stanzaId": id, "participant": participant, "typeMessage": "textMessage",
+                "textMessage": text,
+            })
+        }
+    }
+}
+
+/// The (profile name, phone-book name) of `chat` in the contact list; empty when unknown.
+fn names(shared: &Shared, chat: &ChatId) -> (String, String) {
+    shared
+        .contact(chat.as_str())
+        .map_or_else(Default::default, |contact| {
+            (contact.name.clone(), contact.contact_name.clone())
+        })
+}
+
+/// The first of two names that is not blank (else empty).
+fn best(first: &str, second: &str) -> String {
+    [first, second]
+        .into_iter()
+        .find(|name| !name.trim().is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -1,0 +1,196 @@
+//! The ready bots, tested with the test kit: each runs on its own sandbox, over real HTTP.
+
+use std::time::Duration;
+
+use hookbot::bots::auto_reply::{self, AutoReply};
+use hookbot::bots::{contact_card, echo};
+use hookbot::sandbox::{ChatEntry, EntryContent, SharedCard, UserMessage};
+use hookbot::testing::TestBot;
+use serde_json::json;
+
+const VASILISA: &str = "79001234567@c.us";
+const IVAN: &str = "79001234568@c.us";
+const NAMELESS: &str = "79001234571@c.us";
+const GROUP: &str = "120363043968066561@g.us";
+/// Someone not in the contact list.
+const STRANGER: &str = "79005550000@c.us";
+
+fn card(entry: &ChatEntry) -> &SharedCard {
+    match &entry.content {
+        EntryContent::Contact(card) => card,
+        other => panic!("expected a contact card, got {other:?}"),
+    }
+}
+
+fn text(entry: &ChatEntry) -> &str {
+    match &entry.content {
+        EntryContent::Text(text) => text,
+        other => panic!("expected a text, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn contact_card_bot_finds_a_cyrillic_name_in_any_case_and_quotes_the_request() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    for request in [
+        "contact василиса",
+        "КОНТАКТ Василиса",
+        "/contact ВАСИЛИСА премудрая",
+        "contato vasilisa-does-not-match",
+    ] {
+        let asked = bot.send(STRANGER, request).await;
+        let reply = bot.reply(STRANGER).await;
+        assert_eq!(reply.quoted.as_ref(), Some(&asked), "{request}");
+        if request.contains("does-not-match") {
+            assert_eq!(
+                text(&reply),
+                "Nenhum contato encontrado para “vasilisa-does-not-match”."
+            );
+            continue;
+        }
+        let card = card(&reply);
+        assert_eq!(
+            card.first_name.as_deref(),
+            Some("Василиса Премудрая"),
+            "{request}"
+        );
+        assert_eq!(card.phone_contact, Some(79001234567), "{request}");
+    }
+}
+
+#[tokio::test]
+async fn contact_card_bot_answers_no_match_with_a_quoted_text_in_the_commands_language() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    let asked = bot.send(STRANGER, "contact nobody such").await;
+    let reply = bot.reply(STRANGER).await;
+    assert_eq!(text(&reply), "No contact matches “nobody such”.");
+    assert_eq!(reply.quoted, Some(asked));
+    bot.send(STRANGER, "контакт никто").await;
+    assert_eq!(
+        text(&bot.reply(STRANGER).await),
+        "Контакт «никто» не найден."
+    );
+}
+
+#[tokio::test]
+async fn contact_card_bot_shares_a_contact_with_an_empty_name_by_its_phone() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    bot.send(STRANGER, "contact +7 900 123-45-71").await;
+    let card = card(&bot.reply(STRANGER).await).clone();
+    assert_eq!(card.phone_contact, Some(79001234571));
+    assert_eq!(
+        card.first_name.as_deref(),
+        Some("79001234571"),
+        "named by its phone"
+    );
+    let _ = NAMELESS;
+}
+
+#[tokio::test]
+async fn contact_card_bot_falls_back_to_the_profile_name() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    bot.send(STRANGER, "contact лягушка").await;
+    assert_eq!(
+        card(&bot.reply(STRANGER).await).first_name.as_deref(),
+        Some("Царевна Лягушка")
+    );
+}
+
+#[tokio::test]
+async fn contact_card_bot_answers_help_and_start_with_the_usage() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    for request in ["help", "/start", "HELP"] {
+        bot.send(STRANGER, request).await;
+        assert_eq!(
+            text(&bot.reply(STRANGER).await),
+            contact_card::USAGE,
+            "{request}"
+        );
+    }
+    bot.send(STRANGER, "contact").await;
+    assert_eq!(
+        text(&bot.reply(STRANGER).await),
+        "Whose contact? Send: contact <name>"
+    );
+    bot.send(STRANGER, "hello there").await;
+    bot.expect_no_reply(STRANGER, Duration::from_millis(300))
+        .await;
+}
+
+#[tokio::test]
+async fn contact_card_bot_answers_in_a_group_quoting_the_member() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    let asked = bot
+        .send_message(UserMessage::text(IVAN, "contact alice").in_group(GROUP))
+        .await;
+    let reply = bot.reply(GROUP).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).first_name.as_deref(), Some("Alice Johnson"));
+}
+
+#[tokio::test]
+async fn auto_reply_bot_greets_the_first_message_by_name_with_the_card_then_waits_out_the_cooldown()
+{
+    let state = AutoReply::new(
+        auto_reply::share_card("79001234570", Some("Bob Smith")),
+        Duration::from_millis(800),
+    );
+    let mut bot = TestBot::start_with_state(auto_reply::router(), state).await;
+    let first = bot.send(VASILISA, "Здравствуйте!").await;
+    let [greeting, shared] = <[ChatEntry; 2]>::try_from(bot.replies(VASILISA, 2).await).unwrap();
+    assert_eq!(greeting.quoted, Some(first));
+    assert!(
+        text(&greeting).contains("Василиса Премудрая"),
+        "{}",
+        text(&greeting)
+    );
+    assert_eq!(card(&shared).phone_contact, Some(79001234570));
+    assert_eq!(card(&shared).first_name.as_deref(), Some("Bob Smith"));
+
+    bot.send(VASILISA, "are you there?").await;
+    bot.expect_no_reply(VASILISA, Duration::from_millis(300))
+        .await;
+
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let again = bot.send(VASILISA, "back again").await;
+    assert_eq!(
+        bot.reply(VASILISA).await.quoted,
+        Some(again),
+        "greeted again after the cooldown"
+    );
+}
+
+#[tokio::test]
+async fn auto_reply_bot_greets_a_stranger_by_the_notifications_name_and_leaves_groups_alone() {
+    let state = AutoReply::new(
+        auto_reply::share_card("79001234570", Some("Bob Smith")),
+        Duration::from_secs(3600),
+    );
+    let mut bot = TestBot::start_with_state(auto_reply::router(), state).await;
+    bot.send_message(UserMessage::text(IVAN, "hi all").in_group(GROUP))
+        .await;
+    bot.expect_no_reply(GROUP, Duration::from_millis(300)).await;
+    bot.send(STRANGER, "hello").await;
+    let greeting = bot.reply(STRANGER).await;
+    assert!(
+        text(&greeting).starts_with("Hello, "),
+        "{}",
+        text(&greeting)
+    );
+}
+
+#[tokio::test]
+async fn echo_bot_answers_each_text_with_the_same_text_and_nothing_else() {
+    let mut bot = TestBot::start(echo::router()).await;
+    bot.send(IVAN, "Привет, мир!").await;
+    assert_eq!(text(&bot.reply(IVAN).await), "Привет, мир!");
+    bot.deliver(json!({
+        "typeWebhook": "incomingMessageReceived",
+        "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},
+        "timestamp": 1700000000, "idMessage": "LOCATION1",
+        "senderData": {"chatId": IVAN, "sender": IVAN, "senderName": "Иван"},
+        "messageData": {"typeMessage": "locationMessage", "locationMessageData": {"latitude": 55.75, "longitude": 37.62}}
+    }))
+    .await;
+    bot.expect_no_reply(IVAN, Duration::from_millis(300)).await;
+}
