@@ -28,6 +28,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A bot that cannot be reached from outside polls the gateway's queue instead (GREEN-API only;
+//! see [`polling`](crate::polling)): one line changes, the handlers do not.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use hookbot::{bot::Bot, gateway::GreenApi, polling::PollingSettings, router::Router};
+//! # async fn run(router: Router) -> anyhow::Result<()> {
+//! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
+//! Bot::builder(Arc::new(gateway), router)
+//!     .polling(PollingSettings::new())
+//!     .build()
+//!     .run()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! A bot binary takes all of that from the environment (`HOOKBOT_*`, see [`Config`]):
 //!
 //! ```no_run
@@ -52,18 +68,31 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::gateway::GreenApi;
+use crate::polling::{Poller, PollingSettings};
 use crate::router::Router;
 use crate::sandbox::Sandbox;
 use crate::secret::Secret;
 use crate::webhook::{self, Webhook};
 
-/// A running bot's parts: its webhook (with the dispatcher behind it) and its services.
+pub use crate::intake::Intake;
+
+/// A running bot's parts: its intake (with the dispatcher behind it) and its services.
 pub struct Bot<S = ()> {
-    webhook: Webhook,
+    receiver: Receiver,
     services: Arc<Services<S>>,
     routes: axum::Router,
     listen: Listen,
     sandbox: Option<Sandbox>,
+}
+
+/// How the bot's notifications come in.
+enum Receiver {
+    /// `POST /webhook`.
+    Webhook(Webhook),
+    /// Polling the gateway's queue.
+    Polling(Poller),
+    /// Polling was asked of a gateway without a queue: serving fails with this reason.
+    Unsupported(Error),
 }
 
 /// Where [`Bot::run`] listens: an address to bind, or a socket bound already (sandbox mode
@@ -79,6 +108,7 @@ pub struct BotBuilder<S> {
     router: Router<S>,
     services: Services<S>,
     webhook_token: Option<Secret>,
+    intake: Intake,
     routes: axum::Router,
     listen: Listen,
     sandbox: Option<Sandbox>,
@@ -113,6 +143,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
                 state,
             },
             webhook_token: None,
+            intake: Intake::Webhook,
             routes: axum::Router::new(),
             listen: Listen::Address(
                 crate::config::DEFAULT_LISTEN
@@ -128,15 +159,18 @@ impl<S: Send + Sync + 'static> Bot<S> {
         }
     }
 
-    /// A bot whose handlers share `state`, its gateway, webhook token and address from the
-    /// environment (`HOOKBOT_*`, see [`Config`]). With no gateway configured, the bot runs on a
-    /// local [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
+    /// A bot whose handlers share `state`, its gateway, intake, webhook token and address
+    /// from the environment (`HOOKBOT_*`, see [`Config`]). With no gateway configured, the bot
+    /// runs on a local [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
     pub fn from_env_with_state(router: Router<S>, state: S) -> Result<BotBuilder<S>> {
         let config = Config::from_env()?;
         let Some(gateway) = config.gateway.connect()? else {
-            return Bot::sandboxed(router, state, config.listen, config.webhook_token);
+            let builder = Bot::sandboxed(router, state, config.listen, config.webhook_token)?;
+            return Ok(builder.intake(config.intake));
         };
-        let mut builder = Bot::with_state(gateway, router, state).listen(config.listen);
+        let mut builder = Bot::with_state(gateway, router, state)
+            .listen(config.listen)
+            .intake(config.intake);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
         }
@@ -147,6 +181,9 @@ impl<S: Send + Sync + 'static> Bot<S> {
     /// picks a free one) and serves, on that one port, the bot's webhook, the sandbox's GREEN-API
     /// emulator and its web chat at `/`. The bot talks to the emulator with the same client and
     /// webhook code as in production. Call it within a tokio runtime.
+    ///
+    /// With the [polling intake](BotBuilder::polling), the sandbox keeps its notifications in
+    /// its queue (no webhook set) and the bot polls it, as it would poll GREEN-API.
     pub fn sandboxed(
         router: Router<S>,
         state: S,
@@ -172,10 +209,15 @@ impl<S: Send + Sync + 'static> Bot<S> {
         Ok(builder)
     }
 
-    /// The bot's HTTP surface (`POST /webhook`, `GET /healthz`), to serve alone or merge into
-    /// an application's own axum router.
+    /// The bot's HTTP surface, to serve alone or merge into an application's own axum router:
+    /// `POST /webhook` and `GET /healthz`; with the polling intake only `GET /healthz` (nothing
+    /// is posted to a polling bot, so `POST /webhook` answers 404).
     pub fn router(&self) -> axum::Router {
-        self.webhook.router()
+        match &self.receiver {
+            Receiver::Webhook(webhook) => webhook.router(),
+            Receiver::Polling(poller) => poller.router(),
+            Receiver::Unsupported(_) => axum::Router::new(),
+        }
     }
 
     /// The gateway the bot talks to.
@@ -193,12 +235,19 @@ impl<S: Send + Sync + 'static> Bot<S> {
         self.sandbox.as_ref()
     }
 
-    /// Listens on the bot's address and serves until SIGINT or SIGTERM; then stops intake and
-    /// handles what was accepted. In sandbox mode it prints the web chat's URL.
+    /// Listens on the bot's address and serves until SIGINT or SIGTERM (polling the gateway,
+    /// with the polling intake); then stops intake and handles what was accepted. In sandbox
+    /// mode it prints the web chat's URL.
     pub async fn run(self) -> std::io::Result<DrainReport> {
         let listener = self.listen.bind().await?;
         let address = listener.local_addr()?;
-        tracing::info!(gateway = %self.services.gateway.kind(), "listening on http://{address}/webhook");
+        let gateway = self.services.gateway.kind();
+        match &self.receiver {
+            Receiver::Polling(_) => {
+                tracing::info!(%gateway, "polling for notifications; health on http://{address}/healthz")
+            }
+            _ => tracing::info!(%gateway, "listening on http://{address}/webhook"),
+        }
         if self.sandbox.is_some() {
             println!("hookbot sandbox: no gateway configured, so the bot runs on a local one.");
             println!("Open http://{address}/ to chat with the bot.");
@@ -206,15 +255,24 @@ impl<S: Send + Sync + 'static> Bot<S> {
         self.serve(listener, webhook::shutdown_signal()).await
     }
 
-    /// Serves on `listener` until `shutdown` resolves; then stops intake and handles what was
-    /// accepted.
+    /// Serves on `listener` (and polls, with the polling intake) until `shutdown` resolves;
+    /// then stops intake and handles what was accepted.
+    ///
+    /// Fails at once, with [`ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported), when
+    /// polling was chosen for a gateway without a notification queue (Z-API).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        let app = self.webhook.router().merge(self.routes);
-        self.webhook.serve_app(app, listener, shutdown).await
+        let app = self.router().merge(self.routes);
+        match self.receiver {
+            Receiver::Webhook(webhook) => webhook.serve_app(app, listener, shutdown).await,
+            Receiver::Polling(poller) => poller.serve_app(app, listener, shutdown).await,
+            Receiver::Unsupported(error) => {
+                Err(std::io::Error::new(std::io::ErrorKind::Unsupported, error))
+            }
+        }
     }
 }
 
@@ -245,6 +303,16 @@ fn listen_error(address: SocketAddr, error: &std::io::Error) -> Error {
     }
 }
 
+/// Why a gateway without a notification queue cannot poll.
+pub(crate) fn polling_unsupported(gateway: crate::gateway::GatewayKind) -> Error {
+    Error::Config {
+        variable: "HOOKBOT_INTAKE",
+        reason: format!(
+            "polling needs GREEN-API's notification queue; {gateway} delivers notifications only to a webhook: use HOOKBOT_INTAKE=webhook"
+        ),
+    }
+}
+
 /// A fresh webhook token for a sandbox whose owner set none.
 fn random_token() -> Secret {
     let bytes: [u8; 16] = rand::random();
@@ -261,6 +329,20 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
     pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
         self.webhook_token = Some(token.into());
         self
+    }
+
+    /// How notifications come in: [`Intake::Webhook`] (the default) or
+    /// [`Intake::Polling`].
+    pub fn intake(mut self, intake: Intake) -> Self {
+        self.intake = intake;
+        self
+    }
+
+    /// Polls the gateway's notification queue instead of serving `POST /webhook`: for a bot
+    /// the gateway cannot reach. GREEN-API only (its receiveNotification and
+    /// deleteNotification); see [`polling`](crate::polling).
+    pub fn polling(self, settings: PollingSettings) -> Self {
+        self.intake(Intake::Polling(settings))
     }
 
     /// The address [`Bot::run`] listens on (default `127.0.0.1:8080`).
@@ -305,7 +387,8 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
         self
     }
 
-    /// At most this many events wait or run; past it the webhook answers 503 (default 10 000).
+    /// At most this many events wait or run; past it the webhook answers 503, and the poller
+    /// leaves notifications in the gateway's queue for later (default 10 000).
     pub fn capacity(mut self, events: usize) -> Self {
         self.capacity = events;
         self
@@ -335,14 +418,38 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
         if let Some(hook) = self.on_error {
             dispatcher = dispatcher.on_error(hook);
         }
-        let mut webhook = Webhook::builder(services.gateway.kind(), dispatcher.build())
-            .body_limit(self.body_limit)
-            .drain_deadline(self.drain_deadline);
-        if let Some(token) = self.webhook_token {
-            webhook = webhook.token(token);
-        }
+        let dispatcher = dispatcher.build();
+        let receiver = match self.intake {
+            Intake::Webhook => {
+                let mut webhook = Webhook::builder(services.gateway.kind(), dispatcher)
+                    .body_limit(self.body_limit)
+                    .drain_deadline(self.drain_deadline);
+                if let Some(token) = self.webhook_token {
+                    webhook = webhook.token(token);
+                }
+                Receiver::Webhook(webhook.build())
+            }
+            Intake::Polling(settings) => {
+                if let Some(sandbox) = &self.sandbox {
+                    sandbox.set_webhook(None, None);
+                }
+                match services.gateway.notification_queue() {
+                    Some(queue) => Receiver::Polling(
+                        Poller::builder(queue, dispatcher)
+                            .settings(settings)
+                            .drain_deadline(self.drain_deadline)
+                            .build(),
+                    ),
+                    None => {
+                        let error = polling_unsupported(services.gateway.kind());
+                        tracing::error!(%error, "the bot cannot serve");
+                        Receiver::Unsupported(error)
+                    }
+                }
+            }
+        };
         Bot {
-            webhook: webhook.build(),
+            receiver,
             services,
             routes: self.routes,
             listen: self.listen,

@@ -1,4 +1,5 @@
-//! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them.
+//! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them,
+//! and `HOOKBOT_INTAKE` (`webhook`, the default, or `polling`: see [`Intake`]).
 //!
 //! ```no_run
 //! use hookbot::config::{Config, GatewayConfig};
@@ -15,8 +16,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::bot::Intake;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind, GreenApi, ZApi};
+use crate::polling::PollingSettings;
 use crate::secret::Secret;
 
 /// Where a bot listens when `HOOKBOT_LISTEN` is unset.
@@ -36,6 +39,9 @@ pub struct Config {
     pub webhook_token: Option<Secret>,
     /// Where the bot's HTTP server listens (`HOOKBOT_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
+    /// with the default [`PollingSettings`]). Polling needs GREEN-API or the sandbox.
+    pub intake: Intake,
 }
 
 /// The gateway a bot talks to.
@@ -88,10 +94,26 @@ impl Config {
             variable: "HOOKBOT_LISTEN",
             reason: format!("must be an address and port such as {DEFAULT_LISTEN}, is {listen:?}"),
         })?;
+        let gateway = GatewayConfig::from_vars(&var)?;
+        let intake = match var("HOOKBOT_INTAKE").map(|name| name.to_ascii_lowercase()) {
+            None => Intake::Webhook,
+            Some(name) if name == "webhook" => Intake::Webhook,
+            Some(name) if name == "polling" => Intake::Polling(PollingSettings::default()),
+            Some(other) => {
+                return Err(Error::Config {
+                    variable: "HOOKBOT_INTAKE",
+                    reason: format!("must be webhook or polling, is {other:?}"),
+                });
+            }
+        };
+        if let (Intake::Polling(_), GatewayConfig::ZApi { .. }) = (&intake, &gateway) {
+            return Err(crate::bot::polling_unsupported(GatewayKind::ZApi));
+        }
         Ok(Self {
-            gateway: GatewayConfig::from_vars(&var)?,
+            gateway,
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
             listen,
+            intake,
         })
     }
 }
@@ -263,6 +285,17 @@ mod tests {
             ),
             "{error}"
         );
+        let error = config(&[("HOOKBOT_INTAKE", "push")]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Config {
+                    variable: "HOOKBOT_INTAKE",
+                    ..
+                }
+            ),
+            "{error}"
+        );
         let error = config(&[("HOOKBOT_LISTEN", "8080")]).unwrap_err();
         assert!(
             matches!(
@@ -273,6 +306,46 @@ mod tests {
                 }
             ),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn intake_is_webhook_unless_polling_is_asked_for() {
+        assert_eq!(config(&[]).unwrap().intake, Intake::Webhook);
+        assert_eq!(
+            config(&[("HOOKBOT_INTAKE", "webhook")]).unwrap().intake,
+            Intake::Webhook
+        );
+        assert_eq!(
+            config(&[("HOOKBOT_INTAKE", "Polling")]).unwrap().intake,
+            Intake::Polling(PollingSettings::default())
+        );
+        let green_api = config(&[
+            ("HOOKBOT_INTAKE", "polling"),
+            ("HOOKBOT_GATEWAY", "green-api-max"),
+            ("HOOKBOT_INSTANCE", "3100000001"),
+            ("HOOKBOT_TOKEN", "tok"),
+        ])
+        .unwrap();
+        assert!(matches!(green_api.intake, Intake::Polling(_)));
+    }
+
+    #[test]
+    fn polling_with_zapi_is_refused_with_the_reason() {
+        let error = config(&[
+            ("HOOKBOT_INTAKE", "polling"),
+            ("HOOKBOT_GATEWAY", "zapi"),
+            ("HOOKBOT_INSTANCE", "ABC123"),
+            ("HOOKBOT_TOKEN", "tok"),
+        ])
+        .unwrap_err();
+        let Error::Config { variable, reason } = &error else {
+            panic!("not a config error: {error}");
+        };
+        assert_eq!(*variable, "HOOKBOT_INTAKE");
+        assert!(
+            reason.contains("zapi") && reason.contains("webhook"),
+            "{reason}"
         );
     }
 }

@@ -28,6 +28,7 @@ mod validate;
 pub(crate) mod zapi;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -78,6 +79,52 @@ pub trait Gateway: Send + Sync + fmt::Debug {
 
     /// One chat's profile.
     async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo>;
+
+    /// The instance's notification queue, for a gateway that keeps one (GREEN-API); `None` for
+    /// a gateway that only delivers to a webhook (Z-API). The polling intake needs it.
+    fn notification_queue(&self) -> Option<Arc<dyn NotificationQueue>> {
+        None
+    }
+}
+
+/// A gateway's queue of notifications waiting to be fetched: GREEN-API's receiveNotification
+/// and deleteNotification, used by the [polling intake](crate::polling) when no webhook is set.
+///
+/// The head of the queue comes back on every receive until it is deleted; a notification that
+/// is never deleted is never lost.
+#[async_trait]
+pub trait NotificationQueue: Send + Sync + fmt::Debug {
+    /// Which gateway's notifications these are (how their bodies are parsed).
+    fn kind(&self) -> GatewayKind;
+
+    /// The head of the queue, waiting up to `receive_timeout` for one; `None` when none came.
+    async fn receive_notification(&self, receive_timeout: Duration)
+    -> Result<Option<Notification>>;
+
+    /// Removes the notification `receipt_id` from the queue; whether it was there.
+    async fn delete_notification(&self, receipt_id: u64) -> Result<bool>;
+}
+
+/// One notification fetched from a [`NotificationQueue`]: its receipt (to delete it once it is
+/// taken care of) and its body, the same JSON a webhook would have received.
+///
+/// The body stays raw JSON here: reading it into an [`Event`](crate::Event) is the intake's
+/// step ([`Event::from_json`](crate::Event::from_json)), the same one a webhook takes, so that a
+/// body that is not an event can be logged and deleted rather than fail the receive.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Notification {
+    /// GREEN-API `receiptId`: what [`NotificationQueue::delete_notification`] takes.
+    pub receipt_id: u64,
+    /// GREEN-API `body`: the notification's JSON.
+    pub body: serde_json::Value,
+}
+
+impl Notification {
+    /// A notification with receipt `receipt_id` and JSON `body`.
+    pub fn new(receipt_id: u64, body: serde_json::Value) -> Self {
+        Self { receipt_id, body }
+    }
 }
 
 /// The gateways hookbot speaks to.

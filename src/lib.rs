@@ -18,6 +18,7 @@ pub mod dispatch;
 pub mod event;
 pub mod filter;
 pub mod gateway;
+pub mod polling;
 pub mod router;
 pub mod sandbox;
 pub mod testing;
@@ -26,6 +27,7 @@ pub mod webhook;
 mod contact;
 mod error;
 mod id;
+mod intake;
 mod secret;
 
 pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};

@@ -191,6 +191,12 @@ impl Sandbox {
         self.shared.outbox.push(notification);
     }
 
+    /// How many notifications are not yet taken care of: waiting for the webhook to answer
+    /// 200, or for receiveNotification and deleteNotification.
+    pub fn queued(&self) -> usize {
+        self.shared.outbox.len()
+    }
+
     /// The entries of `chat`, in order.
     pub fn history(&self, chat: &ChatId) -> Vec<ChatEntry> {
         self.shared.history(chat)

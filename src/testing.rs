@@ -17,7 +17,8 @@
 //!
 //! The bot runs exactly as in production — its webhook, dispatcher, router and GREEN-API client
 //! over real HTTP — against the [`Sandbox`], with the client's rate limits off so that tests are
-//! quick.
+//! quick. [`TestBotBuilder::polling`] makes it poll the sandbox's queue instead of serving its
+//! webhook.
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,11 +30,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::bot::Bot;
+use crate::bot::{Bot, Intake};
 use crate::contact::Contact;
 use crate::dispatch::DrainReport;
 use crate::gateway::{ClientSettings, GreenApi, RateLimits, RetryPolicy};
 use crate::id::{ChatId, MessageId};
+use crate::polling::PollingSettings;
 use crate::router::Router;
 use crate::sandbox::{Author, ChatEntry, Platform, Sandbox, SandboxBuilder, UserMessage};
 use crate::secret::Secret;
@@ -58,6 +60,7 @@ pub struct TestBotBuilder {
     sandbox: SandboxBuilder,
     platform: Platform,
     timeout: Duration,
+    intake: Intake,
 }
 
 impl TestBot {
@@ -80,6 +83,7 @@ impl TestBot {
             sandbox: Sandbox::builder().retry_delay(Duration::from_millis(50)),
             platform: Platform::WhatsApp,
             timeout: DEFAULT_REPLY_TIMEOUT,
+            intake: Intake::Webhook,
         }
     }
 
@@ -227,6 +231,23 @@ impl TestBotBuilder {
         self
     }
 
+    /// The bot polls the sandbox's notification queue (receiveNotification and
+    /// deleteNotification, long polls of 5 s, backoff from 10 ms) instead of serving its
+    /// webhook; the sandbox keeps its notifications queued.
+    pub fn polling(self) -> Self {
+        self.polling_with(
+            PollingSettings::new()
+                .receive_timeout(Duration::from_secs(5))
+                .backoff(Duration::from_millis(10), Duration::from_millis(200)),
+        )
+    }
+
+    /// Like [`polling`](TestBotBuilder::polling), with these settings.
+    pub fn polling_with(mut self, settings: PollingSettings) -> Self {
+        self.intake = Intake::Polling(settings);
+        self
+    }
+
     /// Starts the sandbox and the bot on one free local port.
     ///
     /// # Panics
@@ -243,10 +264,13 @@ impl TestBotBuilder {
                 .expect("a bound socket has an address")
         );
         let token = Secret::new(format!("test-webhook-{}", rand::random::<u64>()));
-        let sandbox = self
-            .sandbox
-            .webhook(format!("{url}/webhook"), Some(token.clone()))
-            .build();
+        let sandbox = match self.intake {
+            Intake::Webhook => self
+                .sandbox
+                .webhook(format!("{url}/webhook"), Some(token.clone())),
+            _ => self.sandbox,
+        }
+        .build();
         let settings = ClientSettings::new()
             .rate_limits(RateLimits::unlimited())
             .retry(RetryPolicy::new().initial_delay(Duration::from_millis(10)));
@@ -259,6 +283,7 @@ impl TestBotBuilder {
             .build()
             .expect("the sandbox's URL and instance are valid");
         let bot = Bot::with_state(Arc::new(gateway), router, state)
+            .intake(self.intake)
             .webhook_token(token)
             .routes(sandbox.router())
             .build();

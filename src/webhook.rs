@@ -45,10 +45,11 @@ use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
-use crate::dedupe::{DedupeKey, DedupeStore, MemoryDedupe};
+use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
+use crate::intake::{self, Accepted, Refused};
 use crate::secret::Secret;
 
 /// The largest notification accepted by default: 1 MiB.
@@ -286,35 +287,18 @@ impl Shared {
         }
     }
 
-    /// Claims the event against duplicates and queues it; 200 only once it is safely queued.
+    /// Claims the event against duplicates and queues it ([`intake::accept`]); 200 only once
+    /// it is safely queued.
     async fn accept(&self, event: Event) -> Response {
-        let key = DedupeKey::of(&event);
-        if let Some(key) = &key {
-            match self.dedupe.claim(key).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::debug!(
-                        ?key,
-                        "duplicate notification acknowledged, not handled again"
-                    );
-                    return (StatusCode::OK, "duplicate\n").into_response();
-                }
-                Err(error) => {
-                    tracing::error!(%error, "dedupe store unavailable");
-                    return unavailable("deduplication store unavailable");
-                }
+        match intake::accept(&*self.dedupe, &self.dispatcher, event).await {
+            Ok(Accepted::Queued) => (StatusCode::OK, "accepted\n").into_response(),
+            Ok(Accepted::Duplicate) => (StatusCode::OK, "duplicate\n").into_response(),
+            Err(Refused::DedupeUnavailable) => unavailable("deduplication store unavailable"),
+            Err(Refused::Rejected(rejected)) => {
+                tracing::warn!(reason = %rejected, "notification refused with 503; the gateway will deliver it again");
+                unavailable(&rejected.to_string())
             }
         }
-        let Err(rejected) = self.dispatcher.submit(event) else {
-            return (StatusCode::OK, "accepted\n").into_response();
-        };
-        if let Some(key) = &key {
-            if let Err(error) = self.dedupe.release(key).await {
-                tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
-            }
-        }
-        tracing::warn!(reason = %rejected, "notification refused with 503; the gateway will deliver it again");
-        unavailable(&rejected.to_string())
     }
 }
 

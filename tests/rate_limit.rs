@@ -48,6 +48,7 @@ async fn answer(State(arrivals): State<Arrivals>, uri: Uri) -> Json<Value> {
     Json(match method.as_str() {
         "getContacts" => json!([{"id": "79001234567@c.us", "name": "Анна", "type": "user"}]),
         "getContactInfo" => json!({"chatId": "79001234567@c.us", "name": "Анна"}),
+        "deleteNotification" => json!({"result": true}),
         _ => json!({"idMessage": "BAE5F4886F6F2D05"}),
     })
 }
@@ -209,4 +210,36 @@ async fn sends_do_not_wait_for_look_ups() {
         .unwrap();
 
     assert_eq!(arrivals.of("sendMessage"), [start]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn queue_calls_have_their_own_limit_of_a_hundred_per_second() {
+    let (url, arrivals) = start_gateway().await;
+    let client = client(&url, RateLimits::new());
+    let start = Instant::now();
+
+    for receipt in 0..100 {
+        client.delete_notification(receipt).await.unwrap();
+    }
+    client
+        .send_text(&ChatId::from("79001234567@c.us"), "hi", &SendOptions::new())
+        .await
+        .unwrap();
+    client.delete_notification(100).await.unwrap();
+
+    let at = arrivals.of("deleteNotification");
+    assert_eq!(at.len(), 101);
+    assert!(
+        at[..100].iter().all(|&arrived| arrived == start),
+        "a burst of 100 goes at once"
+    );
+    assert!(
+        at[100] >= start + Duration::from_millis(10),
+        "the 101st waits its turn"
+    );
+    assert_eq!(
+        arrivals.of("sendMessage"),
+        [start],
+        "sends do not wait for the queue's limit"
+    );
 }

@@ -19,8 +19,8 @@ use super::rate_limit::Limiter;
 use super::transport::{Call, Transport, common_error, shorten};
 use super::validate::{self, is_digits};
 use super::{
-    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
-    log_dropped,
+    Capabilities, ClientSettings, Gateway, GatewayKind, Notification, NotificationQueue,
+    SendOptions, SentMessage, base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
@@ -33,6 +33,11 @@ const MAX_BODY_BYTES: usize = 100 * 1024;
 const TYPING_MS: (u64, u64) = (1000, 20000);
 /// `phoneContact` length bounds, in digits.
 const PHONE_DIGITS: (usize, usize) = (11, 12);
+/// receiveNotification's `receiveTimeout` bounds, in seconds.
+pub(crate) const RECEIVE_TIMEOUT_S: (u64, u64) = (5, 60);
+/// How much longer than its `receiveTimeout` a receiveNotification call may take before the
+/// client gives up on it.
+const RECEIVE_GRACE: Duration = Duration::from_secs(10);
 
 const WHATSAPP_CHAT: &str = "a WhatsApp chat id: digits@c.us, digits@g.us or digits@lid";
 const MAX_CHAT: &str = "a MAX chat id: digits, negative for a group";
@@ -101,6 +106,62 @@ impl GreenApi {
         url.query_pairs_mut()
             .append_pair("count", &count.to_string());
         self.get_contacts(url).await
+    }
+
+    /// receiveNotification: the head of the instance's notification queue, waiting up to
+    /// `receive_timeout` (5–60 s, whole seconds) for one; `None` when the queue stayed empty.
+    /// The head comes back on every call until [`delete_notification`](GreenApi::delete_notification)
+    /// removes it. Only while no webhook URL is set does the instance queue notifications.
+    ///
+    /// Each attempt may take `receive_timeout` plus 10 s (or the client's time-out, when longer)
+    /// before it times out; failures are retried like any call (5xx, 429, connection errors).
+    pub async fn receive_notification(
+        &self,
+        receive_timeout: Duration,
+    ) -> Result<Option<Notification>> {
+        const METHOD: &str = "receiveNotification";
+        let (min, max) = RECEIVE_TIMEOUT_S;
+        let seconds = validate::seconds("receive_timeout", receive_timeout, min, max)?;
+        let mut url = self.url(METHOD);
+        url.query_pairs_mut()
+            .append_pair("receiveTimeout", &seconds.to_string());
+        let call = Call {
+            name: METHOD,
+            method: Method::GET,
+            url,
+            body: None,
+            limiter: &self.inner.transport.limiters.receive_notification,
+        };
+        let transport = &self.inner.transport;
+        let timeout = transport.timeout().max(receive_timeout + RECEIVE_GRACE);
+        let answer = transport
+            .send_within(call, timeout, green_api_error)
+            .await?;
+        if answer.trim_ascii().is_empty() {
+            return Ok(None);
+        }
+        let received: Option<ReceiveAnswer> = transport.decode(METHOD, &answer)?;
+        Ok(received.map(|received| Notification::new(received.receipt_id, received.body)))
+    }
+
+    /// deleteNotification: removes the notification `receipt_id` from the instance's queue;
+    /// whether the gateway found it (`{"result": true}`). Failures are retried like any call.
+    pub async fn delete_notification(&self, receipt_id: u64) -> Result<bool> {
+        const METHOD: &str = "deleteNotification";
+        let mut url = self.url(METHOD);
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(&receipt_id.to_string());
+        let call = Call {
+            name: METHOD,
+            method: Method::DELETE,
+            url,
+            body: None,
+            limiter: &self.inner.transport.limiters.delete_notification,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let deleted: DeleteAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(deleted.result)
     }
 
     fn is_max(&self) -> bool {
@@ -350,6 +411,28 @@ impl Gateway for GreenApi {
         let info: ContactInfoAnswer = self.inner.transport.decode("getContactInfo", &answer)?;
         Ok(info.into_contact_info(chat))
     }
+
+    fn notification_queue(&self) -> Option<Arc<dyn NotificationQueue>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl NotificationQueue for GreenApi {
+    fn kind(&self) -> GatewayKind {
+        self.inner.kind
+    }
+
+    async fn receive_notification(
+        &self,
+        receive_timeout: Duration,
+    ) -> Result<Option<Notification>> {
+        GreenApi::receive_notification(self, receive_timeout).await
+    }
+
+    async fn delete_notification(&self, receipt_id: u64) -> Result<bool> {
+        GreenApi::delete_notification(self, receipt_id).await
+    }
 }
 
 impl GreenApi {
@@ -568,6 +651,20 @@ struct ChatBody<'a> {
 #[serde(rename_all = "camelCase")]
 struct SendAnswer {
     id_message: String,
+}
+
+/// receiveNotification's answer when the queue has a notification (`null` otherwise).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReceiveAnswer {
+    receipt_id: u64,
+    #[serde(default)]
+    body: Value,
+}
+
+#[derive(Deserialize)]
+struct DeleteAnswer {
+    result: bool,
 }
 
 #[derive(Deserialize)]

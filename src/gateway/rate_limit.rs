@@ -10,12 +10,14 @@ use governor::{Quota, RateLimiter};
 /// How many requests per second a client sends to one instance.
 ///
 /// The defaults are GREEN-API's documented limits: 50 sends per second (sendMessage and
-/// sendContact together) and 1 look-up per second for each of getContacts and getContactInfo.
-/// A call over the limit waits for its turn; it does not fail.
+/// sendContact together), 1 look-up per second for each of getContacts and getContactInfo, and
+/// 100 calls per second for each of receiveNotification and deleteNotification (the polling
+/// intake's queue calls). A call over the limit waits for its turn; it does not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     sends_per_second: Option<NonZeroU32>,
     lookups_per_second: Option<NonZeroU32>,
+    notifications_per_second: Option<NonZeroU32>,
 }
 
 impl Default for RateLimits {
@@ -23,12 +25,14 @@ impl Default for RateLimits {
         Self {
             sends_per_second: NonZeroU32::new(50),
             lookups_per_second: NonZeroU32::new(1),
+            notifications_per_second: NonZeroU32::new(100),
         }
     }
 }
 
 impl RateLimits {
-    /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method.
+    /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method, 100 queue calls/s
+    /// per method.
     pub fn new() -> Self {
         Self::default()
     }
@@ -38,6 +42,7 @@ impl RateLimits {
         Self {
             sends_per_second: None,
             lookups_per_second: None,
+            notifications_per_second: None,
         }
     }
 
@@ -54,6 +59,13 @@ impl RateLimits {
         self.lookups_per_second = NonZeroU32::new(per_second);
         self
     }
+
+    /// receiveNotification and deleteNotification calls per second, each; 0 means unlimited.
+    #[must_use]
+    pub fn notifications_per_second(mut self, per_second: u32) -> Self {
+        self.notifications_per_second = NonZeroU32::new(per_second);
+        self
+    }
 }
 
 /// The limiters of one instance, one per group of methods the gateway limits together.
@@ -62,6 +74,8 @@ pub(crate) struct Limiters {
     pub(crate) send: Limiter,
     pub(crate) contacts: Limiter,
     pub(crate) contact_info: Limiter,
+    pub(crate) receive_notification: Limiter,
+    pub(crate) delete_notification: Limiter,
 }
 
 impl Limiters {
@@ -70,6 +84,8 @@ impl Limiters {
             send: Limiter::new(limits.sends_per_second),
             contacts: Limiter::new(limits.lookups_per_second),
             contact_info: Limiter::new(limits.lookups_per_second),
+            receive_notification: Limiter::new(limits.notifications_per_second),
+            delete_notification: Limiter::new(limits.notifications_per_second),
         }
     }
 }

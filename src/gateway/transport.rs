@@ -84,11 +84,22 @@ impl Transport {
     /// Sends `call` until it succeeds, fails for good, or the retry policy gives up; returns
     /// the body of the successful answer.
     pub(crate) async fn send(&self, call: Call<'_>, map_error: ErrorMapper) -> Result<Vec<u8>> {
+        self.send_within(call, self.timeout, map_error).await
+    }
+
+    /// Like [`send`](Transport::send), each attempt timing out after `timeout` instead of the
+    /// client's time-out (a long poll needs longer than the wait it asks the gateway for).
+    pub(crate) async fn send_within(
+        &self,
+        call: Call<'_>,
+        timeout: Duration,
+        map_error: ErrorMapper,
+    ) -> Result<Vec<u8>> {
         let started = tokio::time::Instant::now();
         let mut failed_attempts = 0;
         loop {
             call.limiter.until_ready().await;
-            let failure = match self.attempt(&call, map_error).await {
+            let failure = match self.attempt(&call, timeout, map_error).await {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
             };
@@ -110,11 +121,16 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, call: &Call<'_>, map_error: ErrorMapper) -> Result<Vec<u8>, Failure> {
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        timeout: Duration,
+        map_error: ErrorMapper,
+    ) -> Result<Vec<u8>, Failure> {
         let mut request = self
             .http
             .request(call.method.clone(), call.url.clone())
-            .timeout(self.timeout)
+            .timeout(timeout)
             .headers(self.headers.clone());
         if let Some(body) = &call.body {
             request = request
@@ -138,6 +154,11 @@ impl Transport {
             error: map_error(status, &text, retry_after),
             retry_after,
         })
+    }
+
+    /// The time-out of one attempt.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Decodes a successful answer's JSON body. serde quotes the values it could not read, so

@@ -122,6 +122,11 @@ impl Outbox {
         }
     }
 
+    /// How many notifications wait: for the webhook, or for receiveNotification.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.inner.queue).pending.len()
+    }
+
     /// deleteNotification: removes the notification `receipt`; whether it was there.
     pub(crate) fn delete(&self, receipt: u64) -> bool {
         let removed = self.inner.remove(receipt);
