@@ -229,8 +229,8 @@ async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let presented = bearer_token(request.headers());
-    shared.receive(presented, request.into_body()).await
+    let (parts, body) = request.into_parts();
+    shared.receive(bearer_token(&parts.headers), body).await
 }
 
 async fn receive_with_path_token(
@@ -239,24 +239,24 @@ async fn receive_with_path_token(
     request: Request,
 ) -> Response {
     shared
-        .receive(Some(token.into_bytes()), request.into_body())
+        .receive(Some(token.as_bytes()), request.into_body())
         .await
 }
 
 /// The token of `Authorization: Bearer <token>`, or of a bare `Authorization: <token>`.
-fn bearer_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
     let value = headers.get(AUTHORIZATION)?.as_bytes();
     let token = match value.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => &value[7..],
         _ => value,
     };
-    Some(token.trim_ascii().to_vec())
+    Some(token.trim_ascii())
 }
 
 impl Shared {
     /// receive → authenticate → read → parse → dedupe → queue.
-    async fn receive(&self, presented: Option<Vec<u8>>, body: Body) -> Response {
-        if !self.authorized(presented.as_deref()) {
+    async fn receive(&self, presented: Option<&[u8]>, body: Body) -> Response {
+        if !self.authorized(presented) {
             return (StatusCode::UNAUTHORIZED, "missing or wrong webhook token\n").into_response();
         }
         let body = match axum::body::to_bytes(body, self.body_limit).await {

@@ -1,0 +1,786 @@
+//! hookbot against the ceiling, in one run: `cargo bench --bench throughput` (add `-- --quick`
+//! for the short run CI makes to prove the benchmark still works).
+//!
+//! | phase | server | one event is |
+//! |---|---|---|
+//! | a. ceiling | a bare axum `POST` that parses the body into a `serde_json::Value` and answers 200 | one request |
+//! | b. intake | hookbot's [`Webhook`]: bearer token, parse, dedupe, dispatch to a no-op handler | one request |
+//! | c. end to end | the contact-card bot on a [`Webhook`], replying to a local GREEN-API emulator | one request, then its quoted card at the emulator |
+//!
+//! Each phase runs on a fresh server, in this process's tokio runtime (as many worker threads as
+//! cores), with the same load generator: [`CONNECTIONS`] keep-alive HTTP/1.1 connections over
+//! loopback, each sending its next notification when the last one is done (for c: when the
+//! emulator has its reply). Every notification is a realistic GREEN-API
+//! `incomingMessageReceived` with its own message id, from one of [`CHATS`] chats. The phases
+//! take turns over several rounds; the figures are the medians, and b/a and c/a are taken
+//! within each round. Then b runs again paced at half its peak, for its latency there.
+//!
+//! Memory is read (`VmRSS`) from a child process of this program: once after the contact-card
+//! bot has answered [`CHATS`] chats that each sent one message, once with a
+//! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded. `find` is timed on that book over queries
+//! of each kind the search ranks.
+//!
+//! `-- --only a` (or `b`, `c`, `find`) runs one part alone, for a profiler.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use hookbot::bot::Bot;
+use hookbot::contacts::ContactBook;
+use hookbot::dispatch::Dispatcher;
+use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits};
+use hookbot::webhook::Webhook;
+use hookbot::{Event, bots::contact_card};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
+
+/// Connections of the load generator: events in flight at once.
+const CONNECTIONS: usize = 64;
+/// Distinct chats the notifications come from (and the chats of the memory figure).
+const CHATS: u64 = 10_000;
+/// Contacts in the book of the memory figure and of the `find` benchmark.
+const BOOK_CONTACTS: usize = 100_000;
+/// Contacts the emulator lists for the end-to-end phase.
+const E2E_CONTACTS: usize = 1_000;
+/// The webhook's bearer token.
+const WEBHOOK_TOKEN: &str = "bench-webhook-token";
+/// The emulated GREEN-API instance and its API token.
+const INSTANCE: &str = "1101000001";
+const API_TOKEN: &str = "bench-api-token";
+/// How long an end-to-end reply may take before it counts as lost.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long and how often to measure.
+#[derive(Clone, Copy)]
+struct Plan {
+    rounds: usize,
+    warmup: Duration,
+    measure: Duration,
+    find_repeats: usize,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Self {
+            rounds: 5,
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs(4),
+            find_repeats: 200,
+        }
+    }
+
+    fn quick() -> Self {
+        Self {
+            rounds: 1,
+            warmup: Duration::from_millis(200),
+            measure: Duration::from_millis(500),
+            find_repeats: 10,
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--child") {
+        let child = args.get(at + 1).map_or("", String::as_str);
+        runtime().block_on(memory_child(child));
+        return;
+    }
+    let quick = args.iter().any(|arg| arg == "--quick")
+        || std::env::var_os("HOOKBOT_BENCH_QUICK").is_some();
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    match args.iter().position(|arg| arg == "--only") {
+        Some(at) => runtime().block_on(only(args.get(at + 1).map_or("", String::as_str), plan)),
+        None => runtime().block_on(run(plan)),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+async fn run(plan: Plan) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "hookbot throughput: {cores} cores, {CONNECTIONS} connections, {CHATS} chats, {} round(s) of {:?} (+{:?} warm-up)",
+        plan.rounds, plan.measure, plan.warmup
+    );
+    let mut rounds = Vec::new();
+    for round in 0..plan.rounds {
+        let tag = round as u64 * 10;
+        let ceiling = measure(Phase::Ceiling, plan, None, tag).await;
+        let intake = measure(Phase::Intake, plan, None, tag + 1).await;
+        let end_to_end = measure(Phase::EndToEnd, plan, None, tag + 2).await;
+        println!(
+            "round {}: a {} | b {} | c {} | b/a {:.2} c/a {:.2}",
+            round + 1,
+            ceiling,
+            intake,
+            end_to_end,
+            intake.rate / ceiling.rate,
+            end_to_end.rate / ceiling.rate
+        );
+        rounds.push([ceiling, intake, end_to_end]);
+    }
+    let median_of = |pick: &dyn Fn(&[Figures; 3]) -> f64| median(rounds.iter().map(pick).collect());
+    let names = [
+        "a. ceiling (bare axum)",
+        "b. intake (webhook)",
+        "c. end to end (contact card)",
+    ];
+    println!("\nmedians of {} round(s):", rounds.len());
+    println!(
+        "{:<32} {:>10} {:>9} {:>9}",
+        "phase", "events/s", "p50 ms", "p99 ms"
+    );
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
+            median_of(&|r| r[i].rate),
+            median_of(&|r| r[i].p50_ms),
+            median_of(&|r| r[i].p99_ms)
+        );
+    }
+    println!(
+        "ratios (median of per-round): b/a {:.2}, c/a {:.2}",
+        median_of(&|r| r[1].rate / r[0].rate),
+        median_of(&|r| r[2].rate / r[0].rate)
+    );
+
+    let half = median_of(&|r| r[1].rate) / 2.0;
+    let paced = measure(Phase::Intake, plan, Some(half), 90).await;
+    println!("b. intake paced at half its peak ({half:.0}/s): {paced}");
+
+    for child in ["chats", "contacts"] {
+        let report = memory_of_child(child);
+        println!("memory, {child}: {report}");
+    }
+    find_benchmark(plan).await;
+}
+
+/// One part alone, for a profiler: `--only a`, `b`, `c` or `find`.
+async fn only(part: &str, plan: Plan) {
+    let phase = match part {
+        "a" => Phase::Ceiling,
+        "b" => Phase::Intake,
+        "c" => Phase::EndToEnd,
+        "find" => return find_benchmark(plan).await,
+        other => panic!("--only takes a, b, c or find, not {other:?}"),
+    };
+    println!("{}", measure(phase, plan, None, 0).await);
+}
+
+/// Which server a run measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ceiling,
+    Intake,
+    EndToEnd,
+}
+
+/// One run's result.
+#[derive(Clone, Copy)]
+struct Figures {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0}/s p50 {:.3} ms p99 {:.3} ms",
+            self.rate, self.p50_ms, self.p99_ms
+        )?;
+        if self.errors > 0 {
+            write!(f, " ({} errors)", self.errors)?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts `phase`'s server, loads it for the plan's time (at `rate` events/s when given, else
+/// as fast as it answers), stops it.
+async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
+    let server = Server::start(phase, E2E_CONTACTS).await;
+    let load = Load {
+        address: server.address,
+        replies: server.replies.clone(),
+        tag,
+        limit: None,
+        warmup: plan.warmup,
+        measure: plan.measure,
+        rate,
+    };
+    let figures = load.run().await;
+    server.stop().await;
+    figures
+}
+
+/// A server under test, and for the end-to-end phase the gateway emulator behind it.
+struct Server {
+    address: SocketAddr,
+    replies: Option<Arc<Replies>>,
+    background: Background,
+}
+
+/// Servers running in the background until stopped.
+#[derive(Default)]
+struct Background {
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    async fn start(phase: Phase, contacts: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        let address = listener.local_addr().expect("a bound address");
+        let mut background = Background::default();
+        let mut replies = None;
+        match phase {
+            Phase::Ceiling => {
+                background.serve(
+                    listener,
+                    axum::Router::new().route("/webhook", post(ceiling)),
+                );
+            }
+            Phase::Intake => {
+                let dispatcher = Dispatcher::builder(|_event: Event| async {
+                    Ok::<_, std::convert::Infallible>(())
+                })
+                .build();
+                let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
+                    .token(WEBHOOK_TOKEN)
+                    .build();
+                background.serve(listener, webhook.router());
+            }
+            Phase::EndToEnd => {
+                let (gateway, emulated) = background.emulator(contacts).await;
+                let bot = Bot::builder(gateway, contact_card::router())
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .build();
+                background.serve(listener, bot.router());
+                replies = Some(emulated);
+            }
+        }
+        Server {
+            address,
+            replies,
+            background,
+        }
+    }
+
+    async fn stop(self) {
+        self.background.stop().await;
+    }
+}
+
+impl Background {
+    fn serve(&mut self, listener: TcpListener, app: axum::Router) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stops.push(stop);
+        self.tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        }));
+    }
+
+    /// Starts a GREEN-API emulator listing `contacts` generated people; returns a client of it
+    /// (without client-side rate limits) and what it receives.
+    async fn emulator(&mut self, contacts: usize) -> (Arc<GreenApi>, Arc<Replies>) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let replies = Arc::new(Replies::new(contacts));
+        self.serve(listener, emulator(replies.clone()));
+        let gateway = GreenApi::whatsapp(url, INSTANCE, API_TOKEN)
+            .settings(ClientSettings::new().rate_limits(RateLimits::unlimited()))
+            .build()
+            .expect("a valid emulator URL");
+        (Arc::new(gateway), replies)
+    }
+
+    async fn stop(self) {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The ceiling: read the body, parse it as hookbot must, answer 200.
+async fn ceiling(body: Bytes) -> StatusCode {
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => {
+            std::hint::black_box(value);
+            StatusCode::OK
+        }
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// What the emulator received, and a bell per connection of the load generator that rings
+/// when that connection's reply arrives.
+struct Replies {
+    bells: Vec<Notify>,
+    cards: AtomicU64,
+    others: AtomicU64,
+    contacts: Bytes,
+}
+
+impl Replies {
+    fn new(contacts: usize) -> Self {
+        Self {
+            bells: (0..CONNECTIONS).map(|_| Notify::new()).collect(),
+            cards: AtomicU64::new(0),
+            others: AtomicU64::new(0),
+            contacts: contact_list(contacts),
+        }
+    }
+}
+
+/// A minimal GREEN-API: `getContacts` lists the generated contacts; `sendContact` and
+/// `sendMessage` answer with an id and ring the bell of the connection whose message the
+/// reply quotes.
+fn emulator(replies: Arc<Replies>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/{instance}/{method}/{token}",
+            get(list_contacts).post(send),
+        )
+        .with_state(replies)
+}
+
+async fn list_contacts(State(replies): State<Arc<Replies>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        replies.contacts.clone(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sent {
+    quoted_message_id: Option<String>,
+}
+
+async fn send(
+    State(replies): State<Arc<Replies>>,
+    Path((_, method, _)): Path<(String, String, String)>,
+    body: Bytes,
+) -> impl IntoResponse {
+    let counter = if method == "sendContact" {
+        &replies.cards
+    } else {
+        &replies.others
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let sent: Option<Sent> = serde_json::from_slice(&body).ok();
+    let connection = sent
+        .and_then(|sent| sent.quoted_message_id)
+        .and_then(|id| id.split('-').nth(2)?.parse::<usize>().ok());
+    if let Some(bell) = connection.and_then(|at| replies.bells.get(at)) {
+        bell.notify_one();
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"idMessage":"BAE5F4886F6F2D05"}"#,
+    )
+}
+
+/// The load generator's settings for one run.
+struct Load {
+    address: SocketAddr,
+    /// For the end-to-end phase: wait for each reply at the emulator.
+    replies: Option<Arc<Replies>>,
+    /// Makes the run's message ids its own.
+    tag: u64,
+    /// Stop after this many notifications (then no warm-up and no time limit).
+    limit: Option<u64>,
+    warmup: Duration,
+    measure: Duration,
+    /// Events per second over all connections; `None` for as fast as answered.
+    rate: Option<f64>,
+}
+
+impl Load {
+    async fn run(self) -> Figures {
+        let load = Arc::new(self);
+        let next = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let from = started + load.warmup;
+        let until = from + load.measure;
+        let workers: Vec<_> = (0..CONNECTIONS)
+            .map(|connection| {
+                let load = load.clone();
+                let next = next.clone();
+                tokio::spawn(async move { load.connection(connection, &next, from, until).await })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for worker in workers {
+            let (mut lat, errs) = worker.await.expect("a load connection");
+            latencies.append(&mut lat);
+            errors += errs;
+        }
+        let seconds = match load.limit {
+            Some(_) => started.elapsed().as_secs_f64(),
+            None => load.measure.as_secs_f64(),
+        };
+        latencies.sort_unstable();
+        Figures {
+            rate: latencies.len() as f64 / seconds,
+            p50_ms: percentile(&latencies, 0.50),
+            p99_ms: percentile(&latencies, 0.99),
+            errors,
+        }
+    }
+
+    /// One keep-alive connection's loop; returns the latencies (µs) of the events that started
+    /// and finished within the measured window, and how many failed.
+    async fn connection(
+        &self,
+        connection: usize,
+        next: &AtomicU64,
+        from: Instant,
+        until: Instant,
+    ) -> (Vec<u32>, u64) {
+        let stream = TcpStream::connect(self.address)
+            .await
+            .expect("the server accepts");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("an HTTP/1.1 handshake");
+        tokio::spawn(conn);
+        let host = self.address.to_string();
+        let authorization = format!("Bearer {WEBHOOK_TOKEN}");
+        let mut ticks = self.rate.map(|rate| {
+            let period = Duration::from_secs_f64(CONNECTIONS as f64 / rate);
+            let first = tokio::time::Instant::now()
+                + period.mul_f64(connection as f64 / CONNECTIONS as f64);
+            tokio::time::interval_at(first, period)
+        });
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        loop {
+            // Paced, a connection waits for its turn, then times from the moment it sends:
+            // tokio's timer fires up to a millisecond late, which is the generator's delay,
+            // not the server's.
+            if let Some(ticks) = &mut ticks {
+                ticks.tick().await;
+            }
+            let start = Instant::now();
+            if self.limit.is_none() && start >= until {
+                break;
+            }
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            if self.limit.is_some_and(|limit| n >= limit) {
+                break;
+            }
+            let request = hyper::Request::post("/webhook")
+                .header(header::HOST, &host)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, &authorization)
+                .body(Full::new(Bytes::from(notification(
+                    self.tag, connection, n,
+                ))))
+                .expect("a valid request");
+            let ok = match sender.send_request(request).await {
+                Ok(response) => {
+                    let ok = response.status() == StatusCode::OK;
+                    ok && response.into_body().collect().await.is_ok()
+                }
+                Err(_) => false,
+            };
+            let replied = match (&self.replies, ok) {
+                (Some(replies), true) => {
+                    tokio::time::timeout(REPLY_TIMEOUT, replies.bells[connection].notified())
+                        .await
+                        .is_ok()
+                }
+                _ => ok,
+            };
+            let end = Instant::now();
+            if !replied {
+                errors += 1;
+            } else if self.limit.is_some() || (start >= from && end <= until) {
+                let micros = end.duration_since(start).as_micros();
+                latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+            }
+        }
+        (latencies, errors)
+    }
+}
+
+/// A realistic GREEN-API `incomingMessageReceived`: `contact Ivan Petrov` from one of [`CHATS`]
+/// chats, with a message id of its own that names the connection that sent it.
+fn notification(tag: u64, connection: usize, n: u64) -> String {
+    let chat = 79_000_000_000 + n % CHATS;
+    format!(
+        r#"{{"typeWebhook":"incomingMessageReceived","instanceData":{{"idInstance":{INSTANCE},"wid":"79001234567@c.us","typeInstance":"whatsapp"}},"timestamp":1700000000,"idMessage":"BENCH-{tag}-{connection}-{n}","senderData":{{"chatId":"{chat}@c.us","chatName":"Client {chat}","sender":"{chat}@c.us","senderName":"Client {chat}","senderContactName":"","senderPhoneNumber":{chat}}},"messageData":{{"typeMessage":"textMessage","textMessageData":{{"textMessage":"contact Ivan Petrov"}}}}}}"#
+    )
+}
+
+/// The value at quantile `q` of sorted microseconds, in milliseconds.
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = ((sorted.len() - 1) as f64 * q).round() as usize;
+    f64::from(sorted[at]) / 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+const FIRST_NAMES: [&str; 24] = [
+    "Ivan",
+    "Anna",
+    "Maria",
+    "João",
+    "Pedro",
+    "Ana",
+    "Lucas",
+    "Olga",
+    "Sergey",
+    "Elena",
+    "Dmitry",
+    "Natalia",
+    "Иван",
+    "Анна",
+    "Мария",
+    "Сергей",
+    "Ольга",
+    "Дмитрий",
+    "Артём",
+    "Наталья",
+    "Beatriz",
+    "Rafael",
+    "Juliana",
+    "Conceição",
+];
+const LAST_NAMES: [&str; 20] = [
+    "Petrov",
+    "Smirnova",
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Kuznetsov",
+    "Popova",
+    "Costa",
+    "Pereira",
+    "Петров",
+    "Смирнова",
+    "Кузнецов",
+    "Попова",
+    "Соколов",
+    "Лебедева",
+    "Gonçalves",
+    "Araújo",
+    "Müller",
+    "Straße",
+];
+
+/// The `n`-th generated contact's name: first and last names in Latin and Cyrillic script,
+/// some with diacritics, every fourth with a company after it.
+fn contact_name(n: usize) -> String {
+    let first = FIRST_NAMES[n % FIRST_NAMES.len()];
+    let last = LAST_NAMES[(n / FIRST_NAMES.len()) % LAST_NAMES.len()];
+    if n % 4 == 3 {
+        format!("{first} {last} (Office {})", n / 4)
+    } else {
+        format!("{first} {last}")
+    }
+}
+
+/// The `n`-th generated contact's phone: 11 digits.
+fn contact_phone(n: usize) -> u64 {
+    79_100_000_000 + n as u64 * 7
+}
+
+/// A `getContacts` answer listing `count` generated people.
+fn contact_list(count: usize) -> Bytes {
+    let entries: Vec<serde_json::Value> = (0..count)
+        .map(|n| {
+            serde_json::json!({
+                "id": format!("{}@c.us", contact_phone(n)),
+                "name": "",
+                "contactName": contact_name(n),
+                "type": "user",
+            })
+        })
+        .collect();
+    Bytes::from(serde_json::to_vec(&entries).expect("JSON"))
+}
+
+/// A contact book over a GREEN-API emulator listing `count` generated people, loaded.
+async fn loaded_book(count: usize) -> (ContactBook, Background) {
+    let mut background = Background::default();
+    let (gateway, _) = background.emulator(count).await;
+    let book = ContactBook::new(gateway);
+    let listed = book.all().await.expect("the emulator lists contacts").len();
+    assert_eq!(listed, count, "the book holds every generated contact");
+    (book, background)
+}
+
+/// Runs this program again as a child that reports its resident memory.
+fn memory_of_child(child: &str) -> String {
+    let program = std::env::current_exe().expect("this program's path");
+    let output = std::process::Command::new(program)
+        .args(["--child", child])
+        .output()
+        .expect("the memory child runs");
+    assert!(
+        output.status.success(),
+        "the memory child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A child's measurement: `chats`, the contact-card bot after one message from each of
+/// [`CHATS`] chats; `contacts`, a loaded [`BOOK_CONTACTS`]-contact book.
+async fn memory_child(child: &str) {
+    let before = resident_kib();
+    match child {
+        "chats" => {
+            let server = Server::start(Phase::EndToEnd, E2E_CONTACTS).await;
+            let load = Load {
+                address: server.address,
+                replies: server.replies.clone(),
+                tag: 0,
+                limit: Some(CHATS),
+                warmup: Duration::ZERO,
+                measure: Duration::ZERO,
+                rate: None,
+            };
+            let figures = load.run().await;
+            assert_eq!(figures.errors, 0, "every chat got its reply");
+            let replies = server.replies.as_ref().expect("an end-to-end server");
+            let cards = replies.cards.load(Ordering::Relaxed);
+            assert_eq!(cards, CHATS, "one card per chat");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            println!(
+                "{:.1} MiB resident after {CHATS} chats each sent a message and got a card ({:.1} MiB before; bot, emulator and load generator in one process)",
+                mib(resident_kib()),
+                mib(before)
+            );
+            server.stop().await;
+        }
+        "contacts" => {
+            let (book, background) = loaded_book(BOOK_CONTACTS).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            println!(
+                "{:.1} MiB resident with a {BOOK_CONTACTS}-contact book loaded ({:.1} MiB before)",
+                mib(resident_kib()),
+                mib(before)
+            );
+            drop(book);
+            background.stop().await;
+        }
+        other => panic!("no memory child {other:?}: chats or contacts"),
+    }
+}
+
+/// This process's resident memory (`VmRSS`), in KiB.
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Times [`ContactBook::find`] over a [`BOOK_CONTACTS`]-contact book, for each kind of query
+/// the search ranks.
+async fn find_benchmark(plan: Plan) {
+    let (book, background) = loaded_book(BOOK_CONTACTS).await;
+    let unique = contact_name(4 * 1234 + 3);
+    let phone = contact_phone(56_789).to_string();
+    let queries = [
+        ("whole name, many matches", "Ivan Petrov".to_owned()),
+        ("one common word", "anna".to_owned()),
+        ("prefix", "serg".to_owned()),
+        ("inside words", "etro".to_owned()),
+        ("other script and case", "ИВАН петров".to_owned()),
+        ("without diacritics", "joao goncalves".to_owned()),
+        ("a unique name", unique),
+        (
+            "whole phone, formatted",
+            format!("+{} {}", &phone[..1], &phone[1..]),
+        ),
+        ("end of a phone", phone[5..].to_owned()),
+        ("no match", "zzyzx".to_owned()),
+    ];
+    let mut all = Vec::new();
+    println!(
+        "
+ContactBook::find over {BOOK_CONTACTS} contacts, {} runs per query:",
+        plan.find_repeats
+    );
+    println!(
+        "{:<28} {:>8} {:>10} {:>10}",
+        "query", "matches", "p50 ms", "p99 ms"
+    );
+    for (kind, query) in &queries {
+        let mut times = Vec::with_capacity(plan.find_repeats);
+        let mut matches = 0;
+        for _ in 0..plan.find_repeats {
+            let started = Instant::now();
+            let found = book.find(query).await.expect("the list is loaded");
+            let micros = started.elapsed().as_micros();
+            matches = std::hint::black_box(found).len();
+            times.push(u32::try_from(micros).unwrap_or(u32::MAX));
+        }
+        times.sort_unstable();
+        println!(
+            "{kind:<28} {matches:>8} {:>10.3} {:>10.3}",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
+        all.extend(times);
+    }
+    all.sort_unstable();
+    println!(
+        "{:<28} {:>8} {:>10.3} {:>10.3}",
+        "all queries",
+        "",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
+    drop(book);
+    background.stop().await;
+}
