@@ -53,8 +53,10 @@
 //! # Ok(()) }
 //! ```
 
+use std::any::TypeId;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +65,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::contacts::ContactBook;
 use crate::context::Services;
+use crate::conversation::{
+    Conversation, ConversationState, Conversations, ErrorHook, TimeoutHandler,
+};
 use crate::dispatch::{Dispatcher, DrainReport, HandlerFailure};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -83,7 +88,12 @@ pub struct Bot<S = ()> {
     routes: axum::Router,
     listen: Listen,
     sandbox: Option<Sandbox>,
+    /// Ends timed-out conversations while the bot serves.
+    timeouts: Option<Background>,
 }
+
+/// Work the bot runs beside its intake while it serves.
+type Background = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How the bot's notifications come in.
 enum Receiver {
@@ -104,8 +114,10 @@ enum Listen {
 
 /// Builds a [`Bot`]; finish with [`build`](BotBuilder::build).
 #[must_use]
-pub struct BotBuilder<S> {
-    router: Router<S>,
+pub struct BotBuilder<S, D = ()> {
+    router: Router<S, D>,
+    conversations: Option<Conversations<D>>,
+    on_timeout: Option<Arc<dyn TimeoutHandler<S, D>>>,
     services: Services<S>,
     webhook_token: Option<Secret>,
     intake: Intake,
@@ -116,27 +128,37 @@ pub struct BotBuilder<S> {
     drain_deadline: Duration,
     max_in_flight: usize,
     capacity: usize,
-    on_error: Option<Box<dyn Fn(HandlerFailure) + Send + Sync>>,
+    on_error: Option<ErrorHook>,
 }
 
 impl Bot<()> {
-    /// A bot without state: `router`'s handlers take a plain [`Context`](crate::context::Context).
-    pub fn builder(gateway: Arc<dyn Gateway>, router: Router) -> BotBuilder<()> {
+    /// A bot without state: `router`'s handlers take a [`Context`](crate::context::Context)
+    /// without shared state (and with the conversation state `D`, if any).
+    pub fn builder<D: ConversationState>(
+        gateway: Arc<dyn Gateway>,
+        router: Router<(), D>,
+    ) -> BotBuilder<(), D> {
         Bot::with_state(gateway, router, ())
     }
 
     /// A bot without state, its gateway, webhook token and address from the environment.
-    pub fn from_env(router: Router) -> Result<BotBuilder<()>> {
+    pub fn from_env<D: ConversationState>(router: Router<(), D>) -> Result<BotBuilder<(), D>> {
         Bot::from_env_with_state(router, ())
     }
 }
 
 impl<S: Send + Sync + 'static> Bot<S> {
     /// A bot whose handlers share `state` (`cx.state()`), typed.
-    pub fn with_state(gateway: Arc<dyn Gateway>, router: Router<S>, state: S) -> BotBuilder<S> {
+    pub fn with_state<D: ConversationState>(
+        gateway: Arc<dyn Gateway>,
+        router: Router<S, D>,
+        state: S,
+    ) -> BotBuilder<S, D> {
         let contacts = ContactBook::new(gateway.clone());
         BotBuilder {
             router,
+            conversations: None,
+            on_timeout: None,
             services: Services {
                 gateway,
                 contacts,
@@ -162,7 +184,10 @@ impl<S: Send + Sync + 'static> Bot<S> {
     /// A bot whose handlers share `state`, its gateway, intake, webhook token and address
     /// from the environment (`HOOKBOT_*`, see [`Config`]). With no gateway configured, the bot
     /// runs on a local [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
-    pub fn from_env_with_state(router: Router<S>, state: S) -> Result<BotBuilder<S>> {
+    pub fn from_env_with_state<D: ConversationState>(
+        router: Router<S, D>,
+        state: S,
+    ) -> Result<BotBuilder<S, D>> {
         let config = Config::from_env()?;
         let Some(gateway) = config.gateway.connect()? else {
             let builder = Bot::sandboxed(router, state, config.listen, config.webhook_token)?;
@@ -184,12 +209,12 @@ impl<S: Send + Sync + 'static> Bot<S> {
     ///
     /// With the [polling intake](BotBuilder::polling), the sandbox keeps its notifications in
     /// its queue (no webhook set) and the bot polls it, as it would poll GREEN-API.
-    pub fn sandboxed(
-        router: Router<S>,
+    pub fn sandboxed<D: ConversationState>(
+        router: Router<S, D>,
         state: S,
         listen: SocketAddr,
         webhook_token: Option<Secret>,
-    ) -> Result<BotBuilder<S>> {
+    ) -> Result<BotBuilder<S, D>> {
         let listener = bind_now(listen)?;
         let address = listener
             .local_addr()
@@ -266,13 +291,18 @@ impl<S: Send + Sync + 'static> Bot<S> {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
         let app = self.router().merge(self.routes);
-        match self.receiver {
+        let timeouts = self.timeouts.map(tokio::spawn);
+        let served = match self.receiver {
             Receiver::Webhook(webhook) => webhook.serve_app(app, listener, shutdown).await,
             Receiver::Polling(poller) => poller.serve_app(app, listener, shutdown).await,
             Receiver::Unsupported(error) => {
                 Err(std::io::Error::new(std::io::ErrorKind::Unsupported, error))
             }
+        };
+        if let Some(timeouts) = timeouts {
+            timeouts.abort();
         }
+        served
     }
 }
 
@@ -324,7 +354,7 @@ fn random_token() -> Secret {
     )
 }
 
-impl<S: Send + Sync + 'static> BotBuilder<S> {
+impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     /// The secret the gateway presents on each webhook call.
     pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
         self.webhook_token = Some(token.into());
@@ -363,9 +393,26 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
         self
     }
 
-    /// Called with every handler failure (an error or a panic), after it is logged.
+    /// Called with every handler failure (an error or a panic), after it is logged; also with
+    /// the failures of the [conversation timeout hook](BotBuilder::on_conversation_timeout).
     pub fn on_error(mut self, hook: impl Fn(HandlerFailure) + Send + Sync + 'static) -> Self {
-        self.on_error = Some(Box::new(hook));
+        self.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Where the conversations' states are kept and how messages are keyed (see
+    /// [`conversation`](crate::conversation)). A bot whose conversation state is not `()` gets
+    /// [`Conversations::in_memory`] unless it sets its own.
+    pub fn conversations(mut self, conversations: Conversations<D>) -> Self {
+        self.conversations = Some(conversations);
+        self
+    }
+
+    /// Called with each conversation that timed out (idle past its store's timeout), with its
+    /// key locked: to tell the person their session ended, say. Its failures reach
+    /// [`on_error`](BotBuilder::on_error).
+    pub fn on_conversation_timeout(mut self, hook: impl TimeoutHandler<S, D>) -> Self {
+        self.on_timeout = Some(Arc::new(hook));
         self
     }
 
@@ -397,26 +444,22 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
     /// The bot.
     pub fn build(self) -> Bot<S> {
         let services = Arc::new(self.services);
-        let router = Arc::new(self.router);
-        let handler_services = services.clone();
-        let handle = move |event: Event| {
-            let chosen = router.choose(&event);
-            let services = handler_services.clone();
-            async move {
-                match chosen {
-                    Some(chosen) => chosen.run(event, services).await,
-                    None => {
-                        tracing::debug!(kind = event.kind.name(), "no route for the event");
-                        Ok(())
-                    }
-                }
-            }
-        };
+        let conversations = self
+            .conversations
+            .or_else(|| (TypeId::of::<D>() != TypeId::of::<()>()).then(Conversations::in_memory));
+        let timeouts = conversations.clone().map(|conversations| {
+            Box::pin(conversations.watch_timeouts(
+                services.clone(),
+                self.on_timeout,
+                self.on_error.clone(),
+            )) as Background
+        });
+        let handle = handler(Arc::new(self.router), conversations, services.clone());
         let mut dispatcher = Dispatcher::builder(handle)
             .max_in_flight(self.max_in_flight)
             .capacity(self.capacity);
         if let Some(hook) = self.on_error {
-            dispatcher = dispatcher.on_error(hook);
+            dispatcher = dispatcher.on_error(move |failure| hook(failure));
         }
         let dispatcher = dispatcher.build();
         let receiver = match self.intake {
@@ -454,6 +497,37 @@ impl<S: Send + Sync + 'static> BotBuilder<S> {
             routes: self.routes,
             listen: self.listen,
             sandbox: self.sandbox,
+            timeouts,
         }
+    }
+}
+
+/// The dispatcher's handler: enter the event's conversation (its key locked, its state
+/// loaded), choose the route by the event and the state, run it.
+fn handler<S: Send + Sync + 'static, D: ConversationState>(
+    router: Arc<Router<S, D>>,
+    conversations: Option<Conversations<D>>,
+    services: Arc<Services<S>>,
+) -> impl Fn(Event) -> Pin<Box<dyn Future<Output = crate::router::HandlerResult> + Send>>
++ Send
++ Sync
++ 'static {
+    move |event: Event| {
+        let router = router.clone();
+        let conversations = conversations.clone();
+        let services = services.clone();
+        Box::pin(async move {
+            let conversation = match &conversations {
+                Some(conversations) => conversations.enter(&event).await?,
+                None => Conversation::detached(),
+            };
+            match router.choose(&event, &conversation.get()) {
+                Some(chosen) => chosen.run(event, conversation, services).await,
+                None => {
+                    tracing::debug!(kind = event.kind.name(), "no route for the event");
+                    Ok(())
+                }
+            }
+        })
     }
 }

@@ -1,5 +1,6 @@
-//! What a handler gets: the event, what its route's filters found, the gateway, the contact
-//! book and the bot's state; and the reply helpers.
+//! What a handler gets: the event, what its route's filters found, its conversation, the
+//! gateway, the contact book and the bot's state; and the reply helpers. A conversation's
+//! timeout hook gets a [`TimedOut`], with the same helpers.
 //!
 //! ```no_run
 //! use hookbot::context::Context;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use crate::contact::ContactCard;
 use crate::contacts::ContactBook;
+use crate::conversation::{Conversation, ConversationKey};
 use crate::error::{Result, Rule, ValidationError};
 use crate::event::{Event, Message};
 use crate::filter::{Captures, Command, Matched};
@@ -33,18 +35,26 @@ pub(crate) struct Services<S> {
     pub(crate) state: S,
 }
 
-/// One event being handled, with everything its handler needs.
-pub struct Context<S = ()> {
+/// One event being handled, with everything its handler needs. `S` is the bot's shared
+/// state, `D` its [conversation](crate::conversation) state.
+pub struct Context<S = (), D = ()> {
     event: Event,
     matched: Matched,
+    conversation: Conversation<D>,
     services: Arc<Services<S>>,
 }
 
-impl<S> Context<S> {
-    pub(crate) fn new(event: Event, matched: Matched, services: Arc<Services<S>>) -> Self {
+impl<S, D> Context<S, D> {
+    pub(crate) fn new(
+        event: Event,
+        matched: Matched,
+        conversation: Conversation<D>,
+        services: Arc<Services<S>>,
+    ) -> Self {
         Self {
             event,
             matched,
+            conversation,
             services,
         }
     }
@@ -89,6 +99,14 @@ impl<S> Context<S> {
         &self.services.state
     }
 
+    /// The conversation the event belongs to: read its state with
+    /// [`get`](Conversation::get), change it with [`set`](Conversation::set) and
+    /// [`end`](Conversation::end). No other event of this conversation is handled while the
+    /// context lives.
+    pub fn conversation(&self) -> &Conversation<D> {
+        &self.conversation
+    }
+
     /// The gateway the bot talks to.
     pub fn gateway(&self) -> &Arc<dyn Gateway> {
         &self.services.gateway
@@ -122,6 +140,70 @@ impl<S> Context<S> {
     }
 }
 
+/// A conversation that timed out, as its timeout hook gets it: the key, the last state, and
+/// the helpers to tell the person.
+pub struct TimedOut<S = (), D = ()> {
+    key: ConversationKey,
+    state: D,
+    services: Arc<Services<S>>,
+}
+
+impl<S, D> TimedOut<S, D> {
+    pub(crate) fn new(key: ConversationKey, state: D, services: Arc<Services<S>>) -> Self {
+        Self {
+            key,
+            state,
+            services,
+        }
+    }
+
+    /// The conversation's key.
+    pub fn key(&self) -> &ConversationKey {
+        &self.key
+    }
+
+    /// The conversation's last state.
+    pub fn conversation_state(&self) -> &D {
+        &self.state
+    }
+
+    /// The bot's shared state.
+    pub fn state(&self) -> &S {
+        &self.services.state
+    }
+
+    /// The gateway the bot talks to.
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        &self.services.gateway
+    }
+
+    /// The instance's contacts, cached.
+    pub fn contacts(&self) -> &ContactBook {
+        &self.services.contacts
+    }
+
+    /// A text to the conversation's chat (for a per-sender conversation, the person's private
+    /// chat); await it to send. [`quote`](Reply::quote) has nothing to quote here.
+    pub fn reply(&self, text: impl Into<String>) -> Reply<'_> {
+        self.reply_with(Outgoing::Text(text.into()))
+    }
+
+    /// A contact card to the conversation's chat; await it to send.
+    pub fn reply_contact(&self, card: impl Into<ContactCard>) -> Reply<'_> {
+        self.reply_with(Outgoing::Contact(card.into()))
+    }
+
+    fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
+        Reply {
+            gateway: self.services.gateway.as_ref(),
+            chat: self.key.reply_chat().cloned(),
+            trigger: None,
+            outgoing,
+            options: SendOptions::new(),
+        }
+    }
+}
+
 /// A reply being built; await it to send. Each setter returns the reply.
 #[must_use = "a reply is sent only when awaited"]
 pub struct Reply<'a> {
@@ -143,6 +225,14 @@ impl Reply<'_> {
     /// [`Capabilities`](crate::gateway::Capabilities)).
     pub fn quote(mut self) -> Self {
         self.options.quote = self.trigger.clone();
+        self
+    }
+
+    /// Quotes the message `id` of the chat instead (a message the conversation remembered,
+    /// say). The gateway's policy for what it cannot quote applies as for
+    /// [`quote`](Reply::quote).
+    pub fn quoting(mut self, id: impl Into<crate::id::MessageId>) -> Self {
+        self.options.quote = Some(id.into());
         self
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// `Result` with hookbot's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong when hookbot talks to a gateway.
+/// Everything that can go wrong when hookbot talks to a gateway or to a store.
 ///
 /// It is `Clone`, so that callers sharing one failed call (the contact book's cache) each get
 /// it whole. Match on it to decide what to do: fix the request ([`Validation`](Error::Validation),
@@ -95,6 +95,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A store of the bot's (conversation states) failed.
+    #[error("the store failed: {source}")]
+    Storage {
+        /// The store's error (shared, so that the error can be cloned).
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// A conversation's state was changed while handling an event that belongs to no
+    /// conversation (not a message: a status, a call, an instance's state).
+    #[error("the event belongs to no conversation: it is not a message")]
+    NoConversation,
     /// The gateway answered 200 with a body hookbot cannot read.
     #[error("unexpected answer from the gateway: {reason}")]
     InvalidResponse {
@@ -124,6 +135,13 @@ fn quota_details(
 }
 
 impl Error {
+    /// A store's error.
+    pub(crate) fn storage(source: crate::dedupe::BoxError) -> Self {
+        Error::Storage {
+            source: Arc::from(source),
+        }
+    }
+
     /// Whether trying the same request again later may succeed: rate limits, a starting
     /// instance, time-outs, connection errors and the gateway's own trouble (HTTP 499, 500, 502,
     /// 503, 504).

@@ -13,6 +13,7 @@ pub mod bots;
 pub mod config;
 pub mod contacts;
 pub mod context;
+pub mod conversation;
 pub mod dedupe;
 pub mod dispatch;
 pub mod event;

@@ -24,15 +24,18 @@
 //! # let _ = router;
 //! ```
 //!
-//! A handler is any `async fn(Context<S>) -> Result<(), E>` where `E` converts into a boxed
+//! A handler is any `async fn(Context<S, D>) -> Result<(), E>` where `E` converts into a boxed
 //! error (hookbot's [`Error`](crate::Error), `anyhow::Error`, `std::io::Error`, ...). Its error
-//! reaches the bot's error hook with the event's identity.
+//! reaches the bot's error hook with the event's identity. `S` is the bot's shared state, `D`
+//! its [conversation](crate::conversation) state; both are `()` by default, and
+//! [`in_state`](Router::in_state) routes by the conversation's state.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::context::{Context, Services};
+use crate::conversation::{Conversation, ConversationState};
 use crate::dedupe::BoxError;
 use crate::event::Event;
 use crate::filter::{Filter, Matched};
@@ -42,18 +45,18 @@ pub type HandlerResult = Result<(), BoxError>;
 type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 
 /// An async function of a [`Context`]: what a route runs.
-pub trait Handler<S>: Send + Sync + 'static {
+pub trait Handler<S, D = ()>: Send + Sync + 'static {
     /// Runs the handler.
-    fn call(&self, cx: Context<S>) -> BoxFuture;
+    fn call(&self, cx: Context<S, D>) -> BoxFuture;
 }
 
-impl<S, F, Fut, E> Handler<S> for F
+impl<S, D, F, Fut, E> Handler<S, D> for F
 where
-    F: Fn(Context<S>) -> Fut + Send + Sync + 'static,
+    F: Fn(Context<S, D>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    fn call(&self, cx: Context<S>) -> BoxFuture {
+    fn call(&self, cx: Context<S, D>) -> BoxFuture {
         let future = self(cx);
         Box::pin(async move { future.await.map_err(Into::into) })
     }
@@ -61,31 +64,31 @@ where
 
 /// Code that runs around every handler of a router: it gets the context and the rest of the
 /// chain, [`Next`], and decides whether and how to call it.
-pub trait Middleware<S>: Send + Sync + 'static {
+pub trait Middleware<S, D = ()>: Send + Sync + 'static {
     /// Runs around `next`.
-    fn call(&self, cx: Context<S>, next: Next<S>) -> BoxFuture;
+    fn call(&self, cx: Context<S, D>, next: Next<S, D>) -> BoxFuture;
 }
 
-impl<S, F, Fut> Middleware<S> for F
+impl<S, D, F, Fut> Middleware<S, D> for F
 where
-    F: Fn(Context<S>, Next<S>) -> Fut + Send + Sync + 'static,
+    F: Fn(Context<S, D>, Next<S, D>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HandlerResult> + Send + 'static,
 {
-    fn call(&self, cx: Context<S>, next: Next<S>) -> BoxFuture {
+    fn call(&self, cx: Context<S, D>, next: Next<S, D>) -> BoxFuture {
         Box::pin(self(cx, next))
     }
 }
 
 /// The rest of the chain a [`Middleware`] wraps: the inner middleware and the handler.
-pub struct Next<S> {
-    layers: Arc<[Arc<dyn Middleware<S>>]>,
+pub struct Next<S, D = ()> {
+    layers: Arc<[Arc<dyn Middleware<S, D>>]>,
     depth: usize,
-    handler: Arc<dyn Handler<S>>,
+    handler: Arc<dyn Handler<S, D>>,
 }
 
-impl<S: Send + Sync + 'static> Next<S> {
+impl<S: Send + Sync + 'static, D: ConversationState> Next<S, D> {
     /// Runs the rest of the chain.
-    pub async fn run(self, cx: Context<S>) -> HandlerResult {
+    pub async fn run(self, cx: Context<S, D>) -> HandlerResult {
         match self.layers.get(self.depth).cloned() {
             Some(layer) => {
                 let next = Next {
@@ -99,32 +102,36 @@ impl<S: Send + Sync + 'static> Next<S> {
     }
 }
 
-/// Routes in order, nested routers, a fallback, and middleware around them.
-pub struct Router<S = ()> {
-    routes: Vec<Route<S>>,
-    fallback: Option<Arc<dyn Handler<S>>>,
-    layers: Vec<Arc<dyn Middleware<S>>>,
+/// Routes in order, nested routers, a fallback, and middleware around them. `S` is the bot's
+/// shared state, `D` its conversation state.
+pub struct Router<S = (), D = ()> {
+    routes: Vec<Route<S, D>>,
+    fallback: Option<Arc<dyn Handler<S, D>>>,
+    layers: Vec<Arc<dyn Middleware<S, D>>>,
 }
 
-enum Route<S> {
-    Handler(Filter, Arc<dyn Handler<S>>),
-    Nested(Filter, Router<S>),
+enum Route<S, D> {
+    Handler(Filter, Arc<dyn Handler<S, D>>),
+    Nested(Filter, Router<S, D>),
+    InState(StateTest<D>, Router<S, D>),
 }
+
+type StateTest<D> = Box<dyn Fn(&D) -> bool + Send + Sync>;
 
 /// The handler chosen for an event, with its middleware and what its filter found.
-pub(crate) struct Chosen<S> {
-    handler: Arc<dyn Handler<S>>,
-    layers: Vec<Arc<dyn Middleware<S>>>,
+pub(crate) struct Chosen<S, D> {
+    handler: Arc<dyn Handler<S, D>>,
+    layers: Vec<Arc<dyn Middleware<S, D>>>,
     matched: Matched,
 }
 
-impl<S: Send + Sync + 'static> Default for Router<S> {
+impl<S: Send + Sync + 'static, D: ConversationState> Default for Router<S, D> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<S: Send + Sync + 'static> Router<S> {
+impl<S: Send + Sync + 'static, D: ConversationState> Router<S, D> {
     /// A router with no routes.
     pub fn new() -> Self {
         Self {
@@ -137,7 +144,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Adds a route: `handler` handles the events `filter` passes, unless an earlier route took
     /// them.
     #[must_use]
-    pub fn route(mut self, filter: impl Into<Filter>, handler: impl Handler<S>) -> Self {
+    pub fn route(mut self, filter: impl Into<Filter>, handler: impl Handler<S, D>) -> Self {
         self.routes
             .push(Route::Handler(filter.into(), Arc::new(handler)));
         self
@@ -146,14 +153,27 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Adds a nested router for the events `filter` passes. An event it does not handle (no
     /// route of its own, no fallback) goes on to the routes after it.
     #[must_use]
-    pub fn nest(mut self, filter: impl Into<Filter>, router: Router<S>) -> Self {
+    pub fn nest(mut self, filter: impl Into<Filter>, router: Router<S, D>) -> Self {
         self.routes.push(Route::Nested(filter.into(), router));
+        self
+    }
+
+    /// Adds a nested router for the events whose conversation is in a state `test` passes (see
+    /// [`conversation`](crate::conversation)). Like [`nest`](Router::nest), an event it does not
+    /// handle goes on to the routes after it.
+    #[must_use]
+    pub fn in_state(
+        mut self,
+        test: impl Fn(&D) -> bool + Send + Sync + 'static,
+        router: Router<S, D>,
+    ) -> Self {
+        self.routes.push(Route::InState(Box::new(test), router));
         self
     }
 
     /// Handles the events no route took.
     #[must_use]
-    pub fn fallback(mut self, handler: impl Handler<S>) -> Self {
+    pub fn fallback(mut self, handler: impl Handler<S, D>) -> Self {
         self.fallback = Some(Arc::new(handler));
         self
     }
@@ -161,13 +181,13 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// Runs `middleware` around every handler of this router, nested ones included; the first
     /// added runs outermost.
     #[must_use]
-    pub fn layer(mut self, middleware: impl Middleware<S>) -> Self {
+    pub fn layer(mut self, middleware: impl Middleware<S, D>) -> Self {
         self.layers.push(Arc::new(middleware));
         self
     }
 
-    /// The handler for `event`, or `None` when no route takes it.
-    pub(crate) fn choose(&self, event: &Event) -> Option<Chosen<S>> {
+    /// The handler for `event` in a conversation in `state`, or `None` when no route takes it.
+    pub(crate) fn choose(&self, event: &Event, state: &D) -> Option<Chosen<S, D>> {
         let mut chosen = self.routes.iter().find_map(|route| match route {
             Route::Handler(filter, handler) => {
                 let mut matched = Matched::default();
@@ -179,8 +199,11 @@ impl<S: Send + Sync + 'static> Router<S> {
             }
             Route::Nested(filter, router) => filter
                 .matches(event, &mut Matched::default())
-                .then(|| router.choose(event))
+                .then(|| router.choose(event, state))
                 .flatten(),
+            Route::InState(test, router) => {
+                test(state).then(|| router.choose(event, state)).flatten()
+            }
         });
         if chosen.is_none() {
             chosen = self.fallback.clone().map(|handler| Chosen {
@@ -195,10 +218,15 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 }
 
-impl<S: Send + Sync + 'static> Chosen<S> {
-    /// Runs the chosen handler inside its middleware.
-    pub(crate) async fn run(self, event: Event, services: Arc<Services<S>>) -> HandlerResult {
-        let cx = Context::new(event, self.matched, services);
+impl<S: Send + Sync + 'static, D: ConversationState> Chosen<S, D> {
+    /// Runs the chosen handler inside its middleware, in `conversation`.
+    pub(crate) async fn run(
+        self,
+        event: Event,
+        conversation: Conversation<D>,
+        services: Arc<Services<S>>,
+    ) -> HandlerResult {
+        let cx = Context::new(event, self.matched, conversation, services);
         let next = Next {
             layers: self.layers.into(),
             depth: 0,

@@ -30,8 +30,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::bot::{Bot, Intake};
+use crate::bot::{Bot, BotBuilder, Intake};
 use crate::contact::Contact;
+use crate::conversation::ConversationState;
 use crate::dispatch::DrainReport;
 use crate::gateway::{ClientSettings, GreenApi, RateLimits, RetryPolicy};
 use crate::id::{ChatId, MessageId};
@@ -65,13 +66,13 @@ pub struct TestBotBuilder {
 
 impl TestBot {
     /// A bot without state, on a sandbox with the seeded contacts.
-    pub async fn start(router: Router) -> TestBot {
+    pub async fn start<D: ConversationState>(router: Router<(), D>) -> TestBot {
         TestBot::builder().start(router, ()).await
     }
 
     /// A bot with `state`, on a sandbox with the seeded contacts.
-    pub async fn start_with_state<S: Send + Sync + 'static>(
-        router: Router<S>,
+    pub async fn start_with_state<S: Send + Sync + 'static, D: ConversationState>(
+        router: Router<S, D>,
         state: S,
     ) -> TestBot {
         TestBot::builder().start(router, state).await
@@ -253,7 +254,26 @@ impl TestBotBuilder {
     /// # Panics
     ///
     /// When no local port can be bound.
-    pub async fn start<S: Send + Sync + 'static>(self, router: Router<S>, state: S) -> TestBot {
+    pub async fn start<S: Send + Sync + 'static, D: ConversationState>(
+        self,
+        router: Router<S, D>,
+        state: S,
+    ) -> TestBot {
+        self.start_configured(router, state, |bot| bot).await
+    }
+
+    /// Like [`start`](TestBotBuilder::start), with the bot's builder passed through
+    /// `configure` first: for conversations, an error hook, bounds.
+    ///
+    /// # Panics
+    ///
+    /// When no local port can be bound.
+    pub async fn start_configured<S: Send + Sync + 'static, D: ConversationState>(
+        self,
+        router: Router<S, D>,
+        state: S,
+        configure: impl FnOnce(BotBuilder<S, D>) -> BotBuilder<S, D>,
+    ) -> TestBot {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free local port");
@@ -285,8 +305,8 @@ impl TestBotBuilder {
         let bot = Bot::with_state(Arc::new(gateway), router, state)
             .intake(self.intake)
             .webhook_token(token)
-            .routes(sandbox.router())
-            .build();
+            .routes(sandbox.router());
+        let bot = configure(bot).build();
         let entries = sandbox.subscribe();
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(bot.serve(listener, async move {

@@ -660,7 +660,7 @@ async fn a_duplicate_in_the_queue_is_handled_once_and_both_copies_deleted() {
 async fn a_polling_bot_serves_health_but_no_webhook() {
     let queue = MockQueue::default();
     let url = queue.serve().await;
-    let bot = Bot::builder(Arc::new(client(&url, fast_retry())), Router::new())
+    let bot = Bot::builder(Arc::new(client(&url, fast_retry())), Router::<()>::new())
         .polling(quick_polling())
         .build();
     let server = Server::start_bot(bot).await;
@@ -685,7 +685,7 @@ async fn polling_a_gateway_without_a_queue_fails_to_serve_with_the_reason() {
     let gateway = ZApi::builder("https://api.z-api.io", "ABC123", "tok")
         .build()
         .unwrap();
-    let bot = Bot::builder(Arc::new(gateway), Router::new())
+    let bot = Bot::builder(Arc::new(gateway), Router::<()>::new())
         .polling(PollingSettings::new())
         .build();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -825,8 +825,13 @@ async fn a_sandboxed_bot_that_polls_leaves_the_sandbox_without_a_webhook() {
         )
     };
     for (polling, expect_webhook) in [(false, true), (true, false)] {
-        let mut builder =
-            Bot::sandboxed(Router::new(), (), "127.0.0.1:0".parse().unwrap(), None).unwrap();
+        let mut builder = Bot::sandboxed(
+            Router::<()>::new(),
+            (),
+            "127.0.0.1:0".parse().unwrap(),
+            None,
+        )
+        .unwrap();
         if polling {
             builder = builder.polling(quick_polling());
         }

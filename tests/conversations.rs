@@ -1,0 +1,428 @@
+//! Conversations, tested with the test kit over real HTTP: each key strategy, state routes, the
+//! race cases (one sender in two chats, two senders in one group), timeouts and their hook, a
+//! failing store, and the dialogue example.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hookbot::context::{Context, TimedOut};
+use hookbot::conversation::{ConversationKey, Conversations, KeyStrategy, MemoryStorage, Storage};
+use hookbot::dedupe::BoxError;
+use hookbot::dispatch::{FailureCause, HandlerFailure};
+use hookbot::router::Router;
+use hookbot::sandbox::{ChatEntry, EntryContent, UserMessage};
+use hookbot::testing::TestBot;
+use hookbot::{Error, filter};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+#[path = "../examples/conversation.rs"]
+#[allow(dead_code)]
+mod example;
+
+const VASILISA: &str = "79001234567@c.us";
+const IVAN: &str = "79001234568@c.us";
+const GROUP: &str = "120363043968066561@g.us";
+
+fn text(entry: &ChatEntry) -> &str {
+    match &entry.content {
+        EntryContent::Text(text) => text,
+        other => panic!("expected a text, got {other:?}"),
+    }
+}
+
+/// A counter per conversation: each message is answered with the count so far, after a pause
+/// that gives a racing event every chance to read the same old count.
+async fn count(cx: Context<(), u32>) -> hookbot::Result<()> {
+    let seen = cx.conversation().get();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    cx.conversation().set(seen + 1).await?;
+    let sender = &cx.message().expect("a message").sender;
+    cx.reply(format!("{sender} {seen}")).await?;
+    Ok(())
+}
+
+fn counter() -> Router<(), u32> {
+    Router::new().route(filter::incoming() & filter::content("text"), count)
+}
+
+async fn counting_bot(strategy: KeyStrategy) -> TestBot {
+    TestBot::builder()
+        .start_configured(counter(), (), |bot| {
+            bot.conversations(Conversations::in_memory().key(strategy))
+        })
+        .await
+}
+
+/// The counts in `replies`, sorted.
+fn counts(replies: &[ChatEntry]) -> Vec<u32> {
+    let mut counts: Vec<u32> = replies
+        .iter()
+        .map(|reply| text(reply).rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    counts.sort_unstable();
+    counts
+}
+
+fn in_group(from: &str, text: &str) -> UserMessage {
+    UserMessage::text(from, text).in_group(GROUP)
+}
+
+#[tokio::test]
+async fn one_sender_in_two_chats_never_sees_the_same_old_state() {
+    let mut bot = counting_bot(KeyStrategy::PerSender).await;
+    for _ in 0..4 {
+        bot.send(IVAN, "private").await;
+        bot.send_message(in_group(IVAN, "group")).await;
+    }
+    let mut replies = bot.replies(IVAN, 4).await;
+    replies.extend(bot.replies(GROUP, 4).await);
+    assert_eq!(counts(&replies), (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn two_senders_in_one_group_each_have_their_own_conversation_by_default() {
+    let mut bot = TestBot::start(counter()).await;
+    for _ in 0..3 {
+        bot.send_message(in_group(IVAN, "hi")).await;
+        bot.send_message(in_group(VASILISA, "hi")).await;
+    }
+    let replies = bot.replies(GROUP, 6).await;
+    for sender in [IVAN, VASILISA] {
+        let theirs: Vec<&str> = replies
+            .iter()
+            .map(text)
+            .filter(|text| text.starts_with(sender))
+            .collect();
+        assert_eq!(
+            theirs,
+            [0, 1, 2].map(|n| format!("{sender} {n}")),
+            "{sender}"
+        );
+    }
+    bot.send(IVAN, "private").await;
+    assert_eq!(
+        text(&bot.reply(IVAN).await),
+        format!("{IVAN} 0"),
+        "the private chat is another conversation"
+    );
+}
+
+#[tokio::test]
+async fn two_senders_in_one_group_share_the_chats_conversation_per_chat() {
+    let mut bot = counting_bot(KeyStrategy::PerChat).await;
+    for _ in 0..3 {
+        bot.send_message(in_group(IVAN, "hi")).await;
+        bot.send_message(in_group(VASILISA, "hi")).await;
+    }
+    let replies = bot.replies(GROUP, 6).await;
+    assert_eq!(counts(&replies), (0..6).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_per_sender_conversation_follows_the_person_into_a_group() {
+    let mut bot = counting_bot(KeyStrategy::PerSender).await;
+    bot.send(IVAN, "private").await;
+    assert_eq!(text(&bot.reply(IVAN).await), format!("{IVAN} 0"));
+    bot.send_message(in_group(IVAN, "group")).await;
+    assert_eq!(text(&bot.reply(GROUP).await), format!("{IVAN} 1"));
+}
+
+mod states {
+    use super::*;
+
+    #[derive(Debug, Clone, Default, PartialEq)]
+    enum Quiz {
+        #[default]
+        Idle,
+        Asked,
+    }
+
+    async fn ask(cx: Context<(), Quiz>) -> hookbot::Result<()> {
+        cx.conversation().set(Quiz::Asked).await?;
+        cx.reply("2 + 2?").await?;
+        Ok(())
+    }
+
+    async fn answer(cx: Context<(), Quiz>) -> hookbot::Result<()> {
+        cx.conversation().end().await?;
+        let verdict = if cx.text() == Some("4") {
+            "right"
+        } else {
+            "wrong"
+        };
+        cx.reply(verdict).await?;
+        Ok(())
+    }
+
+    async fn unrouted(cx: Context<(), Quiz>) -> hookbot::Result<()> {
+        cx.reply(format!("no route; state {:?}", cx.conversation().get()))
+            .await?;
+        Ok(())
+    }
+
+    fn router() -> Router<(), Quiz> {
+        Router::new()
+            .route(filter::command("quiz"), ask)
+            .in_state(
+                |state| *state == Quiz::Asked,
+                Router::new().route(filter::regex("^[0-9]+$"), answer),
+            )
+            .fallback(unrouted)
+    }
+
+    #[tokio::test]
+    async fn a_state_route_takes_messages_only_in_its_state() {
+        let mut bot = TestBot::start(router()).await;
+        bot.send(IVAN, "4").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "no route; state Idle");
+        bot.send(IVAN, "quiz").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "2 + 2?");
+        bot.send(IVAN, "4").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "right");
+        bot.send(IVAN, "4").await;
+        assert_eq!(
+            text(&bot.reply(IVAN).await),
+            "no route; state Idle",
+            "the conversation ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_route_that_takes_nothing_falls_through_to_the_next_routes() {
+        let mut bot = TestBot::start(router()).await;
+        bot.send(IVAN, "quiz").await;
+        bot.reply(IVAN).await;
+        bot.send(IVAN, "four").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "no route; state Asked");
+        bot.send(IVAN, "5").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "wrong");
+    }
+}
+
+mod example_dialogue {
+    use super::*;
+
+    async fn start() -> TestBot {
+        TestBot::builder()
+            .start_configured(example::router(), (), |bot| {
+                bot.on_conversation_timeout(example::timed_out)
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn the_dialogue_collects_a_name_and_a_phone_and_answers_with_the_card_quoting_the_first_message()
+     {
+        let mut bot = start().await;
+        let first = bot.send(VASILISA, "card").await;
+        assert!(text(&bot.reply(VASILISA).await).starts_with("Whose card"));
+        bot.send(VASILISA, "Ivan Petrov").await;
+        assert_eq!(
+            text(&bot.reply(VASILISA).await),
+            "The phone number of Ivan Petrov, with the country code?"
+        );
+        bot.send(VASILISA, "call me maybe").await;
+        let refused = bot.reply(VASILISA).await;
+        assert!(
+            text(&refused).starts_with("That number cannot go on a card (card.phone"),
+            "{refused:?}"
+        );
+        bot.send(VASILISA, "+7 900 765-43-21").await;
+        let reply = bot.reply(VASILISA).await;
+        assert_eq!(reply.quoted, Some(first));
+        let EntryContent::Contact(card) = &reply.content else {
+            panic!("expected a card, got {reply:?}");
+        };
+        assert_eq!(card.first_name.as_deref(), Some("Ivan Petrov"));
+        assert_eq!(card.phone_contact, Some(79007654321));
+        bot.send(VASILISA, "+7 900 765-43-21").await;
+        bot.expect_no_reply(VASILISA, Duration::from_millis(300))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn cancel_ends_the_dialogue_at_any_step() {
+        let mut bot = start().await;
+        bot.send(IVAN, "/card").await;
+        bot.reply(IVAN).await;
+        bot.send(IVAN, "cancel").await;
+        assert_eq!(text(&bot.reply(IVAN).await), "Cancelled.");
+        bot.send(IVAN, "Ivan").await;
+        bot.expect_no_reply(IVAN, Duration::from_millis(300)).await;
+    }
+
+    #[tokio::test]
+    async fn an_idle_dialogue_times_out_and_the_person_is_told_quoting_the_first_message() {
+        let mut bot = TestBot::builder()
+            .start_configured(example::router(), (), |bot| {
+                bot.conversations(Conversations::new(MemoryStorage::with_limits(
+                    Duration::from_millis(200),
+                    100,
+                )))
+                .on_conversation_timeout(example::timed_out)
+            })
+            .await;
+        let first = bot.send_message(in_group(IVAN, "card")).await;
+        bot.reply(GROUP).await;
+        let told = bot.reply(GROUP).await;
+        assert!(text(&told).starts_with("No answer for a while"), "{told:?}");
+        assert_eq!(told.quoted, Some(first));
+        bot.send_message(in_group(IVAN, "Ivan")).await;
+        bot.expect_no_reply(GROUP, Duration::from_millis(300)).await;
+    }
+}
+
+/// The failures the bot reported, in a channel.
+fn failures() -> (
+    impl Fn(HandlerFailure) + Send + Sync + 'static,
+    mpsc::UnboundedReceiver<HandlerFailure>,
+) {
+    let (report, reported) = mpsc::unbounded_channel();
+    (
+        move |failure| {
+            let _ = report.send(failure);
+        },
+        reported,
+    )
+}
+
+async fn next_failure(reported: &mut mpsc::UnboundedReceiver<HandlerFailure>) -> HandlerFailure {
+    tokio::time::timeout(Duration::from_secs(10), reported.recv())
+        .await
+        .expect("a failure reported in time")
+        .expect("the hook is alive")
+}
+
+#[tokio::test]
+async fn a_failing_timeout_hook_is_reported_with_the_conversation() {
+    async fn failing(_: TimedOut<(), u32>) -> hookbot::Result<()> {
+        Err(Error::NoConversation)
+    }
+    let (on_error, mut reported) = failures();
+    let mut bot = TestBot::builder()
+        .start_configured(counter(), (), |bot| {
+            bot.conversations(Conversations::new(MemoryStorage::with_limits(
+                Duration::from_millis(100),
+                100,
+            )))
+            .on_conversation_timeout(failing)
+            .on_error(on_error)
+        })
+        .await;
+    bot.send(IVAN, "hi").await;
+    bot.reply(IVAN).await;
+    let failure = next_failure(&mut reported).await;
+    assert_eq!(failure.event.kind, "conversation_timeout");
+    assert_eq!(
+        failure.event.chat.as_ref().map(|chat| chat.as_str()),
+        Some(IVAN)
+    );
+}
+
+/// A store that fails to load or to save, as told.
+#[derive(Clone, Default)]
+struct BrokenStorage {
+    saves_fail: bool,
+    loads: Arc<Mutex<usize>>,
+}
+
+#[async_trait]
+impl Storage<u32> for BrokenStorage {
+    async fn load(&self, _: &ConversationKey) -> Result<Option<u32>, BoxError> {
+        *self.loads.lock().unwrap() += 1;
+        if self.saves_fail {
+            Ok(None)
+        } else {
+            Err("the store is down".into())
+        }
+    }
+
+    async fn save(&self, _: &ConversationKey, _: u32) -> Result<(), BoxError> {
+        Err("the store is read-only".into())
+    }
+
+    async fn remove(&self, _: &ConversationKey) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_load_makes_the_event_fail_and_be_reported() {
+    let (on_error, mut reported) = failures();
+    let storage = BrokenStorage::default();
+    let mut bot = TestBot::builder()
+        .start_configured(counter(), (), |bot| {
+            bot.conversations(Conversations::new(storage.clone()))
+                .on_error(on_error)
+        })
+        .await;
+    let asked = bot.send(IVAN, "hi").await;
+    let failure = next_failure(&mut reported).await;
+    assert_eq!(failure.event.message_id, Some(asked));
+    let FailureCause::Error(error) = &failure.error else {
+        panic!("expected an error, got {:?}", failure.error);
+    };
+    assert_eq!(error.to_string(), "the store failed: the store is down");
+    assert_eq!(*storage.loads.lock().unwrap(), 1);
+    bot.expect_no_reply(IVAN, Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_save_gives_the_handler_a_typed_error_and_keeps_the_old_state() {
+    async fn save(cx: Context<(), u32>) -> hookbot::Result<()> {
+        let answer = match cx.conversation().set(1).await {
+            Err(Error::Storage { source }) => format!("not saved: {source}"),
+            other => format!("unexpected: {other:?}"),
+        };
+        cx.reply(format!("{answer}; state {}", cx.conversation().get()))
+            .await?;
+        Ok(())
+    }
+    let storage = BrokenStorage {
+        saves_fail: true,
+        ..BrokenStorage::default()
+    };
+    let mut bot = TestBot::builder()
+        .start_configured(Router::new().route(filter::incoming(), save), (), |bot| {
+            bot.conversations(Conversations::new(storage))
+        })
+        .await;
+    bot.send(IVAN, "hi").await;
+    assert_eq!(
+        text(&bot.reply(IVAN).await),
+        "not saved: the store is read-only; state 0"
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_a_message_belongs_to_no_conversation() {
+    let (seen, mut results) = mpsc::unbounded_channel();
+    let on_status = move |cx: Context<(), u32>| {
+        let seen = seen.clone();
+        async move {
+            let key = cx.conversation().key().cloned();
+            let set = cx.conversation().set(5).await;
+            let _ = seen.send((key, set));
+            Ok::<_, Error>(())
+        }
+    };
+    let bot = TestBot::start(Router::new().route(filter::status(), on_status)).await;
+    bot.deliver(json!({
+        "typeWebhook": "outgoingMessageStatus",
+        "instanceData": {"idInstance": 1101000001, "wid": "79001234560@c.us", "typeInstance": "whatsapp"},
+        "timestamp": 1700000000,
+        "idMessage": "BAE5F4886F6F2D05",
+        "status": "delivered",
+        "chatId": IVAN,
+        "sendByApi": true
+    }))
+    .await;
+    let (key, set) = tokio::time::timeout(Duration::from_secs(10), results.recv())
+        .await
+        .expect("the status handled in time")
+        .expect("the handler ran");
+    assert_eq!(key, None);
+    assert!(matches!(set, Err(Error::NoConversation)), "{set:?}");
+}
