@@ -130,13 +130,12 @@ impl<S, D> Context<S, D> {
     }
 
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
-        Reply {
-            gateway: self.services.gateway.as_ref(),
-            chat: self.chat().cloned(),
-            trigger: self.event.message_id().cloned(),
+        Reply::new(
+            self.services.gateway.as_ref(),
+            self.chat().cloned(),
+            self.event.message_id().cloned(),
             outgoing,
-            options: SendOptions::new(),
-        }
+        )
     }
 }
 
@@ -194,13 +193,12 @@ impl<S, D> TimedOut<S, D> {
     }
 
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
-        Reply {
-            gateway: self.services.gateway.as_ref(),
-            chat: self.key.reply_chat().cloned(),
-            trigger: None,
+        Reply::new(
+            self.services.gateway.as_ref(),
+            self.key.reply_chat().cloned(),
+            None,
             outgoing,
-            options: SendOptions::new(),
-        }
+        )
     }
 }
 
@@ -219,7 +217,23 @@ enum Outgoing {
     Contact(ContactCard),
 }
 
-impl Reply<'_> {
+impl<'a> Reply<'a> {
+    /// A reply through `gateway` to `chat`, able to quote `trigger`.
+    fn new(
+        gateway: &'a dyn Gateway,
+        chat: Option<ChatId>,
+        trigger: Option<crate::id::MessageId>,
+        outgoing: Outgoing,
+    ) -> Self {
+        Self {
+            gateway,
+            chat,
+            trigger,
+            outgoing,
+            options: SendOptions::new(),
+        }
+    }
+
     /// Quotes the message that triggered the handler. Where the gateway cannot quote this kind
     /// of message (GREEN-API MAX), the reply is sent without the quote (see
     /// [`Capabilities`](crate::gateway::Capabilities)).

@@ -345,6 +345,17 @@ impl<D: ConversationState> Conversation<D> {
     }
 }
 
+/// The key of `sender` across chats on a test instance.
+#[cfg(test)]
+fn test_key(sender: &str) -> ConversationKey {
+    ConversationKey::new(
+        GatewayKind::GreenApiWhatsApp,
+        "1",
+        None,
+        Some(sender.into()),
+    )
+}
+
 impl<D: fmt::Debug> fmt::Debug for Conversation<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conversation")

@@ -65,16 +65,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::gateway::GatewayKind;
-
-    fn key(sender: &str) -> ConversationKey {
-        ConversationKey::new(
-            GatewayKind::GreenApiWhatsApp,
-            "1",
-            None,
-            Some(sender.into()),
-        )
-    }
+    use crate::conversation::test_key as key;
 
     #[tokio::test(start_paused = true)]
     async fn a_held_key_makes_the_next_holder_wait_and_other_keys_do_not() {

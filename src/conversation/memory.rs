@@ -236,18 +236,9 @@ impl<D> fmt::Debug for MemoryStorage<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::GatewayKind;
+    use crate::conversation::test_key as key;
 
     const TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
-    fn key(sender: &str) -> ConversationKey {
-        ConversationKey::new(
-            GatewayKind::GreenApiWhatsApp,
-            "1",
-            None,
-            Some(sender.into()),
-        )
-    }
 
     fn store() -> MemoryStorage<u32> {
         MemoryStorage::with_limits(TIMEOUT, 1_000)
