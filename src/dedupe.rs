@@ -1,15 +1,16 @@
 //! Deduplication: the gateways deliver at least once, so each notification is claimed once
 //! before it is handled, and a second copy is acknowledged without being handled again.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moka::sync::Cache;
+use tokio::time::Instant;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::event::{Content, Event, EventKind};
-use crate::id::MessageId;
 
 /// How long a claim is kept: GREEN-API keeps undelivered notifications for 24 hours.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
@@ -19,51 +20,90 @@ pub const DEFAULT_CAPACITY: u64 = 1_000_000;
 /// What makes a notification the same as another: gateway, instance, kind, chat, message id,
 /// and what changed for notifications that repeat an id — a status (with every message id it
 /// covers), a call's state, an edit's new text.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct DedupeKey(Arc<str>);
+///
+/// The key is a 128-bit XXH3 digest of those parts, each written with its length so that no
+/// two different lists of parts are written alike: 16 bytes to store and compare whatever
+/// the ids' lengths, and the same for the same notification in every process and every
+/// version of hookbot, so that replicas sharing a store agree. Two different notifications
+/// share a key with a probability of about 10<sup>-27</sup> among a million kept claims.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DedupeKey(u128);
 
 impl DedupeKey {
     /// The key of `event`, or `None` for an event without a message id (instance-level events
     /// such as a state change), which is always handled.
     pub fn of(event: &Event) -> Option<Self> {
         let id = event.message_id()?;
-        let chat = event.chat().map_or("", |chat| chat.as_str());
-        let key = format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{chat}\u{1f}{id}\u{1f}{}",
-            event.gateway,
-            event.instance,
-            event.kind.name(),
-            change(event),
-        );
-        Some(Self(key.into()))
+        let mut digest = Digest(Xxh3::new());
+        digest.part(event.gateway.as_str());
+        digest.part(&event.instance);
+        digest.part(event.kind.name());
+        digest.part(event.chat().map_or("", |chat| chat.as_str()));
+        digest.part(id.as_str());
+        change(event, &mut digest);
+        Some(Self(digest.0.digest128()))
     }
 
-    /// The key as one string (fields separated by U+001F), for stores that need text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The key as a number, for stores that keep binary keys.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// The key as 16 big-endian bytes, for stores that keep byte strings (a Redis key).
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+}
+
+/// 32 lowercase hexadecimal digits, for stores that need text.
+impl fmt::Display for DedupeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
     }
 }
 
 impl fmt::Debug for DedupeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0.replace('\u{1f}', "/"), f)
+        write!(f, "DedupeKey({self})")
     }
 }
 
-/// What a notification that repeats a message id changes: a status and the ids it covers, a
-/// call's state, an edit's new text; empty for the rest.
-fn change(event: &Event) -> String {
+/// The parts of a key, fed to the hash one by one.
+struct Digest(Xxh3);
+
+impl Digest {
+    /// Writes one part, preceded by its length: parts cannot run into each other.
+    fn part(&mut self, text: &str) {
+        self.0.update(&(text.len() as u64).to_le_bytes());
+        self.0.update(text.as_bytes());
+    }
+}
+
+/// Writes what a notification that repeats a message id changes: a status and every id it
+/// covers, a call's state, an edit's new text; for the rest, that nothing changes. Each kind of
+/// change starts with its own tag.
+fn change(event: &Event, digest: &mut Digest) {
     match &event.kind {
         EventKind::Status(status) => {
-            let ids: Vec<&str> = status.ids.iter().map(MessageId::as_str).collect();
-            format!("{}:{}", status.status.as_str(), ids.join(","))
+            digest.part("status");
+            digest.part(status.status.as_str());
+            digest.0.update(&(status.ids.len() as u64).to_le_bytes());
+            for id in &status.ids {
+                digest.part(id.as_str());
+            }
         }
-        EventKind::Call(call) => call.status.clone(),
+        EventKind::Call(call) => {
+            digest.part("call");
+            digest.part(&call.status);
+        }
         EventKind::Message(message) => match &message.content {
-            Content::Edited { text, .. } => format!("edited:{text}"),
-            _ => String::new(),
+            Content::Edited { text, .. } => {
+                digest.part("edited");
+                digest.part(text);
+            }
+            _ => digest.part(""),
         },
-        _ => String::new(),
+        _ => digest.part(""),
     }
 }
 
@@ -83,11 +123,60 @@ pub trait DedupeStore: Send + Sync + 'static {
 /// Any error a store or a handler may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Claims kept in memory (moka), bounded in count and kept for a retention time.
+/// Claims kept in memory, bounded in count and kept for a retention time; when full, the
+/// oldest claim goes first. Cheap to clone; clones share the claims.
+///
+/// Every claim lives equally long, so claims expire in the order they were made: each shard
+/// keeps a hash set of its claims and a queue in claim order, and forgets from the front of
+/// the queue. A claim costs one hash insert and one push, under one shard's lock.
 #[derive(Clone)]
 pub struct MemoryDedupe {
-    claims: Cache<DedupeKey, ()>,
+    shards: Arc<[Mutex<Shard>]>,
+    retention: Duration,
+    /// Claims one shard keeps at most.
+    shard_capacity: usize,
 }
+
+/// One part of the claims, chosen by the key.
+#[derive(Default)]
+struct Shard {
+    /// The claims in force, each with the number it was made under.
+    claims: HashMap<DedupeKey, u64>,
+    /// Claims in the order they were made: the order they expire in. A released claim stays
+    /// here until it reaches the front, and then counts for nothing.
+    order: VecDeque<Claim>,
+    /// The number of the next claim.
+    next: u64,
+}
+
+/// One entry of a shard's queue.
+struct Claim {
+    key: DedupeKey,
+    number: u64,
+    at: Instant,
+}
+
+impl Shard {
+    /// Forgets the claims older than `retention`, and more of the oldest while `room` more
+    /// would not fit in `capacity`.
+    fn forget(&mut self, now: Instant, retention: Duration, capacity: usize, room: usize) {
+        while let Some(oldest) = self.order.front() {
+            let expired = now.saturating_duration_since(oldest.at) >= retention;
+            if !expired && self.order.len() + room <= capacity {
+                break;
+            }
+            let Claim { key, number, .. } = self.order.pop_front().expect("the front exists");
+            if self.claims.get(&key) == Some(&number) {
+                self.claims.remove(&key);
+            }
+        }
+    }
+}
+
+/// How many claims make a shard of their own: small stores keep one exact queue.
+const CLAIMS_PER_SHARD: u64 = 4096;
+/// The most shards a store has.
+const MAX_SHARDS: u64 = 16;
 
 impl Default for MemoryDedupe {
     fn default() -> Self {
@@ -96,32 +185,73 @@ impl Default for MemoryDedupe {
 }
 
 impl MemoryDedupe {
-    /// A store keeping up to `capacity` claims, each for `retention`.
+    /// A store keeping up to `capacity` claims (at least 1), each for `retention`.
     pub fn new(retention: Duration, capacity: u64) -> Self {
-        let claims = Cache::builder()
-            .time_to_live(retention)
-            .max_capacity(capacity)
-            .build();
-        Self { claims }
+        let capacity = capacity.max(1);
+        let shards = (capacity / CLAIMS_PER_SHARD).clamp(1, MAX_SHARDS);
+        let shard_capacity = usize::try_from(capacity.div_ceil(shards)).unwrap_or(usize::MAX);
+        Self {
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            retention,
+            shard_capacity,
+        }
+    }
+
+    /// The shard that holds `key`.
+    fn shard(&self, key: &DedupeKey) -> MutexGuard<'_, Shard> {
+        // The key is a hash already: its low bits spread claims evenly.
+        let at = (key.0 % self.shards.len() as u128) as usize;
+        self.shards[at]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims kept: expired ones count until a later claim in their shard forgets them.
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                shard.claims.len()
+            })
+            .sum()
     }
 }
 
 impl fmt::Debug for MemoryDedupe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryDedupe")
-            .field("claims", &self.claims.entry_count())
-            .finish()
+            .field("claims", &self.len())
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl DedupeStore for MemoryDedupe {
     async fn claim(&self, key: &DedupeKey) -> Result<bool, BoxError> {
-        Ok(self.claims.entry_by_ref(key).or_insert(()).is_fresh())
+        let now = Instant::now();
+        let mut shard = self.shard(key);
+        shard.forget(now, self.retention, self.shard_capacity, 0);
+        if shard.claims.contains_key(key) {
+            return Ok(false);
+        }
+        shard.forget(now, self.retention, self.shard_capacity, 1);
+        let number = shard.next;
+        shard.next += 1;
+        shard.claims.insert(*key, number);
+        shard.order.push_back(Claim {
+            key: *key,
+            number,
+            at: now,
+        });
+        Ok(true)
     }
 
     async fn release(&self, key: &DedupeKey) -> Result<(), BoxError> {
-        self.claims.invalidate(key);
+        self.shard(key).claims.remove(key);
         Ok(())
     }
 }
@@ -130,8 +260,8 @@ impl DedupeStore for MemoryDedupe {
 mod tests {
     use super::*;
 
-    fn key(text: &str) -> DedupeKey {
-        DedupeKey(text.into())
+    fn key(n: u128) -> DedupeKey {
+        DedupeKey(n)
     }
 
     fn green_api(json: serde_json::Value) -> Event {
@@ -143,6 +273,49 @@ mod tests {
             "typeWebhook": "incomingCall", "instanceData": {"idInstance": 1, "wid": "", "typeInstance": "whatsapp"},
             "timestamp": 1, "idMessage": "CALL1", "from": "79001234567@c.us", "status": status
         }))
+    }
+
+    fn text(instance: u64, chat: &str, id: &str) -> Event {
+        text_on("whatsapp", instance, chat, id)
+    }
+
+    fn text_on(platform: &str, instance: u64, chat: &str, id: &str) -> Event {
+        green_api(serde_json::json!({
+            "typeWebhook": "incomingMessageReceived",
+            "instanceData": {"idInstance": instance, "wid": "", "typeInstance": platform},
+            "timestamp": 1, "idMessage": id,
+            "senderData": {"chatId": chat, "sender": chat, "senderName": "Anna"},
+            "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+        }))
+    }
+
+    #[test]
+    fn the_key_is_the_same_in_every_process() {
+        // Replicas sharing a store must agree: the digest has no per-process seed.
+        let key = DedupeKey::of(&text(1101000001, "79001234567@c.us", "BAE5F4886F6F2D05"))
+            .expect("a message has a key");
+        assert_eq!(key.to_string(), format!("{:032x}", key.as_u128()));
+        assert_eq!(key.to_bytes(), key.as_u128().to_be_bytes());
+        assert_eq!(key.to_string(), "9c098d348a3df7ed9afaa08be71b8f9d");
+    }
+
+    #[test]
+    fn every_part_of_the_key_counts() {
+        let base = DedupeKey::of(&text(1, "79001234567@c.us", "M1"));
+        assert_eq!(base, DedupeKey::of(&text(1, "79001234567@c.us", "M1")));
+        assert_ne!(base, DedupeKey::of(&text(2, "79001234567@c.us", "M1")));
+        assert_ne!(base, DedupeKey::of(&text(1, "79001234568@c.us", "M1")));
+        assert_ne!(base, DedupeKey::of(&text(1, "79001234567@c.us", "M2")));
+        let max = text_on("v3", 1, "79001234567@c.us", "M1");
+        assert_ne!(base, DedupeKey::of(&max));
+    }
+
+    #[test]
+    fn parts_cannot_run_into_each_other() {
+        assert_ne!(
+            DedupeKey::of(&text(1, "79001234567@c.us", "AB")),
+            DedupeKey::of(&text(1, "79001234567@c.usA", "B"))
+        );
     }
 
     #[test]
@@ -165,20 +338,22 @@ mod tests {
 
     #[test]
     fn a_zapi_status_is_keyed_by_every_id_it_covers() {
-        let status = |ids: &[&str]| {
+        let status = |status: &str, ids: &[&str]| {
             Event::from_json(
                 crate::gateway::GatewayKind::ZApi,
-                serde_json::json!({"type": "MessageStatusCallback", "instanceId": "I", "status": "READ", "ids": ids, "phone": "5544999999999"}),
+                serde_json::json!({"type": "MessageStatusCallback", "instanceId": "I", "status": status, "ids": ids, "phone": "5544999999999"}),
             )
             .unwrap()
         };
+        let read = |ids: &[&str]| DedupeKey::of(&status("READ", ids));
+        assert_ne!(read(&["A", "B"]), read(&["A", "C"]));
+        assert_ne!(read(&["A", "B"]), read(&["A"]));
+        assert_ne!(read(&["A", "B"]), read(&["A", "B", "C"]));
+        assert_ne!(read(&["A,B"]), read(&["A", "B"]));
+        assert_eq!(read(&["A", "B"]), read(&["A", "B"]));
         assert_ne!(
-            DedupeKey::of(&status(&["A", "B"])),
-            DedupeKey::of(&status(&["A", "C"]))
-        );
-        assert_eq!(
-            DedupeKey::of(&status(&["A", "B"])),
-            DedupeKey::of(&status(&["A", "B"]))
+            read(&["A", "B"]),
+            DedupeKey::of(&status("RECEIVED", &["A", "B"]))
         );
     }
 
@@ -197,17 +372,60 @@ mod tests {
         let second_edit = DedupeKey::of(&received(true, "hello!"));
         assert_ne!(original, edit);
         assert_ne!(edit, second_edit);
+        assert_ne!(DedupeKey::of(&received(true, "")), original);
         assert_eq!(edit, DedupeKey::of(&received(true, "hello")));
     }
 
     #[tokio::test]
     async fn first_claim_wins_and_release_frees_the_key() {
         let store = MemoryDedupe::default();
-        assert!(store.claim(&key("a")).await.unwrap());
-        assert!(!store.claim(&key("a")).await.unwrap());
-        assert!(store.claim(&key("b")).await.unwrap());
-        store.release(&key("a")).await.unwrap();
-        assert!(store.claim(&key("a")).await.unwrap());
+        assert!(store.claim(&key(1)).await.unwrap());
+        assert!(!store.claim(&key(1)).await.unwrap());
+        assert!(store.claim(&key(2)).await.unwrap());
+        store.release(&key(1)).await.unwrap();
+        assert!(store.claim(&key(1)).await.unwrap());
+        assert!(!store.claim(&key(1)).await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_expires_after_the_retention_time() {
+        let store = MemoryDedupe::new(Duration::from_secs(60), 100);
+        assert!(store.claim(&key(1)).await.unwrap());
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(!store.claim(&key(1)).await.unwrap());
+        assert!(store.claim(&key(2)).await.unwrap());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(store.claim(&key(1)).await.unwrap());
+        assert!(!store.claim(&key(2)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_store_forgets_the_oldest_claim_first() {
+        let store = MemoryDedupe::new(DEFAULT_RETENTION, 3);
+        for n in 1..=3 {
+            assert!(store.claim(&key(n)).await.unwrap());
+        }
+        assert!(store.claim(&key(4)).await.unwrap());
+        assert!(
+            store.claim(&key(1)).await.unwrap(),
+            "the oldest was forgotten"
+        );
+        assert!(!store.claim(&key(3)).await.unwrap());
+        assert!(!store.claim(&key(4)).await.unwrap());
+        assert_eq!(store.len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_released_claim_made_again_lives_its_full_time() {
+        let store = MemoryDedupe::new(Duration::from_secs(60), 100);
+        assert!(store.claim(&key(1)).await.unwrap());
+        store.release(&key(1)).await.unwrap();
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(store.claim(&key(1)).await.unwrap());
+        // The first claim's place in the queue expires now; the second claim must stay.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(store.claim(&key(2)).await.unwrap());
+        assert!(!store.claim(&key(1)).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +433,7 @@ mod tests {
         let store = Arc::new(MemoryDedupe::default());
         let claims = (0..16).map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.claim(&key("same")).await.unwrap() })
+            tokio::spawn(async move { store.claim(&key(7)).await.unwrap() })
         });
         let mut winners = 0;
         for claim in claims {

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::dedupe::{DedupeKey, DedupeStore};
-use crate::dispatch::{Dispatcher, Rejected};
+use crate::dispatch::{Dispatcher, EventIdentity, Rejected};
 use crate::event::Event;
 use crate::polling::PollingSettings;
 
@@ -74,7 +74,7 @@ pub(crate) async fn accept(
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(
-                    ?key,
+                    event = %EventIdentity::of(&event),
                     "duplicate notification acknowledged, not handled again"
                 );
                 return Ok(Accepted::Duplicate);
