@@ -124,7 +124,7 @@ impl ConversationKey {
         };
         Some(Self {
             gateway: event.gateway,
-            instance: Arc::from(&*event.instance),
+            instance: event.instance.clone(),
             chat: chat.cloned(),
             sender: sender.cloned(),
         })
@@ -420,7 +420,7 @@ impl<D: ConversationState> Conversations<D> {
             let _held = self.lock(key.clone()).await;
             let identity = EventIdentity {
                 gateway: key.gateway,
-                instance: key.instance.as_ref().into(),
+                instance: key.instance.clone(),
                 kind: "conversation_timeout",
                 chat: key.reply_chat().cloned(),
                 message_id: None,

@@ -66,7 +66,7 @@ pub struct EventIdentity {
     /// The gateway it came from.
     pub gateway: GatewayKind,
     /// The instance it came from.
-    pub instance: String,
+    pub instance: Arc<str>,
     /// The kind's short name (`message`, `status`, ...).
     pub kind: &'static str,
     /// Its chat, if it has one.
@@ -193,7 +193,7 @@ struct Queues {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct QueueKey {
     gateway: GatewayKind,
-    instance: String,
+    instance: Arc<str>,
     chat: Option<ChatId>,
 }
 

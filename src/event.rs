@@ -46,8 +46,9 @@ pub struct Event {
     /// (WhatsApp or MAX) wins over the gateway it was received for.
     pub gateway: GatewayKind,
     /// The instance it concerns (GREEN-API `idInstance`, Z-API instance id); empty when the
-    /// notification does not say.
-    pub instance: String,
+    /// notification does not say. Shared, so that the dispatcher's per-chat queues and a
+    /// failure's [`EventIdentity`](crate::dispatch::EventIdentity) copy it without allocating.
+    pub instance: Arc<str>,
     /// When it happened, as the gateway tells: GREEN-API sends unix seconds, Z-API unix
     /// milliseconds; both are read into a [`SystemTime`]. `None` when absent or out of range.
     pub timestamp: Option<SystemTime>,

@@ -119,7 +119,7 @@ async fn a_panicking_or_failing_handler_is_reported_and_the_chat_goes_on() {
         Some("79001234567@c.us")
     );
     assert_eq!(panic.event.gateway, GatewayKind::GreenApiWhatsApp);
-    assert_eq!(panic.event.instance, "1101000001");
+    assert_eq!(&*panic.event.instance, "1101000001");
     assert!(matches!(&panic.error, FailureCause::Panic(message) if message == "handler blew up"));
     let error = &failures[1];
     assert_eq!(

@@ -72,7 +72,7 @@ fn assert_unknown_kind(event: &Event, expected: &str) {
 fn green_api_incoming_text_carries_envelope_sender_and_text() {
     let event = green_api("incoming_text");
     assert_eq!(event.gateway, GatewayKind::GreenApiWhatsApp);
-    assert_eq!(event.instance, "1101000001");
+    assert_eq!(&*event.instance, "1101000001");
     assert_eq!(event.timestamp, unix_seconds(1_705_521_510));
     assert_eq!(event.kind.name(), "message");
     assert_eq!(event.chat(), Some(&ChatId::from("79001234567@c.us")));
@@ -476,7 +476,7 @@ fn green_api_device_info_quota_and_new_types_survive_as_unknown_with_raw_json() 
     let event = green_api("unknown_webhook");
     assert_unknown_kind(&event, "incomingStatusReceived");
     assert_eq!(event.raw["statusData"]["views"], 5);
-    assert_eq!(event.instance, "1101000001");
+    assert_eq!(&*event.instance, "1101000001");
     assert_eq!(event.timestamp, unix_seconds(1_586_700_696));
 }
 
@@ -488,7 +488,7 @@ fn max_text_has_a_numeric_chat_and_the_sender_phone() {
         GatewayKind::GreenApiMax,
         "typeInstance v3 wins"
     );
-    assert_eq!(event.instance, "3100000001");
+    assert_eq!(&*event.instance, "3100000001");
     let message = message(&event);
     assert_eq!(message.chat, ChatId::from("10000000"));
     assert_eq!(message.id, MessageId::from("mid.00000190a1b2c3d4"));
@@ -542,7 +542,7 @@ fn green_api_wrong_field_types_read_as_empty() {
         "messageData": {"typeMessage": "contactsArrayMessage", "contacts": "none"}
     });
     let event = Event::from_json(GatewayKind::GreenApiWhatsApp, body).unwrap();
-    assert_eq!(event.instance, "");
+    assert_eq!(&*event.instance, "");
     assert_eq!(event.timestamp, None);
     let message = message(&event);
     assert_eq!(message.id, MessageId::from("42"));
@@ -559,7 +559,7 @@ fn green_api_wrong_field_types_read_as_empty() {
 fn zapi_text_carries_instance_time_in_milliseconds_and_sender() {
     let event = zapi("received_text");
     assert_eq!(event.gateway, GatewayKind::ZApi);
-    assert_eq!(event.instance, "3C4A1B2C3D4E5F6A7B8C9D0E1F2A3B4C");
+    assert_eq!(&*event.instance, "3C4A1B2C3D4E5F6A7B8C9D0E1F2A3B4C");
     assert_eq!(
         event.timestamp,
         Some(UNIX_EPOCH + Duration::from_millis(1_632_228_638_000))

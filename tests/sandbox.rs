@@ -478,7 +478,7 @@ async fn a_persons_message_reaches_the_webhook_with_the_bearer_token_and_parses(
     let body = serde_json::to_vec(&received[1].1).unwrap();
     let event = Event::parse(GatewayKind::GreenApiWhatsApp, &body).unwrap();
     assert_eq!(event.gateway, GatewayKind::GreenApiWhatsApp);
-    assert_eq!(event.instance, "1101000001");
+    assert_eq!(&*event.instance, "1101000001");
     let message = event.message().expect("a message");
     assert_eq!(message.id, second);
     assert_eq!(message.chat.as_str(), GROUP);

@@ -58,6 +58,27 @@ pub(crate) fn text(value: &Value, pointer: &str) -> Option<String> {
     }
 }
 
+/// The string at `pointer`, borrowed; empty when it is absent or not a string. For comparing
+/// with names, where a copy would be thrown away.
+pub(crate) fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    lookup(value, pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The text at `pointer` (as [`text`] reads it) as an identifier: a string is copied once,
+/// straight into the identifier.
+pub(crate) fn id<T>(value: &Value, pointer: &str) -> Option<T>
+where
+    T: for<'a> From<&'a str> + From<String>,
+{
+    match lookup(value, pointer)? {
+        Value::String(text) if !text.is_empty() => Some(T::from(text.as_str())),
+        Value::Number(number) => Some(T::from(number.to_string())),
+        _ => None,
+    }
+}
+
 /// The text at `pointer`, or an empty string.
 pub(crate) fn string(value: &Value, pointer: &str) -> String {
     text(value, pointer).unwrap_or_default()
@@ -137,6 +158,12 @@ mod tests {
         assert_eq!(text(&value, "/a/s").as_deref(), Some("x"));
         assert_eq!(text(&value, "/a/n").as_deref(), Some("12"));
         assert_eq!(text(&value, "/a/e"), None);
+        assert_eq!(str_at(&value, "/a/s"), "x");
+        assert_eq!(id::<String>(&value, "/a/s").as_deref(), Some("x"));
+        assert_eq!(id::<String>(&value, "/a/n").as_deref(), Some("12"));
+        assert_eq!(id::<String>(&value, "/a/e"), None);
+        assert_eq!(str_at(&value, "/a/n"), "");
+        assert_eq!(str_at(&value, "/missing"), "");
         assert_eq!(text(&value, "/a/b"), None);
         assert_eq!(text(&value, "/a/l/0").as_deref(), Some("1"));
         assert_eq!(text(&value, "/a/l/9"), None);

@@ -32,8 +32,7 @@ const BUTTON_REPLIES: [&str; 5] = [
 /// Reads a notification; `gateway` is the fallback when `instanceData.typeInstance` does not
 /// name WhatsApp or MAX.
 pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
-    let type_name = string(&value, "/typeWebhook");
-    let kind = match type_name.as_str() {
+    let kind = match json::str_at(&value, "/typeWebhook") {
         "incomingMessageReceived" => EventKind::Message(message(&value, Direction::Incoming)),
         "outgoingMessageReceived" => EventKind::Message(message(&value, Direction::SentFromPhone)),
         "outgoingAPIMessageReceived" => EventKind::Message(message(&value, Direction::SentByApi)),
@@ -46,11 +45,13 @@ pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
         }
         "incomingCall" => EventKind::Call(call(&value)),
         "incomingBlock" => EventKind::Block(block(&value)),
-        _ => EventKind::Unknown { type_name },
+        _ => EventKind::Unknown {
+            type_name: string(&value, "/typeWebhook"),
+        },
     };
     Event {
         gateway: instance_gateway(&value).unwrap_or(gateway),
-        instance: string(&value, "/instanceData/idInstance"),
+        instance: string(&value, "/instanceData/idInstance").into(),
         timestamp: json::unsigned(&value, "/timestamp").and_then(json::unix_seconds),
         kind,
         raw: Arc::new(value),
@@ -59,7 +60,7 @@ pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
 
 /// The gateway `instanceData.typeInstance` names: `v3` is MAX.
 fn instance_gateway(value: &Value) -> Option<GatewayKind> {
-    match string(value, "/instanceData/typeInstance").as_str() {
+    match json::str_at(value, "/instanceData/typeInstance") {
         "whatsapp" => Some(GatewayKind::GreenApiWhatsApp),
         "v3" => Some(GatewayKind::GreenApiMax),
         _ => None,
@@ -70,14 +71,19 @@ fn instance_gateway(value: &Value) -> Option<GatewayKind> {
 fn message(value: &Value, direction: Direction) -> Message {
     let data = at(value, "/messageData");
     let type_name = string(data, "/typeMessage");
-    let chat = ChatId::from(string(value, "/senderData/chatId"));
-    let sender = text(value, "/senderData/sender").map_or_else(|| chat.clone(), ChatId::from);
+    let sender_data = at(value, "/senderData");
+    let chat: ChatId = json::id(sender_data, "/chatId").unwrap_or_else(|| ChatId::from(""));
+    // In a private chat the sender is the chat: share its id rather than copy it.
+    let sender = match json::str_at(sender_data, "/sender") {
+        same if !same.is_empty() && same == chat.as_str() => chat.clone(),
+        _ => json::id(sender_data, "/sender").unwrap_or_else(|| chat.clone()),
+    };
     Message {
-        id: MessageId::from(string(value, "/idMessage")),
-        chat_name: string(value, "/senderData/chatName"),
-        sender_name: string(value, "/senderData/senderName"),
-        sender_contact_name: string(value, "/senderData/senderContactName"),
-        sender_phone: phone_number(value, "/senderData/senderPhoneNumber")
+        id: json::id(value, "/idMessage").unwrap_or_else(|| MessageId::from("")),
+        chat_name: string(sender_data, "/chatName"),
+        sender_name: string(sender_data, "/senderName"),
+        sender_contact_name: string(sender_data, "/senderContactName"),
+        sender_phone: phone_number(sender_data, "/senderPhoneNumber")
             .or_else(|| phone_of_chat(&sender)),
         direction,
         is_group: chat.is_group(),

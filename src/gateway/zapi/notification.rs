@@ -48,7 +48,7 @@ pub(crate) fn parse(value: Value) -> Event {
     };
     Event {
         gateway: GatewayKind::ZApi,
-        instance: string(&value, "/instanceId"),
+        instance: string(&value, "/instanceId").into(),
         timestamp: json::unsigned(&value, "/momment")
             .or_else(|| json::unsigned(&value, "/moment"))
             .and_then(json::unix_millis),
