@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,8 @@ pub struct GreenApi {
 struct Inner {
     kind: GatewayKind,
     api_url: Url,
+    /// `{api_url}[/v3]/waInstance{id}`: each call's URL adds the method and the token.
+    instance_url: Url,
     instance: String,
     token: Secret,
     transport: Transport,
@@ -170,20 +173,11 @@ impl GreenApi {
 
     /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`.
     fn url(&self, method: &str) -> Url {
-        let inner = &*self.inner;
-        let mut url = inner.api_url.clone();
-        {
-            let mut path = url
-                .path_segments_mut()
-                .expect("the builder accepts only base URLs");
-            path.pop_if_empty();
-            if self.is_max() {
-                path.push("v3");
-            }
-            path.push(&format!("waInstance{}", inner.instance))
-                .push(method)
-                .push(inner.token.expose());
-        }
+        let mut url = self.inner.instance_url.clone();
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(method)
+            .push(self.inner.token.expose());
         url
     }
 
@@ -238,7 +232,7 @@ impl GreenApi {
         method: &'static str,
         body: &B,
         limiter: &Limiter,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         let body = serde_json::to_vec(body)
             .expect("request bodies are plain structs that always serialise");
         if body.len() > MAX_BODY_BYTES {
@@ -251,7 +245,7 @@ impl GreenApi {
             name: method,
             method: Method::POST,
             url: self.url(method),
-            body: Some(body),
+            body: Some(body.into()),
             limiter,
         };
         self.inner.transport.send(call, green_api_error).await
@@ -301,9 +295,21 @@ impl GreenApiBuilder {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
         let transport = Transport::new(self.settings, HeaderMap::new(), vec![self.token.clone()])?;
+        let mut instance_url = api_url.clone();
+        {
+            let mut path = instance_url
+                .path_segments_mut()
+                .expect("base_url accepts only base URLs");
+            path.pop_if_empty();
+            if self.kind == GatewayKind::GreenApiMax {
+                path.push("v3");
+            }
+            path.push(&format!("waInstance{}", self.instance));
+        }
         let inner = Inner {
             kind: self.kind,
             api_url,
+            instance_url,
             instance: self.instance,
             token: self.token,
             transport,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use url::Url;
@@ -25,8 +26,9 @@ pub(crate) struct Call<'a> {
     pub(crate) name: &'static str,
     pub(crate) method: Method,
     pub(crate) url: Url,
-    /// The JSON body, already checked against the gateway's size limit.
-    pub(crate) body: Option<Vec<u8>>,
+    /// The JSON body, already checked against the gateway's size limit; shared by the
+    /// attempts, not copied for each.
+    pub(crate) body: Option<Bytes>,
     pub(crate) limiter: &'a Limiter,
 }
 
@@ -83,7 +85,7 @@ impl Transport {
 
     /// Sends `call` until it succeeds, fails for good, or the retry policy gives up; returns
     /// the body of the successful answer.
-    pub(crate) async fn send(&self, call: Call<'_>, map_error: ErrorMapper) -> Result<Vec<u8>> {
+    pub(crate) async fn send(&self, call: Call<'_>, map_error: ErrorMapper) -> Result<Bytes> {
         self.send_within(call, self.timeout, map_error).await
     }
 
@@ -94,7 +96,7 @@ impl Transport {
         call: Call<'_>,
         timeout: Duration,
         map_error: ErrorMapper,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         let started = tokio::time::Instant::now();
         let mut failed_attempts = 0;
         loop {
@@ -126,12 +128,14 @@ impl Transport {
         call: &Call<'_>,
         timeout: Duration,
         map_error: ErrorMapper,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Bytes, Failure> {
         let mut request = self
             .http
             .request(call.method.clone(), call.url.clone())
-            .timeout(timeout)
-            .headers(self.headers.clone());
+            .timeout(timeout);
+        if !self.headers.is_empty() {
+            request = request.headers(self.headers.clone());
+        }
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
@@ -147,7 +151,7 @@ impl Transport {
             "gateway answered"
         );
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         let text = self.redact(&String::from_utf8_lossy(&body));
         Err(Failure {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -128,7 +129,7 @@ impl ZApi {
             name: method,
             method: Method::POST,
             url: self.url(&[method]),
-            body: Some(body),
+            body: Some(body.into()),
             limiter,
         };
         let answer = self.inner.transport.send(call, zapi_error).await?;
@@ -140,7 +141,7 @@ impl ZApi {
         )?))
     }
 
-    async fn get(&self, name: &'static str, url: Url, lookup: Lookup) -> Result<Vec<u8>> {
+    async fn get(&self, name: &'static str, url: Url, lookup: Lookup) -> Result<Bytes> {
         let limiters = &self.inner.transport.limiters;
         let limiter = match lookup {
             Lookup::Contacts => &limiters.contacts,
