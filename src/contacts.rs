@@ -24,10 +24,13 @@
 //!
 //! # Search
 //!
-//! [`find`](ContactBook::find) matches each person by their phone-book name, by their profile
-//! name when the phone-book name is empty, and by phone number. Names match in any letter case
-//! and any script, with Unicode full case folding (`ß` finds `ss`), and without regard to
-//! diacritics (`Артем` finds `Артём`, `joao` finds `João`; this also makes `и` find `й`).
+//! [`find`](ContactBook::find) returns the best [`FIND_LIMIT`] matches,
+//! [`find_up_to`](ContactBook::find_up_to) as many as asked for, and
+//! [`find_best`](ContactBook::find_best) the best one. A search matches each person by their
+//! phone-book name, by their profile name when the phone-book name is empty, and by phone
+//! number. Names match in any letter case and any script, with Unicode full case folding
+//! (`ß` finds `ss`), and without regard to diacritics (`Артем` finds `Артём`, `joao` finds
+//! `João`; this also makes `и` find `й`).
 //! Every word of the query must occur in the name; whole words rank above the beginnings of
 //! words, which rank above the inside of words, and the whole name typed out ranks first. A
 //! query of digits (with or without `+`, spaces, dashes or parentheses) also matches phone
@@ -53,6 +56,9 @@ use crate::id::ChatId;
 
 use search::{Index, Query};
 
+/// How many matches [`ContactBook::find`] returns at most: more than a person reads through,
+/// few enough that a search over a long list stays cheap.
+pub const FIND_LIMIT: usize = 20;
 /// How long the contact list is kept by default.
 const LIST_TTL: Duration = Duration::from_secs(5 * 60);
 /// How long a chat's profile is kept by default.
@@ -125,15 +131,25 @@ impl ContactBook {
         Ok(Arc::clone(self.index().await?.value.contacts()))
     }
 
-    /// The people whose name or phone number matches `query`, best match first; empty when
-    /// nothing matches. A query with no letter and no digit matches nothing and loads nothing.
+    /// The best [`FIND_LIMIT`] people whose name or phone number matches `query`, best match
+    /// first; empty when nothing matches. A query with no letter and no digit matches nothing
+    /// and loads nothing. For another number of matches, see
+    /// [`find_up_to`](ContactBook::find_up_to).
     pub async fn find(&self, query: &str) -> Result<Vec<Contact>> {
+        self.find_up_to(query, FIND_LIMIT).await
+    }
+
+    /// Like [`find`](ContactBook::find), the best `limit` matches; `usize::MAX` for every
+    /// match. Only the matches returned are copied out of the list and sorted, so a broad
+    /// query over a long list costs little more than a narrow one.
+    pub async fn find_up_to(&self, query: &str, limit: usize) -> Result<Vec<Contact>> {
         let query = Query::new(query);
-        if query.is_empty() {
+        if query.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let index = self.index().await?;
-        Ok(index.value.find(&query).cloned().collect())
+        let found = index.value.find(&query, limit);
+        Ok(found.into_iter().cloned().collect())
     }
 
     /// The best match for `query`: the first of [`find`](ContactBook::find), without sorting

@@ -313,6 +313,33 @@ async fn names_match_in_any_case_and_script() {
 }
 
 #[tokio::test]
+async fn find_returns_the_best_matches_up_to_its_limit() {
+    let people: Vec<Value> = (0..30)
+        .map(|n| {
+            // Every third is "Иван" alone, the whole name; the rest have a surname after it.
+            let name = if n % 3 == 0 { "Иван".to_owned() } else { format!("Иван {n:02}") };
+            json!({"id": format!("790000000{n:02}@c.us"), "name": "", "contactName": name, "type": "user"})
+        })
+        .collect();
+    let server = whatsapp_server(Value::Array(people)).await;
+    let book = ContactBook::new(whatsapp(&server));
+
+    let every = book.find_up_to("иван", usize::MAX).await.unwrap();
+    let best = book.find("иван").await.unwrap();
+    let three = book.find_up_to("иван", 3).await.unwrap();
+
+    assert_eq!(every.len(), 30);
+    assert_eq!(best.len(), hookbot::contacts::FIND_LIMIT);
+    assert_eq!(best[..], every[..best.len()]);
+    assert_eq!(
+        chats(&three),
+        ["79000000000@c.us", "79000000003@c.us", "79000000006@c.us"],
+        "the whole name first, then the list's order"
+    );
+    assert!(book.find_up_to("иван", 0).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn full_name_beats_whole_word_beats_prefix_beats_substring() {
     let server = whatsapp_server(whatsapp_contacts()).await;
     let book = ContactBook::new(whatsapp(&server));

@@ -80,11 +80,6 @@ impl Query {
     pub(super) fn is_empty(&self) -> bool {
         self.words.is_empty() && self.digits.is_none()
     }
-
-    /// The longest word: the one that narrows a scan of every name the most.
-    fn anchor(&self) -> Option<&Finder<'static>> {
-        self.words.first()
-    }
 }
 
 /// A contact list with its folded names and phone digits, built once when the list loads.
@@ -131,15 +126,23 @@ impl Index {
         &self.contacts
     }
 
-    /// The contacts that match `query`, best first.
-    pub(super) fn find(&self, query: &Query) -> impl Iterator<Item = &Contact> {
+    /// The best `limit` contacts that match `query`, best first. Only those `limit` are
+    /// sorted: the rest are left unordered.
+    pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = self.hits(query);
-        // A contact found by both name and phone counts once, with its better rank.
-        hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
-        hits.dedup_by_key(|hit| hit.contact);
+        if !query.words.is_empty() && query.digits.is_some() {
+            // A contact found by both name and phone counts once, with its better rank.
+            hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
+            hits.dedup_by_key(|hit| hit.contact);
+        }
+        if hits.len() > limit {
+            hits.select_nth_unstable_by_key(limit, Hit::order);
+            hits.truncate(limit);
+        }
         hits.sort_unstable_by_key(Hit::order);
-        hits.into_iter()
+        hits.iter()
             .filter_map(|hit| self.contacts.get(hit.contact))
+            .collect()
     }
 
     /// The best match for `query`.
@@ -148,19 +151,36 @@ impl Index {
         self.contacts.get(hit.contact)
     }
 
+    /// The names that contain the query word found in the fewest names: only they need to be
+    /// ranked. The words' scans take turns, one name at a time, and the first to run out wins
+    /// (the longest word on a tie), so finding it costs as many steps per word as the winner
+    /// has names, and the winner's names are not scanned for again.
+    fn candidates<'a>(&'a self, query: &'a Query) -> Vec<(&'a str, Entry)> {
+        let mut scans: Vec<_> = query
+            .words
+            .iter()
+            .map(|word| (self.names.containing(word), Vec::new()))
+            .collect();
+        if scans.is_empty() {
+            return Vec::new();
+        }
+        loop {
+            for (scan, seen) in &mut scans {
+                match scan.next() {
+                    Some(name) => seen.push(name),
+                    None => return std::mem::take(seen),
+                }
+            }
+        }
+    }
+
     /// Every match by name and by phone, unordered; a contact may appear twice.
     fn hits(&self, query: &Query) -> Vec<Hit> {
         let mut hits = Vec::new();
-        if let Some(anchor) = query.anchor() {
-            for (name, entry) in self.names.containing(anchor) {
-                if let Some(rank) = rank_name(name, query) {
-                    hits.push(Hit {
-                        rank,
-                        length: entry.chars,
-                        contact: entry.contact,
-                    });
-                }
-            }
+        match query.words.as_slice() {
+            [] => {}
+            [word] => rank_names(self.names.containing(word), query, &mut hits),
+            _ => rank_names(self.candidates(query), query, &mut hits),
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
@@ -223,7 +243,7 @@ impl Haystack {
             let rest = self.text.as_bytes().get(from..)?;
             let at = from + finder.find(rest)?;
             // Hits come in order, so the entry is at or after the previous one.
-            let skipped = entries.partition_point(|entry| entry.end <= at);
+            let skipped = first_ending_after(entries, at);
             let (&entry, after) = entries.get(skipped..)?.split_first()?;
             entries = after;
             // Skip the rest of this text: one hit per contact is enough to rank it.
@@ -231,6 +251,36 @@ impl Haystack {
             Some((self.text.get(entry.start..entry.end)?, entry))
         })
     }
+}
+
+/// Ranks each of `names` (with its entry) against `query` and adds the matches to `hits`.
+fn rank_names<'a>(
+    names: impl IntoIterator<Item = (&'a str, Entry)>,
+    query: &Query,
+    hits: &mut Vec<Hit>,
+) {
+    for (name, entry) in names {
+        if let Some(rank) = rank_name(name, query) {
+            hits.push(Hit {
+                rank,
+                length: entry.chars,
+                contact: entry.contact,
+            });
+        }
+    }
+}
+
+/// The position of the first of `entries` (in text order) that ends after byte `at`, or
+/// `entries.len()`. The entry is usually a few places on from the previous hit's, so the
+/// search gallops from the front before it bisects.
+fn first_ending_after(entries: &[Entry], at: usize) -> usize {
+    let mut bound = 1;
+    while bound < entries.len() && entries[bound - 1].end <= at {
+        bound *= 2;
+    }
+    let from = bound / 2;
+    let to = bound.min(entries.len());
+    from + entries[from..to].partition_point(|entry| entry.end <= at)
 }
 
 /// How well a folded `name` matches `query`: `None` unless every query word occurs in it.
@@ -370,7 +420,8 @@ mod tests {
     /// The chat ids of the matches of `query`, best first.
     fn found(index: &Index, query: &str) -> Vec<String> {
         index
-            .find(&Query::new(query))
+            .find(&Query::new(query), usize::MAX)
+            .into_iter()
             .map(|contact| contact.chat_id.to_string())
             .collect()
     }
@@ -487,6 +538,65 @@ mod tests {
         ]);
         assert_eq!(found(&index, "иван"), ["4", "3", "5", "2", "1"]);
         assert_eq!(found(&index, "петр"), ["6", "2"]);
+    }
+
+    #[test]
+    fn a_limit_keeps_the_best_matches_in_order() {
+        let index = Index::new(vec![
+            person("1", "Диван Иванович", "", None),
+            person("2", "Иванов Петр", "", None),
+            person("3", "Иван Царевич", "", None),
+            person("4", "Иван", "", None),
+            person("5", "Иван Грозный", "", None),
+        ]);
+        let best = |limit| -> Vec<&str> {
+            index
+                .find(&Query::new("иван"), limit)
+                .into_iter()
+                .map(|contact| contact.chat_id.as_str())
+                .collect()
+        };
+        assert_eq!(best(2), ["4", "3"]);
+        assert_eq!(best(4), ["4", "3", "5", "2"]);
+        assert_eq!(best(9), ["4", "3", "5", "2", "1"]);
+        assert!(best(0).is_empty());
+    }
+
+    #[test]
+    fn the_rarest_word_leads_and_every_word_still_counts() {
+        let mut people: Vec<Contact> = (0..50)
+            .map(|n| person(&n.to_string(), &format!("Office Anna {n}"), "", None))
+            .collect();
+        people.push(person("bob", "Office Bob", "", None));
+        people.push(person("bobby", "Bobby Tables", "", None));
+        let index = Index::new(people);
+        assert_eq!(found(&index, "office bob"), ["bob"]);
+        assert_eq!(found(&index, "bob office"), ["bob"]);
+        assert_eq!(found(&index, "anna 7"), ["7", "17", "27", "37", "47"]);
+        assert!(found(&index, "office tables").is_empty());
+        assert_eq!(found(&index, "bob"), ["bob", "bobby"]);
+    }
+
+    #[test]
+    fn galloping_finds_the_same_entry_as_bisecting() {
+        let entries: Vec<Entry> = (0..100)
+            .map(|n| Entry {
+                start: n * 10,
+                end: n * 10 + 9,
+                chars: 9,
+                contact: n,
+            })
+            .collect();
+        for from in [0, 1, 2, 3, 50, 99, 100] {
+            let rest = &entries[from..];
+            for at in 0..1005 {
+                assert_eq!(
+                    first_ending_after(rest, at),
+                    rest.partition_point(|entry| entry.end <= at),
+                    "from {from} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
