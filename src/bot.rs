@@ -236,13 +236,24 @@ impl<S: Send + Sync + 'static> Bot<S> {
 
     /// The bot's HTTP surface, to serve alone or merge into an application's own axum router:
     /// `POST /webhook` and `GET /healthz`; with the polling intake only `GET /healthz` (nothing
-    /// is posted to a polling bot, so `POST /webhook` answers 404).
+    /// is posted to a polling bot, so `POST /webhook` answers 404). A bot with conversations
+    /// served this way needs its [`conversation_timeouts`](Bot::conversation_timeouts) spawned
+    /// too.
     pub fn router(&self) -> axum::Router {
         match &self.receiver {
             Receiver::Webhook(webhook) => webhook.router(),
             Receiver::Polling(poller) => poller.router(),
             Receiver::Unsupported(_) => axum::Router::new(),
         }
+    }
+
+    /// The work that ends idle conversations and calls the
+    /// [timeout hook](BotBuilder::on_conversation_timeout); `None` for a bot without
+    /// conversations, or once taken. [`run`](Bot::run) and [`serve`](Bot::serve) spawn it
+    /// themselves; a bot served through [`router`](Bot::router) spawns it with
+    /// `tokio::spawn` (it runs until aborted).
+    pub fn conversation_timeouts(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
+        self.timeouts.take()
     }
 
     /// The gateway the bot talks to.

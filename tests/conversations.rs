@@ -426,3 +426,19 @@ async fn an_event_that_is_not_a_message_belongs_to_no_conversation() {
     assert_eq!(key, None);
     assert!(matches!(set, Err(Error::NoConversation)), "{set:?}");
 }
+
+#[tokio::test]
+async fn a_bot_with_conversations_hands_out_its_timeouts_once_for_a_self_served_router() {
+    let gateway = hookbot::gateway::GreenApi::whatsapp("http://127.0.0.1:9", "1101000001", "token")
+        .build()
+        .unwrap();
+    let gateway: Arc<dyn hookbot::gateway::Gateway> = Arc::new(gateway);
+    let mut with = hookbot::bot::Bot::builder(gateway.clone(), counter()).build();
+    assert!(with.conversation_timeouts().is_some());
+    assert!(with.conversation_timeouts().is_none(), "taken once");
+    let plain: Router = Router::new().route(filter::incoming(), |_: Context| async {
+        Ok::<_, Error>(())
+    });
+    let mut without = hookbot::bot::Bot::builder(gateway, plain).build();
+    assert!(without.conversation_timeouts().is_none());
+}
