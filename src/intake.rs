@@ -1,11 +1,18 @@
 //! How notifications enter a bot: pushed to its webhook, or pulled from the gateway's queue by
-//! polling ([`Intake`]), and the one step both take before a notification counts as accepted:
-//! [`accept`] (claim against duplicates, queue, give the claim back if the queue refused).
+//! polling ([`Intake`]), and what both share: the step before a notification counts as accepted,
+//! [`accept`] (claim against duplicates, queue, give the claim back if the queue refused), and
+//! serving their HTTP routes until shutdown, [`serve_during`].
 
 use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
 
 use crate::dedupe::{DedupeKey, DedupeStore};
-use crate::dispatch::{Dispatcher, EventIdentity, Rejected};
+use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
 use crate::polling::PollingSettings;
 
@@ -94,4 +101,52 @@ pub(crate) async fn accept(
         }
     }
     Err(Refused::Rejected(rejected))
+}
+
+/// How long the HTTP server may take to close its connections after the drain; past it the
+/// server is stopped outright (a long poll that the poller abandoned may still be open on a
+/// sandbox served by the same server).
+const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// A future that resolves when the intake must stop.
+pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves `app` on `listener` while `work` runs, then stops serving (within a grace period).
+/// `work` gets a signal that resolves when `shutdown` does, or when the server ends by itself
+/// (it could not accept connections), and returns what its drain left. A server failure wins
+/// over the report.
+pub(crate) async fn serve_during<F>(
+    app: Router,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    work: impl FnOnce(StopSignal) -> F,
+) -> std::io::Result<DrainReport>
+where
+    F: Future<Output = DrainReport>,
+{
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (server_ended, ended_early) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = server_stopped.await;
+        })
+        .into_future();
+    let mut server = tokio::spawn(async move {
+        let served = server.await;
+        let _ = server_ended.send(());
+        served
+    });
+    let report = work(Box::pin(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = ended_early => {}
+        }
+    }))
+    .await;
+    let _ = stop_server.send(());
+    match tokio::time::timeout(SERVER_STOP_GRACE, &mut server).await {
+        Ok(served) => served.map_err(std::io::Error::other)??,
+        Err(_) => server.abort(),
+    }
+    Ok(report)
 }

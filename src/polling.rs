@@ -47,7 +47,7 @@
 //! A [`Bot`](crate::bot::Bot) polls with one line:
 //! [`BotBuilder::polling`](crate::bot::BotBuilder::polling).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,10 +76,6 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 const RECEIVE_TIMEOUT_S: (u64, u64) = crate::gateway::green_api::RECEIVE_TIMEOUT_S;
 /// How long a delete in flight may still take once shutdown began.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
-/// How long the HTTP server may take to close its connections after the drain; past it the
-/// server is stopped outright (a long poll that the poller abandoned may still be open on a
-/// sandbox served by the same server).
-const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How a [`Poller`] polls: the long poll's length and the backoff after failures.
 ///
@@ -228,37 +224,7 @@ impl Poller {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.await;
-            })
-            .into_future();
-        let mut server = tokio::spawn(server);
-        let mut ended_early = None;
-        let report = self
-            .run(async {
-                tokio::select! {
-                    () = shutdown => {}
-                    ended = &mut server => ended_early = Some(ended),
-                }
-            })
-            .await;
-        let ended = match ended_early {
-            Some(ended) => ended,
-            None => {
-                let _ = stop_server.send(());
-                match tokio::time::timeout(SERVER_STOP_GRACE, &mut server).await {
-                    Ok(ended) => ended,
-                    Err(_) => {
-                        server.abort();
-                        Ok(Ok(()))
-                    }
-                }
-            }
-        };
-        ended.map_err(std::io::Error::other)??;
-        Ok(report)
+        intake::serve_during(app, listener, shutdown, |stop| self.run(stop)).await
     }
 }
 

@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,29 +125,13 @@ impl Webhook {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .into_future();
-        let mut server = tokio::spawn(server);
-        tokio::select! {
-            () = shutdown => {}
-            ended = &mut server => {
-                ended.map_err(std::io::Error::other)??;
-                return Ok(DrainReport::default());
-            }
-        }
-        tracing::info!("shutting down: intake stopped, draining accepted events");
-        let report = self
-            .shared
-            .dispatcher
-            .shutdown(self.shared.drain_deadline)
-            .await;
-        let _ = stop.send(());
-        server.await.map_err(std::io::Error::other)??;
-        Ok(report)
+        intake::serve_during(app, listener, shutdown, |stop| async move {
+            stop.await;
+            tracing::info!("shutting down: intake stopped, draining accepted events");
+            let shared = &self.shared;
+            shared.dispatcher.shutdown(shared.drain_deadline).await
+        })
+        .await
     }
 }
 
