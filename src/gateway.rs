@@ -103,6 +103,10 @@ pub trait NotificationQueue: Send + Sync + fmt::Debug {
 
     /// Removes the notification `receipt_id` from the queue; whether it was there.
     async fn delete_notification(&self, receipt_id: u64) -> Result<bool>;
+
+    /// Where the gateway posts notifications instead of queueing them; `None` when it queues
+    /// them (the only case in which polling receives anything).
+    async fn webhook_url(&self) -> Result<Option<String>>;
 }
 
 /// One notification fetched from a [`NotificationQueue`]: its receipt (to delete it once it is

@@ -273,6 +273,21 @@ async fn health(State(dispatcher): State<Dispatcher>) -> StatusCode {
 impl Shared {
     /// receive → parse → claim and queue → delete, one notification at a time, until `stop`
     /// turns true or the dispatcher shuts down.
+    /// Warns when the instance posts its notifications to a webhook URL: the gateway then
+    /// queues none, and polling would wait for ever. The URL itself is not logged (it may hold
+    /// a secret).
+    async fn warn_if_pushed_elsewhere(&self) {
+        match self.queue.webhook_url().await {
+            Ok(None) => {}
+            Ok(Some(_)) => tracing::warn!(
+                "the instance has a webhook URL set, so the gateway posts notifications there and queues none: clear it (setSettings with an empty webhookUrl) for polling, or use the webhook intake"
+            ),
+            Err(error) => {
+                tracing::debug!(%error, "could not read the instance's settings; polling anyway")
+            }
+        }
+    }
+
     async fn poll(&self, mut stop: watch::Receiver<bool>) {
         let timeout = self.settings.receive_timeout;
         tracing::info!(
@@ -280,6 +295,11 @@ impl Shared {
             receive_timeout = ?timeout,
             "polling the gateway's notification queue"
         );
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop) => return,
+            () = self.warn_if_pushed_elsewhere() => {}
+        }
         let mut backoff = Backoff::new(&self.settings);
         loop {
             let received = tokio::select! {

@@ -54,6 +54,8 @@ struct QueueState {
     failing_deletes: HashMap<u64, usize>,
     /// How many more receiveNotification calls to answer 500.
     failing_receives: usize,
+    /// getSettings' `webhookUrl`.
+    webhook_url: String,
 }
 
 /// GREEN-API's receiveNotification / deleteNotification over a FIFO queue: the head comes back
@@ -107,6 +109,7 @@ impl MockQueue {
                 "/{instance}/deleteNotification/{token}/{receipt}",
                 delete(mock_delete),
             )
+            .route("/{instance}/getSettings/{token}", get(mock_settings))
             .with_state(self.clone())
     }
 
@@ -151,6 +154,11 @@ async fn mock_receive(
             Json(Value::Null).into_response()
         }
     }
+}
+
+async fn mock_settings(State(queue): State<MockQueue>) -> Json<Value> {
+    let url = queue.0.lock().unwrap().webhook_url.clone();
+    Json(json!({"webhookUrl": url, "webhookUrlToken": "", "outgoingWebhook": "yes"}))
 }
 
 async fn mock_delete(
@@ -331,6 +339,81 @@ fn text_of(entry: &hookbot::sandbox::ChatEntry) -> &str {
 }
 
 // ---- the client's queue calls ----
+
+#[tokio::test]
+async fn webhook_url_reads_get_settings_and_an_empty_url_means_the_queue() {
+    let server = MockServer::start().await;
+    let settings = |url: &str| {
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"webhookUrl": url, "delaySendMessagesMilliseconds": 1000}))
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("/waInstance{INSTANCE}/getSettings/{TOKEN}")))
+        .respond_with(settings("https://bot.example/webhook"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/waInstance{INSTANCE}/getSettings/{TOKEN}")))
+        .respond_with(settings(""))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri(), RetryPolicy::none());
+    assert_eq!(
+        client.webhook_url().await.unwrap().as_deref(),
+        Some("https://bot.example/webhook")
+    );
+    assert_eq!(client.webhook_url().await.unwrap(), None);
+}
+
+/// Log lines written while the guard lives (this thread's, so the test's runtime's).
+fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || SharedWriter(writer.clone()))
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_poller_warns_when_the_instance_posts_to_a_webhook_and_not_otherwise() {
+    for webhook_url in ["https://bot.example/webhook?secret=s3cr3t", ""] {
+        let (logs, _guard) = capture_logs();
+        let queue = MockQueue::default();
+        queue.0.lock().unwrap().webhook_url = webhook_url.to_owned();
+        let url = queue.serve().await;
+        let seen = Seen::default();
+        let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+        wait_until("a receive after the settings check", || {
+            queue.receives() > 0
+        })
+        .await;
+        poller.stop().await;
+        let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            logs.contains("has a webhook URL set"),
+            !webhook_url.is_empty(),
+            "{webhook_url:?}: {logs}"
+        );
+        assert!(!logs.contains("s3cr3t"), "the URL is not logged: {logs}");
+    }
+}
 
 #[tokio::test]
 async fn receive_notification_long_polls_and_reads_a_notification_or_null() {

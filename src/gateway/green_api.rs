@@ -167,6 +167,23 @@ impl GreenApi {
         Ok(deleted.result)
     }
 
+    /// getSettings: the URL the instance posts its notifications to, `None` when it has none
+    /// and keeps them in its queue instead (see
+    /// [`receive_notification`](GreenApi::receive_notification)).
+    pub async fn webhook_url(&self) -> Result<Option<String>> {
+        const METHOD: &str = "getSettings";
+        let call = Call {
+            name: METHOD,
+            method: Method::GET,
+            url: self.url(METHOD),
+            body: None,
+            limiter: &self.inner.transport.limiters.settings,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let settings: SettingsAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(Some(settings.webhook_url).filter(|url| !url.trim().is_empty()))
+    }
+
     fn is_max(&self) -> bool {
         self.inner.kind == GatewayKind::GreenApiMax
     }
@@ -439,6 +456,10 @@ impl NotificationQueue for GreenApi {
     async fn delete_notification(&self, receipt_id: u64) -> Result<bool> {
         GreenApi::delete_notification(self, receipt_id).await
     }
+
+    async fn webhook_url(&self) -> Result<Option<String>> {
+        GreenApi::webhook_url(self).await
+    }
 }
 
 impl GreenApi {
@@ -671,6 +692,14 @@ struct ReceiveAnswer {
 #[derive(Deserialize)]
 struct DeleteAnswer {
     result: bool,
+}
+
+/// The part of getSettings' answer hookbot reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsAnswer {
+    #[serde(default)]
+    webhook_url: String,
 }
 
 #[derive(Deserialize)]

@@ -31,8 +31,8 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method, 100 queue calls/s
-    /// per method.
+    /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method (getContacts,
+    /// getContactInfo, getSettings), 100 queue calls/s per method.
     pub fn new() -> Self {
         Self::default()
     }
@@ -76,6 +76,7 @@ pub(crate) struct Limiters {
     pub(crate) contact_info: Limiter,
     pub(crate) receive_notification: Limiter,
     pub(crate) delete_notification: Limiter,
+    pub(crate) settings: Limiter,
 }
 
 impl Limiters {
@@ -86,6 +87,7 @@ impl Limiters {
             contact_info: Limiter::new(limits.lookups_per_second),
             receive_notification: Limiter::new(limits.notifications_per_second),
             delete_notification: Limiter::new(limits.notifications_per_second),
+            settings: Limiter::new(limits.lookups_per_second),
         }
     }
 }
