@@ -74,7 +74,7 @@ use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::gateway::GreenApi;
 use crate::polling::{Poller, PollingSettings};
-use crate::router::Router;
+use crate::router::{HandlerResult, Router};
 use crate::sandbox::Sandbox;
 use crate::secret::Secret;
 use crate::webhook::{self, Webhook};
@@ -465,8 +465,12 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
                 self.on_error.clone(),
             )) as Background
         });
-        let handle = handler(Arc::new(self.router), conversations, services.clone());
-        let mut dispatcher = Dispatcher::builder(handle)
+        let routing = RoutingHandler(Arc::new(Routing {
+            router: self.router,
+            conversations,
+            services: services.clone(),
+        }));
+        let mut dispatcher = Dispatcher::builder(routing)
             .max_in_flight(self.max_in_flight)
             .capacity(self.capacity);
         if let Some(hook) = self.on_error {
@@ -515,30 +519,36 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
 
 /// The dispatcher's handler: enter the event's conversation (its key locked, its state
 /// loaded), choose the route by the event and the state, run it.
-fn handler<S: Send + Sync + 'static, D: ConversationState>(
-    router: Arc<Router<S, D>>,
+struct Routing<S, D> {
+    router: Router<S, D>,
     conversations: Option<Conversations<D>>,
     services: Arc<Services<S>>,
-) -> impl Fn(Event) -> Pin<Box<dyn Future<Output = crate::router::HandlerResult> + Send>>
-+ Send
-+ Sync
-+ 'static {
-    move |event: Event| {
-        let router = router.clone();
-        let conversations = conversations.clone();
-        let services = services.clone();
-        Box::pin(async move {
-            let conversation = match &conversations {
-                Some(conversations) => conversations.enter(&event).await?,
-                None => Conversation::detached(),
-            };
-            match router.choose(&event, &conversation.get()) {
-                Some(chosen) => chosen.run(event, conversation, services).await,
-                None => {
-                    tracing::debug!(kind = event.kind.name(), "no route for the event");
-                    Ok(())
-                }
+}
+
+impl<S: Send + Sync + 'static, D: ConversationState> Routing<S, D> {
+    async fn route(&self, event: Event) -> HandlerResult {
+        let conversation = match &self.conversations {
+            Some(conversations) => conversations.enter(&event).await?,
+            None => Conversation::detached(),
+        };
+        match self.router.choose(&event, &conversation.get()) {
+            Some(chosen) => chosen.run(event, conversation, self.services.clone()).await,
+            None => {
+                tracing::debug!(kind = event.kind.name(), "no route for the event");
+                Ok(())
             }
-        })
+        }
+    }
+}
+
+/// Shared by the dispatcher's workers: one reference count per event.
+struct RoutingHandler<S, D>(Arc<Routing<S, D>>);
+
+impl<S: Send + Sync + 'static, D: ConversationState> crate::dispatch::Handler
+    for RoutingHandler<S, D>
+{
+    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> {
+        let routing = self.0.clone();
+        Box::pin(async move { routing.route(event).await })
     }
 }
