@@ -442,3 +442,65 @@ async fn a_bot_with_conversations_hands_out_its_timeouts_once_for_a_self_served_
     let mut without = hookbot::bot::Bot::builder(gateway, plain).build();
     assert!(without.conversation_timeouts().is_none());
 }
+
+/// A store whose timeout report fails once, then reports one timed-out conversation.
+#[derive(Clone, Default)]
+struct FlakyTimeouts {
+    asked: Arc<Mutex<usize>>,
+}
+
+#[async_trait]
+impl Storage<u32> for FlakyTimeouts {
+    async fn load(&self, _: &ConversationKey) -> Result<Option<u32>, BoxError> {
+        Ok(None)
+    }
+
+    async fn save(&self, _: &ConversationKey, _: u32) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    async fn remove(&self, _: &ConversationKey) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    async fn expired(&self) -> Result<(ConversationKey, u32), BoxError> {
+        let asked = {
+            let mut asked = self.asked.lock().unwrap();
+            *asked += 1;
+            *asked
+        };
+        match asked {
+            1 => Err("the store is down".into()),
+            2 => Ok((
+                ConversationKey::new(
+                    hookbot::gateway::GatewayKind::GreenApiWhatsApp,
+                    "1101000001",
+                    Some(IVAN.into()),
+                    Some(IVAN.into()),
+                ),
+                7,
+            )),
+            _ => std::future::pending().await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_fails_to_report_timeouts_is_asked_again() {
+    async fn tell(timed_out: TimedOut<(), u32>) -> hookbot::Result<()> {
+        timed_out
+            .reply(format!("timed out in {}", timed_out.conversation_state()))
+            .await?;
+        Ok(())
+    }
+    let storage = FlakyTimeouts::default();
+    let mut bot = TestBot::builder()
+        .start_configured(counter(), (), |bot| {
+            bot.conversations(Conversations::new(storage.clone()))
+                .on_conversation_timeout(tell)
+        })
+        .await;
+    assert_eq!(text(&bot.reply(IVAN).await), "timed out in 7");
+    // The first ask failed; the reply came from the second.
+    assert!(*storage.asked.lock().unwrap() >= 2);
+}
