@@ -46,6 +46,8 @@ pub mod event;
 pub mod filter;
 pub mod gateway;
 pub mod polling;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod router;
 pub mod sandbox;
 pub mod testing;
