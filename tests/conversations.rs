@@ -132,7 +132,7 @@ async fn a_per_sender_conversation_follows_the_person_into_a_group() {
 mod states {
     use super::*;
 
-    #[derive(Debug, Clone, Default, PartialEq)]
+    #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
     enum Quiz {
         #[default]
         Idle,
