@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::{INSTANCE, TOKEN, ZAPI_INSTANCE};
 use hookbot::ChatId;
+use hookbot::config::Config;
 use hookbot::gateway::GatewayKind;
 use hookbot::gateway::{
     ClientSettings, Gateway, GreenApi, RateLimits, RetryPolicy, SendOptions, ZApi,
@@ -161,6 +162,39 @@ async fn two_zapi_replicas_share_the_limit_too() {
     let (first, second) = (client(), client());
 
     tokio::join!(send(&first, 4), send(&second, 4));
+
+    let at = arrivals.sorted();
+    assert_eq!(at.len(), 8);
+    assert_within_the_limit(&at);
+}
+
+#[tokio::test]
+async fn clients_connected_from_the_configuration_share_the_limit() {
+    let Some(replica) = replicas() else { return };
+    let (server, arrivals) = gateway().await;
+    let uri = server.uri();
+    let vars = [
+        ("HOOKBOT_GATEWAY", "green-api"),
+        ("HOOKBOT_API_URL", uri.as_str()),
+        ("HOOKBOT_INSTANCE", INSTANCE),
+        ("HOOKBOT_TOKEN", TOKEN),
+    ];
+    let config = Config::from_vars(|name| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| value.to_string())
+    })
+    .unwrap();
+    let connect = || {
+        config
+            .gateway
+            .connect_with(settings().shared_limits(&replica()))
+            .unwrap()
+            .expect("a gateway is configured")
+    };
+    let (first, second) = (connect(), connect());
+
+    tokio::join!(send(first.as_ref(), 4), send(second.as_ref(), 4));
 
     let at = arrivals.sorted();
     assert_eq!(at.len(), 8);
