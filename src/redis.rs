@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 pub use conversation::{
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_LEASE_TTL, DEFAULT_POLL_INTERVAL, RedisStorage,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_LEASE_TTL, DEFAULT_POLL_INTERVAL, Leases, RedisStorage,
 };
 
 /// The namespace of a bot's keys by default: every key starts with `hookbot:`.

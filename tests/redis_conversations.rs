@@ -16,7 +16,7 @@ use hookbot::context::Context;
 use hookbot::conversation::{ConversationKey, Conversations, KeyStrategy, Storage};
 use hookbot::dispatch::{FailureCause, HandlerFailure};
 use hookbot::gateway::GatewayKind;
-use hookbot::redis::{Redis, RedisStorage};
+use hookbot::redis::{Leases, Redis, RedisStorage};
 use hookbot::router::Router;
 use hookbot::sandbox::{ChatEntry, EntryContent, UserMessage};
 use hookbot::testing::TestBot;
@@ -256,6 +256,17 @@ mod lease {
         let second: RedisStorage<u32> = redis.storage().lease_ttl(Duration::from_millis(300));
         let held = first.lease(&key(IVAN)).await.unwrap();
         assert!(held.is_some(), "a Redis store leases its conversations");
+        let in_chat = ConversationKey::new(
+            GatewayKind::GreenApiWhatsApp,
+            "1101000001",
+            Some(IVAN.into()),
+            Some(IVAN.into()),
+        );
+        let chat_spanning_only = first.clone().leases(Leases::ChatSpanning);
+        assert!(
+            chat_spanning_only.lease(&in_chat).await.unwrap().is_none(),
+            "a conversation within one chat needs no lease when chats go to one replica at a time"
+        );
         let other = second
             .lease(&key(VASILISA))
             .await
@@ -346,6 +357,23 @@ async fn one_sender_in_two_chats_on_two_replicas_never_sees_the_same_old_state()
     };
     let mut private_replica = counting_replica(redis.storage()).await;
     let mut group_replica = counting_replica(redis.storage()).await;
+    two_chats_on_two_replicas(&mut private_replica, &mut group_replica).await;
+}
+
+#[tokio::test]
+async fn leasing_only_chat_spanning_conversations_still_keeps_a_per_sender_one_on_one_replica() {
+    let Some(redis) = TestRedis::new() else {
+        return;
+    };
+    let storage = || redis.storage().leases(Leases::ChatSpanning);
+    let mut private_replica = counting_replica(storage()).await;
+    let mut group_replica = counting_replica(storage()).await;
+    two_chats_on_two_replicas(&mut private_replica, &mut group_replica).await;
+}
+
+/// One sender writes to two replicas at once, in their private chat on one and in a group on
+/// the other; every count is seen exactly once.
+async fn two_chats_on_two_replicas(private_replica: &mut TestBot, group_replica: &mut TestBot) {
     let messages = 6;
     for _ in 0..messages {
         tokio::join!(
