@@ -20,9 +20,9 @@ use crate::redis::rate_limit::SharedLimits;
 /// 100 calls per second for each of receiveNotification and deleteNotification (the polling
 /// intake's queue calls). A call over the limit waits for its turn; it does not fail.
 ///
-/// The limits are kept per client (and its clones) by default; with
-/// [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits), in Redis,
-/// for every replica's client of the instance together.
+/// The limits are kept per client (and its clones) by default; with the `redis` feature's
+/// `ClientSettings::shared_limits`, in Redis, for every replica's client of the instance
+/// together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     sends_per_second: Option<NonZeroU32>,
