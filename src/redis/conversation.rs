@@ -123,7 +123,9 @@ static POP_EXPIRED: LazyLock<Script> = LazyLock::new(|| {
 /// chats, whose events may go to different replicas).
 ///
 /// A saved state that no longer reads as `D` (the type changed in a new release) is dropped
-/// with a warning, and the conversation starts anew.
+/// with a warning, and the conversation starts anew. Its keys are
+/// `{namespace}:conversations:*`: a hash of the states, a sorted set of their deadlines, a list
+/// of conversations found timed out, and the leases.
 pub struct RedisStorage<D> {
     redis: Redis,
     keys: Keys,
