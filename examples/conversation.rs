@@ -15,9 +15,10 @@ use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{Conversations, MemoryStorage};
 use hookbot::router::Router;
 use hookbot::{ContactCard, Error, MessageId, filter};
+use serde::{Deserialize, Serialize};
 
-/// Where a person is in making a card.
-#[derive(Debug, Clone, Default)]
+/// Where a person is in making a card (serialisable, so that a shared store can keep it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub enum Card {
     /// No card being made.
     #[default]

@@ -10,8 +10,9 @@
 //! use hookbot::context::Context;
 //! use hookbot::filter;
 //! use hookbot::router::Router;
+//! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Debug, Clone, Default)]
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 //! enum Signup {
 //!     #[default]
 //!     Idle,
@@ -46,7 +47,9 @@
 //! Which messages share a state is the [`KeyStrategy`], chosen once per bot: per sender in a
 //! chat (the default), per chat, or per sender across chats. Two messages with the same key
 //! never see the same old state: the bot holds the key's lock from loading the state until the
-//! handler is done with its [`Context`](crate::context::Context).
+//! handler is done with its [`Context`](crate::context::Context). A store shared by several
+//! replicas also holds the key against the other replicas meanwhile, with a [`Lease`] from
+//! [`Storage::lease`].
 //!
 //! States live in a [`Storage`]; [`MemoryStorage`] (the default) keeps them in memory, bounded in
 //! number, and ends a conversation left idle past its timeout. The bot then calls its
@@ -64,6 +67,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::context::{Services, TimedOut};
 use crate::dedupe::BoxError;
@@ -79,10 +84,18 @@ pub use memory::MemoryStorage;
 use locks::{KeyGuard, KeyLocks};
 
 /// What a conversation state must be: the bot's own type (usually an enum with data), cloned
-/// for each event, its [`Default`] the state of a person with no conversation going.
-pub trait ConversationState: Clone + Default + Send + Sync + 'static {}
+/// for each event, its [`Default`] the state of a person with no conversation going, and
+/// serde-serialisable so that a shared store (Redis) can keep it: derive `Serialize` and
+/// `Deserialize`. `()` is one, for a bot without conversations.
+pub trait ConversationState:
+    Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
 
-impl<T: Clone + Default + Send + Sync + 'static> ConversationState for T {}
+impl<T> ConversationState for T where
+    T: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
 
 /// Which messages share one conversation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -192,6 +205,45 @@ pub trait Storage<D>: Send + Sync + 'static {
     async fn expired(&self) -> Result<(ConversationKey, D), BoxError> {
         std::future::pending().await
     }
+
+    /// Holds `key` against the other replicas sharing this store until the returned lease is
+    /// dropped, waiting while another replica holds it. The bot takes it after its
+    /// in-process lock and before [`load`](Storage::load), and drops it when the handler (or
+    /// the timeout hook) is done. A store that only this process uses needs none: the default
+    /// returns `Ok(None)`, and the in-process lock alone keeps one conversation's events apart.
+    async fn lease(&self, key: &ConversationKey) -> Result<Option<Lease>, BoxError> {
+        let _ = key;
+        Ok(None)
+    }
+}
+
+/// A conversation key held against other replicas, from [`Storage::lease`]; dropping it lets
+/// the next holder in. It wraps whatever the store needs to keep the hold and to give it up
+/// when dropped (such as a task that renews it).
+pub struct Lease {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl Lease {
+    /// A lease kept for as long as `held` lives; `held`'s `Drop` gives it up.
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Self {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease").finish_non_exhaustive()
+    }
+}
+
+/// A conversation key held in this process and, when the store asks for it, against the other
+/// replicas. The lease is given up before the in-process lock (fields drop in order).
+pub(crate) struct Held {
+    _lease: Option<Lease>,
+    _guard: KeyGuard,
 }
 
 /// A bot's conversations: where their states are kept and how messages are keyed.
@@ -244,7 +296,7 @@ impl<D: ConversationState> Conversations<D> {
         let Some(key) = ConversationKey::of(event, self.strategy) else {
             return Ok(Conversation::detached());
         };
-        let guard = self.locks.lock(key.clone()).await;
+        let held = self.hold(key.clone()).await?;
         let state = self
             .storage
             .load(&key)
@@ -256,14 +308,24 @@ impl<D: ConversationState> Conversations<D> {
             bound: Some(Bound {
                 key,
                 storage: self.storage.clone(),
-                _guard: guard,
+                _held: held,
             }),
         })
     }
 
-    /// Waits until `key` is free and holds it for as long as the guard lives.
-    pub(crate) async fn lock(&self, key: ConversationKey) -> KeyGuard {
-        self.locks.lock(key).await
+    /// Waits until `key` is free in this process, then takes the store's lease on it (if the
+    /// store has leases), and holds both for as long as the returned value lives.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the store fails to give the lease.
+    pub(crate) async fn hold(&self, key: ConversationKey) -> Result<Held> {
+        let guard = self.locks.lock(key.clone()).await;
+        let lease = self.storage.lease(&key).await.map_err(Error::storage)?;
+        Ok(Held {
+            _lease: lease,
+            _guard: guard,
+        })
     }
 }
 
@@ -274,11 +336,11 @@ pub struct Conversation<D> {
     bound: Option<Bound<D>>,
 }
 
-/// A conversation's key, store and lock.
+/// A conversation's key, store, lock and lease.
 struct Bound<D> {
     key: ConversationKey,
     storage: Arc<dyn Storage<D>>,
-    _guard: KeyGuard,
+    _held: Held,
 }
 
 impl<D: ConversationState> Conversation<D> {
@@ -399,7 +461,8 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 
 impl<D: ConversationState> Conversations<D> {
     /// Takes each timed-out conversation from the store, for ever, and runs `hook` on it with
-    /// the key locked; a failing or panicking hook is logged and reported to `on_error`.
+    /// the key held (locked, and leased when the store has leases); a failing or panicking
+    /// hook, or a lease the store fails to give, is logged and reported to `on_error`.
     pub(crate) async fn watch_timeouts<S: Send + Sync + 'static>(
         self,
         services: Arc<Services<S>>,
@@ -417,7 +480,6 @@ impl<D: ConversationState> Conversations<D> {
             };
             tracing::debug!(conversation = %key, "conversation timed out");
             let Some(hook) = &hook else { continue };
-            let _held = self.lock(key.clone()).await;
             let identity = EventIdentity {
                 gateway: key.gateway,
                 instance: key.instance.clone(),
@@ -425,13 +487,21 @@ impl<D: ConversationState> Conversations<D> {
                 chat: key.reply_chat().cloned(),
                 message_id: None,
             };
-            let outcome = AssertUnwindSafe(hook.call(TimedOut::new(key, state, services.clone())))
-                .catch_unwind()
-                .await;
-            let cause = match outcome {
-                Ok(Ok(())) => continue,
-                Ok(Err(error)) => FailureCause::Error(error),
-                Err(panic) => FailureCause::Panic(crate::dispatch::panic_message(panic.as_ref())),
+            let cause = match self.hold(key.clone()).await {
+                Ok(_held) => {
+                    let outcome =
+                        AssertUnwindSafe(hook.call(TimedOut::new(key, state, services.clone())))
+                            .catch_unwind()
+                            .await;
+                    match outcome {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(error)) => FailureCause::Error(error),
+                        Err(panic) => {
+                            FailureCause::Panic(crate::dispatch::panic_message(panic.as_ref()))
+                        }
+                    }
+                }
+                Err(error) => FailureCause::Error(Box::new(error)),
             };
             tracing::error!(error = %cause, conversation = %identity, "conversation timeout hook failed");
             if let Some(on_error) = &on_error {

@@ -253,6 +253,8 @@ pub struct ClientSettings {
     retry: RetryPolicy,
     rate_limits: RateLimits,
     http: Option<reqwest::Client>,
+    #[cfg(feature = "redis")]
+    shared_limits: Option<crate::redis::Redis>,
 }
 
 impl Default for ClientSettings {
@@ -262,6 +264,8 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             http: None,
+            #[cfg(feature = "redis")]
+            shared_limits: None,
         }
     }
 }
@@ -290,6 +294,17 @@ impl ClientSettings {
     #[must_use]
     pub fn rate_limits(mut self, rate_limits: RateLimits) -> Self {
         self.rate_limits = rate_limits;
+        self
+    }
+
+    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
+    /// instance (same [`Redis`](crate::redis::Redis) namespace), instead of per client. When
+    /// Redis does not answer, calls wait on the client's own limiters meanwhile, with a
+    /// warning.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
+        self.shared_limits = Some(redis.clone());
         self
     }
 

@@ -5,6 +5,15 @@
 //!
 //! [`Redis`] is the connection every part shares: one multiplexed connection that reconnects
 //! by itself, and a namespace that prefixes every key the bot writes.
+//!
+//! Conversations: [`RedisStorage`] keeps their states, ends idle ones once across replicas,
+//! and leases each conversation's key to one replica at a time. Rate limits: a client built
+//! with `shared_limits(&redis)` (or [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits))
+//! shares its instance's limits with every replica.
+
+mod conversation;
+mod lock;
+pub(crate) mod rate_limit;
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +23,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+
+pub use conversation::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_LEASE_TTL, DEFAULT_POLL_INTERVAL, Leases, RedisStorage,
+};
 
 /// The namespace of a bot's keys by default: every key starts with `hookbot:`.
 pub const DEFAULT_NAMESPACE: &str = "hookbot";
@@ -48,10 +61,12 @@ impl Redis {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|error| Error::Config {
-                variable: "HOOKBOT_REDIS_URL",
-                reason: error.category().to_owned(),
+        let connection =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|error| {
+                Error::Config {
+                    variable: "HOOKBOT_REDIS_URL",
+                    reason: error.category().to_owned(),
+                }
             })?;
         Ok(Self {
             client,

@@ -1,13 +1,16 @@
 //! Conversations, tested with the test kit over real HTTP: each key strategy, state routes, the
 //! race cases (one sender in two chats, two senders in one group), timeouts and their hook, a
-//! failing store, and the dialogue example.
+//! failing store, a store's lease against other replicas (held while loading, handling and in
+//! the timeout hook; a failing one reported), and the dialogue example.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use hookbot::context::{Context, TimedOut};
-use hookbot::conversation::{ConversationKey, Conversations, KeyStrategy, MemoryStorage, Storage};
+use hookbot::conversation::{
+    ConversationKey, Conversations, KeyStrategy, Lease, MemoryStorage, Storage,
+};
 use hookbot::dedupe::BoxError;
 use hookbot::dispatch::{FailureCause, HandlerFailure};
 use hookbot::router::Router;
@@ -132,7 +135,7 @@ async fn a_per_sender_conversation_follows_the_person_into_a_group() {
 mod states {
     use super::*;
 
-    #[derive(Debug, Clone, Default, PartialEq)]
+    #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
     enum Quiz {
         #[default]
         Idle,
@@ -503,4 +506,147 @@ async fn a_store_that_fails_to_report_timeouts_is_asked_again() {
     assert_eq!(text(&bot.reply(IVAN).await), "timed out in 7");
     // The first ask failed; the reply came from the second.
     assert!(*storage.asked.lock().unwrap() >= 2);
+}
+
+/// A store in memory that leases its keys as a shared store would, and records what ran while
+/// a lease was held.
+#[derive(Clone)]
+struct LeasingStorage {
+    inner: MemoryStorage<u32>,
+    /// Leases held now.
+    held: Arc<Mutex<usize>>,
+    /// Leases held at each load, in order.
+    held_at_load: Arc<Mutex<Vec<usize>>>,
+    /// Whether taking a lease fails.
+    fails: bool,
+}
+
+impl LeasingStorage {
+    fn new(idle_timeout: Duration) -> Self {
+        Self {
+            inner: MemoryStorage::with_limits(idle_timeout, 100),
+            held: Arc::default(),
+            held_at_load: Arc::default(),
+            fails: false,
+        }
+    }
+
+    fn held(&self) -> usize {
+        *self.held.lock().unwrap()
+    }
+}
+
+/// Counts itself out of [`LeasingStorage::held`] when dropped.
+struct HeldLease(Arc<Mutex<usize>>);
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() -= 1;
+    }
+}
+
+#[async_trait]
+impl Storage<u32> for LeasingStorage {
+    async fn load(&self, key: &ConversationKey) -> Result<Option<u32>, BoxError> {
+        self.held_at_load.lock().unwrap().push(self.held());
+        self.inner.load(key).await
+    }
+
+    async fn save(&self, key: &ConversationKey, state: u32) -> Result<(), BoxError> {
+        self.inner.save(key, state).await
+    }
+
+    async fn remove(&self, key: &ConversationKey) -> Result<(), BoxError> {
+        self.inner.remove(key).await
+    }
+
+    async fn expired(&self) -> Result<(ConversationKey, u32), BoxError> {
+        self.inner.expired().await
+    }
+
+    async fn lease(&self, _: &ConversationKey) -> Result<Option<Lease>, BoxError> {
+        if self.fails {
+            return Err("the lease store is down".into());
+        }
+        *self.held.lock().unwrap() += 1;
+        Ok(Some(Lease::new(HeldLease(self.held.clone()))))
+    }
+}
+
+#[tokio::test]
+async fn a_stores_lease_is_held_from_before_loading_until_the_handler_and_the_timeout_hook_are_done()
+ {
+    let storage = LeasingStorage::new(Duration::from_millis(200));
+    let during = storage.clone();
+    let handler = move |cx: Context<(), u32>| {
+        let during = during.clone();
+        async move {
+            cx.conversation().set(1).await?;
+            cx.reply(format!("leases held: {}", during.held())).await?;
+            Ok::<_, Error>(())
+        }
+    };
+    let during = storage.clone();
+    let hook = move |timed_out: TimedOut<(), u32>| {
+        let during = during.clone();
+        async move {
+            timed_out
+                .reply(format!("timed out; leases held: {}", during.held()))
+                .await?;
+            Ok::<_, Error>(())
+        }
+    };
+    let mut bot = TestBot::builder()
+        .start_configured(
+            Router::new().route(filter::incoming(), handler),
+            (),
+            |bot| {
+                bot.conversations(Conversations::new(storage.clone()))
+                    .on_conversation_timeout(hook)
+            },
+        )
+        .await;
+    bot.send(IVAN, "hi").await;
+    assert_eq!(text(&bot.reply(IVAN).await), "leases held: 1");
+    assert_eq!(text(&bot.reply(IVAN).await), "timed out; leases held: 1");
+    assert_eq!(*storage.held_at_load.lock().unwrap(), [1]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while storage.held() != 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(storage.held(), 0, "given up when done");
+}
+
+#[tokio::test]
+async fn a_lease_the_store_cannot_give_makes_the_event_fail_and_be_reported() {
+    let (on_error, mut reported) = failures();
+    let storage = LeasingStorage {
+        fails: true,
+        ..LeasingStorage::new(Duration::from_secs(60))
+    };
+    let mut bot = TestBot::builder()
+        .start_configured(counter(), (), |bot| {
+            bot.conversations(Conversations::new(storage.clone()))
+                .on_error(on_error)
+        })
+        .await;
+    let asked = bot.send(IVAN, "hi").await;
+    let failure = next_failure(&mut reported).await;
+    assert_eq!(failure.event.message_id, Some(asked));
+    let FailureCause::Error(error) = &failure.error else {
+        panic!("expected an error, got {:?}", failure.error);
+    };
+    assert!(
+        matches!(error.downcast_ref::<Error>(), Some(Error::Storage { .. })),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the store failed: the lease store is down"
+    );
+    assert!(
+        storage.held_at_load.lock().unwrap().is_empty(),
+        "nothing loaded without the lease"
+    );
+    bot.expect_no_reply(IVAN, Duration::from_millis(200)).await;
 }

@@ -81,6 +81,8 @@ pub struct GreenApiBuilder {
     instance: String,
     token: Secret,
     settings: ClientSettings,
+    #[cfg(feature = "redis")]
+    shared_limits: Option<crate::redis::Redis>,
 }
 
 impl GreenApi {
@@ -296,6 +298,8 @@ impl GreenApiBuilder {
             instance: instance.into(),
             token: token.into(),
             settings: ClientSettings::default(),
+            #[cfg(feature = "redis")]
+            shared_limits: None,
         }
     }
 
@@ -305,13 +309,33 @@ impl GreenApiBuilder {
         self
     }
 
+    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
+    /// instance (see [`ClientSettings::shared_limits`]); kept whatever
+    /// [`settings`](GreenApiBuilder::settings) says.
+    #[cfg(feature = "redis")]
+    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
+        self.shared_limits = Some(redis.clone());
+        self
+    }
+
     /// Checks the URL and instance id and builds the client.
     pub fn build(self) -> Result<GreenApi> {
         let api_url = base_url("api_url", &self.api_url)?;
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        let transport = Transport::new(self.settings, HeaderMap::new(), vec![self.token.clone()])?;
+        #[allow(unused_mut)]
+        let mut settings = self.settings;
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared_limits {
+            settings = settings.shared_limits(redis);
+        }
+        let transport = Transport::new(
+            settings,
+            (self.kind, &self.instance),
+            HeaderMap::new(),
+            vec![self.token.clone()],
+        )?;
         let mut instance_url = api_url.clone();
         {
             let mut path = instance_url

@@ -1,11 +1,17 @@
-//! Per-instance rate limits: every clone of one client waits on the same limiters.
+//! Per-instance rate limits: every clone of one client waits on the same limiters; with
+//! shared limits (the `redis` feature), every replica's client of the instance does.
 
 use std::num::NonZeroU32;
+#[cfg(feature = "redis")]
+use std::sync::Arc;
 use std::time::Instant;
 
 use governor::clock::Clock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+
+#[cfg(feature = "redis")]
+use crate::redis::rate_limit::SharedLimits;
 
 /// How many requests per second a client sends to one instance.
 ///
@@ -13,6 +19,10 @@ use governor::{Quota, RateLimiter};
 /// sendContact together), 1 look-up per second for each of getContacts and getContactInfo, and
 /// 100 calls per second for each of receiveNotification and deleteNotification (the polling
 /// intake's queue calls). A call over the limit waits for its turn; it does not fail.
+///
+/// The limits are kept per client (and its clones) by default; with the `redis` feature's
+/// `ClientSettings::shared_limits`, in Redis, for every replica's client of the instance
+/// together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     sends_per_second: Option<NonZeroU32>,
@@ -80,36 +90,111 @@ pub(crate) struct Limiters {
 }
 
 impl Limiters {
+    /// Limiters of this client alone.
     pub(crate) fn new(limits: RateLimits) -> Self {
         Self {
-            send: Limiter::new(limits.sends_per_second),
-            contacts: Limiter::new(limits.lookups_per_second),
-            contact_info: Limiter::new(limits.lookups_per_second),
-            receive_notification: Limiter::new(limits.notifications_per_second),
-            delete_notification: Limiter::new(limits.notifications_per_second),
-            settings: Limiter::new(limits.lookups_per_second),
+            send: Limiter::local(limits.sends_per_second),
+            contacts: Limiter::local(limits.lookups_per_second),
+            contact_info: Limiter::local(limits.lookups_per_second),
+            receive_notification: Limiter::local(limits.notifications_per_second),
+            delete_notification: Limiter::local(limits.notifications_per_second),
+            settings: Limiter::local(limits.lookups_per_second),
+        }
+    }
+
+    /// Limiters kept in Redis for every replica's client of the instance, each falling back to
+    /// one of this client's when Redis does not answer.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(limits: RateLimits, shared: &Arc<SharedLimits>) -> Self {
+        let limiter = |group, rate| Limiter::shared(shared, group, rate);
+        Self {
+            send: limiter("send", limits.sends_per_second),
+            contacts: limiter("contacts", limits.lookups_per_second),
+            contact_info: limiter("contact-info", limits.lookups_per_second),
+            receive_notification: limiter("receive-notification", limits.notifications_per_second),
+            delete_notification: limiter("delete-notification", limits.notifications_per_second),
+            settings: limiter("settings", limits.lookups_per_second),
         }
     }
 }
 
 /// A GCRA limiter on tokio's clock, so that waits follow a paused test clock too.
+type Governor = RateLimiter<NotKeyed, InMemoryState, TokioClock>;
+
+/// One group of methods' limiter: none, this client's own, or shared by the replicas in Redis.
 #[derive(Debug)]
-pub(crate) struct Limiter(Option<RateLimiter<NotKeyed, InMemoryState, TokioClock>>);
+pub(crate) enum Limiter {
+    /// No limit.
+    Unlimited,
+    /// This client's own limiter.
+    Local(Governor),
+    /// The replicas' limiter in Redis, and this client's own for when Redis does not answer.
+    #[cfg(feature = "redis")]
+    Shared {
+        /// The instance's shared limiters.
+        limits: Arc<SharedLimits>,
+        /// Which of them: `send`, `contacts`, ...
+        group: &'static str,
+        /// Calls per second.
+        rate: NonZeroU32,
+        /// The fallback.
+        local: Governor,
+    },
+}
 
 impl Limiter {
-    fn new(per_second: Option<NonZeroU32>) -> Self {
-        Self(
-            per_second
-                .map(|rate| RateLimiter::direct_with_clock(Quota::per_second(rate), TokioClock)),
-        )
+    fn local(per_second: Option<NonZeroU32>) -> Self {
+        match per_second {
+            Some(rate) => Limiter::Local(governor(rate)),
+            None => Limiter::Unlimited,
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn shared(
+        limits: &Arc<SharedLimits>,
+        group: &'static str,
+        per_second: Option<NonZeroU32>,
+    ) -> Self {
+        match per_second {
+            Some(rate) => Limiter::Shared {
+                limits: limits.clone(),
+                group,
+                rate,
+                local: governor(rate),
+            },
+            None => Limiter::Unlimited,
+        }
     }
 
     /// Waits until the next request may go out.
     pub(crate) async fn until_ready(&self) {
-        let Some(limiter) = &self.0 else { return };
-        while let Err(not_until) = limiter.check() {
-            tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
+        match self {
+            Limiter::Unlimited => {}
+            Limiter::Local(local) => until_ready(local).await,
+            #[cfg(feature = "redis")]
+            Limiter::Shared {
+                limits,
+                group,
+                rate,
+                local,
+            } => {
+                if limits.until_ready(group, *rate).await.is_err() {
+                    until_ready(local).await;
+                }
+            }
         }
+    }
+}
+
+fn governor(rate: NonZeroU32) -> Governor {
+    RateLimiter::direct_with_clock(Quota::per_second(rate), TokioClock)
+}
+
+/// Waits on `limiter` until the next request may go out.
+async fn until_ready(limiter: &Governor) {
+    while let Err(not_until) = limiter.check() {
+        tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
     }
 }
 
@@ -132,7 +217,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_per_second_spaces_calls_a_second_apart() {
-        let limiter = Limiter::new(NonZeroU32::new(1));
+        let limiter = Limiter::local(NonZeroU32::new(1));
         let start = tokio::time::Instant::now();
         let mut at = Vec::new();
         for _ in 0..3 {
@@ -146,7 +231,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_within_the_rate_does_not_wait() {
-        let limiter = Limiter::new(NonZeroU32::new(50));
+        let limiter = Limiter::local(NonZeroU32::new(50));
         let start = tokio::time::Instant::now();
         for _ in 0..50 {
             limiter.until_ready().await;
@@ -158,7 +243,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn unlimited_never_waits() {
-        let limiter = Limiter::new(None);
+        let limiter = Limiter::local(None);
         let start = tokio::time::Instant::now();
         for _ in 0..1000 {
             limiter.until_ready().await;

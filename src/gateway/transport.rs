@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::rate_limit::{Limiter, Limiters};
-use super::{ClientSettings, RetryPolicy};
+use super::{ClientSettings, GatewayKind, RetryPolicy};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -43,6 +43,17 @@ pub(crate) struct Transport {
     pub(crate) limiters: Limiters,
 }
 
+/// The instance's limiters: shared in Redis when the settings say so, else the client's own.
+fn limiters(settings: &ClientSettings, gateway: GatewayKind, instance: &str) -> Limiters {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &settings.shared_limits {
+        let shared = crate::redis::rate_limit::SharedLimits::new(redis, gateway, instance);
+        return Limiters::shared(settings.rate_limits, &shared);
+    }
+    let _ = (gateway, instance);
+    Limiters::new(settings.rate_limits)
+}
+
 /// A failed attempt: the error, and how long the gateway asked to wait.
 struct Failure {
     error: Error,
@@ -59,13 +70,15 @@ impl From<Error> for Failure {
 }
 
 impl Transport {
-    /// A transport that sends `headers` with every request and removes `secrets` from every
-    /// error body.
+    /// A transport to `instance` of `gateway` that sends `headers` with every request and
+    /// removes `secrets` from every error body.
     pub(crate) fn new(
         settings: ClientSettings,
+        (gateway, instance): (GatewayKind, &str),
         headers: HeaderMap,
         secrets: Vec<Secret>,
     ) -> Result<Self> {
+        let limiters = limiters(&settings, gateway, instance);
         let http = match settings.http {
             Some(http) => http,
             None => reqwest::Client::builder()
@@ -79,7 +92,7 @@ impl Transport {
             retry: settings.retry,
             headers,
             secrets,
-            limiters: Limiters::new(settings.rate_limits),
+            limiters,
         })
     }
 

@@ -76,6 +76,8 @@ pub struct ZApiBuilder {
     token: Secret,
     client_token: Option<Secret>,
     settings: ClientSettings,
+    #[cfg(feature = "redis")]
+    shared_limits: Option<crate::redis::Redis>,
 }
 
 impl ZApi {
@@ -92,6 +94,8 @@ impl ZApi {
             token: token.into(),
             client_token: None,
             settings: ClientSettings::default(),
+            #[cfg(feature = "redis")]
+            shared_limits: None,
         }
     }
 
@@ -188,6 +192,15 @@ impl ZApiBuilder {
         self
     }
 
+    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
+    /// instance (see [`ClientSettings::shared_limits`]); kept whatever
+    /// [`settings`](ZApiBuilder::settings) says.
+    #[cfg(feature = "redis")]
+    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
+        self.shared_limits = Some(redis.clone());
+        self
+    }
+
     /// Checks the URL and instance id and builds the client.
     pub fn build(self) -> Result<ZApi> {
         let base_url = base_url("base_url", &self.base_url)?;
@@ -220,7 +233,18 @@ impl ZApiBuilder {
             headers.insert("Client-Token", value);
             secrets.push(client_token);
         }
-        let transport = Transport::new(self.settings, headers, secrets)?;
+        #[allow(unused_mut)]
+        let mut settings = self.settings;
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared_limits {
+            settings = settings.shared_limits(redis);
+        }
+        let transport = Transport::new(
+            settings,
+            (GatewayKind::ZApi, &self.instance),
+            headers,
+            secrets,
+        )?;
         let inner = Inner {
             base_url,
             instance: self.instance,
