@@ -65,7 +65,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 
-use crate::context::{Services, TimedOut};
+use crate::context::{ServiceTable, TimedOut};
 use crate::dedupe::BoxError;
 use crate::dispatch::{EventIdentity, FailureCause, HandlerFailure};
 use crate::error::{Error, Result};
@@ -399,10 +399,10 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 
 impl<D: ConversationState> Conversations<D> {
     /// Takes each timed-out conversation from the store, for ever, and runs `hook` on it with
-    /// the key locked; a failing or panicking hook is logged and reported to `on_error`.
+    /// the key locked and the services of the key's instance; a failing or panicking hook is logged and reported to `on_error`.
     pub(crate) async fn watch_timeouts<S: Send + Sync + 'static>(
         self,
-        services: Arc<Services<S>>,
+        services: Arc<ServiceTable<S>>,
         hook: Option<Arc<dyn TimeoutHandler<S, D>>>,
         on_error: Option<ErrorHook>,
     ) {
@@ -425,9 +425,12 @@ impl<D: ConversationState> Conversations<D> {
                 chat: key.reply_chat().cloned(),
                 message_id: None,
             };
-            let outcome = AssertUnwindSafe(hook.call(TimedOut::new(key, state, services.clone())))
-                .catch_unwind()
-                .await;
+            let Some(instance) = services.of(key.gateway, &key.instance) else {
+                tracing::warn!(conversation = %identity, "conversation of an instance the bot does not serve timed out; no one to tell");
+                continue;
+            };
+            let timed_out = TimedOut::new(key, state, instance.clone());
+            let outcome = AssertUnwindSafe(hook.call(timed_out)).catch_unwind().await;
             let cause = match outcome {
                 Ok(Ok(())) => continue,
                 Ok(Err(error)) => FailureCause::Error(error),
