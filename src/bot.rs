@@ -396,10 +396,12 @@ pub(crate) fn polling_unsupported(gateway: crate::gateway::GatewayKind) -> Error
     }
 }
 
-/// The notification queue of each instance, to poll them all; refused when one has none.
-fn notification_queues(
-    instances: &Instances,
-) -> Result<(Arc<dyn NotificationQueue>, Vec<Arc<dyn NotificationQueue>>)> {
+/// A gateway's notification queue, to poll.
+type Queue = Arc<dyn NotificationQueue>;
+
+/// The notification queue of each instance, the first and the others, to poll them all;
+/// refused when one has none.
+fn notification_queues(instances: &Instances) -> Result<(Queue, Vec<Queue>)> {
     let mut queues = instances.iter().map(|instance| {
         instance
             .gateway()

@@ -1,5 +1,6 @@
 //! What a handler gets: the event, what its route's filters found, its conversation, the
-//! gateway, the contact book and the bot's state; and the reply helpers. A conversation's
+//! [instance](crate::instance) the event came to (its gateway client and contact book) and the
+//! bot's state; and the reply helpers, which send through that instance. A conversation's
 //! timeout hook gets a [`TimedOut`], with the same helpers.
 //!
 //! ```no_run

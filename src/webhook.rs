@@ -7,11 +7,15 @@
 //! | accepted for handling, or a duplicate of one already accepted | 200 |
 //! | token missing or wrong | 401, nothing handled |
 //! | body is not JSON, or not an object | 400 with a one-line reason |
+//! | the notification names an instance the bot does not serve (a bot of several instances) | 404 |
 //! | body larger than the limit (default 1 MiB) | 413 |
 //! | the queue is full, or the bot is shutting down | 503: the gateway delivers it again |
 //!
 //! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
 //! too); Z-API sends no header, so its token is the last path segment: `POST /webhook/{token}`.
+//! A [`Bot`](crate::bot::Bot) of several [instances](crate::instance) finds each notification's
+//! instance (GREEN-API by `idInstance`, Z-API by the path's token) and checks that instance's
+//! token.
 //!
 //! ```no_run
 //! use hookbot::dispatch::Dispatcher;
