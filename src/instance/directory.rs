@@ -211,3 +211,107 @@ impl Directory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strict directory of `entries`: (gateway, id, webhook token).
+    fn directory(entries: &[(GatewayKind, &str, Option<&str>)]) -> Directory {
+        let mut by_id = ById::default();
+        let entries = entries
+            .iter()
+            .enumerate()
+            .map(|(at, &(kind, id, token))| {
+                by_id.of_mut(Family::of(kind)).insert(Arc::from(id), at);
+                Entry {
+                    kind,
+                    id: Arc::from(id),
+                    token: token.map(Secret::from),
+                }
+            })
+            .collect();
+        Directory {
+            entries,
+            by_id,
+            lenient: false,
+        }
+    }
+
+    fn green_api(id: u64) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "typeWebhook": "stateInstanceChanged",
+            "instanceData": {"idInstance": id},
+            "stateInstance": "authorized"
+        }))
+        .unwrap()
+    }
+
+    fn zapi(id: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"type": "ConnectedCallback", "instanceId": id}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_green_api_notification_finds_its_instance_and_needs_its_token() {
+        let directory = directory(&[
+            (GatewayKind::GreenApiWhatsApp, "1", Some("a")),
+            (GatewayKind::GreenApiMax, "2", Some("b")),
+        ]);
+        let door = Door::Header(Some(b"b"));
+        assert!(directory.knock(door));
+        let event = directory.admit(door, &green_api(2)).unwrap();
+        assert_eq!(
+            (event.gateway, &*event.instance),
+            (GatewayKind::GreenApiMax, "2")
+        );
+        assert!(matches!(
+            directory.admit(door, &green_api(1)),
+            Err(Refusal::Unauthorized)
+        ));
+        assert!(matches!(
+            directory.admit(door, &green_api(3)),
+            Err(Refusal::UnknownInstance)
+        ));
+        assert!(!directory.knock(Door::Header(Some(b"c"))));
+        assert!(!directory.knock(Door::Header(None)));
+        assert!(matches!(
+            directory.admit(door, b"[]"),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_zapi_callback_is_the_instance_of_its_path_token() {
+        let directory = directory(&[
+            (GatewayKind::GreenApiWhatsApp, "1", Some("a")),
+            (GatewayKind::ZApi, "Z1", Some("z1")),
+            (GatewayKind::ZApi, "Z2", Some("z2")),
+        ]);
+        let door = Door::Path(b"z2");
+        assert!(directory.knock(door));
+        assert_eq!(&*directory.admit(door, &zapi("Z2")).unwrap().instance, "Z2");
+        // A callback that names no instance is the path's.
+        assert_eq!(&*directory.admit(door, &zapi("")).unwrap().instance, "Z2");
+        assert!(matches!(
+            directory.admit(door, &zapi("Z1")),
+            Err(Refusal::UnknownInstance)
+        ));
+        // Z-API tokens open no door of their own on `POST /webhook`.
+        assert!(!directory.knock(Door::Header(Some(b"z1"))));
+        assert!(!directory.knock(Door::Path(b"zz")));
+    }
+
+    #[test]
+    fn a_lenient_directory_takes_any_instance_with_its_token() {
+        let directory = Directory::any(GatewayKind::GreenApiWhatsApp, Some(Secret::from("a")));
+        for door in [Door::Header(Some(b"a")), Door::Path(b"a")] {
+            assert!(directory.knock(door));
+            assert_eq!(
+                &*directory.admit(door, &green_api(99)).unwrap().instance,
+                "99"
+            );
+        }
+        assert!(!directory.knock(Door::Header(Some(b"b"))));
+    }
+}
