@@ -108,7 +108,8 @@ impl InstanceConfig {
         let document: Value = toml::from_str(text).map_err(|error| {
             let line = error
                 .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+                .and_then(|span| text.get(..span.start))
+                .map(|before| before.matches('\n').count() + 1);
             let at = line
                 .map(|line| format!(" at line {line}"))
                 .unwrap_or_default();
