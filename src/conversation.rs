@@ -399,7 +399,8 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 
 impl<D: ConversationState> Conversations<D> {
     /// Takes each timed-out conversation from the store, for ever, and runs `hook` on it with
-    /// the key locked and the services of the key's instance; a failing or panicking hook is logged and reported to `on_error`.
+    /// the key locked and the services of the key's instance; a failing or panicking hook is
+    /// logged and reported to `on_error`.
     pub(crate) async fn watch_timeouts<S: Send + Sync + 'static>(
         self,
         services: Arc<ServiceTable<S>>,
