@@ -699,7 +699,7 @@ fn each_mistake_in_an_instances_file_is_named_with_its_entry() {
             entry(
                 "gateway = \"green-api\"\nid = \"1\"\ntoken = \"max-secret-bbbb\"\nurl = \"ftp://x\"",
             ),
-            "instance 1 (\"one\"): ",
+            "instance 1 (\"one\"): `url` must be an absolute http or https URL",
         ),
         ("".to_owned(), "lists no instance"),
         ("[server]\nport = 1\n".to_owned(), "unknown key `server`"),

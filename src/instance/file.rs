@@ -156,7 +156,13 @@ impl InstanceConfig {
         let gateway = self
             .gateway
             .connect_with(settings)
-            .map_err(|error| config_error(format!("{label}: {error}")))?
+            .map_err(|error| match error {
+                // The client's field is the file's `url`.
+                crate::Error::Validation(invalid) => {
+                    config_error(format!("{label}: `url` {}", invalid.rule))
+                }
+                other => config_error(format!("{label}: {other}")),
+            })?
             .ok_or_else(|| config_error(format!("{label}: the sandbox is not an instance")))?;
         let mut instance = Instance::builder(gateway);
         if let Some(name) = &self.name {
