@@ -366,6 +366,33 @@ async fn the_same_message_id_on_two_instances_is_handled_on_both() {
     assert_eq!(wait_sent(&bots.a, 2).await.len(), 2);
 }
 
+#[tokio::test]
+async fn a_bot_built_on_one_client_serves_what_it_is_posted_as_before() {
+    let a = green_api_server(A_ID, "token-a", json!([])).await;
+    let gateway = GreenApi::whatsapp(a.uri(), A_ID, "token-a")
+        .settings(settings())
+        .build()
+        .unwrap();
+    let handled = Handled::default();
+    let bot = Bot::with_state(Arc::new(gateway), answering(), handled.clone())
+        .webhook_token(A_HOOK)
+        .build();
+    let bot = Server::start_bot(bot).await;
+    // The notification names another instance: a bot of one client does not check it.
+    let status = bot
+        .post("/webhook", text_of(B_ID, "L1", "lenient"), Some(A_HOOK))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        wait_sent(&a, 1).await[0]["message"],
+        format!("{A_ID}: lenient")
+    );
+    let wrong = bot
+        .post("/webhook", text_of(A_ID, "L2", "wrong"), Some(B_HOOK))
+        .await;
+    assert_eq!(wrong, StatusCode::UNAUTHORIZED);
+}
+
 /// Answers with the names of the instance's contacts.
 async fn list_contacts(cx: Context) -> hookbot::Result<()> {
     let contacts = cx.contacts().all().await?;
