@@ -64,7 +64,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::contacts::ContactBook;
-use crate::context::Services;
+use crate::context::ServiceTable;
 use crate::conversation::{
     Conversation, ConversationState, Conversations, ErrorHook, TimeoutHandler,
 };
@@ -73,7 +73,9 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::gateway::GreenApi;
-use crate::polling::{Poller, PollingSettings};
+use crate::gateway::NotificationQueue;
+use crate::instance::{Instance, Instances};
+use crate::polling::{Poller, PollerBuilder, PollingSettings};
 use crate::router::{HandlerResult, Router};
 use crate::sandbox::Sandbox;
 use crate::secret::Secret;
@@ -84,7 +86,7 @@ pub use crate::intake::Intake;
 /// A running bot's parts: its intake (with the dispatcher behind it) and its services.
 pub struct Bot<S = ()> {
     receiver: Receiver,
-    services: Arc<Services<S>>,
+    services: Arc<ServiceTable<S>>,
     routes: axum::Router,
     listen: Listen,
     sandbox: Option<Sandbox>,
@@ -118,7 +120,8 @@ pub struct BotBuilder<S, D = ()> {
     router: Router<S, D>,
     conversations: Option<Conversations<D>>,
     on_timeout: Option<Arc<dyn TimeoutHandler<S, D>>>,
-    services: Services<S>,
+    instances: Instances,
+    state: S,
     webhook_token: Option<Secret>,
     intake: Intake,
     routes: axum::Router,
@@ -141,7 +144,18 @@ impl Bot<()> {
         Bot::with_state(gateway, router, ())
     }
 
-    /// A bot without state, its gateway, webhook token and address from the environment.
+    /// A bot without state that serves several instances (see [`instance`](crate::instance)):
+    /// each notification reaches `router`'s handlers with the instance it came from, and their
+    /// replies go out through that instance's client.
+    pub fn builder_for<D: ConversationState>(
+        instances: Instances,
+        router: Router<(), D>,
+    ) -> BotBuilder<(), D> {
+        Bot::with_instances(instances, router, ())
+    }
+
+    /// A bot without state, its gateway (or instances file), webhook token and address from
+    /// the environment.
     pub fn from_env<D: ConversationState>(router: Router<(), D>) -> Result<BotBuilder<(), D>> {
         Bot::from_env_with_state(router, ())
     }
@@ -154,16 +168,30 @@ impl<S: Send + Sync + 'static> Bot<S> {
         router: Router<S, D>,
         state: S,
     ) -> BotBuilder<S, D> {
-        let contacts = ContactBook::new(gateway.clone());
+        Bot::serving(Instances::single(Instance::new(gateway)), router, state)
+    }
+
+    /// A bot of several instances (see [`instance`](crate::instance)) whose handlers share
+    /// `state`, one for all instances.
+    pub fn with_instances<D: ConversationState>(
+        instances: Instances,
+        router: Router<S, D>,
+        state: S,
+    ) -> BotBuilder<S, D> {
+        Bot::serving(instances, router, state)
+    }
+
+    fn serving<D: ConversationState>(
+        instances: Instances,
+        router: Router<S, D>,
+        state: S,
+    ) -> BotBuilder<S, D> {
         BotBuilder {
             router,
             conversations: None,
             on_timeout: None,
-            services: Services {
-                gateway,
-                contacts,
-                state,
-            },
+            instances,
+            state,
             webhook_token: None,
             intake: Intake::Webhook,
             routes: axum::Router::new(),
@@ -182,13 +210,20 @@ impl<S: Send + Sync + 'static> Bot<S> {
     }
 
     /// A bot whose handlers share `state`, its gateway, intake, webhook token and address
-    /// from the environment (`HOOKBOT_*`, see [`Config`]). With no gateway configured, the bot
-    /// runs on a local [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
+    /// from the environment (`HOOKBOT_*`, see [`Config`]). With `HOOKBOT_INSTANCES`, it serves
+    /// the instances that file lists. With no gateway configured, the bot runs on a local
+    /// [`Sandbox`]: see [`sandboxed`](Bot::sandboxed).
     pub fn from_env_with_state<D: ConversationState>(
         router: Router<S, D>,
         state: S,
     ) -> Result<BotBuilder<S, D>> {
         let config = Config::from_env()?;
+        if !config.instances.is_empty() {
+            let instances = Instances::connect(&config.instances, &Default::default())?;
+            return Ok(Bot::with_instances(instances, router, state)
+                .listen(config.listen)
+                .intake(config.intake));
+        }
         let Some(gateway) = config.gateway.connect()? else {
             let builder = Bot::sandboxed(router, state, config.listen, config.webhook_token)?;
             return Ok(builder.intake(config.intake));
@@ -256,14 +291,19 @@ impl<S: Send + Sync + 'static> Bot<S> {
         self.timeouts.take()
     }
 
-    /// The gateway the bot talks to.
+    /// The gateway the bot talks to (with several instances, the first one's).
     pub fn gateway(&self) -> &Arc<dyn Gateway> {
-        &self.services.gateway
+        self.services.instances().first().gateway()
     }
 
-    /// The bot's contact book.
+    /// The bot's contact book (with several instances, the first one's).
     pub fn contacts(&self) -> &ContactBook {
-        &self.services.contacts
+        self.services.instances().first().contacts()
+    }
+
+    /// The instances the bot serves.
+    pub fn instances(&self) -> &Instances {
+        self.services.instances()
     }
 
     /// The sandbox the bot runs on, in sandbox mode.
@@ -277,12 +317,14 @@ impl<S: Send + Sync + 'static> Bot<S> {
     pub async fn run(self) -> std::io::Result<DrainReport> {
         let listener = self.listen.bind().await?;
         let address = listener.local_addr()?;
-        let gateway = self.services.gateway.kind();
+        for instance in self.services.instances().iter() {
+            tracing::info!(gateway = %instance.kind(), instance = instance.label(), "serving");
+        }
         match &self.receiver {
             Receiver::Polling(_) => {
-                tracing::info!(%gateway, "polling for notifications; health on http://{address}/healthz")
+                tracing::info!("polling for notifications; health on http://{address}/healthz")
             }
-            _ => tracing::info!(%gateway, "listening on http://{address}/webhook"),
+            _ => tracing::info!("listening on http://{address}/webhook"),
         }
         if self.sandbox.is_some() {
             println!("hookbot sandbox: no gateway configured, so the bot runs on a local one.");
@@ -354,6 +396,25 @@ pub(crate) fn polling_unsupported(gateway: crate::gateway::GatewayKind) -> Error
     }
 }
 
+/// A gateway's notification queue, to poll.
+type Queue = Arc<dyn NotificationQueue>;
+
+/// The notification queue of each instance, the first and the others, to poll them all;
+/// refused when one has none.
+fn notification_queues(instances: &Instances) -> Result<(Queue, Vec<Queue>)> {
+    let mut queues = instances.iter().map(|instance| {
+        instance
+            .gateway()
+            .notification_queue()
+            .ok_or_else(|| polling_unsupported(instance.kind()))
+    });
+    let first = match queues.next() {
+        Some(first) => first?,
+        None => return Err(polling_unsupported(instances.first().kind())),
+    };
+    Ok((first, queues.collect::<Result<_>>()?))
+}
+
 /// A fresh webhook token for a sandbox whose owner set none.
 fn random_token() -> Secret {
     let bytes: [u8; 16] = rand::random();
@@ -366,7 +427,8 @@ fn random_token() -> Secret {
 }
 
 impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
-    /// The secret the gateway presents on each webhook call.
+    /// The secret the gateway presents on each webhook call; with several instances, the
+    /// secret of those that have none of their own.
     pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
         self.webhook_token = Some(token.into());
         self
@@ -398,9 +460,12 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
         self
     }
 
-    /// A contact book of its own (other time-to-live settings), instead of the default one.
+    /// A contact book of its own (other time-to-live settings), instead of the default one;
+    /// with several instances, for the instance whose client the book reads from.
     pub fn contacts(mut self, contacts: ContactBook) -> Self {
-        self.services.contacts = contacts;
+        if !self.instances.replace_contacts(contacts) {
+            tracing::warn!("contact book ignored: the bot serves no instance of its gateway");
+        }
         self
     }
 
@@ -453,8 +518,12 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     }
 
     /// The bot.
-    pub fn build(self) -> Bot<S> {
-        let services = Arc::new(self.services);
+    pub fn build(mut self) -> Bot<S> {
+        if let Some(token) = &self.webhook_token {
+            self.instances.default_webhook_token(token);
+        }
+        let directory = self.instances.directory();
+        let services = Arc::new(ServiceTable::new(self.instances, self.state));
         let conversations = self
             .conversations
             .or_else(|| (TypeId::of::<D>() != TypeId::of::<()>()).then(Conversations::in_memory));
@@ -479,27 +548,26 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
         let dispatcher = dispatcher.build();
         let receiver = match self.intake {
             Intake::Webhook => {
-                let mut webhook = Webhook::builder(services.gateway.kind(), dispatcher)
+                let webhook = Webhook::builder(services.instances().first().kind(), dispatcher)
+                    .directory(directory)
                     .body_limit(self.body_limit)
                     .drain_deadline(self.drain_deadline);
-                if let Some(token) = self.webhook_token {
-                    webhook = webhook.token(token);
-                }
                 Receiver::Webhook(webhook.build())
             }
             Intake::Polling(settings) => {
                 if let Some(sandbox) = &self.sandbox {
                     sandbox.set_webhook(None, None);
                 }
-                match services.gateway.notification_queue() {
-                    Some(queue) => Receiver::Polling(
-                        Poller::builder(queue, dispatcher)
+                match notification_queues(services.instances()) {
+                    Ok((first, others)) => Receiver::Polling(
+                        others
+                            .into_iter()
+                            .fold(Poller::builder(first, dispatcher), PollerBuilder::queue)
                             .settings(settings)
                             .drain_deadline(self.drain_deadline)
                             .build(),
                     ),
-                    None => {
-                        let error = polling_unsupported(services.gateway.kind());
+                    Err(error) => {
                         tracing::error!(%error, "the bot cannot serve");
                         Receiver::Unsupported(error)
                     }
@@ -517,22 +585,29 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     }
 }
 
-/// The dispatcher's handler: enter the event's conversation (its key locked, its state
-/// loaded), choose the route by the event and the state, run it.
+/// The dispatcher's handler: find the event's instance, enter the event's conversation (its
+/// key locked, its state loaded), choose the route by the event and the state, run it.
 struct Routing<S, D> {
     router: Router<S, D>,
     conversations: Option<Conversations<D>>,
-    services: Arc<Services<S>>,
+    services: Arc<ServiceTable<S>>,
 }
 
 impl<S: Send + Sync + 'static, D: ConversationState> Routing<S, D> {
     async fn route(&self, event: Event) -> HandlerResult {
+        let Some(services) = self.services.of(event.gateway, &event.instance) else {
+            return Err(format!(
+                "no handler services for {} instance {:?}: the bot does not serve it",
+                event.gateway, event.instance
+            )
+            .into());
+        };
         let conversation = match &self.conversations {
             Some(conversations) => conversations.enter(&event).await?,
             None => Conversation::detached(),
         };
         match self.router.choose(&event, &conversation.get()) {
-            Some(chosen) => chosen.run(event, conversation, self.services.clone()).await,
+            Some(chosen) => chosen.run(event, conversation, services.clone()).await,
             None => {
                 tracing::debug!(kind = event.kind.name(), "no route for the event");
                 Ok(())

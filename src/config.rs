@@ -1,5 +1,7 @@
 //! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them,
-//! and `HOOKBOT_INTAKE` (`webhook`, the default, or `polling`: see [`Intake`]).
+//! `HOOKBOT_INTAKE` (`webhook`, the default, or `polling`: see [`Intake`]), and
+//! `HOOKBOT_INSTANCES` (an instances file for a bot of several numbers: see
+//! [`instance`](crate::instance)).
 //!
 //! ```no_run
 //! use hookbot::config::{Config, GatewayConfig};
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use crate::bot::Intake;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind, GreenApi, ZApi};
+use crate::instance::InstanceConfig;
 use crate::polling::PollingSettings;
 use crate::secret::Secret;
 
@@ -42,7 +45,21 @@ pub struct Config {
     /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
     /// with the default [`PollingSettings`]). Polling needs GREEN-API or the sandbox.
     pub intake: Intake,
+    /// The instances of an instances file (`HOOKBOT_INSTANCES`, see [`InstanceConfig`]);
+    /// empty without one. When there are some, the bot serves them, and `gateway` is
+    /// [`GatewayConfig::Sandbox`] (unused).
+    pub instances: Vec<InstanceConfig>,
 }
+
+/// The variables of a single gateway, which an instances file replaces.
+const SINGLE_INSTANCE_VARIABLES: [&str; 6] = [
+    "HOOKBOT_GATEWAY",
+    "HOOKBOT_API_URL",
+    "HOOKBOT_INSTANCE",
+    "HOOKBOT_TOKEN",
+    "HOOKBOT_WEBHOOK_TOKEN",
+    "HOOKBOT_CLIENT_TOKEN",
+];
 
 /// The gateway a bot talks to.
 #[derive(Debug, Clone)]
@@ -94,7 +111,15 @@ impl Config {
             variable: "HOOKBOT_LISTEN",
             reason: format!("must be an address and port such as {DEFAULT_LISTEN}, is {listen:?}"),
         })?;
-        let gateway = GatewayConfig::from_vars(&var)?;
+        let instances = match var("HOOKBOT_INSTANCES") {
+            Some(path) => instances_file(&var, &path)?,
+            None => Vec::new(),
+        };
+        let gateway = if instances.is_empty() {
+            GatewayConfig::from_vars(&var)?
+        } else {
+            GatewayConfig::Sandbox
+        };
         let intake = match var("HOOKBOT_INTAKE").map(|name| name.to_ascii_lowercase()) {
             None => Intake::Webhook,
             Some(name) if name == "webhook" => Intake::Webhook,
@@ -106,7 +131,11 @@ impl Config {
                 });
             }
         };
-        if let (Intake::Polling(_), GatewayConfig::ZApi { .. }) = (&intake, &gateway) {
+        let zapi = matches!(gateway, GatewayConfig::ZApi { .. })
+            || instances
+                .iter()
+                .any(|instance| instance.kind() == Some(GatewayKind::ZApi));
+        if matches!(intake, Intake::Polling(_)) && zapi {
             return Err(crate::bot::polling_unsupported(GatewayKind::ZApi));
         }
         Ok(Self {
@@ -114,8 +143,26 @@ impl Config {
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
             listen,
             intake,
+            instances,
         })
     }
+}
+
+/// The instances of the file at `path`, once no single gateway's variable is set too.
+fn instances_file(
+    var: &impl Fn(&str) -> Option<String>,
+    path: &str,
+) -> Result<Vec<InstanceConfig>> {
+    if let Some(variable) = SINGLE_INSTANCE_VARIABLES
+        .into_iter()
+        .find(|variable| var(variable).is_some())
+    {
+        return Err(Error::Config {
+            variable,
+            reason: "must not be set with HOOKBOT_INSTANCES: each instance's gateway, URL, id and tokens come from the instances file".to_owned(),
+        });
+    }
+    InstanceConfig::read_file(path)
 }
 
 impl GatewayConfig {

@@ -1,5 +1,6 @@
 //! What a handler gets: the event, what its route's filters found, its conversation, the
-//! gateway, the contact book and the bot's state; and the reply helpers. A conversation's
+//! [instance](crate::instance) the event came to (its gateway client and contact book) and the
+//! bot's state; and the reply helpers, which send through that instance. A conversation's
 //! timeout hook gets a [`TimedOut`], with the same helpers.
 //!
 //! ```no_run
@@ -25,14 +26,49 @@ use crate::conversation::{Conversation, ConversationKey};
 use crate::error::{Result, Rule, ValidationError};
 use crate::event::{Event, Message};
 use crate::filter::{Captures, Command, Matched};
-use crate::gateway::{Gateway, SendOptions, SentMessage};
+use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage};
 use crate::id::ChatId;
+use crate::instance::{Instance, Instances};
 
-/// The services every handler of a bot shares.
+/// What the handlers of one instance's events share: the instance (its client and contact
+/// book) and the bot's state, one for all instances.
 pub(crate) struct Services<S> {
-    pub(crate) gateway: Arc<dyn Gateway>,
-    pub(crate) contacts: ContactBook,
-    pub(crate) state: S,
+    pub(crate) instance: Instance,
+    pub(crate) state: Arc<S>,
+}
+
+/// The services of each instance a bot serves, found by an event's gateway and instance.
+pub(crate) struct ServiceTable<S> {
+    instances: Instances,
+    each: Vec<Arc<Services<S>>>,
+}
+
+impl<S> ServiceTable<S> {
+    /// One [`Services`] per instance, all sharing `state`.
+    pub(crate) fn new(instances: Instances, state: S) -> Self {
+        let state = Arc::new(state);
+        let each = instances
+            .iter()
+            .map(|instance| {
+                Arc::new(Services {
+                    instance: instance.clone(),
+                    state: state.clone(),
+                })
+            })
+            .collect();
+        Self { instances, each }
+    }
+
+    /// The services of the instance `instance` of `gateway`: a lookup, or for a bot built on
+    /// one client, that client's.
+    pub(crate) fn of(&self, gateway: GatewayKind, instance: &str) -> Option<&Arc<Services<S>>> {
+        self.each.get(self.instances.position(gateway, instance)?)
+    }
+
+    /// The instances served.
+    pub(crate) fn instances(&self) -> &Instances {
+        &self.instances
+    }
 }
 
 /// One event being handled, with everything its handler needs. `S` is the bot's shared
@@ -107,14 +143,19 @@ impl<S, D> Context<S, D> {
         &self.conversation
     }
 
-    /// The gateway the bot talks to.
-    pub fn gateway(&self) -> &Arc<dyn Gateway> {
-        &self.services.gateway
+    /// The instance the event came from, which the replies go out through.
+    pub fn instance(&self) -> &Instance {
+        &self.services.instance
     }
 
-    /// The instance's contacts, cached.
+    /// The client of the event's instance.
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        self.services.instance.gateway()
+    }
+
+    /// The event's instance's contacts, cached.
     pub fn contacts(&self) -> &ContactBook {
-        &self.services.contacts
+        self.services.instance.contacts()
     }
 
     /// A text reply to the event's chat; await it to send. Add [`quote`](Reply::quote) to quote
@@ -131,7 +172,7 @@ impl<S, D> Context<S, D> {
 
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
-            self.services.gateway.as_ref(),
+            self.services.instance.gateway().as_ref(),
             self.chat().cloned(),
             self.event.message_id().cloned(),
             outgoing,
@@ -171,14 +212,19 @@ impl<S, D> TimedOut<S, D> {
         &self.services.state
     }
 
-    /// The gateway the bot talks to.
-    pub fn gateway(&self) -> &Arc<dyn Gateway> {
-        &self.services.gateway
+    /// The instance of the conversation, which the messages go out through.
+    pub fn instance(&self) -> &Instance {
+        &self.services.instance
     }
 
-    /// The instance's contacts, cached.
+    /// The client of the conversation's instance.
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        self.services.instance.gateway()
+    }
+
+    /// The conversation's instance's contacts, cached.
     pub fn contacts(&self) -> &ContactBook {
-        &self.services.contacts
+        self.services.instance.contacts()
     }
 
     /// A text to the conversation's chat (for a per-sender conversation, the person's private
@@ -194,7 +240,7 @@ impl<S, D> TimedOut<S, D> {
 
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
-            self.services.gateway.as_ref(),
+            self.services.instance.gateway().as_ref(),
             self.key.reply_chat().cloned(),
             None,
             outgoing,

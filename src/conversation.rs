@@ -70,7 +70,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::{Services, TimedOut};
+use crate::context::{ServiceTable, TimedOut};
 use crate::dedupe::BoxError;
 use crate::dispatch::{EventIdentity, FailureCause, HandlerFailure};
 use crate::error::{Error, Result};
@@ -461,11 +461,12 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 
 impl<D: ConversationState> Conversations<D> {
     /// Takes each timed-out conversation from the store, for ever, and runs `hook` on it with
-    /// the key held (locked, and leased when the store has leases); a failing or panicking
-    /// hook, or a lease the store fails to give, is logged and reported to `on_error`.
+    /// the key held (locked, and leased when the store has leases) and the services of the
+    /// key's instance; a failing or panicking hook, or a lease the store fails to give, is
+    /// logged and reported to `on_error`.
     pub(crate) async fn watch_timeouts<S: Send + Sync + 'static>(
         self,
-        services: Arc<Services<S>>,
+        services: Arc<ServiceTable<S>>,
         hook: Option<Arc<dyn TimeoutHandler<S, D>>>,
         on_error: Option<ErrorHook>,
     ) {
@@ -487,12 +488,14 @@ impl<D: ConversationState> Conversations<D> {
                 chat: key.reply_chat().cloned(),
                 message_id: None,
             };
+            let Some(instance) = services.of(key.gateway, &key.instance) else {
+                tracing::warn!(conversation = %identity, "conversation of an instance the bot does not serve timed out; no one to tell");
+                continue;
+            };
             let cause = match self.hold(key.clone()).await {
                 Ok(_held) => {
-                    let outcome =
-                        AssertUnwindSafe(hook.call(TimedOut::new(key, state, services.clone())))
-                            .catch_unwind()
-                            .await;
+                    let timed_out = TimedOut::new(key, state, instance.clone());
+                    let outcome = AssertUnwindSafe(hook.call(timed_out)).catch_unwind().await;
                     match outcome {
                         Ok(Ok(())) => continue,
                         Ok(Err(error)) => FailureCause::Error(error),

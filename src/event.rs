@@ -529,6 +529,29 @@ impl Event {
         })
     }
 
+    /// Reads a webhook body as a JSON object, the first step of [`parse`](Event::parse).
+    pub(crate) fn read_object(body: &[u8]) -> Result<Value, ParseError> {
+        let value = serde_json::from_slice(body).map_err(|error| ParseError::NotJson {
+            reason: error.to_string(),
+        })?;
+        match non_object(&value) {
+            Some(found) => Err(ParseError::NotObject { found }),
+            None => Ok(value),
+        }
+    }
+
+    /// The instance a notification of `gateway` names (GREEN-API `instanceData.idInstance`,
+    /// Z-API `instanceId`), read before the whole event is: the webhook of a bot of several
+    /// instances picks the instance with it. Empty when the notification names none.
+    pub(crate) fn instance_of(gateway: GatewayKind, value: &Value) -> String {
+        match gateway {
+            GatewayKind::GreenApiWhatsApp | GatewayKind::GreenApiMax => {
+                crate::gateway::green_api::notification::instance_id(value)
+            }
+            GatewayKind::ZApi => crate::gateway::zapi::notification::instance_id(value),
+        }
+    }
+
     /// The message, when the event is one.
     pub fn message(&self) -> Option<&Message> {
         match &self.kind {

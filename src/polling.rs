@@ -137,7 +137,8 @@ pub struct Poller {
 }
 
 struct Shared {
-    queue: Arc<dyn NotificationQueue>,
+    /// One queue per instance, polled side by side.
+    queues: Vec<Arc<dyn NotificationQueue>>,
     dispatcher: Dispatcher,
     dedupe: Arc<dyn DedupeStore>,
     settings: PollingSettings,
@@ -147,7 +148,7 @@ struct Shared {
 /// Builds a [`Poller`]; finish with [`build`](PollerBuilder::build).
 #[must_use]
 pub struct PollerBuilder {
-    queue: Arc<dyn NotificationQueue>,
+    queues: Vec<Arc<dyn NotificationQueue>>,
     dispatcher: Dispatcher,
     dedupe: Arc<dyn DedupeStore>,
     settings: PollingSettings,
@@ -169,7 +170,7 @@ impl Poller {
     /// `dispatcher`.
     pub fn builder(queue: Arc<dyn NotificationQueue>, dispatcher: Dispatcher) -> PollerBuilder {
         PollerBuilder {
-            queue,
+            queues: vec![queue],
             dispatcher,
             dedupe: Arc::new(MemoryDedupe::default()),
             settings: PollingSettings::default(),
@@ -190,7 +191,7 @@ impl Poller {
     /// was left.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> DrainReport {
         let (stop, stopped) = watch::channel(false);
-        let polling = self.shared.poll(stopped);
+        let polling = self.shared.poll_all(stopped);
         tokio::pin!(polling);
         tokio::select! {
             () = shutdown => {
@@ -229,6 +230,13 @@ impl Poller {
 }
 
 impl PollerBuilder {
+    /// Polls `queue` too, beside the others, into the same dispatcher: one loop per queue
+    /// (a bot of several GREEN-API instances).
+    pub fn queue(mut self, queue: Arc<dyn NotificationQueue>) -> Self {
+        self.queues.push(queue);
+        self
+    }
+
     /// The long poll's length and the backoff after failures.
     pub fn settings(mut self, settings: PollingSettings) -> Self {
         self.settings = settings;
@@ -250,7 +258,7 @@ impl PollerBuilder {
     /// The poller.
     pub fn build(self) -> Poller {
         let shared = Shared {
-            queue: self.queue,
+            queues: self.queues,
             dispatcher: self.dispatcher,
             dedupe: self.dedupe,
             settings: self.settings,
@@ -271,13 +279,11 @@ async fn health(State(dispatcher): State<Dispatcher>) -> StatusCode {
 }
 
 impl Shared {
-    /// receive → parse → claim and queue → delete, one notification at a time, until `stop`
-    /// turns true or the dispatcher shuts down.
     /// Warns when the instance posts its notifications to a webhook URL: the gateway then
     /// queues none, and polling would wait for ever. The URL itself is not logged (it may hold
     /// a secret).
-    async fn warn_if_pushed_elsewhere(&self) {
-        match self.queue.webhook_url().await {
+    async fn warn_if_pushed_elsewhere(queue: &dyn NotificationQueue) {
+        match queue.webhook_url().await {
             Ok(None) => {}
             Ok(Some(_)) => tracing::warn!(
                 "the instance has a webhook URL set, so the gateway posts notifications there and queues none: clear it (setSettings with an empty webhookUrl) for polling, or use the webhook intake"
@@ -288,24 +294,35 @@ impl Shared {
         }
     }
 
-    async fn poll(&self, mut stop: watch::Receiver<bool>) {
+    /// Polls every queue, side by side, until `stop` turns true or the dispatcher shuts down.
+    async fn poll_all(&self, stop: watch::Receiver<bool>) {
+        let loops = self
+            .queues
+            .iter()
+            .map(|queue| self.poll(queue.as_ref(), stop.clone()));
+        futures_util::future::join_all(loops).await;
+    }
+
+    /// receive → parse → claim and queue → delete, one notification of `queue` at a time,
+    /// until `stop` turns true or the dispatcher shuts down.
+    async fn poll(&self, queue: &dyn NotificationQueue, mut stop: watch::Receiver<bool>) {
         let timeout = self.settings.receive_timeout;
         tracing::info!(
-            gateway = %self.queue.kind(),
+            gateway = %queue.kind(),
             receive_timeout = ?timeout,
             "polling the gateway's notification queue"
         );
         tokio::select! {
             biased;
             () = stopped(&mut stop) => return,
-            () = self.warn_if_pushed_elsewhere() => {}
+            () = Self::warn_if_pushed_elsewhere(queue) => {}
         }
         let mut backoff = Backoff::new(&self.settings);
         loop {
             let received = tokio::select! {
                 biased;
                 () = stopped(&mut stop) => return,
-                received = self.queue.receive_notification(timeout) => received,
+                received = queue.receive_notification(timeout) => received,
             };
             let notification = match received {
                 Ok(Some(notification)) => notification,
@@ -323,7 +340,7 @@ impl Shared {
                 }
             };
             let receipt = notification.receipt_id;
-            match self.take(receipt, notification.body).await {
+            match self.take(queue, receipt, notification.body).await {
                 Taken::Done => {}
                 Taken::Stop => return,
                 Taken::Later => {
@@ -333,15 +350,20 @@ impl Shared {
                     continue;
                 }
             }
-            if !self.delete(receipt, &mut backoff, &mut stop).await {
+            if !self.delete(queue, receipt, &mut backoff, &mut stop).await {
                 return;
             }
         }
     }
 
     /// Parses one notification's body and takes the intake's step with it.
-    async fn take(&self, receipt: u64, body: serde_json::Value) -> Taken {
-        let event = match Event::from_json(self.queue.kind(), body) {
+    async fn take(
+        &self,
+        queue: &dyn NotificationQueue,
+        receipt: u64,
+        body: serde_json::Value,
+    ) -> Taken {
+        let event = match Event::from_json(queue.kind(), body) {
             Ok(event) => event,
             Err(error) => {
                 tracing::warn!(receipt, %error, "notification that is not an event deleted unhandled");
@@ -363,12 +385,13 @@ impl Shared {
     /// works; `false` when shutdown came first (then the gateway delivers it again).
     async fn delete(
         &self,
+        queue: &dyn NotificationQueue,
         receipt: u64,
         backoff: &mut Backoff,
         stop: &mut watch::Receiver<bool>,
     ) -> bool {
         loop {
-            let deleting = self.queue.delete_notification(receipt);
+            let deleting = queue.delete_notification(receipt);
             tokio::pin!(deleting);
             let deleted = tokio::select! {
                 deleted = &mut deleting => Some(deleted),

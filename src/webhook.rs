@@ -7,11 +7,15 @@
 //! | accepted for handling, or a duplicate of one already accepted | 200 |
 //! | token missing or wrong | 401, nothing handled |
 //! | body is not JSON, or not an object | 400 with a one-line reason |
+//! | the notification names an instance the bot does not serve (a bot of several instances) | 404 |
 //! | body larger than the limit (default 1 MiB) | 413 |
 //! | the queue is full, or the bot is shutting down | 503: the gateway delivers it again |
 //!
 //! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
 //! too); Z-API sends no header, so its token is the last path segment: `POST /webhook/{token}`.
+//! A [`Bot`](crate::bot::Bot) of several [instances](crate::instance) finds each notification's
+//! instance (GREEN-API by `idInstance`, Z-API by the path's token) and checks that instance's
+//! token.
 //!
 //! ```no_run
 //! use hookbot::dispatch::Dispatcher;
@@ -42,13 +46,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
+use crate::instance::{Directory, Door, Refusal};
 use crate::intake::{self, Accepted, Refused};
 use crate::secret::Secret;
 
@@ -64,8 +68,8 @@ pub struct Webhook {
 }
 
 struct Shared {
-    gateway: GatewayKind,
-    token: Option<Secret>,
+    /// Who may post, and how a notification finds its instance.
+    directory: Directory,
     body_limit: usize,
     drain_deadline: Duration,
     dedupe: Arc<dyn DedupeStore>,
@@ -77,6 +81,7 @@ struct Shared {
 pub struct WebhookBuilder {
     gateway: GatewayKind,
     token: Option<Secret>,
+    directory: Option<Directory>,
     body_limit: usize,
     drain_deadline: Duration,
     dedupe: Arc<dyn DedupeStore>,
@@ -89,6 +94,7 @@ impl Webhook {
         WebhookBuilder {
             gateway,
             token: None,
+            directory: None,
             body_limit: DEFAULT_BODY_LIMIT,
             drain_deadline: DEFAULT_DRAIN_DEADLINE,
             dedupe: Arc::new(MemoryDedupe::default()),
@@ -161,14 +167,21 @@ impl WebhookBuilder {
         self
     }
 
+    /// The instances whose notifications come in, each with its own token, instead of one
+    /// gateway's with one token.
+    pub(crate) fn directory(mut self, directory: Directory) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
     /// The receiver.
     pub fn build(self) -> Webhook {
-        if self.token.is_none() {
-            tracing::warn!(gateway = %self.gateway, "webhook has no token: anyone who can reach it can post notifications");
-        }
+        let directory = self
+            .directory
+            .unwrap_or_else(|| Directory::any(self.gateway, self.token));
+        directory.warn_open();
         let shared = Shared {
-            gateway: self.gateway,
-            token: self.token,
+            directory,
             body_limit: self.body_limit,
             drain_deadline: self.drain_deadline,
             dedupe: self.dedupe,
@@ -214,7 +227,9 @@ async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
 
 async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    shared.receive(bearer_token(&parts.headers), body).await
+    shared
+        .receive(Door::Header(bearer_token(&parts.headers)), body)
+        .await
 }
 
 async fn receive_with_path_token(
@@ -223,7 +238,7 @@ async fn receive_with_path_token(
     request: Request,
 ) -> Response {
     shared
-        .receive(Some(token.as_bytes()), request.into_body())
+        .receive(Door::Path(token.as_bytes()), request.into_body())
         .await
 }
 
@@ -238,10 +253,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
 }
 
 impl Shared {
-    /// receive → authenticate → read → parse → dedupe → queue.
-    async fn receive(&self, presented: Option<&[u8]>, body: Body) -> Response {
-        if !self.authorized(presented) {
-            return (StatusCode::UNAUTHORIZED, "missing or wrong webhook token\n").into_response();
+    /// receive → authenticate → read → parse (into its instance's event) → dedupe → queue.
+    async fn receive(&self, door: Door<'_>, body: Body) -> Response {
+        if !self.directory.knock(door) {
+            return unauthorized();
         }
         let body = match axum::body::to_bytes(body, self.body_limit).await {
             Ok(body) => body,
@@ -253,22 +268,21 @@ impl Shared {
                     .into_response();
             }
         };
-        let event = match Event::parse(self.gateway, &body) {
+        let event = match self.directory.admit(door, &body) {
             Ok(event) => event,
-            Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+            Err(Refusal::Malformed(error)) => {
+                return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
+            }
+            Err(Refusal::Unauthorized) => return unauthorized(),
+            Err(Refusal::UnknownInstance) => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "the notification names no instance this bot serves here\n",
+                )
+                    .into_response();
+            }
         };
         self.accept(event).await
-    }
-
-    /// Compares the presented token with the configured one in constant time.
-    fn authorized(&self, presented: Option<&[u8]>) -> bool {
-        match (&self.token, presented) {
-            (None, _) => true,
-            (Some(expected), Some(presented)) => {
-                bool::from(expected.expose().as_bytes().ct_eq(presented))
-            }
-            (Some(_), None) => false,
-        }
     }
 
     /// Claims the event against duplicates and queues it ([`intake::accept`]); 200 only once
@@ -284,6 +298,10 @@ impl Shared {
             }
         }
     }
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, "missing or wrong webhook token\n").into_response()
 }
 
 fn unavailable(reason: &str) -> Response {

@@ -3,6 +3,7 @@
 //! gateway's contact info, cached) and the contact card you share, the greeting quoting the
 //! message. Group chats are left alone.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -20,11 +21,15 @@ pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(24 * 60 * 60);
 /// The card shared in sandbox mode when `HOOKBOT_SHARE_CONTACT` is unset: a seeded contact.
 const SANDBOX_SHARE: (&str, &str) = ("79001234568", "Иван Царевич");
 
-/// The bot's state: the card to share, and which chats were greeted when.
+/// The bot's state: the card to share, and which chats were greeted when, per instance (the
+/// same person writing to two numbers is greeted by each).
 pub struct AutoReply {
     card: ContactCard,
-    greeted: Cache<ChatId, ()>,
+    greeted: Cache<Greeted, ()>,
 }
+
+/// A greeted chat: the instance, and the chat on it.
+type Greeted = (Arc<str>, ChatId);
 
 impl AutoReply {
     /// Shares `card`, greeting each chat at most once per `cooldown`.
@@ -45,10 +50,9 @@ impl AutoReply {
                 .ok()
                 .filter(|value| !value.trim().is_empty())
         };
-        let sandbox = matches!(
-            Config::from_env()?.gateway,
-            crate::config::GatewayConfig::Sandbox
-        );
+        let config = Config::from_env()?;
+        let sandbox = config.instances.is_empty()
+            && matches!(config.gateway, crate::config::GatewayConfig::Sandbox);
         let (contact, name) = match (var("HOOKBOT_SHARE_CONTACT"), var("HOOKBOT_SHARE_NAME")) {
             (Some(contact), name) => (contact, name),
             (None, _) if sandbox => (SANDBOX_SHARE.0.to_owned(), Some(SANDBOX_SHARE.1.to_owned())),
@@ -73,8 +77,8 @@ impl AutoReply {
         ))
     }
 
-    /// Whether `chat` is due a greeting now; marks it greeted.
-    fn claim_greeting(&self, chat: &ChatId) -> bool {
+    /// Whether the chat `chat` (of its instance) is due a greeting now; marks it greeted.
+    fn claim_greeting(&self, chat: &Greeted) -> bool {
         self.greeted.entry_by_ref(chat).or_insert(()).is_fresh()
     }
 }
@@ -99,7 +103,7 @@ async fn greet(cx: Context<AutoReply>) -> Result<()> {
     let Some(message) = cx.message() else {
         return Ok(());
     };
-    let chat = message.chat.clone();
+    let chat = (cx.event().instance.clone(), message.chat.clone());
     if !cx.state().claim_greeting(&chat) {
         return Ok(());
     }
@@ -167,6 +171,16 @@ mod tests {
         assert_eq!(parse_duration("1d"), Some(DEFAULT_COOLDOWN));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn a_chat_is_greeted_once_per_instance() {
+        let bot = AutoReply::new(ContactCard::new(), DEFAULT_COOLDOWN);
+        let chat = ChatId::from("79001234567@c.us");
+        let on = |instance: &str| (Arc::from(instance), chat.clone());
+        assert!(bot.claim_greeting(&on("1101000001")));
+        assert!(!bot.claim_greeting(&on("1101000001")));
+        assert!(bot.claim_greeting(&on("1101000002")));
     }
 
     #[test]

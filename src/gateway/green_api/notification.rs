@@ -51,11 +51,16 @@ pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
     };
     Event {
         gateway: instance_gateway(&value).unwrap_or(gateway),
-        instance: string(&value, "/instanceData/idInstance").into(),
+        instance: instance_id(&value).into(),
         timestamp: json::unsigned(&value, "/timestamp").and_then(json::unix_seconds),
         kind,
         raw: Arc::new(value),
     }
+}
+
+/// The instance a notification names (`instanceData.idInstance`); empty when it names none.
+pub(crate) fn instance_id(value: &Value) -> String {
+    string(value, "/instanceData/idInstance")
 }
 
 /// The gateway `instanceData.typeInstance` names: `v3` is MAX.

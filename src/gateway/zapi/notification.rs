@@ -35,6 +35,11 @@ const CONTENT_KEYS: [&str; 13] = [
     "listResponseMessage",
 ];
 
+/// The instance a callback names (`instanceId`); empty when it names none.
+pub(crate) fn instance_id(value: &Value) -> String {
+    string(value, "/instanceId")
+}
+
 /// Reads a callback.
 pub(crate) fn parse(value: Value) -> Event {
     let type_name = string(&value, "/type");
@@ -48,7 +53,7 @@ pub(crate) fn parse(value: Value) -> Event {
     };
     Event {
         gateway: GatewayKind::ZApi,
-        instance: string(&value, "/instanceId").into(),
+        instance: instance_id(&value).into(),
         timestamp: json::unsigned(&value, "/momment")
             .or_else(|| json::unsigned(&value, "/moment"))
             .and_then(json::unix_millis),

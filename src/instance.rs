@@ -1,0 +1,435 @@
+//! Several gateway instances in one bot: an [`Instance`] is one number (a GREEN-API WhatsApp or
+//! MAX instance, a Z-API one) with its own client, rate limits, contact cache and webhook token;
+//! [`Instances`] is the bot's registry of them. Each notification is routed to the instance it
+//! names, and its handler replies through that instance ([`Context::instance`]).
+//!
+//! ```no_run
+//! use hookbot::bot::Bot;
+//! use hookbot::context::Context;
+//! use hookbot::instance::Instances;
+//! use hookbot::{filter, router::Router};
+//!
+//! async fn hello(cx: Context) -> hookbot::Result<()> {
+//!     let greeting = format!("Hello from {}", cx.instance().label());
+//!     cx.reply(greeting).await?;
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! // [[instance]] entries: gateway, url, id, token, webhook_token (see `InstanceConfig`)
+//! let instances = Instances::from_file("instances.toml")?;
+//! let router = Router::new().route(filter::incoming(), hello);
+//! Bot::builder_for(instances, router).build().run().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! GREEN-API instances post to `POST /webhook` with their own bearer token, and the bot tells
+//! them apart by the notification's `instanceData.idInstance`; Z-API instances post to
+//! `POST /webhook/{webhook_token}`, the token telling them apart (the body's `instanceId` must
+//! agree). A notification naming an instance the bot does not serve is answered 404 and not
+//! handled; a known instance's notification with a wrong token, 401.
+//!
+//! [`Context::instance`]: crate::context::Context::instance
+
+mod directory;
+mod file;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::contacts::ContactBook;
+use crate::error::{Error, Result};
+use crate::gateway::{ClientSettings, Gateway, GatewayKind};
+use crate::secret::Secret;
+
+pub(crate) use directory::{Directory, Door, Refusal};
+pub use file::InstanceConfig;
+
+/// The variable that names an instances file, and the one every instance error names.
+pub(crate) const VARIABLE: &str = "HOOKBOT_INSTANCES";
+
+/// One gateway instance a bot serves: its gateway and id, an optional name for logs and
+/// handlers, its client, its contact book and the token its webhook calls carry. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Instance {
+    kind: GatewayKind,
+    id: Arc<str>,
+    name: Option<Arc<str>>,
+    gateway: Arc<dyn Gateway>,
+    contacts: ContactBook,
+    webhook_token: Option<Secret>,
+}
+
+/// Builds an [`Instance`]; finish with [`build`](InstanceBuilder::build).
+#[must_use]
+pub struct InstanceBuilder {
+    gateway: Arc<dyn Gateway>,
+    name: Option<Arc<str>>,
+    contacts: Option<ContactBook>,
+    webhook_token: Option<Secret>,
+}
+
+impl Instance {
+    /// The instance `gateway` is a client of, with a contact book of its own and no name or
+    /// webhook token.
+    pub fn new(gateway: Arc<dyn Gateway>) -> Self {
+        Self::builder(gateway).build()
+    }
+
+    /// An instance served through `gateway`, with a name, a webhook token or a contact book
+    /// of other settings.
+    pub fn builder(gateway: Arc<dyn Gateway>) -> InstanceBuilder {
+        InstanceBuilder {
+            gateway,
+            name: None,
+            contacts: None,
+            webhook_token: None,
+        }
+    }
+
+    /// The instance's gateway.
+    pub fn kind(&self) -> GatewayKind {
+        self.kind
+    }
+
+    /// The instance's id (GREEN-API `idInstance`, Z-API instance id).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The instance's name, when it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The name, or else the id: how logs and handlers call the instance.
+    pub fn label(&self) -> &str {
+        self.name().unwrap_or(&self.id)
+    }
+
+    /// The client that talks to the instance (its own rate limits).
+    pub fn gateway(&self) -> &Arc<dyn Gateway> {
+        &self.gateway
+    }
+
+    /// The instance's contacts, cached for this instance only.
+    pub fn contacts(&self) -> &ContactBook {
+        &self.contacts
+    }
+
+    /// Whether the instance's webhook calls must carry a token.
+    pub fn has_webhook_token(&self) -> bool {
+        self.webhook_token.is_some()
+    }
+
+    /// The family whose ids the instance's id is unique among.
+    pub(crate) fn family(&self) -> Family {
+        Family::of(self.kind)
+    }
+}
+
+impl InstanceBuilder {
+    /// A name for logs and handlers (`cx.instance().name()`), e.g. `sales`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The secret the gateway presents on this instance's webhook calls: GREEN-API's bearer
+    /// token, or the last segment of a Z-API webhook URL.
+    pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
+        self.webhook_token = Some(token.into());
+        self
+    }
+
+    /// A contact book of other settings over the same gateway, instead of the default one.
+    pub fn contacts(mut self, contacts: ContactBook) -> Self {
+        self.contacts = Some(contacts);
+        self
+    }
+
+    /// The instance.
+    pub fn build(self) -> Instance {
+        let contacts = self
+            .contacts
+            .unwrap_or_else(|| ContactBook::new(self.gateway.clone()));
+        Instance {
+            kind: self.gateway.kind(),
+            id: Arc::from(self.gateway.instance()),
+            name: self.name,
+            gateway: self.gateway,
+            contacts,
+            webhook_token: self.webhook_token,
+        }
+    }
+}
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("gateway", &self.gateway)
+            .field("webhook_token", &self.webhook_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `sales (green-api 1101000001)`, or `green-api 1101000001` without a name.
+impl fmt::Display for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} ({} {})", self.kind, self.id),
+            None => write!(f, "{} {}", self.kind, self.id),
+        }
+    }
+}
+
+/// The gateways whose instance ids share one space: GREEN-API's WhatsApp and MAX instances
+/// are numbered together, Z-API's apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    GreenApi,
+    ZApi,
+}
+
+impl Family {
+    pub(crate) fn of(kind: GatewayKind) -> Self {
+        match kind {
+            GatewayKind::ZApi => Family::ZApi,
+            _ => Family::GreenApi,
+        }
+    }
+}
+
+/// The instances a bot serves, looked up by gateway and id. Build it from instances in code
+/// ([`new`](Instances::new)) or from a file ([`from_file`](Instances::from_file)).
+#[derive(Debug, Clone)]
+pub struct Instances {
+    all: Vec<Instance>,
+    by_id: ById,
+    /// A bot built on one gateway client ([`Bot::builder`](crate::bot::Bot::builder)) serves
+    /// every notification with it, whatever instance the notification names, as before
+    /// instances were counted.
+    lenient: bool,
+}
+
+/// Positions in [`Instances::all`] by family and id.
+#[derive(Debug, Clone, Default)]
+struct ById {
+    green_api: HashMap<Arc<str>, usize>,
+    zapi: HashMap<Arc<str>, usize>,
+}
+
+impl ById {
+    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize> {
+        match family {
+            Family::GreenApi => &self.green_api,
+            Family::ZApi => &self.zapi,
+        }
+    }
+
+    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize> {
+        match family {
+            Family::GreenApi => &mut self.green_api,
+            Family::ZApi => &mut self.zapi,
+        }
+    }
+}
+
+impl Instances {
+    /// A registry of `instances`, checked: at least one; no two with the same gateway family
+    /// and id; when there are several, each Z-API instance has a webhook token of its own
+    /// (its webhook URL's last segment is how the bot tells its notifications apart).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming `HOOKBOT_INSTANCES` and the instance at fault.
+    pub fn new(instances: impl IntoIterator<Item = Instance>) -> Result<Self> {
+        let all: Vec<Instance> = instances.into_iter().collect();
+        if all.is_empty() {
+            return Err(config_error("lists no instance".to_owned()));
+        }
+        let mut by_id = ById::default();
+        for (at, instance) in all.iter().enumerate() {
+            check(&all, at, instance)?;
+            by_id
+                .of_mut(instance.family())
+                .insert(instance.id.clone(), at);
+        }
+        Ok(Self {
+            all,
+            by_id,
+            lenient: false,
+        })
+    }
+
+    /// The instances an instances file lists (TOML or JSON, by its extension; see
+    /// [`InstanceConfig`]), each with a client of default [`ClientSettings`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming `HOOKBOT_INSTANCES` and, for a bad entry, the entry and the
+    /// field (never a secret's value).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::connect(
+            &InstanceConfig::read_file(path)?,
+            &ClientSettings::default(),
+        )
+    }
+
+    /// The instances `configs` describe, each with its own client of `settings`.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Instances::new), and when a client cannot be built (a malformed URL).
+    pub fn connect(configs: &[InstanceConfig], settings: &ClientSettings) -> Result<Self> {
+        let instances = configs
+            .iter()
+            .enumerate()
+            .map(|(at, config)| config.connect_as(at + 1, settings.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(instances)
+    }
+
+    /// The registry of a bot built on one client: it serves every notification it is posted.
+    pub(crate) fn single(instance: Instance) -> Self {
+        let mut by_id = ById::default();
+        by_id
+            .of_mut(instance.family())
+            .insert(instance.id.clone(), 0);
+        Self {
+            all: vec![instance],
+            by_id,
+            lenient: true,
+        }
+    }
+
+    /// How many instances there are.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether there are none (never, for a registry that was built).
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// The instances, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &Instance> {
+        self.all.iter()
+    }
+
+    /// The instance of `gateway` with the id `id` (GREEN-API's WhatsApp and MAX instances
+    /// share their ids' space).
+    pub fn get(&self, gateway: GatewayKind, id: &str) -> Option<&Instance> {
+        self.position(gateway, id).and_then(|at| self.all.get(at))
+    }
+
+    /// Where the instance of `gateway` and `id` is; a lenient registry's one instance serves
+    /// every id.
+    pub(crate) fn position(&self, gateway: GatewayKind, id: &str) -> Option<usize> {
+        if self.lenient {
+            return Some(0);
+        }
+        self.by_id.of(Family::of(gateway)).get(id).copied()
+    }
+
+    /// The first instance.
+    pub(crate) fn first(&self) -> &Instance {
+        self.all
+            .first()
+            .expect("a registry is built with at least one instance")
+    }
+
+    /// Gives `token` to every instance that has no webhook token of its own.
+    pub(crate) fn default_webhook_token(&mut self, token: &Secret) {
+        for instance in &mut self.all {
+            if instance.webhook_token.is_none() {
+                instance.webhook_token = Some(token.clone());
+            }
+        }
+    }
+
+    /// Gives `contacts` to the instance its gateway serves (a lenient registry's one
+    /// instance takes any); `false` when the bot serves no such instance.
+    pub(crate) fn replace_contacts(&mut self, contacts: ContactBook) -> bool {
+        let gateway = contacts.gateway();
+        let Some(at) = self.position(gateway.kind(), gateway.instance()) else {
+            return false;
+        };
+        match self.all.get_mut(at) {
+            Some(instance) => {
+                instance.contacts = contacts;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What the webhook needs to tell the instances' notifications apart.
+    pub(crate) fn directory(&self) -> Directory {
+        Directory::new(&self.all, self.lenient)
+    }
+}
+
+/// Checks the instance at `at` against those before it.
+fn check(all: &[Instance], at: usize, instance: &Instance) -> Result<()> {
+    let label = describe(at, instance);
+    if instance.id.trim().is_empty() {
+        return Err(config_error(format!("{label}: `id` is empty")));
+    }
+    let earlier = all.iter().take(at).enumerate();
+    for (other_at, other) in earlier {
+        if other.family() == instance.family() && other.id == instance.id {
+            return Err(config_error(format!(
+                "{label}: the same gateway and id as {}",
+                describe(other_at, other)
+            )));
+        }
+    }
+    if instance.family() != Family::ZApi || all.len() == 1 {
+        return Ok(());
+    }
+    let Some(token) = &instance.webhook_token else {
+        return Err(config_error(format!(
+            "{label}: a Z-API instance served beside others needs a `webhook_token`: its webhook URL ends with it (POST /webhook/{{webhook_token}}), which is how the bot tells its notifications apart"
+        )));
+    };
+    let shared = all
+        .iter()
+        .enumerate()
+        .find(|(other_at, other)| *other_at != at && other.webhook_token.as_ref() == Some(token));
+    if let Some((other_at, other)) = shared {
+        return Err(config_error(format!(
+            "{label}: `webhook_token` is the same as {}'s; a Z-API instance's webhook token must be its own",
+            describe(other_at, other)
+        )));
+    }
+    Ok(())
+}
+
+/// `instance 2 ("sales", zapi 3C4A1B)`: the entry's number, counted from 1, its name and id.
+fn describe(at: usize, instance: &Instance) -> String {
+    match &instance.name {
+        Some(name) => format!(
+            "instance {} ({name:?}, {} {})",
+            at + 1,
+            instance.kind,
+            instance.id
+        ),
+        None => format!("instance {} ({} {})", at + 1, instance.kind, instance.id),
+    }
+}
+
+/// A configuration error of the instances.
+pub(crate) fn config_error(reason: String) -> Error {
+    Error::Config {
+        variable: VARIABLE,
+        reason,
+    }
+}
