@@ -129,6 +129,8 @@ pub struct BotBuilder<S, D = ()> {
     max_in_flight: usize,
     capacity: usize,
     on_error: Option<ErrorHook>,
+    /// The queue shared by the bot's replicas, when the bot runs on Redis.
+    queue: Option<crate::intake::SharedQueue>,
 }
 
 impl Bot<()> {
@@ -178,6 +180,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
             max_in_flight: crate::dispatch::DEFAULT_MAX_IN_FLIGHT,
             capacity: crate::dispatch::DEFAULT_CAPACITY,
             on_error: None,
+            queue: None,
         }
     }
 
@@ -191,7 +194,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
         let config = Config::from_env()?;
         let Some(gateway) = config.gateway.connect()? else {
             let builder = Bot::sandboxed(router, state, config.listen, config.webhook_token)?;
-            return Ok(builder.intake(config.intake));
+            return with_redis(builder.intake(config.intake), config.redis_url);
         };
         let mut builder = Bot::with_state(gateway, router, state)
             .listen(config.listen)
@@ -199,7 +202,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
         }
-        Ok(builder)
+        with_redis(builder, config.redis_url)
     }
 
     /// A bot on a local sandbox, no gateway account needed: binds `listen` at once (port 0
@@ -354,6 +357,30 @@ pub(crate) fn polling_unsupported(gateway: crate::gateway::GatewayKind) -> Error
     }
 }
 
+/// `builder` on the Redis at `url` (`HOOKBOT_REDIS_URL`), if one is set.
+#[cfg(feature = "redis")]
+fn with_redis<S: Send + Sync + 'static, D: ConversationState>(
+    builder: BotBuilder<S, D>,
+    url: Option<Secret>,
+) -> Result<BotBuilder<S, D>> {
+    match url {
+        Some(url) => Ok(builder.redis(crate::redis::Redis::open(url)?)),
+        None => Ok(builder),
+    }
+}
+
+/// `builder` as it is; a Redis URL is refused: this build has no Redis backend.
+#[cfg(not(feature = "redis"))]
+fn with_redis<S, D>(builder: BotBuilder<S, D>, url: Option<Secret>) -> Result<BotBuilder<S, D>> {
+    match url {
+        Some(_) => Err(Error::Config {
+            variable: "HOOKBOT_REDIS_URL",
+            reason: "hookbot was built without its redis feature".to_owned(),
+        }),
+        None => Ok(builder),
+    }
+}
+
 /// A fresh webhook token for a sandbox whose owner set none.
 fn random_token() -> Secret {
     let bytes: [u8; 16] = rand::random();
@@ -446,9 +473,24 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     }
 
     /// At most this many events wait or run; past it the webhook answers 503, and the poller
-    /// leaves notifications in the gateway's queue for later (default 10 000).
+    /// leaves notifications in the gateway's queue for later (default 10 000). On Redis, the
+    /// events this replica has read from the shared queue and not yet handled.
     pub fn capacity(mut self, events: usize) -> Self {
         self.capacity = events;
+        self
+    }
+
+    /// Runs the bot on Redis, for several replicas of one bot: accepted notifications go to a
+    /// durable queue shared by the replicas (a [`RedisQueue`](crate::redis::RedisQueue);
+    /// pass one to set its partitions, capacity or lease), claims against duplicates are kept
+    /// there too, and each replica handles its share, each chat's events in order. Bots read
+    /// it from `HOOKBOT_REDIS_URL`. See [`redis`](crate::redis).
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, queue: impl Into<crate::redis::RedisQueue>) -> Self {
+        let queue = queue.into();
+        // The one place where the bot's parts move to Redis: conversation states
+        // (`RedisStorage`, on `queue.redis()`) join here.
+        self.queue = Some(queue);
         self
     }
 
@@ -482,6 +524,10 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
                 let mut webhook = Webhook::builder(services.gateway.kind(), dispatcher)
                     .body_limit(self.body_limit)
                     .drain_deadline(self.drain_deadline);
+                #[cfg(feature = "redis")]
+                if let Some(queue) = self.queue {
+                    webhook = webhook.queue(queue);
+                }
                 if let Some(token) = self.webhook_token {
                     webhook = webhook.token(token);
                 }
@@ -492,12 +538,17 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
                     sandbox.set_webhook(None, None);
                 }
                 match services.gateway.notification_queue() {
-                    Some(queue) => Receiver::Polling(
-                        Poller::builder(queue, dispatcher)
+                    Some(notifications) => {
+                        let poller = Poller::builder(notifications, dispatcher)
                             .settings(settings)
-                            .drain_deadline(self.drain_deadline)
-                            .build(),
-                    ),
+                            .drain_deadline(self.drain_deadline);
+                        #[cfg(feature = "redis")]
+                        let poller = match self.queue {
+                            Some(queue) => poller.queue(queue),
+                            None => poller,
+                        };
+                        Receiver::Polling(poller.build())
+                    }
                     None => {
                         let error = polling_unsupported(services.gateway.kind());
                         tracing::error!(%error, "the bot cannot serve");

@@ -42,6 +42,9 @@ pub struct Config {
     /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
     /// with the default [`PollingSettings`]). Polling needs GREEN-API or the sandbox.
     pub intake: Intake,
+    /// The Redis that the bot's replicas share (`HOOKBOT_REDIS_URL`, a secret: it may hold a
+    /// password): when set, the bot runs on [`BotBuilder::redis`](crate::bot::BotBuilder::redis).
+    pub redis_url: Option<Secret>,
 }
 
 /// The gateway a bot talks to.
@@ -114,6 +117,7 @@ impl Config {
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
             listen,
             intake,
+            redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
         })
     }
 }

@@ -6,11 +6,21 @@
 //! [`Redis`] is the connection every part shares: one multiplexed connection that reconnects
 //! by itself, and a namespace that prefixes every key the bot writes.
 
+mod backlog;
+mod consumer;
+mod dedupe;
+mod lease;
+mod queue;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub(crate) use backlog::RedisBacklog;
+pub use dedupe::RedisDedupe;
+pub use queue::{DEFAULT_LEASE, DEFAULT_PARTITIONS, DEFAULT_QUEUE_CAPACITY, RedisQueue};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -48,10 +58,12 @@ impl Redis {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|error| Error::Config {
-                variable: "HOOKBOT_REDIS_URL",
-                reason: error.category().to_owned(),
+        let connection =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|error| {
+                Error::Config {
+                    variable: "HOOKBOT_REDIS_URL",
+                    reason: error.category().to_owned(),
+                }
             })?;
         Ok(Self {
             client,

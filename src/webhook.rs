@@ -49,7 +49,7 @@ use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
-use crate::intake::{self, Accepted, Refused};
+use crate::intake::{self, Accepted, Backlog, Refused, SharedQueue};
 use crate::secret::Secret;
 
 /// The largest notification accepted by default: 1 MiB.
@@ -68,8 +68,7 @@ struct Shared {
     token: Option<Secret>,
     body_limit: usize,
     drain_deadline: Duration,
-    dedupe: Arc<dyn DedupeStore>,
-    dispatcher: Dispatcher,
+    backlog: Backlog,
 }
 
 /// Builds a [`Webhook`]; finish with [`build`](WebhookBuilder::build).
@@ -81,6 +80,7 @@ pub struct WebhookBuilder {
     drain_deadline: Duration,
     dedupe: Arc<dyn DedupeStore>,
     dispatcher: Dispatcher,
+    queue: Option<SharedQueue>,
 }
 
 impl Webhook {
@@ -93,6 +93,7 @@ impl Webhook {
             drain_deadline: DEFAULT_DRAIN_DEADLINE,
             dedupe: Arc::new(MemoryDedupe::default()),
             dispatcher,
+            queue: None,
         }
     }
 
@@ -125,11 +126,12 @@ impl Webhook {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
+        self.shared.backlog.start();
         intake::serve_during(app, listener, shutdown, |stop| async move {
             stop.await;
             tracing::info!("shutting down: intake stopped, draining accepted events");
             let shared = &self.shared;
-            shared.dispatcher.shutdown(shared.drain_deadline).await
+            shared.backlog.shutdown(shared.drain_deadline).await
         })
         .await
     }
@@ -155,9 +157,20 @@ impl WebhookBuilder {
         self
     }
 
-    /// Where claims against duplicates are kept (default: in memory for 24 h).
+    /// Where claims against duplicates are kept (default: in memory for 24 h). A webhook on a
+    /// [`queue`](WebhookBuilder::queue) claims in the queue instead.
     pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
         self.dedupe = Arc::new(store);
+        self
+    }
+
+    /// Appends accepted notifications to `queue`, shared by the bot's replicas, instead of
+    /// queueing them in this process: 200 only once a notification is in Redis, 503 while
+    /// Redis is out of reach. The dispatcher handles this replica's share of the queue while
+    /// the webhook [serves](Webhook::serve).
+    #[cfg(feature = "redis")]
+    pub fn queue(mut self, queue: crate::redis::RedisQueue) -> Self {
+        self.queue = Some(queue);
         self
     }
 
@@ -171,8 +184,7 @@ impl WebhookBuilder {
             token: self.token,
             body_limit: self.body_limit,
             drain_deadline: self.drain_deadline,
-            dedupe: self.dedupe,
-            dispatcher: self.dispatcher,
+            backlog: Backlog::new(self.dedupe, self.dispatcher, self.queue),
         };
         Webhook {
             shared: Arc::new(shared),
@@ -205,7 +217,7 @@ pub async fn shutdown_signal() {
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
-    if shared.dispatcher.is_closed() {
+    if shared.backlog.is_closed() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -271,13 +283,14 @@ impl Shared {
         }
     }
 
-    /// Claims the event against duplicates and queues it ([`intake::accept`]); 200 only once
+    /// Claims the event against duplicates and queues it ([`Backlog::accept`]); 200 only once
     /// it is safely queued.
     async fn accept(&self, event: Event) -> Response {
-        match intake::accept(&*self.dedupe, &self.dispatcher, event).await {
+        match self.backlog.accept(event).await {
             Ok(Accepted::Queued) => (StatusCode::OK, "accepted\n").into_response(),
             Ok(Accepted::Duplicate) => (StatusCode::OK, "duplicate\n").into_response(),
             Err(Refused::DedupeUnavailable) => unavailable("deduplication store unavailable"),
+            Err(Refused::QueueUnavailable) => unavailable("queue store unavailable"),
             Err(Refused::Rejected(rejected)) => {
                 tracing::warn!(reason = %rejected, "notification refused with 503; the gateway will deliver it again");
                 unavailable(&rejected.to_string())
