@@ -84,7 +84,10 @@ struct Handled {
 impl Consumer {
     /// A consumer of `queue` feeding `dispatcher`, under a fresh replica id.
     pub(crate) fn new(queue: RedisQueue, dispatcher: Dispatcher) -> Self {
-        let id = format!("{:016x}", rand::random::<u64>());
+        let id = match queue.replica_name() {
+            Some(name) => name.to_owned(),
+            None => format!("{:016x}", rand::random::<u64>()),
+        };
         let offset = (xxh3_64(id.as_bytes()) % u64::from(queue.partition_count())) as u16;
         let (handled, receiver) = mpsc::unbounded_channel();
         let shared = Shared {

@@ -69,6 +69,7 @@ pub struct RedisQueue {
     partitions: u16,
     capacity: usize,
     lease: Duration,
+    replica: Option<String>,
 }
 
 /// What became of an appended notification.
@@ -97,6 +98,7 @@ impl RedisQueue {
             partitions: DEFAULT_PARTITIONS,
             capacity: DEFAULT_QUEUE_CAPACITY,
             lease: DEFAULT_LEASE,
+            replica: None,
         }
     }
 
@@ -119,6 +121,19 @@ impl RedisQueue {
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(MIN_LEASE);
         self
+    }
+
+    /// Names this replica in Redis (the value of its leases, its consumer name in the
+    /// streams), say by its host or pod name; by default a random id per start. Two running
+    /// replicas must not share a name.
+    pub fn replica(mut self, name: impl Into<String>) -> Self {
+        self.replica = Some(name.into());
+        self
+    }
+
+    /// The name this replica goes by, if one was set.
+    pub(crate) fn replica_name(&self) -> Option<&str> {
+        self.replica.as_deref()
     }
 
     /// The connection the queue uses.
