@@ -184,10 +184,10 @@ pub(crate) async fn accept(
     let Err(rejected) = dispatcher.submit(event) else {
         return Ok(Accepted::Queued);
     };
-    if let Some(key) = &key {
-        if let Err(error) = dedupe.release(key).await {
-            tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
-        }
+    if let Some(key) = &key
+        && let Err(error) = dedupe.release(key).await
+    {
+        tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
     }
     Err(Refused::Rejected(rejected))
 }

@@ -394,10 +394,10 @@ impl Shared {
             .arg("MKSTREAM")
             .query_async(&mut connection)
             .await;
-        if let Err(error) = created {
-            if error.code() != Some("BUSYGROUP") {
-                return Err(error);
-            }
+        if let Err(error) = created
+            && error.code() != Some("BUSYGROUP")
+        {
+            return Err(error);
         }
         let mut start = "0-0".to_owned();
         loop {
