@@ -335,6 +335,21 @@ mod tests {
     }
 
     #[test]
+    fn the_redis_url_is_read_and_kept_secret() {
+        assert!(config(&[]).unwrap().redis_url.is_none());
+        let config = config(&[(
+            "HOOKBOT_REDIS_URL",
+            "redis://:hunter2@redis.internal:6379/2",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.redis_url.as_ref().map(Secret::expose),
+            Some("redis://:hunter2@redis.internal:6379/2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn polling_with_zapi_is_refused_with_the_reason() {
         let error = config(&[
             ("HOOKBOT_INTAKE", "polling"),

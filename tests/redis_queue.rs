@@ -212,6 +212,74 @@ async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
 }
 
 #[tokio::test]
+async fn a_full_queue_answers_503_and_still_acknowledges_copies() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let redis = Redis::open(url.as_str()).unwrap().namespace(&namespace);
+    let queue = RedisQueue::new(redis).partitions(1).capacity(1);
+    let webhook = recording_webhook(queue.clone(), &Seen::default());
+    let intake = serve_intake_only(&webhook).await;
+
+    let first = incoming_text(&chat(1), "M-1", "first");
+    let second = incoming_text(&chat(2), "M-2", "second");
+    assert_eq!(post_to(&intake, &first).await.unwrap(), StatusCode::OK);
+    assert_eq!(
+        post_to(&intake, &second).await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(post_to(&intake, &first).await.unwrap(), StatusCode::OK);
+    assert_eq!(queue.depth().await.unwrap(), 1);
+    forget_namespace(&url, &namespace).await;
+}
+
+#[tokio::test]
+async fn a_replica_that_shuts_down_leaves_what_it_did_not_handle_to_the_next() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace))
+        .partitions(1)
+        .lease(LEASE);
+    // The first replica's handler never finishes: its event is still unhandled at shutdown.
+    let stuck = Seen::default();
+    let dispatcher = Dispatcher::builder({
+        let stuck = stuck.clone();
+        move |event: Event| {
+            stuck.push(event);
+            std::future::pending::<Result<(), std::convert::Infallible>>()
+        }
+    })
+    .build();
+    let first = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
+        .token(WEBHOOK_TOKEN)
+        .queue(queue.clone().replica("first"))
+        .drain_deadline(Duration::from_millis(200))
+        .build();
+    let first = Server::start(first).await;
+    let notification = incoming_text(&chat(1), "M-1", "left over");
+    assert_eq!(
+        post_to(&first.url, &notification).await.unwrap(),
+        StatusCode::OK
+    );
+    stuck.wait_for(|texts| !texts.is_empty()).await;
+    let report = first.stop().await.unwrap().unwrap();
+    assert_eq!(report.unfinished, 1);
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        1,
+        "unhandled, so still queued"
+    );
+
+    let seen = Seen::default();
+    let next = Server::start(recording_webhook(queue.clone().replica("next"), &seen)).await;
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    until_empty(&queue).await;
+    assert_eq!(seen.texts(), ["left over"]);
+    assert_eq!(stuck.texts(), ["left over"]);
+    next.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+#[tokio::test]
 async fn the_polling_intake_on_redis_answers_each_message() {
     let Some(url) = redis_url() else { return };
     let namespace = fresh_namespace();

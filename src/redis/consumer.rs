@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -436,6 +436,30 @@ impl Shared {
         }
         if let Some(partition) = self.lock().get_mut(&number) {
             partition.recover = false;
+        }
+        self.forget_idle_consumers(&stream).await
+    }
+
+    /// Removes from the partition's group the consumers with nothing pending, other than this
+    /// replica: earlier holders, which would otherwise pile up over restarts.
+    async fn forget_idle_consumers(&self, stream: &str) -> redis::RedisResult<()> {
+        let mut connection = self.queue.redis().connection();
+        let consumers: StreamInfoConsumersReply = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(stream)
+            .arg(GROUP)
+            .query_async(&mut connection)
+            .await?;
+        for consumer in consumers.consumers {
+            if consumer.pending == 0 && consumer.name != self.leases.id() {
+                redis::cmd("XGROUP")
+                    .arg("DELCONSUMER")
+                    .arg(stream)
+                    .arg(GROUP)
+                    .arg(&consumer.name)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+            }
         }
         Ok(())
     }
