@@ -248,8 +248,8 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_chat_always_has_the_same_partition_and_chats_spread() {
+    #[tokio::test]
+    async fn a_chat_always_has_the_same_partition_and_chats_spread() {
         let queue = RedisQueue::new(Redis::open("redis://127.0.0.1:1").unwrap());
         assert_eq!(
             queue.partition_of(&text("79001234567@c.us")),
