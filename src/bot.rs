@@ -130,6 +130,7 @@ pub struct BotBuilder<S, D = ()> {
     capacity: usize,
     on_error: Option<ErrorHook>,
     /// The queue shared by the bot's replicas, when the bot runs on Redis.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     queue: Option<crate::intake::SharedQueue>,
 }
 

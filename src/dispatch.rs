@@ -238,6 +238,7 @@ impl Dispatcher {
     /// Like [`submit`](Dispatcher::submit), and calls `done` once the event's handler finished
     /// (succeeded, or failed and was reported); not if the event is rejected, nor if shutdown's
     /// deadline passes first.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn submit_with(&self, event: Event, done: Done) -> Result<(), Rejected> {
         self.enqueue(Job {
             event,
@@ -246,6 +247,7 @@ impl Dispatcher {
     }
 
     /// How many more events [`submit`](Dispatcher::submit) takes before it rejects them.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn room(&self) -> usize {
         self.shared.capacity.saturating_sub(self.pending())
     }

@@ -68,6 +68,7 @@ pub(crate) enum Refused {
     /// The dedupe store could not be asked.
     DedupeUnavailable,
     /// The shared queue (Redis) could not be reached; nothing was claimed or queued.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     QueueUnavailable,
 }
 
