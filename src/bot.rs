@@ -486,6 +486,10 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     /// pass one to set its partitions, capacity or lease), claims against duplicates are kept
     /// there too, and each replica handles its share, each chat's events in order. Bots read
     /// it from `HOOKBOT_REDIS_URL`. See [`redis`](crate::redis).
+    ///
+    /// [`run`](Bot::run) and [`serve`](Bot::serve) start the replica's share of the handling;
+    /// a bot served only through [`router`](Bot::router) appends to the queue and handles
+    /// nothing.
     #[cfg(feature = "redis")]
     pub fn redis(mut self, queue: impl Into<crate::redis::RedisQueue>) -> Self {
         let queue = queue.into();

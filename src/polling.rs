@@ -237,7 +237,8 @@ impl PollerBuilder {
         self
     }
 
-    /// Where claims against duplicates are kept (default: in memory for 24 h).
+    /// Where claims against duplicates are kept (default: in memory for 24 h). A poller on a
+    /// [`queue`](PollerBuilder::queue) claims in the queue instead.
     pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
         self.dedupe = Arc::new(store);
         self
