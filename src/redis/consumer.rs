@@ -32,8 +32,10 @@ const MAX_BLOCK: Duration = Duration::from_millis(500);
 const MIN_BLOCK: Duration = Duration::from_millis(10);
 /// The wait before looking again when there is nothing to read, or no room.
 const IDLE: Duration = Duration::from_millis(20);
-/// The wait after a failed Redis command.
+/// The wait after a failed Redis command; it doubles with each further failure.
 const ERROR_PAUSE: Duration = Duration::from_millis(250);
+/// The longest wait after failed Redis commands.
+const MAX_ERROR_PAUSE: Duration = Duration::from_secs(4);
 /// How many times the acknowledgements left at shutdown are tried.
 const FINAL_ACK_ATTEMPTS: u32 = 3;
 
@@ -173,52 +175,64 @@ impl Shared {
 
     /// Keeps the leases and reads the held partitions until `stop` turns true.
     async fn read_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let period = renewal_period(self.queue.lease_time());
-        let mut upkeep_at = Instant::now();
-        let mut reader = None;
+        let mut reading = Reading {
+            upkeep_at: Instant::now(),
+            reader: None,
+            failures: Failures::default(),
+        };
         loop {
-            if *stop.borrow() {
+            let wait = match self.round(&mut reading, &mut stop).await {
+                Round::Again => continue,
+                Round::Wait(wait) => wait,
+                Round::Stop => return,
+            };
+            if !pause(wait, &mut stop).await {
                 return;
             }
-            if Instant::now() >= upkeep_at {
-                if let Err(error) = self.upkeep().await {
-                    tracing::warn!(%error, "could not renew the queue's leases; trying again");
-                }
-                upkeep_at = Instant::now() + period;
+        }
+    }
+
+    /// One round of the read loop: the leases' upkeep when it is due, the recovery of newly
+    /// held partitions, then one read (which `stop` cuts short: what it delivered stays
+    /// pending for the partitions' next holders).
+    async fn round(&self, reading: &mut Reading, stop: &mut watch::Receiver<bool>) -> Round {
+        if *stop.borrow() {
+            return Round::Stop;
+        }
+        if Instant::now() >= reading.upkeep_at {
+            if let Err(error) = self.upkeep().await {
+                tracing::warn!(%error, "could not renew the queue's leases; trying again");
             }
-            if let Err(error) = self.recover_all().await {
-                tracing::warn!(%error, "could not claim a partition's pending entries; trying again");
-                if !pause(ERROR_PAUSE, &mut stop).await {
-                    return;
-                }
-                continue;
+            reading.upkeep_at = Instant::now() + renewal_period(self.queue.lease_time());
+        }
+        if let Err(error) = self.recover_all().await {
+            tracing::warn!(%error, "could not claim a partition's pending entries; trying again");
+            return Round::Wait(reading.failures.next());
+        }
+        let until_upkeep = reading.upkeep_at.saturating_duration_since(Instant::now());
+        let readable = self.readable();
+        let room = self.dispatcher.room();
+        if readable.is_empty() || room == 0 {
+            return Round::Wait(IDLE.min(until_upkeep));
+        }
+        let block = until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK);
+        let read = tokio::select! {
+            biased;
+            () = stopped(stop) => return Round::Stop,
+            read = self.read(&mut reading.reader, &readable, room, block) => read,
+        };
+        match read {
+            Ok(read) => {
+                reading.failures.reset();
+                self.submit_read(read);
+                Round::Again
             }
-            let until_upkeep = upkeep_at.saturating_duration_since(Instant::now());
-            let readable = self.readable();
-            let room = self.dispatcher.room();
-            if readable.is_empty() || room == 0 {
-                if !pause(IDLE.min(until_upkeep), &mut stop).await {
-                    return;
-                }
-                continue;
-            }
-            let block = until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK);
-            let read = tokio::select! {
-                biased;
-                () = stopped(&mut stop) => return,
-                read = self.read(&mut reader, &readable, room, block) => read,
-            };
-            match read {
-                Ok(read) => self.submit_read(read),
-                Err(error) => {
-                    tracing::warn!(%error, "could not read the queue; trying again");
-                    // What the failed read delivered is pending: claim it before reading on.
-                    reader = None;
-                    self.mark_for_recovery(&readable);
-                    if !pause(ERROR_PAUSE, &mut stop).await {
-                        return;
-                    }
-                }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the queue; trying again");
+                // What the failed read delivered is pending: claim it before reading on.
+                reading.reader = None;
+                self.mark_for_recovery(&readable);
+                Round::Wait(reading.failures.next())
             }
         }
     }
@@ -588,6 +602,7 @@ impl Shared {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut batch = Vec::new();
+        let mut failures = Failures::default();
         loop {
             if batch.is_empty() {
                 tokio::select! {
@@ -606,10 +621,11 @@ impl Shared {
                 Ok(()) => {
                     self.forget(&batch);
                     batch.clear();
+                    failures.reset();
                 }
                 Err(error) => {
                     tracing::warn!(%error, entries = batch.len(), "could not acknowledge handled entries; trying again");
-                    if !pause(ERROR_PAUSE, &mut stop).await {
+                    if !pause(failures.next(), &mut stop).await {
                         break;
                     }
                 }
@@ -664,6 +680,44 @@ impl Shared {
             }
         }
         partitions.retain(|_, partition| partition.leased || !partition.in_flight.is_empty());
+    }
+}
+
+/// What the read loop carries from one round to the next.
+struct Reading {
+    /// When the leases are next renewed.
+    upkeep_at: Instant,
+    /// The reader's own connection, made when first needed and after a failure.
+    reader: Option<MultiplexedConnection>,
+    failures: Failures,
+}
+
+/// What the read loop does after a round.
+enum Round {
+    /// The next round, at once.
+    Again,
+    /// The next round, after this wait.
+    Wait(Duration),
+    /// Nothing more: the consumer is stopping.
+    Stop,
+}
+
+/// Failed Redis commands in a row, and the wait they call for.
+#[derive(Default)]
+struct Failures(u32);
+
+impl Failures {
+    /// Counts one more failure; the wait before trying again, doubling up to a cap.
+    fn next(&mut self) -> Duration {
+        let wait = ERROR_PAUSE
+            .saturating_mul(1 << self.0.min(4))
+            .min(MAX_ERROR_PAUSE);
+        self.0 = self.0.saturating_add(1);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = 0;
     }
 }
 
