@@ -1,6 +1,7 @@
 //! The webhook receiver: an [`axum::Router`] with `POST /webhook` and `GET /healthz` that
 //! authenticates each notification, parses it into an [`Event`], drops duplicates, and hands it
-//! to the [`Dispatcher`] before answering 200.
+//! to the [`Dispatcher`] (or, for several replicas, appends it to a shared
+//! [`queue`](WebhookBuilder::queue) in Redis) before answering 200.
 //!
 //! | situation | answer |
 //! |---|---|
@@ -8,7 +9,7 @@
 //! | token missing or wrong | 401, nothing handled |
 //! | body is not JSON, or not an object | 400 with a one-line reason |
 //! | body larger than the limit (default 1 MiB) | 413 |
-//! | the queue is full, or the bot is shutting down | 503: the gateway delivers it again |
+//! | the queue is full (or, on Redis, out of reach), or the bot is shutting down | 503: the gateway delivers it again |
 //!
 //! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
 //! too); Z-API sends no header, so its token is the last path segment: `POST /webhook/{token}`.
