@@ -399,20 +399,8 @@ impl Shared {
     /// the dispatcher has no room for all of them.
     async fn recover(&self, number: u16) -> redis::RedisResult<()> {
         let stream = self.queue.stream(number);
+        self.ensure_group(&stream).await?;
         let mut connection = self.queue.redis().connection();
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&stream)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut connection)
-            .await;
-        if let Err(error) = created
-            && error.code() != Some("BUSYGROUP")
-        {
-            return Err(error);
-        }
         let mut start = "0-0".to_owned();
         loop {
             let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
@@ -452,6 +440,23 @@ impl Shared {
             partition.recover = false;
         }
         self.forget_idle_consumers(&stream).await
+    }
+
+    /// Makes the stream and its consumer group, unless they exist. The group starts at the
+    /// stream's first entry, so that nothing appended before it is skipped.
+    async fn ensure_group(&self, stream: &str) -> redis::RedisResult<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut self.queue.redis().connection())
+            .await;
+        match created {
+            Err(error) if error.code() != Some("BUSYGROUP") => Err(error),
+            _ => Ok(()),
+        }
     }
 
     /// Removes from the partition's group the consumers with nothing pending, other than this
@@ -634,17 +639,20 @@ impl Shared {
         while let Ok(next) = handled.try_recv() {
             batch.push(next);
         }
+        self.ack_last(&batch).await;
+    }
+
+    /// Acknowledges what is left at shutdown, with a few tries.
+    async fn ack_last(&self, batch: &[Handled]) {
+        if batch.is_empty() {
+            return;
+        }
         for _ in 0..FINAL_ACK_ATTEMPTS {
-            if batch.is_empty() {
+            if self.ack(batch).await.is_ok() {
+                self.forget(batch);
                 return;
             }
-            match self.ack(&batch).await {
-                Ok(()) => {
-                    self.forget(&batch);
-                    return;
-                }
-                Err(_) => tokio::time::sleep(ERROR_PAUSE).await,
-            }
+            tokio::time::sleep(ERROR_PAUSE).await;
         }
         tracing::warn!(
             entries = batch.len(),
