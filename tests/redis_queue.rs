@@ -717,7 +717,7 @@ async fn a_killed_replicas_events_are_handled_by_the_others_once() {
             .collect::<Vec<_>>(),
     ));
 
-    burst(&urls, 20, 0, 3).await;
+    burst(&urls, 32, 0, 3).await;
     let victim = replicas.pop().unwrap();
     eventually("entries pending on the victim", || async {
         pending_on(&url, &namespace, &victim.name).await > 0
@@ -727,11 +727,11 @@ async fn a_killed_replicas_events_are_handled_by_the_others_once() {
     let mut process = victim.process;
     process.kill().await.unwrap();
 
-    burst(&urls, 20, 3, 3).await;
+    burst(&urls, 32, 3, 3).await;
     let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
-    eventually("every reply", || async { sent.len() >= 20 * 6 }).await;
+    eventually("every reply", || async { sent.len() >= 32 * 6 }).await;
     until_empty(&queue).await;
-    assert_replied_once_in_order(&sent, 20, 6);
+    assert_replied_once_in_order(&sent, 32, 6);
     drop(replicas);
     forget_namespace(&url, &namespace).await;
 }
