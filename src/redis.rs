@@ -103,7 +103,7 @@ pub struct Redis {
 impl Redis {
     /// A connection to the server at `url` (`redis://[:password@]host[:port][/db]`), made on
     /// first use. Fails only when the URL cannot be read; the error never repeats the URL
-    /// (it may hold a password).
+    /// (it may hold a password). Call it within a tokio runtime.
     pub fn open(url: impl Into<Secret>) -> Result<Self> {
         let url = url.into();
         let client = redis::Client::open(url.expose()).map_err(|error| Error::Config {
