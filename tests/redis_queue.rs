@@ -525,6 +525,14 @@ impl Replica {
     }
 }
 
+/// Kills the replicas and waits until they are gone (so that none writes after the test
+/// cleaned up).
+async fn stop_all(replicas: Vec<Replica>) {
+    for mut replica in replicas {
+        replica.process.kill().await.unwrap();
+    }
+}
+
 /// Run by the replica tests in a child process (`HOOKBOT_TEST_REPLICA` set): a bot on the
 /// shared queue whose handler waits `HOOKBOT_TEST_REPLICA_SLEEP_MS`, then echoes the text
 /// through the mock gateway. Serves until killed.
@@ -696,7 +704,7 @@ async fn three_replicas_handle_every_event_once_and_each_chat_in_order() {
     assert_replied_once_in_order(&sent, 20, 10);
     let handled_by: HashSet<String> = lease_holders(&url, &namespace).await.into_keys().collect();
     assert_eq!(handled_by.len(), 3, "all three replicas hold partitions");
-    drop(replicas);
+    stop_all(replicas).await;
     forget_namespace(&url, &namespace).await;
 }
 
@@ -732,6 +740,6 @@ async fn a_killed_replicas_events_are_handled_by_the_others_once() {
     eventually("every reply", || async { sent.len() >= 32 * 6 }).await;
     until_empty(&queue).await;
     assert_replied_once_in_order(&sent, 32, 6);
-    drop(replicas);
+    stop_all(replicas).await;
     forget_namespace(&url, &namespace).await;
 }
