@@ -743,3 +743,42 @@ async fn a_killed_replicas_events_are_handled_by_the_others_once() {
     stop_all(replicas).await;
     forget_namespace(&url, &namespace).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_joining_mid_burst_take_partitions_over_in_order() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let (gateway, sent) = mock_green_api().await;
+    let sleep = Duration::from_millis(20);
+    let first = Replica::start("replica-0", &url, &namespace, &gateway, sleep).await;
+    eventually("the first replica to hold every partition", || async {
+        lease_holders(&url, &namespace).await.get("replica-0")
+            == Some(&usize::from(hookbot::redis::DEFAULT_PARTITIONS))
+    })
+    .await;
+    let urls = Arc::new(Mutex::new(vec![first.url.clone()]));
+    let mut replicas = vec![first];
+
+    // While the burst goes on, two more replicas start: the first sheds partitions to them,
+    // each once its entries in flight are handled.
+    let sending = tokio::spawn({
+        let urls = urls.clone();
+        async move { burst(&urls, 20, 0, 10).await }
+    });
+    for name in ["replica-1", "replica-2"] {
+        let replica = Replica::start(name, &url, &namespace, &gateway, sleep).await;
+        urls.lock().unwrap().push(replica.url.clone());
+        replicas.push(replica);
+    }
+    sending.await.unwrap();
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    eventually("every reply", || async { sent.len() >= 200 }).await;
+    until_empty(&queue).await;
+    assert_replied_once_in_order(&sent, 20, 10);
+    eventually("the three replicas to share the partitions", || async {
+        lease_holders(&url, &namespace).await.len() == 3
+    })
+    .await;
+    stop_all(replicas).await;
+    forget_namespace(&url, &namespace).await;
+}
