@@ -71,9 +71,9 @@ use crate::conversation::{
 use crate::dispatch::{Dispatcher, DrainReport, HandlerFailure};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::gateway::Gateway;
 use crate::gateway::GreenApi;
 use crate::gateway::NotificationQueue;
+use crate::gateway::{ClientSettings, Gateway};
 use crate::instance::{Instance, Instances};
 use crate::polling::{Poller, PollerBuilder, PollingSettings};
 use crate::router::{HandlerResult, Router};
@@ -132,6 +132,9 @@ pub struct BotBuilder<S, D = ()> {
     max_in_flight: usize,
     capacity: usize,
     on_error: Option<ErrorHook>,
+    /// The queue shared by the bot's replicas, when the bot runs on Redis.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    queue: Option<crate::intake::SharedQueue>,
 }
 
 impl Bot<()> {
@@ -206,6 +209,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
             max_in_flight: crate::dispatch::DEFAULT_MAX_IN_FLIGHT,
             capacity: crate::dispatch::DEFAULT_CAPACITY,
             on_error: None,
+            queue: None,
         }
     }
 
@@ -218,23 +222,21 @@ impl<S: Send + Sync + 'static> Bot<S> {
         state: S,
     ) -> Result<BotBuilder<S, D>> {
         let config = Config::from_env()?;
-        if !config.instances.is_empty() {
-            let instances = Instances::connect(&config.instances, &Default::default())?;
-            return Ok(Bot::with_instances(instances, router, state)
-                .listen(config.listen)
-                .intake(config.intake));
-        }
-        let Some(gateway) = config.gateway.connect()? else {
-            let builder = Bot::sandboxed(router, state, config.listen, config.webhook_token)?;
-            return Ok(builder.intake(config.intake));
+        let redis = EnvRedis::open(config.redis_url)?;
+        let settings = redis.client_settings();
+        let builder = if !config.instances.is_empty() {
+            let instances = Instances::connect(&config.instances, &settings)?;
+            Bot::with_instances(instances, router, state).listen(config.listen)
+        } else if let Some(gateway) = config.gateway.connect_with(settings)? {
+            let builder = Bot::with_state(gateway, router, state).listen(config.listen);
+            match config.webhook_token {
+                Some(token) => builder.webhook_token(token),
+                None => builder,
+            }
+        } else {
+            Bot::sandboxed(router, state, config.listen, config.webhook_token)?
         };
-        let mut builder = Bot::with_state(gateway, router, state)
-            .listen(config.listen)
-            .intake(config.intake);
-        if let Some(token) = config.webhook_token {
-            builder = builder.webhook_token(token);
-        }
-        Ok(builder)
+        Ok(redis.apply(builder.intake(config.intake)))
     }
 
     /// A bot on a local sandbox, no gateway account needed: binds `listen` at once (port 0
@@ -415,6 +417,62 @@ fn notification_queues(instances: &Instances) -> Result<(Queue, Vec<Queue>)> {
     Ok((first, queues.collect::<Result<_>>()?))
 }
 
+/// The Redis of `HOOKBOT_REDIS_URL`, when set: the bot's queue, dedupe claims and
+/// conversations move there, and its clients share their rate limits through it.
+#[cfg(feature = "redis")]
+struct EnvRedis(Option<crate::redis::Redis>);
+
+#[cfg(feature = "redis")]
+impl EnvRedis {
+    fn open(url: Option<Secret>) -> Result<Self> {
+        Ok(Self(url.map(crate::redis::Redis::open).transpose()?))
+    }
+
+    /// Client settings whose rate limits are shared through the Redis, if any.
+    fn client_settings(&self) -> ClientSettings {
+        match &self.0 {
+            Some(redis) => ClientSettings::default().shared_limits(redis),
+            None => ClientSettings::default(),
+        }
+    }
+
+    /// `builder` on the Redis, if any.
+    fn apply<S: Send + Sync + 'static, D: ConversationState>(
+        self,
+        builder: BotBuilder<S, D>,
+    ) -> BotBuilder<S, D> {
+        match self.0 {
+            Some(redis) => builder.redis(redis),
+            None => builder,
+        }
+    }
+}
+
+/// Without the redis feature, `HOOKBOT_REDIS_URL` is refused.
+#[cfg(not(feature = "redis"))]
+struct EnvRedis;
+
+#[cfg(not(feature = "redis"))]
+impl EnvRedis {
+    fn open(url: Option<Secret>) -> Result<Self> {
+        match url {
+            Some(_) => Err(Error::Config {
+                variable: "HOOKBOT_REDIS_URL",
+                reason: "hookbot was built without its redis feature".to_owned(),
+            }),
+            None => Ok(Self),
+        }
+    }
+
+    fn client_settings(&self) -> ClientSettings {
+        ClientSettings::default()
+    }
+
+    fn apply<S, D>(self, builder: BotBuilder<S, D>) -> BotBuilder<S, D> {
+        builder
+    }
+}
+
 /// A fresh webhook token for a sandbox whose owner set none.
 fn random_token() -> Secret {
     let bytes: [u8; 16] = rand::random();
@@ -511,10 +569,44 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
     }
 
     /// At most this many events wait or run; past it the webhook answers 503, and the poller
-    /// leaves notifications in the gateway's queue for later (default 10 000).
+    /// leaves notifications in the gateway's queue for later (default 10 000). On Redis, the
+    /// events this replica has read from the shared queue and not yet handled.
     pub fn capacity(mut self, events: usize) -> Self {
         self.capacity = events;
         self
+    }
+
+    /// Runs the bot on Redis, for several replicas of one bot: accepted notifications go to a
+    /// durable queue shared by the replicas (a [`RedisQueue`](crate::redis::RedisQueue);
+    /// pass one to set its partitions, capacity or lease), claims against duplicates and
+    /// conversation states (a [`RedisStorage`](crate::redis::RedisStorage), unless
+    /// [`conversations`](BotBuilder::conversations) sets another store) are kept there too,
+    /// and each replica handles its share, each chat's events in order. The clients' rate
+    /// limits are shared by building them with `shared_limits(&redis)`. Bots read all of it
+    /// from `HOOKBOT_REDIS_URL`. See [`redis`](crate::redis).
+    ///
+    /// [`run`](Bot::run) and [`serve`](Bot::serve) start the replica's share of the handling;
+    /// a bot served only through [`router`](Bot::router) appends to the queue and handles
+    /// nothing.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, queue: impl Into<crate::redis::RedisQueue>) -> Self {
+        let queue = queue.into();
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The conversations of a bot that set none: none when its state is `()`; in Redis for a
+    /// bot on Redis; else in memory.
+    fn default_conversations(&self) -> Option<Conversations<D>> {
+        if TypeId::of::<D>() == TypeId::of::<()>() {
+            return None;
+        }
+        #[cfg(feature = "redis")]
+        if let Some(queue) = &self.queue {
+            let storage = crate::redis::RedisStorage::new(queue.redis());
+            return Some(Conversations::new(storage));
+        }
+        Some(Conversations::in_memory())
     }
 
     /// The bot.
@@ -523,10 +615,11 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
             self.instances.default_webhook_token(token);
         }
         let directory = self.instances.directory();
-        let services = Arc::new(ServiceTable::new(self.instances, self.state));
         let conversations = self
             .conversations
-            .or_else(|| (TypeId::of::<D>() != TypeId::of::<()>()).then(Conversations::in_memory));
+            .take()
+            .or_else(|| self.default_conversations());
+        let services = Arc::new(ServiceTable::new(self.instances, self.state));
         let timeouts = conversations.clone().map(|conversations| {
             Box::pin(conversations.watch_timeouts(
                 services.clone(),
@@ -552,6 +645,11 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
                     .directory(directory)
                     .body_limit(self.body_limit)
                     .drain_deadline(self.drain_deadline);
+                #[cfg(feature = "redis")]
+                let webhook = match self.queue {
+                    Some(queue) => webhook.shared_queue(queue),
+                    None => webhook,
+                };
                 Receiver::Webhook(webhook.build())
             }
             Intake::Polling(settings) => {
@@ -559,14 +657,19 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
                     sandbox.set_webhook(None, None);
                 }
                 match notification_queues(services.instances()) {
-                    Ok((first, others)) => Receiver::Polling(
-                        others
+                    Ok((first, others)) => {
+                        let poller = others
                             .into_iter()
                             .fold(Poller::builder(first, dispatcher), PollerBuilder::queue)
                             .settings(settings)
-                            .drain_deadline(self.drain_deadline)
-                            .build(),
-                    ),
+                            .drain_deadline(self.drain_deadline);
+                        #[cfg(feature = "redis")]
+                        let poller = match self.queue {
+                            Some(queue) => poller.shared_queue(queue),
+                            None => poller,
+                        };
+                        Receiver::Polling(poller.build())
+                    }
                     Err(error) => {
                         tracing::error!(%error, "the bot cannot serve");
                         Receiver::Unsupported(error)

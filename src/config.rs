@@ -49,6 +49,9 @@ pub struct Config {
     /// empty without one. When there are some, the bot serves them, and `gateway` is
     /// [`GatewayConfig::Sandbox`] (unused).
     pub instances: Vec<InstanceConfig>,
+    /// The Redis that the bot's replicas share (`HOOKBOT_REDIS_URL`, a secret: it may hold a
+    /// password): when set, the bot runs on [`BotBuilder::redis`](crate::bot::BotBuilder::redis).
+    pub redis_url: Option<Secret>,
 }
 
 /// The variables of a single gateway, which an instances file replaces.
@@ -144,6 +147,7 @@ impl Config {
             listen,
             intake,
             instances,
+            redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
         })
     }
 }
@@ -375,6 +379,21 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(green_api.intake, Intake::Polling(_)));
+    }
+
+    #[test]
+    fn the_redis_url_is_read_and_kept_secret() {
+        assert!(config(&[]).unwrap().redis_url.is_none());
+        let config = config(&[(
+            "HOOKBOT_REDIS_URL",
+            "redis://:hunter2@redis.internal:6379/2",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.redis_url.as_ref().map(Secret::expose),
+            Some("redis://:hunter2@redis.internal:6379/2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]

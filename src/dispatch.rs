@@ -184,9 +184,20 @@ struct Shared {
 /// The events waiting per chat. A chat has an entry exactly while a worker task serves it.
 #[derive(Default)]
 struct Queues {
-    by_chat: HashMap<QueueKey, std::collections::VecDeque<Event>>,
+    by_chat: HashMap<QueueKey, std::collections::VecDeque<Job>>,
     /// Accepted events not yet handled: waiting, or being handled.
     pending: usize,
+}
+
+/// What a backlog is told once an event's handler finished (succeeded, or failed and was
+/// reported): the Redis queue acknowledges the event's entry then.
+pub(crate) type Done = Box<dyn FnOnce() + Send>;
+
+/// An accepted event, with what to call once its handler finished (the in-memory path has
+/// nothing to call).
+struct Job {
+    event: Event,
+    done: Option<Done>,
 }
 
 /// One ordered queue: per chat of an instance; instance-level events share the instance's.
@@ -221,21 +232,42 @@ impl Dispatcher {
     /// Accepts `event` into its chat's queue, or says why not. Must be called within a tokio
     /// runtime: the chat's worker is spawned on it.
     pub fn submit(&self, event: Event) -> Result<(), Rejected> {
+        self.enqueue(Job { event, done: None })
+    }
+
+    /// Like [`submit`](Dispatcher::submit), and calls `done` once the event's handler finished
+    /// (succeeded, or failed and was reported); not if the event is rejected, nor if shutdown's
+    /// deadline passes first.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn submit_with(&self, event: Event, done: Done) -> Result<(), Rejected> {
+        self.enqueue(Job {
+            event,
+            done: Some(done),
+        })
+    }
+
+    /// How many more events [`submit`](Dispatcher::submit) takes before it rejects them.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn room(&self) -> usize {
+        self.shared.capacity.saturating_sub(self.pending())
+    }
+
+    fn enqueue(&self, job: Job) -> Result<(), Rejected> {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
         }
-        let key = QueueKey::of(&event);
+        let key = QueueKey::of(&job.event);
         let mut queues = self.shared.lock();
         if queues.pending >= self.shared.capacity {
             return Err(Rejected::Full);
         }
         queues.pending += 1;
         match queues.by_chat.entry(key) {
-            Entry::Occupied(mut waiting) => waiting.get_mut().push_back(event),
+            Entry::Occupied(mut waiting) => waiting.get_mut().push_back(job),
             Entry::Vacant(idle) => {
                 let key = idle.key().clone();
                 idle.insert(Default::default());
-                tokio::spawn(self.shared.clone().serve_chat(key, event));
+                tokio::spawn(self.shared.clone().serve_chat(key, job));
             }
         }
         Ok(())
@@ -263,7 +295,7 @@ impl Dispatcher {
             .by_chat
             .values()
             .flatten()
-            .map(|event| EventIdentity::of(event).to_string())
+            .map(|job| EventIdentity::of(&job.event).to_string())
             .collect();
         tracing::warn!(
             unfinished = queues.pending,
@@ -334,9 +366,9 @@ impl Shared {
     }
 
     /// The worker of one chat: handles its events in order until its queue is empty.
-    async fn serve_chat(self: Arc<Self>, key: QueueKey, first: Event) {
+    async fn serve_chat(self: Arc<Self>, key: QueueKey, first: Job) {
         let mut next = Some(first);
-        while let Some(event) = next {
+        while let Some(Job { event, done }) = next {
             {
                 let _permit = self
                     .in_flight
@@ -345,12 +377,15 @@ impl Shared {
                     .expect("the semaphore is never closed");
                 self.handle(event).await;
             }
+            if let Some(done) = done {
+                done();
+            }
             next = self.finish_one(&key);
         }
     }
 
     /// Counts one event done and takes the chat's next one, or retires the chat's worker.
-    fn finish_one(&self, key: &QueueKey) -> Option<Event> {
+    fn finish_one(&self, key: &QueueKey) -> Option<Job> {
         let mut queues = self.lock();
         queues.pending -= 1;
         if queues.pending == 0 {

@@ -1,11 +1,13 @@
 //! How notifications enter a bot: pushed to its webhook, or pulled from the gateway's queue by
-//! polling ([`Intake`]), and what both share: the step before a notification counts as accepted,
-//! [`accept`] (claim against duplicates, queue, give the claim back if the queue refused), and
-//! serving their HTTP routes until shutdown, [`serve_during`].
+//! polling ([`Intake`]), and what both share: where accepted notifications go, the
+//! [`Backlog`] (in memory: [`accept`] claims against duplicates and queues in the local
+//! dispatcher; in Redis: the shared durable queue), and serving their HTTP routes until
+//! shutdown, [`serve_during`].
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -65,6 +67,94 @@ pub(crate) enum Refused {
     Rejected(Rejected),
     /// The dedupe store could not be asked.
     DedupeUnavailable,
+    /// The shared queue (Redis) could not be reached; nothing was claimed or queued.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    QueueUnavailable,
+}
+
+/// Where accepted notifications go: the one seam between the intakes (webhook, poller) and
+/// what handles the notifications. Both intakes hold one, and answer the gateway by what
+/// [`accept`](Backlog::accept) says.
+pub(crate) enum Backlog {
+    /// In this process (the default): claims in a [`DedupeStore`], per-chat queues in the
+    /// [`Dispatcher`].
+    Memory {
+        /// Claims against duplicates.
+        dedupe: Arc<dyn DedupeStore>,
+        /// The per-chat queues and their handler.
+        dispatcher: Dispatcher,
+    },
+    /// In a Redis queue shared by the bot's replicas; this replica's dispatcher handles its
+    /// share.
+    #[cfg(feature = "redis")]
+    Redis(Arc<crate::redis::RedisBacklog>),
+}
+
+/// A queue shared by replicas: a [`RedisQueue`](crate::redis::RedisQueue).
+#[cfg(feature = "redis")]
+pub(crate) type SharedQueue = crate::redis::RedisQueue;
+/// A queue shared by replicas: none without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+#[derive(Debug, Clone)]
+pub(crate) enum SharedQueue {}
+
+impl Backlog {
+    /// The in-memory backlog of `dedupe` and `dispatcher`, or, when `queue` is set, the
+    /// shared one feeding `dispatcher`.
+    pub(crate) fn new(
+        dedupe: Arc<dyn DedupeStore>,
+        dispatcher: Dispatcher,
+        queue: Option<SharedQueue>,
+    ) -> Self {
+        match queue {
+            None => Backlog::Memory { dedupe, dispatcher },
+            #[cfg(feature = "redis")]
+            Some(queue) => {
+                Backlog::Redis(Arc::new(crate::redis::RedisBacklog::new(queue, dispatcher)))
+            }
+            #[cfg(not(feature = "redis"))]
+            Some(never) => match never {},
+        }
+    }
+
+    /// Takes charge of `event`, or says why not: the intake acknowledges a notification to
+    /// the gateway only on `Ok`.
+    pub(crate) async fn accept(&self, event: Event) -> Result<Accepted, Refused> {
+        match self {
+            Backlog::Memory { dedupe, dispatcher } => accept(&**dedupe, dispatcher, event).await,
+            #[cfg(feature = "redis")]
+            Backlog::Redis(redis) => redis.accept(event).await,
+        }
+    }
+
+    /// Starts handling what is accepted, where that needs a task (the Redis consumer); call it
+    /// when the intake starts serving.
+    pub(crate) fn start(&self) {
+        match self {
+            Backlog::Memory { .. } => {}
+            #[cfg(feature = "redis")]
+            Backlog::Redis(redis) => redis.start(),
+        }
+    }
+
+    /// Whether intake stopped (shutdown began).
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Backlog::Memory { dispatcher, .. } => dispatcher.is_closed(),
+            #[cfg(feature = "redis")]
+            Backlog::Redis(redis) => redis.is_closed(),
+        }
+    }
+
+    /// Stops intake (503) and handles what was accepted here within `deadline`; says what was
+    /// left. On Redis, what was read but not handled stays in the queue for another replica.
+    pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
+        match self {
+            Backlog::Memory { dispatcher, .. } => dispatcher.shutdown(deadline).await,
+            #[cfg(feature = "redis")]
+            Backlog::Redis(redis) => redis.shutdown(deadline).await,
+        }
+    }
 }
 
 /// Claims `event` against duplicates and queues it; on refusal gives the claim back, so that
@@ -95,10 +185,10 @@ pub(crate) async fn accept(
     let Err(rejected) = dispatcher.submit(event) else {
         return Ok(Accepted::Queued);
     };
-    if let Some(key) = &key {
-        if let Err(error) = dedupe.release(key).await {
-            tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
-        }
+    if let Some(key) = &key
+        && let Err(error) = dedupe.release(key).await
+    {
+        tracing::error!(%error, ?key, "could not release the claim of a rejected notification");
     }
     Err(Refused::Rejected(rejected))
 }

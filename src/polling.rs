@@ -64,7 +64,7 @@ use crate::dispatch::{Dispatcher, DrainReport, Rejected};
 use crate::error::Error;
 use crate::event::Event;
 use crate::gateway::NotificationQueue;
-use crate::intake::{self, Accepted, Refused};
+use crate::intake::{self, Accepted, Backlog, Refused, SharedQueue};
 
 /// How long one receiveNotification waits for a notification by default.
 pub const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -139,8 +139,7 @@ pub struct Poller {
 struct Shared {
     /// One queue per instance, polled side by side.
     queues: Vec<Arc<dyn NotificationQueue>>,
-    dispatcher: Dispatcher,
-    dedupe: Arc<dyn DedupeStore>,
+    backlog: Backlog,
     settings: PollingSettings,
     drain_deadline: Duration,
 }
@@ -153,6 +152,7 @@ pub struct PollerBuilder {
     dedupe: Arc<dyn DedupeStore>,
     settings: PollingSettings,
     drain_deadline: Duration,
+    shared_queue: Option<SharedQueue>,
 }
 
 /// What became of one received notification.
@@ -175,6 +175,7 @@ impl Poller {
             dedupe: Arc::new(MemoryDedupe::default()),
             settings: PollingSettings::default(),
             drain_deadline: crate::webhook::DEFAULT_DRAIN_DEADLINE,
+            shared_queue: None,
         }
     }
 
@@ -183,13 +184,14 @@ impl Poller {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(health))
-            .with_state(self.shared.dispatcher.clone())
+            .with_state(self.shared.clone())
     }
 
     /// Polls until `shutdown` resolves (or the dispatcher is shut down elsewhere); then stops
     /// polling, lets the accepted events be handled within the drain deadline, and returns what
     /// was left.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> DrainReport {
+        self.shared.backlog.start();
         let (stop, stopped) = watch::channel(false);
         let polling = self.shared.poll_all(stopped);
         tokio::pin!(polling);
@@ -202,7 +204,7 @@ impl Poller {
         }
         tracing::info!("shutting down: polling stopped, draining accepted events");
         self.shared
-            .dispatcher
+            .backlog
             .shutdown(self.shared.drain_deadline)
             .await
     }
@@ -243,7 +245,8 @@ impl PollerBuilder {
         self
     }
 
-    /// Where claims against duplicates are kept (default: in memory for 24 h).
+    /// Where claims against duplicates are kept (default: in memory for 24 h). A poller on a
+    /// [`shared_queue`](PollerBuilder::shared_queue) claims in the queue instead.
     pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
         self.dedupe = Arc::new(store);
         self
@@ -255,12 +258,20 @@ impl PollerBuilder {
         self
     }
 
+    /// Appends received notifications to `queue`, shared by the bot's replicas, instead of
+    /// queueing them in this process; a notification is deleted from the gateway's queue only
+    /// once it is in Redis. The dispatcher handles this replica's share while the poller runs.
+    #[cfg(feature = "redis")]
+    pub fn shared_queue(mut self, queue: crate::redis::RedisQueue) -> Self {
+        self.shared_queue = Some(queue);
+        self
+    }
+
     /// The poller.
     pub fn build(self) -> Poller {
         let shared = Shared {
             queues: self.queues,
-            dispatcher: self.dispatcher,
-            dedupe: self.dedupe,
+            backlog: Backlog::new(self.dedupe, self.dispatcher, self.shared_queue),
             settings: self.settings,
             drain_deadline: self.drain_deadline,
         };
@@ -270,8 +281,8 @@ impl PollerBuilder {
     }
 }
 
-async fn health(State(dispatcher): State<Dispatcher>) -> StatusCode {
-    if dispatcher.is_closed() {
+async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
+    if shared.backlog.is_closed() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -370,14 +381,14 @@ impl Shared {
                 return Taken::Done;
             }
         };
-        match intake::accept(&*self.dedupe, &self.dispatcher, event).await {
+        match self.backlog.accept(event).await {
             Ok(Accepted::Queued | Accepted::Duplicate) => Taken::Done,
             Err(Refused::Rejected(Rejected::ShuttingDown)) => Taken::Stop,
             Err(Refused::Rejected(rejected)) => {
                 tracing::debug!(receipt, reason = %rejected, "notification left in the queue for later");
                 Taken::Later
             }
-            Err(Refused::DedupeUnavailable) => Taken::Later,
+            Err(Refused::DedupeUnavailable | Refused::QueueUnavailable) => Taken::Later,
         }
     }
 

@@ -3,16 +3,78 @@
 //! gateways' rate limits. The embedded in-memory parts stay the default; a bot switches with
 //! one line, or with `HOOKBOT_REDIS_URL`.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use hookbot::{bot::Bot, gateway::GreenApi, redis::Redis, router::Router};
+//!
+//! # async fn run(router: Router) -> anyhow::Result<()> {
+//! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
+//! Bot::builder(Arc::new(gateway), router)
+//!     .redis(Redis::open("redis://:password@redis.internal:6379")?.namespace("support-bot"))
+//!     .build()
+//!     .run()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A bot binary does the same when `HOOKBOT_REDIS_URL` is set
+//! ([`Bot::from_env`](crate::bot::Bot::from_env)). Run as many replicas as you like behind one
+//! load balancer (webhook) or side by side (polling), all with the same URL and namespace.
+//!
 //! [`Redis`] is the connection every part shares: one multiplexed connection that reconnects
 //! by itself, and a namespace that prefixes every key the bot writes.
+//!
+//! # The shared queue
+//!
+//! [`RedisQueue`] is where an accepted notification waits for its handler:
+//!
+//! - **Intake.** One atomic script per notification claims it against duplicates (`SET NX`,
+//!   kept 24 h) and appends it (`XADD`) to its partition's stream; only then does the receiver
+//!   answer 200 (or the poller delete it from the gateway's queue). A copy is answered 200
+//!   and not appended. Redis out of reach, or the queue full: 503, nothing claimed, and the
+//!   gateway delivers it again.
+//! - **Partitions.** A chat's events all go to one of a fixed number of streams (a stable hash
+//!   of gateway, instance and chat; an instance's own events by instance). Each partition is
+//!   handled by one replica at a time, the holder of its lease; replicas announce themselves
+//!   with heartbeats and each holds a fair share of the partitions, so a chat's events are
+//!   handled in order even with many replicas.
+//! - **Handling.** A replica reads its partitions' streams (consumer group `handlers`) while
+//!   its dispatcher has room, and once an event's handler finished (or failed and was
+//!   reported) acknowledges and deletes the entry: a stream's length is its partition's depth
+//!   ([`RedisQueue::depth`]).
+//! - **Failover.** A replica that dies leaves its entries pending. Its leases expire
+//!   ([`RedisQueue::lease`], 10 s by default); the replicas that take its partitions first
+//!   claim the pending entries (`XAUTOCLAIM`) and handle them, in order, before new ones.
+//! - **Shutdown.** Intake stops (503), reading stops, the dispatcher drains within the
+//!   deadline, what was handled is acknowledged and the leases are given up at once; what was
+//!   read but not handled stays pending for the next holder.
+//!
+//! Delivery is at least once. A replica that dies after a handler's effect (its reply was
+//! sent) and before the entry's acknowledgement leaves the entry pending, and the next holder
+//! runs the handler again; so does a replica that loses a lease while Redis is out of reach
+//! for longer than a lease. Handlers whose effects must not repeat check for themselves.
+//!
+//! What is acknowledged survives a Redis restart only as far as Redis persists it: run Redis
+//! with the append-only file (`appendonly yes`; `appendfsync always` to lose nothing at all).
+//! The backend needs one Redis server (or a primary with replicas), not a Redis Cluster.
+//!
+//! Keys, under the namespace: `queue:{partition}` (streams), `dedupe:{key}` (claims),
+//! `lease:{partition}` and `replicas` (who handles what).
+//!
+//! # Conversations and rate limits
 //!
 //! Conversations: [`RedisStorage`] keeps their states, ends idle ones once across replicas,
 //! and leases each conversation's key to one replica at a time. Rate limits: a client built
 //! with `shared_limits(&redis)` (or [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits))
 //! shares its instance's limits with every replica.
 
+mod backlog;
+mod consumer;
 mod conversation;
+mod dedupe;
+mod lease;
 mod lock;
+mod queue;
 pub(crate) mod rate_limit;
 
 use std::fmt;
@@ -20,6 +82,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub(crate) use backlog::RedisBacklog;
+pub use dedupe::RedisDedupe;
+pub use queue::{DEFAULT_LEASE, DEFAULT_PARTITIONS, DEFAULT_QUEUE_CAPACITY, RedisQueue};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -51,7 +117,7 @@ pub struct Redis {
 impl Redis {
     /// A connection to the server at `url` (`redis://[:password@]host[:port][/db]`), made on
     /// first use. Fails only when the URL cannot be read; the error never repeats the URL
-    /// (it may hold a password).
+    /// (it may hold a password). Call it within a tokio runtime.
     pub fn open(url: impl Into<Secret>) -> Result<Self> {
         let url = url.into();
         let client = redis::Client::open(url.expose()).map_err(|error| Error::Config {

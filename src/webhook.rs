@@ -1,6 +1,7 @@
 //! The webhook receiver: an [`axum::Router`] with `POST /webhook` and `GET /healthz` that
 //! authenticates each notification, parses it into an [`Event`], drops duplicates, and hands it
-//! to the [`Dispatcher`] before answering 200.
+//! to the [`Dispatcher`] (or, for several replicas, appends it to a shared
+//! [`shared_queue`](WebhookBuilder::shared_queue) in Redis) before answering 200.
 //!
 //! | situation | answer |
 //! |---|---|
@@ -9,7 +10,7 @@
 //! | body is not JSON, or not an object | 400 with a one-line reason |
 //! | the notification names an instance the bot does not serve (a bot of several instances) | 404 |
 //! | body larger than the limit (default 1 MiB) | 413 |
-//! | the queue is full, or the bot is shutting down | 503: the gateway delivers it again |
+//! | the queue is full (or, on Redis, out of reach), or the bot is shutting down | 503: the gateway delivers it again |
 //!
 //! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
 //! too); Z-API sends no header, so its token is the last path segment: `POST /webhook/{token}`.
@@ -53,7 +54,7 @@ use crate::dispatch::{Dispatcher, DrainReport};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
 use crate::instance::{Directory, Door, Refusal};
-use crate::intake::{self, Accepted, Refused};
+use crate::intake::{self, Accepted, Backlog, Refused, SharedQueue};
 use crate::secret::Secret;
 
 /// The largest notification accepted by default: 1 MiB.
@@ -72,8 +73,7 @@ struct Shared {
     directory: Directory,
     body_limit: usize,
     drain_deadline: Duration,
-    dedupe: Arc<dyn DedupeStore>,
-    dispatcher: Dispatcher,
+    backlog: Backlog,
 }
 
 /// Builds a [`Webhook`]; finish with [`build`](WebhookBuilder::build).
@@ -86,6 +86,7 @@ pub struct WebhookBuilder {
     drain_deadline: Duration,
     dedupe: Arc<dyn DedupeStore>,
     dispatcher: Dispatcher,
+    queue: Option<SharedQueue>,
 }
 
 impl Webhook {
@@ -99,6 +100,7 @@ impl Webhook {
             drain_deadline: DEFAULT_DRAIN_DEADLINE,
             dedupe: Arc::new(MemoryDedupe::default()),
             dispatcher,
+            queue: None,
         }
     }
 
@@ -131,11 +133,12 @@ impl Webhook {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
+        self.shared.backlog.start();
         intake::serve_during(app, listener, shutdown, |stop| async move {
             stop.await;
             tracing::info!("shutting down: intake stopped, draining accepted events");
             let shared = &self.shared;
-            shared.dispatcher.shutdown(shared.drain_deadline).await
+            shared.backlog.shutdown(shared.drain_deadline).await
         })
         .await
     }
@@ -161,7 +164,8 @@ impl WebhookBuilder {
         self
     }
 
-    /// Where claims against duplicates are kept (default: in memory for 24 h).
+    /// Where claims against duplicates are kept (default: in memory for 24 h). A webhook on a
+    /// [`shared_queue`](WebhookBuilder::shared_queue) claims in the queue instead.
     pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
         self.dedupe = Arc::new(store);
         self
@@ -171,6 +175,16 @@ impl WebhookBuilder {
     /// gateway's with one token.
     pub(crate) fn directory(mut self, directory: Directory) -> Self {
         self.directory = Some(directory);
+        self
+    }
+
+    /// Appends accepted notifications to `queue`, shared by the bot's replicas, instead of
+    /// queueing them in this process: 200 only once a notification is in Redis, 503 while
+    /// Redis is out of reach. The dispatcher handles this replica's share of the queue while
+    /// the webhook [serves](Webhook::serve).
+    #[cfg(feature = "redis")]
+    pub fn shared_queue(mut self, queue: crate::redis::RedisQueue) -> Self {
+        self.queue = Some(queue);
         self
     }
 
@@ -184,8 +198,7 @@ impl WebhookBuilder {
             directory,
             body_limit: self.body_limit,
             drain_deadline: self.drain_deadline,
-            dedupe: self.dedupe,
-            dispatcher: self.dispatcher,
+            backlog: Backlog::new(self.dedupe, self.dispatcher, self.queue),
         };
         Webhook {
             shared: Arc::new(shared),
@@ -218,7 +231,7 @@ pub async fn shutdown_signal() {
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
-    if shared.dispatcher.is_closed() {
+    if shared.backlog.is_closed() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -285,13 +298,14 @@ impl Shared {
         self.accept(event).await
     }
 
-    /// Claims the event against duplicates and queues it ([`intake::accept`]); 200 only once
+    /// Claims the event against duplicates and queues it ([`Backlog::accept`]); 200 only once
     /// it is safely queued.
     async fn accept(&self, event: Event) -> Response {
-        match intake::accept(&*self.dedupe, &self.dispatcher, event).await {
+        match self.backlog.accept(event).await {
             Ok(Accepted::Queued) => (StatusCode::OK, "accepted\n").into_response(),
             Ok(Accepted::Duplicate) => (StatusCode::OK, "duplicate\n").into_response(),
             Err(Refused::DedupeUnavailable) => unavailable("deduplication store unavailable"),
+            Err(Refused::QueueUnavailable) => unavailable("queue store unavailable"),
             Err(Refused::Rejected(rejected)) => {
                 tracing::warn!(reason = %rejected, "notification refused with 503; the gateway will deliver it again");
                 unavailable(&rejected.to_string())

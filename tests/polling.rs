@@ -167,11 +167,11 @@ async fn mock_delete(
 ) -> Response {
     let mut state = queue.0.lock().unwrap();
     *state.delete_attempts.entry(receipt).or_default() += 1;
-    if let Some(failing) = state.failing_deletes.get_mut(&receipt) {
-        if *failing > 0 {
-            *failing -= 1;
-            return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
-        }
+    if let Some(failing) = state.failing_deletes.get_mut(&receipt)
+        && *failing > 0
+    {
+        *failing -= 1;
+        return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
     }
     let before = state.queue.len();
     state.queue.retain(|(id, _)| *id != receipt);

@@ -46,7 +46,7 @@ pub(crate) fn phone(field: &'static str, phone: &str, min: usize, max: usize) ->
 
 /// A duration of whole milliseconds within `min..=max` ms; returns the milliseconds.
 pub(crate) fn millis(field: &'static str, value: Duration, min: u64, max: u64) -> Checked<u64> {
-    let whole = value.subsec_nanos() % 1_000_000 == 0;
+    let whole = value.subsec_nanos().is_multiple_of(1_000_000);
     let millis = u64::try_from(value.as_millis()).unwrap_or(u64::MAX);
     in_range(field, value, whole, millis, ("ms", min, max))
 }

@@ -162,13 +162,13 @@ pub(crate) fn user_message(
             expected: platform.person_shape(),
         });
     }
-    if let Some(chat) = &message.chat {
-        if !platform.is_group(chat.as_str()) {
-            return Err(SandboxError::NotAGroup {
-                chat: chat.to_string(),
-                expected: platform.group_shape(),
-            });
-        }
+    if let Some(chat) = &message.chat
+        && !platform.is_group(chat.as_str())
+    {
+        return Err(SandboxError::NotAGroup {
+            chat: chat.to_string(),
+            expected: platform.group_shape(),
+        });
     }
     if message.text.trim().is_empty() {
         return Err(SandboxError::EmptyText);

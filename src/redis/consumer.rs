@@ -1,0 +1,744 @@
+//! A replica's consumer of the queue: it holds leases on a fair share of the partitions, reads
+//! their streams (`XREADGROUP`, on a connection of its own) while the local [`Dispatcher`] has
+//! room, submits each entry's event, and once its handler finished acknowledges and deletes the
+//! entry (`XACK`, `XDEL`: a stream's length is its partition's depth). When it takes a
+//! partition, it first claims the entries the previous holder left pending (`XAUTOCLAIM`) and
+//! submits them before new ones, so a chat's events stay in order across replicas.
+//!
+//! Delivery is at least once: a replica that dies between a handler's effect (a reply) and the
+//! entry's acknowledgement leaves the entry pending, and the next holder handles it again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::lease::{Leases, fair_share, renewal_period};
+use super::queue::{GROUP, RedisQueue, decode};
+use crate::dispatch::{Dispatcher, DrainReport};
+
+/// Entries read or claimed at once from one stream, at most.
+const MAX_BATCH: usize = 100;
+/// The longest a read waits for new entries.
+const MAX_BLOCK: Duration = Duration::from_millis(500);
+/// The shortest a read waits for new entries.
+const MIN_BLOCK: Duration = Duration::from_millis(10);
+/// The wait before looking again when there is nothing to read, or no room.
+const IDLE: Duration = Duration::from_millis(20);
+/// The wait after a failed Redis command; it doubles with each further failure.
+const ERROR_PAUSE: Duration = Duration::from_millis(250);
+/// The longest wait after failed Redis commands.
+const MAX_ERROR_PAUSE: Duration = Duration::from_secs(4);
+/// How many times the acknowledgements left at shutdown are tried.
+const FINAL_ACK_ATTEMPTS: u32 = 3;
+
+/// One replica's consumer; [`start`](Consumer::start) it, then [`shutdown`](Consumer::shutdown).
+pub(crate) struct Consumer {
+    shared: Arc<Shared>,
+    handled: Mutex<Option<mpsc::UnboundedReceiver<Handled>>>,
+    running: Mutex<Option<Running>>,
+}
+
+/// The consumer's two tasks and their stop switches.
+struct Running {
+    stop_reading: watch::Sender<bool>,
+    reading: JoinHandle<()>,
+    stop_acking: watch::Sender<bool>,
+    acking: JoinHandle<()>,
+}
+
+struct Shared {
+    queue: RedisQueue,
+    dispatcher: Dispatcher,
+    leases: Leases,
+    /// Where partitions are tried first when taking some: spreads the replicas' first picks.
+    offset: u16,
+    partitions: Mutex<BTreeMap<u16, Partition>>,
+    handled: mpsc::UnboundedSender<Handled>,
+}
+
+/// What this replica knows of one partition.
+#[derive(Default)]
+struct Partition {
+    /// It holds the partition's lease.
+    leased: bool,
+    /// It gives the lease up once the partition's entries in flight are acknowledged.
+    shedding: bool,
+    /// Its pending entries must be claimed and submitted before new ones are read.
+    recover: bool,
+    /// Entries submitted to the dispatcher and not yet acknowledged.
+    in_flight: HashSet<String>,
+}
+
+/// An entry whose handler finished: to acknowledge and delete.
+struct Handled {
+    partition: u16,
+    id: String,
+}
+
+impl Consumer {
+    /// A consumer of `queue` feeding `dispatcher`, under a fresh replica id.
+    pub(crate) fn new(queue: RedisQueue, dispatcher: Dispatcher) -> Self {
+        let id = match queue.replica_name() {
+            Some(name) => name.to_owned(),
+            None => format!("{:016x}", rand::random::<u64>()),
+        };
+        let offset = (xxh3_64(id.as_bytes()) % u64::from(queue.partition_count())) as u16;
+        let (handled, receiver) = mpsc::unbounded_channel();
+        let shared = Shared {
+            leases: Leases::new(queue.clone(), id),
+            queue,
+            dispatcher,
+            offset,
+            partitions: Mutex::default(),
+            handled,
+        };
+        Self {
+            shared: Arc::new(shared),
+            handled: Mutex::new(Some(receiver)),
+            running: Mutex::new(None),
+        }
+    }
+
+    /// Starts reading and acknowledging, once; later calls do nothing. Call it within a tokio
+    /// runtime.
+    pub(crate) fn start(&self) {
+        let Some(handled) = self
+            .handled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        else {
+            return;
+        };
+        tracing::info!(
+            replica = self.shared.leases.id(),
+            partitions = self.shared.queue.partition_count(),
+            "consuming the Redis queue"
+        );
+        let (stop_reading, reading_stopped) = watch::channel(false);
+        let (stop_acking, acking_stopped) = watch::channel(false);
+        let running = Running {
+            stop_reading,
+            reading: tokio::spawn(self.shared.clone().read_loop(reading_stopped)),
+            stop_acking,
+            acking: tokio::spawn(self.shared.clone().ack_loop(handled, acking_stopped)),
+        };
+        *self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(running);
+    }
+
+    /// Stops reading, lets the dispatcher drain within `deadline`, acknowledges what was
+    /// handled, and gives up the leases. Entries read but not handled stay pending, for the
+    /// partitions' next holders.
+    pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(running) = &running {
+            let _ = running.stop_reading.send(true);
+        }
+        let acking = match running {
+            Some(running) => {
+                let _ = running.reading.await;
+                Some((running.stop_acking, running.acking))
+            }
+            None => None,
+        };
+        let report = self.shared.dispatcher.shutdown(deadline).await;
+        if let Some((stop_acking, acking)) = acking {
+            let _ = stop_acking.send(true);
+            let _ = acking.await;
+        }
+        self.shared.leave().await;
+        report
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u16, Partition>> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps the leases and reads the held partitions until `stop` turns true.
+    async fn read_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut reading = Reading {
+            upkeep_at: Instant::now(),
+            reader: None,
+            failures: Failures::default(),
+        };
+        loop {
+            let wait = match self.round(&mut reading, &mut stop).await {
+                Round::Again => continue,
+                Round::Wait(wait) => wait,
+                Round::Stop => return,
+            };
+            if !pause(wait, &mut stop).await {
+                return;
+            }
+        }
+    }
+
+    /// One round of the read loop: the leases' upkeep when it is due, the recovery of newly
+    /// held partitions, then one read (which `stop` cuts short: what it delivered stays
+    /// pending for the partitions' next holders).
+    async fn round(&self, reading: &mut Reading, stop: &mut watch::Receiver<bool>) -> Round {
+        if *stop.borrow() {
+            return Round::Stop;
+        }
+        if Instant::now() >= reading.upkeep_at {
+            if let Err(error) = self.upkeep().await {
+                tracing::warn!(%error, "could not renew the queue's leases; trying again");
+            }
+            reading.upkeep_at = Instant::now() + renewal_period(self.queue.lease_time());
+        }
+        if let Err(error) = self.recover_all().await {
+            tracing::warn!(%error, "could not claim a partition's pending entries; trying again");
+            return Round::Wait(reading.failures.next());
+        }
+        let until_upkeep = reading.upkeep_at.saturating_duration_since(Instant::now());
+        let readable = self.readable();
+        let room = self.dispatcher.room();
+        if readable.is_empty() || room == 0 {
+            return Round::Wait(IDLE.min(until_upkeep));
+        }
+        let block = until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK);
+        let read = tokio::select! {
+            biased;
+            () = stopped(stop) => return Round::Stop,
+            read = self.read(&mut reading.reader, &readable, room, block) => read,
+        };
+        match read {
+            Ok(read) => {
+                reading.failures.reset();
+                self.submit_read(read);
+                Round::Again
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the queue; trying again");
+                // What the failed read delivered is pending: claim it before reading on.
+                reading.reader = None;
+                self.mark_for_recovery(&readable);
+                Round::Wait(reading.failures.next())
+            }
+        }
+    }
+
+    /// Announces the replica, renews its leases, takes or sheds partitions towards its fair
+    /// share, and gives up the shed ones whose entries are all acknowledged.
+    async fn upkeep(&self) -> redis::RedisResult<()> {
+        let live = self.leases.heartbeat().await?;
+        let held: Vec<u16> = self.held();
+        let renewed = self.leases.renew(&held).await?;
+        self.forget_lost(&held, &renewed);
+        let share = fair_share(self.queue.partition_count(), live);
+        self.balance(share).await?;
+        self.release_shed().await
+    }
+
+    /// The partitions whose lease this replica holds.
+    fn held(&self) -> Vec<u16> {
+        let partitions = self.lock();
+        partitions
+            .iter()
+            .filter(|(_, partition)| partition.leased)
+            .map(|(number, _)| *number)
+            .collect()
+    }
+
+    /// Stops reading the partitions whose lease was lost (it expired: Redis was out of reach
+    /// for longer than a lease). Their entries in flight are still acknowledged when done.
+    fn forget_lost(&self, held: &[u16], renewed: &[bool]) {
+        let mut partitions = self.lock();
+        for (number, still) in held.iter().zip(renewed) {
+            if *still {
+                continue;
+            }
+            tracing::warn!(
+                partition = number,
+                "lease on the partition lost; another replica may take it"
+            );
+            if let Some(partition) = partitions.get_mut(number) {
+                partition.leased = false;
+                partition.shedding = false;
+                partition.recover = false;
+            }
+        }
+        partitions.retain(|_, partition| partition.leased || !partition.in_flight.is_empty());
+    }
+
+    /// Sheds the partitions beyond `share`, or takes free ones up to it.
+    async fn balance(&self, share: usize) -> redis::RedisResult<()> {
+        let mut holding = {
+            let mut partitions = self.lock();
+            let mut kept: Vec<(&u16, &mut Partition)> = partitions
+                .iter_mut()
+                .filter(|(_, partition)| partition.leased)
+                .collect();
+            for (at, (number, partition)) in kept.iter_mut().enumerate() {
+                let shed = at >= share;
+                if shed && !partition.shedding {
+                    tracing::info!(
+                        partition = **number,
+                        "shedding the partition for another replica"
+                    );
+                }
+                partition.shedding = shed;
+            }
+            kept.len().min(share)
+        };
+        let count = self.queue.partition_count();
+        for step in 0..count {
+            if holding >= share {
+                break;
+            }
+            let number = (self.offset + step) % count;
+            if self
+                .lock()
+                .get(&number)
+                .is_some_and(|partition| partition.leased)
+            {
+                continue;
+            }
+            if self.leases.acquire(number).await? {
+                tracing::info!(partition = number, "took the partition");
+                let mut partitions = self.lock();
+                let partition = partitions.entry(number).or_default();
+                partition.leased = true;
+                partition.shedding = false;
+                partition.recover = true;
+                holding += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives up the leases of shed partitions with nothing in flight.
+    async fn release_shed(&self) -> redis::RedisResult<()> {
+        let done: Vec<u16> = {
+            let partitions = self.lock();
+            partitions
+                .iter()
+                .filter(|(_, partition)| {
+                    partition.leased && partition.shedding && partition.in_flight.is_empty()
+                })
+                .map(|(number, _)| *number)
+                .collect()
+        };
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.leases.release(&done, false).await?;
+        let mut partitions = self.lock();
+        for number in &done {
+            partitions.remove(number);
+        }
+        Ok(())
+    }
+
+    /// Gives up every lease and leaves the replicas, at shutdown.
+    async fn leave(&self) {
+        let held = self.held();
+        if let Err(error) = self.leases.release(&held, true).await {
+            tracing::warn!(%error, "could not give up the queue's leases; they expire by themselves");
+        }
+        self.lock().clear();
+    }
+
+    /// The partitions to read new entries from: held, not being shed, nothing to recover.
+    fn readable(&self) -> Vec<u16> {
+        let partitions = self.lock();
+        partitions
+            .iter()
+            .filter(|(_, partition)| partition.leased && !partition.shedding && !partition.recover)
+            .map(|(number, _)| *number)
+            .collect()
+    }
+
+    fn mark_for_recovery(&self, numbers: &[u16]) {
+        let mut partitions = self.lock();
+        for number in numbers {
+            if let Some(partition) = partitions.get_mut(number) {
+                partition.recover = true;
+            }
+        }
+    }
+
+    /// Recovers every held partition marked for it.
+    async fn recover_all(&self) -> redis::RedisResult<()> {
+        let marked: Vec<u16> = {
+            let partitions = self.lock();
+            partitions
+                .iter()
+                .filter(|(_, partition)| partition.leased && partition.recover)
+                .map(|(number, _)| *number)
+                .collect()
+        };
+        for number in marked {
+            self.recover(number).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure the partition's stream and consumer group exist, then claims the entries
+    /// pending in the group (the previous holder's, or this replica's own that a failed read
+    /// delivered) and submits them in order, skipping those in flight here. Stays marked when
+    /// the dispatcher has no room for all of them.
+    async fn recover(&self, number: u16) -> redis::RedisResult<()> {
+        let stream = self.queue.stream(number);
+        self.ensure_group(&stream).await?;
+        let mut connection = self.queue.redis().connection();
+        let mut start = "0-0".to_owned();
+        loop {
+            let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(&stream)
+                .arg(GROUP)
+                .arg(self.leases.id())
+                .arg(0)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(MAX_BATCH)
+                .query_async(&mut connection)
+                .await?;
+            if !claimed.deleted_ids.is_empty() {
+                redis::cmd("XACK")
+                    .arg(&stream)
+                    .arg(GROUP)
+                    .arg(&claimed.deleted_ids)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+            }
+            if !claimed.claimed.is_empty() {
+                tracing::info!(
+                    partition = number,
+                    entries = claimed.claimed.len(),
+                    "claimed pending entries of the partition"
+                );
+            }
+            if !self.submit(number, claimed.claimed) {
+                return Ok(());
+            }
+            if claimed.next_stream_id == "0-0" {
+                break;
+            }
+            start = claimed.next_stream_id;
+        }
+        if let Some(partition) = self.lock().get_mut(&number) {
+            partition.recover = false;
+        }
+        self.forget_idle_consumers(&stream).await
+    }
+
+    /// Makes the stream and its consumer group, unless they exist. The group starts at the
+    /// stream's first entry, so that nothing appended before it is skipped.
+    async fn ensure_group(&self, stream: &str) -> redis::RedisResult<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut self.queue.redis().connection())
+            .await;
+        match created {
+            Err(error) if error.code() != Some("BUSYGROUP") => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes from the partition's group the consumers with nothing pending, other than this
+    /// replica: earlier holders, which would otherwise pile up over restarts.
+    async fn forget_idle_consumers(&self, stream: &str) -> redis::RedisResult<()> {
+        let mut connection = self.queue.redis().connection();
+        let consumers: StreamInfoConsumersReply = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(stream)
+            .arg(GROUP)
+            .query_async(&mut connection)
+            .await?;
+        for consumer in consumers.consumers {
+            if consumer.pending == 0 && consumer.name != self.leases.id() {
+                redis::cmd("XGROUP")
+                    .arg("DELCONSUMER")
+                    .arg(stream)
+                    .arg(GROUP)
+                    .arg(&consumer.name)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads new entries of `numbers`, waiting up to `block` for some, on the reader's own
+    /// connection (made first if need be).
+    async fn read(
+        &self,
+        reader: &mut Option<MultiplexedConnection>,
+        numbers: &[u16],
+        room: usize,
+        block: Duration,
+    ) -> redis::RedisResult<StreamReadReply> {
+        let connection = match reader {
+            Some(connection) => connection,
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(block + Duration::from_secs(2)));
+                let client = self.queue.redis().client();
+                reader.insert(
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?,
+                )
+            }
+        };
+        let count = (room / numbers.len()).clamp(1, MAX_BATCH);
+        let mut read = redis::cmd("XREADGROUP");
+        read.arg("GROUP")
+            .arg(GROUP)
+            .arg(self.leases.id())
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg("STREAMS");
+        for number in numbers {
+            read.arg(self.queue.stream(*number));
+        }
+        for _ in numbers {
+            read.arg(">");
+        }
+        let reply: Option<StreamReadReply> = read.query_async(connection).await?;
+        Ok(reply.unwrap_or_default())
+    }
+
+    /// Submits what a read returned, stream by stream.
+    fn submit_read(&self, read: StreamReadReply) {
+        for stream in read.keys {
+            let number = stream
+                .key
+                .rsplit(':')
+                .next()
+                .and_then(|number| number.parse().ok());
+            match number {
+                Some(number) => {
+                    self.submit(number, stream.ids);
+                }
+                None => tracing::error!(stream = stream.key, "read a stream that is no partition"),
+            }
+        }
+    }
+
+    /// Submits `entries` of partition `number` to the dispatcher in order, each to be
+    /// acknowledged once handled; skips those in flight already. `false` when the dispatcher
+    /// refused one: the partition is then marked for recovery, and the rest wait.
+    fn submit(&self, number: u16, entries: Vec<StreamId>) -> bool {
+        for entry in entries {
+            if !self.track(number, &entry.id) {
+                continue;
+            }
+            let Some(event) = decode(&entry) else {
+                tracing::error!(
+                    partition = number,
+                    entry = entry.id,
+                    "queue entry that is not a notification acknowledged unhandled"
+                );
+                self.finished(number, entry.id);
+                continue;
+            };
+            let handled = self.handled.clone();
+            let id = entry.id.clone();
+            let done = Box::new(move || {
+                let _ = handled.send(Handled {
+                    partition: number,
+                    id,
+                });
+            });
+            if let Err(rejected) = self.dispatcher.submit_with(event, done) {
+                tracing::debug!(partition = number, reason = %rejected, "entry left pending for later");
+                let mut partitions = self.lock();
+                if let Some(partition) = partitions.get_mut(&number) {
+                    partition.in_flight.remove(&entry.id);
+                    partition.recover = true;
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Counts entry `id` of partition `number` in flight; `false` if it already is.
+    fn track(&self, number: u16, id: &str) -> bool {
+        let mut partitions = self.lock();
+        partitions
+            .entry(number)
+            .or_default()
+            .in_flight
+            .insert(id.to_owned())
+    }
+
+    /// Queues entry `id` for acknowledgement.
+    fn finished(&self, number: u16, id: String) {
+        let _ = self.handled.send(Handled {
+            partition: number,
+            id,
+        });
+    }
+
+    /// Acknowledges and deletes handled entries, in batches, until `stop` turns true; then
+    /// acknowledges what is left (a few tries).
+    async fn ack_loop(
+        self: Arc<Self>,
+        mut handled: mpsc::UnboundedReceiver<Handled>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut batch = Vec::new();
+        let mut failures = Failures::default();
+        loop {
+            if batch.is_empty() {
+                tokio::select! {
+                    biased;
+                    next = handled.recv() => match next {
+                        Some(next) => batch.push(next),
+                        None => return,
+                    },
+                    () = stopped(&mut stop) => break,
+                }
+            }
+            while let Ok(next) = handled.try_recv() {
+                batch.push(next);
+            }
+            match self.ack(&batch).await {
+                Ok(()) => {
+                    self.forget(&batch);
+                    batch.clear();
+                    failures.reset();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, entries = batch.len(), "could not acknowledge handled entries; trying again");
+                    if !pause(failures.next(), &mut stop).await {
+                        break;
+                    }
+                }
+            }
+        }
+        while let Ok(next) = handled.try_recv() {
+            batch.push(next);
+        }
+        self.ack_last(&batch).await;
+    }
+
+    /// Acknowledges what is left at shutdown, with a few tries.
+    async fn ack_last(&self, batch: &[Handled]) {
+        if batch.is_empty() {
+            return;
+        }
+        for _ in 0..FINAL_ACK_ATTEMPTS {
+            if self.ack(batch).await.is_ok() {
+                self.forget(batch);
+                return;
+            }
+            tokio::time::sleep(ERROR_PAUSE).await;
+        }
+        tracing::warn!(
+            entries = batch.len(),
+            "handled entries left unacknowledged at shutdown; their next holder handles them again"
+        );
+    }
+
+    /// `XACK` and `XDEL` the entries, per partition, in one atomic pipeline.
+    async fn ack(&self, batch: &[Handled]) -> redis::RedisResult<()> {
+        let mut by_partition: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+        for handled in batch {
+            by_partition
+                .entry(handled.partition)
+                .or_default()
+                .push(&handled.id);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (number, ids) in &by_partition {
+            let stream = self.queue.stream(*number);
+            pipe.cmd("XACK").arg(&stream).arg(GROUP).arg(ids).ignore();
+            pipe.cmd("XDEL").arg(&stream).arg(ids).ignore();
+        }
+        pipe.query_async(&mut self.queue.redis().connection()).await
+    }
+
+    /// Counts acknowledged entries out of flight.
+    fn forget(&self, batch: &[Handled]) {
+        let mut partitions = self.lock();
+        for handled in batch {
+            if let Some(partition) = partitions.get_mut(&handled.partition) {
+                partition.in_flight.remove(&handled.id);
+            }
+        }
+        partitions.retain(|_, partition| partition.leased || !partition.in_flight.is_empty());
+    }
+}
+
+/// What the read loop carries from one round to the next.
+struct Reading {
+    /// When the leases are next renewed.
+    upkeep_at: Instant,
+    /// The reader's own connection, made when first needed and after a failure.
+    reader: Option<MultiplexedConnection>,
+    failures: Failures,
+}
+
+/// What the read loop does after a round.
+enum Round {
+    /// The next round, at once.
+    Again,
+    /// The next round, after this wait.
+    Wait(Duration),
+    /// Nothing more: the consumer is stopping.
+    Stop,
+}
+
+/// Failed Redis commands in a row, and the wait they call for.
+#[derive(Default)]
+struct Failures(u32);
+
+impl Failures {
+    /// Counts one more failure; the wait before trying again, doubling up to a cap.
+    fn next(&mut self) -> Duration {
+        let wait = ERROR_PAUSE
+            .saturating_mul(1 << self.0.min(4))
+            .min(MAX_ERROR_PAUSE);
+        self.0 = self.0.saturating_add(1);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Waits `wait`; `false` when `stop` came first.
+async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        biased;
+        () = stopped(stop) => false,
+        () = tokio::time::sleep(wait) => true,
+    }
+}

@@ -1,0 +1,263 @@
+//! The durable shared queue: accepted notifications as entries of Redis streams, a stream per
+//! partition, a partition per chat.
+
+use std::time::Duration;
+
+use redis::Script;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{Redis, storage_error};
+use crate::dedupe::{DEFAULT_RETENTION, DedupeKey};
+use crate::error::Result;
+use crate::event::Event;
+use crate::gateway::GatewayKind;
+
+/// Partitions (streams) of a queue by default.
+pub const DEFAULT_PARTITIONS: u16 = 16;
+/// Events a queue holds at most by default, over all partitions; past it the receiver
+/// answers 503.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 100_000;
+/// How long a replica owns a partition without renewing its lease, by default: a replica that
+/// dies leaves its partitions, and their pending events, to the others after this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+/// The shortest lease: renewals come three times per lease.
+const MIN_LEASE: Duration = Duration::from_millis(300);
+/// The consumer group of every partition's stream.
+pub(crate) const GROUP: &str = "handlers";
+
+/// Claims the notification against duplicates and appends it to its partition's stream, in
+/// one atomic step: a duplicate is not appended, a full stream takes nothing (and no claim).
+/// Answers 1 (appended), 0 (a duplicate) or -1 (full).
+const APPEND: &str = r"
+-- KEYS[1]: the partition's stream; KEYS[2]: the notification's claim (absent: none)
+-- ARGV: the stream's capacity, the claim's retention (s), the gateway, the notification
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return -1
+end
+if KEYS[2] then
+  redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
+end
+redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4])
+return 1
+";
+
+/// The Redis queue of a bot's accepted notifications, shared by its replicas: the receiver
+/// answers 200 only once a notification is appended (`XADD`) to its partition's stream, and
+/// each replica handles the partitions it holds a lease on. Cheap to clone.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hookbot::redis::{Redis, RedisQueue};
+///
+/// # fn run() -> hookbot::Result<()> {
+/// let redis = Redis::open("redis://127.0.0.1:6379")?.namespace("support-bot");
+/// let queue = RedisQueue::new(redis)
+///     .partitions(32)
+///     .lease(Duration::from_secs(15));
+/// # let _ = queue;
+/// # Ok(()) }
+/// ```
+///
+/// Every replica of one bot must use the same namespace and the same number of partitions.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisQueue {
+    redis: Redis,
+    partitions: u16,
+    capacity: usize,
+    lease: Duration,
+    replica: Option<String>,
+}
+
+/// What became of an appended notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// In its partition's stream.
+    Queued,
+    /// A copy of one appended before: not appended again.
+    Duplicate,
+    /// Its partition's stream is full: not appended, not claimed.
+    Full,
+}
+
+impl From<Redis> for RedisQueue {
+    fn from(redis: Redis) -> Self {
+        Self::new(redis)
+    }
+}
+
+impl RedisQueue {
+    /// A queue on `redis` with [`DEFAULT_PARTITIONS`], [`DEFAULT_QUEUE_CAPACITY`] and
+    /// [`DEFAULT_LEASE`].
+    pub fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            partitions: DEFAULT_PARTITIONS,
+            capacity: DEFAULT_QUEUE_CAPACITY,
+            lease: DEFAULT_LEASE,
+            replica: None,
+        }
+    }
+
+    /// Spreads the chats over this many streams (at least 1). More partitions spread the work
+    /// over more replicas; all replicas must agree on the number.
+    pub fn partitions(mut self, partitions: u16) -> Self {
+        self.partitions = partitions.max(1);
+        self
+    }
+
+    /// At most this many events wait in the queue (at least one per partition), shared evenly
+    /// by the partitions; past it the receiver answers 503.
+    pub fn capacity(mut self, events: usize) -> Self {
+        self.capacity = events;
+        self
+    }
+
+    /// How long a replica owns a partition without renewing its lease (at least 300 ms): after
+    /// a replica dies, another takes its partitions and their pending events this much later.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(MIN_LEASE);
+        self
+    }
+
+    /// Names this replica in Redis (the value of its leases, its consumer name in the
+    /// streams), say by its host or pod name; by default a random id per start. Two running
+    /// replicas must not share a name.
+    pub fn replica(mut self, name: impl Into<String>) -> Self {
+        self.replica = Some(name.into());
+        self
+    }
+
+    /// The name this replica goes by, if one was set.
+    pub(crate) fn replica_name(&self) -> Option<&str> {
+        self.replica.as_deref()
+    }
+
+    /// The connection the queue uses.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    /// Events in the queue, over all partitions: waiting, or being handled by some replica.
+    pub async fn depth(&self) -> Result<usize> {
+        let mut pipe = redis::pipe();
+        for partition in 0..self.partitions {
+            pipe.cmd("XLEN").arg(self.stream(partition));
+        }
+        let lengths: Vec<usize> = pipe
+            .query_async(&mut self.redis.connection())
+            .await
+            .map_err(storage_error)?;
+        Ok(lengths.iter().sum())
+    }
+
+    /// The number of partitions.
+    pub(crate) fn partition_count(&self) -> u16 {
+        self.partitions
+    }
+
+    /// How long a lease lasts without renewal.
+    pub(crate) fn lease_time(&self) -> Duration {
+        self.lease
+    }
+
+    /// The stream of `partition`.
+    pub(crate) fn stream(&self, partition: u16) -> String {
+        self.redis.key(format_args!("queue:{partition}"))
+    }
+
+    /// The partition of `event`: a stable hash of its gateway, instance and chat (no chat: the
+    /// instance's events share one), the same in every replica and version.
+    pub(crate) fn partition_of(&self, event: &Event) -> u16 {
+        let mut hash = Xxh3::new();
+        for part in [
+            event.gateway.as_str(),
+            &event.instance,
+            event.chat().map_or("", |chat| chat.as_str()),
+        ] {
+            hash.update(&(part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        (hash.digest() % u64::from(self.partitions)) as u16
+    }
+
+    /// Claims `event` and appends it to its partition's stream, in one atomic round trip.
+    pub(crate) async fn append(&self, event: &Event) -> redis::RedisResult<Appended> {
+        static SCRIPT: std::sync::LazyLock<Script> =
+            std::sync::LazyLock::new(|| Script::new(APPEND));
+        let per_partition = self.capacity.div_ceil(usize::from(self.partitions)).max(1);
+        let notification = serde_json::to_string(&*event.raw).map_err(|error| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "notification not serializable",
+                error.to_string(),
+            ))
+        })?;
+        let mut invocation = SCRIPT.key(self.stream(self.partition_of(event)));
+        if let Some(key) = DedupeKey::of(event) {
+            invocation.key(super::dedupe::claim_key(&self.redis, &key));
+        }
+        let answer: i64 = invocation
+            .arg(per_partition)
+            .arg(DEFAULT_RETENTION.as_secs())
+            .arg(event.gateway.as_str())
+            .arg(notification)
+            .invoke_async(&mut self.redis.connection())
+            .await?;
+        Ok(match answer {
+            1 => Appended::Queued,
+            0 => Appended::Duplicate,
+            _ => Appended::Full,
+        })
+    }
+}
+
+/// The event an entry holds, or `None` for an entry hookbot did not write (logged by the
+/// caller, then acknowledged: it can never be handled).
+pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
+    let gateway: String = entry.get("gateway")?;
+    let notification: String = entry.get("event")?;
+    let gateway = [
+        GatewayKind::GreenApiWhatsApp,
+        GatewayKind::GreenApiMax,
+        GatewayKind::ZApi,
+    ]
+    .into_iter()
+    .find(|kind| kind.as_str() == gateway)?;
+    Event::parse(gateway, notification.as_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(chat: &str) -> Event {
+        Event::from_json(
+            GatewayKind::GreenApiWhatsApp,
+            serde_json::json!({
+                "typeWebhook": "incomingMessageReceived",
+                "instanceData": {"idInstance": 1, "wid": "", "typeInstance": "whatsapp"},
+                "timestamp": 1, "idMessage": "M1",
+                "senderData": {"chatId": chat, "sender": chat, "senderName": "Anna"},
+                "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+            }),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_chat_always_has_the_same_partition_and_chats_spread() {
+        let queue = RedisQueue::new(Redis::open("redis://127.0.0.1:1").unwrap());
+        assert_eq!(
+            queue.partition_of(&text("79001234567@c.us")),
+            queue.partition_of(&text("79001234567@c.us"))
+        );
+        let used: std::collections::HashSet<u16> = (0..200)
+            .map(|n| queue.partition_of(&text(&format!("7900{n:07}@c.us"))))
+            .collect();
+        assert_eq!(used.len(), usize::from(DEFAULT_PARTITIONS));
+    }
+}
