@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::dedupe::{DedupeKey, DedupeStore};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
+use crate::metrics::EventSeries;
 use crate::polling::PollingSettings;
 
 /// How a bot receives its gateway's notifications. Choose it with
@@ -75,6 +76,8 @@ pub(crate) async fn accept(
     dispatcher: &Dispatcher,
     event: Event,
 ) -> Result<Accepted, Refused> {
+    let counted = EventSeries::of(&event);
+    counted.received();
     let key = DedupeKey::of(&event);
     if let Some(key) = &key {
         match dedupe.claim(key).await {
@@ -84,6 +87,7 @@ pub(crate) async fn accept(
                     event = %EventIdentity::of(&event),
                     "duplicate notification acknowledged, not handled again"
                 );
+                counted.duplicate();
                 return Ok(Accepted::Duplicate);
             }
             Err(error) => {
@@ -93,6 +97,7 @@ pub(crate) async fn accept(
         }
     }
     let Err(rejected) = dispatcher.submit(event) else {
+        counted.acknowledged();
         return Ok(Accepted::Queued);
     };
     if let Some(key) = &key {

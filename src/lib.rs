@@ -45,6 +45,7 @@ pub mod dispatch;
 pub mod event;
 pub mod filter;
 pub mod gateway;
+pub mod metrics;
 pub mod polling;
 #[cfg(feature = "redis")]
 pub mod redis;

@@ -96,14 +96,15 @@ impl Webhook {
         }
     }
 
-    /// `POST /webhook` (and `POST /webhook/{token}`) and `GET /healthz`, to serve alone or to
-    /// merge into an application's own router.
+    /// `POST /webhook` (and `POST /webhook/{token}`), `GET /healthz` and `GET /metrics` (see
+    /// [`metrics`](crate::metrics)), to serve alone or to merge into an application's own router.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/webhook", post(receive))
             .route("/webhook/{token}", post(receive_with_path_token))
             .route("/healthz", get(health))
             .with_state(self.shared.clone())
+            .merge(crate::metrics::router())
     }
 
     /// Serves [`router`](Webhook::router) on `listener` until `shutdown` resolves; then stops

@@ -26,6 +26,7 @@ use super::{
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::id::ChatId;
+use crate::metrics::CallLabels;
 use crate::secret::Secret;
 
 /// GREEN-API's limit on a request's JSON body.
@@ -311,7 +312,13 @@ impl GreenApiBuilder {
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        let transport = Transport::new(self.settings, HeaderMap::new(), vec![self.token.clone()])?;
+        let counted = CallLabels::new(self.kind, &self.instance);
+        let transport = Transport::new(
+            self.settings,
+            HeaderMap::new(),
+            vec![self.token.clone()],
+            counted,
+        )?;
         let mut instance_url = api_url.clone();
         {
             let mut path = instance_url

@@ -11,6 +11,7 @@ use url::Url;
 use super::rate_limit::{Limiter, Limiters};
 use super::{ClientSettings, RetryPolicy};
 use crate::error::{Error, Result};
+use crate::metrics::CallLabels;
 use crate::secret::Secret;
 
 /// The longest part of a gateway's error body kept in [`Error::Gateway`].
@@ -41,6 +42,8 @@ pub(crate) struct Transport {
     headers: HeaderMap,
     secrets: Vec<Secret>,
     pub(crate) limiters: Limiters,
+    /// Labels each attempt in `hookbot_gateway_calls_total`.
+    counted: CallLabels,
 }
 
 /// A failed attempt: the error, and how long the gateway asked to wait.
@@ -59,12 +62,13 @@ impl From<Error> for Failure {
 }
 
 impl Transport {
-    /// A transport that sends `headers` with every request and removes `secrets` from every
-    /// error body.
+    /// A transport that sends `headers` with every request, removes `secrets` from every
+    /// error body, and counts its attempts under `counted`.
     pub(crate) fn new(
         settings: ClientSettings,
         headers: HeaderMap,
         secrets: Vec<Secret>,
+        counted: CallLabels,
     ) -> Result<Self> {
         let http = match settings.http {
             Some(http) => http,
@@ -80,6 +84,7 @@ impl Transport {
             headers,
             secrets,
             limiters: Limiters::new(settings.rate_limits),
+            counted,
         })
     }
 
@@ -141,10 +146,12 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let unanswered = |error: reqwest::Error| self.unanswered(call.name, error);
+        let response = request.send().await.map_err(unanswered)?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(transport_error)?;
+        let body = response.bytes().await.map_err(unanswered)?;
+        self.counted.answered(call.name, status);
         tracing::trace!(
             method = call.name,
             status = status.as_u16(),
@@ -158,6 +165,12 @@ impl Transport {
             error: map_error(status, &text, retry_after),
             retry_after,
         })
+    }
+
+    /// Counts an attempt of `method` that got no (whole) answer; the error as hookbot's.
+    fn unanswered(&self, method: &'static str, error: reqwest::Error) -> Error {
+        self.counted.unanswered(method, &error);
+        transport_error(error)
     }
 
     /// The time-out of one attempt.

@@ -26,6 +26,7 @@ use super::{
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::id::ChatId;
+use crate::metrics::CallLabels;
 use crate::secret::Secret;
 
 /// `delayMessage` and `delayTyping` bounds, in seconds.
@@ -220,7 +221,8 @@ impl ZApiBuilder {
             headers.insert("Client-Token", value);
             secrets.push(client_token);
         }
-        let transport = Transport::new(self.settings, headers, secrets)?;
+        let counted = CallLabels::new(GatewayKind::ZApi, &self.instance);
+        let transport = Transport::new(self.settings, headers, secrets, counted)?;
         let inner = Inner {
             base_url,
             instance: self.instance,
