@@ -29,8 +29,8 @@
 //! `gateway` is a [`GatewayKind`] name (`green-api`, `green-api-max`, `zapi`), `kind` an
 //! [`EventKind`](crate::EventKind) name (`message`, `status`, ...), `method` the gateway's
 //! method name (`sendMessage`, `send-text`). `instance` is the instance id (GREEN-API
-//! `idInstance`, Z-API instance id): a bot serves few, and an operator wants to tell them
-//! apart. Instance ids come from notifications, so that a webhook without a token cannot be
+//! `idInstance`, Z-API instance id; empty when a notification names none): a bot serves few,
+//! and an operator wants to tell them apart. Instance ids come from notifications, so that a webhook without a token cannot be
 //! made to grow the output without end, at most [`MAX_INSTANCES`] distinct ones are labelled;
 //! later ones are counted under `instance="other"`. No label ever holds a token or a URL.
 //!
@@ -114,7 +114,8 @@ pub fn render() -> Option<String> {
 
 /// Installs hookbot's Prometheus recorder as the process's metrics recorder, unless one is
 /// installed already; whether hookbot's is the one. hookbot calls it before it records
-/// anything: call it yourself only to install it early, before a library of yours records.
+/// anything; call it yourself to install it before other code of yours keeps metric handles
+/// (a handle taken while no recorder is installed counts nothing).
 pub fn install() -> bool {
     recorder().is_some()
 }
@@ -327,13 +328,13 @@ impl EventSeries {
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
+        self.depth.decrement(1.0);
         self.duration.record(started.elapsed().as_secs_f64());
         if ok {
             self.handled.increment(1);
         } else {
             self.failed.increment(1);
         }
-        self.depth.decrement(1.0);
     }
 }
 

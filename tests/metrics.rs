@@ -384,7 +384,7 @@ async fn gateway_calls_are_counted_per_attempt_by_method_and_status() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = closed.local_addr().unwrap();
     drop(closed);
-    let unreachable = GreenApi::whatsapp(&format!("http://{address}"), UNREACHABLE, API_TOKEN)
+    let unreachable = GreenApi::whatsapp(format!("http://{address}"), UNREACHABLE, API_TOKEN)
         .settings(fast_settings(RetryPolicy::none()))
         .build()
         .unwrap();
@@ -560,7 +560,7 @@ async fn no_secret_appears_in_the_metrics() {
         json!({"message": API_TOKEN}),
     )
     .await;
-    let client = GreenApi::whatsapp(&gateway.uri(), INSTANCE, API_TOKEN)
+    let client = GreenApi::whatsapp(gateway.uri(), INSTANCE, API_TOKEN)
         .settings(fast_settings(RetryPolicy::none()))
         .build()
         .unwrap();
