@@ -1,4 +1,5 @@
-//! The webhook receiver: an [`axum::Router`] with `POST /webhook` and `GET /healthz` that
+//! The webhook receiver: an [`axum::Router`] with `POST /webhook`, `GET /healthz` (and
+//! [`GET /metrics`](crate::metrics)) that
 //! authenticates each notification, parses it into an [`Event`], drops duplicates, and hands it
 //! to the [`Dispatcher`] before answering 200.
 //!
