@@ -48,12 +48,10 @@ impl Redis {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|error| {
-                Error::Config {
-                    variable: "HOOKBOT_REDIS_URL",
-                    reason: error.category().to_owned(),
-                }
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|error| Error::Config {
+                variable: "HOOKBOT_REDIS_URL",
+                reason: error.category().to_owned(),
             })?;
         Ok(Self {
             client,
