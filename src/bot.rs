@@ -272,8 +272,8 @@ impl<S: Send + Sync + 'static> Bot<S> {
     }
 
     /// The bot's HTTP surface, to serve alone or merge into an application's own axum router:
-    /// `POST /webhook` and `GET /healthz`; with the polling intake only `GET /healthz` (nothing
-    /// is posted to a polling bot, so `POST /webhook` answers 404). A bot with conversations
+    /// `POST /webhook`, `GET /healthz` and `GET /metrics`; with the polling intake no
+    /// `POST /webhook` (nothing is posted to a polling bot, so it answers 404). A bot with conversations
     /// served this way needs its [`conversation_timeouts`](Bot::conversation_timeouts) spawned
     /// too.
     pub fn router(&self) -> axum::Router {

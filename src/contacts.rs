@@ -53,6 +53,7 @@ use crate::contact::{Contact, ContactInfo};
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::id::ChatId;
+use crate::metrics::CacheCounters;
 
 use search::{Index, Query};
 
@@ -78,6 +79,8 @@ pub struct ContactBook {
     info: Cache<ChatId, Slot<ContactInfo>>,
     list_ttl: Duration,
     info_ttl: Duration,
+    list_counts: CacheCounters,
+    info_counts: CacheCounters,
 }
 
 /// Builds a [`ContactBook`] with other time-to-live or capacity settings; finish with
@@ -166,7 +169,8 @@ impl ContactBook {
     /// `chat`'s profile (GREEN-API getContactInfo), cached per chat.
     pub async fn info(&self, chat: &ChatId) -> Result<ContactInfo> {
         let load = async { self.gateway.contact_info(chat).await };
-        let slot = load_through(&self.info, chat.clone(), self.info_ttl, load).await?;
+        let (cache, counts) = (&self.info, &self.info_counts);
+        let slot = load_through(cache, counts, chat.clone(), self.info_ttl, load).await?;
         Ok(slot.value.clone())
     }
 
@@ -193,7 +197,7 @@ impl ContactBook {
             tracing::debug!(contacts = contacts.len(), "contact list loaded");
             Ok(Index::new(contacts))
         };
-        load_through(&self.list, (), self.list_ttl, load).await
+        load_through(&self.list, &self.list_counts, (), self.list_ttl, load).await
     }
 }
 
@@ -231,6 +235,8 @@ impl ContactBookBuilder {
     /// Builds the contact book; nothing is loaded until the first look-up.
     pub fn build(self) -> ContactBook {
         ContactBook {
+            list_counts: CacheCounters::new(&*self.gateway, "contacts"),
+            info_counts: CacheCounters::new(&*self.gateway, "contact_info"),
             gateway: self.gateway,
             list: Cache::builder()
                 .max_capacity(1)
@@ -246,12 +252,14 @@ impl ContactBookBuilder {
     }
 }
 
-/// The value at `key`, loaded with `load` when missing or older than `ttl`.
+/// The value at `key`, loaded with `load` when missing or older than `ttl`; counted as a
+/// hit or a miss.
 ///
 /// Callers that miss at the same time share one `load` (moka's `try_get_with`); a failed load
 /// is not kept, and each of them gets the error (see [`unshare`]).
 async fn load_through<K, T, F>(
     cache: &Cache<K, Slot<T>>,
+    counts: &CacheCounters,
     key: K,
     ttl: Duration,
     load: F,
@@ -263,10 +271,12 @@ where
 {
     if let Some(hit) = cache.get(&key).await {
         if hit.at.elapsed() < ttl {
+            counts.hit();
             return Ok(hit);
         }
         remove_if_same(cache, key.clone(), &hit).await;
     }
+    counts.miss();
     let load = async {
         let value = load.await?;
         Ok(Arc::new(Loaded {

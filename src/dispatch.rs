@@ -24,7 +24,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tokio::sync::{Notify, Semaphore};
@@ -34,6 +34,7 @@ pub use crate::dedupe::BoxError;
 use crate::event::Event;
 use crate::gateway::GatewayKind;
 use crate::id::{ChatId, MessageId};
+use crate::metrics::EventSeries;
 
 /// Handlers running at once, by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
@@ -257,11 +258,13 @@ impl Dispatcher {
             return Err(Rejected::ShuttingDown);
         }
         let key = QueueKey::of(&job.event);
+        let counted = EventSeries::of(&job.event);
         let mut queues = self.shared.lock();
         if queues.pending >= self.shared.capacity {
             return Err(Rejected::Full);
         }
         queues.pending += 1;
+        counted.queued();
         match queues.by_chat.entry(key) {
             Entry::Occupied(mut waiting) => waiting.get_mut().push_back(job),
             Entry::Vacant(idle) => {
@@ -410,10 +413,12 @@ impl Shared {
             chat = identity.chat.as_ref().map(tracing::field::display),
             message_id = identity.message_id.as_ref().map(tracing::field::display),
         );
+        let (counted, started) = (EventSeries::of(&event), Instant::now());
         let outcome = AssertUnwindSafe(self.handler.handle(event))
             .catch_unwind()
             .instrument(span.clone())
             .await;
+        counted.done(started, matches!(outcome, Ok(Ok(()))));
         let cause = match outcome {
             Ok(Ok(())) => return,
             Ok(Err(error)) => FailureCause::Error(error),

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use crate::dedupe::{DedupeKey, DedupeStore};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
+use crate::metrics::EventSeries;
 use crate::polling::PollingSettings;
 
 /// How a bot receives its gateway's notifications. Choose it with
@@ -120,11 +121,19 @@ impl Backlog {
     /// Takes charge of `event`, or says why not: the intake acknowledges a notification to
     /// the gateway only on `Ok`.
     pub(crate) async fn accept(&self, event: Event) -> Result<Accepted, Refused> {
-        match self {
+        let counted = EventSeries::of(&event);
+        counted.received();
+        let accepted = match self {
             Backlog::Memory { dedupe, dispatcher } => accept(&**dedupe, dispatcher, event).await,
             #[cfg(feature = "redis")]
             Backlog::Redis(redis) => redis.accept(event).await,
+        };
+        match accepted {
+            Ok(Accepted::Queued) => counted.acknowledged(),
+            Ok(Accepted::Duplicate) => counted.duplicate(),
+            Err(_) => {}
         }
+        accepted
     }
 
     /// Starts handling what is accepted, where that needs a task (the Redis consumer); call it

@@ -25,7 +25,7 @@
 //! [`filter`] choose the handler, [`conversation`] loads the person's state, [`context`] gives
 //! the handler its replies, [`contacts`] caches look-ups, and a [`gateway`] client sends. The
 //! [`sandbox`] emulates GREEN-API locally, with a web chat, and [`testing`] runs a bot on it
-//! inside a test; [`bots`] holds the ready bots.
+//! inside a test; [`bots`] holds the ready bots; [`metrics`] counts it all for `GET /metrics`.
 //!
 //! The crate talks to a gateway through one trait, [`Gateway`](gateway::Gateway), with a
 //! client per gateway in [`gateway`]. Requests are checked against the gateway's documented
@@ -46,6 +46,7 @@ pub mod event;
 pub mod filter;
 pub mod gateway;
 pub mod instance;
+pub mod metrics;
 pub mod polling;
 #[cfg(feature = "redis")]
 pub mod redis;

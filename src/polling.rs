@@ -179,12 +179,13 @@ impl Poller {
         }
     }
 
-    /// `GET /healthz`: 200 while the bot accepts work, 503 while it drains. A polling bot
-    /// serves no `POST /webhook`.
+    /// `GET /healthz`: 200 while the bot accepts work, 503 while it drains; and `GET /metrics`
+    /// (see [`metrics`](crate::metrics)). A polling bot serves no `POST /webhook`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(health))
             .with_state(self.shared.clone())
+            .merge(crate::metrics::router())
     }
 
     /// Polls until `shutdown` resolves (or the dispatcher is shut down elsewhere); then stops

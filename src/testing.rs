@@ -226,6 +226,13 @@ impl TestBotBuilder {
         self
     }
 
+    /// The sandbox's instance id (digits), instead of the default one: to tell this bot's
+    /// series apart on `GET /metrics`, which every bot of the test process shares.
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.sandbox = self.sandbox.instance(instance);
+        self
+    }
+
     /// How long [`TestBot::reply`] waits (default 10 s).
     pub fn reply_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

@@ -1,4 +1,5 @@
-//! The webhook receiver: an [`axum::Router`] with `POST /webhook` and `GET /healthz` that
+//! The webhook receiver: an [`axum::Router`] with `POST /webhook`, `GET /healthz` (and
+//! [`GET /metrics`](crate::metrics)) that
 //! authenticates each notification, parses it into an [`Event`], drops duplicates, and hands it
 //! to the [`Dispatcher`] (or, for several replicas, appends it to a shared
 //! [`shared_queue`](WebhookBuilder::shared_queue) in Redis) before answering 200.
@@ -104,14 +105,15 @@ impl Webhook {
         }
     }
 
-    /// `POST /webhook` (and `POST /webhook/{token}`) and `GET /healthz`, to serve alone or to
-    /// merge into an application's own router.
+    /// `POST /webhook` (and `POST /webhook/{token}`), `GET /healthz` and `GET /metrics` (see
+    /// [`metrics`](crate::metrics)), to serve alone or to merge into an application's own router.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/webhook", post(receive))
             .route("/webhook/{token}", post(receive_with_path_token))
             .route("/healthz", get(health))
             .with_state(self.shared.clone())
+            .merge(crate::metrics::router())
     }
 
     /// Serves [`router`](Webhook::router) on `listener` until `shutdown` resolves; then stops

@@ -11,6 +11,7 @@ use url::Url;
 use super::rate_limit::{Limiter, Limiters};
 use super::{ClientSettings, GatewayKind, RetryPolicy};
 use crate::error::{Error, Result};
+use crate::metrics::CallLabels;
 use crate::secret::Secret;
 
 /// The longest part of a gateway's error body kept in [`Error::Gateway`].
@@ -41,6 +42,8 @@ pub(crate) struct Transport {
     headers: HeaderMap,
     secrets: Vec<Secret>,
     pub(crate) limiters: Limiters,
+    /// Labels each attempt in `hookbot_gateway_calls_total`.
+    counted: CallLabels,
 }
 
 /// The instance's limiters: shared in Redis when the settings say so, else the client's own.
@@ -70,8 +73,8 @@ impl From<Error> for Failure {
 }
 
 impl Transport {
-    /// A transport to `instance` of `gateway` that sends `headers` with every request and
-    /// removes `secrets` from every error body.
+    /// A transport to `instance` of `gateway` that sends `headers` with every request,
+    /// removes `secrets` from every error body, and counts its attempts.
     pub(crate) fn new(
         settings: ClientSettings,
         (gateway, instance): (GatewayKind, &str),
@@ -93,6 +96,7 @@ impl Transport {
             headers,
             secrets,
             limiters,
+            counted: CallLabels::new(gateway, instance),
         })
     }
 
@@ -154,10 +158,12 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let unanswered = |error: reqwest::Error| self.unanswered(call.name, error);
+        let response = request.send().await.map_err(unanswered)?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(transport_error)?;
+        let body = response.bytes().await.map_err(unanswered)?;
+        self.counted.answered(call.name, status);
         tracing::trace!(
             method = call.name,
             status = status.as_u16(),
@@ -171,6 +177,12 @@ impl Transport {
             error: map_error(status, &text, retry_after),
             retry_after,
         })
+    }
+
+    /// Counts an attempt of `method` that got no (whole) answer; the error as hookbot's.
+    fn unanswered(&self, method: &'static str, error: reqwest::Error) -> Error {
+        self.counted.unanswered(method, &error);
+        transport_error(error)
     }
 
     /// The time-out of one attempt.
