@@ -7,6 +7,11 @@
 //! | b. intake | hookbot's [`Webhook`]: bearer token, parse, dedupe, dispatch to a no-op handler | one request |
 //! | c. end to end | the contact-card bot on a [`Webhook`], replying to a local GREEN-API emulator | one request, then its quoted card at the emulator |
 //! | d. relay | a bare axum `POST` that parses the body, answers 200 and sends one quoted card to the same emulator with a plain `reqwest::Client` | one request, then its quoted card at the emulator |
+//! | b′. intake on Redis | b's webhook on [`BotBuilder::redis`](hookbot::bot::BotBuilder::redis): 200 once the notification is in its Redis stream; the bot's consumer handles it meanwhile | one request |
+//! | c′. end to end on Redis | c's bot on Redis | one request, then its quoted card at the emulator |
+//!
+//! b′ and c′ run when `HOOKBOT_BENCH_REDIS_URL` (or `HOOKBOT_TEST_REDIS_URL`) names a Redis;
+//! each run uses a namespace of its own and deletes its keys afterwards.
 //!
 //! Each phase runs on a fresh server, in this process's tokio runtime (as many worker threads as
 //! cores), with the same load generator: [`CONNECTIONS`] keep-alive HTTP/1.1 connections over
@@ -22,7 +27,7 @@
 //! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded. `find` is timed on that book over queries
 //! of each kind the search ranks.
 //!
-//! `-- --only a` (or `b`, `c`, `d`, `find`) runs one part alone, for a profiler.
+//! `-- --only a` (or `b`, `c`, `d`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +43,8 @@ use hookbot::bot::Bot;
 use hookbot::contacts::{ContactBook, FIND_LIMIT};
 use hookbot::dispatch::Dispatcher;
 use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits};
+use hookbot::redis::Redis;
+use hookbot::router::Router;
 use hookbot::webhook::Webhook;
 use hookbot::{Event, bots::contact_card};
 use http_body_util::{BodyExt, Full};
@@ -121,12 +128,28 @@ async fn run(plan: Plan) {
         plan.rounds, plan.measure, plan.warmup
     );
     let mut rounds = Vec::new();
+    let mut redis_rounds = Vec::new();
     for round in 0..plan.rounds {
         let tag = round as u64 * 10;
         let ceiling = measure(Phase::Ceiling, plan, None, tag).await;
         let intake = measure(Phase::Intake, plan, None, tag + 1).await;
         let end_to_end = measure(Phase::EndToEnd, plan, None, tag + 2).await;
         let relay = measure(Phase::Relay, plan, None, tag + 3).await;
+        if redis_url().is_some() {
+            let intake_redis = measure(Phase::IntakeRedis, plan, None, tag + 4).await;
+            let end_to_end_redis = measure(Phase::EndToEndRedis, plan, None, tag + 5).await;
+            println!(
+                "round {} on Redis: b' {} | c' {} | b'/a {:.2} c'/a {:.2} b'/b {:.2} c'/c {:.2}",
+                round + 1,
+                intake_redis,
+                end_to_end_redis,
+                intake_redis.rate / ceiling.rate,
+                end_to_end_redis.rate / ceiling.rate,
+                intake_redis.rate / intake.rate,
+                end_to_end_redis.rate / end_to_end.rate
+            );
+            redis_rounds.push([ceiling, intake, end_to_end, intake_redis, end_to_end_redis]);
+        }
         println!(
             "round {}: a {} | b {} | c {} | d {} | b/a {:.2} c/a {:.2} c/d {:.2}",
             round + 1,
@@ -168,6 +191,8 @@ async fn run(plan: Plan) {
         median_of(&|r| r[2].rate / r[3].rate)
     );
 
+    print_redis_medians(&redis_rounds);
+
     let half = median_of(&|r| r[1].rate) / 2.0;
     let paced = measure(Phase::Intake, plan, Some(half), 90).await;
     println!("b. intake paced at half its peak ({half:.0}/s): {paced}");
@@ -179,15 +204,50 @@ async fn run(plan: Plan) {
     find_benchmark(plan).await;
 }
 
-/// One part alone, for a profiler: `--only a`, `b`, `c`, `d` or `find`.
+/// The medians of the rounds on Redis, beside the same rounds' in-memory figures; a note
+/// when no Redis was given.
+fn print_redis_medians(rounds: &[[Figures; 5]]) {
+    if rounds.is_empty() {
+        println!("\non Redis: skipped (set HOOKBOT_BENCH_REDIS_URL or HOOKBOT_TEST_REDIS_URL)");
+        return;
+    }
+    let median_of = |pick: &dyn Fn(&[Figures; 5]) -> f64| median(rounds.iter().map(pick).collect());
+    println!("\non Redis, medians of {} round(s):", rounds.len());
+    for (i, name) in [(3, "b'. intake on Redis"), (4, "c'. end to end on Redis")] {
+        println!(
+            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
+            median_of(&|r| r[i].rate),
+            median_of(&|r| r[i].p50_ms),
+            median_of(&|r| r[i].p99_ms)
+        );
+    }
+    println!(
+        "ratios (median of per-round): b'/a {:.2}, c'/a {:.2}, b'/b {:.2}, c'/c {:.2}",
+        median_of(&|r| r[3].rate / r[0].rate),
+        median_of(&|r| r[4].rate / r[0].rate),
+        median_of(&|r| r[3].rate / r[1].rate),
+        median_of(&|r| r[4].rate / r[2].rate)
+    );
+}
+
+/// The Redis of the phases on Redis: `HOOKBOT_BENCH_REDIS_URL`, else `HOOKBOT_TEST_REDIS_URL`.
+fn redis_url() -> Option<String> {
+    std::env::var("HOOKBOT_BENCH_REDIS_URL")
+        .or_else(|_| std::env::var("HOOKBOT_TEST_REDIS_URL"))
+        .ok()
+}
+
+/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `b-redis`, `c-redis` or `find`.
 async fn only(part: &str, plan: Plan) {
     let phase = match part {
         "a" => Phase::Ceiling,
         "b" => Phase::Intake,
         "c" => Phase::EndToEnd,
         "d" => Phase::Relay,
+        "b-redis" => Phase::IntakeRedis,
+        "c-redis" => Phase::EndToEndRedis,
         "find" => return find_benchmark(plan).await,
-        other => panic!("--only takes a, b, c, d or find, not {other:?}"),
+        other => panic!("--only takes a, b, c, d, b-redis, c-redis or find, not {other:?}"),
     };
     println!("{}", measure(phase, plan, None, 0).await);
 }
@@ -199,6 +259,8 @@ enum Phase {
     Intake,
     EndToEnd,
     Relay,
+    IntakeRedis,
+    EndToEndRedis,
 }
 
 /// One run's result.
@@ -227,7 +289,7 @@ impl std::fmt::Display for Figures {
 /// Starts `phase`'s server, loads it for the plan's time (at `rate` events/s when given, else
 /// as fast as it answers), stops it.
 async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
-    let server = Server::start(phase, E2E_CONTACTS).await;
+    let server = Server::start(phase, E2E_CONTACTS, tag).await;
     let load = Load {
         address: server.address,
         replies: server.replies.clone(),
@@ -254,10 +316,12 @@ struct Server {
 struct Background {
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The Redis namespace of a phase on Redis, emptied when stopped.
+    namespace: Option<String>,
 }
 
 impl Server {
-    async fn start(phase: Phase, contacts: usize) -> Self {
+    async fn start(phase: Phase, contacts: usize, tag: u64) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a local port");
@@ -301,6 +365,25 @@ impl Server {
                 background.serve(listener, app);
                 replies = Some(emulated);
             }
+            Phase::IntakeRedis => {
+                let (gateway, _) = background.emulator(contacts).await;
+                let bot = Bot::builder(gateway, Router::<()>::new())
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .redis(background.redis(tag))
+                    .drain_deadline(Duration::from_secs(2))
+                    .build();
+                background.serve_bot(listener, bot);
+            }
+            Phase::EndToEndRedis => {
+                let (gateway, emulated) = background.emulator(contacts).await;
+                let bot = Bot::builder(gateway, contact_card::router())
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .redis(background.redis(tag))
+                    .drain_deadline(Duration::from_secs(2))
+                    .build();
+                background.serve_bot(listener, bot);
+                replies = Some(emulated);
+            }
         }
         Server {
             address,
@@ -325,6 +408,30 @@ impl Background {
                 })
                 .await;
         }));
+    }
+
+    /// Serves `bot` (its webhook, and on Redis its consumer) until stopped.
+    fn serve_bot(&mut self, listener: TcpListener, bot: Bot) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stops.push(stop);
+        self.tasks.push(tokio::spawn(async move {
+            let _ = bot
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        }));
+    }
+
+    /// The bench's Redis, in a namespace of this run's own.
+    fn redis(&mut self, tag: u64) -> Redis {
+        let url = redis_url().expect("phases on Redis run only with a Redis URL");
+        let namespace = format!("hookbot-bench-{}-{tag}", std::process::id());
+        let redis = Redis::open(url)
+            .expect("a valid Redis URL")
+            .namespace(&namespace);
+        self.namespace = Some(namespace);
+        redis
     }
 
     /// Starts a GREEN-API emulator listing `contacts` generated people; returns its URL and
@@ -357,6 +464,32 @@ impl Background {
         for task in self.tasks {
             let _ = task.await;
         }
+        if let Some(namespace) = self.namespace {
+            forget_namespace(&namespace).await;
+        }
+    }
+}
+
+/// Deletes every key of `namespace`: the streams, claims and leases a phase left.
+async fn forget_namespace(namespace: &str) {
+    let url = redis_url().expect("a Redis URL");
+    let client = redis::Client::open(url).expect("a valid Redis URL");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let pattern = format!("{namespace}:*");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut connection)
+        .await
+        .expect("Redis lists the namespace's keys");
+    for chunk in keys.chunks(1_000) {
+        let _: () = redis::cmd("UNLINK")
+            .arg(chunk)
+            .query_async(&mut connection)
+            .await
+            .expect("Redis deletes the namespace's keys");
     }
 }
 
@@ -728,7 +861,7 @@ async fn memory_child(child: &str) {
     let before = resident_kib();
     match child {
         "chats" => {
-            let server = Server::start(Phase::EndToEnd, E2E_CONTACTS).await;
+            let server = Server::start(Phase::EndToEnd, E2E_CONTACTS, 0).await;
             let load = Load {
                 address: server.address,
                 replies: server.replies.clone(),

@@ -100,6 +100,12 @@ pub const DEFAULT_NAMESPACE: &str = "hookbot";
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one command may wait for Redis's answer before it fails.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a command that finds the connection broken tries to connect again before it
+/// fails (the next command tries anew): a command fails within a few seconds while Redis is
+/// down.
+const RECONNECT_ATTEMPTS: usize = 1;
+/// The longest wait between two tries to connect.
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// A connection to one Redis server, shared by every part of the backend. Cheap to clone;
 /// clones share the connection.
@@ -126,7 +132,9 @@ impl Redis {
         })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(RECONNECT_ATTEMPTS)
+            .set_max_delay(RECONNECT_MAX_DELAY);
         let connection =
             ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|error| {
                 Error::Config {
