@@ -222,7 +222,7 @@ impl<S: Send + Sync + 'static> Bot<S> {
         state: S,
     ) -> Result<BotBuilder<S, D>> {
         let config = Config::from_env()?;
-        let redis = EnvRedis::open(config.redis_url)?;
+        let redis = EnvRedis::open(config.redis_url, config.redis_namespace.as_deref())?;
         let settings = redis.client_settings();
         let builder = if !config.instances.is_empty() {
             let instances = Instances::connect(&config.instances, &settings)?;
@@ -424,8 +424,15 @@ struct EnvRedis(Option<crate::redis::Redis>);
 
 #[cfg(feature = "redis")]
 impl EnvRedis {
-    fn open(url: Option<Secret>) -> Result<Self> {
-        Ok(Self(url.map(crate::redis::Redis::open).transpose()?))
+    fn open(url: Option<Secret>, namespace: Option<&str>) -> Result<Self> {
+        let Some(url) = url else {
+            return Ok(Self(None));
+        };
+        let redis = crate::redis::Redis::open(url)?;
+        Ok(Self(Some(match namespace {
+            Some(namespace) => redis.namespace(namespace),
+            None => redis,
+        })))
     }
 
     /// Client settings whose rate limits are shared through the Redis, if any.
@@ -454,7 +461,7 @@ struct EnvRedis;
 
 #[cfg(not(feature = "redis"))]
 impl EnvRedis {
-    fn open(url: Option<Secret>) -> Result<Self> {
+    fn open(url: Option<Secret>, _namespace: Option<&str>) -> Result<Self> {
         match url {
             Some(_) => Err(Error::Config {
                 variable: "HOOKBOT_REDIS_URL",

@@ -52,6 +52,10 @@ pub struct Config {
     /// The Redis that the bot's replicas share (`HOOKBOT_REDIS_URL`, a secret: it may hold a
     /// password): when set, the bot runs on [`BotBuilder::redis`](crate::bot::BotBuilder::redis).
     pub redis_url: Option<Secret>,
+    /// The prefix of every key the bot writes in Redis (`HOOKBOT_REDIS_NAMESPACE`; default
+    /// `hookbot`): two bots sharing one Redis need different ones, replicas of one bot the
+    /// same.
+    pub redis_namespace: Option<String>,
 }
 
 /// The variables of a single gateway, which an instances file replaces.
@@ -148,6 +152,7 @@ impl Config {
             intake,
             instances,
             redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
+            redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
         })
     }
 }
@@ -394,6 +399,13 @@ mod tests {
             Some("redis://:hunter2@redis.internal:6379/2")
         );
         assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.redis_namespace, None);
+    }
+
+    #[test]
+    fn the_redis_namespace_is_read() {
+        let named = config(&[("HOOKBOT_REDIS_NAMESPACE", "card-bot")]).unwrap();
+        assert_eq!(named.redis_namespace.as_deref(), Some("card-bot"));
     }
 
     #[test]
