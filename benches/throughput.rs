@@ -135,6 +135,18 @@ async fn run(plan: Plan) {
         let intake = measure(Phase::Intake, plan, None, tag + 1).await;
         let end_to_end = measure(Phase::EndToEnd, plan, None, tag + 2).await;
         let relay = measure(Phase::Relay, plan, None, tag + 3).await;
+        println!(
+            "round {}: a {} | b {} | c {} | d {} | b/a {:.2} c/a {:.2} c/d {:.2}",
+            round + 1,
+            ceiling,
+            intake,
+            end_to_end,
+            relay,
+            intake.rate / ceiling.rate,
+            end_to_end.rate / ceiling.rate,
+            end_to_end.rate / relay.rate
+        );
+        rounds.push([ceiling, intake, end_to_end, relay]);
         if redis_url().is_some() {
             let intake_redis = measure(Phase::IntakeRedis, plan, None, tag + 4).await;
             let end_to_end_redis = measure(Phase::EndToEndRedis, plan, None, tag + 5).await;
@@ -150,18 +162,6 @@ async fn run(plan: Plan) {
             );
             redis_rounds.push([ceiling, intake, end_to_end, intake_redis, end_to_end_redis]);
         }
-        println!(
-            "round {}: a {} | b {} | c {} | d {} | b/a {:.2} c/a {:.2} c/d {:.2}",
-            round + 1,
-            ceiling,
-            intake,
-            end_to_end,
-            relay,
-            intake.rate / ceiling.rate,
-            end_to_end.rate / ceiling.rate,
-            end_to_end.rate / relay.rate
-        );
-        rounds.push([ceiling, intake, end_to_end, relay]);
     }
     let median_of = |pick: &dyn Fn(&[Figures; 4]) -> f64| median(rounds.iter().map(pick).collect());
     let names = [
