@@ -26,6 +26,8 @@
 //! the handler its replies, [`contacts`] caches look-ups, and a [`gateway`] client sends. The
 //! [`sandbox`] emulates GREEN-API locally, with a web chat, and [`testing`] runs a bot on it
 //! inside a test; [`bots`] holds the ready bots; [`metrics`] counts it all for `GET /metrics`.
+//! A bot serves one gateway instance or several ([`instance`]), and its replicas share a queue,
+//! claims, conversations and rate limits through Redis (`redis`, a default feature).
 //!
 //! The crate talks to a gateway through one trait, [`Gateway`](gateway::Gateway), with a
 //! client per gateway in [`gateway`]. Requests are checked against the gateway's documented
