@@ -646,42 +646,20 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
             dispatcher = dispatcher.on_error(move |failure| hook(failure));
         }
         let dispatcher = dispatcher.build();
+        let settings = IntakeSettings {
+            body_limit: self.body_limit,
+            drain_deadline: self.drain_deadline,
+            queue: self.queue,
+        };
         let receiver = match self.intake {
             Intake::Webhook => {
-                let webhook = Webhook::builder(services.instances().first().kind(), dispatcher)
-                    .directory(directory)
-                    .body_limit(self.body_limit)
-                    .drain_deadline(self.drain_deadline);
-                #[cfg(feature = "redis")]
-                let webhook = match self.queue {
-                    Some(queue) => webhook.shared_queue(queue),
-                    None => webhook,
-                };
-                Receiver::Webhook(webhook.build())
+                webhook_receiver(dispatcher, directory, services.instances(), settings)
             }
-            Intake::Polling(settings) => {
+            Intake::Polling(polling) => {
                 if let Some(sandbox) = &self.sandbox {
                     sandbox.set_webhook(None, None);
                 }
-                match notification_queues(services.instances()) {
-                    Ok((first, others)) => {
-                        let poller = others
-                            .into_iter()
-                            .fold(Poller::builder(first, dispatcher), PollerBuilder::queue)
-                            .settings(settings)
-                            .drain_deadline(self.drain_deadline);
-                        #[cfg(feature = "redis")]
-                        let poller = match self.queue {
-                            Some(queue) => poller.shared_queue(queue),
-                            None => poller,
-                        };
-                        Receiver::Polling(poller.build())
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "the bot cannot serve");
-                        Receiver::Unsupported(error)
-                    }
-                }
+                polling_receiver(dispatcher, services.instances(), polling, settings)
             }
         };
         Bot {
@@ -693,6 +671,62 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D> {
             timeouts,
         }
     }
+}
+
+/// What the bot's intake is built with, besides its dispatcher.
+struct IntakeSettings {
+    body_limit: usize,
+    drain_deadline: Duration,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    queue: Option<crate::intake::SharedQueue>,
+}
+
+/// The webhook receiving the notifications of `instances` (found through `directory`) into
+/// `dispatcher`, or into the shared queue.
+fn webhook_receiver(
+    dispatcher: Dispatcher,
+    directory: crate::instance::Directory,
+    instances: &Instances,
+    settings: IntakeSettings,
+) -> Receiver {
+    let webhook = Webhook::builder(instances.first().kind(), dispatcher)
+        .directory(directory)
+        .body_limit(settings.body_limit)
+        .drain_deadline(settings.drain_deadline);
+    #[cfg(feature = "redis")]
+    let webhook = match settings.queue {
+        Some(queue) => webhook.shared_queue(queue),
+        None => webhook,
+    };
+    Receiver::Webhook(webhook.build())
+}
+
+/// The poller of every instance's notification queue into `dispatcher`, or into the shared
+/// queue; refused when an instance has no notification queue.
+fn polling_receiver(
+    dispatcher: Dispatcher,
+    instances: &Instances,
+    polling: PollingSettings,
+    settings: IntakeSettings,
+) -> Receiver {
+    let (first, others) = match notification_queues(instances) {
+        Ok(queues) => queues,
+        Err(error) => {
+            tracing::error!(%error, "the bot cannot serve");
+            return Receiver::Unsupported(error);
+        }
+    };
+    let poller = others
+        .into_iter()
+        .fold(Poller::builder(first, dispatcher), PollerBuilder::queue)
+        .settings(polling)
+        .drain_deadline(settings.drain_deadline);
+    #[cfg(feature = "redis")]
+    let poller = match settings.queue {
+        Some(queue) => poller.shared_queue(queue),
+        None => poller,
+    };
+    Receiver::Polling(poller.build())
 }
 
 /// The dispatcher's handler: find the event's instance, enter the event's conversation (its
