@@ -22,7 +22,8 @@ use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::Dispatcher;
 use hookbot::filter;
-use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy};
+use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
+use hookbot::instance::{Instance, Instances};
 use hookbot::redis::{Redis, RedisQueue};
 use hookbot::router::Router;
 use hookbot::sandbox::EntryContent;
@@ -166,6 +167,60 @@ async fn accepted_notification_is_in_redis_before_the_200_and_handled_once() {
     seen.wait_for(|texts| !texts.is_empty()).await;
     until_empty(&queue).await;
     assert_eq!(seen.texts(), ["hello"]);
+    server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// A Z-API callback that names no instance belongs to the instance of its path token; it still
+/// does once it went through the shared queue.
+#[tokio::test]
+async fn a_zapi_callback_naming_no_instance_keeps_its_instance_through_the_queue() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let redis = Redis::open(url.as_str()).unwrap().namespace(&namespace);
+    let green_api = GreenApi::whatsapp("http://127.0.0.1:1", INSTANCE, API_TOKEN)
+        .build()
+        .unwrap();
+    let zapi = ZApi::builder("http://127.0.0.1:1", "Z1", "z-token")
+        .build()
+        .unwrap();
+    let instances = Instances::new([
+        Instance::builder(Arc::new(green_api))
+            .webhook_token(WEBHOOK_TOKEN)
+            .build(),
+        Instance::builder(Arc::new(zapi))
+            .name("zapi")
+            .webhook_token("z-hook")
+            .build(),
+    ])
+    .unwrap();
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let router = Router::new().route(
+        filter::incoming(),
+        |cx: Context<Arc<Mutex<Vec<String>>>>| async move {
+            let label = cx.instance().label().to_owned();
+            cx.state().lock().unwrap().push(label);
+            Ok::<(), hookbot::Error>(())
+        },
+    );
+    let bot = Bot::with_instances(instances, router, handled.clone())
+        .redis(redis.clone())
+        .build();
+    let server = harness::Server::start_bot(bot).await;
+    let callback = json!({
+        "type": "ReceivedCallback", "messageId": "Z-1", "phone": "5544999999999",
+        "fromMe": false, "isGroup": false, "momment": 1_632_228_638_000_u64,
+        "senderName": "Ana", "text": {"message": "olá"}
+    });
+    assert_eq!(
+        server.post("/webhook/z-hook", body(&callback), None).await,
+        StatusCode::OK
+    );
+    eventually("the callback to be handled", || async {
+        !handled.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), ["zapi"]);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
 }
