@@ -305,7 +305,7 @@ impl Shared {
             if holding >= share {
                 break;
             }
-            let number = (self.offset + step) % count;
+            let number = nth_from(self.offset, step, count);
             if self
                 .lock()
                 .get(&number)
@@ -729,6 +729,14 @@ impl Failures {
     }
 }
 
+/// The partition `step` places after `offset`, wrapping around at `count`: each of
+/// `0..count` once as `step` goes over `0..count`, even past 32 768 partitions (where
+/// `offset + step` does not fit a `u16`).
+fn nth_from(offset: u16, step: u16, count: u16) -> u16 {
+    let number = (u32::from(offset) + u32::from(step)) % u32::from(count.max(1));
+    u16::try_from(number).expect("a number below a u16 count fits a u16")
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
@@ -740,5 +748,23 @@ async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
         biased;
         () = stopped(stop) => false,
         () = tokio::time::sleep(wait) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taking_partitions_visits_each_once_even_with_the_most_partitions() {
+        for (offset, count) in [(0, 16), (5, 16), (u16::MAX - 1, u16::MAX), (40_000, 50_000)] {
+            let mut seen = vec![false; usize::from(count)];
+            for step in 0..count {
+                let number = nth_from(offset, step, count);
+                assert!(number < count);
+                assert!(!std::mem::replace(&mut seen[usize::from(number)], true));
+            }
+            assert!(seen.iter().all(|seen| *seen), "offset {offset} of {count}");
+        }
     }
 }
