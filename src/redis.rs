@@ -46,8 +46,9 @@
 //!   ([`RedisQueue::lease`], 10 s by default); the replicas that take its partitions first
 //!   claim the pending entries (`XAUTOCLAIM`) and handle them, in order, before new ones.
 //! - **Shutdown.** Intake stops (503), reading stops, the dispatcher drains within the
-//!   deadline, what was handled is acknowledged and the leases are given up at once; what was
-//!   read but not handled stays pending for the next holder.
+//!   deadline (the leases are renewed meanwhile, so no other replica takes over events still
+//!   being handled), what was handled is acknowledged and the leases are given up at once;
+//!   what was read but not handled stays pending for the next holder.
 //!
 //! Delivery is at least once. A replica that dies after a handler's effect (its reply was
 //! sent) and before the entry's acknowledgement leaves the entry pending, and the next holder

@@ -225,6 +225,75 @@ async fn a_zapi_callback_naming_no_instance_keeps_its_instance_through_the_queue
     forget_namespace(&url, &namespace).await;
 }
 
+/// A replica that shuts down keeps its partitions while its handlers finish, however long
+/// the drain takes: no other replica claims the entries still being handled and handles them
+/// again.
+#[tokio::test]
+async fn a_draining_replica_keeps_its_partitions_until_its_handlers_finish() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let lease = Duration::from_millis(500);
+    let queue = |name: &str| {
+        RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace))
+            .partitions(1)
+            .lease(lease)
+            .replica(name)
+    };
+    let (seen, gate) = (Seen::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let handler = {
+        let (seen, gate) = (seen.clone(), gate.clone());
+        move |event: Event| {
+            let (seen, gate) = (seen.clone(), gate.clone());
+            async move {
+                seen.push(event);
+                let _finish = gate.acquire().await;
+                Ok::<_, std::convert::Infallible>(())
+            }
+        }
+    };
+    let draining = Webhook::builder(
+        GatewayKind::GreenApiWhatsApp,
+        Dispatcher::builder(handler).build(),
+    )
+    .token(WEBHOOK_TOKEN)
+    .shared_queue(queue("draining"))
+    .drain_deadline(Duration::from_secs(60))
+    .build();
+    let draining = Server::start(draining).await;
+    let notification = incoming_text(&chat(1), "M-1", "hello");
+    assert_eq!(
+        draining
+            .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
+            .await,
+        StatusCode::OK
+    );
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    let stopped = draining.stop();
+
+    let next_seen = Seen::default();
+    let next_queue = queue("next");
+    let next = Server::start(recording_webhook(next_queue.clone(), &next_seen)).await;
+    // Several leases go by while the handler is still at work.
+    tokio::time::sleep(lease * 6).await;
+    assert_eq!(
+        lease_holders(&url, &namespace).await,
+        HashMap::from([("draining".to_owned(), 1)]),
+        "the draining replica gave its partition up"
+    );
+    assert!(
+        next_seen.texts().is_empty(),
+        "another replica handled an entry still being handled"
+    );
+
+    gate.add_permits(1);
+    stopped.await.unwrap().unwrap();
+    until_empty(&next_queue).await;
+    assert_eq!(seen.texts(), ["hello"]);
+    assert!(next_seen.texts().is_empty());
+    next.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
 #[tokio::test]
 async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
     let Some(url) = redis_url() else { return };

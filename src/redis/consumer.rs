@@ -137,8 +137,8 @@ impl Consumer {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(running);
     }
 
-    /// Stops reading, lets the dispatcher drain within `deadline`, acknowledges what was
-    /// handled, and gives up the leases. Entries read but not handled stay pending, for the
+    /// Stops reading, lets the dispatcher drain within `deadline` (renewing the leases
+    /// meanwhile), acknowledges what was handled, and gives up the leases. Entries read but not handled stay pending, for the
     /// partitions' next holders.
     pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
         let running = self
@@ -156,7 +156,13 @@ impl Consumer {
             }
             None => None,
         };
-        let report = self.shared.dispatcher.shutdown(deadline).await;
+        // The leases are kept while the dispatcher drains: were they left to expire, another
+        // replica would claim the entries still being handled here and handle them again.
+        let report = tokio::select! {
+            biased;
+            report = self.shared.dispatcher.shutdown(deadline) => report,
+            never = self.shared.keep_leases() => match never {},
+        };
         if let Some((stop_acking, acking)) = acking {
             let _ = stop_acking.send(true);
             let _ = acking.await;
@@ -247,6 +253,26 @@ impl Shared {
         let share = fair_share(self.queue.partition_count(), live);
         self.balance(share).await?;
         self.release_shed().await
+    }
+
+    /// Renews the replica's heartbeat and held leases every renewal period, and nothing
+    /// else (no partition taken or shed): what the read loop's upkeep leaves while the
+    /// dispatcher drains at shutdown. Runs until dropped.
+    async fn keep_leases(&self) -> std::convert::Infallible {
+        let period = renewal_period(self.queue.lease_time());
+        loop {
+            let renewed = async {
+                self.leases.heartbeat().await?;
+                let held = self.held();
+                let renewed = self.leases.renew(&held).await?;
+                self.forget_lost(&held, &renewed);
+                redis::RedisResult::Ok(())
+            };
+            if let Err(error) = renewed.await {
+                tracing::warn!(%error, "could not renew the queue's leases while draining; trying again");
+            }
+            tokio::time::sleep(period).await;
+        }
     }
 
     /// The partitions whose lease this replica holds.
