@@ -294,6 +294,47 @@ async fn a_draining_replica_keeps_its_partitions_until_its_handlers_finish() {
     forget_namespace(&url, &namespace).await;
 }
 
+/// An append that fails leaves no claim behind: the gateway's next delivery is appended, not
+/// answered as a duplicate of an event that was never queued.
+#[tokio::test]
+async fn a_failed_append_claims_nothing_and_the_next_delivery_is_queued() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue =
+        RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace)).partitions(1);
+    let seen = Seen::default();
+    let intake = serve_intake_only(&recording_webhook(queue.clone(), &seen)).await;
+    // A stream whose last id is the largest there is takes no new entry: XADD fails.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{namespace}:queue:0");
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("18446744073709551615-18446744073709551615")
+        .arg("junk")
+        .arg("1")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let notification = incoming_text(&chat(1), "M-1", "hello");
+    assert_eq!(
+        post_to(&intake, &notification).await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    redis::cmd("DEL")
+        .arg(&stream)
+        .query_async::<()>(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        post_to(&intake, &notification).await.unwrap(),
+        StatusCode::OK
+    );
+    assert_eq!(queue.depth().await.unwrap(), 1, "the redelivery was queued");
+    forget_namespace(&url, &namespace).await;
+}
+
 #[tokio::test]
 async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
     let Some(url) = redis_url() else { return };

@@ -27,7 +27,9 @@ pub(crate) const GROUP: &str = "handlers";
 
 /// Claims the notification against duplicates and appends it to its partition's stream, in
 /// one atomic step: a duplicate is not appended, a full stream takes nothing (and no claim).
-/// Answers 1 (appended), 0 (a duplicate) or -1 (full).
+/// Answers 1 (appended), 0 (a duplicate) or -1 (full). The claim is made after the append:
+/// a script that fails midway keeps its earlier writes, and a claim without its entry would
+/// turn the gateway's next delivery into a "duplicate" that nobody handles.
 const APPEND: &str = r"
 -- KEYS[1]: the partition's stream; KEYS[2]: the notification's claim (absent: none)
 -- ARGV: the stream's capacity, the claim's retention (s), the gateway, the notification,
@@ -38,10 +40,10 @@ end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   return -1
 end
+redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4], 'instance', ARGV[5])
 if KEYS[2] then
   redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
 end
-redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4], 'instance', ARGV[5])
 return 1
 ";
 
