@@ -46,8 +46,9 @@
 //!   ([`RedisQueue::lease`], 10 s by default); the replicas that take its partitions first
 //!   claim the pending entries (`XAUTOCLAIM`) and handle them, in order, before new ones.
 //! - **Shutdown.** Intake stops (503), reading stops, the dispatcher drains within the
-//!   deadline, what was handled is acknowledged and the leases are given up at once; what was
-//!   read but not handled stays pending for the next holder.
+//!   deadline (the leases are renewed meanwhile, so no other replica takes over events still
+//!   being handled), what was handled is acknowledged and the leases are given up at once;
+//!   what was read but not handled stays pending for the next holder.
 //!
 //! Delivery is at least once. A replica that dies after a handler's effect (its reply was
 //! sent) and before the entry's acknowledgement leaves the entry pending, and the next holder
@@ -185,4 +186,41 @@ impl fmt::Debug for Redis {
 /// A Redis error as the crate's [`Error::Storage`], for the parts whose callers expect one.
 pub(crate) fn storage_error(error: redis::RedisError) -> Error {
     Error::storage(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The password of the URLs below: it must show nowhere.
+    const PASSWORD: &str = "hunter2-redis-password";
+
+    #[tokio::test]
+    async fn the_url_and_its_password_show_in_no_debug_and_no_error() {
+        let bad = Redis::open(format!("redis://:{PASSWORD}@[not-a-host:6379")).unwrap_err();
+        assert!(matches!(bad, Error::Config { .. }), "{bad:?}");
+        for text in [bad.to_string(), format!("{bad:?}")] {
+            assert!(!text.contains(PASSWORD), "{text}");
+        }
+
+        // Nothing listens on port 1: every command fails.
+        let redis = Redis::open(format!("redis://:{PASSWORD}@127.0.0.1:1/0"))
+            .unwrap()
+            .namespace("debug-test");
+        let queue = RedisQueue::new(redis.clone());
+        let dedupe = RedisDedupe::new(redis.clone());
+        let storage: RedisStorage<u32> = RedisStorage::new(&redis);
+        let failed = queue.depth().await.unwrap_err();
+        for text in [
+            format!("{redis:?}"),
+            format!("{queue:?}"),
+            format!("{dedupe:?}"),
+            format!("{storage:?}"),
+            failed.to_string(),
+            format!("{failed:?}"),
+        ] {
+            assert!(!text.contains(PASSWORD), "{text}");
+            assert!(!text.contains("127.0.0.1:1/0"), "{text}");
+        }
+    }
 }

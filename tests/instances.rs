@@ -335,6 +335,48 @@ async fn unknown_instances_and_wrong_tokens_are_refused_and_not_handled() {
 }
 
 #[tokio::test]
+async fn a_bot_of_several_instances_answers_400_and_413_after_the_token_check() {
+    let bots = three_instances().await;
+    let too_large = vec![b' '; 2 * 1024 * 1024];
+    let post = |path: &str, body: Vec<u8>, token: Option<&'static str>| {
+        let (bot, path) = (&bots.bot, path.to_owned());
+        async move { bot.post(&path, body, token).await }
+    };
+    assert_eq!(
+        post("/webhook", too_large.clone(), Some(A_HOOK)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        post(&format!("/webhook/{Z_HOOK}"), too_large.clone(), None).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // The token is checked before the body is read.
+    assert_eq!(
+        post("/webhook", too_large, Some("nope")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post("/webhook", b"not json".to_vec(), Some(B_HOOK)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(&format!("/webhook/{Z_HOOK}"), b"[1]".to_vec(), None).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post("/webhook", b"not json".to_vec(), Some("nope")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let ok = post("/webhook", text_of(A_ID, "OK1", "after"), Some(A_HOOK)).await;
+    assert_eq!(ok, StatusCode::OK);
+    wait_sent(&bots.a, 1).await;
+    assert_eq!(
+        bots.handled.all(),
+        [("sales".to_owned(), "after".to_owned())]
+    );
+}
+
+#[tokio::test]
 async fn the_same_message_id_on_two_instances_is_handled_on_both() {
     let bots = three_instances().await;
     for (id, hook) in [(A_ID, A_HOOK), (B_ID, B_HOOK)] {
@@ -792,6 +834,45 @@ fn config(vars: &[(&str, &str)]) -> hookbot::Result<Config> {
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
     Config::from_vars(|name| vars.get(name).cloned())
+}
+
+/// No mistake in an instances file is told by quoting a value, which may be a token: not a
+/// syntax error, and not a field that holds a secret where another belongs.
+#[test]
+fn no_mistake_in_an_instances_file_quotes_a_value() {
+    let entry = |fields: &str| format!("[[instance]]\n{fields}\n");
+    for toml in [
+        entry("gateway = \"green-api\"\nid = \"1\"\ntoken = green-secret-aaaa"),
+        entry("token = \"green-secret-aaaa\"\ntoken = \"green-secret-aaaa\""),
+        entry("token = \"green-secret-aaaa\" hook-secret-aaaa"),
+        entry("token = 'green-secret-aaaa"),
+        entry("token = \"green-secret-aaaa\\q\""),
+        entry("green-secret-aaaa"),
+        // The token where the gateway belongs.
+        entry("gateway = \"green-secret-aaaa\"\nid = \"1\"\ntoken = \"max-secret-bbbb\""),
+    ] {
+        toml_error(&toml);
+    }
+}
+
+#[test]
+fn hookbot_instances_and_hookbot_redis_url_are_read_together() {
+    let file = std::env::temp_dir().join(format!("hookbot-env-redis-{}.toml", std::process::id()));
+    std::fs::write(&file, TOML).unwrap();
+    let url = "redis://:hunter2-redis@redis.internal:6379/2";
+    let loaded = config(&[
+        ("HOOKBOT_INSTANCES", file.to_str().unwrap()),
+        ("HOOKBOT_REDIS_URL", url),
+        ("HOOKBOT_REDIS_NAMESPACE", "three-numbers"),
+    ])
+    .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(loaded.instances.len(), 3);
+    assert_eq!(loaded.redis_url.as_ref().map(|url| url.expose()), Some(url));
+    assert_eq!(loaded.redis_namespace.as_deref(), Some("three-numbers"));
+    let debug = format!("{loaded:?}");
+    assert_no_secret(&debug);
+    assert!(!debug.contains("hunter2-redis"), "{debug}");
 }
 
 #[test]

@@ -22,7 +22,8 @@ use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::Dispatcher;
 use hookbot::filter;
-use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy};
+use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
+use hookbot::instance::{Instance, Instances};
 use hookbot::redis::{Redis, RedisQueue};
 use hookbot::router::Router;
 use hookbot::sandbox::EntryContent;
@@ -167,6 +168,170 @@ async fn accepted_notification_is_in_redis_before_the_200_and_handled_once() {
     until_empty(&queue).await;
     assert_eq!(seen.texts(), ["hello"]);
     server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// A Z-API callback that names no instance belongs to the instance of its path token; it still
+/// does once it went through the shared queue.
+#[tokio::test]
+async fn a_zapi_callback_naming_no_instance_keeps_its_instance_through_the_queue() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let redis = Redis::open(url.as_str()).unwrap().namespace(&namespace);
+    let green_api = GreenApi::whatsapp("http://127.0.0.1:1", INSTANCE, API_TOKEN)
+        .build()
+        .unwrap();
+    let zapi = ZApi::builder("http://127.0.0.1:1", "Z1", "z-token")
+        .build()
+        .unwrap();
+    let instances = Instances::new([
+        Instance::builder(Arc::new(green_api))
+            .webhook_token(WEBHOOK_TOKEN)
+            .build(),
+        Instance::builder(Arc::new(zapi))
+            .name("zapi")
+            .webhook_token("z-hook")
+            .build(),
+    ])
+    .unwrap();
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let router = Router::new().route(
+        filter::incoming(),
+        |cx: Context<Arc<Mutex<Vec<String>>>>| async move {
+            let label = cx.instance().label().to_owned();
+            cx.state().lock().unwrap().push(label);
+            Ok::<(), hookbot::Error>(())
+        },
+    );
+    let bot = Bot::with_instances(instances, router, handled.clone())
+        .redis(redis.clone())
+        .build();
+    let server = harness::Server::start_bot(bot).await;
+    let callback = json!({
+        "type": "ReceivedCallback", "messageId": "Z-1", "phone": "5544999999999",
+        "fromMe": false, "isGroup": false, "momment": 1_632_228_638_000_u64,
+        "senderName": "Ana", "text": {"message": "olá"}
+    });
+    assert_eq!(
+        server.post("/webhook/z-hook", body(&callback), None).await,
+        StatusCode::OK
+    );
+    eventually("the callback to be handled", || async {
+        !handled.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), ["zapi"]);
+    server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// A replica that shuts down keeps its partitions while its handlers finish, however long
+/// the drain takes: no other replica claims the entries still being handled and handles them
+/// again.
+#[tokio::test]
+async fn a_draining_replica_keeps_its_partitions_until_its_handlers_finish() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let lease = Duration::from_millis(500);
+    let queue = |name: &str| {
+        RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace))
+            .partitions(1)
+            .lease(lease)
+            .replica(name)
+    };
+    let (seen, gate) = (Seen::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let handler = {
+        let (seen, gate) = (seen.clone(), gate.clone());
+        move |event: Event| {
+            let (seen, gate) = (seen.clone(), gate.clone());
+            async move {
+                seen.push(event);
+                let _finish = gate.acquire().await;
+                Ok::<_, std::convert::Infallible>(())
+            }
+        }
+    };
+    let draining = Webhook::builder(
+        GatewayKind::GreenApiWhatsApp,
+        Dispatcher::builder(handler).build(),
+    )
+    .token(WEBHOOK_TOKEN)
+    .shared_queue(queue("draining"))
+    .drain_deadline(Duration::from_secs(60))
+    .build();
+    let draining = Server::start(draining).await;
+    let notification = incoming_text(&chat(1), "M-1", "hello");
+    assert_eq!(
+        draining
+            .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
+            .await,
+        StatusCode::OK
+    );
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    let stopped = draining.stop();
+
+    let next_seen = Seen::default();
+    let next_queue = queue("next");
+    let next = Server::start(recording_webhook(next_queue.clone(), &next_seen)).await;
+    // Several leases go by while the handler is still at work.
+    tokio::time::sleep(lease * 6).await;
+    assert_eq!(
+        lease_holders(&url, &namespace).await,
+        HashMap::from([("draining".to_owned(), 1)]),
+        "the draining replica gave its partition up"
+    );
+    assert!(
+        next_seen.texts().is_empty(),
+        "another replica handled an entry still being handled"
+    );
+
+    gate.add_permits(1);
+    stopped.await.unwrap().unwrap();
+    until_empty(&next_queue).await;
+    assert_eq!(seen.texts(), ["hello"]);
+    assert!(next_seen.texts().is_empty());
+    next.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// An append that fails leaves no claim behind: the gateway's next delivery is appended, not
+/// answered as a duplicate of an event that was never queued.
+#[tokio::test]
+async fn a_failed_append_claims_nothing_and_the_next_delivery_is_queued() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue =
+        RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace)).partitions(1);
+    let seen = Seen::default();
+    let intake = serve_intake_only(&recording_webhook(queue.clone(), &seen)).await;
+    // A stream whose last id is the largest there is takes no new entry: XADD fails.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{namespace}:queue:0");
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("18446744073709551615-18446744073709551615")
+        .arg("junk")
+        .arg("1")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let notification = incoming_text(&chat(1), "M-1", "hello");
+    assert_eq!(
+        post_to(&intake, &notification).await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    redis::cmd("DEL")
+        .arg(&stream)
+        .query_async::<()>(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        post_to(&intake, &notification).await.unwrap(),
+        StatusCode::OK
+    );
+    assert_eq!(queue.depth().await.unwrap(), 1, "the redelivery was queued");
     forget_namespace(&url, &namespace).await;
 }
 

@@ -137,8 +137,8 @@ impl Consumer {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(running);
     }
 
-    /// Stops reading, lets the dispatcher drain within `deadline`, acknowledges what was
-    /// handled, and gives up the leases. Entries read but not handled stay pending, for the
+    /// Stops reading, lets the dispatcher drain within `deadline` (renewing the leases
+    /// meanwhile), acknowledges what was handled, and gives up the leases. Entries read but not handled stay pending, for the
     /// partitions' next holders.
     pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
         let running = self
@@ -156,7 +156,13 @@ impl Consumer {
             }
             None => None,
         };
-        let report = self.shared.dispatcher.shutdown(deadline).await;
+        // The leases are kept while the dispatcher drains: were they left to expire, another
+        // replica would claim the entries still being handled here and handle them again.
+        let report = tokio::select! {
+            biased;
+            report = self.shared.dispatcher.shutdown(deadline) => report,
+            never = self.shared.keep_leases() => match never {},
+        };
         if let Some((stop_acking, acking)) = acking {
             let _ = stop_acking.send(true);
             let _ = acking.await;
@@ -249,6 +255,26 @@ impl Shared {
         self.release_shed().await
     }
 
+    /// Renews the replica's heartbeat and held leases every renewal period, and nothing
+    /// else (no partition taken or shed): what the read loop's upkeep leaves while the
+    /// dispatcher drains at shutdown. Runs until dropped.
+    async fn keep_leases(&self) -> std::convert::Infallible {
+        let period = renewal_period(self.queue.lease_time());
+        loop {
+            let renewed = async {
+                self.leases.heartbeat().await?;
+                let held = self.held();
+                let renewed = self.leases.renew(&held).await?;
+                self.forget_lost(&held, &renewed);
+                redis::RedisResult::Ok(())
+            };
+            if let Err(error) = renewed.await {
+                tracing::warn!(%error, "could not renew the queue's leases while draining; trying again");
+            }
+            tokio::time::sleep(period).await;
+        }
+    }
+
     /// The partitions whose lease this replica holds.
     fn held(&self) -> Vec<u16> {
         let partitions = self.lock();
@@ -305,7 +331,7 @@ impl Shared {
             if holding >= share {
                 break;
             }
-            let number = (self.offset + step) % count;
+            let number = nth_from(self.offset, step, count);
             if self
                 .lock()
                 .get(&number)
@@ -729,6 +755,14 @@ impl Failures {
     }
 }
 
+/// The partition `step` places after `offset`, wrapping around at `count`: each of
+/// `0..count` once as `step` goes over `0..count`, even past 32 768 partitions (where
+/// `offset + step` does not fit a `u16`).
+fn nth_from(offset: u16, step: u16, count: u16) -> u16 {
+    let number = (u32::from(offset) + u32::from(step)) % u32::from(count.max(1));
+    u16::try_from(number).expect("a number below a u16 count fits a u16")
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
@@ -740,5 +774,23 @@ async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
         biased;
         () = stopped(stop) => false,
         () = tokio::time::sleep(wait) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taking_partitions_visits_each_once_even_with_the_most_partitions() {
+        for (offset, count) in [(0, 16), (5, 16), (u16::MAX - 1, u16::MAX), (40_000, 50_000)] {
+            let mut seen = vec![false; usize::from(count)];
+            for step in 0..count {
+                let number = nth_from(offset, step, count);
+                assert!(number < count);
+                assert!(!std::mem::replace(&mut seen[usize::from(number)], true));
+            }
+            assert!(seen.iter().all(|seen| *seen), "offset {offset} of {count}");
+        }
     }
 }

@@ -27,20 +27,23 @@ pub(crate) const GROUP: &str = "handlers";
 
 /// Claims the notification against duplicates and appends it to its partition's stream, in
 /// one atomic step: a duplicate is not appended, a full stream takes nothing (and no claim).
-/// Answers 1 (appended), 0 (a duplicate) or -1 (full).
+/// Answers 1 (appended), 0 (a duplicate) or -1 (full). The claim is made after the append:
+/// a script that fails midway keeps its earlier writes, and a claim without its entry would
+/// turn the gateway's next delivery into a "duplicate" that nobody handles.
 const APPEND: &str = r"
 -- KEYS[1]: the partition's stream; KEYS[2]: the notification's claim (absent: none)
--- ARGV: the stream's capacity, the claim's retention (s), the gateway, the notification
+-- ARGV: the stream's capacity, the claim's retention (s), the gateway, the notification,
+-- the instance it was accepted for
 if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   return -1
 end
+redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4], 'instance', ARGV[5])
 if KEYS[2] then
   redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
 end
-redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4])
 return 1
 ";
 
@@ -205,6 +208,7 @@ impl RedisQueue {
             .arg(DEFAULT_RETENTION.as_secs())
             .arg(event.gateway.as_str())
             .arg(notification)
+            .arg(&*event.instance)
             .invoke_async(&mut self.redis.connection())
             .await?;
         Ok(match answer {
@@ -216,7 +220,9 @@ impl RedisQueue {
 }
 
 /// The event an entry holds, or `None` for an entry hookbot did not write (logged by the
-/// caller, then acknowledged: it can never be handled).
+/// caller, then acknowledged: it can never be handled). The event keeps the instance it was
+/// accepted for, also when the notification names none (a Z-API callback is its path token's
+/// instance).
 pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
     let gateway: String = entry.get("gateway")?;
     let notification: String = entry.get("event")?;
@@ -227,7 +233,13 @@ pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
     ]
     .into_iter()
     .find(|kind| kind.as_str() == gateway)?;
-    Event::parse(gateway, notification.as_bytes()).ok()
+    let mut event = Event::parse(gateway, notification.as_bytes()).ok()?;
+    if event.instance.is_empty()
+        && let Some(instance) = entry.get::<String>("instance")
+    {
+        event.instance = instance.into();
+    }
+    Some(event)
 }
 
 #[cfg(test)]
