@@ -117,7 +117,10 @@ impl SharedLimits {
             match wait {
                 Ok(Ok(wait)) if wait <= 0 => return Ok(()),
                 Ok(Ok(wait)) => {
-                    tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await
+                    // A turn is never further than one burst window away; a longer answer
+                    // (a foreign or damaged key) is asked again after that window.
+                    let wait = wait.unsigned_abs().min(interval + tolerance);
+                    tokio::time::sleep(Duration::from_micros(wait)).await
                 }
                 Ok(Err(error)) => return Err(self.failed(error.category())),
                 Err(_) => return Err(self.failed("no answer in time")),
