@@ -29,7 +29,9 @@
 
 mod vcard;
 
-use std::sync::Arc;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -54,8 +56,106 @@ pub struct Event {
     pub timestamp: Option<SystemTime>,
     /// What happened.
     pub kind: EventKind,
-    /// The notification's JSON exactly as received.
-    pub raw: Arc<Value>,
+    /// The notification's JSON exactly as received: its text, and a [`Value`] read from it
+    /// when first asked for (`event.raw["senderData"]["chatName"]`). See [`RawJson`].
+    pub raw: RawJson,
+}
+
+/// A notification's JSON, as [`Event::raw`] keeps it: the text as received, read into a
+/// [`Value`] only when asked (once; later calls share it).
+///
+/// hookbot reads the fields it models straight from the text, so an event whose handler never
+/// looks at the raw JSON never builds a [`Value`] tree. [`as_str`](RawJson::as_str) gives the
+/// text (to store, forward or log it); [`value`](RawJson::value), or the [`Deref`] to
+/// [`Value`], gives the JSON to look into: `event.raw["senderData"]["chatId"]`. Cloning shares
+/// it.
+///
+/// ```
+/// use hookbot::Event;
+/// use hookbot::gateway::GatewayKind;
+///
+/// let body = br#"{"typeWebhook": "deviceInfo", "deviceData": {"deviceModel": "SM-A525F"}}"#;
+/// let event = Event::parse(GatewayKind::GreenApiWhatsApp, body)?;
+/// assert_eq!(event.raw["deviceData"]["deviceModel"], "SM-A525F");
+/// assert!(event.raw.as_str().contains("SM-A525F"));
+/// # Ok::<(), hookbot::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct RawJson(Arc<RawParts>);
+
+/// The two forms of a [`RawJson`]; at least one is set from the start.
+struct RawParts {
+    text: OnceLock<Box<str>>,
+    value: OnceLock<Value>,
+}
+
+impl RawJson {
+    /// The JSON of `text`, which must be a valid JSON object (the parser has read it).
+    pub(crate) fn from_text(text: &str) -> Self {
+        Self(Arc::new(RawParts {
+            text: OnceLock::from(Box::<str>::from(text)),
+            value: OnceLock::new(),
+        }))
+    }
+
+    /// The JSON `value`; its text is written out when asked for.
+    pub(crate) fn from_value(value: Value) -> Self {
+        Self(Arc::new(RawParts {
+            text: OnceLock::new(),
+            value: OnceLock::from(value),
+        }))
+    }
+
+    /// Keeps `text` as the text of this JSON, read from it, unless it has a text already.
+    pub(crate) fn keep_text(&self, text: &str) {
+        let _ = self.0.text.set(text.into());
+    }
+
+    /// The JSON as text: as received for an event read by [`Event::parse`]; for one built
+    /// from a [`Value`] ([`Event::from_json`]), that value written out compactly (once).
+    pub fn as_str(&self) -> &str {
+        self.0.text.get_or_init(|| match self.0.value.get() {
+            Some(value) => serde_json::to_string(value).unwrap_or_default().into(),
+            None => "null".into(),
+        })
+    }
+
+    /// The JSON as a [`Value`], read from the text the first time it is asked for.
+    pub fn value(&self) -> &Value {
+        self.0.value.get_or_init(|| {
+            let text = self.0.text.get().map_or("null", |text| &**text);
+            serde_json::from_str(text).unwrap_or_default()
+        })
+    }
+}
+
+impl Deref for RawJson {
+    type Target = Value;
+
+    /// [`value`](RawJson::value).
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for RawJson {
+    /// The same JSON, whatever its spacing or key order.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawJson").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for RawJson {
+    /// The text, as [`as_str`](RawJson::as_str).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What an [`Event`] is about.
@@ -508,11 +608,25 @@ impl Event {
     ///
     /// Fails only when the body is not a JSON object; any object is an event, of kind
     /// [`EventKind::Unknown`] when hookbot does not know its type.
+    ///
+    /// GREEN-API text messages, the notifications bots get most, are read in one pass straight
+    /// from the text; every other notification through a [`Value`].
     pub fn parse(gateway: GatewayKind, body: &[u8]) -> Result<Self, ParseError> {
+        let text = std::str::from_utf8(body).ok();
+        if let (Some(text), GatewayKind::GreenApiWhatsApp | GatewayKind::GreenApiMax) =
+            (text, gateway)
+            && let Some(event) = crate::gateway::green_api::notification::parse_text(text, gateway)
+        {
+            return Ok(event);
+        }
         let value = serde_json::from_slice(body).map_err(|error| ParseError::NotJson {
             reason: error.to_string(),
         })?;
-        Self::from_json(gateway, value)
+        let event = Self::from_json(gateway, value)?;
+        if let Some(text) = text {
+            event.raw.keep_text(text);
+        }
+        Ok(event)
     }
 
     /// Like [`parse`](Event::parse), for a notification already read as JSON (for example the

@@ -67,7 +67,7 @@ pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
 pub use error::{Error, Result, Rule, ValidationError};
 pub use event::{
     Content, DeliveryStatus, Direction, Event, EventKind, Message, MessageStatus, ParseError,
-    SharedContact,
+    RawJson, SharedContact,
 };
 pub use id::{ChatId, MessageId};
 pub use secret::Secret;

@@ -1202,6 +1202,13 @@ fn parses_everywhere(value: &Value) -> Result<(), TestCaseError> {
         prop_assert_eq!(parsed.is_ok(), value.is_object());
         if let Ok(event) = parsed {
             prop_assert_eq!(&*event.raw, &sent);
+            // Read from the text (one pass, for GREEN-API text messages) or through a `Value`:
+            // the same event, and the text as sent.
+            prop_assert_eq!(
+                &event,
+                &Event::from_json(gateway, sent.clone()).expect("an object is an event")
+            );
+            prop_assert_eq!(event.raw.as_str().as_bytes(), &body[..]);
             let _ = (
                 event.chat(),
                 event.message_id(),

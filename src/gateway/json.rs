@@ -7,9 +7,14 @@
 //! segment by segment without the allocations of [`Value::pointer`]'s unescaping: the parsers
 //! read a dozen fields of every notification.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
 
 /// A time in unix milliseconds below this is taken for seconds: 10^11 ms is March 1973, while
 /// 10^11 s is the year 5138, so no real notification is ambiguous.
@@ -144,6 +149,187 @@ pub(crate) fn unix_millis(millis: u64) -> Option<SystemTime> {
 /// Keeps the ASCII digits of `text`: `+7 900 123-45-67` becomes `79001234567`.
 pub(crate) fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A scalar read straight from notification text by serde, as leniently as the pointer
+/// readers above read a [`Value`]: a string (borrowed from the text when it has no escapes),
+/// a number, or anything else, which reads as absent. Wire structs use it for every field
+/// they read, so that a field of a surprising type never fails the parse.
+#[derive(Debug, Default)]
+pub(crate) enum Scalar<'a> {
+    /// Absent, or `null`.
+    #[default]
+    Absent,
+    /// A string.
+    Str(Cow<'a, str>),
+    /// A number.
+    Num(Number),
+    /// A boolean, an array or an object.
+    Other,
+}
+
+impl Scalar<'_> {
+    /// The text, as [`text`] reads it: a non-empty string, or a number written out in
+    /// decimal.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Scalar::Str(text) if !text.is_empty() => Some(Cow::Borrowed(&**text)),
+            Scalar::Num(number) => Some(Cow::Owned(number.to_string())),
+            _ => None,
+        }
+    }
+
+    /// The text as [`string`] reads it: empty when there is none.
+    pub(crate) fn string(&self) -> String {
+        self.text().map(Cow::into_owned).unwrap_or_default()
+    }
+
+    /// The text as an identifier, as [`id`] reads it.
+    pub(crate) fn id<T>(&self) -> Option<T>
+    where
+        T: for<'b> From<&'b str> + From<String>,
+    {
+        match self {
+            Scalar::Str(text) if !text.is_empty() => Some(T::from(&**text)),
+            Scalar::Num(number) => Some(T::from(number.to_string())),
+            _ => None,
+        }
+    }
+
+    /// The string, borrowed; empty when it is none (as [`str_at`] reads it).
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Scalar::Str(text) => text,
+            _ => "",
+        }
+    }
+
+    /// The non-negative integer, also when written as a string of digits (as [`unsigned`]).
+    pub(crate) fn unsigned(&self) -> Option<u64> {
+        match self {
+            Scalar::Num(number) => number.as_u64(),
+            Scalar::Str(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Reader;
+
+        impl<'de> Visitor<'de> for Reader {
+            type Value = Scalar<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(text)))
+            }
+
+            fn visit_u64<E>(self, number: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Num(number.into()))
+            }
+
+            fn visit_i64<E>(self, number: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Num(number.into()))
+            }
+
+            fn visit_f64<E>(self, number: f64) -> Result<Self::Value, E> {
+                Ok(Number::from_f64(number).map_or(Scalar::Absent, Scalar::Num))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Absent)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+
+        deserializer.deserialize_any(Reader)
+    }
+}
+
+/// An object read straight from notification text into the wire struct `T`; anything but an
+/// object reads as absent (`None`), as the pointer readers treat a path through a non-object.
+#[derive(Debug)]
+pub(crate) struct Object<T>(pub(crate) Option<T>);
+
+impl<T> Default for Object<T> {
+    fn default() -> Self {
+        Object(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Reader<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Reader<T> {
+            type Value = Object<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|inner| Object(Some(inner)))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Object(None))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+        }
+
+        deserializer.deserialize_any(Reader(PhantomData))
+    }
 }
 
 #[cfg(test)]

@@ -192,13 +192,6 @@ impl RedisQueue {
         static SCRIPT: std::sync::LazyLock<Script> =
             std::sync::LazyLock::new(|| Script::new(APPEND));
         let per_partition = self.capacity.div_ceil(usize::from(self.partitions)).max(1);
-        let notification = serde_json::to_string(&*event.raw).map_err(|error| {
-            redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "notification not serializable",
-                error.to_string(),
-            ))
-        })?;
         let mut invocation = SCRIPT.key(self.stream(self.partition_of(event)));
         if let Some(key) = DedupeKey::of(event) {
             invocation.key(super::dedupe::claim_key(&self.redis, &key));
@@ -207,7 +200,7 @@ impl RedisQueue {
             .arg(per_partition)
             .arg(DEFAULT_RETENTION.as_secs())
             .arg(event.gateway.as_str())
-            .arg(notification)
+            .arg(event.raw.as_str())
             .arg(&*event.instance)
             .invoke_async(&mut self.redis.connection())
             .await?;

@@ -4,13 +4,11 @@
 //! type adds its own fields, and a message's `messageData.typeMessage` names where its payload
 //! sits. Fields are read leniently: missing or mistyped ones read as empty.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::event::{
     Block, Call, Content, DeliveryStatus, Direction, Event, EventKind, InstanceState, Location,
-    Media, MediaKind, Message, MessageStatus, Poll, PollVotes, SharedContact,
+    Media, MediaKind, Message, MessageStatus, Poll, PollVotes, RawJson, SharedContact,
 };
 use crate::gateway::GatewayKind;
 use crate::gateway::json::{self, at, first_text, string, text};
@@ -54,7 +52,7 @@ pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
         instance: instance_id(&value).into(),
         timestamp: json::unsigned(&value, "/timestamp").and_then(json::unix_seconds),
         kind,
-        raw: Arc::new(value),
+        raw: RawJson::from_value(value),
     }
 }
 
@@ -65,7 +63,12 @@ pub(crate) fn instance_id(value: &Value) -> String {
 
 /// The gateway `instanceData.typeInstance` names: `v3` is MAX.
 fn instance_gateway(value: &Value) -> Option<GatewayKind> {
-    match json::str_at(value, "/instanceData/typeInstance") {
+    gateway_of_type(json::str_at(value, "/instanceData/typeInstance"))
+}
+
+/// The gateway an `instanceData.typeInstance` names: `v3` is MAX.
+fn gateway_of_type(type_instance: &str) -> Option<GatewayKind> {
+    match type_instance {
         "whatsapp" => Some(GatewayKind::GreenApiWhatsApp),
         "v3" => Some(GatewayKind::GreenApiMax),
         _ => None,
@@ -101,7 +104,12 @@ fn message(value: &Value, direction: Direction) -> Message {
 
 /// The digits of the phone number at `pointer`; `0` means hidden.
 fn phone_number(value: &Value, pointer: &str) -> Option<String> {
-    let phone = json::digits(&text(value, pointer)?);
+    hidden_or_digits(&text(value, pointer)?)
+}
+
+/// The digits of `phone`; `None` when they are all `0` (hidden).
+fn hidden_or_digits(phone: &str) -> Option<String> {
+    let phone = json::digits(phone);
     (!phone.trim_start_matches('0').is_empty()).then_some(phone)
 }
 
@@ -360,5 +368,222 @@ fn block(value: &Value) -> Block {
     Block {
         chat: ChatId::from(string(value, "/chatId")),
         state: first_text(value, &["/statusBlock", "/chatState"]).unwrap_or_default(),
+    }
+}
+
+/// Reads a notification from its text in one pass, straight into the fields hookbot reads,
+/// without building a [`Value`] tree: for the messages bots get most (`textMessage`s). `None`
+/// for every other notification, and for text this pass does not take as it is (not an
+/// object, a duplicate key, a message field of an odd shape): the caller then reads it
+/// through a [`Value`] with [`parse`], which gives the same event for the text this pass
+/// takes.
+pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let wire: wire::Notification<'_> = serde_json::from_str(text).ok()?;
+    let data = wire.message_data.0?;
+    let instance = wire.instance_data.0.unwrap_or_default();
+    let sender_data = wire.sender_data.0.unwrap_or_default();
+    let chat: ChatId = sender_data.chat_id.id().unwrap_or_else(|| ChatId::from(""));
+    // In a private chat the sender is the chat: share its id rather than copy it.
+    let sender = match sender_data.sender.as_str() {
+        same if !same.is_empty() && same == chat.as_str() => chat.clone(),
+        _ => sender_data.sender.id().unwrap_or_else(|| chat.clone()),
+    };
+    let quoted = [
+        &data.quoted_message.0.unwrap_or_default().stanza_id,
+        &data
+            .extended_text_message_data
+            .0
+            .unwrap_or_default()
+            .stanza_id,
+    ]
+    .into_iter()
+    .find_map(|stanza| stanza.text().map(|id| MessageId::from(&*id)));
+    let message = Message {
+        id: wire.id_message.id().unwrap_or_else(|| MessageId::from("")),
+        chat_name: sender_data.chat_name.string(),
+        sender_name: sender_data.sender_name.string(),
+        sender_contact_name: sender_data.sender_contact_name.string(),
+        sender_phone: sender_data
+            .sender_phone_number
+            .text()
+            .and_then(|phone| hidden_or_digits(&phone))
+            .or_else(|| phone_of_chat(&sender)),
+        direction: wire.type_webhook.0,
+        is_group: chat.is_group(),
+        quoted,
+        content: text_content(
+            data.text_message_data
+                .0
+                .map(|text| text.text_message.string())
+                .unwrap_or_default(),
+        ),
+        chat,
+        sender,
+    };
+    Some(Event {
+        gateway: gateway_of_type(instance.type_instance.as_str()).unwrap_or(gateway),
+        instance: instance.id_instance.string().into(),
+        timestamp: wire.timestamp.unsigned().and_then(json::unix_seconds),
+        kind: EventKind::Message(message),
+        raw: RawJson::from_text(text),
+    })
+}
+
+/// The notification shapes [`parse_text`] reads: only the fields hookbot uses; any other is
+/// skipped unread.
+mod wire {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    use crate::event::Direction;
+    use crate::gateway::json::{Object, Scalar};
+
+    /// A message notification.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Notification<'a> {
+        pub(super) type_webhook: MessageWebhook,
+        #[serde(borrow, default)]
+        pub(super) instance_data: Object<InstanceData<'a>>,
+        #[serde(borrow, default)]
+        pub(super) timestamp: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) id_message: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender_data: Object<SenderData<'a>>,
+        #[serde(borrow)]
+        pub(super) message_data: Object<MessageData<'a>>,
+    }
+
+    /// `instanceData`.
+    #[derive(Default, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct InstanceData<'a> {
+        #[serde(borrow, default)]
+        pub(super) id_instance: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) type_instance: Scalar<'a>,
+    }
+
+    /// `senderData`.
+    #[derive(Default, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct SenderData<'a> {
+        #[serde(borrow, default)]
+        pub(super) chat_id: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) chat_name: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender_name: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender_contact_name: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender_phone_number: Scalar<'a>,
+    }
+
+    /// `messageData` of a `textMessage`.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct MessageData<'a> {
+        #[serde(rename = "typeMessage")]
+        pub(super) _type_message: TextMessage,
+        #[serde(borrow, default)]
+        pub(super) text_message_data: Object<TextMessageData<'a>>,
+        #[serde(borrow, default)]
+        pub(super) quoted_message: Object<Stanza<'a>>,
+        #[serde(borrow, default)]
+        pub(super) extended_text_message_data: Object<Stanza<'a>>,
+    }
+
+    /// `textMessageData`.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct TextMessageData<'a> {
+        #[serde(borrow, default)]
+        pub(super) text_message: Scalar<'a>,
+    }
+
+    /// `quotedMessage` or `extendedTextMessageData`: the quoted message's id.
+    #[derive(Default, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Stanza<'a> {
+        #[serde(borrow, default)]
+        pub(super) stanza_id: Scalar<'a>,
+    }
+
+    /// A `typeWebhook` of a message, read as its direction; any other type stops the parse
+    /// at once.
+    pub(super) struct MessageWebhook(pub(super) Direction);
+
+    impl<'de> Deserialize<'de> for MessageWebhook {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            match Scalar::deserialize(deserializer)?.as_str() {
+                "incomingMessageReceived" => Ok(MessageWebhook(Direction::Incoming)),
+                "outgoingMessageReceived" => Ok(MessageWebhook(Direction::SentFromPhone)),
+                "outgoingAPIMessageReceived" => Ok(MessageWebhook(Direction::SentByApi)),
+                _ => Err(D::Error::custom("not a message notification")),
+            }
+        }
+    }
+
+    /// A `typeMessage` of `textMessage`; any other type stops the parse at once.
+    pub(super) struct TextMessage;
+
+    impl<'de> Deserialize<'de> for TextMessage {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            match Scalar::deserialize(deserializer)?.as_str() {
+                "textMessage" => Ok(TextMessage),
+                _ => Err(D::Error::custom("not a text message")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event the [`Value`] path reads from `text`.
+    fn through_value(text: &str) -> Event {
+        let value: Value = serde_json::from_str(text).expect("test JSON");
+        parse(value, GatewayKind::GreenApiWhatsApp)
+    }
+
+    #[test]
+    fn one_pass_reads_a_text_message_as_the_value_path_does() {
+        let taken = [
+            r#"{"typeWebhook":"incomingMessageReceived","instanceData":{"idInstance":1101000001,"wid":"7@c.us","typeInstance":"whatsapp"},"timestamp":1700000000,"idMessage":"M1","senderData":{"chatId":"79001234567@c.us","chatName":"A","sender":"79001234567@c.us","senderName":"Anna","senderContactName":"","senderPhoneNumber":79001234567},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hi"}}}"#,
+            r#"{"messageData":{"textMessageData":{"textMessage":"esc\"aped \u00e9"},"typeMessage":"textMessage","quotedMessage":{"stanzaId":"Q1"}},"typeWebhook":"outgoingAPIMessageReceived","instanceData":{"idInstance":"12","typeInstance":"v3"},"timestamp":"17","idMessage":12,"senderData":{"chatId":"120363@g.us","sender":"79001234567@c.us","senderPhoneNumber":"0"}}"#,
+            r#"{"typeWebhook":"outgoingMessageReceived","instanceData":[1],"timestamp":-1,"idMessage":null,"senderData":"x","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":{"a":1}},"extendedTextMessageData":{"stanzaId":7},"quotedMessage":{"stanzaId":""}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","timestamp":1.5,"senderData":{"chatId":"","sender":5},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":" {{SWE001}} "},"quotedMessage":[{"stanzaId":"no"}]},"more":{"deep":[1,{"x":null}]}}"#,
+        ];
+        for text in taken {
+            let event = parse_text(text, GatewayKind::GreenApiWhatsApp).expect(text);
+            assert_eq!(event, through_value(text), "{text}");
+            assert_eq!(event.raw.as_str(), text);
+        }
+    }
+
+    #[test]
+    fn one_pass_leaves_other_notifications_to_the_value_path() {
+        for text in [
+            r#"{"typeWebhook":"outgoingMessageStatus","chatId":"1@c.us","status":"read"}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"imageMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":["textMessage"]}"#,
+            r#"{"typeWebhook":"incomingMessageReceived"}"#,
+            r#"{"typeWebhook":{"incomingMessageReceived":null},"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","idMessage":"A","idMessage":"B","messageData":{"typeMessage":"textMessage"}}"#,
+            r#"["typeWebhook"]"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"}} x"#,
+        ] {
+            assert!(
+                parse_text(text, GatewayKind::GreenApiWhatsApp).is_none(),
+                "{text}"
+            );
+        }
     }
 }

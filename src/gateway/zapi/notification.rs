@@ -5,13 +5,11 @@
 //! carries exactly one content object (`text`, `image`, `contact`, ...). Fields are read
 //! leniently: missing or mistyped ones read as empty.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::event::{
     Content, DeliveryStatus, Direction, Event, EventKind, InstanceState, Location, Media,
-    MediaKind, Message, MessageStatus, Poll, PollVotes, SharedContact,
+    MediaKind, Message, MessageStatus, Poll, PollVotes, RawJson, SharedContact,
 };
 use crate::gateway::GatewayKind;
 use crate::gateway::json::{self, first_text, string, text};
@@ -58,7 +56,7 @@ pub(crate) fn parse(value: Value) -> Event {
             .or_else(|| json::unsigned(&value, "/moment"))
             .and_then(json::unix_millis),
         kind,
-        raw: Arc::new(value),
+        raw: RawJson::from_value(value),
     }
 }
 
