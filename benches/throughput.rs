@@ -175,14 +175,7 @@ async fn run(plan: Plan) {
         "{:<32} {:>10} {:>9} {:>9}",
         "phase", "events/s", "p50 ms", "p99 ms"
     );
-    for (i, name) in names.iter().enumerate() {
-        println!(
-            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
-            median_of(&|r| r[i].rate),
-            median_of(&|r| r[i].p50_ms),
-            median_of(&|r| r[i].p99_ms)
-        );
-    }
+    print_phase_medians(&rounds, names.iter().copied().enumerate());
     println!(
         "ratios (median of per-round): b/a {:.2}, c/a {:.2}, d/a {:.2}, c/d {:.2}",
         median_of(&|r| r[1].rate / r[0].rate),
@@ -204,6 +197,23 @@ async fn run(plan: Plan) {
     find_benchmark(plan).await;
 }
 
+/// One line per phase (its index in each round, its name): the medians of its throughput,
+/// p50 and p99 over the rounds.
+fn print_phase_medians<const N: usize>(
+    rounds: &[[Figures; N]],
+    phases: impl IntoIterator<Item = (usize, &'static str)>,
+) {
+    let median_of = |pick: &dyn Fn(&[Figures; N]) -> f64| median(rounds.iter().map(pick).collect());
+    for (i, name) in phases {
+        println!(
+            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
+            median_of(&|r| r[i].rate),
+            median_of(&|r| r[i].p50_ms),
+            median_of(&|r| r[i].p99_ms)
+        );
+    }
+}
+
 /// The medians of the rounds on Redis, beside the same rounds' in-memory figures; a note
 /// when no Redis was given.
 fn print_redis_medians(rounds: &[[Figures; 5]]) {
@@ -213,14 +223,10 @@ fn print_redis_medians(rounds: &[[Figures; 5]]) {
     }
     let median_of = |pick: &dyn Fn(&[Figures; 5]) -> f64| median(rounds.iter().map(pick).collect());
     println!("\non Redis, medians of {} round(s):", rounds.len());
-    for (i, name) in [(3, "b'. intake on Redis"), (4, "c'. end to end on Redis")] {
-        println!(
-            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
-            median_of(&|r| r[i].rate),
-            median_of(&|r| r[i].p50_ms),
-            median_of(&|r| r[i].p99_ms)
-        );
-    }
+    print_phase_medians(
+        rounds,
+        [(3, "b'. intake on Redis"), (4, "c'. end to end on Redis")],
+    );
     println!(
         "ratios (median of per-round): b'/a {:.2}, c'/a {:.2}, b'/b {:.2}, c'/c {:.2}",
         median_of(&|r| r[3].rate / r[0].rate),
