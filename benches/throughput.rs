@@ -39,14 +39,13 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use hookbot::bot::Bot;
+use hookbot::bots::contact_card;
 use hookbot::contacts::{ContactBook, FIND_LIMIT};
-use hookbot::dispatch::Dispatcher;
-use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits};
+use hookbot::dispatch::DispatchSettings;
+use hookbot::gateway::{ClientSettings, GreenApi, RateLimits};
+use hookbot::instance::Instance;
 use hookbot::redis::Redis;
-use hookbot::router::Router;
-use hookbot::webhook::Webhook;
-use hookbot::{Event, bots::contact_card};
+use hookbot::{Bot, Router};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
@@ -342,20 +341,23 @@ impl Server {
                 );
             }
             Phase::Intake => {
-                let dispatcher = Dispatcher::builder(|_event: Event| async {
-                    Ok::<_, std::convert::Infallible>(())
-                })
-                .build();
-                let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
-                    .token(WEBHOOK_TOKEN)
-                    .build();
-                background.serve(listener, webhook.router());
+                let nowhere = GreenApi::whatsapp("http://127.0.0.1:9", INSTANCE, API_TOKEN)
+                    .build()
+                    .expect("a valid client");
+                let bot = Bot::builder(Router::<()>::new())
+                    .gateway(nowhere)
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .build()
+                    .expect("a bot");
+                background.serve(listener, bot.router());
             }
             Phase::EndToEnd => {
                 let (gateway, emulated) = background.emulator(contacts).await;
-                let bot = Bot::builder(gateway, contact_card::router())
+                let bot = Bot::builder(contact_card::router())
+                    .instances(Instance::new(gateway))
                     .webhook_token(WEBHOOK_TOKEN)
-                    .build();
+                    .build()
+                    .expect("a bot");
                 background.serve(listener, bot.router());
                 replies = Some(emulated);
             }
@@ -373,20 +375,24 @@ impl Server {
             }
             Phase::IntakeRedis => {
                 let (gateway, _) = background.emulator(contacts).await;
-                let bot = Bot::builder(gateway, Router::<()>::new())
+                let bot = Bot::builder(Router::<()>::new())
+                    .instances(Instance::new(gateway))
                     .webhook_token(WEBHOOK_TOKEN)
-                    .redis(background.redis(tag))
-                    .drain_deadline(Duration::from_secs(2))
-                    .build();
+                    .store(background.redis(tag))
+                    .dispatch(DispatchSettings::new().drain_deadline(Duration::from_secs(2)))
+                    .build()
+                    .expect("a bot");
                 background.serve_bot(listener, bot);
             }
             Phase::EndToEndRedis => {
                 let (gateway, emulated) = background.emulator(contacts).await;
-                let bot = Bot::builder(gateway, contact_card::router())
+                let bot = Bot::builder(contact_card::router())
+                    .instances(Instance::new(gateway))
                     .webhook_token(WEBHOOK_TOKEN)
-                    .redis(background.redis(tag))
-                    .drain_deadline(Duration::from_secs(2))
-                    .build();
+                    .store(background.redis(tag))
+                    .dispatch(DispatchSettings::new().drain_deadline(Duration::from_secs(2)))
+                    .build()
+                    .expect("a bot");
                 background.serve_bot(listener, bot);
                 replies = Some(emulated);
             }

@@ -3,15 +3,14 @@
 //! `HOOKBOT_SHARE_NAME`, `HOOKBOT_COOLDOWN`). With no gateway configured it runs on the local
 //! sandbox and prints the web chat's URL.
 
-use hookbot::bot::Bot;
+use hookbot::Bot;
 use hookbot::bots::auto_reply::{self, AutoReply};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     hookbot::bots::init_logging();
-    let state = AutoReply::from_env()?;
-    Bot::from_env_with_state(auto_reply::router(), state)?
-        .build()
+    Bot::from_env(auto_reply::router())?
+        .state(AutoReply::from_env()?)
         .run()
         .await?;
     Ok(())

@@ -2,12 +2,12 @@
 //! `hookbot::bots::contact_card`). With no gateway configured it runs on the local sandbox and
 //! prints the web chat's URL.
 
-use hookbot::bot::Bot;
+use hookbot::Bot;
 use hookbot::bots::contact_card;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     hookbot::bots::init_logging();
-    Bot::from_env(contact_card::router())?.build().run().await?;
+    Bot::from_env(contact_card::router())?.run().await?;
     Ok(())
 }

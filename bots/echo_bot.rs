@@ -1,12 +1,12 @@
 //! `cargo run --bin echo-bot`: answers each text with the same text (see `hookbot::bots::echo`).
 //! With no gateway configured it runs on the local sandbox and prints the web chat's URL.
 
-use hookbot::bot::Bot;
+use hookbot::Bot;
 use hookbot::bots::echo;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     hookbot::bots::init_logging();
-    Bot::from_env(echo::router())?.build().run().await?;
+    Bot::from_env(echo::router())?.run().await?;
     Ok(())
 }

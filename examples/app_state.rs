@@ -7,10 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
-use hookbot::router::Router;
+use hookbot::prelude::*;
 
 /// What every handler shares.
 struct App {
@@ -43,6 +40,6 @@ async fn main() -> anyhow::Result<()> {
         served: AtomicU64::new(0),
     };
     let router = Router::new().route(filter::incoming() & filter::private(), greet);
-    Bot::from_env_with_state(router, app)?.build().run().await?;
+    Bot::from_env(router)?.state(app).run().await?;
     Ok(())
 }

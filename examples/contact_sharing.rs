@@ -9,10 +9,7 @@
 //! HOOKBOT_INSTANCE=1101000001 HOOKBOT_TOKEN=... cargo run --example contact_sharing
 //! ```
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
-use hookbot::router::Router;
+use hookbot::prelude::*;
 
 async fn share_contact(cx: Context) -> hookbot::Result<()> {
     let query = cx.args().trim();
@@ -42,6 +39,6 @@ async fn main() -> anyhow::Result<()> {
         filter::command("contact") & filter::incoming(),
         share_contact,
     );
-    Bot::from_env(router)?.build().run().await?;
+    Bot::from_env(router)?.run().await?;
     Ok(())
 }

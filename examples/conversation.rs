@@ -10,11 +10,9 @@
 
 use std::time::Duration;
 
-use hookbot::bot::Bot;
-use hookbot::context::{Context, TimedOut};
+use hookbot::context::TimedOut;
 use hookbot::conversation::{Conversations, MemoryStorage};
-use hookbot::router::Router;
-use hookbot::{ContactCard, Error, MessageId, filter};
+use hookbot::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Where a person is in making a card (serialisable, so that a shared store can keep it).
@@ -137,7 +135,6 @@ async fn main() -> anyhow::Result<()> {
             100_000,
         )))
         .on_conversation_timeout(timed_out)
-        .build()
         .run()
         .await?;
     Ok(())

@@ -8,10 +8,8 @@
 
 use std::time::Instant;
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::router::{HandlerResult, Next, Router};
-use hookbot::{ContactCard, Error, filter};
+use hookbot::prelude::*;
+use hookbot::router::{HandlerResult, Next};
 
 /// Shares a card; a card the gateway cannot express is explained to the person instead.
 async fn share(cx: Context) -> Result<(), Error> {
@@ -57,7 +55,6 @@ async fn main() -> anyhow::Result<()> {
         .layer(timing);
     Bot::from_env(router)?
         .on_error(|failure| eprintln!("could not handle {}: {}", failure.event, failure.error))
-        .build()
         .run()
         .await?;
     Ok(())

@@ -6,10 +6,7 @@
 //! HOOKBOT_INSTANCE=1101000001 HOOKBOT_TOKEN=... cargo run --example filters
 //! ```
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
-use hookbot::router::Router;
+use hookbot::prelude::*;
 
 /// `/help`, `help`, `помощь` in any case.
 async fn help(cx: Context) -> hookbot::Result<()> {
@@ -72,6 +69,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .route(filter::regex(r"(?i)^order (?P<number>\d+)$"), order)
         .fallback(fallback);
-    Bot::from_env(router)?.build().run().await?;
+    Bot::from_env(router)?.run().await?;
     Ok(())
 }

@@ -32,13 +32,10 @@
 
 use std::sync::Arc;
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
 use hookbot::gateway::GreenApi;
 use hookbot::instance::{Instance, Instances};
-use hookbot::router::Router;
+use hookbot::prelude::*;
 use hookbot::sandbox::Sandbox;
-use hookbot::{filter, webhook};
 
 /// Answers in the name of the instance the message came to.
 async fn answer(cx: Context) -> hookbot::Result<()> {
@@ -57,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let router = Router::new().route(filter::incoming() & filter::content("text"), answer);
     if std::env::var_os("HOOKBOT_INSTANCES").is_some() {
-        Bot::from_env(router)?.build().run().await?;
+        Bot::from_env(router)?.run().await?;
         return Ok(());
     }
 
@@ -81,8 +78,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let bot = Bot::builder_for(Instances::new(instances)?, router).build();
-    bot.serve(listener, webhook::shutdown_signal()).await?;
+    let bot = Bot::builder(router)
+        .instances(Instances::new(instances)?)
+        .build()?;
+    bot.serve(listener, hookbot::shutdown_signal()).await?;
     Ok(())
 }
 

@@ -17,11 +17,8 @@
 
 use std::time::Duration;
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
-use hookbot::polling::PollingSettings;
-use hookbot::router::Router;
+use hookbot::intake::{Intake, PollingSettings};
+use hookbot::prelude::*;
 
 async fn echo(cx: Context) -> hookbot::Result<()> {
     if let Some(text) = cx.text() {
@@ -37,8 +34,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let router = Router::new().route(filter::incoming() & filter::content("text"), echo);
     let report = Bot::from_env(router)?
-        .polling(PollingSettings::new().receive_timeout(Duration::from_secs(30)))
-        .build()
+        .intake(Intake::Polling(
+            PollingSettings::new().receive_timeout(Duration::from_secs(30)),
+        ))
         .run()
         .await?;
     tracing::info!(unfinished = report.unfinished, "stopped");

@@ -8,10 +8,7 @@
 //!
 //! Then point the instance's webhook URL at `http://<this host>:8080/webhook`.
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
-use hookbot::router::Router;
+use hookbot::prelude::*;
 
 async fn echo(cx: Context) -> hookbot::Result<()> {
     if let Some(text) = cx.text() {
@@ -26,6 +23,6 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter("info,hookbot=debug")
         .init();
     let router = Router::new().route(filter::incoming() & filter::content("text"), echo);
-    Bot::from_env(router)?.build().run().await?;
+    Bot::from_env(router)?.run().await?;
     Ok(())
 }

@@ -16,11 +16,8 @@
 
 use std::time::Duration;
 
-use hookbot::bot::Bot;
-use hookbot::context::Context;
-use hookbot::filter;
+use hookbot::prelude::*;
 use hookbot::redis::{Redis, RedisQueue};
-use hookbot::router::Router;
 
 async fn echo(cx: Context) -> hookbot::Result<()> {
     if let Some(text) = cx.text() {
@@ -41,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         .partitions(16)
         .lease(Duration::from_secs(10));
     let router = Router::new().route(filter::incoming() & filter::content("text"), echo);
-    let report = Bot::from_env(router)?.redis(queue).build().run().await?;
+    let report = Bot::from_env(router)?.store(queue).run().await?;
     tracing::info!(unfinished = report.unfinished, "stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Receives a gateway's notifications and prints each event: the webhook, deduplication and
-//! per-chat dispatch with a handler that only logs.
+//! Receives a gateway's notifications and logs each event: the webhook, deduplication and
+//! per-chat dispatch with a handler that only logs — and the bot's routes merged into an
+//! application's own axum router, beside the application's pages.
 //!
 //! ```sh
 //! HOOKBOT_WEBHOOK_TOKEN=secret cargo run --example webhook
@@ -10,51 +11,36 @@
 //!   "senderData":{"chatId":"79001234567@c.us","sender":"79001234567@c.us","senderName":"Ivan"},
 //!   "messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hello"}}}' \
 //!   http://127.0.0.1:8080/webhook; done
+//! curl -s http://127.0.0.1:8080/about
 //! ```
 //!
-//! The gateway is `HOOKBOT_GATEWAY` (default `green-api`: its JSON and bearer token); for Z-API
-//! the token is the last path segment: `http://127.0.0.1:8080/webhook/secret`.
+//! The gateway is `HOOKBOT_GATEWAY` (with no gateway set, the local sandbox); for Z-API the
+//! token is the last path segment: `http://127.0.0.1:8080/webhook/secret`.
 
-use hookbot::Event;
-use hookbot::config::{Config, GatewayConfig};
-use hookbot::dispatch::Dispatcher;
-use hookbot::gateway::GatewayKind;
-use hookbot::webhook::{Webhook, shutdown_signal};
+use axum::routing::get;
+use hookbot::prelude::*;
+
+/// Logs the event, whatever it is.
+async fn log(cx: Context) -> hookbot::Result<()> {
+    match cx.message() {
+        Some(message) => tracing::info!(text = ?message.text(), "message from {}", message.sender),
+        None => tracing::info!(kind = cx.event().kind.name(), "event"),
+    }
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter("info,hookbot=debug")
         .init();
-    let config = Config::from_env()?;
-    let gateway = match &config.gateway {
-        GatewayConfig::GreenApi { kind, .. } => *kind,
-        GatewayConfig::ZApi { .. } => GatewayKind::ZApi,
-        _ => GatewayKind::GreenApiWhatsApp,
-    };
-
-    let dispatcher = Dispatcher::builder(|event: Event| async move {
-        match event.message() {
-            Some(message) => {
-                tracing::info!(text = ?message.text(), "message from {}", message.sender)
-            }
-            None => tracing::info!(kind = event.kind.name(), "event"),
-        }
-        Ok::<_, std::convert::Infallible>(())
-    })
-    .on_error(|failure| eprintln!("handler failed on {}: {}", failure.event, failure.error))
-    .build();
-
-    let mut webhook = Webhook::builder(gateway, dispatcher);
-    if let Some(token) = config.webhook_token {
-        webhook = webhook.token(token);
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    tracing::info!(
-        "receiving {gateway} notifications on http://{}/webhook",
-        config.listen
-    );
-    let report = webhook.build().serve(listener, shutdown_signal()).await?;
+    let router = Router::new().fallback(log);
+    let app = axum::Router::new().route("/about", get(|| async { "a bot and its app\n" }));
+    let report = Bot::from_env(router)?
+        .routes(app)
+        .on_error(|failure| eprintln!("handler failed on {}: {}", failure.event, failure.error))
+        .run()
+        .await?;
     tracing::info!(unfinished = report.unfinished, "stopped");
     Ok(())
 }

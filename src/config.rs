@@ -1,7 +1,8 @@
 //! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them,
 //! `HOOKBOT_INTAKE` (`webhook`, the default, or `polling`: see [`Intake`]), and
 //! `HOOKBOT_INSTANCES` (an instances file for a bot of several numbers: see
-//! [`instance`](crate::instance)).
+//! [`instance`](crate::instance)); and the bot they describe: [`Bot::from_env`], or
+//! [`BotBuilder::config`] for a [`Config`] read or made elsewhere.
 //!
 //! ```no_run
 //! use hookbot::config::{Config, GatewayConfig};
@@ -18,15 +19,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::bot::Intake;
+use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
+use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind, GreenApi, ZApi};
-use crate::instance::InstanceConfig;
-use crate::polling::PollingSettings;
+use crate::instance::{Instance, InstanceConfig, Instances};
+use crate::intake::Intake;
+use crate::router::Router;
+use crate::sandbox::Sandbox;
 use crate::secret::Secret;
-
-/// Where a bot listens when `HOOKBOT_LISTEN` is unset.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// GREEN-API's general host, used when `HOOKBOT_API_URL` is unset.
 pub const DEFAULT_GREEN_API_URL: &str = "https://api.green-api.com";
 /// Z-API's host, used when `HOOKBOT_API_URL` is unset.
@@ -43,14 +44,15 @@ pub struct Config {
     /// Where the bot's HTTP server listens (`HOOKBOT_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
     /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
-    /// with the default [`PollingSettings`]). Polling needs GREEN-API or the sandbox.
+    /// each with its default settings). Polling needs GREEN-API or the sandbox.
     pub intake: Intake,
     /// The instances of an instances file (`HOOKBOT_INSTANCES`, see [`InstanceConfig`]);
     /// empty without one. When there are some, the bot serves them, and `gateway` is
     /// [`GatewayConfig::Sandbox`] (unused).
     pub instances: Vec<InstanceConfig>,
     /// The Redis that the bot's replicas share (`HOOKBOT_REDIS_URL`, a secret: it may hold a
-    /// password): when set, the bot runs on [`BotBuilder::redis`](crate::bot::BotBuilder::redis).
+    /// password): when set, the bot's [store](BotBuilder::store) is a queue there, and its
+    /// clients share their rate limits through it.
     pub redis_url: Option<Secret>,
     /// The prefix of every key the bot writes in Redis (`HOOKBOT_REDIS_NAMESPACE`; default
     /// `hookbot`): two bots sharing one Redis need different ones, replicas of one bot the
@@ -113,11 +115,15 @@ impl Config {
                 .map(|value| value.trim().to_owned())
                 .filter(|value| !value.is_empty())
         };
-        let listen = var("HOOKBOT_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen.parse().map_err(|_| Error::Config {
-            variable: "HOOKBOT_LISTEN",
-            reason: format!("must be an address and port such as {DEFAULT_LISTEN}, is {listen:?}"),
-        })?;
+        let listen = match var("HOOKBOT_LISTEN") {
+            Some(listen) => listen.parse().map_err(|_| Error::Config {
+                variable: "HOOKBOT_LISTEN",
+                reason: format!(
+                    "must be an address and port such as {DEFAULT_LISTEN}, is {listen:?}"
+                ),
+            })?,
+            None => DEFAULT_LISTEN,
+        };
         let instances = match var("HOOKBOT_INSTANCES") {
             Some(path) => instances_file(&var, &path)?,
             None => Vec::new(),
@@ -128,9 +134,9 @@ impl Config {
             GatewayConfig::Sandbox
         };
         let intake = match var("HOOKBOT_INTAKE").map(|name| name.to_ascii_lowercase()) {
-            None => Intake::Webhook,
-            Some(name) if name == "webhook" => Intake::Webhook,
-            Some(name) if name == "polling" => Intake::Polling(PollingSettings::default()),
+            None => Intake::webhook(),
+            Some(name) if name == "webhook" => Intake::webhook(),
+            Some(name) if name == "polling" => Intake::polling(),
             Some(other) => {
                 return Err(Error::Config {
                     variable: "HOOKBOT_INTAKE",
@@ -256,6 +262,111 @@ impl GatewayConfig {
     }
 }
 
+impl Bot {
+    /// A bot of `router` as the environment describes it (`HOOKBOT_*`, see [`Config`]): its
+    /// gateway, or the instances of `HOOKBOT_INSTANCES`, or with neither a local
+    /// [`Sandbox`]; its webhook token, address and intake; Redis when `HOOKBOT_REDIS_URL` is
+    /// set. Give the handlers' state with [`state`](BotBuilder::state) if they take one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the variable at fault.
+    pub fn from_env<S: Send + Sync + 'static, D: ConversationState>(
+        router: Router<S, D>,
+    ) -> Result<BotBuilder<S, D, NoState>> {
+        Bot::builder(router).config(Config::from_env()?)
+    }
+}
+
+impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
+    /// Sets what `config` describes: the gateway (a client built with the clients' settings),
+    /// or the instances, or else a [`Sandbox`]; the webhook token, address and intake; and,
+    /// with a Redis URL, the [store](BotBuilder::store) and the clients' shared rate limits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when a client or the Redis connection cannot be made from it.
+    pub fn config(self, config: Config) -> Result<Self> {
+        let redis = EnvRedis::open(config.redis_url, config.redis_namespace.as_deref())?;
+        let settings = redis.client_settings();
+        let mut builder = self.listen(config.listen).intake(config.intake);
+        if let Some(token) = config.webhook_token {
+            builder = builder.webhook_token(token);
+        }
+        builder = if !config.instances.is_empty() {
+            builder.instances(Instances::connect(&config.instances, &settings)?)
+        } else if let Some(gateway) = config.gateway.connect_with(settings)? {
+            builder.instances(Instance::new(gateway))
+        } else {
+            builder.sandbox(Sandbox::builder())
+        };
+        Ok(redis.apply(builder))
+    }
+}
+
+/// The Redis of `HOOKBOT_REDIS_URL`, when set: the bot's store moves there, and its clients
+/// share their rate limits through it.
+#[cfg(feature = "redis")]
+struct EnvRedis(Option<crate::redis::Redis>);
+
+#[cfg(feature = "redis")]
+impl EnvRedis {
+    fn open(url: Option<Secret>, namespace: Option<&str>) -> Result<Self> {
+        let Some(url) = url else {
+            return Ok(Self(None));
+        };
+        let redis = crate::redis::Redis::open(url)?;
+        Ok(Self(Some(match namespace {
+            Some(namespace) => redis.namespace(namespace),
+            None => redis,
+        })))
+    }
+
+    /// Client settings whose rate limits are shared through the Redis, if any.
+    fn client_settings(&self) -> ClientSettings {
+        match &self.0 {
+            Some(redis) => ClientSettings::default().shared_limits(redis),
+            None => ClientSettings::default(),
+        }
+    }
+
+    /// `builder` on the Redis, if any.
+    fn apply<S: Send + Sync + 'static, D: ConversationState, St>(
+        self,
+        builder: BotBuilder<S, D, St>,
+    ) -> BotBuilder<S, D, St> {
+        match self.0 {
+            Some(redis) => builder.store(redis),
+            None => builder,
+        }
+    }
+}
+
+/// Without the redis feature, `HOOKBOT_REDIS_URL` is refused.
+#[cfg(not(feature = "redis"))]
+struct EnvRedis;
+
+#[cfg(not(feature = "redis"))]
+impl EnvRedis {
+    fn open(url: Option<Secret>, _namespace: Option<&str>) -> Result<Self> {
+        match url {
+            Some(_) => Err(Error::Config {
+                variable: "HOOKBOT_REDIS_URL",
+                reason: "hookbot was built without its redis feature".to_owned(),
+            }),
+            None => Ok(Self),
+        }
+    }
+
+    fn client_settings(&self) -> ClientSettings {
+        ClientSettings::default()
+    }
+
+    fn apply<S, D, St>(self, builder: BotBuilder<S, D, St>) -> BotBuilder<S, D, St> {
+        builder
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +384,7 @@ mod tests {
     fn nothing_set_means_sandbox_on_the_default_address() {
         let config = config(&[]).unwrap();
         assert!(matches!(config.gateway, GatewayConfig::Sandbox));
-        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.listen, DEFAULT_LISTEN);
         assert!(config.gateway.connect().unwrap().is_none());
     }
 
@@ -367,14 +478,14 @@ mod tests {
 
     #[test]
     fn intake_is_webhook_unless_polling_is_asked_for() {
-        assert_eq!(config(&[]).unwrap().intake, Intake::Webhook);
+        assert_eq!(config(&[]).unwrap().intake, Intake::webhook());
         assert_eq!(
             config(&[("HOOKBOT_INTAKE", "webhook")]).unwrap().intake,
-            Intake::Webhook
+            Intake::webhook()
         );
         assert_eq!(
             config(&[("HOOKBOT_INTAKE", "Polling")]).unwrap().intake,
-            Intake::Polling(PollingSettings::default())
+            Intake::polling()
         );
         let green_api = config(&[
             ("HOOKBOT_INTAKE", "polling"),

@@ -16,6 +16,7 @@
 //! ```
 
 use std::future::{Future, IntoFuture};
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use crate::error::{Result, Rule, ValidationError};
 use crate::event::{Event, Message};
 use crate::filter::{Captures, Command, Matched};
 use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage};
-use crate::id::ChatId;
+use crate::id::{ChatId, MessageId};
 use crate::instance::{Instance, Instances};
 
 /// What the handlers of one instance's events share: the instance (its client and contact
@@ -64,20 +65,18 @@ impl<S> ServiceTable<S> {
     pub(crate) fn of(&self, gateway: GatewayKind, instance: &str) -> Option<&Arc<Services<S>>> {
         self.each.get(self.instances.position(gateway, instance)?)
     }
-
-    /// The instances served.
-    pub(crate) fn instances(&self) -> &Instances {
-        &self.instances
-    }
 }
 
 /// One event being handled, with everything its handler needs. `S` is the bot's shared
 /// state, `D` its [conversation](crate::conversation) state.
+///
+/// It dereferences to a [`Scope`]: the instance the event came to, the bot's state, and the
+/// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact)).
 pub struct Context<S = (), D = ()> {
     event: Event,
     matched: Matched,
     conversation: Conversation<D>,
-    services: Arc<Services<S>>,
+    scope: Scope<S>,
 }
 
 impl<S, D> Context<S, D> {
@@ -87,11 +86,16 @@ impl<S, D> Context<S, D> {
         conversation: Conversation<D>,
         services: Arc<Services<S>>,
     ) -> Self {
+        let scope = Scope {
+            services,
+            chat: event.chat().cloned(),
+            trigger: event.message_id().cloned(),
+        };
         Self {
             event,
             matched,
             conversation,
-            services,
+            scope,
         }
     }
 
@@ -130,11 +134,6 @@ impl<S, D> Context<S, D> {
         self.matched.captures.as_ref()
     }
 
-    /// The bot's shared state.
-    pub fn state(&self) -> &S {
-        &self.services.state
-    }
-
     /// The conversation the event belongs to: read its state with
     /// [`get`](Conversation::get), change it with [`set`](Conversation::set) and
     /// [`end`](Conversation::end). No other event of this conversation is handled while the
@@ -142,59 +141,35 @@ impl<S, D> Context<S, D> {
     pub fn conversation(&self) -> &Conversation<D> {
         &self.conversation
     }
+}
 
-    /// The instance the event came from, which the replies go out through.
-    pub fn instance(&self) -> &Instance {
-        &self.services.instance
-    }
+impl<S, D> Deref for Context<S, D> {
+    type Target = Scope<S>;
 
-    /// The client of the event's instance.
-    pub fn gateway(&self) -> &Arc<dyn Gateway> {
-        self.services.instance.gateway()
-    }
-
-    /// The event's instance's contacts, cached.
-    pub fn contacts(&self) -> &ContactBook {
-        self.services.instance.contacts()
-    }
-
-    /// A text reply to the event's chat; await it to send. Add [`quote`](Reply::quote) to quote
-    /// the triggering message.
-    pub fn reply(&self, text: impl Into<String>) -> Reply<'_> {
-        self.reply_with(Outgoing::Text(text.into()))
-    }
-
-    /// A contact card reply to the event's chat (a [`ContactCard`], or a
-    /// [`Contact`](crate::Contact) found in the contact book); await it to send.
-    pub fn reply_contact(&self, card: impl Into<ContactCard>) -> Reply<'_> {
-        self.reply_with(Outgoing::Contact(card.into()))
-    }
-
-    fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
-        Reply::new(
-            self.services.instance.gateway().as_ref(),
-            self.chat().cloned(),
-            self.event.message_id().cloned(),
-            outgoing,
-        )
+    fn deref(&self) -> &Scope<S> {
+        &self.scope
     }
 }
 
-/// A conversation that timed out, as its timeout hook gets it: the key, the last state, and
-/// the helpers to tell the person.
+/// A conversation that timed out, as its timeout hook gets it: the key and the last state.
+///
+/// It dereferences to a [`Scope`], as a [`Context`] does: the conversation's instance, the
+/// bot's state, and the replies to the conversation's chat (for a per-sender conversation, the
+/// person's private chat; [`quote`](Reply::quote) has nothing to quote here).
 pub struct TimedOut<S = (), D = ()> {
     key: ConversationKey,
     state: D,
-    services: Arc<Services<S>>,
+    scope: Scope<S>,
 }
 
 impl<S, D> TimedOut<S, D> {
     pub(crate) fn new(key: ConversationKey, state: D, services: Arc<Services<S>>) -> Self {
-        Self {
-            key,
-            state,
+        let scope = Scope {
             services,
-        }
+            chat: key.reply_chat().cloned(),
+            trigger: None,
+        };
+        Self { key, state, scope }
     }
 
     /// The conversation's key.
@@ -206,34 +181,57 @@ impl<S, D> TimedOut<S, D> {
     pub fn conversation_state(&self) -> &D {
         &self.state
     }
+}
 
+impl<S, D> Deref for TimedOut<S, D> {
+    type Target = Scope<S>;
+
+    fn deref(&self) -> &Scope<S> {
+        &self.scope
+    }
+}
+
+/// What a handler (through its [`Context`]) and a timeout hook (through its [`TimedOut`]) can
+/// reach: the instance the replies go out through, its contacts, the bot's state, and replies
+/// to one chat.
+pub struct Scope<S = ()> {
+    services: Arc<Services<S>>,
+    /// Where replies go unless told otherwise.
+    chat: Option<ChatId>,
+    /// What [`Reply::quote`] quotes.
+    trigger: Option<MessageId>,
+}
+
+impl<S> Scope<S> {
     /// The bot's shared state.
     pub fn state(&self) -> &S {
         &self.services.state
     }
 
-    /// The instance of the conversation, which the messages go out through.
+    /// The instance the event came from (or the conversation belongs to), which the replies go
+    /// out through.
     pub fn instance(&self) -> &Instance {
         &self.services.instance
     }
 
-    /// The client of the conversation's instance.
+    /// The client of the instance.
     pub fn gateway(&self) -> &Arc<dyn Gateway> {
         self.services.instance.gateway()
     }
 
-    /// The conversation's instance's contacts, cached.
+    /// The instance's contacts, cached.
     pub fn contacts(&self) -> &ContactBook {
         self.services.instance.contacts()
     }
 
-    /// A text to the conversation's chat (for a per-sender conversation, the person's private
-    /// chat); await it to send. [`quote`](Reply::quote) has nothing to quote here.
+    /// A text reply to the chat; await it to send. Add [`quote`](Reply::quote) to quote the
+    /// triggering message.
     pub fn reply(&self, text: impl Into<String>) -> Reply<'_> {
         self.reply_with(Outgoing::Text(text.into()))
     }
 
-    /// A contact card to the conversation's chat; await it to send.
+    /// A contact card reply to the chat (a [`ContactCard`], or a [`Contact`](crate::Contact)
+    /// found in the contact book); await it to send.
     pub fn reply_contact(&self, card: impl Into<ContactCard>) -> Reply<'_> {
         self.reply_with(Outgoing::Contact(card.into()))
     }
@@ -241,8 +239,8 @@ impl<S, D> TimedOut<S, D> {
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
             self.services.instance.gateway().as_ref(),
-            self.key.reply_chat().cloned(),
-            None,
+            self.chat.clone(),
+            self.trigger.clone(),
             outgoing,
         )
     }
@@ -253,7 +251,7 @@ impl<S, D> TimedOut<S, D> {
 pub struct Reply<'a> {
     gateway: &'a dyn Gateway,
     chat: Option<ChatId>,
-    trigger: Option<crate::id::MessageId>,
+    trigger: Option<MessageId>,
     outgoing: Outgoing,
     options: SendOptions,
 }
@@ -268,7 +266,7 @@ impl<'a> Reply<'a> {
     fn new(
         gateway: &'a dyn Gateway,
         chat: Option<ChatId>,
-        trigger: Option<crate::id::MessageId>,
+        trigger: Option<MessageId>,
         outgoing: Outgoing,
     ) -> Self {
         Self {
@@ -291,7 +289,7 @@ impl<'a> Reply<'a> {
     /// Quotes the message `id` of the chat instead (a message the conversation remembered,
     /// say). The gateway's policy for what it cannot quote applies as for
     /// [`quote`](Reply::quote).
-    pub fn quoting(mut self, id: impl Into<crate::id::MessageId>) -> Self {
+    pub fn quoting(mut self, id: impl Into<MessageId>) -> Self {
         self.options.quote = Some(id.into());
         self
     }

@@ -71,8 +71,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::{ServiceTable, TimedOut};
-use crate::dedupe::BoxError;
-use crate::dispatch::{EventIdentity, FailureCause, HandlerFailure};
+use crate::dispatch::{ErrorHook, EventIdentity, FailureCause, HandlerFailure};
+use crate::error::BoxError;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
@@ -452,9 +452,6 @@ where
         Box::pin(async move { future.await.map_err(Into::into) })
     }
 }
-
-/// The hook called with each handler failure.
-pub(crate) type ErrorHook = Arc<dyn Fn(HandlerFailure) + Send + Sync>;
 
 /// How long to wait before asking a failing store for timeouts again.
 const STORE_RETRY: Duration = Duration::from_secs(1);

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::error::BoxError;
 use crate::event::{Content, Event, EventKind};
 
 /// How long a claim is kept: GREEN-API keeps undelivered notifications for 24 hours.
@@ -119,9 +120,6 @@ pub trait DedupeStore: Send + Sync + 'static {
     /// the gateway's next delivery is handled.
     async fn release(&self, key: &DedupeKey) -> Result<(), BoxError>;
 }
-
-/// Any error a store or a handler may return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Claims kept in memory, bounded in count and kept for a retention time; when full, the
 /// oldest claim goes first. Cheap to clone; clones share the claims.

@@ -1,19 +1,18 @@
 //! The dispatcher: accepted events wait in per-chat queues; one chat's events are handled one
 //! at a time in arrival order, different chats concurrently, with a bound on handlers running at
-//! once and on events waiting.
+//! once and on events waiting. A bot's dispatcher is set with [`DispatchSettings`]; what it
+//! reports comes back as a [`HandlerFailure`] (to the bot's error hook) and a [`DrainReport`]
+//! (when the bot stops).
 //!
 //! ```
-//! use hookbot::dispatch::Dispatcher;
-//! use hookbot::Event;
+//! use std::time::Duration;
+//! use hookbot::dispatch::DispatchSettings;
 //!
-//! let dispatcher = Dispatcher::builder(|event: Event| async move {
-//!     println!("{} in {:?}", event.kind.name(), event.chat());
-//!     Ok::<_, std::convert::Infallible>(())
-//! })
-//! .max_in_flight(32)
-//! .capacity(5_000)
-//! .build();
-//! # let _ = dispatcher;
+//! let settings = DispatchSettings::new()
+//!     .max_in_flight(32)
+//!     .capacity(5_000)
+//!     .drain_deadline(Duration::from_secs(10));
+//! # let _ = settings;
 //! ```
 
 use std::collections::HashMap;
@@ -30,7 +29,7 @@ use futures_util::FutureExt;
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
-pub use crate::dedupe::BoxError;
+use crate::error::BoxError;
 use crate::event::Event;
 use crate::gateway::GatewayKind;
 use crate::id::{ChatId, MessageId};
@@ -38,26 +37,64 @@ use crate::metrics::EventSeries;
 
 /// Handlers running at once, by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-/// Events accepted and not yet handled, by default; past it the receiver answers 503.
+/// Events accepted and not yet handled, by default; past it the intake answers 503.
 pub const DEFAULT_CAPACITY: usize = 10_000;
+/// How long a shutdown waits for accepted events, by default.
+pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// What handles an accepted event. Any `Fn(Event) -> impl Future<Output = Result<(), E>>` is
-/// one; the router is one too.
-pub trait Handler: Send + Sync + 'static {
-    /// Handles one event.
-    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+/// How a bot's accepted events are handled: how many handlers run at once, how many events
+/// may wait, and how long a shutdown waits for them. Give it to
+/// [`BotBuilder::dispatch`](crate::bot::BotBuilder::dispatch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct DispatchSettings {
+    max_in_flight: usize,
+    capacity: usize,
+    drain_deadline: Duration,
 }
 
-impl<F, Fut, E> Handler for F
-where
-    F: Fn(Event) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<BoxError>,
-{
-    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
-        let future = self(event);
-        Box::pin(async move { future.await.map_err(Into::into) })
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            capacity: DEFAULT_CAPACITY,
+            drain_deadline: DEFAULT_DRAIN_DEADLINE,
+        }
     }
+}
+
+impl DispatchSettings {
+    /// [`DEFAULT_MAX_IN_FLIGHT`] handlers at once, [`DEFAULT_CAPACITY`] events waiting or
+    /// running, [`DEFAULT_DRAIN_DEADLINE`] to drain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most this many handlers run at once (at least 1).
+    pub fn max_in_flight(mut self, handlers: usize) -> Self {
+        self.max_in_flight = handlers.max(1);
+        self
+    }
+
+    /// At most this many events wait or run (at least 1); past it the webhook answers 503, and
+    /// the poller leaves notifications in the gateway's queue for later. On a shared store
+    /// (Redis), the events this replica has read and not yet handled.
+    pub fn capacity(mut self, events: usize) -> Self {
+        self.capacity = events.max(1);
+        self
+    }
+
+    /// How long a shutdown waits for the accepted events to be handled.
+    pub fn drain_deadline(mut self, deadline: Duration) -> Self {
+        self.drain_deadline = deadline;
+        self
+    }
+}
+
+/// What handles an accepted event: the bot's router (see [`Routing`](crate::router)).
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Handles one event.
+    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 }
 
 /// Which event failed: enough to find it in the logs and in the gateway's history.
@@ -135,10 +172,10 @@ impl fmt::Display for FailureCause {
     }
 }
 
-/// Why an event was not accepted; the receiver answers 503 and the gateway delivers it again.
+/// Why the dispatcher did not take an event; the intake answers 503 and the gateway delivers
+/// it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Rejected {
+pub(crate) enum Rejected {
     /// As many events as the capacity allows are waiting.
     #[error("the bot is overloaded: its queue is full")]
     Full,
@@ -155,28 +192,20 @@ pub struct DrainReport {
     pub unfinished: usize,
 }
 
-type ErrorHook = Arc<dyn Fn(HandlerFailure) + Send + Sync>;
+/// The hook called with each handler failure.
+pub(crate) type ErrorHook = Arc<dyn Fn(HandlerFailure) + Send + Sync>;
 
 /// Per-chat ordered queues feeding a handler. Cheap to clone; clones share the queues.
 #[derive(Clone)]
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
-}
-
-/// Builds a [`Dispatcher`]; finish with [`build`](DispatcherBuilder::build).
-#[must_use]
-pub struct DispatcherBuilder {
-    handler: Arc<dyn Handler>,
-    on_error: Option<ErrorHook>,
-    max_in_flight: usize,
-    capacity: usize,
 }
 
 struct Shared {
     handler: Arc<dyn Handler>,
     on_error: Option<ErrorHook>,
     in_flight: Semaphore,
-    capacity: usize,
+    settings: DispatchSettings,
     closed: AtomicBool,
     queues: Mutex<Queues>,
     drained: Notify,
@@ -191,11 +220,10 @@ struct Queues {
 }
 
 /// What a backlog is told once an event's handler finished (succeeded, or failed and was
-/// reported): the Redis queue acknowledges the event's entry then.
+/// reported): a durable backlog forgets the event then.
 pub(crate) type Done = Box<dyn FnOnce() + Send>;
 
-/// An accepted event, with what to call once its handler finished (the in-memory path has
-/// nothing to call).
+/// An accepted event, with what to call once its handler finished.
 struct Job {
     event: Event,
     done: Option<Done>,
@@ -220,47 +248,39 @@ impl QueueKey {
 }
 
 impl Dispatcher {
-    /// A dispatcher feeding `handler`; set bounds and the error hook on the builder.
-    pub fn builder(handler: impl Handler) -> DispatcherBuilder {
-        DispatcherBuilder {
+    /// A dispatcher feeding `handler` within `settings`, reporting failures to `on_error`.
+    pub(crate) fn new(
+        handler: impl Handler,
+        settings: DispatchSettings,
+        on_error: Option<ErrorHook>,
+    ) -> Self {
+        let shared = Shared {
             handler: Arc::new(handler),
-            on_error: None,
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            capacity: DEFAULT_CAPACITY,
+            on_error,
+            in_flight: Semaphore::new(settings.max_in_flight),
+            settings,
+            closed: AtomicBool::new(false),
+            queues: Mutex::default(),
+            drained: Notify::new(),
+        };
+        Self {
+            shared: Arc::new(shared),
         }
     }
 
-    /// Accepts `event` into its chat's queue, or says why not. Must be called within a tokio
+    /// Accepts `event` into its chat's queue, or says why not; `done` is called once the
+    /// event's handler finished (succeeded, or failed and was reported), not if the event is
+    /// rejected, nor if shutdown's deadline passes first. Must be called within a tokio
     /// runtime: the chat's worker is spawned on it.
-    pub fn submit(&self, event: Event) -> Result<(), Rejected> {
-        self.enqueue(Job { event, done: None })
-    }
-
-    /// Like [`submit`](Dispatcher::submit), and calls `done` once the event's handler finished
-    /// (succeeded, or failed and was reported); not if the event is rejected, nor if shutdown's
-    /// deadline passes first.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn submit_with(&self, event: Event, done: Done) -> Result<(), Rejected> {
-        self.enqueue(Job {
-            event,
-            done: Some(done),
-        })
-    }
-
-    /// How many more events [`submit`](Dispatcher::submit) takes before it rejects them.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn room(&self) -> usize {
-        self.shared.capacity.saturating_sub(self.pending())
-    }
-
-    fn enqueue(&self, job: Job) -> Result<(), Rejected> {
+    pub(crate) fn submit(&self, event: Event, done: Option<Done>) -> Result<(), Rejected> {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
         }
-        let key = QueueKey::of(&job.event);
-        let counted = EventSeries::of(&job.event);
+        let key = QueueKey::of(&event);
+        let counted = EventSeries::of(&event);
+        let job = Job { event, done };
         let mut queues = self.shared.lock();
-        if queues.pending >= self.shared.capacity {
+        if queues.pending >= self.shared.settings.capacity {
             return Err(Rejected::Full);
         }
         queues.pending += 1;
@@ -276,20 +296,27 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// How many more events [`submit`](Dispatcher::submit) takes before it rejects them.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn room(&self) -> usize {
+        self.shared.settings.capacity.saturating_sub(self.pending())
+    }
+
     /// Whether the dispatcher stopped accepting events.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Events accepted and not yet handled.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.shared.lock().pending
     }
 
-    /// Stops accepting events and waits until every accepted one is handled, or `deadline`
-    /// passes; then says what was left (and logs it).
-    pub async fn shutdown(&self, deadline: Duration) -> DrainReport {
+    /// Stops accepting events and waits until every accepted one is handled, or the drain
+    /// deadline passes; then says what was left (and logs it).
+    pub(crate) async fn shutdown(&self) -> DrainReport {
         self.shared.closed.store(true, Ordering::Release);
+        let deadline = self.shared.settings.drain_deadline;
         if tokio::time::timeout(deadline, self.drained()).await.is_ok() {
             return DrainReport::default();
         }
@@ -320,43 +347,6 @@ impl Dispatcher {
                 return;
             }
             notified.await;
-        }
-    }
-}
-
-impl DispatcherBuilder {
-    /// At most this many handlers run at once (at least 1).
-    pub fn max_in_flight(mut self, handlers: usize) -> Self {
-        self.max_in_flight = handlers.max(1);
-        self
-    }
-
-    /// At most this many events wait or run; past it [`Dispatcher::submit`] rejects with
-    /// [`Rejected::Full`] (at least 1).
-    pub fn capacity(mut self, events: usize) -> Self {
-        self.capacity = events.max(1);
-        self
-    }
-
-    /// Called with every handler failure (an error or a panic), after it is logged.
-    pub fn on_error(mut self, hook: impl Fn(HandlerFailure) + Send + Sync + 'static) -> Self {
-        self.on_error = Some(Arc::new(hook));
-        self
-    }
-
-    /// The dispatcher.
-    pub fn build(self) -> Dispatcher {
-        let shared = Shared {
-            handler: self.handler,
-            on_error: self.on_error,
-            in_flight: Semaphore::new(self.max_in_flight),
-            capacity: self.capacity,
-            closed: AtomicBool::new(false),
-            queues: Mutex::default(),
-            drained: Notify::new(),
-        };
-        Dispatcher {
-            shared: Arc::new(shared),
         }
     }
 }

@@ -6,6 +6,10 @@ use std::time::Duration;
 /// `Result` with hookbot's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Any error a handler or a store may return: what [`HandlerFailure`](crate::dispatch::HandlerFailure)
+/// reports and what [`Error::Storage`] wraps.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can go wrong when hookbot talks to a gateway or to a store.
 ///
 /// It is `Clone`, so that callers sharing one failed call (the contact book's cache) each get
@@ -106,6 +110,13 @@ pub enum Error {
     /// conversation (not a message: a status, a call, an instance's state).
     #[error("the event belongs to no conversation: it is not a message")]
     NoConversation,
+    /// The bot's HTTP server failed: it could not accept connections.
+    #[error("the bot's HTTP server failed: {source}")]
+    Server {
+        /// What failed (shared, so that the error can be cloned).
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     /// The gateway answered 200 with a body hookbot cannot read.
     #[error("unexpected answer from the gateway: {reason}")]
     InvalidResponse {
@@ -136,9 +147,16 @@ fn quota_details(
 
 impl Error {
     /// A store's error.
-    pub(crate) fn storage(source: crate::dedupe::BoxError) -> Self {
+    pub(crate) fn storage(source: BoxError) -> Self {
         Error::Storage {
             source: Arc::from(source),
+        }
+    }
+
+    /// A failure of the bot's HTTP server.
+    pub(crate) fn server(error: std::io::Error) -> Self {
+        Error::Server {
+            source: Arc::new(error),
         }
     }
 

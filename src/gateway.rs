@@ -88,7 +88,7 @@ pub trait Gateway: Send + Sync + fmt::Debug {
 }
 
 /// A gateway's queue of notifications waiting to be fetched: GREEN-API's receiveNotification
-/// and deleteNotification, used by the [polling intake](crate::polling) when no webhook is set.
+/// and deleteNotification, used by the [polling intake](crate::intake::polling) when no webhook is set.
 ///
 /// The head of the queue comes back on every receive until it is deleted; a notification that
 /// is never deleted is never lost.

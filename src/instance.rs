@@ -4,10 +4,8 @@
 //! names, and its handler replies through that instance ([`Context::instance`]).
 //!
 //! ```no_run
-//! use hookbot::bot::Bot;
-//! use hookbot::context::Context;
 //! use hookbot::instance::Instances;
-//! use hookbot::{filter, router::Router};
+//! use hookbot::prelude::*;
 //!
 //! async fn hello(cx: Context) -> hookbot::Result<()> {
 //!     let greeting = format!("Hello from {}", cx.instance().label());
@@ -19,7 +17,7 @@
 //! // [[instance]] entries: gateway, url, id, token, webhook_token (see `InstanceConfig`)
 //! let instances = Instances::from_file("instances.toml")?;
 //! let router = Router::new().route(filter::incoming(), hello);
-//! Bot::builder_for(instances, router).build().run().await?;
+//! Bot::builder(router).instances(instances).run().await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -29,9 +27,8 @@
 //! agree). A notification naming an instance the bot does not serve is answered 404 and not
 //! handled; a known instance's notification with a wrong token, 401.
 //!
-//! [`Context::instance`]: crate::context::Context::instance
+//! [`Context::instance`]: crate::context::Scope::instance
 
-mod directory;
 mod file;
 
 use std::collections::HashMap;
@@ -44,7 +41,6 @@ use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind};
 use crate::secret::Secret;
 
-pub(crate) use directory::{Directory, Door, Refusal};
 pub use file::InstanceConfig;
 
 /// The variable that names an instances file, and the one every instance error names.
@@ -123,6 +119,11 @@ impl Instance {
     /// Whether the instance's webhook calls must carry a token.
     pub fn has_webhook_token(&self) -> bool {
         self.webhook_token.is_some()
+    }
+
+    /// The token the instance's webhook calls must carry.
+    pub(crate) fn webhook_token(&self) -> Option<&Secret> {
+        self.webhook_token.as_ref()
     }
 
     /// The family whose ids the instance's id is unique among.
@@ -212,9 +213,8 @@ impl Family {
 pub struct Instances {
     all: Vec<Instance>,
     by_id: ById,
-    /// A bot built on one gateway client ([`Bot::builder`](crate::bot::Bot::builder)) serves
-    /// every notification with it, whatever instance the notification names, as before
-    /// instances were counted.
+    /// A bot built on one gateway client ([`BotBuilder::gateway`](crate::bot::BotBuilder::gateway))
+    /// serves every notification with it, whatever instance the notification names.
     lenient: bool,
 }
 
@@ -297,7 +297,7 @@ impl Instances {
     }
 
     /// The registry of a bot built on one client: it serves every notification it is posted.
-    pub(crate) fn single(instance: Instance) -> Self {
+    fn single(instance: Instance) -> Self {
         let mut by_id = ById::default();
         by_id
             .of_mut(instance.family())
@@ -355,25 +355,18 @@ impl Instances {
         }
     }
 
-    /// Gives `contacts` to the instance its gateway serves (a lenient registry's one
-    /// instance takes any); `false` when the bot serves no such instance.
-    pub(crate) fn replace_contacts(&mut self, contacts: ContactBook) -> bool {
-        let gateway = contacts.gateway();
-        let Some(at) = self.position(gateway.kind(), gateway.instance()) else {
-            return false;
-        };
-        match self.all.get_mut(at) {
-            Some(instance) => {
-                instance.contacts = contacts;
-                true
-            }
-            None => false,
-        }
+    /// Whether the registry is one client's, serving every notification it is posted
+    /// whatever instance the notification names.
+    pub(crate) fn is_lenient(&self) -> bool {
+        self.lenient
     }
+}
 
-    /// What the webhook needs to tell the instances' notifications apart.
-    pub(crate) fn directory(&self) -> Directory {
-        Directory::new(&self.all, self.lenient)
+/// The registry of a bot built on one instance: it serves every notification it is posted
+/// with that instance's token, whatever instance the notification names.
+impl From<Instance> for Instances {
+    fn from(instance: Instance) -> Self {
+        Instances::single(instance)
     }
 }
 

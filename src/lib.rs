@@ -1,11 +1,11 @@
 //! hookbot: chat bots behind hosted messaging gateways — GREEN-API (WhatsApp, MAX) and the
 //! Z-API family (Z-API, PlugzAPI).
 //!
-//! A bot reads top to bottom: handlers, a [`Router`](router::Router) of (filter, handler)
-//! routes, a [`Bot`](bot::Bot) that serves them.
+//! A bot reads top to bottom: handlers, a [`Router`] of (filter, handler) routes, a [`Bot`]
+//! that serves them. One `use` brings what a first bot needs:
 //!
 //! ```no_run
-//! use hookbot::{bot::Bot, context::Context, filter, router::Router};
+//! use hookbot::prelude::*;
 //!
 //! async fn echo(cx: Context) -> hookbot::Result<()> {
 //!     if let Some(text) = cx.text() {
@@ -16,18 +16,19 @@
 //!
 //! # async fn run() -> anyhow::Result<()> {
 //! let router = Router::new().route(filter::incoming() & filter::content("text"), echo);
-//! Bot::from_env(router)?.build().run().await?; // no gateway configured: a local sandbox
+//! Bot::from_env(router)?.run().await?; // no gateway configured: a local sandbox
 //! # Ok(()) }
 //! ```
 //!
-//! One notification's path, a module each: [`webhook`] (or [`polling`]) receives it, [`event`]
-//! parses it, [`dedupe`] claims it once, [`dispatch`] queues it per chat, [`router`] and
-//! [`filter`] choose the handler, [`conversation`] loads the person's state, [`context`] gives
-//! the handler its replies, [`contacts`] caches look-ups, and a [`gateway`] client sends. The
-//! [`sandbox`] emulates GREEN-API locally, with a web chat, and [`testing`] runs a bot on it
-//! inside a test; [`bots`] holds the ready bots; [`metrics`] counts it all for `GET /metrics`.
-//! A bot serves one gateway instance or several ([`instance`]), and its replicas share a queue,
-//! claims, conversations and rate limits through Redis (`redis`, a default feature).
+//! One notification's path, a module each: the [`intake`] receives it (its webhook, or polling
+//! the gateway's queue), [`event`] parses it, the [`backlog`] claims it once and keeps it in
+//! the bot's store, [`dispatch`] queues it per chat, the [`router`] and its [`filter`]s choose
+//! the handler, [`conversation`] loads the person's state, [`context`] gives the handler its
+//! replies, [`contacts`] caches look-ups, and a [`gateway`] client sends. The [`sandbox`]
+//! emulates GREEN-API locally, with a web chat, and [`testing`] runs a bot on it inside a
+//! test; [`bots`] holds the ready bots; [`metrics`] counts it all for `GET /metrics`. A bot
+//! serves one gateway instance or several ([`instance`]), and its replicas share a store,
+//! conversations and rate limits through Redis (`redis`, a default feature).
 //!
 //! The crate talks to a gateway through one trait, [`Gateway`](gateway::Gateway), with a
 //! client per gateway in [`gateway`]. Requests are checked against the gateway's documented
@@ -36,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backlog;
 pub mod bot;
 pub mod bots;
 pub mod config;
@@ -48,29 +50,33 @@ pub mod event;
 pub mod filter;
 pub mod gateway;
 pub mod instance;
+pub mod intake;
 pub mod metrics;
-pub mod polling;
+pub mod prelude;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod router;
 pub mod sandbox;
 pub mod testing;
-pub mod webhook;
 
 mod contact;
 mod error;
 mod id;
-mod intake;
 mod secret;
+mod shutdown;
 
+pub use bot::Bot;
 pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
-pub use error::{Error, Result, Rule, ValidationError};
+pub use context::Context;
+pub use error::{BoxError, Error, Result, Rule, ValidationError};
 pub use event::{
     Content, DeliveryStatus, Direction, Event, EventKind, Message, MessageStatus, ParseError,
     RawJson, SharedContact,
 };
 pub use id::{ChatId, MessageId};
+pub use router::Router;
 pub use secret::Secret;
+pub use shutdown::shutdown_signal;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! Operations: what a bot did, in Prometheus text format, on `GET /metrics`.
 //!
-//! A bot's HTTP surface serves it already (the [webhook](crate::webhook::Webhook::router) and
-//! the [poller](crate::polling::Poller::router), so [`Bot::run`](crate::bot::Bot::run) and the
+//! A bot's HTTP surface serves it already, whatever its [intake](crate::intake)
+//! ([`Bot::router`](crate::Bot::router), so [`Bot::run`](crate::Bot::run) and the
 //! [test kit](crate::testing) too). An application that serves its own routes mounts
 //! [`router`], or answers with [`render`]:
 //!

@@ -4,14 +4,13 @@
 //! one line, or with `HOOKBOT_REDIS_URL`.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use hookbot::{bot::Bot, gateway::GreenApi, redis::Redis, router::Router};
+//! use hookbot::{Bot, Router, gateway::GreenApi, redis::Redis};
 //!
 //! # async fn run(router: Router) -> anyhow::Result<()> {
 //! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
-//! Bot::builder(Arc::new(gateway), router)
-//!     .redis(Redis::open("redis://:password@redis.internal:6379")?.namespace("support-bot"))
-//!     .build()
+//! Bot::builder(router)
+//!     .gateway(gateway)
+//!     .store(Redis::open("redis://:password@redis.internal:6379")?.namespace("support-bot"))
 //!     .run()
 //!     .await?;
 //! # Ok(()) }
@@ -84,7 +83,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub(crate) use backlog::RedisBacklog;
+pub(crate) use backlog::backlog;
 pub use dedupe::RedisDedupe;
 pub use queue::{DEFAULT_LEASE, DEFAULT_PARTITIONS, DEFAULT_QUEUE_CAPACITY, RedisQueue};
 

@@ -34,9 +34,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::context::{Context, Services};
-use crate::conversation::{Conversation, ConversationState};
-use crate::dedupe::BoxError;
+use crate::context::{Context, ServiceTable, Services};
+use crate::conversation::{Conversation, ConversationState, Conversations};
+use crate::error::BoxError;
 use crate::event::Event;
 use crate::filter::{Filter, Matched};
 
@@ -233,5 +233,66 @@ impl<S: Send + Sync + 'static, D: ConversationState> Chosen<S, D> {
             handler: self.handler,
         };
         next.run(cx).await
+    }
+}
+
+/// The route step, the dispatcher's handler: find the event's instance, enter the event's
+/// conversation (its key locked, its state loaded), choose the route by the event and the
+/// state, run it.
+pub(crate) struct Routing<S, D> {
+    inner: Arc<RoutingInner<S, D>>,
+}
+
+struct RoutingInner<S, D> {
+    router: Router<S, D>,
+    conversations: Option<Conversations<D>>,
+    services: Arc<ServiceTable<S>>,
+}
+
+impl<S: Send + Sync + 'static, D: ConversationState> Routing<S, D> {
+    /// Routes through `router`, with `conversations` (if the bot keeps any) and the services of
+    /// the bot's instances.
+    pub(crate) fn new(
+        router: Router<S, D>,
+        conversations: Option<Conversations<D>>,
+        services: Arc<ServiceTable<S>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(RoutingInner {
+                router,
+                conversations,
+                services,
+            }),
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static, D: ConversationState> RoutingInner<S, D> {
+    async fn route(&self, event: Event) -> HandlerResult {
+        let Some(services) = self.services.of(event.gateway, &event.instance) else {
+            return Err(format!(
+                "no handler services for {} instance {:?}: the bot does not serve it",
+                event.gateway, event.instance
+            )
+            .into());
+        };
+        let conversation = match &self.conversations {
+            Some(conversations) => conversations.enter(&event).await?,
+            None => Conversation::detached(),
+        };
+        match self.router.choose(&event, &conversation.get()) {
+            Some(chosen) => chosen.run(event, conversation, services.clone()).await,
+            None => {
+                tracing::debug!(kind = event.kind.name(), "no route for the event");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static, D: ConversationState> crate::dispatch::Handler for Routing<S, D> {
+    fn handle(&self, event: Event) -> BoxFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.route(event).await })
     }
 }

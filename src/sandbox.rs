@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attach;
 mod chat;
 mod chat_api;
 mod delivery;
@@ -46,11 +47,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+pub(crate) use attach::listen_error;
 pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
 pub use seed::{seed_contacts, seed_contacts_for};
 
 use crate::contact::Contact;
-use crate::gateway::GatewayKind;
+use crate::gateway::{ClientSettings, GatewayKind};
 use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
 use delivery::WebhookTarget;
@@ -83,6 +85,8 @@ pub struct SandboxBuilder {
     contacts: Option<Vec<Contact>>,
     webhook: Option<WebhookTarget>,
     retry_delay: Duration,
+    /// The settings of the client a bot attached to the sandbox talks to it with.
+    client: ClientSettings,
 }
 
 /// Which GREEN-API platform a sandbox emulates. Both answer both path forms
@@ -143,6 +147,7 @@ impl Sandbox {
             contacts: None,
             webhook: None,
             retry_delay: DEFAULT_RETRY_DELAY,
+            client: ClientSettings::default(),
         }
     }
 
@@ -271,6 +276,13 @@ impl SandboxBuilder {
     /// How long to wait before delivering a refused notification again (default 1 s).
     pub fn retry_delay(mut self, delay: Duration) -> Self {
         self.retry_delay = delay;
+        self
+    }
+
+    /// The settings of the client that a bot attached to this sandbox talks to it with
+    /// (default [`ClientSettings::default`]).
+    pub(crate) fn client(mut self, settings: ClientSettings) -> Self {
+        self.client = settings;
         self
     }
 

@@ -21,25 +21,22 @@
 //! webhook.
 
 use std::collections::VecDeque;
-use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::bot::{Bot, BotBuilder, Intake};
+use crate::bot::{Bot, BotBuilder};
 use crate::contact::Contact;
 use crate::conversation::ConversationState;
 use crate::dispatch::DrainReport;
-use crate::gateway::{ClientSettings, GreenApi, RateLimits, RetryPolicy};
+use crate::error::Result;
+use crate::gateway::{ClientSettings, RateLimits, RetryPolicy};
 use crate::id::{ChatId, MessageId};
-use crate::polling::PollingSettings;
+use crate::intake::{Intake, PollingSettings};
 use crate::router::Router;
 use crate::sandbox::{Author, ChatEntry, Platform, Sandbox, SandboxBuilder, UserMessage};
-use crate::secret::Secret;
 
 /// How long [`TestBot::reply`] waits by default.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +49,7 @@ pub struct TestBot {
     unread: VecDeque<ChatEntry>,
     timeout: Duration,
     stop: Option<oneshot::Sender<()>>,
-    serving: JoinHandle<io::Result<DrainReport>>,
+    serving: JoinHandle<Result<DrainReport>>,
 }
 
 /// Sets up a [`TestBot`]'s sandbox; finish with [`start`](TestBotBuilder::start).
@@ -63,6 +60,10 @@ pub struct TestBotBuilder {
     timeout: Duration,
     intake: Intake,
 }
+
+/// The builder of a bot under test, as [`TestBotBuilder::start_configured`] hands it over:
+/// its state given, its sandbox attached.
+pub type Configured<S, D> = BotBuilder<S, D, S>;
 
 impl TestBot {
     /// A bot without state, on a sandbox with the seeded contacts.
@@ -84,7 +85,7 @@ impl TestBot {
             sandbox: Sandbox::builder().retry_delay(Duration::from_millis(50)),
             platform: Platform::WhatsApp,
             timeout: DEFAULT_REPLY_TIMEOUT,
-            intake: Intake::Webhook,
+            intake: Intake::webhook(),
         }
     }
 
@@ -279,44 +280,28 @@ impl TestBotBuilder {
         self,
         router: Router<S, D>,
         state: S,
-        configure: impl FnOnce(BotBuilder<S, D>) -> BotBuilder<S, D>,
+        configure: impl FnOnce(Configured<S, D>) -> Configured<S, D>,
     ) -> TestBot {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free local port");
-        let url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .expect("a bound socket has an address")
-        );
-        let token = Secret::new(format!("test-webhook-{}", rand::random::<u64>()));
-        let sandbox = match self.intake {
-            Intake::Webhook => self
-                .sandbox
-                .webhook(format!("{url}/webhook"), Some(token.clone())),
-            _ => self.sandbox,
-        }
-        .build();
-        let settings = ClientSettings::new()
+        let client = ClientSettings::new()
             .rate_limits(RateLimits::unlimited())
             .retry(RetryPolicy::new().initial_delay(Duration::from_millis(10)));
-        let gateway = match self.platform {
-            Platform::Max => GreenApi::max(&url, sandbox.instance(), sandbox.token().clone()),
-            _ => GreenApi::whatsapp(&url, sandbox.instance(), sandbox.token().clone()),
-        };
-        let gateway = gateway
-            .settings(settings)
+        let bot = Bot::builder(router)
+            .state(state)
+            .sandbox(self.sandbox.client(client))
+            .listen(([127, 0, 0, 1], 0).into())
+            .intake(self.intake);
+        let bot = configure(bot)
             .build()
-            .expect("the sandbox's URL and instance are valid");
-        let bot = Bot::with_state(Arc::new(gateway), router, state)
-            .intake(self.intake)
-            .webhook_token(token)
-            .routes(sandbox.router());
-        let bot = configure(bot).build();
+            .expect("a free local port for the test bot");
+        let url = format!(
+            "http://{}",
+            bot.local_addr()
+                .expect("a bot on a sandbox is bound when built")
+        );
+        let sandbox = bot.sandbox().expect("a test bot runs on a sandbox").clone();
         let entries = sandbox.subscribe();
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(bot.serve(listener, async move {
+        let serving = tokio::spawn(bot.run_until(async move {
             let _ = stopped.await;
         }));
         TestBot {

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hookbot::BoxError;
 use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{
     ConversationKey, Conversations, KeyStrategy, Lease, MemoryStorage, Storage,
 };
-use hookbot::dedupe::BoxError;
 use hookbot::dispatch::{FailureCause, HandlerFailure};
 use hookbot::router::Router;
 use hookbot::sandbox::{ChatEntry, EntryContent, UserMessage};
@@ -436,13 +436,20 @@ async fn a_bot_with_conversations_hands_out_its_timeouts_once_for_a_self_served_
         .build()
         .unwrap();
     let gateway: Arc<dyn hookbot::gateway::Gateway> = Arc::new(gateway);
-    let mut with = hookbot::bot::Bot::builder(gateway.clone(), counter()).build();
+    let instance = hookbot::instance::Instance::new(gateway);
+    let mut with = hookbot::Bot::builder(counter())
+        .instances(instance.clone())
+        .build()
+        .unwrap();
     assert!(with.conversation_timeouts().is_some());
     assert!(with.conversation_timeouts().is_none(), "taken once");
     let plain: Router = Router::new().route(filter::incoming(), |_: Context| async {
         Ok::<_, Error>(())
     });
-    let mut without = hookbot::bot::Bot::builder(gateway, plain).build();
+    let mut without = hookbot::Bot::builder(plain)
+        .instances(instance)
+        .build()
+        .unwrap();
     assert!(without.conversation_timeouts().is_none());
 }
 

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{Seen, Server, body, incoming_text};
-use hookbot::Event;
-use hookbot::dispatch::{Dispatcher, FailureCause, HandlerFailure};
+use harness::{Seen, Server, body, incoming_text, offline_bot, on_every_event};
+use hookbot::bot::{BotBuilder, NoState};
+use hookbot::dispatch::{DispatchSettings, FailureCause, HandlerFailure};
 use hookbot::gateway::GatewayKind;
-use hookbot::webhook::Webhook;
+use hookbot::{Event, Router};
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
@@ -23,17 +23,24 @@ fn text_of(event: &Event) -> String {
         .to_owned()
 }
 
-async fn serve(dispatcher: Dispatcher) -> Server {
-    Server::start(Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher).build()).await
+const TOKEN: &str = "dispatch-test-token";
+
+/// A bot of `router` with the webhook token [`TOKEN`].
+fn bot(router: Router) -> BotBuilder<(), (), NoState> {
+    offline_bot(GatewayKind::GreenApiWhatsApp, router, TOKEN)
+}
+
+async fn serve(bot: BotBuilder<(), (), NoState>) -> Server {
+    Server::start(bot.build().unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_chats_events_are_handled_in_order_while_another_chat_is_slow() {
     let seen = Seen::default();
     let slow_gate = Arc::new(Semaphore::new(0));
-    let dispatcher = {
+    let bot = {
         let (seen, slow_gate) = (seen.clone(), slow_gate.clone());
-        Dispatcher::builder(move |event: Event| {
+        bot(on_every_event(move |event: Event| {
             let (seen, slow_gate) = (seen.clone(), slow_gate.clone());
             async move {
                 if event
@@ -45,21 +52,20 @@ async fn one_chats_events_are_handled_in_order_while_another_chat_is_slow() {
                 seen.push(event);
                 Ok::<_, tokio::sync::AcquireError>(())
             }
-        })
-        .build()
+        }))
     };
-    let server = serve(dispatcher).await;
+    let server = serve(bot).await;
     server
         .post(
             "/webhook",
             body(&incoming_text("70000000001@c.us", "SLOW", "slow")),
-            None,
+            Some(TOKEN),
         )
         .await;
     for n in 0..200 {
         let event = incoming_text("70000000002@c.us", &format!("FAST{n}"), &n.to_string());
         assert_eq!(
-            server.post("/webhook", body(&event), None).await,
+            server.post("/webhook", body(&event), Some(TOKEN)).await,
             StatusCode::OK
         );
     }
@@ -78,9 +84,9 @@ async fn one_chats_events_are_handled_in_order_while_another_chat_is_slow() {
 async fn a_panicking_or_failing_handler_is_reported_and_the_chat_goes_on() {
     let seen = Seen::default();
     let failures: Arc<Mutex<Vec<HandlerFailure>>> = Arc::default();
-    let dispatcher = {
+    let bot = {
         let (seen, failures) = (seen.clone(), failures.clone());
-        Dispatcher::builder(move |event: Event| {
+        bot(on_every_event(move |event: Event| {
             let seen = seen.clone();
             async move {
                 match text_of(&event).as_str() {
@@ -92,17 +98,16 @@ async fn a_panicking_or_failing_handler_is_reported_and_the_chat_goes_on() {
                     }
                 }
             }
-        })
+        }))
         .on_error(move |failure| failures.lock().unwrap().push(failure))
-        .build()
     };
-    let server = serve(dispatcher).await;
+    let server = serve(bot).await;
     for (id, text) in [("P1", "panic"), ("P2", "fail"), ("P3", "after")] {
         server
             .post(
                 "/webhook",
                 body(&incoming_text("79001234567@c.us", id, text)),
-                None,
+                Some(TOKEN),
             )
             .await;
     }
@@ -136,9 +141,9 @@ async fn handlers_running_at_once_are_bounded() {
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let seen = Seen::default();
-    let dispatcher = {
+    let bot = {
         let (running, most, seen) = (running.clone(), most.clone(), seen.clone());
-        Dispatcher::builder(move |event: Event| {
+        bot(on_every_event(move |event: Event| {
             let (running, most, seen) = (running.clone(), most.clone(), seen.clone());
             async move {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -148,14 +153,13 @@ async fn handlers_running_at_once_are_bounded() {
                 seen.push(event);
                 Ok::<_, std::convert::Infallible>(())
             }
-        })
-        .max_in_flight(2)
-        .build()
+        }))
+        .dispatch(DispatchSettings::new().max_in_flight(2))
     };
-    let server = serve(dispatcher).await;
+    let server = serve(bot).await;
     for n in 0..8 {
         let event = incoming_text(&format!("7000000000{n}@c.us"), &format!("B{n}"), "work");
-        server.post("/webhook", body(&event), None).await;
+        server.post("/webhook", body(&event), Some(TOKEN)).await;
     }
     seen.wait_for(|texts| texts.len() == 8).await;
     assert_eq!(most.load(Ordering::SeqCst), 2);
@@ -164,19 +168,18 @@ async fn handlers_running_at_once_are_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_handles_every_queued_event_before_serve_returns() {
     let seen = Seen::default();
-    let dispatcher = {
+    let bot = {
         let seen = seen.clone();
-        Dispatcher::builder(move |event: Event| {
+        bot(on_every_event(move |event: Event| {
             let seen = seen.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 seen.push(event);
                 Ok::<_, std::convert::Infallible>(())
             }
-        })
-        .build()
+        }))
     };
-    let server = serve(dispatcher).await;
+    let server = serve(bot).await;
     for n in 0..30 {
         let chat = if n % 2 == 0 {
             "79001234567@c.us"
@@ -188,7 +191,7 @@ async fn shutdown_handles_every_queued_event_before_serve_returns() {
                 .post(
                     "/webhook",
                     body(&incoming_text(chat, &format!("Q{n}"), "queued")),
-                    None
+                    Some(TOKEN)
                 )
                 .await,
             StatusCode::OK
@@ -210,21 +213,19 @@ async fn shutdown_handles_every_queued_event_before_serve_returns() {
 #[tokio::test]
 async fn shutdown_past_its_deadline_returns_and_reports_what_was_left() {
     let gate = Arc::new(Semaphore::new(0));
-    let dispatcher = {
+    let bot = {
         let gate = gate.clone();
-        Dispatcher::builder(move |_event: Event| {
+        bot(on_every_event(move |_event: Event| {
             let gate = gate.clone();
             async move {
                 gate.acquire().await?.forget();
                 Ok::<_, tokio::sync::AcquireError>(())
             }
-        })
-        .build()
+        }))
     };
-    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
-        .drain_deadline(Duration::from_millis(100))
-        .build();
-    let server = Server::start(webhook).await;
+    let server =
+        serve(bot.dispatch(DispatchSettings::new().drain_deadline(Duration::from_millis(100))))
+            .await;
     for n in 0..3 {
         server
             .post(
@@ -234,7 +235,7 @@ async fn shutdown_past_its_deadline_returns_and_reports_what_was_left() {
                     &format!("L{n}"),
                     "stuck",
                 )),
-                None,
+                Some(TOKEN),
             )
             .await;
     }

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use harness::{Server, body, incoming_text};
+use hookbot::BoxError;
 use hookbot::bot::Bot;
 use hookbot::config::Config;
 use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{ConversationKey, Conversations, Storage};
-use hookbot::dispatch::BoxError;
 use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
 use hookbot::instance::{Instance, InstanceConfig, Instances};
+use hookbot::intake::{Intake, PollingSettings};
 use hookbot::router::Router;
 use hookbot::sandbox::{Author, ChatEntry, Sandbox, UserMessage};
 use hookbot::{Error, filter};
@@ -205,9 +206,10 @@ async fn three_instances() -> ThreeInstances {
     ])
     .unwrap();
     let handled = Handled::default();
-    let bot =
-        Server::start_bot(Bot::with_instances(instances, answering(), handled.clone()).build())
-            .await;
+    let bot = Bot::builder(answering())
+        .state(handled.clone())
+        .instances(instances);
+    let bot = Server::start(bot.build().unwrap()).await;
     ThreeInstances {
         a,
         b,
@@ -416,10 +418,13 @@ async fn a_bot_built_on_one_client_serves_what_it_is_posted_as_before() {
         .build()
         .unwrap();
     let handled = Handled::default();
-    let bot = Bot::with_state(Arc::new(gateway), answering(), handled.clone())
+    let bot = Bot::builder(answering())
+        .state(handled.clone())
+        .gateway(gateway)
         .webhook_token(A_HOOK)
-        .build();
-    let bot = Server::start_bot(bot).await;
+        .build()
+        .unwrap();
+    let bot = Server::start(bot).await;
     // The notification names another instance: a bot of one client does not check it.
     let status = bot
         .post("/webhook", text_of(B_ID, "L1", "lenient"), Some(A_HOOK))
@@ -466,7 +471,7 @@ async fn each_instance_has_its_own_contact_cache() {
     ])
     .unwrap();
     let router = Router::new().route(filter::incoming(), list_contacts);
-    let bot = Server::start_bot(Bot::builder_for(instances, router).build()).await;
+    let bot = Server::start(Bot::builder(router).instances(instances).build().unwrap()).await;
 
     bot.post("/webhook", text_of(A_ID, "C1", "contacts"), Some(A_HOOK))
         .await;
@@ -542,11 +547,13 @@ async fn a_timed_out_conversation_is_told_through_its_own_instance() {
     ])
     .unwrap();
     let router: Router<(), u32> = Router::new();
-    let bot = Bot::builder_for(instances, router)
+    let bot = Bot::builder(router)
+        .instances(instances)
         .conversations(Conversations::new(OneTimeout::default()))
         .on_conversation_timeout(tell)
-        .build();
-    let _bot = Server::start_bot(bot).await;
+        .build()
+        .unwrap();
+    let _bot = Server::start(bot).await;
     let to_b = wait_sent(&b, 1).await;
     assert_eq!(to_b[0]["chatId"], CHAT);
     assert_eq!(to_b[0]["message"], "b: session over");
@@ -594,18 +601,17 @@ async fn a_polling_bot_polls_each_instance_and_replies_through_it() {
     let mut entries_a = sandbox_a.subscribe();
     let mut entries_b = sandbox_b.subscribe();
     let handled = Handled::default();
-    let bot = Bot::with_instances(
-        Instances::new([a, b]).unwrap(),
-        answering(),
-        handled.clone(),
-    )
-    .polling(
-        hookbot::polling::PollingSettings::new()
-            .receive_timeout(Duration::from_secs(5))
-            .backoff(Duration::from_millis(10), Duration::from_millis(200)),
-    )
-    .build();
-    let _bot = Server::start_bot(bot).await;
+    let bot = Bot::builder(answering())
+        .state(handled.clone())
+        .instances(Instances::new([a, b]).unwrap())
+        .intake(Intake::Polling(
+            PollingSettings::new()
+                .receive_timeout(Duration::from_secs(5))
+                .backoff(Duration::from_millis(10), Duration::from_millis(200)),
+        ))
+        .build()
+        .unwrap();
+    let _bot = Server::start(bot).await;
 
     sandbox_a
         .send(UserMessage::text(CHAT, "to a"))

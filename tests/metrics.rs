@@ -12,11 +12,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use harness::{Server, body};
+use hookbot::BoxError;
 use hookbot::bot::Bot;
 use hookbot::bots::contact_card;
 use hookbot::contacts::ContactBook;
 use hookbot::context::Context;
-use hookbot::dispatch::BoxError;
 use hookbot::gateway::{ClientSettings, Gateway, GreenApi, RateLimits, RetryPolicy, SendOptions};
 use hookbot::router::Router;
 use hookbot::testing::TestBot;
@@ -251,10 +251,12 @@ async fn echo_bot(instance: &str) -> (Server, MockServer) {
     answer(&gateway, "POST", instance, "sendMessage", 200, sent).await;
     let client = whatsapp(&gateway.uri(), instance);
     let router = Router::new().route(filter::incoming(), echo_or_fail);
-    let bot = Bot::builder(Arc::new(client), router)
+    let bot = Bot::builder(router)
+        .gateway(client)
         .webhook_token(WEBHOOK_TOKEN)
-        .build();
-    (Server::start_bot(bot).await, gateway)
+        .build()
+        .unwrap();
+    (Server::start(bot).await, gateway)
 }
 
 #[tokio::test]
@@ -335,10 +337,12 @@ async fn queue_depth_counts_events_waiting_and_returns_to_zero() {
         }
     });
     let client = whatsapp("http://127.0.0.1:9", INSTANCE);
-    let bot = Bot::builder(Arc::new(client), router)
+    let bot = Bot::builder(router)
+        .gateway(client)
         .webhook_token(WEBHOOK_TOKEN)
-        .build();
-    let server = Server::start_bot(bot).await;
+        .build()
+        .unwrap();
+    let server = Server::start(bot).await;
     for id in ["Q1", "Q2", "Q3"] {
         let notification = incoming_text(INSTANCE, id, "wait");
         server

@@ -16,13 +16,13 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use harness::{Seen, Server, incoming_text};
+use harness::{Seen, Server, incoming_text, on_every_event};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
-use hookbot::dispatch::{Dispatcher, DrainReport};
+use hookbot::dispatch::{DispatchSettings, DrainReport};
 use hookbot::filter;
 use hookbot::gateway::{ClientSettings, GreenApi, Notification, RateLimits, RetryPolicy, ZApi};
-use hookbot::polling::{Poller, PollingSettings};
+use hookbot::intake::{Intake, PollingSettings};
 use hookbot::router::Router;
 use hookbot::sandbox::{Author, EntryContent, Sandbox, UserMessage};
 use hookbot::testing::TestBot;
@@ -233,37 +233,44 @@ fn quick_polling() -> PollingSettings {
         .backoff(Duration::from_millis(5), Duration::from_millis(50))
 }
 
-/// A dispatcher whose handler records every event, and fails on the text `fail`.
-fn recording(seen: &Seen) -> Dispatcher {
+/// A router whose handler records every event, and fails on the text `fail`.
+fn recording(seen: &Seen) -> Router {
     let seen = seen.clone();
-    Dispatcher::builder(move |event: Event| {
-        let seen = seen.clone();
+    on_every_event(move |event: Event| {
+        let failed = event.message().and_then(|m| m.text()) == Some("fail");
+        seen.push(event);
         async move {
-            let failed = event.message().and_then(|m| m.text()) == Some("fail");
-            seen.push(event);
             if failed {
                 return Err(std::io::Error::other("the handler failed"));
             }
             Ok(())
         }
     })
-    .build()
 }
 
-/// A poller running until [`stop`](Running::stop).
+/// A polling bot running until [`stop`](Running::stop).
 struct Running {
     stop: oneshot::Sender<()>,
-    task: JoinHandle<DrainReport>,
+    task: JoinHandle<hookbot::Result<DrainReport>>,
 }
 
 impl Running {
-    fn start(gateway: GreenApi, dispatcher: Dispatcher) -> Self {
-        let poller = Poller::builder(Arc::new(gateway), dispatcher)
-            .settings(quick_polling())
-            .drain_deadline(Duration::from_secs(5))
-            .build();
+    /// A bot of `router` polling `gateway`'s queue with [`quick_polling`].
+    async fn start(gateway: GreenApi, router: Router) -> Self {
+        Self::start_with(gateway, router, DispatchSettings::new()).await
+    }
+
+    /// Like [`start`](Running::start), with these dispatch settings.
+    async fn start_with(gateway: GreenApi, router: Router, dispatch: DispatchSettings) -> Self {
+        let bot = Bot::builder(router)
+            .gateway(gateway)
+            .intake(Intake::Polling(quick_polling()))
+            .dispatch(dispatch.drain_deadline(Duration::from_secs(5)))
+            .build()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(poller.run(async move {
+        let task = tokio::spawn(bot.serve(listener, async move {
             let _ = stopped.await;
         }));
         Self { stop, task }
@@ -274,6 +281,7 @@ impl Running {
         tokio::time::timeout(Duration::from_secs(15), self.task)
             .await
             .expect("the poller stops")
+            .unwrap()
             .unwrap()
     }
 }
@@ -399,7 +407,7 @@ async fn a_poller_warns_when_the_instance_posts_to_a_webhook_and_not_otherwise()
         queue.0.lock().unwrap().webhook_url = webhook_url.to_owned();
         let url = queue.serve().await;
         let seen = Seen::default();
-        let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+        let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
         wait_until("a receive after the settings check", || {
             queue.receives() > 0
         })
@@ -560,7 +568,7 @@ async fn notifications_are_handled_in_queue_order_and_each_deleted_once() {
         .collect();
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen.len() == texts.len()).await;
     queue.wait_empty().await;
@@ -588,20 +596,12 @@ async fn a_notification_the_dispatcher_refuses_stays_in_the_queue_until_accepted
     let seen = Seen::default();
     let gate = Arc::new(Semaphore::new(0));
     // One event at most: while "first" is being handled, "second" is refused (queue full).
-    let dispatcher = {
-        let (seen, gate) = (seen.clone(), gate.clone());
-        Dispatcher::builder(move |event: Event| {
-            let (seen, gate) = (seen.clone(), gate.clone());
-            async move {
-                seen.push(event);
-                gate.acquire().await?.forget();
-                Ok::<_, tokio::sync::AcquireError>(())
-            }
-        })
-        .capacity(1)
-        .build()
-    };
-    let poller = Running::start(client(&url, fast_retry()), dispatcher);
+    let poller = Running::start_with(
+        client(&url, fast_retry()),
+        harness::gated(&seen, &gate),
+        DispatchSettings::new().capacity(1),
+    )
+    .await;
 
     seen.wait_for(|seen| seen == ["first"]).await;
     let receives = queue.receives();
@@ -627,7 +627,7 @@ async fn a_failing_handler_does_not_block_the_queue() {
     queue.push(incoming_text(ANNA, "A2", "after the failure"));
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen == ["fail", "after the failure"])
         .await;
@@ -645,7 +645,7 @@ async fn a_delete_answered_with_500_is_retried_and_the_notification_handled_once
     queue.fail_deletes(first, 4);
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen == ["once", "next"]).await;
     queue.wait_empty().await;
@@ -663,7 +663,7 @@ async fn receives_answered_with_500_are_retried() {
     queue.fail_receives(5);
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen == ["after the errors"]).await;
     queue.wait_empty().await;
@@ -680,7 +680,7 @@ async fn intake_survives_a_gateway_outage_and_resumes() {
         .unwrap();
     let url = format!("http://{address}");
     let seen = Seen::default();
-    let poller = Running::start(client(&url, RetryPolicy::none()), recording(&seen));
+    let poller = Running::start(client(&url, RetryPolicy::none()), recording(&seen)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !poller.task.is_finished(),
@@ -704,7 +704,7 @@ async fn a_body_that_is_not_a_notification_is_deleted_and_the_queue_goes_on() {
     let good = queue.push(incoming_text(ANNA, "A1", "after the junk"));
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen == ["after the junk"]).await;
     queue.wait_empty().await;
@@ -724,7 +724,7 @@ async fn a_duplicate_in_the_queue_is_handled_once_and_both_copies_deleted() {
     ];
     let url = queue.serve().await;
     let seen = Seen::default();
-    let poller = Running::start(client(&url, fast_retry()), recording(&seen));
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
 
     seen.wait_for(|seen| seen == ["said once", "said after"])
         .await;
@@ -743,10 +743,12 @@ async fn a_duplicate_in_the_queue_is_handled_once_and_both_copies_deleted() {
 async fn a_polling_bot_serves_health_but_no_webhook() {
     let queue = MockQueue::default();
     let url = queue.serve().await;
-    let bot = Bot::builder(Arc::new(client(&url, fast_retry())), Router::<()>::new())
-        .polling(quick_polling())
-        .build();
-    let server = Server::start_bot(bot).await;
+    let bot = Bot::builder(Router::<()>::new())
+        .gateway(client(&url, fast_retry()))
+        .intake(Intake::Polling(quick_polling()))
+        .build()
+        .unwrap();
+    let server = Server::start(bot).await;
 
     let health = reqwest::get(format!("{}/healthz", server.url))
         .await
@@ -764,20 +766,20 @@ async fn a_polling_bot_serves_health_but_no_webhook() {
 }
 
 #[tokio::test]
-async fn polling_a_gateway_without_a_queue_fails_to_serve_with_the_reason() {
+async fn polling_a_gateway_without_a_queue_is_refused_with_the_reason() {
     let gateway = ZApi::builder("https://api.z-api.io", "ABC123", "tok")
         .build()
         .unwrap();
-    let bot = Bot::builder(Arc::new(gateway), Router::<()>::new())
-        .polling(PollingSettings::new())
-        .build();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let error = bot
-        .serve(listener, std::future::pending())
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
-    assert!(error.to_string().contains("HOOKBOT_INTAKE"), "{error}");
+    let error = Bot::builder(Router::<()>::new())
+        .gateway(gateway)
+        .intake(Intake::polling())
+        .build()
+        .err()
+        .expect("a Z-API bot cannot poll");
+    assert!(
+        matches!(&error, Error::Config { variable: "HOOKBOT_INTAKE", reason } if reason.contains("zapi")),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -849,20 +851,19 @@ async fn nothing_is_lost_or_doubled_when_the_bot_restarts_mid_queue() {
             seen: seen.clone(),
             gate: Arc::new(Semaphore::new(permits)),
         };
-        let bot = Bot::with_state(
-            Arc::new(gateway),
-            Router::new().route(filter::incoming(), gated_handler),
-            state.clone(),
-        )
-        .polling(quick_polling())
-        .capacity(1)
-        .build();
+        let bot = Bot::builder(Router::new().route(filter::incoming(), gated_handler))
+            .state(state.clone())
+            .gateway(gateway)
+            .intake(Intake::Polling(quick_polling()))
+            .dispatch(DispatchSettings::new().capacity(1))
+            .build()
+            .unwrap();
         (bot, state.gate)
     };
 
     // The first bot handles three messages, is stuck on the fourth, and so refuses the fifth.
     let (bot, gate) = start(3);
-    let first = Server::start_bot(bot).await;
+    let first = Server::start(bot).await;
     seen.wait_for(|seen| seen.len() == 4).await;
     let polled = receives.load(Ordering::SeqCst);
     wait_until("the fifth message to be received and refused", || {
@@ -881,7 +882,7 @@ async fn nothing_is_lost_or_doubled_when_the_bot_restarts_mid_queue() {
 
     // A new bot (with a fresh, empty dedupe store) on the same queue.
     let (bot, _gate) = start(100);
-    let second = Server::start_bot(bot).await;
+    let second = Server::start(bot).await;
     wait_until("the sandbox queue to empty", || sandbox.queued() == 0).await;
     second.stop().await.unwrap().unwrap();
 
@@ -908,17 +909,11 @@ async fn a_sandboxed_bot_that_polls_leaves_the_sandbox_without_a_webhook() {
         )
     };
     for (polling, expect_webhook) in [(false, true), (true, false)] {
-        let mut builder = Bot::sandboxed(
-            Router::<()>::new(),
-            (),
-            "127.0.0.1:0".parse().unwrap(),
-            None,
-        )
-        .unwrap();
+        let mut builder = Bot::builder(Router::<()>::new()).listen("127.0.0.1:0".parse().unwrap());
         if polling {
-            builder = builder.polling(quick_polling());
+            builder = builder.intake(Intake::Polling(quick_polling()));
         }
-        let bot = builder.build();
+        let bot = builder.build().unwrap();
         let sandbox = bot.sandbox().expect("sandbox mode").clone();
         let url = serve(sandbox.router()).await;
         let settings: Value = reqwest::get(settings_of(&sandbox, &url))

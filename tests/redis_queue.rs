@@ -17,10 +17,10 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
-use harness::{Seen, Server, body, incoming_text};
+use harness::{Seen, Server, body, incoming_text, offline_bot, on_every_event, recording};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
-use hookbot::dispatch::Dispatcher;
+use hookbot::dispatch::DispatchSettings;
 use hookbot::filter;
 use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
 use hookbot::instance::{Instance, Instances};
@@ -28,7 +28,6 @@ use hookbot::redis::{Redis, RedisQueue};
 use hookbot::router::Router;
 use hookbot::sandbox::EntryContent;
 use hookbot::testing::TestBot;
-use hookbot::webhook::Webhook;
 use hookbot::{Event, Secret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -100,28 +99,23 @@ async fn until_empty(queue: &RedisQueue) {
     .await;
 }
 
-/// A webhook on `queue` whose handler records each event in `seen`.
-fn recording_webhook(queue: RedisQueue, seen: &Seen) -> Webhook {
-    let seen = seen.clone();
-    let dispatcher = Dispatcher::builder(move |event: Event| {
-        let seen = seen.clone();
-        async move {
-            seen.push(event);
-            Ok::<_, std::convert::Infallible>(())
-        }
-    })
-    .build();
-    Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
-        .token(WEBHOOK_TOKEN)
-        .shared_queue(queue)
-        .build()
+/// A bot on `queue` whose handler records each event in `seen`.
+fn recording_webhook(queue: RedisQueue, seen: &Seen) -> Bot {
+    offline_bot(
+        GatewayKind::GreenApiWhatsApp,
+        recording(seen),
+        WEBHOOK_TOKEN,
+    )
+    .store(queue)
+    .build()
+    .unwrap()
 }
 
-/// Serves `webhook`'s routes only: notifications are accepted, and none is handled.
-async fn serve_intake_only(webhook: &Webhook) -> String {
+/// Serves `bot`'s routes only: notifications are accepted, and none is handled.
+async fn serve_intake_only(bot: &Bot) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = webhook.router();
+    let router = bot.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
     url
 }
@@ -203,10 +197,13 @@ async fn a_zapi_callback_naming_no_instance_keeps_its_instance_through_the_queue
             Ok::<(), hookbot::Error>(())
         },
     );
-    let bot = Bot::with_instances(instances, router, handled.clone())
-        .redis(redis.clone())
-        .build();
-    let server = harness::Server::start_bot(bot).await;
+    let bot = Bot::builder(router)
+        .state(handled.clone())
+        .instances(instances)
+        .store(redis.clone())
+        .build()
+        .unwrap();
+    let server = harness::Server::start(bot).await;
     let callback = json!({
         "type": "ReceivedCallback", "messageId": "Z-1", "phone": "5544999999999",
         "fromMe": false, "isGroup": false, "momment": 1_632_228_638_000_u64,
@@ -251,14 +248,15 @@ async fn a_draining_replica_keeps_its_partitions_until_its_handlers_finish() {
             }
         }
     };
-    let draining = Webhook::builder(
+    let draining = offline_bot(
         GatewayKind::GreenApiWhatsApp,
-        Dispatcher::builder(handler).build(),
+        on_every_event(handler),
+        WEBHOOK_TOKEN,
     )
-    .token(WEBHOOK_TOKEN)
-    .shared_queue(queue("draining"))
-    .drain_deadline(Duration::from_secs(60))
-    .build();
+    .store(queue("draining"))
+    .dispatch(DispatchSettings::new().drain_deadline(Duration::from_secs(60)))
+    .build()
+    .unwrap();
     let draining = Server::start(draining).await;
     let notification = incoming_text(&chat(1), "M-1", "hello");
     assert_eq!(
@@ -407,19 +405,18 @@ async fn a_replica_that_shuts_down_leaves_what_it_did_not_handle_to_the_next() {
         .lease(LEASE);
     // The first replica's handler never finishes: its event is still unhandled at shutdown.
     let stuck = Seen::default();
-    let dispatcher = Dispatcher::builder({
+    let router = on_every_event({
         let stuck = stuck.clone();
         move |event: Event| {
             stuck.push(event);
             std::future::pending::<Result<(), std::convert::Infallible>>()
         }
-    })
-    .build();
-    let first = Webhook::builder(GatewayKind::GreenApiWhatsApp, dispatcher)
-        .token(WEBHOOK_TOKEN)
-        .shared_queue(queue.clone().replica("first"))
-        .drain_deadline(Duration::from_millis(200))
-        .build();
+    });
+    let first = offline_bot(GatewayKind::GreenApiWhatsApp, router, WEBHOOK_TOKEN)
+        .store(queue.clone().replica("first"))
+        .dispatch(DispatchSettings::new().drain_deadline(Duration::from_millis(200)))
+        .build()
+        .unwrap();
     let first = Server::start(first).await;
     let notification = incoming_text(&chat(1), "M-1", "left over");
     assert_eq!(
@@ -453,7 +450,7 @@ async fn the_polling_intake_on_redis_answers_each_message() {
     let mut bot = TestBot::builder()
         .polling()
         .start_configured(hookbot::bots::echo::router(), (), |bot| {
-            bot.redis(queue.clone())
+            bot.store(queue.clone())
         })
         .await;
     for text in ["one", "two", "three"] {
@@ -729,10 +726,12 @@ async fn replica_process() {
         .unwrap()
         .namespace(&var("NAMESPACE"));
     let queue = RedisQueue::new(redis).lease(LEASE).replica(name);
-    let bot = Bot::builder(Arc::new(gateway), router)
+    let bot = Bot::builder(router)
+        .gateway(gateway)
         .webhook_token(Secret::new(WEBHOOK_TOKEN))
-        .redis(queue)
-        .build();
+        .store(queue)
+        .build()
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!(
         "REPLICA LISTENING http://{}",

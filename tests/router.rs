@@ -14,6 +14,7 @@ use hookbot::context::Context;
 use hookbot::dispatch::HandlerFailure;
 use hookbot::filter;
 use hookbot::gateway::Gateway;
+use hookbot::instance::Instance;
 use hookbot::router::{Next, Router};
 use hookbot::{ContactCard, Error};
 use serde_json::{Value, json};
@@ -67,7 +68,10 @@ fn logging(
 }
 
 async fn serve(gateway: Arc<dyn Gateway>, router: Router<Log>, log: &Log) -> Server {
-    Server::start_bot(Bot::with_state(gateway, router, log.clone()).build()).await
+    let bot = Bot::builder(router)
+        .state(log.clone())
+        .instances(Instance::new(gateway));
+    Server::start(bot.build().unwrap()).await
 }
 
 async fn send(server: &Server, chat: &str, id: &str, text: &str) {
@@ -273,17 +277,16 @@ async fn a_handlers_error_reaches_the_error_hook_with_the_events_identity() {
     let log = Log::default();
     let failures: Arc<Mutex<Vec<HandlerFailure>>> = Arc::default();
     let router = Router::new().route(filter::any(), share_card);
-    let bot = Bot::with_state(
-        Arc::new(common::whatsapp(&gateway.uri())),
-        router,
-        log.clone(),
-    )
-    .on_error({
-        let failures = failures.clone();
-        move |failure| failures.lock().unwrap().push(failure)
-    })
-    .build();
-    let server = Server::start_bot(bot).await;
+    let bot = Bot::builder(router)
+        .state(log.clone())
+        .gateway(common::whatsapp(&gateway.uri()))
+        .on_error({
+            let failures = failures.clone();
+            move |failure| failures.lock().unwrap().push(failure)
+        })
+        .build()
+        .unwrap();
+    let server = Server::start(bot).await;
     send(&server, "79001234567@c.us", "E1", "contact ivan").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while failures.lock().unwrap().is_empty() {

@@ -5,52 +5,19 @@ mod harness;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Seen, Server, body, incoming_text};
-use hookbot::Event;
-use hookbot::dispatch::Dispatcher;
+use harness::{Seen, Server, body, gated, incoming_text, offline_bot, recording};
+use hookbot::dispatch::DispatchSettings;
 use hookbot::gateway::GatewayKind;
-use hookbot::webhook::Webhook;
+use hookbot::intake::{Intake, WebhookSettings};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
 const TOKEN: &str = "webhook-secret-7f3a";
 
-/// A dispatcher whose handler records every event.
-fn recording(seen: &Seen) -> Dispatcher {
-    let seen = seen.clone();
-    Dispatcher::builder(move |event: Event| {
-        let seen = seen.clone();
-        async move {
-            seen.push(event);
-            Ok::<_, std::convert::Infallible>(())
-        }
-    })
-    .build()
-}
-
-/// A dispatcher whose handler records each event, then waits for a permit of `gate`.
-fn gated(seen: &Seen, gate: &Arc<Semaphore>, capacity: usize) -> Dispatcher {
-    let (seen, gate) = (seen.clone(), gate.clone());
-    Dispatcher::builder(move |event: Event| {
-        let (seen, gate) = (seen.clone(), gate.clone());
-        async move {
-            seen.push(event);
-            gate.acquire().await?.forget();
-            Ok::<_, tokio::sync::AcquireError>(())
-        }
-    })
-    .capacity(capacity)
-    .build()
-}
-
 async fn green_api_server(seen: &Seen) -> Server {
-    Server::start(
-        Webhook::builder(GatewayKind::GreenApiWhatsApp, recording(seen))
-            .token(TOKEN)
-            .build(),
-    )
-    .await
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, recording(seen), TOKEN);
+    Server::start(bot.build().unwrap()).await
 }
 
 #[tokio::test]
@@ -143,11 +110,9 @@ async fn a_body_that_is_not_a_json_object_is_400_with_a_one_line_reason() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let seen = Seen::default();
-    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, recording(&seen))
-        .token(TOKEN)
-        .body_limit(1024)
-        .build();
-    let server = Server::start(webhook).await;
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, recording(&seen), TOKEN)
+        .intake(Intake::Webhook(WebhookSettings::new().body_limit(1024)));
+    let server = Server::start(bot.build().unwrap()).await;
     let big = incoming_text("79001234567@c.us", "A1", &"x".repeat(2000));
     assert_eq!(
         server.post("/webhook", body(&big), Some(TOKEN)).await,
@@ -188,12 +153,8 @@ async fn unknown_kind_is_200_and_reaches_the_handler_with_its_raw_json() {
 #[tokio::test]
 async fn zapi_token_is_the_last_path_segment() {
     let seen = Seen::default();
-    let server = Server::start(
-        Webhook::builder(GatewayKind::ZApi, recording(&seen))
-            .token(TOKEN)
-            .build(),
-    )
-    .await;
+    let bot = offline_bot(GatewayKind::ZApi, recording(&seen), TOKEN);
+    let server = Server::start(bot.build().unwrap()).await;
     let received = |id: &str, text: &str| {
         body(&json!({
             "type": "ReceivedCallback", "instanceId": "A20DA9C0183A2D35A260F53F5D2B9244",
@@ -309,10 +270,9 @@ async fn each_status_of_a_message_is_handled_once() {
 async fn a_full_queue_is_503_and_the_gateways_redelivery_is_handled() {
     let seen = Seen::default();
     let gate = Arc::new(Semaphore::new(0));
-    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate, 1))
-        .token(TOKEN)
-        .build();
-    let server = Server::start(webhook).await;
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate), TOKEN)
+        .dispatch(DispatchSettings::new().capacity(1));
+    let server = Server::start(bot.build().unwrap()).await;
     let first = body(&incoming_text("79001234567@c.us", "F1", "first"));
     let second = body(&incoming_text("79001234568@c.us", "F2", "second"));
     assert_eq!(
@@ -339,10 +299,9 @@ async fn a_full_queue_is_503_and_the_gateways_redelivery_is_handled() {
 async fn while_draining_the_webhook_and_healthz_answer_503() {
     let seen = Seen::default();
     let gate = Arc::new(Semaphore::new(0));
-    let webhook = Webhook::builder(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate, 100))
-        .token(TOKEN)
-        .build();
-    let server = Server::start(webhook).await;
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, gated(&seen, &gate), TOKEN)
+        .dispatch(DispatchSettings::new().capacity(100));
+    let server = Server::start(bot.build().unwrap()).await;
     let url = server.url.clone();
     let health = || async {
         reqwest::get(format!("{url}/healthz"))

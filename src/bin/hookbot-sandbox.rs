@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use hookbot::Secret;
 use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox};
-use hookbot::webhook::shutdown_signal;
+use hookbot::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -27,13 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let instance = variable("HOOKBOT_INSTANCE");
     let token = variable("HOOKBOT_TOKEN");
-    let listen: SocketAddr = variable("HOOKBOT_LISTEN")
-        .as_deref()
-        .unwrap_or(hookbot::config::DEFAULT_LISTEN)
-        .parse()
-        .map_err(|error| {
+    let listen: SocketAddr = match variable("HOOKBOT_LISTEN") {
+        Some(listen) => listen.parse().map_err(|error| {
             format!("HOOKBOT_LISTEN must be an address like 127.0.0.1:8080: {error}")
-        })?;
+        })?,
+        None => hookbot::bot::DEFAULT_LISTEN,
+    };
     let platform = match variable("HOOKBOT_SANDBOX_PLATFORM").as_deref() {
         None | Some("whatsapp") => Platform::WhatsApp,
         Some("max") => Platform::Max,

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{ConversationKey, ConversationState, Storage};
-use crate::dedupe::BoxError;
+use crate::error::BoxError;
 
 /// How long a conversation may stay idle by default before it ends.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);

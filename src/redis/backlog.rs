@@ -1,15 +1,17 @@
-//! The Redis side of the intakes' seam ([`Backlog`](crate::intake::Backlog)): accepting a
-//! notification appends it to the shared queue; this replica's [`Consumer`] feeds the local
-//! dispatcher from it.
+//! The Redis side of the backlog seam ([`Backlog`]): accepting a notification appends it to the
+//! shared queue; this replica's [`Consumer`] feeds the local dispatcher from it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
+use async_trait::async_trait;
+
+use super::Redis;
 use super::consumer::Consumer;
 use super::queue::{Appended, RedisQueue};
+use crate::backlog::{Accepted, Backlog, Refused, Store};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
-use crate::intake::{Accepted, Refused};
 
 /// Accepted notifications go to a [`RedisQueue`]; this replica handles its share of them.
 pub(crate) struct RedisBacklog {
@@ -19,22 +21,37 @@ pub(crate) struct RedisBacklog {
     closed: AtomicBool,
 }
 
-impl RedisBacklog {
-    /// Appends to `queue`, and feeds `dispatcher` from it once started.
-    pub(crate) fn new(queue: RedisQueue, dispatcher: Dispatcher) -> Self {
-        Self {
-            consumer: Consumer::new(queue.clone(), dispatcher.clone()),
-            queue,
-            dispatcher,
-            closed: AtomicBool::new(false),
-        }
-    }
+/// The backlog of `queue`, feeding `dispatcher` once started.
+pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Backlog> {
+    Arc::new(RedisBacklog {
+        consumer: Consumer::new(queue.clone(), dispatcher.clone()),
+        queue,
+        dispatcher,
+        closed: AtomicBool::new(false),
+    })
+}
 
+/// A bot on this queue: see [`BotBuilder::store`](crate::bot::BotBuilder::store).
+impl From<RedisQueue> for Store {
+    fn from(queue: RedisQueue) -> Self {
+        Store::redis(queue)
+    }
+}
+
+/// A bot on a queue of this Redis with the default partitions, capacity and lease.
+impl From<Redis> for Store {
+    fn from(redis: Redis) -> Self {
+        Store::redis(RedisQueue::new(redis))
+    }
+}
+
+#[async_trait]
+impl Backlog for RedisBacklog {
     /// Claims `event` and appends it to its partition's stream, atomically: accepted only once
     /// it is in Redis.
-    pub(crate) async fn accept(&self, event: Event) -> Result<Accepted, Refused> {
+    async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
         if self.is_closed() {
-            return Err(Refused::Rejected(Rejected::ShuttingDown));
+            return Err(Rejected::ShuttingDown.into());
         }
         match self.queue.append(&event).await {
             Ok(Appended::Queued) => Ok(Accepted::Queued),
@@ -45,28 +62,27 @@ impl RedisBacklog {
                 );
                 Ok(Accepted::Duplicate)
             }
-            Ok(Appended::Full) => Err(Refused::Rejected(Rejected::Full)),
+            Ok(Appended::Full) => Err(Rejected::Full.into()),
             Err(error) => {
                 tracing::error!(%error, "the Redis queue is unavailable");
-                Err(Refused::QueueUnavailable)
+                Err(Refused::Unavailable("queue store"))
             }
         }
     }
 
     /// Starts this replica's consumer (once).
-    pub(crate) fn start(&self) {
+    fn start(&self) {
         self.consumer.start();
     }
 
-    /// Whether intake stopped.
-    pub(crate) fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) || self.dispatcher.is_closed()
     }
 
-    /// Stops intake (503), stops reading, drains the local dispatcher within `deadline`,
+    /// Stops intake (503), stops reading, drains the local dispatcher within its deadline,
     /// acknowledges what was handled and gives up the leases.
-    pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
+    async fn shutdown(&self) -> DrainReport {
         self.closed.store(true, Ordering::Release);
-        self.consumer.shutdown(deadline).await
+        self.consumer.shutdown().await
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
@@ -23,6 +23,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::lease::{Leases, fair_share, renewal_period};
 use super::queue::{GROUP, RedisQueue, decode};
 use crate::dispatch::{Dispatcher, DrainReport};
+use crate::shutdown::{Shutdown, Trigger};
 
 /// Entries read or claimed at once from one stream, at most.
 const MAX_BATCH: usize = 100;
@@ -48,9 +49,9 @@ pub(crate) struct Consumer {
 
 /// The consumer's two tasks and their stop switches.
 struct Running {
-    stop_reading: watch::Sender<bool>,
+    stop_reading: Trigger,
     reading: JoinHandle<()>,
-    stop_acking: watch::Sender<bool>,
+    stop_acking: Trigger,
     acking: JoinHandle<()>,
 }
 
@@ -123,8 +124,8 @@ impl Consumer {
             partitions = self.shared.queue.partition_count(),
             "consuming the Redis queue"
         );
-        let (stop_reading, reading_stopped) = watch::channel(false);
-        let (stop_acking, acking_stopped) = watch::channel(false);
+        let (stop_reading, reading_stopped) = crate::shutdown::channel();
+        let (stop_acking, acking_stopped) = crate::shutdown::channel();
         let running = Running {
             stop_reading,
             reading: tokio::spawn(self.shared.clone().read_loop(reading_stopped)),
@@ -137,17 +138,17 @@ impl Consumer {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(running);
     }
 
-    /// Stops reading, lets the dispatcher drain within `deadline` (renewing the leases
+    /// Stops reading, lets the dispatcher drain within its deadline (renewing the leases
     /// meanwhile), acknowledges what was handled, and gives up the leases. Entries read but not handled stay pending, for the
     /// partitions' next holders.
-    pub(crate) async fn shutdown(&self, deadline: Duration) -> DrainReport {
+    pub(crate) async fn shutdown(&self) -> DrainReport {
         let running = self
             .running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
         if let Some(running) = &running {
-            let _ = running.stop_reading.send(true);
+            running.stop_reading.pull();
         }
         let acking = match running {
             Some(running) => {
@@ -160,11 +161,11 @@ impl Consumer {
         // replica would claim the entries still being handled here and handle them again.
         let report = tokio::select! {
             biased;
-            report = self.shared.dispatcher.shutdown(deadline) => report,
+            report = self.shared.dispatcher.shutdown() => report,
             never = self.shared.keep_leases() => match never {},
         };
         if let Some((stop_acking, acking)) = acking {
-            let _ = stop_acking.send(true);
+            stop_acking.pull();
             let _ = acking.await;
         }
         self.shared.leave().await;
@@ -179,8 +180,8 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Keeps the leases and reads the held partitions until `stop` turns true.
-    async fn read_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Keeps the leases and reads the held partitions until `stop` is signalled.
+    async fn read_loop(self: Arc<Self>, mut stop: Shutdown) {
         let mut reading = Reading {
             upkeep_at: Instant::now(),
             reader: None,
@@ -192,7 +193,7 @@ impl Shared {
                 Round::Wait(wait) => wait,
                 Round::Stop => return,
             };
-            if !pause(wait, &mut stop).await {
+            if !stop.pause(wait).await {
                 return;
             }
         }
@@ -201,8 +202,8 @@ impl Shared {
     /// One round of the read loop: the leases' upkeep when it is due, the recovery of newly
     /// held partitions, then one read (which `stop` cuts short: what it delivered stays
     /// pending for the partitions' next holders).
-    async fn round(&self, reading: &mut Reading, stop: &mut watch::Receiver<bool>) -> Round {
-        if *stop.borrow() {
+    async fn round(&self, reading: &mut Reading, stop: &mut Shutdown) -> Round {
+        if stop.is_signalled() {
             return Round::Stop;
         }
         if Instant::now() >= reading.upkeep_at {
@@ -224,7 +225,7 @@ impl Shared {
         let block = until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK);
         let read = tokio::select! {
             biased;
-            () = stopped(stop) => return Round::Stop,
+            () = stop.signalled() => return Round::Stop,
             read = self.read(&mut reading.reader, &readable, room, block) => read,
         };
         match read {
@@ -594,7 +595,7 @@ impl Shared {
                     id,
                 });
             });
-            if let Err(rejected) = self.dispatcher.submit_with(event, done) {
+            if let Err(rejected) = self.dispatcher.submit(event, Some(done)) {
                 tracing::debug!(partition = number, reason = %rejected, "entry left pending for later");
                 let mut partitions = self.lock();
                 if let Some(partition) = partitions.get_mut(&number) {
@@ -625,12 +626,12 @@ impl Shared {
         });
     }
 
-    /// Acknowledges and deletes handled entries, in batches, until `stop` turns true; then
+    /// Acknowledges and deletes handled entries, in batches, until `stop` is signalled; then
     /// acknowledges what is left (a few tries).
     async fn ack_loop(
         self: Arc<Self>,
         mut handled: mpsc::UnboundedReceiver<Handled>,
-        mut stop: watch::Receiver<bool>,
+        mut stop: Shutdown,
     ) {
         let mut batch = Vec::new();
         let mut failures = Failures::default();
@@ -642,7 +643,7 @@ impl Shared {
                         Some(next) => batch.push(next),
                         None => return,
                     },
-                    () = stopped(&mut stop) => break,
+                    () = stop.signalled() => break,
                 }
             }
             while let Ok(next) = handled.try_recv() {
@@ -656,7 +657,7 @@ impl Shared {
                 }
                 Err(error) => {
                     tracing::warn!(%error, entries = batch.len(), "could not acknowledge handled entries; trying again");
-                    if !pause(failures.next(), &mut stop).await {
+                    if !stop.pause(failures.next()).await {
                         break;
                     }
                 }
@@ -761,20 +762,6 @@ impl Failures {
 fn nth_from(offset: u16, step: u16, count: u16) -> u16 {
     let number = (u32::from(offset) + u32::from(step)) % u32::from(count.max(1));
     u16::try_from(number).expect("a number below a u16 count fits a u16")
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// Waits `wait`; `false` when `stop` came first.
-async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        biased;
-        () = stopped(stop) => false,
-        () = tokio::time::sleep(wait) => true,
-    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use redis::Script;
 use super::Redis;
 use super::lock::{self, millis};
 use crate::conversation::{ConversationKey, ConversationState, Lease, Storage};
-use crate::dedupe::BoxError;
+use crate::error::BoxError;
 use crate::gateway::GatewayKind;
 use crate::id::ChatId;
 

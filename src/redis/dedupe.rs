@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Redis;
-use crate::dedupe::{BoxError, DEFAULT_RETENTION, DedupeKey, DedupeStore};
+use crate::dedupe::{DEFAULT_RETENTION, DedupeKey, DedupeStore};
+use crate::error::BoxError;
 
 /// The key of the claim on `key`: `{namespace}:dedupe:{32 hex digits}`. The queue's append
 /// script makes the same claims.

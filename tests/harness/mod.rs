@@ -1,21 +1,21 @@
-//! Runs a webhook receiver or a whole bot on a free local port and talks to it over real HTTP.
+//! Runs a bot on a free local port and talks to it over real HTTP.
 
 // Each test file uses its own part of these helpers.
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hookbot::Event;
-use hookbot::bot::Bot;
+use hookbot::bot::{BotBuilder, NoState};
 use hookbot::dispatch::DrainReport;
-use hookbot::webhook::Webhook;
+use hookbot::gateway::{Gateway, GatewayKind, GreenApi, ZApi};
+use hookbot::instance::Instance;
+use hookbot::{Bot, BoxError, Context, Event, Router};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -23,37 +23,18 @@ use tokio::task::JoinHandle;
 pub struct Server {
     pub url: String,
     stop: oneshot::Sender<()>,
-    serving: JoinHandle<io::Result<DrainReport>>,
+    serving: JoinHandle<hookbot::Result<DrainReport>>,
 }
 
-/// Resolves when the test stops the server.
-pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 impl Server {
-    /// Serves `webhook` until stopped.
-    pub async fn start(webhook: Webhook) -> Self {
-        Self::serving(|listener, stop| webhook.serve(listener, stop)).await
-    }
-
     /// Serves `bot` until stopped.
-    pub async fn start_bot<S: Send + Sync + 'static>(bot: Bot<S>) -> Self {
-        Self::serving(|listener, stop| bot.serve(listener, stop)).await
-    }
-
-    async fn serving<F, Fut>(serve: F) -> Self
-    where
-        F: FnOnce(TcpListener, Shutdown) -> Fut,
-        Fut: Future<Output = io::Result<DrainReport>> + Send + 'static,
-    {
+    pub async fn start(bot: Bot) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(serve(
-            listener,
-            Box::pin(async move {
-                let _ = stopped.await;
-            }),
-        ));
+        let serving = tokio::spawn(bot.serve(listener, async move {
+            let _ = stopped.await;
+        }));
         Self { url, stop, serving }
     }
 
@@ -74,8 +55,8 @@ impl Server {
         request.send().await.unwrap().status()
     }
 
-    /// Starts the shutdown; [`stopped`](Server::stopped) awaits its end.
-    pub fn stop(self) -> JoinHandle<io::Result<DrainReport>> {
+    /// Starts the shutdown; await the handle for the drain's report.
+    pub fn stop(self) -> JoinHandle<hookbot::Result<DrainReport>> {
         self.stop.send(()).unwrap();
         self.serving
     }
@@ -115,6 +96,73 @@ impl Seen {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// A router whose one handler runs `handle` on every event.
+pub fn on_every_event<F, Fut, E>(handle: F) -> Router
+where
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let handle = Arc::new(handle);
+    Router::new().fallback(move |cx: Context| {
+        let handle = handle.clone();
+        async move { handle(cx.event().clone()).await }
+    })
+}
+
+/// A router whose one handler records every event.
+pub fn recording(seen: &Seen) -> Router {
+    let seen = seen.clone();
+    on_every_event(move |event| {
+        seen.push(event);
+        async { Ok::<_, std::convert::Infallible>(()) }
+    })
+}
+
+/// A router whose one handler records each event, then waits for a permit of `gate`.
+pub fn gated(seen: &Seen, gate: &Arc<Semaphore>) -> Router {
+    let (seen, gate) = (seen.clone(), gate.clone());
+    on_every_event(move |event| {
+        seen.push(event);
+        let gate = gate.clone();
+        async move {
+            gate.acquire().await?.forget();
+            Ok::<_, tokio::sync::AcquireError>(())
+        }
+    })
+}
+
+/// An instance of `kind` (id 1101000001) whose client points at a closed local port: for bots
+/// whose handlers send nothing.
+pub fn offline(kind: GatewayKind) -> Instance {
+    const NOWHERE: &str = "http://127.0.0.1:9";
+    let gateway: Arc<dyn Gateway> = match kind {
+        GatewayKind::ZApi => Arc::new(
+            ZApi::builder(NOWHERE, "1101000001", "token")
+                .build()
+                .unwrap(),
+        ),
+        GatewayKind::GreenApiMax => Arc::new(
+            GreenApi::max(NOWHERE, "1101000001", "token")
+                .build()
+                .unwrap(),
+        ),
+        _ => Arc::new(
+            GreenApi::whatsapp(NOWHERE, "1101000001", "token")
+                .build()
+                .unwrap(),
+        ),
+    };
+    Instance::new(gateway)
+}
+
+/// A bot of `router` serving an [`offline`] instance of `kind` whose webhook takes `token`.
+pub fn offline_bot(kind: GatewayKind, router: Router, token: &str) -> BotBuilder<(), (), NoState> {
+    Bot::builder(router)
+        .instances(offline(kind))
+        .webhook_token(token)
 }
 
 /// A GREEN-API `incomingMessageReceived` notification with a text message.

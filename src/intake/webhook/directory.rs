@@ -1,15 +1,15 @@
-//! The webhook's view of the instances: which token each presents, and how a notification is
+//! The webhook's authentication: which token each instance presents, and how a notification is
 //! matched to its instance before it is handled.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
 use crate::event::{Event, ParseError};
 use crate::gateway::GatewayKind;
+use crate::instance::{Family, Instances};
 use crate::secret::Secret;
-
-use super::{ById, Family, Instance};
 
 /// How a webhook call presents its token.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,8 @@ pub(crate) enum Refusal {
 /// Who may post to the webhook: each instance's gateway, id and token.
 pub(crate) struct Directory {
     entries: Vec<Entry>,
-    by_id: ById,
+    /// Positions in `entries` of the GREEN-API instances, by id.
+    green_api: HashMap<Arc<str>, usize>,
     /// One entry that takes every notification posted with its token, whatever instance the
     /// notification names.
     lenient: bool,
@@ -87,40 +88,27 @@ impl Entry {
 }
 
 impl Directory {
-    /// The directory of `instances`; `lenient` for a bot built on one client.
-    pub(crate) fn new(instances: &[Instance], lenient: bool) -> Self {
-        let mut by_id = ById::default();
-        let entries = instances
+    /// The directory of `instances`; a registry of one client (see
+    /// [`Instances::is_lenient`]) takes any instance id its token comes with.
+    pub(crate) fn new(instances: &Instances) -> Self {
+        let entries: Vec<Entry> = instances
+            .iter()
+            .map(|instance| Entry {
+                kind: instance.kind(),
+                id: Arc::from(instance.id()),
+                token: instance.webhook_token().cloned(),
+            })
+            .collect();
+        let green_api = entries
             .iter()
             .enumerate()
-            .map(|(at, instance)| {
-                by_id
-                    .of_mut(instance.family())
-                    .insert(instance.id.clone(), at);
-                Entry {
-                    kind: instance.kind,
-                    id: instance.id.clone(),
-                    token: instance.webhook_token.clone(),
-                }
-            })
+            .filter(|(_, entry)| entry.family() == Family::GreenApi)
+            .map(|(at, entry)| (entry.id.clone(), at))
             .collect();
         Self {
             entries,
-            by_id,
-            lenient,
-        }
-    }
-
-    /// One gateway's notifications, of any instance, with one token: a webhook built alone.
-    pub(crate) fn any(kind: GatewayKind, token: Option<Secret>) -> Self {
-        Self {
-            entries: vec![Entry {
-                kind,
-                id: Arc::from(""),
-                token,
-            }],
-            by_id: ById::default(),
-            lenient: true,
+            green_api,
+            lenient: instances.is_lenient(),
         }
     }
 
@@ -199,8 +187,7 @@ impl Directory {
     ) -> Result<&Entry, Refusal> {
         let named = Event::instance_of(GatewayKind::GreenApiWhatsApp, value);
         let entry = self
-            .by_id
-            .of(Family::GreenApi)
+            .green_api
             .get(named.as_str())
             .and_then(|&at| self.entries.get(at))
             .ok_or(Refusal::UnknownInstance)?;
@@ -218,12 +205,14 @@ mod tests {
 
     /// A strict directory of `entries`: (gateway, id, webhook token).
     fn directory(entries: &[(GatewayKind, &str, Option<&str>)]) -> Directory {
-        let mut by_id = ById::default();
+        let mut green_api = HashMap::new();
         let entries = entries
             .iter()
             .enumerate()
             .map(|(at, &(kind, id, token))| {
-                by_id.of_mut(Family::of(kind)).insert(Arc::from(id), at);
+                if Family::of(kind) == Family::GreenApi {
+                    green_api.insert(Arc::from(id), at);
+                }
                 Entry {
                     kind,
                     id: Arc::from(id),
@@ -233,7 +222,7 @@ mod tests {
             .collect();
         Directory {
             entries,
-            by_id,
+            green_api,
             lenient: false,
         }
     }
@@ -304,7 +293,10 @@ mod tests {
 
     #[test]
     fn a_lenient_directory_takes_any_instance_with_its_token() {
-        let directory = Directory::any(GatewayKind::GreenApiWhatsApp, Some(Secret::from("a")));
+        let directory = Directory {
+            lenient: true,
+            ..directory(&[(GatewayKind::GreenApiWhatsApp, "1", Some("a"))])
+        };
         for door in [Door::Header(Some(b"a")), Door::Path(b"a")] {
             assert!(directory.knock(door));
             assert_eq!(

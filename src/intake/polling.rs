@@ -1,70 +1,50 @@
 //! The polling intake: for a bot that cannot be reached from outside (a laptop, a private
-//! network), a [`Poller`] pulls the notifications from the gateway's queue (GREEN-API
+//! network), the poller pulls the notifications from the gateway's queue (GREEN-API
 //! receiveNotification / deleteNotification) instead of waiting for `POST /webhook`, and hands
-//! them to the same dedupe and [`Dispatcher`] as the webhook does.
+//! them to the same [backlog](crate::backlog) as the webhook does.
 //!
 //! One notification at a time, in the queue's order: receive (a long poll) → parse
-//! ([`Event::from_json`]) → claim and queue (the webhook's own step) → delete. A notification
-//! is deleted only once the dispatcher accepted it, or it is a duplicate of one accepted
-//! before, or its body is not a notification at all (logged, then deleted: it can never be
-//! handled). Delivery is at least once: if the bot stops before the delete, the gateway
-//! delivers the notification again, and dedupe makes that harmless.
+//! ([`Event::from_json`]) → accept (the webhook's own step) → delete. A notification is deleted
+//! only once the backlog took charge of it, or it is a duplicate of one accepted before, or its
+//! body is not a notification at all (logged, then deleted: it can never be handled). Delivery
+//! is at least once: if the bot stops before the delete, the gateway delivers the notification
+//! again, and the claims against duplicates make that harmless.
 //!
 //! | situation | what the poller does |
 //! |---|---|
 //! | the queue is empty (`null`) | polls again at once |
-//! | the dispatcher is full | backs off, polls again; the notification comes back |
+//! | the backlog is full | backs off, polls again; the notification comes back |
 //! | receiveNotification or deleteNotification fails | the client retries transient failures; then the poller backs off (exponential, with jitter, capped; reset on success) and tries again, for as long as it takes |
-//! | shutdown | a long poll in flight is abandoned, a delete in flight gets a few seconds, nothing more is received; then the dispatcher drains |
+//! | shutdown | a long poll in flight is abandoned, a delete in flight gets a few seconds, nothing more is received; then the backlog drains |
 //!
 //! GREEN-API queues notifications only while the instance has no webhook URL: clear
 //! `webhookUrl` in the console (or with setSettings) to poll.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use std::time::Duration;
-//! use hookbot::dispatch::Dispatcher;
-//! use hookbot::gateway::{Gateway, GreenApi};
-//! use hookbot::polling::{Poller, PollingSettings};
-//! use hookbot::webhook::shutdown_signal;
-//! use hookbot::Event;
+//! use hookbot::prelude::*;
+//! use hookbot::intake::{Intake, PollingSettings};
 //!
-//! # async fn run() -> anyhow::Result<()> {
-//! let gateway = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token").build()?;
-//! let dispatcher = Dispatcher::builder(|event: Event| async move {
-//!     println!("{event:?}");
-//!     Ok::<_, std::convert::Infallible>(())
-//! })
-//! .build();
-//! let poller = Poller::builder(Arc::new(gateway), dispatcher)
-//!     .settings(PollingSettings::new().receive_timeout(Duration::from_secs(30)))
-//!     .build();
-//! let report = poller.run(shutdown_signal()).await;
-//! println!("{} events left unhandled", report.unfinished);
+//! # async fn run(router: Router) -> anyhow::Result<()> {
+//! let settings = PollingSettings::new().receive_timeout(Duration::from_secs(30));
+//! Bot::from_env(router)?.intake(Intake::Polling(settings)).run().await?;
 //! # Ok(()) }
 //! ```
-//!
-//! A [`Bot`](crate::bot::Bot) polls with one line:
-//! [`BotBuilder::polling`](crate::bot::BotBuilder::polling).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use rand::Rng;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use crate::dedupe::{DedupeStore, MemoryDedupe};
-use crate::dispatch::{Dispatcher, DrainReport, Rejected};
+use crate::backlog::{Accepted, Backlog, Refused};
+use crate::dispatch::{DrainReport, Rejected};
 use crate::error::Error;
 use crate::event::Event;
 use crate::gateway::NotificationQueue;
-use crate::intake::{self, Accepted, Backlog, Refused, SharedQueue};
+use crate::shutdown::Shutdown;
 
 /// How long one receiveNotification waits for a notification by default.
 pub const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -77,11 +57,13 @@ const RECEIVE_TIMEOUT_S: (u64, u64) = crate::gateway::green_api::RECEIVE_TIMEOUT
 /// How long a delete in flight may still take once shutdown began.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
 
-/// How a [`Poller`] polls: the long poll's length and the backoff after failures.
+/// How the poller polls: the long poll's length and the backoff after failures. Give it to
+/// [`BotBuilder::intake`](crate::bot::BotBuilder::intake) as
+/// [`Intake::Polling`](crate::intake::Intake::Polling).
 ///
 /// ```
 /// use std::time::Duration;
-/// use hookbot::polling::PollingSettings;
+/// use hookbot::intake::PollingSettings;
 ///
 /// let settings = PollingSettings::new()
 ///     .receive_timeout(Duration::from_secs(30))
@@ -130,29 +112,17 @@ impl PollingSettings {
     }
 }
 
-/// Pulls notifications from a gateway's queue into a [`Dispatcher`]. Cheap to clone.
+/// Pulls notifications from the gateways' queues into a backlog. Cheap to clone.
 #[derive(Clone)]
-pub struct Poller {
+pub(crate) struct Poller {
     shared: Arc<Shared>,
 }
 
 struct Shared {
     /// One queue per instance, polled side by side.
     queues: Vec<Arc<dyn NotificationQueue>>,
-    backlog: Backlog,
+    backlog: Arc<dyn Backlog>,
     settings: PollingSettings,
-    drain_deadline: Duration,
-}
-
-/// Builds a [`Poller`]; finish with [`build`](PollerBuilder::build).
-#[must_use]
-pub struct PollerBuilder {
-    queues: Vec<Arc<dyn NotificationQueue>>,
-    dispatcher: Dispatcher,
-    dedupe: Arc<dyn DedupeStore>,
-    settings: PollingSettings,
-    drain_deadline: Duration,
-    shared_queue: Option<SharedQueue>,
 }
 
 /// What became of one received notification.
@@ -161,132 +131,59 @@ enum Taken {
     Done,
     /// Not accepted now: leave it in the queue, wait, and receive it again.
     Later,
-    /// The dispatcher is shutting down: stop polling.
+    /// The backlog is shutting down: stop polling.
     Stop,
 }
 
 impl Poller {
-    /// A poller of `queue` (a [`GreenApi`](crate::gateway::GreenApi) client) feeding
-    /// `dispatcher`.
-    pub fn builder(queue: Arc<dyn NotificationQueue>, dispatcher: Dispatcher) -> PollerBuilder {
-        PollerBuilder {
-            queues: vec![queue],
-            dispatcher,
-            dedupe: Arc::new(MemoryDedupe::default()),
-            settings: PollingSettings::default(),
-            drain_deadline: crate::webhook::DEFAULT_DRAIN_DEADLINE,
-            shared_queue: None,
+    /// A poller of `queues` (one per instance) feeding `backlog`.
+    pub(crate) fn new(
+        queues: Vec<Arc<dyn NotificationQueue>>,
+        settings: PollingSettings,
+        backlog: Arc<dyn Backlog>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queues,
+                backlog,
+                settings,
+            }),
         }
     }
 
-    /// `GET /healthz`: 200 while the bot accepts work, 503 while it drains; and `GET /metrics`
-    /// (see [`metrics`](crate::metrics)). A polling bot serves no `POST /webhook`.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route("/healthz", get(health))
-            .with_state(self.shared.clone())
-            .merge(crate::metrics::router())
+    /// `GET /healthz` and `GET /metrics`: a polling bot serves no `POST /webhook`.
+    pub(crate) fn router(&self) -> Router {
+        super::health_router(self.shared.backlog.clone())
     }
 
-    /// Polls until `shutdown` resolves (or the dispatcher is shut down elsewhere); then stops
-    /// polling, lets the accepted events be handled within the drain deadline, and returns what
-    /// was left.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> DrainReport {
-        self.shared.backlog.start();
-        let (stop, stopped) = watch::channel(false);
-        let polling = self.shared.poll_all(stopped);
-        tokio::pin!(polling);
-        tokio::select! {
-            () = shutdown => {
-                let _ = stop.send(true);
-                polling.await;
-            }
-            () = &mut polling => {}
-        }
-        tracing::info!("shutting down: polling stopped, draining accepted events");
-        self.shared
-            .backlog
-            .shutdown(self.shared.drain_deadline)
-            .await
-    }
-
-    /// Serves [`router`](Poller::router) on `listener` and polls until `shutdown` resolves;
-    /// then stops polling, drains like [`run`](Poller::run), and stops serving.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<DrainReport> {
-        let app = self.router();
-        self.serve_app(app, listener, shutdown).await
-    }
-
-    /// Serves `app` (this poller's router merged with other routes) like [`serve`](Poller::serve).
-    pub(crate) async fn serve_app(
+    /// Serves `app` (this poller's router merged with other routes) on `listener` and polls
+    /// until `shutdown` resolves; then stops polling, lets the accepted events be handled
+    /// within the drain deadline, stops serving, and returns what was left.
+    pub(crate) async fn serve(
         self,
         app: Router,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        intake::serve_during(app, listener, shutdown, |stop| self.run(stop)).await
-    }
-}
-
-impl PollerBuilder {
-    /// Polls `queue` too, beside the others, into the same dispatcher: one loop per queue
-    /// (a bot of several GREEN-API instances).
-    pub fn queue(mut self, queue: Arc<dyn NotificationQueue>) -> Self {
-        self.queues.push(queue);
-        self
+        super::serve_during(app, listener, shutdown, |stop| self.run(stop)).await
     }
 
-    /// The long poll's length and the backoff after failures.
-    pub fn settings(mut self, settings: PollingSettings) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// Where claims against duplicates are kept (default: in memory for 24 h). A poller on a
-    /// [`shared_queue`](PollerBuilder::shared_queue) claims in the queue instead.
-    pub fn dedupe(mut self, store: impl DedupeStore) -> Self {
-        self.dedupe = Arc::new(store);
-        self
-    }
-
-    /// How long the shutdown waits for accepted events (default 30 s).
-    pub fn drain_deadline(mut self, deadline: Duration) -> Self {
-        self.drain_deadline = deadline;
-        self
-    }
-
-    /// Appends received notifications to `queue`, shared by the bot's replicas, instead of
-    /// queueing them in this process; a notification is deleted from the gateway's queue only
-    /// once it is in Redis. The dispatcher handles this replica's share while the poller runs.
-    #[cfg(feature = "redis")]
-    pub fn shared_queue(mut self, queue: crate::redis::RedisQueue) -> Self {
-        self.shared_queue = Some(queue);
-        self
-    }
-
-    /// The poller.
-    pub fn build(self) -> Poller {
-        let shared = Shared {
-            queues: self.queues,
-            backlog: Backlog::new(self.dedupe, self.dispatcher, self.shared_queue),
-            settings: self.settings,
-            drain_deadline: self.drain_deadline,
-        };
-        Poller {
-            shared: Arc::new(shared),
+    /// Polls until `stop` resolves (or the backlog shuts down elsewhere); then stops polling,
+    /// drains, and returns what was left.
+    async fn run(self, stop: impl Future<Output = ()> + Send) -> DrainReport {
+        self.shared.backlog.start();
+        let (trigger, shutdown) = crate::shutdown::channel();
+        let polling = self.shared.poll_all(shutdown);
+        tokio::pin!(polling);
+        tokio::select! {
+            () = stop => {
+                trigger.pull();
+                polling.await;
+            }
+            () = &mut polling => {}
         }
-    }
-}
-
-async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
-    if shared.backlog.is_closed() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
+        tracing::info!("shutting down: polling stopped, draining accepted events");
+        self.shared.backlog.shutdown().await
     }
 }
 
@@ -306,18 +203,18 @@ impl Shared {
         }
     }
 
-    /// Polls every queue, side by side, until `stop` turns true or the dispatcher shuts down.
-    async fn poll_all(&self, stop: watch::Receiver<bool>) {
+    /// Polls every queue, side by side, until shutdown or the backlog shuts down.
+    async fn poll_all(&self, shutdown: Shutdown) {
         let loops = self
             .queues
             .iter()
-            .map(|queue| self.poll(queue.as_ref(), stop.clone()));
+            .map(|queue| self.poll(queue.as_ref(), shutdown.clone()));
         futures_util::future::join_all(loops).await;
     }
 
     /// receive → parse → claim and queue → delete, one notification of `queue` at a time,
-    /// until `stop` turns true or the dispatcher shuts down.
-    async fn poll(&self, queue: &dyn NotificationQueue, mut stop: watch::Receiver<bool>) {
+    /// until shutdown or the backlog shuts down.
+    async fn poll(&self, queue: &dyn NotificationQueue, mut shutdown: Shutdown) {
         let timeout = self.settings.receive_timeout;
         tracing::info!(
             gateway = %queue.kind(),
@@ -326,14 +223,14 @@ impl Shared {
         );
         tokio::select! {
             biased;
-            () = stopped(&mut stop) => return,
+            () = shutdown.signalled() => return,
             () = Self::warn_if_pushed_elsewhere(queue) => {}
         }
         let mut backoff = Backoff::new(&self.settings);
         loop {
             let received = tokio::select! {
                 biased;
-                () = stopped(&mut stop) => return,
+                () = shutdown.signalled() => return,
                 received = queue.receive_notification(timeout) => received,
             };
             let notification = match received {
@@ -345,7 +242,7 @@ impl Shared {
                 Err(error) => {
                     let wait = backoff.next();
                     log_failure("receiveNotification", &error, wait);
-                    if !pause(wait, &mut stop).await {
+                    if !shutdown.pause(wait).await {
                         return;
                     }
                     continue;
@@ -356,13 +253,16 @@ impl Shared {
                 Taken::Done => {}
                 Taken::Stop => return,
                 Taken::Later => {
-                    if !pause(backoff.next(), &mut stop).await {
+                    if !shutdown.pause(backoff.next()).await {
                         return;
                     }
                     continue;
                 }
             }
-            if !self.delete(queue, receipt, &mut backoff, &mut stop).await {
+            if !self
+                .delete(queue, receipt, &mut backoff, &mut shutdown)
+                .await
+            {
                 return;
             }
         }
@@ -385,11 +285,10 @@ impl Shared {
         match self.backlog.accept(event).await {
             Ok(Accepted::Queued | Accepted::Duplicate) => Taken::Done,
             Err(Refused::Rejected(Rejected::ShuttingDown)) => Taken::Stop,
-            Err(Refused::Rejected(rejected)) => {
-                tracing::debug!(receipt, reason = %rejected, "notification left in the queue for later");
+            Err(refused) => {
+                tracing::debug!(receipt, reason = %refused, "notification left in the queue for later");
                 Taken::Later
             }
-            Err(Refused::DedupeUnavailable | Refused::QueueUnavailable) => Taken::Later,
         }
     }
 
@@ -400,14 +299,14 @@ impl Shared {
         queue: &dyn NotificationQueue,
         receipt: u64,
         backoff: &mut Backoff,
-        stop: &mut watch::Receiver<bool>,
+        shutdown: &mut Shutdown,
     ) -> bool {
         loop {
             let deleting = queue.delete_notification(receipt);
             tokio::pin!(deleting);
             let deleted = tokio::select! {
                 deleted = &mut deleting => Some(deleted),
-                () = stopped(stop) => tokio::time::timeout(DELETE_GRACE, &mut deleting).await.ok(),
+                () = shutdown.signalled() => tokio::time::timeout(DELETE_GRACE, &mut deleting).await.ok(),
             };
             match deleted {
                 Some(Ok(found)) => {
@@ -420,7 +319,7 @@ impl Shared {
                 Some(Err(error)) => {
                     let wait = backoff.next();
                     log_failure("deleteNotification", &error, wait);
-                    if pause(wait, stop).await {
+                    if shutdown.pause(wait).await {
                         continue;
                     }
                 }
@@ -442,20 +341,6 @@ fn log_failure(method: &'static str, error: &Error, wait: Duration) {
         tracing::warn!(method, %error, ?wait, "gateway call failed; trying again");
     } else {
         tracing::error!(method, %error, ?wait, "gateway call failed; trying again");
-    }
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// Waits `wait`; `false` when `stop` came first.
-async fn pause(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        biased;
-        () = stopped(stop) => false,
-        () = tokio::time::sleep(wait) => true,
     }
 }
 
