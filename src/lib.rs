@@ -59,6 +59,7 @@ pub mod webhook;
 
 mod contact;
 mod error;
+mod fold;
 mod id;
 mod intake;
 mod secret;
