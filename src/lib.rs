@@ -57,6 +57,7 @@ pub mod sandbox;
 pub mod testing;
 pub mod webhook;
 
+mod backoff;
 mod contact;
 mod error;
 mod fold;
