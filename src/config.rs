@@ -60,6 +60,9 @@ pub struct Config {
     pub redis_namespace: Option<String>,
 }
 
+/// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
+const SANDBOX: &str = "sandbox";
+
 /// The variables of a single gateway, which an instances file replaces.
 const SINGLE_INSTANCE_VARIABLES: [&str; 6] = [
     "HOOKBOT_GATEWAY",
@@ -185,9 +188,9 @@ impl GatewayConfig {
         let has_credentials = var("HOOKBOT_INSTANCE").is_some() || var("HOOKBOT_TOKEN").is_some();
         let name = var("HOOKBOT_GATEWAY").unwrap_or_else(|| {
             if has_credentials {
-                "green-api"
+                GatewayKind::GreenApiWhatsApp.as_str()
             } else {
-                "sandbox"
+                SANDBOX
             }
             .to_owned()
         });
@@ -205,20 +208,23 @@ impl GatewayConfig {
                 token: Secret::new(required("HOOKBOT_TOKEN")?),
             })
         };
-        match name.as_str() {
-            "sandbox" => Ok(GatewayConfig::Sandbox),
-            "green-api" => green_api(GatewayKind::GreenApiWhatsApp),
-            "green-api-max" => green_api(GatewayKind::GreenApiMax),
-            "zapi" => Ok(GatewayConfig::ZApi {
+        if name == SANDBOX {
+            return Ok(GatewayConfig::Sandbox);
+        }
+        let kind = name
+            .parse::<GatewayKind>()
+            .map_err(|unknown| Error::Config {
+                variable: "HOOKBOT_GATEWAY",
+                reason: format!("{unknown}, or {SANDBOX}"),
+            })?;
+        match kind {
+            GatewayKind::ZApi => Ok(GatewayConfig::ZApi {
                 base_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_ZAPI_URL.to_owned()),
                 instance: required("HOOKBOT_INSTANCE")?,
                 token: Secret::new(required("HOOKBOT_TOKEN")?),
                 client_token: var("HOOKBOT_CLIENT_TOKEN").map(Secret::new),
             }),
-            _ => Err(Error::Config {
-                variable: "HOOKBOT_GATEWAY",
-                reason: "must be green-api, green-api-max, zapi or sandbox".to_owned(),
-            }),
+            green_api_kind => green_api(green_api_kind),
         }
     }
 
@@ -524,6 +530,12 @@ mod tests {
             }
         ));
         assert!(!error.to_string().contains("tok-3f9a-secret"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("must be green-api, green-api-max or zapi, or sandbox"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::event::{Direction, Event, EventKind, Message};
+use crate::fold::fold;
 use crate::id::ChatId;
 
 type Test = dyn Fn(&Event, &mut Matched) -> bool + Send + Sync;
@@ -187,10 +188,12 @@ pub fn text(text: impl Into<String>) -> Filter {
     })
 }
 
-/// Messages whose text is `text` in any letter case, in any script (`ПОМОЩЬ` is `помощь`).
+/// Messages whose text is `text` in any letter case, in any script (`ПОМОЩЬ` is `помощь`),
+/// compared as the contact search compares names: without diacritics (`артем` is `Артём`),
+/// and with punctuation and white space only separating the words (`Help!` is `help`).
 pub fn text_ignore_case(text: impl Into<String>) -> Filter {
-    let text = fold(text.into().trim());
-    message_where(move |message| message.text().is_some_and(|said| fold(said.trim()) == text))
+    let text = comparable(&text.into());
+    message_where(move |message| message.text().is_some_and(|said| comparable(said) == text))
 }
 
 /// Messages whose text matches `pattern`; the captures reach the handler as [`Captures`].
@@ -223,7 +226,7 @@ pub fn regex_of(regex: Regex) -> Filter {
 /// Turn it into a [`Filter`] with [`into_filter`](CommandFilter::into_filter) or `.into()`.
 pub fn command(name: impl Into<String>) -> CommandFilter {
     CommandFilter {
-        names: vec![fold(&name.into())],
+        names: vec![comparable(&name.into())],
         prefixes: vec!['/'],
         bare: true,
     }
@@ -242,7 +245,7 @@ impl CommandFilter {
     /// More names for the same command (other languages, short forms).
     pub fn aliases(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.names
-            .extend(names.into_iter().map(|name| fold(&name.into())));
+            .extend(names.into_iter().map(|name| comparable(&name.into())));
         self
     }
 
@@ -284,7 +287,7 @@ impl CommandFilter {
         };
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, args) = rest.split_at(end);
-        let name = fold(word.split('@').next().unwrap_or(word));
+        let name = comparable(word.split('@').next().unwrap_or(word));
         self.names.contains(&name).then(|| Command {
             name,
             prefix,
@@ -319,7 +322,7 @@ impl<F: Into<Filter>> BitOr<F> for CommandFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Command {
-    /// The command's name as matched, case-folded (`contact`).
+    /// The command's name as matched, folded as [`text_ignore_case`] folds texts (`contact`).
     pub name: String,
     /// The prefix it was written with, `None` for a bare command.
     pub prefix: Option<char>,
@@ -367,10 +370,15 @@ impl Captures {
     }
 }
 
-/// `text` with Unicode's full case folding (`ß` and `SS` alike), for comparisons in any letter
-/// case and any script.
-fn fold(text: &str) -> String {
-    caseless::default_case_fold_str(text)
+/// The form in which the filters compare texts and command names: [folded](fold), or, for a
+/// text with no letter or digit to fold (`👍`), the text itself without white space around it.
+fn comparable(text: &str) -> String {
+    let folded = fold(text);
+    if folded.is_empty() {
+        text.trim().to_owned()
+    } else {
+        folded
+    }
 }
 
 #[cfg(test)]
@@ -396,6 +404,21 @@ mod tests {
         assert!(parse(&filter, "say contact").is_none());
         assert!(parse(&filter.clone().bare(false), "contact ivan").is_none());
         assert!(parse(&filter.prefixes(['!']), "!contact ivan").is_some());
+    }
+
+    #[test]
+    fn texts_compare_folded_and_symbols_compare_as_they_are() {
+        assert_eq!(comparable("  Артём, ПРИВЕТ! "), "артем привет");
+        assert_eq!(comparable(" 👍 "), "👍");
+        assert_ne!(comparable("👍"), comparable("❤️"));
+    }
+
+    #[test]
+    fn command_names_fold_like_texts() {
+        let filter = command("Артём");
+        assert_eq!(parse(&filter, "/артем hi").unwrap().name, "артем");
+        assert_eq!(parse(&command("👍"), "👍 x").unwrap().args, "x");
+        assert!(parse(&command("👍"), "❤️ x").is_none());
     }
 
     #[test]

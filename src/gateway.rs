@@ -28,6 +28,7 @@ mod validate;
 pub(crate) mod zapi;
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,7 +145,15 @@ pub enum GatewayKind {
 }
 
 impl GatewayKind {
-    /// The name used in `HOOKBOT_GATEWAY`: `green-api`, `green-api-max`, `zapi`.
+    /// Every gateway, in the order their names are listed.
+    pub const ALL: [GatewayKind; 3] = [
+        GatewayKind::GreenApiWhatsApp,
+        GatewayKind::GreenApiMax,
+        GatewayKind::ZApi,
+    ];
+
+    /// The name used in `HOOKBOT_GATEWAY`, the instances file and the Redis queue's entries:
+    /// `green-api`, `green-api-max`, `zapi` (read back by [`str::parse`]).
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::GreenApiWhatsApp => "green-api",
@@ -157,6 +166,41 @@ impl GatewayKind {
 impl fmt::Display for GatewayKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GatewayKind {
+    type Err = UnknownGateway;
+
+    /// The gateway of a name as [`as_str`](GatewayKind::as_str) writes it: `green-api`,
+    /// `green-api-max`, `zapi`.
+    fn from_str(name: &str) -> Result<Self, UnknownGateway> {
+        GatewayKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or(UnknownGateway)
+    }
+}
+
+/// A name that is not one of the [gateways](GatewayKind). Its message lists the names there
+/// are and never repeats the one given, which may be a misplaced secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownGateway;
+
+impl std::error::Error for UnknownGateway {}
+
+impl fmt::Display for UnknownGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("must be ")?;
+        let names = GatewayKind::ALL.map(GatewayKind::as_str);
+        if let Some((last, others)) = names.split_last() {
+            if !others.is_empty() {
+                write!(f, "{} or ", others.join(", "))?;
+            }
+            f.write_str(last)?;
+        }
+        Ok(())
     }
 }
 
@@ -327,4 +371,35 @@ fn base_url(field: &'static str, url: &str) -> Result<url::Url> {
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
         .ok_or_else(|| crate::ValidationError::new(field, crate::Rule::HttpUrl).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gateway_kind_is_listed_and_its_name_parses_back() {
+        // Exhaustive: a new kind does not compile here until it has its place in `ALL`.
+        let place = |kind| match kind {
+            GatewayKind::GreenApiWhatsApp => 0,
+            GatewayKind::GreenApiMax => 1,
+            GatewayKind::ZApi => 2,
+        };
+        for (at, kind) in GatewayKind::ALL.into_iter().enumerate() {
+            assert_eq!(place(kind), at);
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+            assert_eq!(kind.to_string().parse(), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_with_the_names_there_are_and_not_repeated() {
+        for name in ["telegram", "Green-API", "ZApi", "", "tok-3f9a-secret"] {
+            let error = name.parse::<GatewayKind>().unwrap_err();
+            assert_eq!(error, UnknownGateway);
+            let message = error.to_string();
+            assert_eq!(message, "must be green-api, green-api-max or zapi");
+            assert!(name.is_empty() || !message.contains(name), "{message}");
+        }
+    }
 }

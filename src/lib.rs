@@ -59,8 +59,10 @@ pub mod router;
 pub mod sandbox;
 pub mod testing;
 
+mod backoff;
 mod contact;
 mod error;
+mod fold;
 mod id;
 mod secret;
 mod shutdown;

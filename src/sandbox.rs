@@ -47,12 +47,13 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+pub use crate::gateway::green_api::rules::Platform;
 pub(crate) use attach::listen_error;
 pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
 pub use seed::{seed_contacts, seed_contacts_for};
 
 use crate::contact::Contact;
-use crate::gateway::{ClientSettings, GatewayKind};
+use crate::gateway::ClientSettings;
 use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
 use delivery::WebhookTarget;
@@ -87,20 +88,6 @@ pub struct SandboxBuilder {
     retry_delay: Duration,
     /// The settings of the client a bot attached to the sandbox talks to it with.
     client: ClientSettings,
-}
-
-/// Which GREEN-API platform a sandbox emulates. Both answer both path forms
-/// (`/waInstance…` and `/v3/waInstance…`); the platform decides the rules and the shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Platform {
-    /// WhatsApp: chat ids `79001234567@c.us` and `120363043968066561@g.us`, texts up to 20000
-    /// characters, contact cards by phone number.
-    #[default]
-    WhatsApp,
-    /// MAX (v3): numeric chat ids (negative for groups), texts up to 4000 characters, contact
-    /// cards by the chat id of a contact in the instance's contact list.
-    Max,
 }
 
 /// Why the sandbox refused a person's message.
@@ -305,102 +292,9 @@ impl SandboxBuilder {
     }
 }
 
-impl Platform {
-    /// The gateway kind a client of this platform uses.
-    pub fn gateway_kind(self) -> GatewayKind {
-        match self {
-            Platform::WhatsApp => GatewayKind::GreenApiWhatsApp,
-            Platform::Max => GatewayKind::GreenApiMax,
-        }
-    }
-
-    /// The longest text message, in characters: 20000 on WhatsApp, 4000 on MAX.
-    pub fn max_text_chars(self) -> usize {
-        match self {
-            Platform::WhatsApp => 20000,
-            Platform::Max => 4000,
-        }
-    }
-
-    /// Whether `id` is a person's chat id: `digits@c.us` on WhatsApp, positive digits on MAX.
-    pub fn is_person(self, id: &str) -> bool {
-        match self {
-            Platform::WhatsApp => id.strip_suffix("@c.us").is_some_and(is_digits),
-            Platform::Max => is_digits(id),
-        }
-    }
-
-    /// Whether `id` is a group chat id: `digits@g.us` (or `digits-digits@g.us`) on WhatsApp,
-    /// negative digits on MAX.
-    pub fn is_group(self, id: &str) -> bool {
-        match self {
-            Platform::WhatsApp => {
-                id.strip_suffix("@g.us")
-                    .is_some_and(|group| match group.split_once('-') {
-                        Some((owner, created)) => is_digits(owner) && is_digits(created),
-                        None => is_digits(group),
-                    })
-            }
-            Platform::Max => id.strip_prefix('-').is_some_and(is_digits),
-        }
-    }
-
-    /// Whether `id` is any chat id of the platform (WhatsApp also accepts `digits@lid`).
-    pub fn is_chat(self, id: &str) -> bool {
-        let privacy_id =
-            self == Platform::WhatsApp && id.strip_suffix("@lid").is_some_and(is_digits);
-        self.is_person(id) || self.is_group(id) || privacy_id
-    }
-
-    /// The shapes of a person's chat id, for error messages.
-    fn person_shape(self) -> &'static str {
-        match self {
-            Platform::WhatsApp => "digits@c.us",
-            Platform::Max => "digits",
-        }
-    }
-
-    /// The shapes of a group chat id, for error messages.
-    fn group_shape(self) -> &'static str {
-        match self {
-            Platform::WhatsApp => "digits@g.us",
-            Platform::Max => "-digits",
-        }
-    }
-
-    /// The shapes of any chat id, for error messages.
-    fn chat_shape(self) -> &'static str {
-        match self {
-            Platform::WhatsApp => "digits@c.us, digits@g.us or digits@lid",
-            Platform::Max => "digits, negative for a group",
-        }
-    }
-}
-
-/// Whether `text` is one or more ASCII digits.
-fn is_digits(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chat_id_shapes_per_platform() {
-        let whatsapp = Platform::WhatsApp;
-        assert!(whatsapp.is_person("79001234567@c.us"));
-        assert!(!whatsapp.is_person("79001234567"));
-        assert!(whatsapp.is_group("120363043968066561@g.us"));
-        assert!(whatsapp.is_group("79001234567-1479621234@g.us"));
-        assert!(whatsapp.is_chat("120650379300963@lid"));
-        assert!(!whatsapp.is_chat("+79001234567@c.us"));
-        let max = Platform::Max;
-        assert!(max.is_person("10000000"));
-        assert!(max.is_group("-10000000000000"));
-        assert!(!max.is_chat("79001234567@c.us"));
-        assert!(!max.is_chat("-"));
-    }
 
     #[test]
     fn debug_hides_the_token() {

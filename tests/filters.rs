@@ -1,9 +1,18 @@
-//! Every filter, on events parsed from real notification JSON.
+//! Every filter, on events parsed from real notification JSON (and, where a filter folds text,
+//! against the contact search, which folds the same way).
 
+mod common;
+
+use std::sync::Arc;
+
+use common::whatsapp_path;
 use hookbot::Event;
+use hookbot::contacts::ContactBook;
 use hookbot::filter::{self, Filter, Matched};
 use hookbot::gateway::GatewayKind;
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PRIVATE: &str = "79001234567@c.us";
 const GROUP: &str = "120363043968066561@g.us";
@@ -61,6 +70,44 @@ fn text_ignore_case_folds_every_script() {
         &filter::text_ignore_case("STRASSE"),
         &text("Straße")
     ));
+}
+
+#[test]
+fn text_ignore_case_ignores_diacritics_and_punctuation_as_the_contact_search_does() {
+    let artem = filter::text_ignore_case("артем");
+    assert!(passes(&artem, &text("Артём")));
+    assert!(passes(&artem, &text("АРТЁМ!")));
+    assert!(!passes(&artem, &text("Артёмка")));
+    let two_words = filter::text_ignore_case("Jean-Luc");
+    assert!(passes(&two_words, &text("jean luc")));
+    assert!(!passes(&two_words, &text("jeanluc")));
+}
+
+#[test]
+fn text_ignore_case_of_symbols_matches_the_same_symbols_only() {
+    let thumbs_up = filter::text_ignore_case("👍");
+    assert!(passes(&thumbs_up, &text(" 👍 ")));
+    assert!(!passes(&thumbs_up, &text("❤️")));
+    assert!(!passes(&thumbs_up, &text("👍👍")));
+}
+
+#[tokio::test]
+async fn a_filter_and_the_contact_search_agree_that_artem_is_artyom() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(whatsapp_path("getContacts")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": "79001234567@c.us", "name": "", "contactName": "Артём", "type": "user"}
+        ])))
+        .mount(&server)
+        .await;
+    let contacts = ContactBook::new(Arc::new(common::whatsapp(&server.uri())));
+    let found = contacts.find_best("артем").await.unwrap();
+    assert_eq!(
+        found.map(|contact| contact.contact_name),
+        Some("Артём".to_owned())
+    );
+    assert!(passes(&filter::text_ignore_case("артем"), &text("Артём")));
 }
 
 #[test]

@@ -1,20 +1,16 @@
-//! Search over a loaded contact list: folding names for comparison, the index built once per
-//! load, and the ranking of matches.
+//! Search over a loaded contact list: the index built once per load, and the ranking of
+//! matches.
 //!
-//! Names are compared in a folded form: Unicode full case folding (the `caseless` crate, so
-//! `ß` matches `ss` and `ς` matches `σ`), compatibility decomposition (full-width letters and
-//! ligatures match their plain forms) and no diacritics (`ё` matches `е`, `ã` matches `a`).
-//! Everything that is not a letter or a digit separates words.
+//! Names are compared in their [folded](crate::fold) form: any letter case, no diacritics,
+//! words separated by single spaces.
 
 use std::cmp::Reverse;
 use std::sync::Arc;
 
-use caseless::Caseless;
 use memchr::memmem::Finder;
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
 use crate::contact::{Contact, ContactKind};
+use crate::fold::{fold, fold_into};
 
 /// How well a contact matches a query; a better match compares greater.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -339,66 +335,6 @@ fn phone_digits(query: &str) -> Option<String> {
     (phone_like && !digits.is_empty()).then_some(digits)
 }
 
-/// `text` folded for comparison: its words, case-folded, without diacritics, joined by single
-/// spaces.
-pub(super) fn fold(text: &str) -> String {
-    let mut folded = String::with_capacity(text.len());
-    fold_into(text, &mut folded);
-    folded
-}
-
-/// Appends the folded form of `text` (see [`fold`]) to `out`.
-fn fold_into(text: &str, out: &mut String) {
-    let start = out.len();
-    let mut gap = false;
-    for c in text.chars() {
-        fold_char(c, |c| {
-            if !c.is_alphanumeric() {
-                gap = true;
-                return;
-            }
-            if gap && out.len() > start {
-                out.push(' ');
-            }
-            gap = false;
-            out.push(c);
-        });
-    }
-}
-
-/// Emits the folded form of one character: zero, one or more characters.
-///
-/// Unicode's compatibility caseless matching (D146: decomposition, case folding,
-/// compatibility decomposition, case folding), with the combining marks dropped afterwards.
-/// Character by character gives the same result as the whole text at once, because the only
-/// context normalisation uses is the order of combining marks, which are dropped. ASCII and
-/// the Russian alphabet without `Й` take a shortcut to the same result (the `fast_path_agrees`
-/// test checks every such character).
-fn fold_char(c: char, mut emit: impl FnMut(char)) {
-    if let Some(folded) = fold_fast(c) {
-        emit(folded);
-        return;
-    }
-    std::iter::once(c)
-        .nfd()
-        .default_case_fold()
-        .nfkd()
-        .default_case_fold()
-        .filter(|&c| !is_combining_mark(c))
-        .for_each(emit);
-}
-
-/// The folded form of ASCII and of `А`–`я` except `Й` and `й` (which decompose), else `None`.
-fn fold_fast(c: char) -> Option<char> {
-    match c {
-        _ if c.is_ascii() => Some(c.to_ascii_lowercase()),
-        'Й' | 'й' => None,
-        'А'..='Я' => char::from_u32(u32::from(c) + 0x20),
-        'а'..='я' => Some(c),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,49 +360,6 @@ mod tests {
             .into_iter()
             .map(|contact| contact.chat_id.to_string())
             .collect()
-    }
-
-    #[test]
-    fn fold_ignores_case_in_every_script() {
-        assert_eq!(fold("Василиса ПРЕМУДРАЯ"), "василиса премудрая");
-        assert_eq!(fold("ΟΔΥΣΣΕΥΣ"), fold("οδυσσευς"));
-        assert_eq!(fold("Straße"), "strasse");
-        assert_eq!(fold("İstanbul"), "istanbul");
-    }
-
-    #[test]
-    fn fold_drops_diacritics_and_compatibility_forms() {
-        assert_eq!(fold("Артём"), "артем");
-        assert_eq!(fold("João Conceição"), "joao conceicao");
-        assert_eq!(fold("Ｊｏｈｎ"), "john");
-        assert_eq!(fold("ﬁona"), "fiona");
-    }
-
-    #[test]
-    fn fast_path_agrees() {
-        let slow = |c: char| -> String {
-            std::iter::once(c)
-                .nfd()
-                .default_case_fold()
-                .nfkd()
-                .default_case_fold()
-                .filter(|&c| !is_combining_mark(c))
-                .collect()
-        };
-        for c in ('\0'..='\u{7f}').chain('\u{400}'..='\u{4ff}') {
-            if let Some(fast) = fold_fast(c) {
-                assert_eq!(fast.to_string(), slow(c), "{c:?}");
-            }
-        }
-        assert_eq!(fold_fast('Я'), Some('я'));
-        assert_eq!(fold_fast('Й'), None);
-    }
-
-    #[test]
-    fn fold_separates_words_by_one_space() {
-        assert_eq!(fold("  Jean-Luc  O'Neil ❤️ "), "jean luc o neil");
-        assert_eq!(fold("🙂 — !"), "");
-        assert_eq!(fold("Office 2024"), "office 2024");
     }
 
     #[test]

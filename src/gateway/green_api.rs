@@ -3,6 +3,7 @@
 //! All of GREEN-API's REST wire shapes live in this module.
 
 pub(crate) mod notification;
+pub(crate) mod rules;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,21 +28,12 @@ use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::id::ChatId;
 use crate::secret::Secret;
+pub(crate) use rules::RECEIVE_TIMEOUT_S;
+use rules::{Cards, MAX_BODY_BYTES, Platform, Rules, TYPING_TIME_MS, whatsapp_phone};
 
-/// GREEN-API's limit on a request's JSON body.
-const MAX_BODY_BYTES: usize = 100 * 1024;
-/// `typingTime` bounds, in milliseconds.
-const TYPING_MS: (u64, u64) = (1000, 20000);
-/// `phoneContact` length bounds, in digits.
-const PHONE_DIGITS: (usize, usize) = (11, 12);
-/// receiveNotification's `receiveTimeout` bounds, in seconds.
-pub(crate) const RECEIVE_TIMEOUT_S: (u64, u64) = (5, 60);
 /// How much longer than its `receiveTimeout` a receiveNotification call may take before the
 /// client gives up on it.
 const RECEIVE_GRACE: Duration = Duration::from_secs(10);
-
-const WHATSAPP_CHAT: &str = "a WhatsApp chat id: digits@c.us, digits@g.us or digits@lid";
-const MAX_CHAT: &str = "a MAX chat id: digits, negative for a group";
 
 /// A client of one GREEN-API instance, WhatsApp or MAX.
 ///
@@ -63,7 +55,7 @@ pub struct GreenApi {
 }
 
 struct Inner {
-    kind: GatewayKind,
+    platform: Platform,
     api_url: Url,
     /// `{api_url}[/v3]/waInstance{id}`: each call's URL adds the method and the token.
     instance_url: Url,
@@ -76,7 +68,7 @@ struct Inner {
 #[derive(Debug)]
 #[must_use]
 pub struct GreenApiBuilder {
-    kind: GatewayKind,
+    platform: Platform,
     api_url: String,
     instance: String,
     token: Secret,
@@ -93,7 +85,7 @@ impl GreenApi {
         instance: impl Into<String>,
         token: impl Into<Secret>,
     ) -> GreenApiBuilder {
-        GreenApiBuilder::new(GatewayKind::GreenApiWhatsApp, api_url, instance, token)
+        GreenApiBuilder::new(Platform::WhatsApp, api_url, instance, token)
     }
 
     /// A client of a MAX instance (v3 paths).
@@ -102,7 +94,7 @@ impl GreenApi {
         instance: impl Into<String>,
         token: impl Into<Secret>,
     ) -> GreenApiBuilder {
-        GreenApiBuilder::new(GatewayKind::GreenApiMax, api_url, instance, token)
+        GreenApiBuilder::new(Platform::Max, api_url, instance, token)
     }
 
     /// The first `count` entries of the contact list (`getContacts?count=`).
@@ -186,8 +178,13 @@ impl GreenApi {
         Ok(Some(settings.webhook_url).filter(|url| !url.trim().is_empty()))
     }
 
-    fn is_max(&self) -> bool {
-        self.inner.kind == GatewayKind::GreenApiMax
+    /// The documented rules of the instance's messenger.
+    fn rules(&self) -> &'static Rules {
+        self.inner.platform.rules()
+    }
+
+    fn kind(&self) -> GatewayKind {
+        self.inner.platform.gateway_kind()
     }
 
     /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`.
@@ -200,20 +197,12 @@ impl GreenApi {
         url
     }
 
-    /// Checks a chat id against the platform's shapes.
-    fn check_chat(&self, field: &'static str, chat: &ChatId) -> Result<(), ValidationError> {
-        if self.is_max() {
-            validate::chat_id(field, chat, is_max_chat, MAX_CHAT)
-        } else {
-            validate::chat_id(field, chat, is_whatsapp_chat, WHATSAPP_CHAT)
-        }
-    }
-
     /// `typingTime` in milliseconds, checked.
     fn typing_time(&self, options: &SendOptions) -> Result<Option<u64>, ValidationError> {
+        let (min, max) = TYPING_TIME_MS;
         options
             .typing
-            .map(|typing| validate::millis("options.typing", typing, TYPING_MS.0, TYPING_MS.1))
+            .map(|typing| validate::millis("options.typing", typing, min, max))
             .transpose()
     }
 
@@ -228,7 +217,7 @@ impl GreenApi {
         if can_quote {
             Some(quote.as_str())
         } else {
-            log_dropped(self.inner.kind, method, "quote");
+            log_dropped(self.kind(), method, "quote");
             None
         }
     }
@@ -287,13 +276,13 @@ impl GreenApi {
 
 impl GreenApiBuilder {
     fn new(
-        kind: GatewayKind,
+        platform: Platform,
         api_url: impl Into<String>,
         instance: impl Into<String>,
         token: impl Into<Secret>,
     ) -> Self {
         Self {
-            kind,
+            platform,
             api_url: api_url.into(),
             instance: instance.into(),
             token: token.into(),
@@ -332,7 +321,7 @@ impl GreenApiBuilder {
         }
         let transport = Transport::new(
             settings,
-            (self.kind, &self.instance),
+            (self.platform.gateway_kind(), &self.instance),
             HeaderMap::new(),
             vec![self.token.clone()],
         )?;
@@ -342,13 +331,13 @@ impl GreenApiBuilder {
                 .path_segments_mut()
                 .expect("base_url accepts only base URLs");
             path.pop_if_empty();
-            if self.kind == GatewayKind::GreenApiMax {
-                path.push("v3");
+            if let Some(prefix) = self.platform.rules().path_prefix {
+                path.push(prefix);
             }
             path.push(&format!("waInstance{}", self.instance));
         }
         let inner = Inner {
-            kind: self.kind,
+            platform: self.platform,
             api_url,
             instance_url,
             instance: self.instance,
@@ -364,7 +353,7 @@ impl GreenApiBuilder {
 #[async_trait]
 impl Gateway for GreenApi {
     fn kind(&self) -> GatewayKind {
-        self.inner.kind
+        GreenApi::kind(self)
     }
 
     fn instance(&self) -> &str {
@@ -372,15 +361,7 @@ impl Gateway for GreenApi {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let max = self.is_max();
-        Capabilities {
-            max_text_chars: if max { 4000 } else { 20000 },
-            quote_text: !max,
-            quote_contact: !max,
-            typing_text: true,
-            typing_contact: max,
-            delay: false,
-        }
+        self.rules().capabilities()
     }
 
     async fn send_text(
@@ -389,17 +370,17 @@ impl Gateway for GreenApi {
         text: &str,
         options: &SendOptions,
     ) -> Result<SentMessage> {
-        let capabilities = self.capabilities();
-        self.check_chat("chat", chat)?;
-        validate::text("text", text, capabilities.max_text_chars)?;
+        let rules = self.rules();
+        rules.check_chat("chat", chat)?;
+        validate::text("text", text, rules.max_text_chars)?;
         let typing_time = self.typing_time(options)?;
         if options.delay.is_some() {
-            log_dropped(self.inner.kind, "sendMessage", "delay");
+            log_dropped(self.kind(), "sendMessage", "delay");
         }
         let body = SendMessageBody {
             chat_id: chat.as_str(),
             message: text,
-            quoted_message_id: self.quote(options, "sendMessage", capabilities.quote_text),
+            quoted_message_id: self.quote(options, "sendMessage", rules.quote_text),
             typing_time,
         };
         self.send_message("sendMessage", &body).await
@@ -411,28 +392,27 @@ impl Gateway for GreenApi {
         card: &ContactCard,
         options: &SendOptions,
     ) -> Result<SentMessage> {
-        let capabilities = self.capabilities();
-        self.check_chat("chat", chat)?;
-        let contact = if self.is_max() {
-            self.max_contact(card)?
-        } else {
-            whatsapp_contact(card)?
+        let rules = self.rules();
+        rules.check_chat("chat", chat)?;
+        let contact = match rules.cards {
+            Cards::ByPhone { digits } => phone_contact(card, rules, digits)?,
+            Cards::ByChatId => chat_contact(card, rules)?,
         };
-        let typing_time = if capabilities.typing_contact {
+        let typing_time = if rules.typing_contact {
             self.typing_time(options)?
         } else {
             if options.typing.is_some() {
-                log_dropped(self.inner.kind, "sendContact", "typing");
+                log_dropped(self.kind(), "sendContact", "typing");
             }
             None
         };
         if options.delay.is_some() {
-            log_dropped(self.inner.kind, "sendContact", "delay");
+            log_dropped(self.kind(), "sendContact", "delay");
         }
         let body = SendContactBody {
             chat_id: chat.as_str(),
             contact,
-            quoted_message_id: self.quote(options, "sendContact", capabilities.quote_contact),
+            quoted_message_id: self.quote(options, "sendContact", rules.quote_contact),
             typing_time,
         };
         self.send_message("sendContact", &body).await
@@ -443,8 +423,7 @@ impl Gateway for GreenApi {
     }
 
     async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo> {
-        self.check_chat("chat", chat)?;
-        validate::individual_chat("chat", chat)?;
+        self.rules().check_individual_chat("chat", chat)?;
         let body = ChatBody {
             chat_id: chat.as_str(),
         };
@@ -467,7 +446,7 @@ impl Gateway for GreenApi {
 #[async_trait]
 impl NotificationQueue for GreenApi {
     fn kind(&self) -> GatewayKind {
-        self.inner.kind
+        GreenApi::kind(self)
     }
 
     async fn receive_notification(
@@ -486,42 +465,45 @@ impl NotificationQueue for GreenApi {
     }
 }
 
-impl GreenApi {
-    /// MAX shares a contact by its chat id, which must be a person's.
-    fn max_contact<'a>(&self, card: &'a ContactCard) -> Result<WireContact<'a>, ValidationError> {
-        let chat = card.chat_id.as_ref().ok_or(ValidationError::new(
-            "card.chat_id",
-            Rule::Required {
-                why: "GREEN-API MAX shares a contact by its chat id",
-            },
-        ))?;
-        self.check_chat("card.chat_id", chat)?;
-        validate::individual_chat("card.chat_id", chat)?;
-        Ok(WireContact::Max {
-            chat_id: chat.as_str(),
-        })
-    }
+/// A contact shared by its chat id, which must be a person's (MAX).
+fn chat_contact<'a>(
+    card: &'a ContactCard,
+    rules: &Rules,
+) -> Result<WireContact<'a>, ValidationError> {
+    let chat = card.chat_id.as_ref().ok_or(ValidationError::new(
+        "card.chat_id",
+        Rule::Required {
+            why: rules.card_needs,
+        },
+    ))?;
+    rules.check_individual_chat("card.chat_id", chat)?;
+    Ok(WireContact::Chat {
+        chat_id: chat.as_str(),
+    })
 }
 
-/// WhatsApp shares a phone number (from the card, or from a `@c.us` chat id) with names.
-fn whatsapp_contact(card: &ContactCard) -> Result<WireContact<'_>, ValidationError> {
+/// A contact shared by its phone number (from the card, or from a WhatsApp `digits@c.us` chat
+/// id) of `digits` (min, max) digits, with at least one name (WhatsApp).
+fn phone_contact<'a>(
+    card: &'a ContactCard,
+    rules: &Rules,
+    (min, max): (usize, usize),
+) -> Result<WireContact<'a>, ValidationError> {
     let phone = card
         .phone
         .as_deref()
-        .or_else(|| {
-            card.chat_id
-                .as_ref()
-                .and_then(|chat| chat.as_str().strip_suffix("@c.us"))
-        })
+        .or_else(|| whatsapp_phone(card.chat_id.as_ref()?.as_str()))
         .ok_or(ValidationError::new(
             "card.phone",
             Rule::Required {
-                why: "GREEN-API WhatsApp shares a contact by phone number",
+                why: rules.card_needs,
             },
         ))?;
-    validate::phone("card.phone", phone, PHONE_DIGITS.0, PHONE_DIGITS.1)?;
-    let phone_contact = phone.parse().expect("at most 12 digits fit in u64");
-    let contact = WireContact::WhatsApp {
+    validate::phone("card.phone", phone, min, max)?;
+    let phone_contact = phone
+        .parse()
+        .expect("the table allows at most 19 digits, which fit in u64");
+    let contact = WireContact::Phone {
         phone_contact,
         first_name: non_blank(card.first_name.as_deref()),
         middle_name: non_blank(card.middle_name.as_deref()),
@@ -529,7 +511,7 @@ fn whatsapp_contact(card: &ContactCard) -> Result<WireContact<'_>, ValidationErr
         company: non_blank(card.company.as_deref()),
     };
     match contact {
-        WireContact::WhatsApp {
+        WireContact::Phone {
             first_name: None,
             middle_name: None,
             last_name: None,
@@ -543,29 +525,12 @@ fn whatsapp_contact(card: &ContactCard) -> Result<WireContact<'_>, ValidationErr
 impl fmt::Debug for GreenApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GreenApi")
-            .field("kind", &self.inner.kind)
+            .field("kind", &self.kind())
             .field("api_url", &self.inner.api_url.as_str())
             .field("instance", &self.inner.instance)
             .field("token", &self.inner.token)
             .finish()
     }
-}
-
-/// `digits@c.us`, `digits@lid`, `digits@g.us` or `digits-digits@g.us`.
-fn is_whatsapp_chat(id: &str) -> bool {
-    match id.rsplit_once('@') {
-        Some((user, "c.us" | "lid")) => is_digits(user),
-        Some((group, "g.us")) => match group.split_once('-') {
-            Some((owner, created)) => is_digits(owner) && is_digits(created),
-            None => is_digits(group),
-        },
-        _ => false,
-    }
-}
-
-/// Digits, with a leading minus for groups.
-fn is_max_chat(id: &str) -> bool {
-    is_digits(id.strip_prefix('-').unwrap_or(id))
 }
 
 /// Maps GREEN-API's documented error answers to typed errors.
@@ -643,10 +608,7 @@ fn phone_of(phone_number: Option<&Value>, chat: &ChatId) -> Option<String> {
         }
         _ => None,
     };
-    from_field.or_else(|| {
-        let user = chat.as_str().strip_suffix("@c.us")?;
-        is_digits(user).then(|| user.to_owned())
-    })
+    from_field.or_else(|| whatsapp_phone(chat.as_str()).map(str::to_owned))
 }
 
 // ---- wire shapes ----
@@ -673,11 +635,12 @@ struct SendContactBody<'a> {
     typing_time: Option<u64>,
 }
 
+/// sendContact's `contact`, in the shape of the messenger's [`Cards`].
 #[derive(Serialize)]
 #[serde(untagged)]
 enum WireContact<'a> {
     #[serde(rename_all = "camelCase")]
-    WhatsApp {
+    Phone {
         phone_contact: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         first_name: Option<&'a str>,
@@ -689,7 +652,7 @@ enum WireContact<'a> {
         company: Option<&'a str>,
     },
     #[serde(rename_all = "camelCase")]
-    Max { chat_id: &'a str },
+    Chat { chat_id: &'a str },
 }
 
 #[derive(Serialize)]
@@ -788,38 +751,6 @@ struct InvokeStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn whatsapp_chat_ids() {
-        for id in [
-            "79001234567@c.us",
-            "120363043968066561@g.us",
-            "79001234567-1479621234@g.us",
-            "120650379300963@lid",
-        ] {
-            assert!(is_whatsapp_chat(id), "{id}");
-        }
-        for id in [
-            "79001234567",
-            "+79001234567@c.us",
-            "@c.us",
-            "7900@s.whatsapp.net",
-            "10000000",
-            "a@g.us",
-            "1-2-3@g.us",
-        ] {
-            assert!(!is_whatsapp_chat(id), "{id}");
-        }
-    }
-
-    #[test]
-    fn max_chat_ids() {
-        assert!(is_max_chat("10000000"));
-        assert!(is_max_chat("-10000000000000"));
-        assert!(!is_max_chat("79001234567@c.us"));
-        assert!(!is_max_chat("-"));
-        assert!(!is_max_chat(""));
-    }
 
     #[test]
     fn contact_not_found_reads_the_id_from_plain_and_json_bodies() {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use crate::backoff::Backoff;
 
 /// Retries with exponential backoff and jitter, bounded in attempts and in total time.
 ///
@@ -73,9 +73,9 @@ impl RetryPolicy {
 
     /// The wait before attempt `failed_attempts + 1`, or `None` to give up.
     ///
-    /// The backoff is `initial_delay · 2^(failed_attempts − 1)`, capped at `max_delay`, of which
-    /// a random half is kept ("equal jitter") so that many clients do not retry in step; a
-    /// `retry_after` from the gateway raises the wait to at least that.
+    /// The [backoff](Backoff) is `initial_delay · 2^(failed_attempts − 1)`, capped at
+    /// `max_delay`, of which a random half is kept ("equal jitter") so that many clients do not
+    /// retry in step; a `retry_after` from the gateway raises the wait to at least that.
     pub(crate) fn delay(
         &self,
         failed_attempts: u32,
@@ -85,15 +85,11 @@ impl RetryPolicy {
         if failed_attempts >= self.max_attempts {
             return None;
         }
-        let exponent = failed_attempts.saturating_sub(1).min(20);
-        let backoff = self
-            .initial_delay
-            .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let half = backoff / 2;
-        let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
+        let jittered = Backoff::new(self.initial_delay, self.max_delay)
+            .after(failed_attempts.saturating_sub(1))
+            .next();
         let wait = retry_after.map_or(jittered, |after| after.max(jittered));
-        (elapsed + wait <= self.max_elapsed).then_some(wait)
+        (elapsed.saturating_add(wait) <= self.max_elapsed).then_some(wait)
     }
 }
 
@@ -131,6 +127,21 @@ mod tests {
     fn retry_after_raises_the_wait() {
         let wait = policy().delay(1, Duration::ZERO, Some(Duration::from_secs(3)));
         assert_eq!(wait, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn huge_settings_and_counts_do_not_overflow() {
+        let policy = RetryPolicy::new()
+            .max_attempts(u32::MAX)
+            .initial_delay(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .max_elapsed(Duration::MAX);
+        assert!(policy.delay(u32::MAX - 1, Duration::MAX, None).is_some());
+        assert!(
+            policy
+                .delay(1, Duration::MAX, Some(Duration::MAX))
+                .is_some()
+        );
     }
 
     #[test]

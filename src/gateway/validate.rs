@@ -88,7 +88,7 @@ fn in_range(
 pub(crate) fn chat_id(
     field: &'static str,
     chat: &ChatId,
-    accepts: fn(&str) -> bool,
+    accepts: impl FnOnce(&str) -> bool,
     expected: &'static str,
 ) -> Checked<()> {
     if accepts(chat.as_str()) {

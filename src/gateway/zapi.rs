@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::green_api::rules::whatsapp_phone;
 use super::transport::{Call, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
@@ -384,7 +385,7 @@ fn contact_phone(card: &ContactCard) -> Result<&str, ValidationError> {
         .as_deref()
         .or_else(|| {
             let chat = card.chat_id.as_ref()?.as_str();
-            Some(chat.strip_suffix("@c.us").unwrap_or(chat))
+            Some(whatsapp_phone(chat).unwrap_or(chat))
         })
         .ok_or(ValidationError::new(
             "card.phone",

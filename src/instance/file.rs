@@ -300,17 +300,19 @@ impl Entry<'_> {
                 token: token.clone(),
             })
         };
-        match name.to_ascii_lowercase().as_str() {
-            "green-api" => green_api(GatewayKind::GreenApiWhatsApp),
-            "green-api-max" => green_api(GatewayKind::GreenApiMax),
-            "zapi" => Ok(GatewayConfig::ZApi {
+        // The value is not quoted: a token put in the wrong field would be.
+        let kind = name
+            .to_ascii_lowercase()
+            .parse::<GatewayKind>()
+            .map_err(|unknown| self.error(format!("`gateway` {unknown}")))?;
+        match kind {
+            GatewayKind::ZApi => Ok(GatewayConfig::ZApi {
                 base_url: url.clone().unwrap_or_else(|| DEFAULT_ZAPI_URL.to_owned()),
                 instance: id.clone(),
                 token: token.clone(),
                 client_token: client_token.clone(),
             }),
-            // The value is not quoted: a token put in the wrong field would be.
-            _ => Err(self.error("`gateway` must be green-api, green-api-max or zapi".to_owned())),
+            green_api_kind => green_api(green_api_kind),
         }
     }
 

@@ -36,10 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use rand::Rng;
 use tokio::net::TcpListener;
 
 use crate::backlog::{Accepted, Backlog, Refused};
+use crate::backoff::Backoff;
 use crate::dispatch::{DrainReport, Rejected};
 use crate::error::Error;
 use crate::event::Event;
@@ -226,7 +226,7 @@ impl Shared {
             () = shutdown.signalled() => return,
             () = Self::warn_if_pushed_elsewhere(queue) => {}
         }
-        let mut backoff = Backoff::new(&self.settings);
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
         loop {
             let received = tokio::select! {
                 biased;
@@ -344,53 +344,9 @@ fn log_failure(method: &'static str, error: &Error, wait: Duration) {
     }
 }
 
-/// Bounded exponential backoff with equal jitter, started over by [`reset`](Backoff::reset).
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    fn new(settings: &PollingSettings) -> Self {
-        Self {
-            initial: settings.initial_backoff,
-            max: settings.max_backoff,
-            failures: 0,
-        }
-    }
-
-    /// The next wait: `initial · 2^failures`, capped at `max`, of which a random half is kept.
-    fn next(&mut self) -> Duration {
-        let exponent = self.failures.min(20);
-        self.failures = self.failures.saturating_add(1);
-        let full = self.initial.saturating_mul(1 << exponent).min(self.max);
-        let half = full / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_within_jitter_is_capped_and_starts_over() {
-        let settings =
-            PollingSettings::new().backoff(Duration::from_millis(100), Duration::from_millis(400));
-        let mut backoff = Backoff::new(&settings);
-        for full in [100, 200, 400, 400, 400] {
-            let wait = backoff.next();
-            let full = Duration::from_millis(full);
-            assert!(wait >= full / 2 && wait <= full, "{wait:?} for {full:?}");
-        }
-        backoff.reset();
-        assert!(backoff.next() <= Duration::from_millis(100));
-    }
 
     #[test]
     fn receive_timeout_is_brought_within_green_apis_bounds() {

@@ -22,6 +22,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::lease::{Leases, fair_share, renewal_period};
 use super::queue::{GROUP, RedisQueue, decode};
+use crate::backoff::Backoff;
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::shutdown::{Shutdown, Trigger};
 
@@ -737,22 +738,24 @@ enum Round {
     Stop,
 }
 
-/// Failed Redis commands in a row, and the wait they call for.
-#[derive(Default)]
-struct Failures(u32);
+/// Failed Redis commands in a row, and the wait they call for: a [`Backoff`] from
+/// [`ERROR_PAUSE`] up to [`MAX_ERROR_PAUSE`].
+struct Failures(Backoff);
+
+impl Default for Failures {
+    fn default() -> Self {
+        Self(Backoff::new(ERROR_PAUSE, MAX_ERROR_PAUSE))
+    }
+}
 
 impl Failures {
-    /// Counts one more failure; the wait before trying again, doubling up to a cap.
+    /// Counts one more failure; the wait before trying again.
     fn next(&mut self) -> Duration {
-        let wait = ERROR_PAUSE
-            .saturating_mul(1 << self.0.min(4))
-            .min(MAX_ERROR_PAUSE);
-        self.0 = self.0.saturating_add(1);
-        wait
+        self.0.next()
     }
 
     fn reset(&mut self) {
-        self.0 = 0;
+        self.0.reset();
     }
 }
 

@@ -23,18 +23,18 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use rand::Rng;
 use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
 use super::Redis;
+use crate::backoff::Backoff;
 
-/// The first wait after finding the key held by someone else; it doubles up to
-/// [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(5);
-/// The longest wait between two tries to take a held key.
-const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// The most the first wait after finding the key held by someone else can be; each further
+/// try doubles it, up to [`MAX_BACKOFF`] (a random half of it is kept).
+const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
+/// The most a wait between two tries to take a held key can be.
+const MAX_BACKOFF: Duration = Duration::from_millis(150);
 
 /// Extends the lease if the token still holds it: 1 if so, 0 if it was lost.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
@@ -77,11 +77,9 @@ pub(crate) async fn acquire(
     let mut connection = redis.connection();
     let token = format!("{:032x}", rand::random::<u128>());
     let ttl = ttl.max(Duration::from_millis(30));
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     while !try_take(&mut connection, &key, &token, ttl).await? {
-        let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
-        tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.next()).await;
     }
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(keep(connection, key, token, ttl, stopped));

@@ -217,15 +217,8 @@ impl RedisQueue {
 /// accepted for, also when the notification names none (a Z-API callback is its path token's
 /// instance).
 pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
-    let gateway: String = entry.get("gateway")?;
+    let gateway: GatewayKind = entry.get::<String>("gateway")?.parse().ok()?;
     let notification: String = entry.get("event")?;
-    let gateway = [
-        GatewayKind::GreenApiWhatsApp,
-        GatewayKind::GreenApiMax,
-        GatewayKind::ZApi,
-    ]
-    .into_iter()
-    .find(|kind| kind.as_str() == gateway)?;
     let mut event = Event::parse(gateway, notification.as_bytes()).ok()?;
     if event.instance.is_empty()
         && let Some(instance) = entry.get::<String>("instance")

@@ -17,17 +17,18 @@ use subtle::ConstantTimeEq;
 
 use super::chat::{Author, EntryContent};
 use super::notification::{WID_MAX, WID_WHATSAPP};
-use super::rules::{self, MAX_BODY_BYTES, Refusal};
+use super::rules::{self, Refusal};
 use super::state::{Shared, lock};
 use super::{Platform, Sandbox};
 use crate::contact::{Contact, ContactKind};
+use crate::gateway::green_api::rules::{
+    DEFAULT_RECEIVE_TIMEOUT_S, MAX_BODY_BYTES, RECEIVE_TIMEOUT_S,
+};
 use crate::id::ChatId;
 use crate::secret::Secret;
 
 /// The most the sandbox reads of a body, to say which chat an oversized request was for.
 const READ_LIMIT: usize = 8 * 1024 * 1024;
-/// receiveNotification's `receiveTimeout` bounds and default, in seconds.
-const RECEIVE_TIMEOUT_S: (u64, u64, u64) = (5, 60, 5);
 
 /// The method names the sandbox answers, lower case.
 const METHODS: [&str; 9] = [
@@ -224,19 +225,21 @@ async fn contact_info(shared: &Shared, body: Body) -> Response {
     Json(info).into_response()
 }
 
-/// receiveNotification (`?receiveTimeout=N`, 5–60 s, default 5): the head of the queue as
-/// `{receiptId, body}`, or `null` when none came in time.
+/// receiveNotification (`?receiveTimeout=N` seconds, within GREEN-API's bounds): the head of
+/// the queue as `{receiptId, body}`, or `null` when none came in time.
 async fn receive(shared: &Shared, query: Option<&str>) -> Response {
-    let (min, max, default) = RECEIVE_TIMEOUT_S;
+    let (min, max) = RECEIVE_TIMEOUT_S;
     let seconds = match query_value(query, "receiveTimeout").map(|value| value.parse::<u64>()) {
-        None => default,
+        None => DEFAULT_RECEIVE_TIMEOUT_S,
         Some(Ok(seconds)) => seconds.clamp(min, max),
         Some(Err(_)) => {
             return refuse(
                 shared,
                 "receiveNotification",
                 None,
-                Refusal::Validation("receiveTimeout must be an integer from 5 to 60".to_owned()),
+                Refusal::Validation(format!(
+                    "receiveTimeout must be an integer from {min} to {max}"
+                )),
             );
         }
     };

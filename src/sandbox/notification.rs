@@ -50,10 +50,11 @@ fn instance_data(shared: &Shared) -> Value {
         .instance
         .parse::<u64>()
         .map_or_else(|_| Value::from(shared.instance.as_str()), Value::from);
-    let (wid, type_instance) = match shared.platform {
-        Platform::WhatsApp => (WID_WHATSAPP, "whatsapp"),
-        Platform::Max => (WID_MAX, "v3"),
+    let wid = match shared.platform {
+        Platform::WhatsApp => WID_WHATSAPP,
+        Platform::Max => WID_MAX,
     };
+    let type_instance = shared.platform.rules().type_instance;
     json!({"idInstance": id_instance, "wid": wid, "typeInstance": type_instance})
 }
 

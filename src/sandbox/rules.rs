@@ -1,5 +1,6 @@
-//! GREEN-API's documented rules for the requests the sandbox answers, and the refusals it
-//! answers when a rule is broken.
+//! The sandbox's checks of the requests it answers, against GREEN-API's documented rules
+//! (the [rules table](crate::gateway::green_api::rules) the client reads too), and the
+//! refusals it answers when a rule is broken.
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -7,14 +8,9 @@ use serde_json::{Map, Value};
 use super::chat::{SharedCard, UserMessage};
 use super::{Platform, SandboxError};
 use crate::contact::{Contact, ContactKind};
+use crate::gateway::green_api::rules::{Cards, TYPING_TIME_MS};
 use crate::id::{ChatId, MessageId};
 
-/// GREEN-API's limit on a request's JSON body.
-pub(crate) const MAX_BODY_BYTES: usize = 100 * 1024;
-/// `typingTime` bounds, in milliseconds.
-const TYPING_MS: std::ops::RangeInclusive<u64> = 1000..=20000;
-/// `phoneContact` length bounds, in digits.
-const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 11..=12;
 /// GREEN-API's answer to getContactInfo on a group.
 const NO_GROUPS: &str = "The method GetContactInfo does not support group chats, to work with groups, use the GetGroupData method";
 
@@ -98,7 +94,7 @@ pub(crate) fn send_message(platform: Platform, body: &Map<String, Value>) -> Che
     if text.trim().is_empty() {
         return Err(invalid("message must not be empty"));
     }
-    let max = platform.max_text_chars();
+    let max = platform.rules().max_text_chars;
     let chars = text.chars().count();
     if chars > max {
         return Err(invalid(format!(
@@ -113,9 +109,10 @@ pub(crate) fn send_message(platform: Platform, body: &Map<String, Value>) -> Che
     })
 }
 
-/// sendContact: `chatId` and `contact`; WhatsApp: `phoneContact` (an integer of 11–12 digits)
-/// and at least one name, optional `quotedMessageId`; MAX: `contact.chatId` of a contact in the
-/// contact list, no quote. Both: optional `typingTime`.
+/// sendContact: `chatId` and `contact`, as the platform's [`Cards`] say: `phoneContact` (an
+/// integer of the documented digits) and at least one name (WhatsApp); or `contact.chatId` of a
+/// contact in the contact list (MAX). Optional `quotedMessageId` where the platform takes it
+/// (ignored elsewhere), optional `typingTime`.
 pub(crate) fn send_contact(
     platform: Platform,
     contacts: &[Contact],
@@ -128,24 +125,23 @@ pub(crate) fn send_contact(
         Some(_) => return Err(invalid("contact must be an object")),
     };
     typing_time(body)?;
-    match platform {
-        Platform::WhatsApp => Ok(ContactRequest {
-            chat,
-            card: whatsapp_card(contact)?,
-            quoted: quoted_message_id(body)?,
-        }),
-        Platform::Max => Ok(ContactRequest {
-            chat,
-            card: max_card(contacts, contact)?,
-            quoted: None,
-        }),
-    }
+    let rules = platform.rules();
+    let card = match rules.cards {
+        Cards::ByPhone { digits } => phone_card(contact, digits)?,
+        Cards::ByChatId => chat_card(contacts, contact)?,
+    };
+    let quoted = if rules.quote_contact {
+        quoted_message_id(body)?
+    } else {
+        None
+    };
+    Ok(ContactRequest { chat, card, quoted })
 }
 
 /// getContactInfo: the `chatId` of a person, not a group.
 pub(crate) fn contact_info(platform: Platform, body: &Map<String, Value>) -> Checked<ChatId> {
     let chat = chat_id(platform, body, "chatId")?;
-    if platform.is_group(chat.as_str()) {
+    if platform.rules().chat_ids.is_group(chat.as_str()) {
         return Err(invalid(NO_GROUPS));
     }
     Ok(chat)
@@ -156,24 +152,25 @@ pub(crate) fn user_message(
     platform: Platform,
     message: &UserMessage,
 ) -> Result<ChatId, SandboxError> {
-    if !platform.is_person(message.from.as_str()) {
+    let rules = platform.rules();
+    if !rules.chat_ids.is_person(message.from.as_str()) {
         return Err(SandboxError::InvalidSender {
             from: message.from.to_string(),
-            expected: platform.person_shape(),
+            expected: rules.chat_ids.person_shape(),
         });
     }
     if let Some(chat) = &message.chat
-        && !platform.is_group(chat.as_str())
+        && !rules.chat_ids.is_group(chat.as_str())
     {
         return Err(SandboxError::NotAGroup {
             chat: chat.to_string(),
-            expected: platform.group_shape(),
+            expected: rules.chat_ids.group_shape(),
         });
     }
     if message.text.trim().is_empty() {
         return Err(SandboxError::EmptyText);
     }
-    let max = platform.max_text_chars();
+    let max = rules.max_text_chars;
     let actual = message.text.chars().count();
     if actual > max {
         return Err(SandboxError::TextTooLong { max, actual });
@@ -183,24 +180,26 @@ pub(crate) fn user_message(
 
 /// The chat id at `field`: a string in one of the platform's shapes.
 fn chat_id(platform: Platform, body: &Map<String, Value>, field: &str) -> Checked<ChatId> {
+    let rules = platform.rules();
     match body.get(field) {
         None | Some(Value::Null) => Err(invalid(format!("{field} is required"))),
-        Some(Value::String(id)) if platform.is_chat(id) => Ok(ChatId::from(id.as_str())),
+        Some(Value::String(id)) if rules.chat_ids.is_chat(id) => Ok(ChatId::from(id.as_str())),
         Some(Value::String(id)) => Err(invalid(format!(
-            "{field} must be a chat id ({}), is {id:?}",
-            platform.chat_shape()
+            "{field} must be {}, is {id:?}",
+            rules.chat_id_shape
         ))),
         Some(_) => Err(invalid(format!("{field} must be a string"))),
     }
 }
 
-/// `typingTime`, when present: an integer of 1000–20000 ms.
+/// `typingTime`, when present: an integer of milliseconds within GREEN-API's bounds.
 fn typing_time(body: &Map<String, Value>) -> Checked<()> {
+    let (min, max) = TYPING_TIME_MS;
     match body.get("typingTime") {
         None | Some(Value::Null) => Ok(()),
-        Some(value) if value.as_u64().is_some_and(|ms| TYPING_MS.contains(&ms)) => Ok(()),
+        Some(value) if value.as_u64().is_some_and(|ms| (min..=max).contains(&ms)) => Ok(()),
         Some(value) => Err(invalid(format!(
-            "typingTime must be an integer from 1000 to 20000 (milliseconds), is {value}"
+            "typingTime must be an integer from {min} to {max} (milliseconds), is {value}"
         ))),
     }
 }
@@ -215,16 +214,17 @@ fn quoted_message_id(body: &Map<String, Value>) -> Checked<Option<MessageId>> {
     }
 }
 
-/// WhatsApp's contact object: `phoneContact` and at least one of the four names.
-fn whatsapp_card(contact: &Map<String, Value>) -> Checked<SharedCard> {
+/// A contact object by phone: `phoneContact` of `min..=max` digits and at least one of the
+/// four names.
+fn phone_card(contact: &Map<String, Value>, (min, max): (usize, usize)) -> Checked<SharedCard> {
     let phone = contact.get("phoneContact");
     let phone_contact = phone
         .and_then(Value::as_u64)
-        .filter(|phone| PHONE_DIGITS.contains(&phone.to_string().len()))
+        .filter(|phone| (min..=max).contains(&phone.to_string().len()))
         .ok_or_else(|| match phone {
             None | Some(Value::Null) => invalid("contact.phoneContact is required"),
             Some(value) => invalid(format!(
-                "contact.phoneContact must be an integer of 11 or 12 digits, is {value}"
+                "contact.phoneContact must be an integer of {min} to {max} digits, is {value}"
             )),
         })?;
     let card = SharedCard {
@@ -261,8 +261,8 @@ fn name(contact: &Map<String, Value>, field: &str) -> Checked<Option<String>> {
     }
 }
 
-/// MAX's contact object: `chatId` of a person in the instance's contact list.
-fn max_card(contacts: &[Contact], contact: &Map<String, Value>) -> Checked<SharedCard> {
+/// A contact object by chat id: `chatId` of a person in the instance's contact list.
+fn chat_card(contacts: &[Contact], contact: &Map<String, Value>) -> Checked<SharedCard> {
     let id = match contact.get("chatId") {
         None | Some(Value::Null) => return Err(invalid("contact.chatId is required")),
         Some(Value::String(id)) => id.as_str(),

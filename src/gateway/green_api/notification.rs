@@ -6,13 +6,13 @@
 
 use serde_json::Value;
 
+use super::rules::{Platform, whatsapp_phone};
 use crate::event::{
     Block, Call, Content, DeliveryStatus, Direction, Event, EventKind, InstanceState, Location,
     Media, MediaKind, Message, MessageStatus, Poll, PollVotes, RawJson, SharedContact,
 };
 use crate::gateway::GatewayKind;
 use crate::gateway::json::{self, at, first_text, string, text};
-use crate::gateway::validate::is_digits;
 use crate::id::{ChatId, MessageId};
 
 /// The text GREEN-API puts in a message it could not decrypt.
@@ -61,18 +61,14 @@ pub(crate) fn instance_id(value: &Value) -> String {
     string(value, "/instanceData/idInstance")
 }
 
-/// The gateway `instanceData.typeInstance` names: `v3` is MAX.
+/// The gateway `instanceData.typeInstance` names.
 fn instance_gateway(value: &Value) -> Option<GatewayKind> {
     gateway_of_type(json::str_at(value, "/instanceData/typeInstance"))
 }
 
-/// The gateway an `instanceData.typeInstance` names: `v3` is MAX.
+/// The gateway an `instanceData.typeInstance` names (`whatsapp`, MAX's `v3`).
 fn gateway_of_type(type_instance: &str) -> Option<GatewayKind> {
-    match type_instance {
-        "whatsapp" => Some(GatewayKind::GreenApiWhatsApp),
-        "v3" => Some(GatewayKind::GreenApiMax),
-        _ => None,
-    }
+    Platform::of_type_instance(type_instance).map(Platform::gateway_kind)
 }
 
 /// `incomingMessageReceived`, `outgoingMessageReceived`, `outgoingAPIMessageReceived`.
@@ -115,8 +111,7 @@ fn hidden_or_digits(phone: &str) -> Option<String> {
 
 /// The phone number of a WhatsApp `digits@c.us` chat.
 fn phone_of_chat(chat: &ChatId) -> Option<String> {
-    let user = chat.as_str().strip_suffix("@c.us")?;
-    is_digits(user).then(|| user.to_owned())
+    whatsapp_phone(chat.as_str()).map(str::to_owned)
 }
 
 /// The message quoted: `quotedMessage.stanzaId`; for the deprecated `quotedMessage` type
