@@ -125,6 +125,12 @@ impl Instance {
         self.webhook_token.is_some()
     }
 
+    /// Has the metrics label this instance's events with its id (see
+    /// [`metrics`](crate::metrics#label-values)): a bot serves it.
+    fn label_metrics(&self) {
+        crate::metrics::serve(&self.id);
+    }
+
     /// The family whose ids the instance's id is unique among.
     pub(crate) fn family(&self) -> Family {
         Family::of(self.kind)
@@ -261,6 +267,7 @@ impl Instances {
                 .of_mut(instance.family())
                 .insert(instance.id.clone(), at);
         }
+        all.iter().for_each(Instance::label_metrics);
         Ok(Self {
             all,
             by_id,
@@ -298,6 +305,7 @@ impl Instances {
 
     /// The registry of a bot built on one client: it serves every notification it is posted.
     pub(crate) fn single(instance: Instance) -> Self {
+        instance.label_metrics();
         let mut by_id = ById::default();
         by_id
             .of_mut(instance.family())
