@@ -128,7 +128,7 @@ impl Instance {
     /// Has the metrics label this instance's events with its id (see
     /// [`metrics`](crate::metrics#label-values)): a bot serves it.
     fn label_metrics(&self) {
-        crate::metrics::serve(&self.id);
+        crate::metrics::label_instance(&self.id);
     }
 
     /// The family whose ids the instance's id is unique among.

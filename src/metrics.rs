@@ -244,10 +244,10 @@ fn describe() {
     );
 }
 
-/// Tells the metrics that the bot serves the instance `id`: its events are labelled with
-/// `id`, where events naming an instance no bot of this process serves count as
+/// Tells the metrics that a bot serves the instance `id`: its events are labelled with `id`,
+/// where events naming an instance no bot of this process serves count as
 /// [`UNKNOWN_INSTANCE`]. The registry of a bot's instances calls it for each.
-pub(crate) fn serve(id: &Arc<str>) {
+pub(crate) fn label_instance(id: &Arc<str>) {
     let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
     registry.served.entry(id.clone()).or_default();
 }
@@ -325,16 +325,21 @@ impl Registry {
     /// Makes and keeps the series of `instance` and `key` (they live as long as the recorder
     /// keeps them).
     fn make(&mut self, instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let (label, kept) = match self.served.get_key_value(instance) {
-            Some((id, _)) => (id.clone(), instance),
-            None => (Arc::from(UNKNOWN_INSTANCE), UNKNOWN_INSTANCE),
+        let made = |label: &str| -> &'static EventSeries {
+            Box::leak(Box::new(EventSeries::register(key, label)))
         };
-        let made: &'static EventSeries = Box::leak(Box::new(EventSeries::register(key, &label)));
-        match self.served.get_mut(kept) {
-            Some(series) => series.push(made),
-            None => self.unknown.push(made),
+        match self.served.get_mut(instance) {
+            Some(series) => {
+                let made = made(instance);
+                series.push(made);
+                made
+            }
+            None => {
+                let made = made(UNKNOWN_INSTANCE);
+                self.unknown.push(made);
+                made
+            }
         }
-        made
     }
 }
 
@@ -357,12 +362,12 @@ impl EventSeries {
         })
     }
 
-    fn register(key: SeriesKey, instance: &Arc<str>) -> Self {
+    fn register(key: SeriesKey, instance: &str) -> Self {
         recorder();
         let labels = || {
             [
                 ("gateway", SharedString::const_str(key.gateway.as_str())),
-                ("instance_id", SharedString::from(instance.clone())),
+                ("instance_id", instance_label(instance)),
                 ("kind", SharedString::const_str(key.kind)),
             ]
         };
@@ -371,7 +376,7 @@ impl EventSeries {
             let gauge = metrics::gauge!(
                 INSTANCE_CONNECTED,
                 "gateway" => key.gateway.as_str(),
-                "instance_id" => SharedString::from(instance.clone()),
+                "instance_id" => instance_label(instance),
             );
             (gauge, if connected { 1.0 } else { 0.0 })
         });
@@ -426,8 +431,9 @@ impl EventSeries {
     }
 }
 
-/// `instance` as a label value, for the series of gateway clients and contact books: the
-/// application makes those from its configuration, so their instances are few.
+/// `instance` as a label value: the id of an instance a bot serves, of a gateway client or of
+/// a contact book (the application makes those from its configuration, so they are few), or
+/// [`UNKNOWN_INSTANCE`].
 fn instance_label(instance: &str) -> SharedString {
     SharedString::from_owned(instance.to_owned())
 }
