@@ -33,7 +33,7 @@
 //! Every label value comes from what the bot knows, never from what a request says, so that
 //! nobody who can post to the webhook can make the output grow. `gateway` is a
 //! [`GatewayKind`] name (`green-api`, `green-api-max`, `zapi`, ...), `kind` an
-//! [`EventKind`](crate::EventKind) name (`message`, `status`, ...), `method` the gateway's
+//! [`EventKind`] name (`message`, `status`, ...), `method` the gateway's
 //! method name in hookbot's code (`sendMessage`, `send-text`), `status` and `reason` one of
 //! a fixed list. `instance_id` is an instance id (GREEN-API `idInstance`, Z-API instance id):
 //! for events, the id of an instance the bot [serves](crate::instance::Instances), or
