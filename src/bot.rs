@@ -439,6 +439,9 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
         if let Some(token) = &self.webhook_token {
             instances.default_webhook_token(token);
         }
+        for instance in instances.iter() {
+            crate::metrics::label_instance(instance.id());
+        }
         let conversations = self.conversations.or_else(|| {
             (TypeId::of::<D>() != TypeId::of::<()>()).then(|| self.store.conversations())
         });

@@ -15,24 +15,37 @@
 //!
 //! | metric | labels | what it counts |
 //! |---|---|---|
-//! | `hookbot_events_received_total` | `gateway`, `instance`, `kind` | notifications parsed into events and offered to the intake (webhook or poller), each delivery once |
-//! | `hookbot_events_acknowledged_total` | `gateway`, `instance`, `kind` | events the gateway was told it may forget (200, or deleteNotification): queued for handling, or duplicates; received − acknowledged were refused (503, or left in the queue) |
-//! | `hookbot_events_duplicate_total` | `gateway`, `instance`, `kind` | acknowledged events that were copies of one accepted before, not handled again |
-//! | `hookbot_events_handled_total` | `gateway`, `instance`, `kind` | events whose handler returned `Ok` (an event no route matched included) |
-//! | `hookbot_events_failed_total` | `gateway`, `instance`, `kind` | events whose handler returned an error or panicked |
-//! | `hookbot_handler_duration_seconds` | `gateway`, `instance`, `kind` | histogram of the handler's time per event, success or failure |
-//! | `hookbot_queue_depth` | `gateway`, `instance` | gauge: events accepted and not yet handled |
-//! | `hookbot_gateway_calls_total` | `gateway`, `instance`, `method`, `status` | HTTP requests to the gateway, one per attempt (a retried call counts each try): `status` is the answer's code (`200`, `429`, `500`), or `timeout` / `transport` when no answer came |
-//! | `hookbot_contact_cache_hits_total` | `gateway`, `instance`, `cache` | [`ContactBook`](crate::contacts::ContactBook) look-ups answered from the cache: `cache` is `contacts` (the list) or `contact_info` (a chat's profile) |
-//! | `hookbot_contact_cache_misses_total` | `gateway`, `instance`, `cache` | look-ups that found no fresh entry (callers sharing one load each count a miss; the load's gateway call is counted once) |
+//! | `hookbot_events_received_total` | `gateway`, `instance_id`, `kind` | notifications parsed into events and offered to the intake (webhook or poller), each delivery once |
+//! | `hookbot_events_acknowledged_total` | `gateway`, `instance_id`, `kind` | events the gateway was told it may forget (200, or deleteNotification): queued for handling, or duplicates; received − acknowledged were refused (503, or left in the queue) |
+//! | `hookbot_events_duplicate_total` | `gateway`, `instance_id`, `kind` | acknowledged events that were copies of one accepted before, not handled again |
+//! | `hookbot_events_handled_total` | `gateway`, `instance_id`, `kind` | events whose handler returned `Ok` (an event no route matched included) |
+//! | `hookbot_events_failed_total` | `gateway`, `instance_id`, `kind` | events whose handler returned an error or panicked |
+//! | `hookbot_handler_duration_seconds` | `gateway`, `instance_id`, `kind` | histogram of the handler's time per event, success or failure |
+//! | `hookbot_queue_depth` | `gateway`, `instance_id` | gauge: events accepted and not yet handled |
+//! | `hookbot_instance_connected` | `gateway`, `instance_id` | gauge: 1 when the instance's last state notification said it can send and receive (GREEN-API `authorized`, `online`; Z-API `connected`), 0 when it said it cannot (`notAuthorized`, `blocked`, `sleepMode`, `starting`, `offline`, `disconnected`, ...); absent until one came |
+//! | `hookbot_gateway_calls_total` | `gateway`, `instance_id`, `method`, `status` | HTTP requests to the gateway, one per attempt (a retried call counts each try): `status` is the answer's code when it is one of [`STATUS_CODES`] (`200`, `429`, `500`, ...), else its class (`2xx`, `3xx`, `4xx`, `5xx`; `other` past 599), or `timeout` / `transport` when no answer came |
+//! | `hookbot_gateway_refusals_total` | `gateway`, `instance_id`, `reason` | answers by which the gateway refused the instance itself, by `reason`: `not_authorized` (the phone is not linked: scan the QR code), `unauthorized` (wrong API token or client token), `forbidden` (wrong instance id), `quota_exceeded` (the plan's quota is used up); each at 0 from the client's start |
+//! | `hookbot_contact_cache_hits_total` | `gateway`, `instance_id`, `cache` | [`ContactBook`](crate::contacts::ContactBook) look-ups answered from the cache: `cache` is `contacts` (the list) or `contact_info` (a chat's profile) |
+//! | `hookbot_contact_cache_misses_total` | `gateway`, `instance_id`, `cache` | look-ups that found no fresh entry (callers sharing one load each count a miss; the load's gateway call is counted once) |
 //!
-//! `gateway` is a [`GatewayKind`] name (`green-api`, `green-api-max`, `zapi`), `kind` an
-//! [`EventKind`](crate::EventKind) name (`message`, `status`, ...), `method` the gateway's
-//! method name (`sendMessage`, `send-text`). `instance` is the instance id (GREEN-API
-//! `idInstance`, Z-API instance id; empty when a notification names none): a bot serves few,
-//! and an operator wants to tell them apart. Instance ids come from notifications, so that a webhook without a token cannot be
-//! made to grow the output without end, at most [`MAX_INSTANCES`] distinct ones are labelled;
-//! later ones are counted under `instance="other"`. No label ever holds a token or a URL.
+//! # Label values
+//!
+//! Every label value comes from what the bot knows, never from what a request says, so that
+//! nobody who can post to the webhook can make the output grow. `gateway` is a
+//! [`GatewayKind`] name (`green-api`, `green-api-max`, `zapi`, ...), `kind` an
+//! [`EventKind`] name (`message`, `status`, ...), `method` the gateway's
+//! method name in hookbot's code (`sendMessage`, `send-text`), `status` and `reason` one of
+//! a fixed list. `instance_id` is an instance id (GREEN-API `idInstance`, Z-API instance id):
+//! for events, the id of an instance the bot [serves](crate::instance::Instances), or
+//! [`UNKNOWN_INSTANCE`] for a notification naming any other (a bot built on one client
+//! handles those too); for gateway calls and contact caches, the id of the client the
+//! application built. No label ever holds a token or a URL.
+//!
+//! The label is `instance_id`, not `instance`: Prometheus gives every scraped series an
+//! `instance` label of its own (the target's address), and would rename a scraped one to
+//! `exported_instance`.
+//!
+//! The dashboard and alert rules in the repository's `ops/` folder read these metrics.
 //!
 //! # The recorder
 //!
@@ -44,7 +57,8 @@
 //! metrics in that recorder; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Once, OnceLock, PoisonError, RwLock};
+use std::fmt;
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -55,7 +69,8 @@ use axum::routing::get;
 use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::event::Event;
+use crate::error::Error;
+use crate::event::{Event, EventKind};
 use crate::gateway::{Gateway, GatewayKind};
 
 /// Notifications parsed into events and offered to the intake.
@@ -72,8 +87,12 @@ pub const EVENTS_FAILED: &str = "hookbot_events_failed_total";
 pub const HANDLER_DURATION: &str = "hookbot_handler_duration_seconds";
 /// Gauge of the events accepted and not yet handled.
 pub const QUEUE_DEPTH: &str = "hookbot_queue_depth";
+/// Gauge: whether the instance's last state notification said it can send and receive.
+pub const INSTANCE_CONNECTED: &str = "hookbot_instance_connected";
 /// HTTP requests to the gateway, one per attempt.
 pub const GATEWAY_CALLS: &str = "hookbot_gateway_calls_total";
+/// Answers by which the gateway refused the instance itself.
+pub const GATEWAY_REFUSALS: &str = "hookbot_gateway_refusals_total";
 /// Contact book look-ups answered from the cache.
 pub const CONTACT_CACHE_HITS: &str = "hookbot_contact_cache_hits_total";
 /// Contact book look-ups that found no fresh entry.
@@ -85,11 +104,16 @@ pub const HANDLER_DURATION_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// How many distinct instance ids are labelled; events of further ones count as `other`.
-pub const MAX_INSTANCES: usize = 100;
+/// The `instance_id` label of events whose notification names an instance the bot does not
+/// serve.
+pub const UNKNOWN_INSTANCE: &str = "unknown";
 
-/// The `instance` label of the instances past [`MAX_INSTANCES`].
-const OTHER_INSTANCE: &str = "other";
+/// The answer codes [`GATEWAY_CALLS`] labels as they are: those the gateways document, and
+/// the common ones of proxies in front of them. Any other code is labelled by its class.
+pub const STATUS_CODES: [&str; 18] = [
+    "200", "201", "204", "400", "401", "403", "404", "405", "408", "413", "415", "429", "466",
+    "499", "500", "502", "503", "504",
+];
 
 /// How often the recorder's histograms are drained when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -198,9 +222,17 @@ fn describe() {
         "The handler's time per event, success or failure."
     );
     describe_gauge!(QUEUE_DEPTH, "Events accepted and not yet handled.");
+    describe_gauge!(
+        INSTANCE_CONNECTED,
+        "1 when the instance's last state notification said it can send and receive, 0 when it said it cannot."
+    );
     describe_counter!(
         GATEWAY_CALLS,
         "HTTP requests to the gateway, one per attempt, by method and answer status (timeout, transport: no answer)."
+    );
+    describe_counter!(
+        GATEWAY_REFUSALS,
+        "Answers by which the gateway refused the instance: not_authorized (link the phone), unauthorized (API or client token), forbidden (instance id), quota_exceeded (plan)."
     );
     describe_counter!(
         CONTACT_CACHE_HITS,
@@ -212,24 +244,55 @@ fn describe() {
     );
 }
 
-/// `hookbot_queue_depth{gateway, instance}`: for a queue backend to move (`increment`,
-/// `decrement`) or `set`. The in-memory dispatcher moves it by one as it accepts and handles
-/// each event.
-pub(crate) fn queue_depth(gateway: GatewayKind, instance: &str) -> Gauge {
-    recorder();
+/// Tells the metrics that a bot serves the instance `id`: its events are labelled with `id`,
+/// where events naming an instance no bot of this process serves count as
+/// [`UNKNOWN_INSTANCE`]. A bot calls it for each of its instances when it is built.
+pub(crate) fn label_instance(id: &str) {
+    let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
+    if !registry.served.contains_key(id) {
+        registry.served.insert(Arc::from(id), Default::default());
+    }
+}
+
+/// `hookbot_queue_depth{gateway, instance_id}`: moved by one as the dispatcher accepts and
+/// handles each event.
+fn queue_depth(gateway: GatewayKind, instance: &str) -> Gauge {
     metrics::gauge!(
         QUEUE_DEPTH,
         "gateway" => gateway.as_str(),
-        "instance" => instance_label(instance),
+        "instance_id" => instance_label(instance),
     )
+}
+
+/// What distinguishes one event's series from another's of the same instance: its gateway,
+/// its kind, and for an instance's state, whether the state lets the instance work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SeriesKey {
+    gateway: GatewayKind,
+    kind: &'static str,
+    connected: Option<bool>,
+}
+
+impl SeriesKey {
+    fn of(event: &Event) -> Self {
+        let connected = match &event.kind {
+            EventKind::InstanceState(state) => state.connected,
+            _ => None,
+        };
+        Self {
+            gateway: event.gateway,
+            kind: event.kind.name(),
+            connected,
+        }
+    }
 }
 
 /// The counters and histogram of one (gateway, instance, kind), fetched once and kept: the
 /// intake and the dispatcher count each event with a few atomic additions, without
-/// formatting or allocating.
+/// formatting or allocating. The series of an instance's state event also carries what the
+/// state says, and sets [`INSTANCE_CONNECTED`] when the event is acknowledged.
 pub(crate) struct EventSeries {
-    gateway: GatewayKind,
-    kind: &'static str,
+    key: SeriesKey,
     received: Counter,
     acknowledged: Counter,
     duplicate: Counter,
@@ -237,70 +300,98 @@ pub(crate) struct EventSeries {
     failed: Counter,
     duration: Histogram,
     depth: Gauge,
+    /// [`INSTANCE_CONNECTED`] and the value this event's state gives it.
+    connection: Option<(Gauge, f64)>,
 }
 
-/// The series made so far, by instance id.
-type Registry = HashMap<Arc<str>, Vec<&'static EventSeries>>;
+/// The series made so far.
+#[derive(Default)]
+struct Registry {
+    /// By the id of each instance a bot serves.
+    served: HashMap<Arc<str>, Vec<&'static EventSeries>>,
+    /// Of the instances no bot serves, all labelled [`UNKNOWN_INSTANCE`].
+    unknown: Vec<&'static EventSeries>,
+}
+
+impl Registry {
+    /// The series of `instance`'s label: its own when it is served, else the unknown ones.
+    fn series_of(&self, instance: &str) -> &[&'static EventSeries] {
+        self.served.get(instance).unwrap_or(&self.unknown)
+    }
+
+    fn find(&self, instance: &str, key: SeriesKey) -> Option<&'static EventSeries> {
+        let series = self.series_of(instance);
+        series.iter().find(|series| series.key == key).copied()
+    }
+
+    /// Makes and keeps the series of `instance` and `key` (they live as long as the recorder
+    /// keeps them).
+    fn make(&mut self, instance: &str, key: SeriesKey) -> &'static EventSeries {
+        let made = |label: &str| -> &'static EventSeries {
+            Box::leak(Box::new(EventSeries::register(key, label)))
+        };
+        match self.served.get_mut(instance) {
+            Some(series) => {
+                let made = made(instance);
+                series.push(made);
+                made
+            }
+            None => {
+                let made = made(UNKNOWN_INSTANCE);
+                self.unknown.push(made);
+                made
+            }
+        }
+    }
+}
 
 static SERIES: LazyLock<RwLock<Registry>> = LazyLock::new(Default::default);
 
 impl EventSeries {
     /// The series of `event`'s gateway, instance and kind.
     pub(crate) fn of(event: &Event) -> &'static EventSeries {
-        let (gateway, kind) = (event.gateway, event.kind.name());
+        let key = SeriesKey::of(event);
         let found = {
-            let series = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-            find(&series, gateway, &event.instance, kind)
+            let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+            registry.find(&event.instance, key)
         };
-        found.unwrap_or_else(|| Self::make(gateway, &event.instance, kind))
+        found.unwrap_or_else(|| {
+            let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
+            match registry.find(&event.instance, key) {
+                Some(made) => made,
+                None => registry.make(&event.instance, key),
+            }
+        })
     }
 
-    /// Makes the series (once per key; they live as long as the recorder keeps them).
-    fn make(gateway: GatewayKind, instance: &Arc<str>, kind: &'static str) -> &'static Self {
-        let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(made) = find(&registry, gateway, instance, kind) {
-            return made;
-        }
-        let key = if registry.len() < MAX_INSTANCES || registry.contains_key(&**instance) {
-            instance.clone()
-        } else {
-            static WARNED: Once = Once::new();
-            WARNED.call_once(|| {
-                tracing::warn!(
-                    limit = MAX_INSTANCES,
-                    "more instances than metrics label: the rest count as instance=\"other\""
-                )
-            });
-            Arc::from(OTHER_INSTANCE)
-        };
-        if let Some(made) = find(&registry, gateway, &key, kind) {
-            return made;
-        }
-        let made: &'static Self = Box::leak(Box::new(Self::register(gateway, &key, kind)));
-        registry.entry(key).or_default().push(made);
-        made
-    }
-
-    fn register(gateway: GatewayKind, instance: &Arc<str>, kind: &'static str) -> Self {
+    fn register(key: SeriesKey, instance: &str) -> Self {
         recorder();
         let labels = || {
             [
-                ("gateway", SharedString::const_str(gateway.as_str())),
-                ("instance", SharedString::from(instance.clone())),
-                ("kind", SharedString::const_str(kind)),
+                ("gateway", SharedString::const_str(key.gateway.as_str())),
+                ("instance_id", instance_label(instance)),
+                ("kind", SharedString::const_str(key.kind)),
             ]
         };
         let counter = |name: &'static str| metrics::counter!(name, &labels());
+        let connection = key.connected.map(|connected| {
+            let gauge = metrics::gauge!(
+                INSTANCE_CONNECTED,
+                "gateway" => key.gateway.as_str(),
+                "instance_id" => instance_label(instance),
+            );
+            (gauge, if connected { 1.0 } else { 0.0 })
+        });
         Self {
-            gateway,
-            kind,
+            key,
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
             handled: counter(EVENTS_HANDLED),
             failed: counter(EVENTS_FAILED),
             duration: metrics::histogram!(HANDLER_DURATION, &labels()),
-            depth: queue_depth(gateway, instance),
+            depth: queue_depth(key.gateway, instance),
+            connection,
         }
     }
 
@@ -309,9 +400,13 @@ impl EventSeries {
         self.received.increment(1);
     }
 
-    /// The event was queued for handling, and the gateway told so.
+    /// The event was queued for handling, and the gateway told so; an instance's state takes
+    /// effect.
     pub(crate) fn acknowledged(&self) {
         self.acknowledged.increment(1);
+        if let Some((gauge, value)) = &self.connection {
+            gauge.set(*value);
+        }
     }
 
     /// The event was a copy of one accepted before: acknowledged, not handled again.
@@ -338,45 +433,94 @@ impl EventSeries {
     }
 }
 
-/// The series of (`gateway`, `instance`, `kind`) or, past [`MAX_INSTANCES`], of `other`.
-fn find(
-    registry: &Registry,
-    gateway: GatewayKind,
-    instance: &str,
-    kind: &'static str,
-) -> Option<&'static EventSeries> {
-    let same = |series: &&&EventSeries| {
-        series.gateway == gateway && (std::ptr::eq(series.kind, kind) || series.kind == kind)
-    };
-    registry.get(instance)?.iter().find(same).copied()
-}
-
-/// `instance` as a label value, for the series of gateway clients and contact books: the
-/// application makes those, so their instances are few (only events' instance ids come from
-/// the network).
+/// `instance` as a label value: the id of an instance a bot serves, of a gateway client or of
+/// a contact book (the application makes those from its configuration, so they are few), or
+/// [`UNKNOWN_INSTANCE`].
 fn instance_label(instance: &str) -> SharedString {
     SharedString::from_owned(instance.to_owned())
 }
 
-/// The labels of one gateway client's calls: its gateway and instance.
-#[derive(Debug, Clone)]
+/// `status` as a label value: the code when it is one of [`STATUS_CODES`], else its class.
+fn status_label(status: reqwest::StatusCode) -> &'static str {
+    let code = status.as_str();
+    if let Some(known) = STATUS_CODES.iter().find(|known| **known == code) {
+        return known;
+    }
+    match status.as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
+    }
+}
+
+/// The labels of one gateway client's calls (its gateway and instance), and its refusal
+/// counters.
+#[derive(Clone)]
 pub(crate) struct CallLabels {
     gateway: &'static str,
     instance: SharedString,
+    refusals: Refusals,
+}
+
+/// [`GATEWAY_REFUSALS`] of one client, by reason.
+#[derive(Clone)]
+struct Refusals {
+    not_authorized: Counter,
+    unauthorized: Counter,
+    forbidden: Counter,
+    quota_exceeded: Counter,
+}
+
+impl Refusals {
+    /// The counters of `gateway`'s instance `instance`, registered now so that each is at 0
+    /// before the first refusal (a rate over a series that appears at 1 misses that one).
+    fn new(gateway: &'static str, instance: &SharedString) -> Self {
+        let counter = |reason: &'static str| {
+            metrics::counter!(
+                GATEWAY_REFUSALS,
+                "gateway" => gateway,
+                "instance_id" => instance.clone(),
+                "reason" => reason,
+            )
+        };
+        Self {
+            not_authorized: counter("not_authorized"),
+            unauthorized: counter("unauthorized"),
+            forbidden: counter("forbidden"),
+            quota_exceeded: counter("quota_exceeded"),
+        }
+    }
+
+    /// The counter of `error`'s reason, when it is a refusal of the instance.
+    fn of(&self, error: &Error) -> Option<&Counter> {
+        match error {
+            Error::NotAuthorized => Some(&self.not_authorized),
+            Error::Unauthorized => Some(&self.unauthorized),
+            Error::Forbidden => Some(&self.forbidden),
+            Error::QuotaExceeded { .. } => Some(&self.quota_exceeded),
+            _ => None,
+        }
+    }
 }
 
 impl CallLabels {
     /// The labels of a client of `gateway`'s instance `instance`.
     pub(crate) fn new(gateway: GatewayKind, instance: &str) -> Self {
+        recorder();
+        let (gateway, instance) = (gateway.as_str(), instance_label(instance));
         Self {
-            gateway: gateway.as_str(),
-            instance: instance_label(instance),
+            refusals: Refusals::new(gateway, &instance),
+            gateway,
+            instance,
         }
     }
 
     /// Counts one attempt of `method` that got an answer with `status`.
     pub(crate) fn answered(&self, method: &'static str, status: reqwest::StatusCode) {
-        self.count(method, SharedString::from_owned(status.as_str().to_owned()));
+        self.count(method, status_label(status));
     }
 
     /// Counts one attempt of `method` that got no answer: `timeout`, or `transport` (the
@@ -387,19 +531,36 @@ impl CallLabels {
         } else {
             "transport"
         };
-        self.count(method, SharedString::const_str(status));
+        self.count(method, status);
     }
 
-    fn count(&self, method: &'static str, status: SharedString) {
-        recorder();
+    /// Counts an error answer that refuses the instance itself ([`Error::NotAuthorized`],
+    /// [`Error::Unauthorized`], [`Error::Forbidden`], [`Error::QuotaExceeded`]); other errors
+    /// are not refusals.
+    pub(crate) fn refused(&self, error: &Error) {
+        if let Some(counter) = self.refusals.of(error) {
+            counter.increment(1);
+        }
+    }
+
+    fn count(&self, method: &'static str, status: &'static str) {
         metrics::counter!(
             GATEWAY_CALLS,
             "gateway" => self.gateway,
-            "instance" => self.instance.clone(),
+            "instance_id" => self.instance.clone(),
             "method" => method,
             "status" => status,
         )
         .increment(1);
+    }
+}
+
+impl fmt::Debug for CallLabels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallLabels")
+            .field("gateway", &self.gateway)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
     }
 }
 
@@ -416,7 +577,7 @@ impl CacheCounters {
         recorder();
         let labels = [
             ("gateway", SharedString::const_str(gateway.kind().as_str())),
-            ("instance", instance_label(gateway.instance())),
+            ("instance_id", instance_label(gateway.instance())),
             ("cache", SharedString::const_str(cache)),
         ];
         Self {
@@ -433,5 +594,24 @@ impl CacheCounters {
     /// A look-up found none.
     pub(crate) fn miss(&self) {
         self.misses.increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_the_gateways_document_is_its_code_and_any_other_its_class() {
+        let label = |code| status_label(reqwest::StatusCode::from_u16(code).unwrap());
+        assert_eq!(label(200), "200");
+        assert_eq!(label(466), "466");
+        assert_eq!(label(503), "503");
+        assert_eq!(label(102), "1xx");
+        assert_eq!(label(299), "2xx");
+        assert_eq!(label(307), "3xx");
+        assert_eq!(label(418), "4xx");
+        assert_eq!(label(599), "5xx");
+        assert_eq!(label(999), "other");
     }
 }

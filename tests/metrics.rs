@@ -279,7 +279,7 @@ async fn events_are_counted_by_gateway_instance_and_kind() {
     let of = |kind| {
         [
             ("gateway", "green-api"),
-            ("instance", INSTANCE),
+            ("instance_id", INSTANCE),
             ("kind", kind),
         ]
     };
@@ -310,17 +310,17 @@ async fn events_are_counted_by_gateway_instance_and_kind() {
         counted("hookbot_handler_duration_seconds_count", "status"),
         1.0
     );
-    let instance = [("gateway", "green-api"), ("instance", INSTANCE)];
+    let instance = [("gateway", "green-api"), ("instance_id", INSTANCE)];
     assert_eq!(scraped.value("hookbot_queue_depth", &instance), 0.0);
     let sent = [
-        ("instance", INSTANCE),
+        ("instance_id", INSTANCE),
         ("method", "sendMessage"),
         ("status", "200"),
     ];
     assert_eq!(scraped.value("hookbot_gateway_calls_total", &sent), 1.0);
     assert!(scraped.has_label_keys(
         "hookbot_events_received_total",
-        &["gateway", "instance", "kind"]
+        &["gateway", "instance_id", "kind"]
     ));
 }
 
@@ -349,12 +349,12 @@ async fn queue_depth_counts_events_waiting_and_returns_to_zero() {
             .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
             .await;
     }
-    let depth = [("gateway", "green-api"), ("instance", INSTANCE)];
+    let depth = [("gateway", "green-api"), ("instance_id", INSTANCE)];
     let scraped = scrape(&server.url).await;
     assert_eq!(scraped.value("hookbot_queue_depth", &depth), 3.0);
 
     gate.add_permits(3);
-    let handled = [("instance", INSTANCE), ("kind", "message")];
+    let handled = [("instance_id", INSTANCE), ("kind", "message")];
     let scraped = scrape_until(&server.url, |scraped| {
         scraped.value("hookbot_events_handled_total", &handled) == 3.0
     })
@@ -401,7 +401,7 @@ async fn gateway_calls_are_counted_per_attempt_by_method_and_status() {
     let calls = |instance, method, status| {
         let labels = [
             ("gateway", "green-api"),
-            ("instance", instance),
+            ("instance_id", instance),
             ("method", method),
             ("status", status),
         ];
@@ -412,7 +412,7 @@ async fn gateway_calls_are_counted_per_attempt_by_method_and_status() {
     assert_eq!(calls(UNREACHABLE, "getContacts", "transport"), 1.0);
     assert!(scraped.has_label_keys(
         "hookbot_gateway_calls_total",
-        &["gateway", "instance", "method", "status"]
+        &["gateway", "instance_id", "method", "status"]
     ));
 }
 
@@ -436,7 +436,7 @@ async fn contact_cache_hits_and_misses_are_counted_per_cache() {
     let counted = |name, cache| {
         let labels = [
             ("gateway", "green-api"),
-            ("instance", INSTANCE),
+            ("instance_id", INSTANCE),
             ("cache", cache),
         ];
         scraped.value(name, &labels)
@@ -468,19 +468,19 @@ async fn the_test_kit_serves_metrics_for_a_webhook_bot() {
         bot.reply("79001234568@c.us").await;
     }
 
-    let of = [("instance", INSTANCE), ("kind", "message")];
+    let of = [("instance_id", INSTANCE), ("kind", "message")];
     let scraped = scrape_until(bot.url(), |scraped| {
         scraped.value("hookbot_events_handled_total", &of) == 2.0
     })
     .await;
     assert_eq!(scraped.value("hookbot_events_received_total", &of), 2.0);
-    let depth = [("instance", INSTANCE)];
+    let depth = [("instance_id", INSTANCE)];
     assert_eq!(scraped.value("hookbot_queue_depth", &depth), 0.0);
-    let cache = |name| scraped.value(name, &[("instance", INSTANCE), ("cache", "contacts")]);
+    let cache = |name| scraped.value(name, &[("instance_id", INSTANCE), ("cache", "contacts")]);
     assert_eq!(cache("hookbot_contact_cache_misses_total"), 1.0);
     assert_eq!(cache("hookbot_contact_cache_hits_total"), 1.0);
     let sent = [
-        ("instance", INSTANCE),
+        ("instance_id", INSTANCE),
         ("method", "sendContact"),
         ("status", "200"),
     ];
@@ -498,7 +498,7 @@ async fn a_polling_bot_serves_metrics_too() {
     bot.send("79001234568@c.us", "help").await;
     bot.reply("79001234568@c.us").await;
 
-    let of = [("instance", INSTANCE), ("kind", "message")];
+    let of = [("instance_id", INSTANCE), ("kind", "message")];
     // The poller counts the acknowledgement once the dispatcher took the event: the handler
     // may be done first.
     let scraped = scrape_until(bot.url(), |scraped| {
@@ -509,7 +509,7 @@ async fn a_polling_bot_serves_metrics_too() {
     assert_eq!(scraped.value("hookbot_events_acknowledged_total", &of), 1.0);
     assert_eq!(scraped.value("hookbot_events_received_total", &of), 1.0);
     let received = [
-        ("instance", INSTANCE),
+        ("instance_id", INSTANCE),
         ("method", "receiveNotification"),
         ("status", "200"),
     ];
@@ -524,7 +524,7 @@ async fn metrics_output_is_valid_prometheus_text_with_help_and_histogram_buckets
     server
         .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
         .await;
-    let of = [("instance", INSTANCE), ("kind", "message")];
+    let of = [("instance_id", INSTANCE), ("kind", "message")];
     let scraped = scrape_until(&server.url, |scraped| {
         scraped.value("hookbot_events_handled_total", &of) == 1.0
     })
@@ -545,7 +545,7 @@ async fn metrics_output_is_valid_prometheus_text_with_help_and_histogram_buckets
         assert!(lines.contains(&kind), "no {kind:?} in{lines}");
     }
     let bucket = |le| {
-        let labels = [("instance", INSTANCE), ("kind", "message"), ("le", le)];
+        let labels = [("instance_id", INSTANCE), ("kind", "message"), ("le", le)];
         scraped.value("hookbot_handler_duration_seconds_bucket", &labels)
     };
     assert_eq!(bucket("+Inf"), 1.0);
@@ -586,14 +586,14 @@ async fn no_secret_appears_in_the_metrics() {
         )
         .await;
     assert_eq!(refused, StatusCode::UNAUTHORIZED);
-    let of = [("instance", INSTANCE), ("kind", "message")];
+    let of = [("instance_id", INSTANCE), ("kind", "message")];
     let scraped = scrape_until(&server.url, |scraped| {
         scraped.value("hookbot_events_handled_total", &of) == 1.0
     })
     .await;
 
     let failed = [
-        ("instance", INSTANCE),
+        ("instance_id", INSTANCE),
         ("method", "getContactInfo"),
         ("status", "500"),
     ];
@@ -610,5 +610,251 @@ async fn no_secret_appears_in_the_metrics() {
             "{secret:?} in the metrics:\n{}",
             scraped.text
         );
+    }
+}
+
+/// A GREEN-API notification of instance `instance`, the `n`th of a flood: of every kind, with
+/// made-up type names, statuses and states.
+fn made_up(instance: u64, n: usize) -> Value {
+    let envelope =
+        json!({"idInstance": instance, "wid": "79990000000@c.us", "typeInstance": "whatsapp"});
+    let made_up = format!("madeUp{n:04}x");
+    match n % 5 {
+        0 => json!({"typeWebhook": made_up, "instanceData": envelope, "timestamp": n}),
+        1 => json!({
+            "typeWebhook": "incomingMessageReceived", "instanceData": envelope, "timestamp": n,
+            "idMessage": format!("F{n}"),
+            "senderData": {"chatId": CHAT, "sender": CHAT, "chatName": "Tester", "senderName": "Tester"},
+            "messageData": {"typeMessage": made_up}
+        }),
+        2 => json!({
+            "typeWebhook": "outgoingMessageStatus", "instanceData": envelope, "timestamp": n,
+            "chatId": CHAT, "idMessage": format!("F{n}"), "status": made_up, "sendByApi": true
+        }),
+        3 => json!({
+            "typeWebhook": "stateInstanceChanged", "instanceData": envelope, "timestamp": n,
+            "stateInstance": made_up
+        }),
+        _ => json!({
+            "typeWebhook": "incomingCall", "instanceData": envelope, "timestamp": n,
+            "idMessage": format!("F{n}"), "from": CHAT, "status": made_up
+        }),
+    }
+}
+
+#[tokio::test]
+async fn notifications_of_instances_the_bot_does_not_serve_add_a_bounded_number_of_series() {
+    const INSTANCE: &str = "1101000209";
+    // A bot built on one client handles every notification posted with its token, whatever
+    // instance it names.
+    let client = whatsapp("http://127.0.0.1:9", INSTANCE);
+    let bot = Bot::builder(Router::<(), ()>::new())
+        .gateway(client)
+        .webhook_token(WEBHOOK_TOKEN)
+        .build()
+        .unwrap();
+    let server = Server::start(bot).await;
+    const FLOOD: usize = 1000;
+    let strangers: Vec<u64> = (0..FLOOD as u64)
+        .map(|n| 7_300_000_000 + n * 7919)
+        .collect();
+    for (n, stranger) in strangers.iter().enumerate() {
+        let notification = made_up(*stranger, n);
+        let status = server
+            .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
+            .await;
+        assert_eq!(status, StatusCode::OK, "notification {n}");
+    }
+    let unknown = [("instance_id", hookbot::metrics::UNKNOWN_INSTANCE)];
+    let scraped = scrape_until(&server.url, |scraped| {
+        scraped.value("hookbot_events_handled_total", &unknown) == FLOOD as f64
+    })
+    .await;
+
+    assert_eq!(
+        scraped.value("hookbot_events_received_total", &unknown),
+        FLOOD as f64
+    );
+    for (n, stranger) in strangers.iter().enumerate() {
+        let named = stranger.to_string();
+        assert!(!scraped.text.contains(&named), "{named} labels a series");
+        let made_up = format!("madeUp{n:04}x");
+        assert!(
+            !scraped.text.contains(&made_up),
+            "{made_up} labels a series"
+        );
+    }
+    let kinds = [
+        "message",
+        "status",
+        "instance_state",
+        "call",
+        "block",
+        "unknown",
+    ];
+    let mut series = std::collections::BTreeSet::new();
+    for sample in &scraped.samples {
+        if sample.labels.get("instance_id").map(String::as_str) != Some("unknown") {
+            continue;
+        }
+        if let Some(kind) = sample.labels.get("kind") {
+            assert!(kinds.contains(&kind.as_str()), "kind {kind:?}");
+        }
+        series.insert(format!("{}{:?}", sample.name, sample.labels));
+    }
+    // Per kind: five counters and the histogram's buckets, sum and count; the queue depth;
+    // whether the instance is connected.
+    let histogram = hookbot::metrics::HANDLER_DURATION_BUCKETS.len() + 3;
+    let bound = kinds.len() * (5 + histogram) + 2;
+    assert!(
+        !series.is_empty() && series.len() <= bound,
+        "{} series labelled unknown, more than {bound}: {series:#?}",
+        series.len()
+    );
+}
+
+#[tokio::test]
+async fn gateway_refusals_of_the_instance_are_counted_by_reason() {
+    let gateway = MockServer::start().await;
+    let refusals = [
+        (
+            "1101000221",
+            400,
+            json!({"message": "Instance account not authorized"}),
+        ),
+        ("1101000222", 401, json!({"message": "Unauthorized"})),
+        ("1101000223", 403, json!({"message": "Forbidden"})),
+        (
+            "1101000224",
+            466,
+            json!({"invokeStatus": {"method": "sendMessage", "used": 100, "total": 100, "status": "QUOTE_EXCEEDED", "description": "plan"}}),
+        ),
+        (
+            "1101000225",
+            400,
+            json!({"message": "Validation failed", "details": "chatId"}),
+        ),
+    ];
+    for (instance, status, answer_body) in &refusals {
+        answer(
+            &gateway,
+            "POST",
+            instance,
+            "sendMessage",
+            *status,
+            answer_body.clone(),
+        )
+        .await;
+        whatsapp(&gateway.uri(), instance)
+            .send_text(&ChatId::from(CHAT), "hello", &SendOptions::new())
+            .await
+            .expect_err("the gateway refuses");
+    }
+
+    let scraped = scrape(&serve_metrics().await).await;
+    let refused = |instance, reason| {
+        let labels = [
+            ("gateway", "green-api"),
+            ("instance_id", instance),
+            ("reason", reason),
+        ];
+        let found = scraped.samples.iter().any(|sample| {
+            sample.name == "hookbot_gateway_refusals_total"
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.labels.get(*key).map(String::as_str) == Some(value))
+        });
+        assert!(found, "no refusal series of {instance} for {reason}");
+        scraped.value("hookbot_gateway_refusals_total", &labels)
+    };
+    let reasons = [
+        "not_authorized",
+        "unauthorized",
+        "forbidden",
+        "quota_exceeded",
+    ];
+    for (at, (instance, _, _)) in refusals.iter().enumerate() {
+        for (reason_at, reason) in reasons.iter().enumerate() {
+            let expected = if at == reason_at { 1.0 } else { 0.0 };
+            assert_eq!(refused(instance, reason), expected, "{instance} {reason}");
+        }
+    }
+    let calls = [("instance_id", "1101000221"), ("status", "400")];
+    assert_eq!(scraped.value("hookbot_gateway_calls_total", &calls), 1.0);
+}
+
+#[tokio::test]
+async fn instance_state_notifications_say_whether_the_instance_is_connected() {
+    const INSTANCE: &str = "1101000210";
+    let (server, _gateway) = echo_bot(INSTANCE).await;
+    let connected = [("gateway", "green-api"), ("instance_id", INSTANCE)];
+    let is_connected = |scraped: &Scrape| {
+        scraped
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.name == "hookbot_instance_connected"
+                    && sample.labels.get("instance_id").map(String::as_str) == Some(INSTANCE)
+            })
+            .map(|sample| sample.value)
+    };
+    assert_eq!(is_connected(&scrape(&server.url).await), None);
+
+    for (timestamp, state, expected) in [
+        (1, "notAuthorized", 0.0),
+        (2, "authorized", 1.0),
+        (3, "blocked", 0.0),
+    ] {
+        let notification = json!({
+            "typeWebhook": "stateInstanceChanged",
+            "instanceData": {"idInstance": INSTANCE.parse::<u64>().unwrap(), "wid": "", "typeInstance": "whatsapp"},
+            "timestamp": timestamp,
+            "stateInstance": state
+        });
+        let status = server
+            .post("/webhook", body(&notification), Some(WEBHOOK_TOKEN))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let scraped = scrape(&server.url).await;
+        assert_eq!(is_connected(&scraped), Some(expected), "after {state}");
+        assert_eq!(
+            scraped.value("hookbot_instance_connected", &connected),
+            expected
+        );
+    }
+}
+
+#[tokio::test]
+async fn answer_statuses_the_gateways_do_not_document_are_labelled_by_class() {
+    const INSTANCE: &str = "1101000211";
+    let gateway = MockServer::start().await;
+    for status in [418, 599, 299] {
+        Mock::given(method("GET"))
+            .and(path(whatsapp_path(INSTANCE, "getContacts")))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!([])))
+            .up_to_n_times(1)
+            .mount(&gateway)
+            .await;
+    }
+    let client = GreenApi::whatsapp(gateway.uri(), INSTANCE, API_TOKEN)
+        .settings(fast_settings(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let _ = client.contacts().await;
+    }
+
+    let scraped = scrape(&serve_metrics().await).await;
+    let calls = |status| {
+        let labels = [
+            ("instance_id", INSTANCE),
+            ("method", "getContacts"),
+            ("status", status),
+        ];
+        scraped.value("hookbot_gateway_calls_total", &labels)
+    };
+    assert_eq!((calls("4xx"), calls("5xx"), calls("2xx")), (1.0, 1.0, 1.0));
+    for code in ["418", "599", "299"] {
+        assert_eq!(calls(code), 0.0, "{code} labels a series");
     }
 }

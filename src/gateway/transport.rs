@@ -42,7 +42,7 @@ pub(crate) struct Transport {
     headers: HeaderMap,
     secrets: Vec<Secret>,
     pub(crate) limiters: Limiters,
-    /// Labels each attempt in `hookbot_gateway_calls_total`.
+    /// Labels each attempt in `hookbot_gateway_calls_total`, and counts the refusals.
     counted: CallLabels,
 }
 
@@ -173,10 +173,9 @@ impl Transport {
             return Ok(body);
         }
         let text = self.redact(&String::from_utf8_lossy(&body));
-        Err(Failure {
-            error: map_error(status, &text, retry_after),
-            retry_after,
-        })
+        let error = map_error(status, &text, retry_after);
+        self.counted.refused(&error);
+        Err(Failure { error, retry_after })
     }
 
     /// Counts an attempt of `method` that got no (whole) answer; the error as hookbot's.
