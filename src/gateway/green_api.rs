@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::json;
 use super::rate_limit::Limiter;
 use super::transport::{
     Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
@@ -795,17 +796,16 @@ fn contact_not_found(body: &str, lower: &str) -> Option<String> {
     (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_owned())
 }
 
-/// HTTP 466 with the figures of `invokeStatus`, as far as the body has them.
+/// HTTP 466 with the figures of `invokeStatus`, as far as the body has them: a figure that is
+/// no count (negative, fractional, too large) is left out, the others kept.
 fn quota_exceeded(body: &str) -> Error {
-    let status = serde_json::from_str::<QuotaAnswer>(body)
-        .map(|answer| answer.invoke_status)
-        .unwrap_or_default();
+    let answer: Value = serde_json::from_str(body).unwrap_or_default();
+    let status = json::at(&answer, "/invokeStatus");
     Error::QuotaExceeded {
-        method: status.method,
-        used: status.used,
-        total: status.total,
-        description: status
-            .description
+        method: json::text(status, "/method"),
+        used: json::unsigned(status, "/used"),
+        total: json::unsigned(status, "/total"),
+        description: json::text(status, "/description")
             .or_else(|| (!body.is_empty()).then(|| shorten(body))),
     }
 }
@@ -982,22 +982,6 @@ struct JournalEntry {
     text_message: Option<String>,
     extended_text_message: Option<Value>,
     contact: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaAnswer {
-    #[serde(default)]
-    invoke_status: InvokeStatus,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct InvokeStatus {
-    method: Option<String>,
-    used: Option<u64>,
-    total: Option<u64>,
-    description: Option<String>,
 }
 
 #[cfg(test)]
