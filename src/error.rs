@@ -108,7 +108,7 @@ pub enum Error {
         /// The answer's body, shortened, with credentials removed.
         body: String,
     },
-    /// A setting (an environment variable) is missing or malformed.
+    /// A setting (an environment variable, or one of the Redis server's) is missing or wrong.
     #[error("configuration: {variable} {reason}")]
     Config {
         /// The variable at fault, e.g. `HOOKBOT_TOKEN`.
