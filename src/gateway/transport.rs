@@ -52,7 +52,7 @@ pub(crate) struct Call<'a> {
 /// What a gateway's records of sent messages say about one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Found<Id> {
-    /// It was sent (or is queued for sending), with this id.
+    /// The records show it, with this id.
     Sent(Id),
     /// The records hold nothing that could be it.
     NotSent,
