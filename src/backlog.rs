@@ -54,9 +54,10 @@ pub(crate) trait Backlog: Send + Sync {
     /// Claims `event` against duplicates and keeps it for its handler, or says why not.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused>;
 
-    /// Starts handling what is kept, where that needs a task of its own (a shared store's
-    /// consumer); called once, when the intake starts.
-    fn start(&self);
+    /// Gets ready to serve, before the intake accepts anything: checks its store and starts
+    /// handling what is kept where that needs work of its own (a shared store's consumer).
+    /// Called once, by the bot, when it starts serving.
+    async fn start(&self) -> crate::Result<()>;
 
     /// Whether intake stopped (shutdown began): `GET /healthz` answers 503 then.
     fn is_closed(&self) -> bool;

@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::backlog::Store;
+use crate::backlog::{Backlog, Store};
 use crate::contacts::ContactBook;
 use crate::context::ServiceTable;
 use crate::conversation::{ConversationState, Conversations, TimeoutHandler};
@@ -71,6 +71,7 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::ne
 /// and its HTTP routes. Build it with [`Bot::builder`] or [`Bot::from_env`].
 pub struct Bot {
     intake: Receiver,
+    backlog: Arc<dyn Backlog>,
     instances: Instances,
     routes: axum::Router,
     listen: Listen,
@@ -173,9 +174,11 @@ impl Bot {
 
     /// The bot's HTTP surface, to serve alone or merge into an application's own axum router:
     /// `POST /webhook`, `GET /healthz` and `GET /metrics`; with the polling intake no
-    /// `POST /webhook`. A bot served this way handles what it accepts only while
-    /// [`run`](Bot::run) or [`serve`](Bot::serve) is not used; prefer
-    /// [`BotBuilder::routes`] to serve an application's routes beside the bot's.
+    /// `POST /webhook`. Prefer [`BotBuilder::routes`] to serve an application's routes beside
+    /// the bot's: a bot served only through this router does not start its store's own work
+    /// (a shared queue's consumer), does not end idle conversations unless its
+    /// [`conversation_timeouts`](Bot::conversation_timeouts) are spawned, and does not drain
+    /// at shutdown.
     pub fn router(&self) -> axum::Router {
         match &self.intake {
             Receiver::Webhook(webhook) => webhook.router(),
@@ -270,6 +273,7 @@ impl Bot {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<DrainReport> {
+        self.backlog.start().await?;
         let app = self.router().merge(self.routes);
         let timeouts = self.timeouts.map(tokio::spawn);
         let served = match self.intake {
@@ -461,17 +465,20 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
             .store
             .open(Dispatcher::new(routing, self.dispatch, self.on_error));
         let intake = match self.intake {
-            Intake::Webhook(settings) => {
-                Receiver::Webhook(Webhook::new(Directory::new(&instances), settings, backlog))
-            }
+            Intake::Webhook(settings) => Receiver::Webhook(Webhook::new(
+                Directory::new(&instances),
+                settings,
+                backlog.clone(),
+            )),
             Intake::Polling(settings) => Receiver::Polling(Poller::new(
                 notification_queues(&instances)?,
                 settings,
-                backlog,
+                backlog.clone(),
             )),
         };
         Ok(Bot {
             intake,
+            backlog,
             instances,
             routes,
             listen,

@@ -17,8 +17,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// [`PayloadTooLarge`](Error::PayloadTooLarge), [`ContactNotFound`](Error::ContactNotFound)),
 /// re-authorise ([`NotAuthorized`](Error::NotAuthorized), [`Unauthorized`](Error::Unauthorized),
 /// [`Forbidden`](Error::Forbidden)), upgrade the plan ([`QuotaExceeded`](Error::QuotaExceeded)),
-/// or try later ([`is_retryable`](Error::is_retryable): the client has already retried these
-/// within its [`RetryPolicy`](crate::gateway::RetryPolicy)). No variant ever holds a token.
+/// fix the API URL ([`Redirected`](Error::Redirected)), decide whether a message that may have
+/// gone out is worth sending again ([`SendUnconfirmed`](Error::SendUnconfirmed)), or try later
+/// ([`is_retryable`](Error::is_retryable): the client has already retried these within its
+/// [`RetryPolicy`](crate::gateway::RetryPolicy)). No variant ever holds a token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,8 +59,27 @@ pub enum Error {
     /// Too many requests (HTTP 429), still so after the client's retries.
     #[error("rate limited by the gateway (HTTP 429){}", retry_after.map(|after| format!(", retry after {after:?}")).unwrap_or_default())]
     RateLimited {
-        /// How long the gateway asked to wait, when it said.
+        /// How long the gateway asked to wait, when it said; at most
+        /// [`MAX_RETRY_AFTER`](crate::gateway::MAX_RETRY_AFTER), whatever it said.
         retry_after: Option<Duration>,
+    },
+    /// A send failed in a way that does not tell whether the gateway took it (a time-out after
+    /// the request went out, a connection lost mid-exchange, HTTP 5xx), and the client did not
+    /// repeat it, lest the chat get the message twice. The message may or may not reach the
+    /// chat. See [`RetryPolicy`](crate::gateway::RetryPolicy) for when a send is repeated.
+    #[error("the message may have been sent; not repeated, lest it arrive twice: {cause}")]
+    SendUnconfirmed {
+        /// How the send failed.
+        cause: Box<Error>,
+    },
+    /// The gateway answered with a redirect (HTTP 3xx), which hookbot never follows: the
+    /// request carries the instance's credentials. Check the API URL.
+    #[error(
+        "the gateway answered HTTP {status}, a redirect, which is not followed: check the API URL"
+    )]
+    Redirected {
+        /// The HTTP status.
+        status: u16,
     },
     /// The plan's quota is used up (GREEN-API HTTP 466); the figures come from the answer's
     /// `invokeStatus` when it has them.
@@ -91,7 +112,7 @@ pub enum Error {
         /// The answer's body, shortened, with credentials removed.
         body: String,
     },
-    /// A setting (an environment variable) is missing or malformed.
+    /// A setting (an environment variable, or one of the Redis server's) is missing or wrong.
     #[error("configuration: {variable} {reason}")]
     Config {
         /// The variable at fault, e.g. `HOOKBOT_TOKEN`.
@@ -318,6 +339,10 @@ mod tests {
                 status: 404,
                 body: String::new(),
             },
+            Error::SendUnconfirmed {
+                cause: Box::new(Error::Timeout),
+            },
+            Error::Redirected { status: 307 },
         ];
         assert!(retryable.iter().all(Error::is_retryable));
         assert!(!final_.iter().any(Error::is_retryable));

@@ -378,11 +378,13 @@ impl SharedContact {
         card
     }
 
-    /// Adds `phone` (digits only) unless it is empty or already listed.
-    pub(crate) fn add_phone(&mut self, phone: String) {
-        if !phone.is_empty() && !self.phones.contains(&phone) {
-            self.phones.push(phone);
+    /// Adds each of `phones` (digits only) unless it is empty or already listed, in one pass.
+    pub(crate) fn add_phones(&mut self, phones: impl IntoIterator<Item = String>) {
+        let mut listed = vcard::Phones::from_vec(std::mem::take(&mut self.phones));
+        for phone in phones {
+            listed.add(phone);
         }
+        self.phones = listed.into_vec();
     }
 }
 

@@ -18,6 +18,23 @@
 //! (a broken rule is an [`Error::Validation`](crate::Error::Validation) naming the field),
 //! waits for its turn under the instance's [`RateLimits`], and retries transient failures
 //! under its [`RetryPolicy`]. Clones share one instance's limits.
+//!
+//! # What a client trusts the gateway with, and what not
+//!
+//! - **A send goes out at most once** unless the gateway shows otherwise: a look-up is retried
+//!   after any transient failure, but a send only after a failure that proves the gateway did
+//!   not take it (no connection, HTTP 429, a 4xx refusal). After a time-out, a lost connection
+//!   or a 5xx, GREEN-API's journal of sent messages is read first (the id of a message found
+//!   there is the send's result; a message missing there is sent again), and Z-API's failure
+//!   is reported as [`Error::SendUnconfirmed`](crate::Error::SendUnconfirmed). The details, the
+//!   journal's limits and the at-least-once opt-in are on [`RetryPolicy`].
+//! - **Redirects are never followed** (the URL holds the instance token): a 3xx answer is an
+//!   [`Error::Redirected`](crate::Error::Redirected), and no `Referer` header is ever sent.
+//! - **Numbers from the gateway are bounded**: a `Retry-After` longer than
+//!   [`MAX_RETRY_AFTER`] is read as that, and no figure of an answer takes part in arithmetic
+//!   that could overflow.
+//! - **Plain `http://`** to a host other than this machine logs a warning when a client is
+//!   built: the token would cross the network unencrypted.
 
 pub(crate) mod green_api;
 mod json;
@@ -42,6 +59,10 @@ pub use zapi::{ZApi, ZApiBuilder};
 use crate::contact::{Contact, ContactCard, ContactInfo};
 use crate::error::Result;
 use crate::id::{ChatId, MessageId};
+
+/// The longest wait a gateway's `Retry-After` can impose: one hour. A longer one (a figure of
+/// any size, or a date years ahead) is read as this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
 /// A hosted messaging gateway: sends messages and contact cards, reads the instance's contacts.
 ///
@@ -352,7 +373,10 @@ impl ClientSettings {
         self
     }
 
-    /// Sends through this `reqwest::Client` instead of a new one.
+    /// Sends through this `reqwest::Client` instead of a new one. Build it as hookbot builds
+    /// its own, with `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`:
+    /// hookbot cannot change a client it is given, and a client that follows redirects hands
+    /// the instance token (in the URL) to wherever the gateway points it.
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -365,17 +389,68 @@ fn log_dropped(kind: GatewayKind, method: &'static str, option: &'static str) {
     tracing::debug!(gateway = %kind, method, option, "option not supported by this gateway; sent without it");
 }
 
-/// Parses a client's base URL; it must be absolute http(s).
+/// Parses a client's base URL; it must be absolute http(s). Plain http to another machine is
+/// logged as a warning.
 fn base_url(field: &'static str, url: &str) -> Result<url::Url> {
-    url::Url::parse(url.trim_end_matches('/'))
+    let url = url::Url::parse(url.trim_end_matches('/'))
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
-        .ok_or_else(|| crate::ValidationError::new(field, crate::Rule::HttpUrl).into())
+        .ok_or_else(|| crate::ValidationError::new(field, crate::Rule::HttpUrl))?;
+    if is_unencrypted_to_another_host(&url) {
+        tracing::warn!(
+            field,
+            host = url.host_str().unwrap_or_default(),
+            "the gateway's URL is plain http:// to another machine: the instance token would \
+             cross the network unencrypted; use https://"
+        );
+    }
+    Ok(url)
+}
+
+/// Whether `url` is plain `http` to a host other than this machine's loopback (127.0.0.0/8,
+/// `::1`, `localhost`).
+fn is_unencrypted_to_another_host(url: &url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_http_to_another_machine_is_unencrypted() {
+        let unencrypted =
+            |url: &str| is_unencrypted_to_another_host(&url::Url::parse(url).unwrap());
+        for remote in [
+            "http://7105.api.greenapi.com",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+            "http://128.0.0.1",
+        ] {
+            assert!(unencrypted(remote), "{remote}");
+        }
+        for safe in [
+            "https://7105.api.greenapi.com",
+            "https://10.0.0.5",
+            "http://127.0.0.1:9000",
+            "http://127.8.9.10",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+        ] {
+            assert!(!unencrypted(safe), "{safe}");
+        }
+    }
 
     #[test]
     fn every_gateway_kind_is_listed_and_its_name_parses_back() {

@@ -56,6 +56,9 @@
 //!
 //! What is acknowledged survives a Redis restart only as far as Redis persists it: run Redis
 //! with the append-only file (`appendonly yes`; `appendfsync always` to lose nothing at all).
+//! Redis must never evict: a bot refuses to start on a server whose `maxmemory-policy` is not
+//! `noeviction` (an evicting Redis would drop queued events, claims and leases when its memory
+//! runs short); where `CONFIG` is forbidden (some managed services), it warns and starts.
 //! The backend needs one Redis server (or a primary with replicas), not a Redis Cluster.
 //!
 //! Keys, under the namespace: `queue:{partition}` (streams), `dedupe:{key}` (claims),
@@ -72,6 +75,7 @@ mod backlog;
 mod consumer;
 mod conversation;
 mod dedupe;
+pub(crate) mod eviction;
 mod lease;
 mod lock;
 mod queue;

@@ -1253,6 +1253,13 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_text_never_panics_the_vcard_reader(text in any::<String>()) {
+        let contact = SharedContact::from_vcard(&text);
+        let unique: std::collections::HashSet<_> = contact.phones.iter().collect();
+        prop_assert_eq!(unique.len(), contact.phones.len());
+    }
+
+    #[test]
     fn any_vcard_text_reads_into_digits_only_phones(vcard in vcard_text()) {
         let contact = SharedContact::from_vcard(&vcard);
         prop_assert!(contact.phones.iter().all(|phone| !phone.is_empty() && phone.bytes().all(|b| b.is_ascii_digit())));

@@ -381,6 +381,16 @@ async fn gateway_calls_are_counted_per_attempt_by_method_and_status() {
         json!({"idMessage": "BAE5"}),
     )
     .await;
+    // The journal shows the first attempt unsent: the send is repeated.
+    answer(
+        &gateway,
+        "GET",
+        INSTANCE,
+        "lastOutgoingMessages",
+        200,
+        json!([]),
+    )
+    .await;
     let client = whatsapp(&gateway.uri(), INSTANCE);
     client
         .send_text(&ChatId::from(CHAT), "hello", &SendOptions::new())

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -54,6 +54,9 @@ struct QueueState {
     failing_deletes: HashMap<u64, usize>,
     /// How many more receiveNotification calls to answer 500.
     failing_receives: usize,
+    /// How many more receiveNotification calls to answer 429 with the largest `Retry-After`,
+    /// after a second of long poll.
+    rate_limited_receives: usize,
     /// getSettings' `webhookUrl`.
     webhook_url: String,
 }
@@ -83,6 +86,10 @@ impl MockQueue {
 
     fn fail_receives(&self, times: usize) {
         self.0.lock().unwrap().failing_receives = times;
+    }
+
+    fn rate_limit_receives(&self, times: usize) {
+        self.0.lock().unwrap().rate_limited_receives = times;
     }
 
     fn receives(&self) -> usize {
@@ -137,15 +144,22 @@ async fn mock_receive(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     assert!(query.contains_key("receiveTimeout"), "{query:?}");
-    let head = {
+    let (head, rate_limited) = {
         let mut state = queue.0.lock().unwrap();
         state.receives += 1;
         if state.failing_receives > 0 {
             state.failing_receives -= 1;
             return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
         }
-        state.queue.front().cloned()
+        let rate_limited = state.rate_limited_receives > 0;
+        state.rate_limited_receives = state.rate_limited_receives.saturating_sub(1);
+        (state.queue.front().cloned(), rate_limited)
     };
+    if rate_limited {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let wait = [(header::RETRY_AFTER, u64::MAX.to_string())];
+        return (StatusCode::TOO_MANY_REQUESTS, wait).into_response();
+    }
     match head {
         Some((receipt, body)) => Json(json!({"receiptId": receipt, "body": body})).into_response(),
         None => {
@@ -669,6 +683,22 @@ async fn receives_answered_with_500_are_retried() {
     queue.wait_empty().await;
     poller.stop().await;
     assert!(queue.receives() >= 6);
+}
+
+#[tokio::test]
+async fn a_poller_survives_the_largest_retry_after_and_goes_on() {
+    let queue = MockQueue::default();
+    let receipt = queue.push(incoming_text(ANNA, "A1", "after the 429"));
+    queue.rate_limit_receives(1);
+    let url = queue.serve().await;
+    let seen = Seen::default();
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
+
+    seen.wait_for(|seen| seen == ["after the 429"]).await;
+    queue.wait_empty().await;
+    assert!(!poller.task.is_finished(), "the poller is still running");
+    poller.stop().await;
+    assert_eq!(queue.deleted(), HashMap::from([(receipt, 1)]));
 }
 
 #[tokio::test]

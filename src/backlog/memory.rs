@@ -56,7 +56,9 @@ impl Backlog for MemoryBacklog {
         Err(rejected.into())
     }
 
-    fn start(&self) {}
+    async fn start(&self) -> crate::Result<()> {
+        Ok(())
+    }
 
     fn is_closed(&self) -> bool {
         self.dispatcher.is_closed()

@@ -3,7 +3,10 @@
 //! Gateways pass on the card the sender's phone wrote, so the reader is forgiving: CRLF or LF
 //! line ends (or a literal `\n` when a card was escaped twice), folded lines, property groups
 //! (`item1.TEL`), quoted-printable values of old phones, and lines it does not understand,
-//! which it skips.
+//! which it skips. It reads a card in one pass: a card with many phones costs no more per
+//! phone than one with a few.
+
+use std::collections::HashSet;
 
 /// What a vCard says about the contact.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,7 +21,7 @@ pub(crate) struct VCard {
 pub(crate) fn parse(text: &str) -> VCard {
     let mut formatted_name = None;
     let mut structured_name = None;
-    let mut phones: Vec<String> = Vec::new();
+    let mut phones = Phones::default();
     for line in logical_lines(text) {
         let Some(property) = Property::read(&line) else {
             continue;
@@ -26,18 +29,41 @@ pub(crate) fn parse(text: &str) -> VCard {
         match property.name.to_ascii_uppercase().as_str() {
             "FN" => formatted_name = formatted_name.or_else(|| non_empty(property.text())),
             "N" => structured_name = structured_name.or_else(|| non_empty(property.full_name())),
-            "TEL" => {
-                let phone = property.phone();
-                if !phone.is_empty() && !phones.contains(&phone) {
-                    phones.push(phone);
-                }
-            }
+            "TEL" => phones.add(property.phone()),
             _ => {}
         }
     }
     VCard {
         name: formatted_name.or(structured_name).unwrap_or_default(),
-        phones,
+        phones: phones.into_vec(),
+    }
+}
+
+/// Phone numbers in the order first seen, each once, none empty.
+#[derive(Debug, Default)]
+pub(crate) struct Phones {
+    listed: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Phones {
+    /// The phones of `listed`, kept as they are, to add more to.
+    pub(crate) fn from_vec(listed: Vec<String>) -> Self {
+        let seen = listed.iter().cloned().collect();
+        Self { listed, seen }
+    }
+
+    /// Adds `phone` unless it is empty or already listed.
+    pub(crate) fn add(&mut self, phone: String) {
+        if !phone.is_empty() && !self.seen.contains(&phone) {
+            self.seen.insert(phone.clone());
+            self.listed.push(phone);
+        }
+    }
+
+    /// The phones, in the order first seen.
+    pub(crate) fn into_vec(self) -> Vec<String> {
+        self.listed
     }
 }
 
@@ -277,6 +303,21 @@ mod tests {
             parse(r"BEGIN:VCARD\nFN:Anna Smit\nTEL;waid=72345678910:+7 234 567 8910\nEND:VCARD");
         assert_eq!(card.name, "Anna Smit");
         assert_eq!(card.phones, ["72345678910"]);
+    }
+
+    #[test]
+    fn a_card_with_50_000_phones_keeps_each_once_in_order() {
+        let mut card = String::from("BEGIN:VCARD\nFN:Many\n");
+        for n in 0..50_000_u64 {
+            // Every phone twice: the second time in WhatsApp's format, the same digits.
+            card.push_str(&format!("TEL:+{n:011}\nitem1.TEL;waid={n:011}:x\n"));
+        }
+        card.push_str("END:VCARD");
+
+        let phones = parse(&card).phones;
+
+        let expected: Vec<String> = (0..50_000_u64).map(|n| format!("{n:011}")).collect();
+        assert_eq!(phones, expected);
     }
 
     #[test]

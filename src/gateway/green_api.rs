@@ -7,7 +7,7 @@ pub(crate) mod rules;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::json;
 use super::rate_limit::Limiter;
-use super::transport::{Call, Transport, common_error, shorten};
+use super::transport::{
+    Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
+};
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, Notification, NotificationQueue,
@@ -26,7 +29,7 @@ use super::{
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
-use crate::id::ChatId;
+use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
 use rules::{Cards, MAX_BODY_BYTES, Platform, Rules, TYPING_TIME_MS, whatsapp_phone};
@@ -34,6 +37,12 @@ use rules::{Cards, MAX_BODY_BYTES, Platform, Rules, TYPING_TIME_MS, whatsapp_pho
 /// How much longer than its `receiveTimeout` a receiveNotification call may take before the
 /// client gives up on it.
 const RECEIVE_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest look back lastOutgoingMessages allows, in minutes (a day).
+const JOURNAL_MAX_MINUTES: u64 = 1440;
+/// How much earlier than the send's first attempt a journal entry may be dated and still be
+/// the send: the gateway's clock and this machine's may differ a little.
+const JOURNAL_CLOCK_SLACK: Duration = Duration::from_secs(5);
 
 /// A client of one GREEN-API instance, WhatsApp or MAX.
 ///
@@ -128,6 +137,7 @@ impl GreenApi {
             url,
             body: None,
             limiter: &self.inner.transport.limiters.receive_notification,
+            idempotency: Idempotency::Repeatable,
         };
         let transport = &self.inner.transport;
         let timeout = transport.timeout().max(receive_timeout + RECEIVE_GRACE);
@@ -155,6 +165,7 @@ impl GreenApi {
             url,
             body: None,
             limiter: &self.inner.transport.limiters.delete_notification,
+            idempotency: Idempotency::Repeatable,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
         let deleted: DeleteAnswer = self.inner.transport.decode(METHOD, &answer)?;
@@ -172,6 +183,7 @@ impl GreenApi {
             url: self.url(METHOD),
             body: None,
             limiter: &self.inner.transport.limiters.settings,
+            idempotency: Idempotency::Repeatable,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
         let settings: SettingsAnswer = self.inner.transport.decode(METHOD, &answer)?;
@@ -223,24 +235,53 @@ impl GreenApi {
     }
 
     /// POSTs `body` to `method` under the send rate limit and reads the new message's id.
+    /// After a failure that leaves open whether the gateway took it, `journaled` is looked for
+    /// in the instance's journal of sent messages; a message it cannot be told by there is not
+    /// repeated (see [`RetryPolicy`](super::RetryPolicy)).
     async fn send_message<B: Serialize>(
         &self,
         method: &'static str,
         body: &B,
+        journaled: Option<SentMessages<'_>>,
     ) -> Result<SentMessage> {
-        let answer = self
-            .post(method, body, &self.inner.transport.limiters.send)
-            .await?;
-        let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
-        Ok(SentMessage::new(sent.id_message))
+        let transport = &self.inner.transport;
+        let call = self.post_call(method, body, &transport.limiters.send, Idempotency::Send)?;
+        let answer = match &journaled {
+            Some(journaled) => {
+                transport
+                    .send_checked(call, green_api_error, journaled)
+                    .await?
+            }
+            None => Answer::Body(transport.send(call, green_api_error).await?),
+        };
+        match answer {
+            Answer::Body(answer) => {
+                let sent: SendAnswer = transport.decode(method, &answer)?;
+                Ok(SentMessage::new(sent.id_message))
+            }
+            Answer::Recorded(id) => Ok(SentMessage::new(id)),
+        }
     }
 
+    /// POSTs `body` to `method`, a look-up, under `limiter`.
     async fn post<B: Serialize>(
         &self,
         method: &'static str,
         body: &B,
         limiter: &Limiter,
     ) -> Result<Bytes> {
+        let call = self.post_call(method, body, limiter, Idempotency::Repeatable)?;
+        self.inner.transport.send(call, green_api_error).await
+    }
+
+    /// A POST of `body` to `method`, refused when the body is over GREEN-API's size limit.
+    fn post_call<'a, B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &'a Limiter,
+        idempotency: Idempotency,
+    ) -> Result<Call<'a>> {
         let body = serde_json::to_vec(body)
             .expect("request bodies are plain structs that always serialise");
         if body.len() > MAX_BODY_BYTES {
@@ -249,14 +290,37 @@ impl GreenApi {
                 limit: MAX_BODY_BYTES,
             });
         }
-        let call = Call {
+        Ok(Call {
             name: method,
             method: Method::POST,
             url: self.url(method),
             body: Some(body.into()),
             limiter,
+            idempotency,
+        })
+    }
+
+    /// lastOutgoingMessages: what the instance sent since `since`, give or take a minute, as
+    /// the journal's raw entries.
+    async fn last_outgoing_messages(&self, since: SystemTime) -> Result<Vec<Value>> {
+        const METHOD: &str = "lastOutgoingMessages";
+        let elapsed = SystemTime::now().duration_since(since).unwrap_or_default();
+        let minutes = (elapsed.as_secs() / 60)
+            .saturating_add(2)
+            .min(JOURNAL_MAX_MINUTES);
+        let mut url = self.url(METHOD);
+        url.query_pairs_mut()
+            .append_pair("minutes", &minutes.to_string());
+        let call = Call {
+            name: METHOD,
+            method: Method::GET,
+            url,
+            body: None,
+            limiter: &self.inner.transport.limiters.sent_messages,
+            idempotency: Idempotency::Repeatable,
         };
-        self.inner.transport.send(call, green_api_error).await
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        self.inner.transport.decode(METHOD, &answer)
     }
 
     async fn get_contacts(&self, url: Url) -> Result<Vec<Contact>> {
@@ -267,6 +331,7 @@ impl GreenApi {
             url,
             body: None,
             limiter,
+            idempotency: Idempotency::Repeatable,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
         let entries: Vec<Value> = self.inner.transport.decode("getContacts", &answer)?;
@@ -383,7 +448,9 @@ impl Gateway for GreenApi {
             quoted_message_id: self.quote(options, "sendMessage", rules.quote_text),
             typing_time,
         };
-        self.send_message("sendMessage", &body).await
+        let journaled = SentMessages::new(self, chat, Journaled::Text(text));
+        self.send_message("sendMessage", &body, Some(journaled))
+            .await
     }
 
     async fn send_contact(
@@ -409,13 +476,22 @@ impl Gateway for GreenApi {
         if options.delay.is_some() {
             log_dropped(self.kind(), "sendContact", "delay");
         }
+        let journaled = match contact {
+            WireContact::Phone { phone_contact, .. } => Some(SentMessages::new(
+                self,
+                chat,
+                Journaled::ContactPhone(phone_contact),
+            )),
+            // How MAX's journal shows a contact shared by its chat id is not documented.
+            WireContact::Chat { .. } => None,
+        };
         let body = SendContactBody {
             chat_id: chat.as_str(),
             contact,
             quoted_message_id: self.quote(options, "sendContact", rules.quote_contact),
             typing_time,
         };
-        self.send_message("sendContact", &body).await
+        self.send_message("sendContact", &body, journaled).await
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -522,6 +598,131 @@ fn phone_contact<'a>(
     }
 }
 
+/// How a message this client sends shows in the instance's journal of sent messages.
+#[derive(Debug, Clone, Copy)]
+enum Journaled<'a> {
+    /// A text (`textMessage`, or `extendedTextMessage` when it got a link preview).
+    Text(&'a str),
+    /// A contact card sharing this phone (`contactMessage`, with the card's vCard).
+    ContactPhone(u64),
+}
+
+/// The instance's journal of sent messages (`lastOutgoingMessages`), asked about one send.
+struct SentMessages<'a> {
+    client: &'a GreenApi,
+    chat: &'a ChatId,
+    message: Journaled<'a>,
+}
+
+/// How one journal entry compares with the send looked for.
+enum Entry {
+    /// It is the send, with this id.
+    Ours(String),
+    /// It is another message.
+    Other,
+    /// It cannot be told apart: something needed is missing or unreadable.
+    Unclear,
+}
+
+impl<'a> SentMessages<'a> {
+    fn new(client: &'a GreenApi, chat: &'a ChatId, message: Journaled<'a>) -> Self {
+        Self {
+            client,
+            chat,
+            message,
+        }
+    }
+
+    /// The send among `entries`: sent when one of them is it; unknown when one of them may
+    /// be it; else not sent. `since` is when the send's first attempt began.
+    fn find_in(&self, entries: &[Value], since: SystemTime) -> Found<MessageId> {
+        let earliest = since
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .saturating_sub(JOURNAL_CLOCK_SLACK.as_secs());
+        let mut unclear = false;
+        for entry in entries {
+            match self.compare(entry, earliest) {
+                Entry::Ours(id) => return Found::Sent(MessageId::from(id)),
+                Entry::Other => {}
+                Entry::Unclear => unclear = true,
+            }
+        }
+        if unclear {
+            Found::Unknown
+        } else {
+            Found::NotSent
+        }
+    }
+
+    /// Whether `entry` is the send: to its chat, through the API, at `earliest` (unix
+    /// seconds) or later, with its content.
+    fn compare(&self, entry: &Value, earliest: u64) -> Entry {
+        let Ok(entry) = JournalEntry::deserialize(entry) else {
+            return Entry::Unclear;
+        };
+        let facts = [
+            entry
+                .chat_id
+                .as_ref()
+                .map(|chat| chat == self.chat.as_str()),
+            Some(entry.send_by_api != Some(false)),
+            entry
+                .timestamp
+                .as_ref()
+                .and_then(Value::as_u64)
+                .map(|timestamp| timestamp >= earliest),
+            self.same_content(&entry),
+        ];
+        if facts.contains(&Some(false)) {
+            Entry::Other
+        } else if facts.contains(&None) {
+            Entry::Unclear
+        } else {
+            entry
+                .id_message
+                .filter(|id| !id.is_empty())
+                .map_or(Entry::Unclear, Entry::Ours)
+        }
+    }
+
+    /// Whether the entry holds the message's content; `None` when it cannot be read.
+    fn same_content(&self, entry: &JournalEntry) -> Option<bool> {
+        let kind = entry.type_message.as_deref()?;
+        match (self.message, kind) {
+            (Journaled::Text(text), "textMessage") => {
+                let journaled = entry.text_message.as_deref()?;
+                Some(journaled.trim() == text.trim())
+            }
+            (Journaled::Text(text), "extendedTextMessage") => {
+                let journaled = entry
+                    .extended_text_message
+                    .as_ref()?
+                    .get("text")?
+                    .as_str()?;
+                Some(journaled.trim() == text.trim())
+            }
+            (Journaled::ContactPhone(phone), "contactMessage") => {
+                let vcard = entry.contact.as_ref()?.get("vcard")?.as_str()?;
+                let shared = crate::event::SharedContact::from_vcard(vcard);
+                Some(shared.phones.contains(&phone.to_string()))
+            }
+            _ => Some(false),
+        }
+    }
+}
+
+#[async_trait]
+impl SendRecords for SentMessages<'_> {
+    type Id = MessageId;
+
+    async fn find(&self, since: SystemTime) -> Result<Found<MessageId>> {
+        let entries = self.client.last_outgoing_messages(since).await?;
+        Ok(self.find_in(&entries, since))
+    }
+}
+
 impl fmt::Debug for GreenApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GreenApi")
@@ -560,17 +761,16 @@ fn contact_not_found(body: &str, lower: &str) -> Option<String> {
     (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_owned())
 }
 
-/// HTTP 466 with the figures of `invokeStatus`, as far as the body has them.
+/// HTTP 466 with the figures of `invokeStatus`, as far as the body has them: a figure that is
+/// no count (negative, fractional, too large) is left out, the others kept.
 fn quota_exceeded(body: &str) -> Error {
-    let status = serde_json::from_str::<QuotaAnswer>(body)
-        .map(|answer| answer.invoke_status)
-        .unwrap_or_default();
+    let answer: Value = serde_json::from_str(body).unwrap_or_default();
+    let status = json::at(&answer, "/invokeStatus");
     Error::QuotaExceeded {
-        method: status.method,
-        used: status.used,
-        total: status.total,
-        description: status
-            .description
+        method: json::text(status, "/method"),
+        used: json::unsigned(status, "/used"),
+        total: json::unsigned(status, "/total"),
+        description: json::text(status, "/description")
             .or_else(|| (!body.is_empty()).then(|| shorten(body))),
     }
 }
@@ -732,20 +932,19 @@ impl ContactInfoAnswer {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaAnswer {
-    #[serde(default)]
-    invoke_status: InvokeStatus,
-}
-
+/// The part of a lastOutgoingMessages entry that tells a send apart; every field may be
+/// missing, and the numbers and objects are read leniently.
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct InvokeStatus {
-    method: Option<String>,
-    used: Option<u64>,
-    total: Option<u64>,
-    description: Option<String>,
+#[serde(rename_all = "camelCase", default)]
+struct JournalEntry {
+    id_message: Option<String>,
+    chat_id: Option<String>,
+    timestamp: Option<Value>,
+    type_message: Option<String>,
+    send_by_api: Option<bool>,
+    text_message: Option<String>,
+    extended_text_message: Option<Value>,
+    contact: Option<Value>,
 }
 
 #[cfg(test)]

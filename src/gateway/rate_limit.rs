@@ -42,7 +42,7 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method (getContacts,
-    /// getContactInfo, getSettings), 100 queue calls/s per method.
+    /// getContactInfo, getSettings, lastOutgoingMessages), 100 queue calls/s per method.
     pub fn new() -> Self {
         Self::default()
     }
@@ -87,6 +87,8 @@ pub(crate) struct Limiters {
     pub(crate) receive_notification: Limiter,
     pub(crate) delete_notification: Limiter,
     pub(crate) settings: Limiter,
+    /// The journal of sent messages, read after a send whose answer was lost.
+    pub(crate) sent_messages: Limiter,
 }
 
 impl Limiters {
@@ -99,6 +101,7 @@ impl Limiters {
             receive_notification: Limiter::local(limits.notifications_per_second),
             delete_notification: Limiter::local(limits.notifications_per_second),
             settings: Limiter::local(limits.lookups_per_second),
+            sent_messages: Limiter::local(limits.lookups_per_second),
         }
     }
 
@@ -114,6 +117,7 @@ impl Limiters {
             receive_notification: limiter("receive-notification", limits.notifications_per_second),
             delete_notification: limiter("delete-notification", limits.notifications_per_second),
             settings: limiter("settings", limits.lookups_per_second),
+            sent_messages: limiter("sent-messages", limits.lookups_per_second),
         }
     }
 }

@@ -8,17 +8,42 @@ use crate::backoff::Backoff;
 ///
 /// Only [retryable](crate::Error::is_retryable) failures are retried: HTTP 429, 499, 500, 502,
 /// 503, 504, "instance in starting process", time-outs and connection errors. A `Retry-After`
-/// header is honoured (the wait is at least that long). Validation errors, 401, 403, 466 and
-/// other 4xx answers are returned at once.
+/// header is honoured (the wait is at least that long; a longer one than
+/// [`MAX_RETRY_AFTER`](super::MAX_RETRY_AFTER) is read as that). Validation errors, 401, 403,
+/// 466, redirects and other 4xx answers are returned at once.
 ///
-/// A retried send whose first attempt timed out may reach the chat twice if the gateway had in
-/// fact accepted it; use [`RetryPolicy::none`] where that is worse than a lost message.
+/// # A send is not repeated when it may have gone out
+///
+/// Look-ups (contacts, contact info, settings, the notification queue) change nothing at the
+/// gateway and are retried as above. A send (every method that sends a message) is repeated
+/// only after a failure that proves the gateway did not take it: no connection was made
+/// (refused, DNS, TLS), HTTP 429, or a 4xx refusal such as "instance in starting process".
+/// After a failure that proves nothing — a time-out once the request was on its way, a
+/// connection lost mid-exchange, HTTP 499 or 5xx — another attempt could deliver the message
+/// twice, so:
+///
+/// - **GREEN-API** keeps a journal of what the instance sent. The client waits the delay a
+///   retry would, then reads it (`lastOutgoingMessages`): a record of this message (same chat,
+///   same text or contact's phone, sent through the API since the first attempt) is the send's
+///   result, and its id is returned without sending again; no record of it, and the send is
+///   repeated; a journal it cannot read or reach, or records it cannot tell apart: the failure
+///   is reported as [`Error::SendUnconfirmed`](crate::Error::SendUnconfirmed).
+/// - **Z-API** keeps no such journal: the failure is reported as
+///   [`Error::SendUnconfirmed`](crate::Error::SendUnconfirmed) at once.
+///
+/// GREEN-API documents that a message may take up to 2 minutes to show in its journal, so a
+/// message the gateway took moments before the time-out can be missing from it and go out
+/// twice: the check narrows that window, it does not close it. With [`RetryPolicy::none`] a
+/// send is never repeated (its journal is still read, to return the id of a message that did
+/// go out). With [`at_least_once_sends`](RetryPolicy::at_least_once_sends) sends are retried
+/// like look-ups, for messages where a duplicate is better than a loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
     initial_delay: Duration,
     max_delay: Duration,
     max_elapsed: Duration,
+    at_least_once_sends: bool,
 }
 
 impl Default for RetryPolicy {
@@ -28,12 +53,15 @@ impl Default for RetryPolicy {
             initial_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(10),
             max_elapsed: Duration::from_secs(60),
+            at_least_once_sends: false,
         }
     }
 }
 
 impl RetryPolicy {
-    /// Five attempts, first wait 0.5 s, doubling up to 10 s, giving up after 60 s in all.
+    /// Five attempts, first wait 0.5 s, doubling up to 10 s, giving up after 60 s in all; a
+    /// send that may have gone out is repeated only when the gateway's journal shows it did
+    /// not.
     pub fn new() -> Self {
         Self::default()
     }
@@ -69,6 +97,20 @@ impl RetryPolicy {
     pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
         self.max_elapsed = elapsed;
         self
+    }
+
+    /// With `true`, a send is retried like a look-up after any retryable failure, also when it
+    /// may have gone out: the chat may then get the message twice, but a message the gateway
+    /// lost is sent again. Off by default.
+    #[must_use]
+    pub fn at_least_once_sends(mut self, at_least_once: bool) -> Self {
+        self.at_least_once_sends = at_least_once;
+        self
+    }
+
+    /// Whether a send that may have gone out is retried anyway.
+    pub(crate) fn repeats_unconfirmed_sends(&self) -> bool {
+        self.at_least_once_sends
     }
 
     /// The wait before attempt `failed_attempts + 1`, or `None` to give up.
@@ -142,6 +184,12 @@ mod tests {
                 .delay(1, Duration::MAX, Some(Duration::MAX))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_longest_retry_after_gives_up_without_overflowing() {
+        let wait = policy().delay(1, Duration::from_secs(9), Some(Duration::MAX));
+        assert_eq!(wait, None);
     }
 
     #[test]

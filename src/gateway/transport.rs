@@ -1,15 +1,18 @@
-//! The HTTP path every gateway call takes: rate limit → request → status check → retry.
+//! The HTTP path every gateway call takes: rate limit → request → status check → retry; for
+//! a send whose answer was lost, the gateway's records before any retry.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::rate_limit::{Limiter, Limiters};
-use super::{ClientSettings, GatewayKind, RetryPolicy};
+use super::{ClientSettings, GatewayKind, MAX_RETRY_AFTER, RetryPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::CallLabels;
 use crate::secret::Secret;
@@ -21,6 +24,17 @@ const MAX_ERROR_BODY_CHARS: usize = 512;
 /// gateway's typed error; a body kept in the error is [`shorten`]ed.
 pub(crate) type ErrorMapper = fn(StatusCode, &str, Option<Duration>) -> Error;
 
+/// Whether doing a call twice does something twice: what decides if it may be repeated after
+/// a failure that leaves open whether the gateway took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// A look-up or an acknowledgement (getContacts, getSettings, receive and
+    /// deleteNotification): doing it twice changes nothing.
+    Repeatable,
+    /// A send: doing it twice sends the message twice.
+    Send,
+}
+
 /// One gateway call, ready to send as many times as the retry policy allows.
 pub(crate) struct Call<'a> {
     /// The gateway's method name, for logs (`sendContact`, `send-text`).
@@ -31,6 +45,52 @@ pub(crate) struct Call<'a> {
     /// attempts, not copied for each.
     pub(crate) body: Option<Bytes>,
     pub(crate) limiter: &'a Limiter,
+    /// Whether the call may be repeated when it may have been taken.
+    pub(crate) idempotency: Idempotency,
+}
+
+/// What a gateway's records of sent messages say about one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Found<Id> {
+    /// The records show it, with this id.
+    Sent(Id),
+    /// The records hold nothing that could be it.
+    NotSent,
+    /// The records hold something that may be it, in a shape that cannot be told apart.
+    Unknown,
+}
+
+/// A gateway's records of the messages an instance sent, asked about one send whose answer
+/// was lost.
+#[async_trait]
+pub(crate) trait SendRecords: Sync {
+    /// What identifies a sent message.
+    type Id: Send;
+
+    /// Looks for the send among the messages sent since `since` (when its first attempt began).
+    async fn find(&self, since: SystemTime) -> Result<Found<Self::Id>>;
+}
+
+/// The records of a gateway that keeps none a client can read: there are none to ask.
+pub(crate) enum NoRecords {}
+
+#[async_trait]
+impl SendRecords for NoRecords {
+    type Id = Infallible;
+
+    async fn find(&self, _since: SystemTime) -> Result<Found<Infallible>> {
+        match *self {}
+    }
+}
+
+/// How a call ended well: the gateway's answer, or for a send whose answer was lost, the id
+/// the gateway's records show for it.
+#[derive(Debug)]
+pub(crate) enum Answer<Id> {
+    /// The body of the gateway's successful answer.
+    Body(Bytes),
+    /// The id of the message as the records show it.
+    Recorded(Id),
 }
 
 /// An HTTP client with one instance's rate limits, retry policy and secrets.
@@ -57,19 +117,50 @@ fn limiters(settings: &ClientSettings, gateway: GatewayKind, instance: &str) -> 
     Limiters::new(settings.rate_limits)
 }
 
-/// A failed attempt: the error, and how long the gateway asked to wait.
+/// A failed attempt: the error, how long the gateway asked to wait, and whether the gateway
+/// may have taken the request.
 struct Failure {
     error: Error,
     retry_after: Option<Duration>,
+    reach: Reach,
 }
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self {
-            error,
-            retry_after: None,
+/// Whether a failed attempt may have been taken by the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Nothing was taken: no connection was made, or the gateway refused the request.
+    Refused,
+    /// The gateway may have taken it: the request went out and no refusal came back.
+    Unknown,
+}
+
+impl Reach {
+    /// What an answer with `status` says: a 4xx (but 499) or 3xx is a refusal; a 5xx, 499 or
+    /// a success whose body was lost leave it open.
+    fn of_status(status: StatusCode) -> Self {
+        if status.is_client_error() && status.as_u16() != 499 || status.is_redirection() {
+            Reach::Refused
+        } else {
+            Reach::Unknown
         }
     }
+
+    /// What a request that got no answer says: refused only when no connection was made.
+    fn of_unanswered(error: &reqwest::Error) -> Self {
+        if error.is_connect() {
+            Reach::Refused
+        } else {
+            Reach::Unknown
+        }
+    }
+}
+
+/// What a send's records said, when they allow going on.
+enum Confirmed<Id> {
+    /// The message was sent: its id.
+    Recorded(Id),
+    /// It was not sent: try again now.
+    NotSent,
 }
 
 impl Transport {
@@ -86,6 +177,8 @@ impl Transport {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .user_agent(concat!("hookbot/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
                 .build()
                 .map_err(transport_error)?,
         };
@@ -101,7 +194,8 @@ impl Transport {
     }
 
     /// Sends `call` until it succeeds, fails for good, or the retry policy gives up; returns
-    /// the body of the successful answer.
+    /// the body of the successful answer. A send that may have been taken is not repeated
+    /// (unless the policy says at least once): its failure is [`Error::SendUnconfirmed`].
     pub(crate) async fn send(&self, call: Call<'_>, map_error: ErrorMapper) -> Result<Bytes> {
         self.send_within(call, self.timeout, map_error).await
     }
@@ -114,12 +208,43 @@ impl Transport {
         timeout: Duration,
         map_error: ErrorMapper,
     ) -> Result<Bytes> {
+        match self
+            .run(&call, timeout, map_error, None::<&NoRecords>)
+            .await?
+        {
+            Answer::Body(body) => Ok(body),
+            Answer::Recorded(never) => match never {},
+        }
+    }
+
+    /// Like [`send`](Transport::send) for a send whose gateway keeps `records` of what it
+    /// sent: after a failure that leaves open whether the gateway took it, the records decide
+    /// (see [`RetryPolicy`]).
+    pub(crate) async fn send_checked<R: SendRecords>(
+        &self,
+        call: Call<'_>,
+        map_error: ErrorMapper,
+        records: &R,
+    ) -> Result<Answer<R::Id>> {
+        self.run(&call, self.timeout, map_error, Some(records))
+            .await
+    }
+
+    /// The attempts of `call` under the retry policy.
+    async fn run<R: SendRecords>(
+        &self,
+        call: &Call<'_>,
+        timeout: Duration,
+        map_error: ErrorMapper,
+        records: Option<&R>,
+    ) -> Result<Answer<R::Id>> {
         let started = tokio::time::Instant::now();
+        let since = SystemTime::now();
         let mut failed_attempts = 0;
         loop {
             call.limiter.until_ready().await;
-            let failure = match self.attempt(&call, timeout, map_error).await {
-                Ok(body) => return Ok(body),
+            let failure = match self.attempt(call, timeout, map_error).await {
+                Ok(body) => return Ok(Answer::Body(body)),
                 Err(failure) => failure,
             };
             failed_attempts += 1;
@@ -131,6 +256,12 @@ impl Transport {
                         .delay(failed_attempts, started.elapsed(), failure.retry_after)
                 })
                 .flatten();
+            if self.must_not_repeat_blindly(call, &failure) {
+                match confirm(call.name, failure.error, wait, records, since).await? {
+                    Confirmed::Recorded(id) => return Ok(Answer::Recorded(id)),
+                    Confirmed::NotSent => continue,
+                }
+            }
             let Some(wait) = wait else {
                 tracing::debug!(method = call.name, attempts = failed_attempts, error = %failure.error, "gateway call failed");
                 return Err(failure.error);
@@ -138,6 +269,16 @@ impl Transport {
             tracing::debug!(method = call.name, attempt = failed_attempts, ?wait, error = %failure.error, "gateway call failed; retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Whether `failure` of `call` is a send's that a retry could deliver twice: a failure
+    /// worth retrying, which leaves open whether the gateway took the message, under a policy
+    /// that does not ask for at-least-once sends.
+    fn must_not_repeat_blindly(&self, call: &Call<'_>, failure: &Failure) -> bool {
+        call.idempotency == Idempotency::Send
+            && failure.reach == Reach::Unknown
+            && failure.error.is_retryable()
+            && !self.retry.repeats_unconfirmed_sends()
     }
 
     async fn attempt(
@@ -158,11 +299,26 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let unanswered = |error: reqwest::Error| self.unanswered(call.name, error);
-        let response = request.send().await.map_err(unanswered)?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.unanswered(call.name, error, None))?;
         let status = response.status();
+        if status.is_redirection() {
+            self.counted.answered(call.name, status);
+            return Err(Failure {
+                error: Error::Redirected {
+                    status: status.as_u16(),
+                },
+                retry_after: None,
+                reach: Reach::Refused,
+            });
+        }
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(unanswered)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.unanswered(call.name, error, Some(status)))?;
         self.counted.answered(call.name, status);
         tracing::trace!(
             method = call.name,
@@ -175,13 +331,28 @@ impl Transport {
         let text = self.redact(&String::from_utf8_lossy(&body));
         let error = map_error(status, &text, retry_after);
         self.counted.refused(&error);
-        Err(Failure { error, retry_after })
+        Err(Failure {
+            error,
+            retry_after,
+            reach: Reach::of_status(status),
+        })
     }
 
-    /// Counts an attempt of `method` that got no (whole) answer; the error as hookbot's.
-    fn unanswered(&self, method: &'static str, error: reqwest::Error) -> Error {
+    /// Counts an attempt of `method` that got no whole answer (none at all, or only its
+    /// `status`); the failure as hookbot's.
+    fn unanswered(
+        &self,
+        method: &'static str,
+        error: reqwest::Error,
+        status: Option<StatusCode>,
+    ) -> Failure {
         self.counted.unanswered(method, &error);
-        transport_error(error)
+        let reach = status.map_or_else(|| Reach::of_unanswered(&error), Reach::of_status);
+        Failure {
+            error: transport_error(error),
+            retry_after: None,
+            reach,
+        }
     }
 
     /// The time-out of one attempt.
@@ -243,14 +414,59 @@ pub(crate) fn transport_error(error: reqwest::Error) -> Error {
     }
 }
 
-/// `Retry-After` as seconds or as an HTTP date.
+/// After a send's failure that leaves open whether the gateway took it: what the gateway's
+/// `records` say, asked once the retry's `wait` has passed. The failure comes back as
+/// [`Error::SendUnconfirmed`] unless they show the message was sent, or show it was not and a
+/// retry is due; without records, at once.
+async fn confirm<R: SendRecords>(
+    method: &'static str,
+    error: Error,
+    wait: Option<Duration>,
+    records: Option<&R>,
+    since: SystemTime,
+) -> Result<Confirmed<R::Id>> {
+    let unconfirmed = |error| Error::SendUnconfirmed {
+        cause: Box::new(error),
+    };
+    let Some(records) = records else {
+        tracing::debug!(method, %error, "send failed and may have gone out; not repeated");
+        return Err(unconfirmed(error));
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+    match records.find(since).await {
+        Ok(Found::Sent(id)) => {
+            tracing::debug!(method, %error, "send failed, but the gateway's records show it sent");
+            Ok(Confirmed::Recorded(id))
+        }
+        Ok(Found::NotSent) if wait.is_some() => {
+            tracing::debug!(method, %error, "send failed and the gateway's records show it unsent; retrying");
+            Ok(Confirmed::NotSent)
+        }
+        Ok(_) => {
+            tracing::debug!(method, %error, "send failed and may have gone out; not repeated");
+            Err(unconfirmed(error))
+        }
+        Err(unread) => {
+            tracing::debug!(method, %error, %unread, "send failed and the gateway's records could not be read; not repeated");
+            Err(unconfirmed(error))
+        }
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date, at most [`MAX_RETRY_AFTER`]: more seconds
+/// than fit in a `u64` are the longest wait, a date in the past is no wait, anything else no
+/// hint.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+    let wait = if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        Duration::from_secs(value.parse().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(SystemTime::now()).unwrap_or_default()
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -272,5 +488,49 @@ mod tests {
             wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn absurd_retry_afters_are_clamped_or_ignored() {
+        let read = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            retry_after(&headers)
+        };
+        for longest in [
+            "18446744073709551615",
+            "99999999999999999999999999",
+            "3601",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(read(longest), Some(MAX_RETRY_AFTER), "{longest}");
+        }
+        assert_eq!(read("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
+        for ignored in ["-5", "1.5", "soon", "", "+7", "Mon, 99 Foo 2024"] {
+            assert_eq!(read(ignored), None, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn only_refusals_prove_a_request_was_not_taken() {
+        for refused in [301, 307, 400, 401, 403, 404, 429, 466] {
+            let status = StatusCode::from_u16(refused).unwrap();
+            assert_eq!(Reach::of_status(status), Reach::Refused, "{refused}");
+        }
+        for open in [200, 499, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(open).unwrap();
+            assert_eq!(Reach::of_status(status), Reach::Unknown, "{open}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_proves_nothing_was_taken() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let error = reqwest::get(format!("http://{address}/"))
+            .await
+            .unwrap_err();
+        assert_eq!(Reach::of_unanswered(&error), Reach::Refused);
     }
 }

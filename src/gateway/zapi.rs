@@ -18,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::green_api::rules::whatsapp_phone;
-use super::transport::{Call, Transport, common_error};
+use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
@@ -122,6 +122,9 @@ impl ZApi {
             .transpose()
     }
 
+    /// POSTs `body` to `method` under the send rate limit and reads the new message's id. Z-API
+    /// keeps no journal a client can read: a failure that leaves open whether it took the
+    /// message is reported, not repeated (see [`RetryPolicy`](super::RetryPolicy)).
     async fn send_message<B: Serialize>(
         &self,
         method: &'static str,
@@ -136,6 +139,7 @@ impl ZApi {
             url: self.url(&[method]),
             body: Some(body.into()),
             limiter,
+            idempotency: Idempotency::Send,
         };
         let answer = self.inner.transport.send(call, zapi_error).await?;
         let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
@@ -158,6 +162,7 @@ impl ZApi {
             url,
             body: None,
             limiter,
+            idempotency: Idempotency::Repeatable,
         };
         self.inner.transport.send(call, zapi_error).await
     }

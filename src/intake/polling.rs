@@ -171,7 +171,6 @@ impl Poller {
     /// Polls until `stop` resolves (or the backlog shuts down elsewhere); then stops polling,
     /// drains, and returns what was left.
     async fn run(self, stop: impl Future<Output = ()> + Send) -> DrainReport {
-        self.shared.backlog.start();
         let (trigger, shutdown) = crate::shutdown::channel();
         let polling = self.shared.poll_all(shutdown);
         tokio::pin!(polling);

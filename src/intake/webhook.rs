@@ -125,7 +125,6 @@ impl Webhook {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<DrainReport> {
-        self.shared.backlog.start();
         super::serve_during(app, listener, shutdown, |stop| async move {
             stop.await;
             tracing::info!("shutting down: intake stopped, draining accepted events");

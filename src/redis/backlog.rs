@@ -70,9 +70,11 @@ impl Backlog for RedisBacklog {
         }
     }
 
-    /// Starts this replica's consumer (once).
-    fn start(&self) {
+    /// Refuses a Redis that evicts keys; then starts this replica's consumer (once).
+    async fn start(&self) -> crate::Result<()> {
+        super::eviction::check_policy(self.queue.redis()).await?;
         self.consumer.start();
+        Ok(())
     }
 
     fn is_closed(&self) -> bool {

@@ -228,9 +228,7 @@ fn shared_contact(entry: &Value) -> SharedContact {
         contact.name = name.trim().to_owned();
     }
     contact.chat_id = text(entry, "/chatId").map(ChatId::from);
-    if let Some(phone) = phone_number(entry, "/phoneNumber") {
-        contact.add_phone(phone);
-    }
+    contact.add_phones(phone_number(entry, "/phoneNumber"));
     contact
 }
 

@@ -179,11 +179,12 @@ fn shared_contact(payload: &Value) -> SharedContact {
     if let Some(name) = text(payload, "/displayName").filter(|name| !name.trim().is_empty()) {
         contact.name = name.trim().to_owned();
     }
-    for phone in json::items(payload, "/phones") {
-        if let Some(phone) = text(phone, "") {
-            contact.add_phone(json::digits(&phone));
-        }
-    }
+    contact.add_phones(
+        json::items(payload, "/phones")
+            .iter()
+            .filter_map(|phone| text(phone, ""))
+            .map(|phone| json::digits(&phone)),
+    );
     contact
 }
 
