@@ -94,12 +94,15 @@ impl dyn Backlog {
 /// let store = Store::memory();
 /// # let _ = store;
 /// ```
-#[derive(Clone)]
-pub struct Store(Kind);
+#[derive(Debug, Clone)]
+pub struct Store(pub(crate) Kind);
 
-#[derive(Clone)]
-enum Kind {
+/// The backends a [`Store`] can be.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    /// In this process, with claims in this store.
     Memory(Arc<dyn DedupeStore>),
+    /// A Redis queue shared by replicas (made in [`redis`](crate::redis)).
     #[cfg(feature = "redis")]
     Redis(Box<crate::redis::RedisQueue>),
 }
@@ -107,16 +110,6 @@ enum Kind {
 impl Default for Store {
     fn default() -> Self {
         Self::memory()
-    }
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Kind::Memory(_) => f.write_str("Store::Memory"),
-            #[cfg(feature = "redis")]
-            Kind::Redis(queue) => f.debug_tuple("Store::Redis").field(queue).finish(),
-        }
     }
 }
 
@@ -132,12 +125,6 @@ impl Store {
     /// replicas that each keep their queue in memory, say).
     pub fn memory_with_claims(claims: impl DedupeStore) -> Self {
         Self(Kind::Memory(Arc::new(claims)))
-    }
-
-    /// A store of Redis `queue`, shared by the bot's replicas (see [`redis`](crate::redis)).
-    #[cfg(feature = "redis")]
-    pub(crate) fn redis(queue: crate::redis::RedisQueue) -> Self {
-        Self(Kind::Redis(Box::new(queue)))
     }
 
     /// The backlog of this store, feeding `dispatcher`.

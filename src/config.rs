@@ -19,19 +19,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::backlog::Store;
 use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
-use crate::gateway::{ClientSettings, Gateway, GatewayKind, GreenApi, ZApi};
+use crate::gateway::{
+    ClientSettings, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
+};
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
 use crate::router::Router;
 use crate::sandbox::Sandbox;
 use crate::secret::Secret;
-/// GREEN-API's general host, used when `HOOKBOT_API_URL` is unset.
-pub const DEFAULT_GREEN_API_URL: &str = "https://api.green-api.com";
-/// Z-API's host, used when `HOOKBOT_API_URL` is unset.
-pub const DEFAULT_ZAPI_URL: &str = "https://api.z-api.io";
+
+pub use crate::gateway::GatewayConfig;
 
 /// A bot's settings.
 #[derive(Debug, Clone)]
@@ -73,36 +74,6 @@ const SINGLE_INSTANCE_VARIABLES: [&str; 6] = [
     "HOOKBOT_CLIENT_TOKEN",
 ];
 
-/// The gateway a bot talks to.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum GatewayConfig {
-    /// No gateway account: the local sandbox.
-    Sandbox,
-    /// A GREEN-API instance, WhatsApp or MAX.
-    GreenApi {
-        /// [`GatewayKind::GreenApiWhatsApp`] or [`GatewayKind::GreenApiMax`].
-        kind: GatewayKind,
-        /// `HOOKBOT_API_URL`.
-        api_url: String,
-        /// `HOOKBOT_INSTANCE`: `idInstance`.
-        instance: String,
-        /// `HOOKBOT_TOKEN`: `apiTokenInstance`.
-        token: Secret,
-    },
-    /// A Z-API or PlugzAPI instance.
-    ZApi {
-        /// `HOOKBOT_API_URL`.
-        base_url: String,
-        /// `HOOKBOT_INSTANCE`.
-        instance: String,
-        /// `HOOKBOT_TOKEN`: the instance token.
-        token: Secret,
-        /// `HOOKBOT_CLIENT_TOKEN`: the account's security token, when enabled.
-        client_token: Option<Secret>,
-    },
-}
-
 impl Config {
     /// Reads the `HOOKBOT_*` variables. With neither `HOOKBOT_GATEWAY` nor credentials set, the
     /// gateway is [`GatewayConfig::Sandbox`].
@@ -132,7 +103,7 @@ impl Config {
             None => Vec::new(),
         };
         let gateway = if instances.is_empty() {
-            GatewayConfig::from_vars(&var)?
+            gateway_from_vars(&var)?
         } else {
             GatewayConfig::Sandbox
         };
@@ -183,88 +154,48 @@ fn instances_file(
     InstanceConfig::read_file(path)
 }
 
-impl GatewayConfig {
-    fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let has_credentials = var("HOOKBOT_INSTANCE").is_some() || var("HOOKBOT_TOKEN").is_some();
-        let name = var("HOOKBOT_GATEWAY").unwrap_or_else(|| {
-            if has_credentials {
-                GatewayKind::GreenApiWhatsApp.as_str()
-            } else {
-                SANDBOX
-            }
-            .to_owned()
-        });
-        let required = |variable: &'static str| {
-            var(variable).ok_or_else(|| Error::Config {
-                variable,
-                reason: format!("is required for HOOKBOT_GATEWAY={name}"),
-            })
-        };
-        let green_api = |kind| -> Result<Self> {
-            Ok(GatewayConfig::GreenApi {
-                kind,
-                api_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
-                instance: required("HOOKBOT_INSTANCE")?,
-                token: Secret::new(required("HOOKBOT_TOKEN")?),
-            })
-        };
-        if name == SANDBOX {
-            return Ok(GatewayConfig::Sandbox);
+/// The gateway of the `HOOKBOT_*` variables.
+fn gateway_from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<GatewayConfig> {
+    let has_credentials = var("HOOKBOT_INSTANCE").is_some() || var("HOOKBOT_TOKEN").is_some();
+    let name = var("HOOKBOT_GATEWAY").unwrap_or_else(|| {
+        if has_credentials {
+            GatewayKind::GreenApiWhatsApp.as_str()
+        } else {
+            SANDBOX
         }
-        let kind = name
-            .parse::<GatewayKind>()
-            .map_err(|unknown| Error::Config {
-                variable: "HOOKBOT_GATEWAY",
-                reason: format!("{unknown}, or {SANDBOX}"),
-            })?;
-        match kind {
-            GatewayKind::ZApi => Ok(GatewayConfig::ZApi {
-                base_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_ZAPI_URL.to_owned()),
-                instance: required("HOOKBOT_INSTANCE")?,
-                token: Secret::new(required("HOOKBOT_TOKEN")?),
-                client_token: var("HOOKBOT_CLIENT_TOKEN").map(Secret::new),
-            }),
-            green_api_kind => green_api(green_api_kind),
-        }
+        .to_owned()
+    });
+    let required = |variable: &'static str| {
+        var(variable).ok_or_else(|| Error::Config {
+            variable,
+            reason: format!("is required for HOOKBOT_GATEWAY={name}"),
+        })
+    };
+    let green_api = |kind| -> Result<GatewayConfig> {
+        Ok(GatewayConfig::GreenApi {
+            kind,
+            api_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
+            instance: required("HOOKBOT_INSTANCE")?,
+            token: Secret::new(required("HOOKBOT_TOKEN")?),
+        })
+    };
+    if name == SANDBOX {
+        return Ok(GatewayConfig::Sandbox);
     }
-
-    /// A client of the configured gateway with default [`ClientSettings`]; `None` for the
-    /// sandbox.
-    pub fn connect(&self) -> Result<Option<Arc<dyn Gateway>>> {
-        self.connect_with(ClientSettings::default())
-    }
-
-    /// A client of the configured gateway with the given settings; `None` for the sandbox.
-    pub fn connect_with(&self, settings: ClientSettings) -> Result<Option<Arc<dyn Gateway>>> {
-        let gateway: Arc<dyn Gateway> = match self {
-            GatewayConfig::Sandbox => return Ok(None),
-            GatewayConfig::GreenApi {
-                kind,
-                api_url,
-                instance,
-                token,
-            } => {
-                let builder = match kind {
-                    GatewayKind::GreenApiMax => GreenApi::max(api_url, instance, token.clone()),
-                    _ => GreenApi::whatsapp(api_url, instance, token.clone()),
-                };
-                Arc::new(builder.settings(settings).build()?)
-            }
-            GatewayConfig::ZApi {
-                base_url,
-                instance,
-                token,
-                client_token,
-            } => {
-                let mut builder =
-                    ZApi::builder(base_url, instance, token.clone()).settings(settings);
-                if let Some(client_token) = client_token {
-                    builder = builder.client_token(client_token.clone());
-                }
-                Arc::new(builder.build()?)
-            }
-        };
-        Ok(Some(gateway))
+    let kind = name
+        .parse::<GatewayKind>()
+        .map_err(|unknown| Error::Config {
+            variable: "HOOKBOT_GATEWAY",
+            reason: format!("{unknown}, or {SANDBOX}"),
+        })?;
+    match kind {
+        GatewayKind::ZApi => Ok(GatewayConfig::ZApi {
+            base_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_ZAPI_URL.to_owned()),
+            instance: required("HOOKBOT_INSTANCE")?,
+            token: Secret::new(required("HOOKBOT_TOKEN")?),
+            client_token: var("HOOKBOT_CLIENT_TOKEN").map(Secret::new),
+        }),
+        green_api_kind => green_api(green_api_kind),
     }
 }
 
@@ -293,8 +224,11 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     ///
     /// [`Error::Config`] when a client or the Redis connection cannot be made from it.
     pub fn config(self, config: Config) -> Result<Self> {
-        let redis = EnvRedis::open(config.redis_url, config.redis_namespace.as_deref())?;
-        let settings = redis.client_settings();
+        let shared = shared_store(config.redis_url, config.redis_namespace.as_deref())?;
+        let settings = match &shared {
+            Some((_, limits)) => ClientSettings::default().with_shared_limits(limits.clone()),
+            None => ClientSettings::default(),
+        };
         let mut builder = self.listen(config.listen).intake(config.intake);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
@@ -306,70 +240,35 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         } else {
             builder.sandbox(Sandbox::builder())
         };
-        Ok(redis.apply(builder))
-    }
-}
-
-/// The Redis of `HOOKBOT_REDIS_URL`, when set: the bot's store moves there, and its clients
-/// share their rate limits through it.
-#[cfg(feature = "redis")]
-struct EnvRedis(Option<crate::redis::Redis>);
-
-#[cfg(feature = "redis")]
-impl EnvRedis {
-    fn open(url: Option<Secret>, namespace: Option<&str>) -> Result<Self> {
-        let Some(url) = url else {
-            return Ok(Self(None));
-        };
-        let redis = crate::redis::Redis::open(url)?;
-        Ok(Self(Some(match namespace {
-            Some(namespace) => redis.namespace(namespace),
-            None => redis,
-        })))
-    }
-
-    /// Client settings whose rate limits are shared through the Redis, if any.
-    fn client_settings(&self) -> ClientSettings {
-        match &self.0 {
-            Some(redis) => ClientSettings::default().shared_limits(redis),
-            None => ClientSettings::default(),
-        }
-    }
-
-    /// `builder` on the Redis, if any.
-    fn apply<S: Send + Sync + 'static, D: ConversationState, St>(
-        self,
-        builder: BotBuilder<S, D, St>,
-    ) -> BotBuilder<S, D, St> {
-        match self.0 {
-            Some(redis) => builder.store(redis),
+        Ok(match shared {
+            Some((store, _)) => builder.store(store),
             None => builder,
-        }
+        })
     }
 }
 
-/// Without the redis feature, `HOOKBOT_REDIS_URL` is refused.
-#[cfg(not(feature = "redis"))]
-struct EnvRedis;
-
-#[cfg(not(feature = "redis"))]
-impl EnvRedis {
-    fn open(url: Option<Secret>, _namespace: Option<&str>) -> Result<Self> {
-        match url {
-            Some(_) => Err(Error::Config {
-                variable: "HOOKBOT_REDIS_URL",
-                reason: "hookbot was built without its redis feature".to_owned(),
-            }),
-            None => Ok(Self),
-        }
-    }
-
-    fn client_settings(&self) -> ClientSettings {
-        ClientSettings::default()
-    }
-
-    fn apply<S, D, St>(self, builder: BotBuilder<S, D, St>) -> BotBuilder<S, D, St> {
-        builder
+/// The Redis of `HOOKBOT_REDIS_URL`, when set: the bot's store, and the rate limits its
+/// clients share, in the namespace of `HOOKBOT_REDIS_NAMESPACE`. Without the redis feature, a
+/// URL is refused.
+fn shared_store(
+    url: Option<Secret>,
+    namespace: Option<&str>,
+) -> Result<Option<(Store, Arc<dyn SharedLimits>)>> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    #[cfg(feature = "redis")]
+    return crate::redis::Redis::open_namespaced(url, namespace).map(|redis| {
+        let limits: Arc<dyn SharedLimits> = Arc::new(redis.clone());
+        Some((Store::from(redis), limits))
+    });
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, namespace);
+        Err(Error::Config {
+            variable: "HOOKBOT_REDIS_URL",
+            reason: "hookbot was built without its redis feature".to_owned(),
+        })
     }
 }
 

@@ -59,25 +59,17 @@ mod locks;
 mod memory;
 
 use std::fmt;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::{ServiceTable, TimedOut};
-use crate::dispatch::{ErrorHook, EventIdentity, FailureCause, HandlerFailure};
 use crate::error::BoxError;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::gateway::GatewayKind;
 use crate::id::ChatId;
-use crate::router::HandlerResult;
 
 pub use memory::MemoryStorage;
 
@@ -424,92 +416,5 @@ impl<D: fmt::Debug> fmt::Debug for Conversation<D> {
             .field("key", &self.bound.as_ref().map(|bound| &bound.key))
             .field("state", &self.state)
             .finish()
-    }
-}
-
-/// What a bot does when a conversation times out: any
-/// `async fn(TimedOut<S, D>) -> Result<(), E>`; see
-/// [`BotBuilder::on_conversation_timeout`](crate::bot::BotBuilder::on_conversation_timeout).
-pub trait TimeoutHandler<S, D>: Send + Sync + 'static {
-    /// Handles one timed-out conversation.
-    fn call(
-        &self,
-        timed_out: TimedOut<S, D>,
-    ) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
-}
-
-impl<S, D, F, Fut, E> TimeoutHandler<S, D> for F
-where
-    F: Fn(TimedOut<S, D>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<BoxError>,
-{
-    fn call(
-        &self,
-        timed_out: TimedOut<S, D>,
-    ) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> {
-        let future = self(timed_out);
-        Box::pin(async move { future.await.map_err(Into::into) })
-    }
-}
-
-/// How long to wait before asking a failing store for timeouts again.
-const STORE_RETRY: Duration = Duration::from_secs(1);
-
-impl<D: ConversationState> Conversations<D> {
-    /// Takes each timed-out conversation from the store, for ever, and runs `hook` on it with
-    /// the key held (locked, and leased when the store has leases) and the services of the
-    /// key's instance; a failing or panicking hook, or a lease the store fails to give, is
-    /// logged and reported to `on_error`.
-    pub(crate) async fn watch_timeouts<S: Send + Sync + 'static>(
-        self,
-        services: Arc<ServiceTable<S>>,
-        hook: Option<Arc<dyn TimeoutHandler<S, D>>>,
-        on_error: Option<ErrorHook>,
-    ) {
-        loop {
-            let (key, state) = match self.storage.expired().await {
-                Ok(expired) => expired,
-                Err(error) => {
-                    tracing::warn!(%error, "the conversation store cannot tell timeouts; asking again in {STORE_RETRY:?}");
-                    tokio::time::sleep(STORE_RETRY).await;
-                    continue;
-                }
-            };
-            tracing::debug!(conversation = %key, "conversation timed out");
-            let Some(hook) = &hook else { continue };
-            let identity = EventIdentity {
-                gateway: key.gateway,
-                instance: key.instance.clone(),
-                kind: "conversation_timeout",
-                chat: key.reply_chat().cloned(),
-                message_id: None,
-            };
-            let Some(instance) = services.of(key.gateway, &key.instance) else {
-                tracing::warn!(conversation = %identity, "conversation of an instance the bot does not serve timed out; no one to tell");
-                continue;
-            };
-            let cause = match self.hold(key.clone()).await {
-                Ok(_held) => {
-                    let timed_out = TimedOut::new(key, state, instance.clone());
-                    let outcome = AssertUnwindSafe(hook.call(timed_out)).catch_unwind().await;
-                    match outcome {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(error)) => FailureCause::Error(error),
-                        Err(panic) => {
-                            FailureCause::Panic(crate::dispatch::panic_message(panic.as_ref()))
-                        }
-                    }
-                }
-                Err(error) => FailureCause::Error(Box::new(error)),
-            };
-            tracing::error!(error = %cause, conversation = %identity, "conversation timeout hook failed");
-            if let Some(on_error) = &on_error {
-                on_error(HandlerFailure {
-                    event: identity,
-                    error: cause,
-                });
-            }
-        }
     }
 }

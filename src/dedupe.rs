@@ -111,7 +111,7 @@ fn change(event: &Event, digest: &mut Digest) {
 /// A store of claims. [`MemoryDedupe`] is the embedded default; a shared store (Redis) lets
 /// several replicas deduplicate together.
 #[async_trait]
-pub trait DedupeStore: Send + Sync + 'static {
+pub trait DedupeStore: Send + Sync + fmt::Debug + 'static {
     /// Claims `key` atomically: `true` for the first claim within the retention time, `false`
     /// for every later one, also when two claims race.
     async fn claim(&self, key: &DedupeKey) -> Result<bool, BoxError>;

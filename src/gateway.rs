@@ -36,6 +36,7 @@
 //! - **Plain `http://`** to a host other than this machine logs a warning when a client is
 //!   built: the token would cross the network unencrypted.
 
+mod config;
 pub(crate) mod green_api;
 mod json;
 mod rate_limit;
@@ -51,8 +52,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use config::{DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig};
 pub use green_api::{GreenApi, GreenApiBuilder};
-pub use rate_limit::RateLimits;
+pub use rate_limit::{InstanceLimits, RateLimits, SharedLimits};
 pub use retry::RetryPolicy;
 pub use zapi::{ZApi, ZApiBuilder};
 
@@ -318,8 +320,7 @@ pub struct ClientSettings {
     retry: RetryPolicy,
     rate_limits: RateLimits,
     http: Option<reqwest::Client>,
-    #[cfg(feature = "redis")]
-    shared_limits: Option<crate::redis::Redis>,
+    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl Default for ClientSettings {
@@ -329,7 +330,6 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             http: None,
-            #[cfg(feature = "redis")]
             shared_limits: None,
         }
     }
@@ -362,14 +362,18 @@ impl ClientSettings {
         self
     }
 
-    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
-    /// instance (same [`Redis`](crate::redis::Redis) namespace), instead of per client. When
-    /// Redis does not answer, calls wait on the client's own limiters meanwhile, with a
-    /// warning.
-    #[cfg(feature = "redis")]
+    /// Keeps the instance's rate limits in `store` (a [`Redis`](crate::redis::Redis)), shared
+    /// by every replica's client of the instance (same Redis namespace), instead of per client.
+    /// When the store does not answer, calls wait on the client's own limiters meanwhile, with
+    /// a warning.
     #[must_use]
-    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
-        self.shared_limits = Some(redis.clone());
+    pub fn shared_limits(self, store: &(impl SharedLimits + Clone)) -> Self {
+        self.with_shared_limits(Arc::new(store.clone()))
+    }
+
+    /// [`shared_limits`](Self::shared_limits) with a store already shared.
+    pub(crate) fn with_shared_limits(mut self, store: Arc<dyn SharedLimits>) -> Self {
+        self.shared_limits = Some(store);
         self
     }
 

@@ -102,6 +102,54 @@ async fn health(State(backlog): State<Arc<dyn Backlog>>) -> StatusCode {
     }
 }
 
+/// The source of a bot's notifications: its webhook, or its poller; both feed one backlog.
+pub(crate) enum Receiver {
+    /// `POST /webhook`.
+    Webhook(Webhook),
+    /// Polling the gateways' queues.
+    Polling(Poller),
+}
+
+impl Receiver {
+    /// The intake's routes: `POST /webhook` (not for a poller), `GET /healthz`, `GET /metrics`.
+    pub(crate) fn router(&self) -> Router {
+        match self {
+            Receiver::Webhook(webhook) => webhook.router(),
+            Receiver::Polling(poller) => poller.router(),
+        }
+    }
+
+    /// `webhook` or `polling`, for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Receiver::Webhook(_) => "webhook",
+            Receiver::Polling(_) => "polling",
+        }
+    }
+
+    /// Serves `app` (the intake's router merged with other routes) on `listener`, and polls
+    /// with a poller, until `shutdown` resolves; then stops intake (503, no more polls), lets
+    /// `backlog` handle what it accepted within the drain deadline, stops serving, and returns
+    /// what was left.
+    pub(crate) async fn serve(
+        self,
+        app: Router,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        backlog: Arc<dyn Backlog>,
+    ) -> std::io::Result<DrainReport> {
+        serve_during(app, listener, shutdown, |stop| async move {
+            match &self {
+                Receiver::Webhook(_) => stop.await,
+                Receiver::Polling(poller) => poller.poll_until(stop).await,
+            }
+            tracing::info!("shutting down: intake stopped, draining accepted events");
+            backlog.shutdown().await
+        })
+        .await
+    }
+}
+
 /// How long the HTTP server may take to close its connections after the drain; past it the
 /// server is stopped outright (a long poll that the poller abandoned may still be open on a
 /// sandbox served by the same server).
@@ -111,7 +159,7 @@ const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
 /// `work` gets a future that resolves when `shutdown` does, or when the server ends by itself
 /// (it could not accept connections), and returns what its drain left. A server failure wins
 /// over the report.
-pub(crate) async fn serve_during<F>(
+async fn serve_during<F>(
     app: Router,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,

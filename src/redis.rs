@@ -153,6 +153,15 @@ impl Redis {
         })
     }
 
+    /// [`open`](Redis::open) in `namespace`, or in the default one when `None`.
+    pub(crate) fn open_namespaced(url: Secret, namespace: Option<&str>) -> Result<Self> {
+        let redis = Self::open(url)?;
+        Ok(match namespace {
+            Some(namespace) => redis.namespace(namespace),
+            None => redis,
+        })
+    }
+
     /// Prefixes every key with `namespace` instead of `hookbot`: two bots sharing one Redis
     /// need different namespaces; replicas of one bot need the same.
     #[must_use]

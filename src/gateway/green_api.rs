@@ -19,6 +19,7 @@ use url::Url;
 
 use super::json;
 use super::rate_limit::Limiter;
+use super::rate_limit::SharedLimits;
 use super::transport::{
     Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
 };
@@ -82,8 +83,7 @@ pub struct GreenApiBuilder {
     instance: String,
     token: Secret,
     settings: ClientSettings,
-    #[cfg(feature = "redis")]
-    shared_limits: Option<crate::redis::Redis>,
+    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl GreenApi {
@@ -352,7 +352,6 @@ impl GreenApiBuilder {
             instance: instance.into(),
             token: token.into(),
             settings: ClientSettings::default(),
-            #[cfg(feature = "redis")]
             shared_limits: None,
         }
     }
@@ -363,12 +362,11 @@ impl GreenApiBuilder {
         self
     }
 
-    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
-    /// instance (see [`ClientSettings::shared_limits`]); kept whatever
-    /// [`settings`](GreenApiBuilder::settings) says.
-    #[cfg(feature = "redis")]
-    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
-        self.shared_limits = Some(redis.clone());
+    /// Keeps the instance's rate limits in `store` (a [`Redis`](crate::redis::Redis)), shared
+    /// by every replica's client of the instance (see [`ClientSettings::shared_limits`]);
+    /// kept whatever the [settings](Self::settings) say.
+    pub fn shared_limits(mut self, store: &(impl SharedLimits + Clone)) -> Self {
+        self.shared_limits = Some(Arc::new(store.clone()));
         self
     }
 
@@ -378,12 +376,10 @@ impl GreenApiBuilder {
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        #[allow(unused_mut)]
-        let mut settings = self.settings;
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.shared_limits {
-            settings = settings.shared_limits(redis);
-        }
+        let settings = match self.shared_limits {
+            Some(store) => self.settings.with_shared_limits(store),
+            None => self.settings,
+        };
         let transport = Transport::new(
             settings,
             (self.platform.gateway_kind(), &self.instance),

@@ -1,17 +1,19 @@
 //! Per-instance rate limits: every clone of one client waits on the same limiters; with
 //! shared limits (the `redis` feature), every replica's client of the instance does.
 
+use std::fmt;
 use std::num::NonZeroU32;
-#[cfg(feature = "redis")]
 use std::sync::Arc;
 use std::time::Instant;
+
+use async_trait::async_trait;
 
 use governor::clock::Clock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-#[cfg(feature = "redis")]
-use crate::redis::rate_limit::SharedLimits;
+use crate::error::BoxError;
+use crate::gateway::GatewayKind;
 
 /// How many requests per second a client sends to one instance.
 ///
@@ -78,6 +80,28 @@ impl RateLimits {
     }
 }
 
+/// A store of rate limiters shared by every replica of a bot — a
+/// [`Redis`](crate::redis::Redis) (`redis` feature) — from which the clients built with
+/// [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits) take their
+/// turns, so that the replicas together keep to the instance's [`RateLimits`].
+pub trait SharedLimits: Send + Sync + fmt::Debug + 'static {
+    /// The shared limiters of the instance `instance` of `gateway`.
+    fn instance(&self, gateway: GatewayKind, instance: &str) -> Arc<dyn InstanceLimits>;
+}
+
+/// One instance's limiters in a [`SharedLimits`] store, a limiter per group of methods.
+#[async_trait]
+pub trait InstanceLimits: Send + Sync + fmt::Debug {
+    /// Waits until a call of `group` (`send`, `contacts`, ...; at most `rate` a second, in
+    /// bursts of up to `rate`) may go out.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot tell (it does not answer): the call was not counted, and waits
+    /// on the client's own limiter instead.
+    async fn until_ready(&self, group: &'static str, rate: NonZeroU32) -> Result<(), BoxError>;
+}
+
 /// The limiters of one instance, one per group of methods the gateway limits together.
 #[derive(Debug)]
 pub(crate) struct Limiters {
@@ -105,10 +129,9 @@ impl Limiters {
         }
     }
 
-    /// Limiters kept in Redis for every replica's client of the instance, each falling back to
-    /// one of this client's when Redis does not answer.
-    #[cfg(feature = "redis")]
-    pub(crate) fn shared(limits: RateLimits, shared: &Arc<SharedLimits>) -> Self {
+    /// Limiters kept in a shared store for every replica's client of the instance, each
+    /// falling back to one of this client's when the store does not answer.
+    pub(crate) fn shared(limits: RateLimits, shared: &Arc<dyn InstanceLimits>) -> Self {
         let limiter = |group, rate| Limiter::shared(shared, group, rate);
         Self {
             send: limiter("send", limits.sends_per_second),
@@ -125,18 +148,18 @@ impl Limiters {
 /// A GCRA limiter on tokio's clock, so that waits follow a paused test clock too.
 type Governor = RateLimiter<NotKeyed, InMemoryState, TokioClock>;
 
-/// One group of methods' limiter: none, this client's own, or shared by the replicas in Redis.
+/// One group of methods' limiter: none, this client's own, or shared by the replicas.
 #[derive(Debug)]
 pub(crate) enum Limiter {
     /// No limit.
     Unlimited,
     /// This client's own limiter.
     Local(Governor),
-    /// The replicas' limiter in Redis, and this client's own for when Redis does not answer.
-    #[cfg(feature = "redis")]
+    /// The replicas' limiter in a shared store, and this client's own for when the store does
+    /// not answer.
     Shared {
         /// The instance's shared limiters.
-        limits: Arc<SharedLimits>,
+        limits: Arc<dyn InstanceLimits>,
         /// Which of them: `send`, `contacts`, ...
         group: &'static str,
         /// Calls per second.
@@ -154,9 +177,8 @@ impl Limiter {
         }
     }
 
-    #[cfg(feature = "redis")]
     fn shared(
-        limits: &Arc<SharedLimits>,
+        limits: &Arc<dyn InstanceLimits>,
         group: &'static str,
         per_second: Option<NonZeroU32>,
     ) -> Self {
@@ -176,7 +198,6 @@ impl Limiter {
         match self {
             Limiter::Unlimited => {}
             Limiter::Local(local) => until_ready(local).await,
-            #[cfg(feature = "redis")]
             Limiter::Shared {
                 limits,
                 group,

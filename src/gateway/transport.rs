@@ -106,15 +106,13 @@ pub(crate) struct Transport {
     counted: CallLabels,
 }
 
-/// The instance's limiters: shared in Redis when the settings say so, else the client's own.
+/// The instance's limiters: in the shared store when the settings name one, else the client's
+/// own.
 fn limiters(settings: &ClientSettings, gateway: GatewayKind, instance: &str) -> Limiters {
-    #[cfg(feature = "redis")]
-    if let Some(redis) = &settings.shared_limits {
-        let shared = crate::redis::rate_limit::SharedLimits::new(redis, gateway, instance);
-        return Limiters::shared(settings.rate_limits, &shared);
+    match &settings.shared_limits {
+        Some(store) => Limiters::shared(settings.rate_limits, &store.instance(gateway, instance)),
+        None => Limiters::new(settings.rate_limits),
     }
-    let _ = (gateway, instance);
-    Limiters::new(settings.rate_limits)
 }
 
 /// A failed attempt: the error, how long the gateway asked to wait, and whether the gateway

@@ -18,6 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::green_api::rules::whatsapp_phone;
+use super::rate_limit::SharedLimits;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
@@ -77,8 +78,7 @@ pub struct ZApiBuilder {
     token: Secret,
     client_token: Option<Secret>,
     settings: ClientSettings,
-    #[cfg(feature = "redis")]
-    shared_limits: Option<crate::redis::Redis>,
+    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl ZApi {
@@ -95,7 +95,6 @@ impl ZApi {
             token: token.into(),
             client_token: None,
             settings: ClientSettings::default(),
-            #[cfg(feature = "redis")]
             shared_limits: None,
         }
     }
@@ -198,12 +197,11 @@ impl ZApiBuilder {
         self
     }
 
-    /// Keeps the instance's rate limits in `redis`, shared by every replica's client of the
-    /// instance (see [`ClientSettings::shared_limits`]); kept whatever
-    /// [`settings`](ZApiBuilder::settings) says.
-    #[cfg(feature = "redis")]
-    pub fn shared_limits(mut self, redis: &crate::redis::Redis) -> Self {
-        self.shared_limits = Some(redis.clone());
+    /// Keeps the instance's rate limits in `store` (a [`Redis`](crate::redis::Redis)), shared
+    /// by every replica's client of the instance (see [`ClientSettings::shared_limits`]);
+    /// kept whatever the [settings](Self::settings) say.
+    pub fn shared_limits(mut self, store: &(impl SharedLimits + Clone)) -> Self {
+        self.shared_limits = Some(Arc::new(store.clone()));
         self
     }
 
@@ -239,12 +237,10 @@ impl ZApiBuilder {
             headers.insert("Client-Token", value);
             secrets.push(client_token);
         }
-        #[allow(unused_mut)]
-        let mut settings = self.settings;
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.shared_limits {
-            settings = settings.shared_limits(redis);
-        }
+        let settings = match self.shared_limits {
+            Some(store) => self.settings.with_shared_limits(store),
+            None => self.settings,
+        };
         let transport = Transport::new(
             settings,
             (GatewayKind::ZApi, &self.instance),

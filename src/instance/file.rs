@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::config::{DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig};
 use crate::error::Result;
 use crate::gateway::{ClientSettings, GatewayKind};
+use crate::gateway::{DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig};
 use crate::secret::Secret;
 
 use super::{Instance, config_error};

@@ -36,11 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::backlog::{Accepted, Backlog, Refused};
 use crate::backoff::Backoff;
-use crate::dispatch::{DrainReport, Rejected};
+use crate::dispatch::Rejected;
 use crate::error::Error;
 use crate::event::Event;
 use crate::gateway::NotificationQueue;
@@ -156,21 +155,9 @@ impl Poller {
         super::health_router(self.shared.backlog.clone())
     }
 
-    /// Serves `app` (this poller's router merged with other routes) on `listener` and polls
-    /// until `shutdown` resolves; then stops polling, lets the accepted events be handled
-    /// within the drain deadline, stops serving, and returns what was left.
-    pub(crate) async fn serve(
-        self,
-        app: Router,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<DrainReport> {
-        super::serve_during(app, listener, shutdown, |stop| self.run(stop)).await
-    }
-
-    /// Polls until `stop` resolves (or the backlog shuts down elsewhere); then stops polling,
-    /// drains, and returns what was left.
-    async fn run(self, stop: impl Future<Output = ()> + Send) -> DrainReport {
+    /// Polls until `stop` resolves (or the backlog shuts down elsewhere); a long poll in flight
+    /// is abandoned, a delete in flight gets a few seconds.
+    pub(crate) async fn poll_until(&self, stop: impl Future<Output = ()> + Send) {
         let (trigger, shutdown) = crate::shutdown::channel();
         let polling = self.shared.poll_all(shutdown);
         tokio::pin!(polling);
@@ -181,8 +168,6 @@ impl Poller {
             }
             () = &mut polling => {}
         }
-        tracing::info!("shutting down: polling stopped, draining accepted events");
-        self.shared.backlog.shutdown().await
     }
 }
 

@@ -25,7 +25,6 @@
 
 mod directory;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -35,10 +34,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tokio::net::TcpListener;
 
 use crate::backlog::{Accepted, Backlog, Refused};
-use crate::dispatch::DrainReport;
 use crate::event::Event;
 
 pub(crate) use directory::Directory;
@@ -114,23 +111,6 @@ impl Webhook {
             .route("/webhook/{token}", post(receive_with_path_token))
             .with_state(self.shared.clone())
             .merge(super::health_router(self.shared.backlog.clone()))
-    }
-
-    /// Serves `app` (this webhook's router merged with other routes) on `listener` until
-    /// `shutdown` resolves; then stops intake (503), lets the accepted events be handled within
-    /// the drain deadline, and returns what was left.
-    pub(crate) async fn serve(
-        self,
-        app: Router,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<DrainReport> {
-        super::serve_during(app, listener, shutdown, |stop| async move {
-            stop.await;
-            tracing::info!("shutting down: intake stopped, draining accepted events");
-            self.shared.backlog.shutdown().await
-        })
-        .await
     }
 }
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::Redis;
 use super::consumer::Consumer;
 use super::queue::{Appended, RedisQueue};
-use crate::backlog::{Accepted, Backlog, Refused, Store};
+use crate::backlog::{Accepted, Backlog, Kind, Refused, Store};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
 
@@ -34,14 +34,14 @@ pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Back
 /// A bot on this queue: see [`BotBuilder::store`](crate::bot::BotBuilder::store).
 impl From<RedisQueue> for Store {
     fn from(queue: RedisQueue) -> Self {
-        Store::redis(queue)
+        Store(Kind::Redis(Box::new(queue)))
     }
 }
 
 /// A bot on a queue of this Redis with the default partitions, capacity and lease.
 impl From<Redis> for Store {
     fn from(redis: Redis) -> Self {
-        Store::redis(RedisQueue::new(redis))
+        Store::from(RedisQueue::new(redis))
     }
 }
 

@@ -25,11 +25,13 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use redis::Script;
 use tokio::time::Instant;
 
 use super::Redis;
-use crate::gateway::GatewayKind;
+use crate::error::BoxError;
+use crate::gateway::{GatewayKind, InstanceLimits, SharedLimits};
 
 /// How long one ask for a turn may take before the call falls back to the local limiter.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -61,7 +63,7 @@ static TAKE_TURN: LazyLock<Script> = LazyLock::new(|| {
 
 /// The shared limiters of one client's instance, and whether Redis answers them.
 #[derive(Debug)]
-pub(crate) struct SharedLimits {
+pub(crate) struct RedisLimits {
     redis: Redis,
     /// `{namespace}:rate:{gateway}:{instance}`; each group adds `:{group}`.
     prefix: String,
@@ -77,19 +79,29 @@ struct Health {
 }
 
 /// Redis could not tell the call its turn; the caller waits on its local limiter.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("Redis does not answer the shared rate limiter")]
 pub(crate) struct Unavailable;
 
-impl SharedLimits {
-    /// The shared limiters of `instance` of `gateway`, in `redis`.
-    pub(crate) fn new(redis: &Redis, gateway: GatewayKind, instance: &str) -> Arc<Self> {
-        Arc::new(Self {
-            prefix: redis.key(format_args!("rate:{gateway}:{instance}")),
-            redis: redis.clone(),
+/// The rate limiters of every instance, kept in this Redis for all replicas.
+impl SharedLimits for Redis {
+    fn instance(&self, gateway: GatewayKind, instance: &str) -> Arc<dyn InstanceLimits> {
+        Arc::new(RedisLimits {
+            prefix: self.key(format_args!("rate:{gateway}:{instance}")),
+            redis: self.clone(),
             health: Mutex::default(),
         })
     }
+}
 
+#[async_trait]
+impl InstanceLimits for RedisLimits {
+    async fn until_ready(&self, group: &'static str, rate: NonZeroU32) -> Result<(), BoxError> {
+        Ok(self.take_turn(group, rate).await?)
+    }
+}
+
+impl RedisLimits {
     /// Waits until the limiter of `group` (`rate` calls per second, in bursts of up to `rate`)
     /// gives the call its turn.
     ///
@@ -97,11 +109,7 @@ impl SharedLimits {
     ///
     /// [`Unavailable`] when Redis does not answer (or failed moments ago): the call has not
     /// been counted, and should wait on a local limiter.
-    pub(crate) async fn until_ready(
-        &self,
-        group: &str,
-        rate: NonZeroU32,
-    ) -> Result<(), Unavailable> {
+    async fn take_turn(&self, group: &str, rate: NonZeroU32) -> Result<(), Unavailable> {
         if self.in_fallback() {
             return Err(Unavailable);
         }
