@@ -54,6 +54,7 @@ pub mod polling;
 pub mod redis;
 pub mod router;
 pub mod sandbox;
+pub mod store;
 pub mod testing;
 pub mod webhook;
 
