@@ -361,3 +361,194 @@ fn key_of(name: &str) -> Result<ConversationKey, BoxError> {
         sender.map(ChatId::from),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::GatewayKind;
+    use crate::store::test_support::{T0, count, open};
+    use crate::store::{Clock, StoreSettings};
+
+    const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+    /// How long a test waits for what it expects before it fails.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    /// The key of `sender` across chats on a test instance.
+    fn key(sender: &str) -> ConversationKey {
+        ConversationKey::new(GatewayKind::GreenApiWhatsApp, "1", None, Some(sender.into()))
+    }
+
+    fn storage(store: &Store) -> SqliteStorage<u32> {
+        SqliteStorage::new(store)
+            .idle_timeout(TIMEOUT)
+            .poll_interval(Duration::from_millis(5))
+    }
+
+    /// The conversation that timed out, if one did by now.
+    async fn expired_now(storage: &SqliteStorage<u32>) -> Option<(ConversationKey, u32)> {
+        match storage.pop_expired().await.unwrap() {
+            Popped::Expired { name, state } => {
+                Some((key_of(&name).unwrap(), serde_json::from_str(&state).unwrap()))
+            }
+            Popped::Wait(_) | Popped::Empty => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_saved_state_loads_back_after_a_reopen_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            storage(&store).save(&key("a"), 7).await.unwrap();
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        assert_eq!(storage.load(&key("a")).await.unwrap(), Some(7));
+        assert_eq!(storage.load(&key("b")).await.unwrap(), None);
+        storage.remove(&key("a")).await.unwrap();
+        assert_eq!(storage.load(&key("a")).await.unwrap(), None);
+        clock.advance(TIMEOUT * 2);
+        assert_eq!(expired_now(&storage).await, None, "a removed state does not time out");
+    }
+
+    #[tokio::test]
+    async fn a_conversation_idle_while_the_bot_was_down_times_out_once_after_the_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            storage(&store).save(&key("a"), 1).await.unwrap();
+        }
+        clock.advance(TIMEOUT - Duration::from_secs(1));
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        assert!(matches!(
+            storage.pop_expired().await.unwrap(),
+            Popped::Wait(1000)
+        ));
+        clock.advance(Duration::from_secs(1));
+        let expired = tokio::time::timeout(PATIENCE, storage.expired()).await;
+        assert_eq!(expired.expect("it times out").unwrap(), (key("a"), 1));
+        assert_eq!(storage.load(&key("a")).await.unwrap(), None);
+        assert_eq!(expired_now(&storage).await, None, "returned once");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_expired_call_returns_when_the_timeout_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        let waiting = tokio::spawn({
+            let storage = storage.clone();
+            async move { storage.expired().await.unwrap() }
+        });
+        storage.save(&key("late"), 3).await.unwrap();
+        clock.advance(TIMEOUT);
+        let woken = tokio::time::timeout(PATIENCE, waiting).await;
+        assert_eq!(woken.expect("it returns").unwrap(), (key("late"), 3));
+    }
+
+    #[tokio::test]
+    async fn loading_and_saving_restart_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        storage.save(&key("a"), 1).await.unwrap();
+        clock.advance(TIMEOUT / 2);
+        storage.load(&key("a")).await.unwrap();
+        clock.advance(TIMEOUT / 2);
+        storage.save(&key("a"), 2).await.unwrap();
+        clock.advance(TIMEOUT - Duration::from_secs(1));
+        assert_eq!(expired_now(&storage).await, None, "active within the timeout");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(expired_now(&storage).await, Some((key("a"), 2)));
+    }
+
+    #[tokio::test]
+    async fn a_load_after_the_timeout_starts_anew_and_the_old_state_still_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        storage.save(&key("a"), 5).await.unwrap();
+        clock.advance(TIMEOUT);
+        assert_eq!(storage.load(&key("a")).await.unwrap(), None);
+        storage.save(&key("a"), 6).await.unwrap();
+        assert_eq!(expired_now(&storage).await, Some((key("a"), 5)));
+        assert_eq!(storage.load(&key("a")).await.unwrap(), Some(6));
+        assert_eq!(expired_now(&storage).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_state_that_no_longer_reads_as_the_type_starts_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        SqliteStorage::<String>::new(&store)
+            .save(&key("a"), "not a number".to_owned())
+            .await
+            .unwrap();
+        assert_eq!(storage(&store).load(&key("a")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_state_over_the_limit_is_refused_and_nothing_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let storage = SqliteStorage::<String>::new(&store);
+        let error = storage
+            .save(&key("a"), "x".repeat(MAX_VALUE_BYTES))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("limit"), "{error}");
+        assert_eq!(storage.load(&key("a")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_drops_the_conversation_idle_longest() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let storage = storage(&store);
+        storage.save(&key("old"), 1).await.unwrap();
+        clock.advance(Duration::from_secs(60));
+        storage.save(&key("recent"), 2).await.unwrap();
+        store
+            .run_step(|batch| {
+                batch.counts.conversations = MAX_CONVERSATIONS;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        storage.save(&key("new"), 3).await.unwrap();
+        assert_eq!(storage.load(&key("old")).await.unwrap(), None);
+        assert_eq!(storage.load(&key("recent")).await.unwrap(), Some(2));
+        assert_eq!(storage.load(&key("new")).await.unwrap(), Some(3));
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM conversations"), 2);
+    }
+
+    #[test]
+    fn a_name_gives_its_key_back_and_garbage_is_an_error() {
+        for key in [
+            ConversationKey::new(
+                GatewayKind::ZApi,
+                "A/B",
+                Some("a\"/,b".into()),
+                Some("-".into()),
+            ),
+            ConversationKey::new(
+                GatewayKind::GreenApiMax,
+                "1",
+                Some("120363043968066561@g.us".into()),
+                None,
+            ),
+            key("79001234567@c.us"),
+        ] {
+            assert_eq!(key_of(&name_of(&key).unwrap()).unwrap(), key);
+        }
+        assert!(key_of("[\"telegram\",\"1\",null,null]").is_err());
+        assert!(key_of("not json").is_err());
+    }
+}

@@ -655,17 +655,18 @@ mod tests {
     async fn expired_claims_are_purged_in_chunks_and_the_oldest_past_the_bound() {
         let dir = tempfile::tempdir().unwrap();
         drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
-        let connection = peek(dir.path());
-        let mut insert = connection
-            .prepare("INSERT INTO claims (key, expires) VALUES (?1, ?2)")
-            .unwrap();
+        let mut connection = peek(dir.path());
         let claims = 2 * PURGE_CHUNK + PURGE_CHUNK / 2;
+        let tx = connection.transaction().unwrap();
         for n in 0..claims + 5 {
             let expires = if n < claims { T0 - 1 } else { T0 + n };
-            insert
-                .execute(params![(n as u128).to_be_bytes().as_slice(), expires])
-                .unwrap();
+            tx.execute(
+                "INSERT INTO claims (key, expires) VALUES (?1, ?2)",
+                params![(n as u128).to_be_bytes().as_slice(), expires],
+            )
+            .unwrap();
         }
+        tx.commit().unwrap();
         let mut counts = Counts {
             claims: (claims + 5) as u64,
             ..Counts::default()

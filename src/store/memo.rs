@@ -284,3 +284,115 @@ pub(super) fn purge(
     counts.memos = counts.memos.saturating_sub(purged);
     Ok(purged == PURGE_CHUNK as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{T0, count, open, peek};
+    use crate::store::{Clock, StoreSettings};
+
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    const ANNA: &str = "79001234567@c.us";
+
+    #[tokio::test]
+    async fn a_value_survives_a_reopen_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            store.memo::<u64>("greeted").put(ANNA, &42).await.unwrap();
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let greeted = store.memo::<u64>("greeted");
+        assert_eq!(greeted.get(ANNA).await.unwrap(), Some(42));
+        assert_eq!(store.memo::<u64>("other").get(ANNA).await.unwrap(), None);
+        greeted.put(ANNA, &43).await.unwrap();
+        assert_eq!(greeted.get(ANNA).await.unwrap(), Some(43));
+        greeted.remove(ANNA).await.unwrap();
+        assert_eq!(greeted.get(ANNA).await.unwrap(), None);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM memos"), 0);
+    }
+
+    #[tokio::test]
+    async fn an_entry_lives_for_its_ttl_on_the_wall_clock_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            let greeted = store.memo::<bool>("greeted").ttl(DAY);
+            greeted.put(ANNA, &true).await.unwrap();
+        }
+        clock.advance(DAY - Duration::from_secs(1));
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let greeted = store.memo::<bool>("greeted").ttl(DAY);
+        assert_eq!(greeted.get(ANNA).await.unwrap(), Some(true));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(greeted.get(ANNA).await.unwrap(), None);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM memos"), 0, "deleted");
+        greeted.put(ANNA, &true).await.unwrap();
+        assert_eq!(greeted.get(ANNA).await.unwrap(), Some(true), "a new day");
+    }
+
+    #[tokio::test]
+    async fn a_value_over_the_limit_is_refused_and_one_of_another_type_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let notes = store.memo::<String>("notes");
+        let error = notes
+            .put(ANNA, &"x".repeat(MAX_VALUE_BYTES))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("limit"), "{error}");
+        assert_eq!(notes.get(ANNA).await.unwrap(), None);
+        notes.put(ANNA, &"text".to_owned()).await.unwrap();
+        assert_eq!(store.memo::<u64>("notes").get(ANNA).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_drops_the_entry_written_longest_ago() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let memo = store.memo::<u8>("m");
+        memo.put("old", &1).await.unwrap();
+        clock.advance(Duration::from_secs(1));
+        memo.put("recent", &2).await.unwrap();
+        store
+            .run_step(|batch| {
+                batch.counts.memos = MAX_MEMO_ENTRIES;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        memo.put("new", &3).await.unwrap();
+        assert_eq!(memo.get("old").await.unwrap(), None);
+        assert_eq!(memo.get("recent").await.unwrap(), Some(2));
+        assert_eq!(memo.get("new").await.unwrap(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_purged_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
+        let mut connection = peek(dir.path());
+        let expired = PURGE_CHUNK + 10;
+        let tx = connection.transaction().unwrap();
+        for n in 0..expired + 3 {
+            let expires = if n < expired { Some(T0) } else { None };
+            tx.execute(
+                "INSERT INTO memos (memo, key, value, written, expires) VALUES ('m', ?1, '1', ?2, ?3)",
+                params![n.to_string(), T0, expires],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let mut counts = Counts {
+            memos: (expired + 3) as u64,
+            ..Counts::default()
+        };
+        assert!(purge(&connection, &mut counts, T0).unwrap());
+        assert!(!purge(&connection, &mut counts, T0).unwrap());
+        assert_eq!(counts.memos, 3);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM memos"), 3);
+    }
+}
