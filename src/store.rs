@@ -179,10 +179,10 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-    /// The data directory, or the database in it, cannot be written.
-    #[error("the store cannot write {path}: {reason}")]
+    /// A file of the data directory (its lock file, the database) cannot be written.
+    #[error("{path} cannot be written: {reason}")]
     NotWritable {
-        /// The directory, or the file in it that cannot be written.
+        /// The file.
         path: PathBuf,
         /// Why.
         reason: String,
@@ -197,7 +197,7 @@ pub enum StoreError {
     },
     /// The database was written by a newer version of hookbot, which this one cannot read.
     #[error(
-        "the store {path} was written by a newer hookbot (schema version {found}; this version reads up to {supported}); run the newer version, or move the directory away"
+        "{path} was written by a newer hookbot (schema version {found}; this version reads up to {supported}); run the newer version, or move the directory away"
     )]
     NewerSchema {
         /// The database file.
@@ -208,7 +208,7 @@ pub enum StoreError {
         supported: i64,
     },
     /// The file is corrupt, or is not a hookbot store.
-    #[error("the store {path} is corrupt or not a hookbot store: {reason}")]
+    #[error("{path} is corrupt or not a hookbot store: {reason}")]
     Corrupt {
         /// The database file.
         path: PathBuf,
@@ -217,7 +217,7 @@ pub enum StoreError {
     },
     /// A read or a commit failed (a full disk, a file made read-only, an I/O error); nothing
     /// of the failed batch was written, and the store goes on once the condition clears.
-    #[error("the store {path} failed: {source}")]
+    #[error("{path}: {source}")]
     Database {
         /// The database file.
         path: PathBuf,

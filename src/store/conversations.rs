@@ -1,5 +1,6 @@
-//! Conversation states in the store: each state as JSON with the wall-clock time it times out
-//! at, so that a conversation left idle while the bot was down times out after the restart.
+//! Conversation states in the store: each state as JSON with the wall-clock time of its last
+//! activity, so that a conversation left idle while the bot was down times out after the
+//! restart (by the idle timeout the bot has then).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -44,8 +45,9 @@ const MIN_POLL: Duration = Duration::from_millis(5);
 /// # let _ = conversations; Ok(()) }
 /// ```
 ///
-/// A conversation idle past the timeout (no load, no save; default 30 minutes) ends, and
-/// [`Storage::expired`] returns it once, also when it timed out while the bot was down. A saved
+/// A conversation idle past the timeout (no load, no save; default 30 minutes, measured from
+/// its last activity by the timeout the storage has now) ends, and [`Storage::expired`]
+/// returns it once, also when it timed out while the bot was down. A saved
 /// state that no longer reads as `D` (the type changed in a new release) is dropped with a
 /// warning, and the conversation starts anew. A state is at most [`MAX_VALUE_BYTES`] of JSON,
 /// and the store keeps at most [`MAX_CONVERSATIONS`].
@@ -96,7 +98,11 @@ impl<D: ConversationState> SqliteStorage<D> {
 
     /// Takes out one timed-out conversation, or says how long until the next is due.
     async fn pop_expired(&self) -> crate::Result<Popped> {
-        self.store.run(PopExpired).await
+        self.store
+            .run(PopExpired {
+                idle_timeout: millis(self.idle_timeout),
+            })
+            .await
     }
 }
 
@@ -132,7 +138,6 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
             .run(Save {
                 name: name_of(key)?,
                 state,
-                idle_timeout: millis(self.idle_timeout),
             })
             .await?;
         Ok(())
@@ -185,24 +190,21 @@ impl Op for Load {
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<Option<String>> {
         let tx = batch.tx;
         let found: Option<(String, Millis)> = tx
-            .prepare_cached("SELECT state, deadline FROM conversations WHERE name = ?1")?
+            .prepare_cached("SELECT state, active FROM conversations WHERE name = ?1")?
             .query_row([&self.name], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        let Some((state, deadline)) = found else {
+        let Some((state, active)) = found else {
             return Ok(None);
         };
-        if deadline <= batch.now {
+        if active.saturating_add(self.idle_timeout) <= batch.now {
             tx.prepare_cached("INSERT INTO timed_out (name, state) VALUES (?1, ?2)")?
                 .execute(params![self.name, state])?;
             tx.prepare_cached("DELETE FROM conversations WHERE name = ?1")?
                 .execute([&self.name])?;
             return Ok(None);
         }
-        tx.prepare_cached("UPDATE conversations SET deadline = ?2 WHERE name = ?1")?
-            .execute(params![
-                self.name,
-                batch.now.saturating_add(self.idle_timeout)
-            ])?;
+        tx.prepare_cached("UPDATE conversations SET active = ?2 WHERE name = ?1")?
+            .execute(params![self.name, batch.now])?;
         Ok(Some(state))
     }
 }
@@ -211,18 +213,16 @@ impl Op for Load {
 struct Save {
     name: String,
     state: String,
-    idle_timeout: Millis,
 }
 
 impl Op for Save {
     type Output = ();
 
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
-        let deadline = batch.now.saturating_add(self.idle_timeout);
         let updated = batch
             .tx
-            .prepare_cached("UPDATE conversations SET state = ?2, deadline = ?3 WHERE name = ?1")?
-            .execute(params![self.name, self.state, deadline])?;
+            .prepare_cached("UPDATE conversations SET state = ?2, active = ?3 WHERE name = ?1")?
+            .execute(params![self.name, self.state, batch.now])?;
         if updated > 0 {
             return Ok(());
         }
@@ -231,10 +231,8 @@ impl Op for Save {
         }
         batch
             .tx
-            .prepare_cached(
-                "INSERT INTO conversations (name, state, deadline) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![self.name, self.state, deadline])?;
+            .prepare_cached("INSERT INTO conversations (name, state, active) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.name, self.state, batch.now])?;
         batch.counts.conversations += 1;
         Ok(())
     }
@@ -255,7 +253,7 @@ fn drop_idlest(batch: &mut Batch<'_>) -> rusqlite::Result<()> {
         None => tx
             .prepare_cached(
                 "DELETE FROM conversations WHERE name =
-                 (SELECT name FROM conversations ORDER BY deadline LIMIT 1) RETURNING name",
+                 (SELECT name FROM conversations ORDER BY active LIMIT 1) RETURNING name",
             )?
             .query_row([], |row| row.get(0))
             .optional()?,
@@ -285,9 +283,11 @@ impl Op for Remove {
     }
 }
 
-/// Takes out the first conversation moved aside by a load, or else the one timed out
-/// longest ago.
-struct PopExpired;
+/// Takes out the first conversation moved aside by a load, or else the one idle longest if
+/// it has been idle for the timeout.
+struct PopExpired {
+    idle_timeout: Millis,
+}
 
 /// What one look for timed-out conversations found.
 enum Popped {
@@ -315,15 +315,14 @@ impl Op for PopExpired {
             batch.counts.conversations = batch.counts.conversations.saturating_sub(1);
             return Ok(Popped::Expired { name, state });
         }
-        let first: Option<(String, String, Millis)> = tx
-            .prepare_cached(
-                "SELECT name, state, deadline FROM conversations ORDER BY deadline LIMIT 1",
-            )?
+        let idlest: Option<(String, String, Millis)> = tx
+            .prepare_cached("SELECT name, state, active FROM conversations ORDER BY active LIMIT 1")?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?;
-        let Some((name, state, deadline)) = first else {
+        let Some((name, state, active)) = idlest else {
             return Ok(Popped::Empty);
         };
+        let deadline = active.saturating_add(self.idle_timeout);
         if deadline > batch.now {
             return Ok(Popped::Wait(deadline - batch.now));
         }

@@ -38,12 +38,13 @@ pub(super) fn hold(directory: &Path) -> Result<Held, StoreError> {
         path: directory.to_owned(),
         source,
     })?;
+    let lock_path = directory.join(LOCK_FILE);
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(directory.join(LOCK_FILE))
-        .map_err(|error| not_writable(directory, &error))?;
+        .open(&lock_path)
+        .map_err(|error| not_writable(&lock_path, &error))?;
     match lock.try_lock() {
         Ok(()) => Ok(Held {
             directory: directory.to_owned(),
@@ -52,19 +53,19 @@ pub(super) fn hold(directory: &Path) -> Result<Held, StoreError> {
         Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
             path: directory.to_owned(),
         }),
-        Err(TryLockError::Error(error)) => Err(not_writable(directory, &error)),
+        Err(TryLockError::Error(error)) => Err(not_writable(&lock_path, &error)),
     }
 }
 
-/// `directory` cannot be written, for `error`.
-fn not_writable(directory: &Path, error: &std::io::Error) -> StoreError {
+/// `file` cannot be written, for `error`.
+fn not_writable(file: &Path, error: &std::io::Error) -> StoreError {
     let reason = match error.kind() {
         ErrorKind::PermissionDenied => "permission denied".to_owned(),
         ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_owned(),
         _ => error.to_string(),
     };
     StoreError::NotWritable {
-        path: directory.to_owned(),
+        path: file.to_owned(),
         reason,
     }
 }

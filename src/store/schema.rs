@@ -23,6 +23,9 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The size the write-ahead log is truncated to after a checkpoint, in bytes.
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
+/// How many of `quick_check`'s findings a corrupt store's error quotes.
+const CHECK_FINDINGS: usize = 3;
+
 /// Free pages past which space is given back to the file system (4 MiB of 4 KiB pages), and
 /// how many pages one round gives back at most.
 const RECLAIM_PAGES: i64 = 1024;
@@ -43,9 +46,9 @@ CREATE INDEX claims_by_expiry ON claims (expires);
 CREATE TABLE conversations (
     name TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    deadline INTEGER NOT NULL
+    active INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX conversations_by_deadline ON conversations (deadline);
+CREATE INDEX conversations_by_activity ON conversations (active);
 CREATE TABLE timed_out (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -170,17 +173,22 @@ impl Database {
     /// Checks every page of the file (`PRAGMA quick_check`): a corrupt store is refused at
     /// start rather than found out while serving. The store is bounded, and so is the time.
     fn check(&self) -> Result<(), StoreError> {
-        let verdict: rusqlite::Result<String> =
-            self.connection
-                .query_row("PRAGMA quick_check(1)", [], |row| row.get(0));
-        match verdict {
-            Ok(verdict) if verdict == "ok" => Ok(()),
-            Ok(problem) => Err(StoreError::Corrupt {
-                path: self.path.clone(),
-                reason: problem,
-            }),
-            Err(error) => Err(self.error(error)),
+        let findings = self
+            .connection
+            .prepare(&format!("PRAGMA quick_check({CHECK_FINDINGS})"))
+            .and_then(|mut check| {
+                check
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|error| self.error(error))?;
+        if findings.iter().all(|finding| finding == "ok") {
+            return Ok(());
         }
+        Err(StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: findings.join("; "),
+        })
     }
 }
 
