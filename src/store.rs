@@ -351,7 +351,7 @@ impl Clock {
             Some(now) => now.load(std::sync::atomic::Ordering::SeqCst),
             None => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| millis(since)),
+                .map_or(0, millis),
         }
     }
 

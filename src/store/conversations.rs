@@ -144,7 +144,11 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
     }
 
     async fn remove(&self, key: &ConversationKey) -> Result<(), BoxError> {
-        self.store.run(Remove { name: name_of(key)? }).await?;
+        self.store
+            .run(Remove {
+                name: name_of(key)?,
+            })
+            .await?;
         Ok(())
     }
 
@@ -316,7 +320,9 @@ impl Op for PopExpired {
             return Ok(Popped::Expired { name, state });
         }
         let idlest: Option<(String, String, Millis)> = tx
-            .prepare_cached("SELECT name, state, active FROM conversations ORDER BY active LIMIT 1")?
+            .prepare_cached(
+                "SELECT name, state, active FROM conversations ORDER BY active LIMIT 1",
+            )?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?;
         let Some((name, state, active)) = idlest else {
@@ -374,7 +380,12 @@ mod tests {
 
     /// The key of `sender` across chats on a test instance.
     fn key(sender: &str) -> ConversationKey {
-        ConversationKey::new(GatewayKind::GreenApiWhatsApp, "1", None, Some(sender.into()))
+        ConversationKey::new(
+            GatewayKind::GreenApiWhatsApp,
+            "1",
+            None,
+            Some(sender.into()),
+        )
     }
 
     fn storage(store: &Store) -> SqliteStorage<u32> {
@@ -386,9 +397,10 @@ mod tests {
     /// The conversation that timed out, if one did by now.
     async fn expired_now(storage: &SqliteStorage<u32>) -> Option<(ConversationKey, u32)> {
         match storage.pop_expired().await.unwrap() {
-            Popped::Expired { name, state } => {
-                Some((key_of(&name).unwrap(), serde_json::from_str(&state).unwrap()))
-            }
+            Popped::Expired { name, state } => Some((
+                key_of(&name).unwrap(),
+                serde_json::from_str(&state).unwrap(),
+            )),
             Popped::Wait(_) | Popped::Empty => None,
         }
     }
@@ -408,7 +420,11 @@ mod tests {
         storage.remove(&key("a")).await.unwrap();
         assert_eq!(storage.load(&key("a")).await.unwrap(), None);
         clock.advance(TIMEOUT * 2);
-        assert_eq!(expired_now(&storage).await, None, "a removed state does not time out");
+        assert_eq!(
+            expired_now(&storage).await,
+            None,
+            "a removed state does not time out"
+        );
     }
 
     #[tokio::test]
@@ -461,7 +477,11 @@ mod tests {
         clock.advance(TIMEOUT / 2);
         storage.save(&key("a"), 2).await.unwrap();
         clock.advance(TIMEOUT - Duration::from_secs(1));
-        assert_eq!(expired_now(&storage).await, None, "active within the timeout");
+        assert_eq!(
+            expired_now(&storage).await,
+            None,
+            "active within the timeout"
+        );
         clock.advance(Duration::from_secs(1));
         assert_eq!(expired_now(&storage).await, Some((key("a"), 2)));
     }

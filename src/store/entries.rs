@@ -184,13 +184,11 @@ pub(super) fn delete(batch: &mut Batch<'_>, finished: &[Seq]) -> rusqlite::Resul
     if finished.is_empty() {
         return Ok(());
     }
-    let mut statement = batch
-        .tx
-        .prepare_cached("DELETE FROM entries WHERE seq = ?1 RETURNING octet_length(notification)")?;
+    let mut statement = batch.tx.prepare_cached(
+        "DELETE FROM entries WHERE seq = ?1 RETURNING octet_length(notification)",
+    )?;
     for seq in finished {
-        let size: Option<i64> = statement
-            .query_row([seq.0], |row| row.get(0))
-            .optional()?;
+        let size: Option<i64> = statement.query_row([seq.0], |row| row.get(0)).optional()?;
         if let Some(size) = size {
             batch.counts.entries = batch.counts.entries.saturating_sub(1);
             batch.counts.bytes = batch.counts.bytes.saturating_sub(size.max(0) as u64);
@@ -215,7 +213,10 @@ pub(super) fn purge_claims(
         )?
         .execute(params![now, PURGE_CHUNK])? as u64;
     counts.claims = counts.claims.saturating_sub(expired);
-    let excess = counts.claims.saturating_sub(max_claims).min(PURGE_CHUNK as u64);
+    let excess = counts
+        .claims
+        .saturating_sub(max_claims)
+        .min(PURGE_CHUNK as u64);
     let oldest = if excess > 0 {
         connection
             .prepare_cached(
@@ -368,14 +369,16 @@ mod tests {
         let sender = store.inner.sender.as_ref().expect("open");
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while CHANNEL_CAPACITY - sender.capacity() < queued {
-            assert!(tokio::time::Instant::now() < deadline, "{queued} requests never queued");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{queued} requests never queued"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn appends_that_arrive_together_are_committed_in_one_transaction_and_answered_after_it()
-    {
+    async fn appends_that_arrive_together_are_committed_in_one_transaction_and_answered_after_it() {
         const APPENDS: usize = 200;
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
@@ -385,11 +388,7 @@ mod tests {
         let appends: Vec<JoinHandle<crate::Result<Appended>>> = (0..APPENDS)
             .map(|n| {
                 let store = store.clone();
-                tokio::spawn(async move {
-                    store
-                        .append(&text(ANNA, &format!("M{n}"), "hi"))
-                        .await
-                })
+                tokio::spawn(async move { store.append(&text(ANNA, &format!("M{n}"), "hi")).await })
             })
             .collect();
         until_queued(&store, APPENDS).await;
@@ -444,7 +443,10 @@ mod tests {
         let (a, b) = tokio::join!(store.append(&event), store.append(&event));
         let mut answers = [a.unwrap(), b.unwrap()];
         answers.sort_by_key(|answer| matches!(answer, Appended::Duplicate));
-        assert!(matches!(answers, [Appended::Queued(_), Appended::Duplicate]));
+        assert!(matches!(
+            answers,
+            [Appended::Queued(_), Appended::Duplicate]
+        ));
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
     }
 
@@ -497,7 +499,11 @@ mod tests {
         let third = text(ANNA, "M3", "three");
         assert_eq!(store.append(&third).await.unwrap(), Appended::Full);
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 2, "no claim for it");
+        assert_eq!(
+            count(dir.path(), "SELECT count(*) FROM claims"),
+            2,
+            "no claim for it"
+        );
 
         store.finish(first).await.unwrap();
         queued(store.append(&third).await.unwrap());
@@ -530,7 +536,12 @@ mod tests {
             let store = open(dir.path(), StoreSettings::new(), &clock);
             for n in 1..=5 {
                 let chat = if n % 2 == 0 { ANNA } else { "79001234568@c.us" };
-                let seq = queued(store.append(&text(chat, &format!("M{n}"), "hi")).await.unwrap());
+                let seq = queued(
+                    store
+                        .append(&text(chat, &format!("M{n}"), "hi"))
+                        .await
+                        .unwrap(),
+                );
                 if n == 2 {
                     store.finish(seq).await.unwrap();
                 }
@@ -546,7 +557,13 @@ mod tests {
         assert_eq!(ids(&first_page), ["M1", "M3"]);
         let next_page = store.unfinished(Some(first_page[1].seq), 2).await.unwrap();
         assert_eq!(ids(&next_page), ["M4", "M5"]);
-        assert!(store.unfinished(Some(next_page[1].seq), 2).await.unwrap().is_empty());
+        assert!(
+            store
+                .unfinished(Some(next_page[1].seq), 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -580,7 +597,10 @@ mod tests {
                 "text": {"message": "oi"}}),
         )
         .unwrap();
-        assert!(callback.instance.is_empty(), "the callback names no instance");
+        assert!(
+            callback.instance.is_empty(),
+            "the callback names no instance"
+        );
         callback.instance = "3C4A1B2C".into();
         {
             let store = open(dir.path(), StoreSettings::new(), &clock);
@@ -610,7 +630,10 @@ mod tests {
         {
             let store = open(dir.path(), StoreSettings::new(), &clock);
             queued(store.append(&text(ANNA, "M2", "hi")).await.unwrap());
-            assert_eq!(ids(&store.unfinished(None, 10).await.unwrap()), ["M1", "M2"]);
+            assert_eq!(
+                ids(&store.unfinished(None, 10).await.unwrap()),
+                ["M1", "M2"]
+            );
         }
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
     }
@@ -624,13 +647,15 @@ mod tests {
             store.run_step(move |batch| {
                 let pages = match pages {
                     Some(pages) => pages,
-                    None => batch.tx.query_row("PRAGMA page_count", [], |row| row.get(0))?,
+                    None => batch
+                        .tx
+                        .query_row("PRAGMA page_count", [], |row| row.get(0))?,
                 };
-                batch.tx.query_row(
-                    &format!("PRAGMA max_page_count = {pages}"),
-                    [],
-                    |row| row.get::<_, i64>(0),
-                )
+                batch
+                    .tx
+                    .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                        row.get::<_, i64>(0)
+                    })
             })
         };
         // The database may not grow by a page: as on a full disk.
@@ -684,7 +709,11 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(left, [T0 + claims + 2, T0 + claims + 3, T0 + claims + 4], "the newest stay");
+        assert_eq!(
+            left,
+            [T0 + claims + 2, T0 + claims + 3, T0 + claims + 4],
+            "the newest stay"
+        );
     }
 
     /// Where the child of `acknowledged_appends_survive_a_killed_process` keeps its store.
@@ -742,7 +771,11 @@ mod tests {
         let deadline = Instant::now() + PATIENCE;
         while acknowledged.len() < ACKNOWLEDGED {
             assert!(Instant::now() < deadline, "the child stopped acknowledging");
-            let line = lines.next_line().await.unwrap().expect("the child is running");
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the child is running");
             if let Some(id) = line.strip_prefix("acknowledged ") {
                 acknowledged.insert(id.to_owned());
             }

@@ -108,8 +108,8 @@ impl<V: Serialize + DeserializeOwned> Memo<V> {
     /// [`Error::Storage`](crate::Error::Storage) when `value` is over [`MAX_VALUE_BYTES`] as
     /// JSON, or cannot be written as JSON, or the store cannot commit it.
     pub async fn put(&self, key: &str, value: &V) -> Result<()> {
-        let value = serde_json::to_string(value)
-            .map_err(|error| crate::Error::storage(Box::new(error)))?;
+        let value =
+            serde_json::to_string(value).map_err(|error| crate::Error::storage(Box::new(error)))?;
         if value.len() > MAX_VALUE_BYTES {
             return Err(StoreError::TooLarge {
                 size: value.len(),
@@ -328,7 +328,11 @@ mod tests {
         assert_eq!(greeted.get(ANNA).await.unwrap(), Some(true));
         clock.advance(Duration::from_secs(1));
         assert_eq!(greeted.get(ANNA).await.unwrap(), None);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM memos"), 0, "deleted");
+        assert_eq!(
+            count(dir.path(), "SELECT count(*) FROM memos"),
+            0,
+            "deleted"
+        );
         greeted.put(ANNA, &true).await.unwrap();
         assert_eq!(greeted.get(ANNA).await.unwrap(), Some(true), "a new day");
     }

@@ -20,6 +20,9 @@ const APPLICATION_ID: i64 = 0x686b_6274;
 /// the file) holds before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Prepared statements kept for reuse: more than the store has.
+const STATEMENT_CACHE: usize = 64;
+
 /// The size the write-ahead log is truncated to after a checkpoint, in bytes.
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
@@ -102,6 +105,7 @@ impl Database {
     fn prepare(&self, durability: Durability) -> rusqlite::Result<Result<(), StoreError>> {
         let connection = &self.connection;
         connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
         let application: i64 =
             connection.pragma_query_value(None, "application_id", |row| row.get(0))?;

@@ -153,6 +153,12 @@ pub(super) fn spawn(
     receiver: mpsc::Receiver<Message>,
 ) -> Result<JoinHandle<()>> {
     let counts = count(&database.connection).map_err(|error| database.error(error))?;
+    tracing::info!(
+        store = %database.path.display(),
+        unfinished = counts.entries,
+        conversations = counts.conversations,
+        "the store is open"
+    );
     let path = database.path.clone();
     let writer = Writer {
         path: database.path,
@@ -283,7 +289,8 @@ impl Writer {
         let now = self.clock.now();
         let mut more = false;
         for _ in 0..PURGE_CHUNKS_PER_ROUND {
-            let claims = entries::purge_claims(&self.connection, &mut self.counts, now, MAX_CLAIMS)?;
+            let claims =
+                entries::purge_claims(&self.connection, &mut self.counts, now, MAX_CLAIMS)?;
             let memos = memo::purge(&self.connection, &mut self.counts, now)?;
             more = claims || memos;
             if !more {
