@@ -677,6 +677,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_log_is_checkpointed_while_handled_entries_come_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let long = "x".repeat(50_000);
+        for n in 0..800 {
+            let seq = queued(
+                store
+                    .append(&text(ANNA, &format!("M{n}"), &long))
+                    .await
+                    .unwrap(),
+            );
+            store.finish(seq).await.unwrap();
+        }
+        queued(store.append(&text(ANNA, "last", "hi")).await.unwrap());
+        let log = std::fs::metadata(dir.path().join("hookbot.sqlite3-wal"))
+            .unwrap()
+            .len();
+        assert!(log < 24 << 20, "40 MB went through a log of {log} bytes");
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
+    }
+
+    #[tokio::test]
     async fn expired_claims_are_purged_in_chunks_and_the_oldest_past_the_bound() {
         let dir = tempfile::tempdir().unwrap();
         drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));

@@ -196,13 +196,20 @@ impl Database {
     }
 }
 
-/// Gives freed pages back to the file system when many are free, a bounded number at a time.
-pub(super) fn reclaim_space(connection: &Connection) -> rusqlite::Result<()> {
-    let free: i64 = connection.pragma_query_value(None, "freelist_count", |row| row.get(0))?;
-    if free >= RECLAIM_PAGES {
-        connection.execute_batch(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
+/// Gives freed pages back to the file system when many are free, a bounded number at a time;
+/// whether many are left free.
+pub(super) fn reclaim_space(connection: &Connection) -> rusqlite::Result<bool> {
+    let free = || -> rusqlite::Result<i64> {
+        connection.pragma_query_value(None, "freelist_count", |row| row.get(0))
+    };
+    if free()? < RECLAIM_PAGES {
+        return Ok(false);
     }
-    Ok(())
+    // The pragma gives back one page per step.
+    let mut vacuum = connection.prepare(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
+    let mut steps = vacuum.query([])?;
+    while steps.next()?.is_some() {}
+    Ok(free()? >= RECLAIM_PAGES)
 }
 
 /// What `error` on the database at `path` means for its user.
@@ -223,5 +230,51 @@ pub(super) fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
             path,
             source: Box::new(error),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{T0, open as open_store, peek};
+    use crate::store::{Clock, StoreSettings};
+
+    fn pages(connection: &Connection, pragma: &str) -> i64 {
+        connection
+            .pragma_query_value(None, pragma, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn freed_pages_are_given_back_a_bounded_number_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open_store(
+            dir.path(),
+            StoreSettings::new(),
+            &Clock::manual(T0),
+        ));
+        let connection = peek(dir.path());
+        connection
+            .execute_batch(
+                "BEGIN;
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                 INSERT INTO entries (gateway, instance, notification)
+                 SELECT 'green-api', '1', hex(randomblob(2048)) FROM n;
+                 COMMIT;
+                 DELETE FROM entries;",
+            )
+            .unwrap();
+        let free = pages(&connection, "freelist_count");
+        let size = pages(&connection, "page_count");
+        assert!(free > 2 * RECLAIM_PAGES, "{free} pages free");
+
+        assert!(reclaim_space(&connection).unwrap(), "more is left");
+        assert_eq!(pages(&connection, "freelist_count"), free - RECLAIM_PAGES);
+        assert!(
+            pages(&connection, "page_count") <= size - RECLAIM_PAGES,
+            "the file shrank"
+        );
+        while reclaim_space(&connection).unwrap() {}
+        assert!(pages(&connection, "freelist_count") < RECLAIM_PAGES);
     }
 }

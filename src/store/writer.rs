@@ -266,8 +266,8 @@ impl Writer {
         tx.commit()
     }
 
-    /// Tidies up when it is time: purges expired claims and memos (a bounded amount per round;
-    /// when more is left, the next batch goes on with it) and gives free space back.
+    /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
+    /// bounded amount per round; when more is left, the round after the next batch goes on.
     fn tidy_when_due(&mut self) {
         if Instant::now() < self.next_tidy {
             return;
@@ -284,7 +284,7 @@ impl Writer {
         self.next_tidy = Instant::now() + interval;
     }
 
-    /// One round of tidying; whether more is left to purge.
+    /// One round of tidying; whether more is left to purge or to give back.
     fn tidy(&mut self) -> rusqlite::Result<bool> {
         let now = self.clock.now();
         let mut more = false;
@@ -297,8 +297,8 @@ impl Writer {
                 break;
             }
         }
-        schema::reclaim_space(&self.connection)?;
-        Ok(more)
+        let reclaim = schema::reclaim_space(&self.connection)?;
+        Ok(more || reclaim)
     }
 
     /// Deletes the last finished entries, checkpoints the log into the database, and closes
