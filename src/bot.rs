@@ -38,7 +38,7 @@
 //! Handlers that share a state get it with [`state`](BotBuilder::state); a bot that cannot be
 //! reached from outside polls the gateway's queue instead
 //! ([`Intake::Polling`](crate::intake::Intake::Polling)); several replicas share a
-//! [`Store`](crate::backlog::Store) in Redis.
+//! [`Store`](crate::store::Store) in Redis.
 
 mod builder;
 

@@ -19,7 +19,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::backlog::Store;
 use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
@@ -31,6 +30,7 @@ use crate::intake::Intake;
 use crate::router::Router;
 use crate::sandbox::Sandbox;
 use crate::secret::Secret;
+use crate::store::Store;
 
 pub use crate::gateway::GatewayConfig;
 

@@ -1,6 +1,6 @@
 //! How notifications enter a bot: pushed to its [`webhook`] (`POST /webhook`), or pulled from
 //! the gateway's queue by [`polling`]. Both are sources feeding one
-//! [backlog](crate::backlog): each reads a notification into an [`Event`](crate::Event), hands it
+//! backlog (see [`store`](crate::store)): each reads a notification into an [`Event`](crate::Event), hands it
 //! to the backlog, and acknowledges it to the gateway (200, or deleteNotification) only once the
 //! backlog took charge of it. Both serve `GET /healthz` (200 while accepting, 503 while
 //! draining) and `GET /metrics`, and stop the same way: intake first, then the drain.

@@ -21,8 +21,8 @@
 //! ```
 //!
 //! One notification's path, a module each: the [`intake`] receives it (its webhook, or polling
-//! the gateway's queue), [`event`] parses it, the [`backlog`] claims it once and keeps it in
-//! the bot's store, [`dispatch`] queues it per chat, the [`router`] and its [`filter`]s choose
+//! the gateway's queue), [`event`] parses it, the backlog claims it once and keeps it in
+//! the bot's [`store`], [`dispatch`] queues it per chat, the [`router`] and its [`filter`]s choose
 //! the handler, [`conversation`] loads the person's state, [`context`] gives the handler its
 //! replies, [`contacts`] caches look-ups, and a [`gateway`] client sends. The [`sandbox`]
 //! emulates GREEN-API locally, with a web chat, and [`testing`] runs a bot on it inside a
@@ -37,7 +37,6 @@
 
 #![warn(missing_docs)]
 
-pub mod backlog;
 pub mod bot;
 pub mod bots;
 pub mod config;
@@ -46,6 +45,7 @@ pub mod context;
 pub mod conversation;
 pub mod dedupe;
 pub mod dispatch;
+pub mod durable;
 pub mod event;
 pub mod filter;
 pub mod gateway;
@@ -57,8 +57,10 @@ pub mod prelude;
 pub mod redis;
 pub mod router;
 pub mod sandbox;
+pub mod store;
 pub mod testing;
 
+mod backlog;
 mod backoff;
 mod contact;
 mod error;

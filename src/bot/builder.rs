@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{Background, Bot, DEFAULT_LISTEN, Listen};
-use crate::backlog::Store;
 use crate::context::ServiceTable;
 use crate::conversation::{ConversationState, Conversations};
 use crate::dispatch::{DispatchSettings, Dispatcher, DrainReport, ErrorHook, HandlerFailure};
@@ -18,6 +17,7 @@ use crate::intake::{Intake, Poller, Receiver, Webhook};
 use crate::router::{Router, Routing, TimeoutHandler, watch_timeouts};
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::secret::Secret;
+use crate::store::Store;
 
 /// What a bot serves: gateway instances, or a local sandbox.
 enum Serving {
@@ -172,7 +172,7 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// Where accepted notifications, claims against duplicates and (unless
     /// [`conversations`](BotBuilder::conversations) says otherwise) conversation states are
     /// kept: [`Store::memory`] by default, or a Redis queue shared by replicas (pass a
-    /// `redis::Redis` or `redis::RedisQueue`). See [`backlog`](crate::backlog).
+    /// `redis::Redis` or `redis::RedisQueue`). See [`store`](crate::store).
     pub fn store(mut self, store: impl Into<Store>) -> Self {
         self.store = store.into();
         self

@@ -1,7 +1,7 @@
 //! The polling intake: for a bot that cannot be reached from outside (a laptop, a private
 //! network), the poller pulls the notifications from the gateway's queue (GREEN-API
 //! receiveNotification / deleteNotification) instead of waiting for `POST /webhook`, and hands
-//! them to the same [backlog](crate::backlog) as the webhook does.
+//! them to the same backlog (see [`store`](crate::store)) as the webhook does.
 //!
 //! One notification at a time, in the queue's order: receive (a long poll) → parse
 //! ([`Event::from_json`]) → accept (the webhook's own step) → delete. A notification is deleted

@@ -1,6 +1,6 @@
 //! The webhook: `POST /webhook` (and `POST /webhook/{token}`) authenticates each notification,
 //! finds its instance, parses it into an [`Event`] and hands it to the bot's
-//! [backlog](crate::backlog) before answering:
+//! backlog (see [`store`](crate::store)) before answering:
 //!
 //! | situation | answer |
 //! |---|---|

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-use super::Redis;
 use super::consumer::Consumer;
 use super::queue::{Appended, RedisQueue};
-use crate::backlog::{Accepted, Backlog, Kind, Refused, Store};
+use crate::backlog::{Accepted, Backlog, Refused};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
 use crate::event::Event;
 
@@ -29,20 +28,6 @@ pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Back
         dispatcher,
         closed: AtomicBool::new(false),
     })
-}
-
-/// A bot on this queue: see [`BotBuilder::store`](crate::bot::BotBuilder::store).
-impl From<RedisQueue> for Store {
-    fn from(queue: RedisQueue) -> Self {
-        Store(Kind::Redis(Box::new(queue)))
-    }
-}
-
-/// A bot on a queue of this Redis with the default partitions, capacity and lease.
-impl From<Redis> for Store {
-    fn from(redis: Redis) -> Self {
-        Store::from(RedisQueue::new(redis))
-    }
 }
 
 #[async_trait]

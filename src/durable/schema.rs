@@ -1,0 +1,280 @@
+//! The database file: opened with the durability asked for, recognised as hookbot's (or
+//! created), its schema version checked, its pages checked for corruption; and the space that
+//! deletions free given back to the file system.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::{Durability, StoreError};
+
+/// The schema this version of hookbot writes, kept in SQLite's `user_version`. A later
+/// version that changes the tables raises it and migrates older files; this one refuses
+/// newer ones.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// SQLite's `application_id` of a hookbot store: "hkbt".
+const APPLICATION_ID: i64 = 0x686b_6274;
+
+/// How long a statement waits for a lock that another connection (a `sqlite3` shell reading
+/// the file) holds before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Prepared statements kept for reuse: more than the store has.
+const STATEMENT_CACHE: usize = 64;
+
+/// The size the write-ahead log is truncated to after a checkpoint, in bytes.
+const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
+/// How many of `quick_check`'s findings a corrupt store's error quotes.
+const CHECK_FINDINGS: usize = 3;
+
+/// Free pages past which space is given back to the file system (4 MiB of 4 KiB pages), and
+/// how many pages one round gives back at most.
+const RECLAIM_PAGES: i64 = 1024;
+
+/// The tables of schema version 1.
+const TABLES: &str = "
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    gateway TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    notification TEXT NOT NULL
+);
+CREATE TABLE claims (
+    key BLOB PRIMARY KEY,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX claims_by_expiry ON claims (expires);
+CREATE TABLE conversations (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    active INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_activity ON conversations (active);
+CREATE TABLE timed_out (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE memos (
+    memo TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    written INTEGER NOT NULL,
+    expires INTEGER,
+    PRIMARY KEY (memo, key)
+) WITHOUT ROWID;
+CREATE INDEX memos_by_written ON memos (written);
+CREATE INDEX memos_by_expiry ON memos (expires) WHERE expires IS NOT NULL;
+";
+
+/// An open database and the path of its file.
+pub(super) struct Database {
+    pub(super) connection: Connection,
+    pub(super) path: PathBuf,
+}
+
+impl Database {
+    /// `error` of this database, named by its path.
+    pub(super) fn error(&self, error: rusqlite::Error) -> StoreError {
+        classify(&self.path, error)
+    }
+}
+
+/// Opens (or creates) the store's database at `path`.
+///
+/// # Errors
+///
+/// [`StoreError::NewerSchema`], [`StoreError::Corrupt`], [`StoreError::NotWritable`] or
+/// [`StoreError::Database`], each naming `path`.
+pub(super) fn open(path: &Path, durability: Durability) -> Result<Database, StoreError> {
+    let fail = |error| classify(path, error);
+    let connection = Connection::open_with_flags(path, OpenFlags::default()).map_err(fail)?;
+    let database = Database {
+        connection,
+        path: path.to_owned(),
+    };
+    database.prepare(durability).map_err(fail)??;
+    Ok(database)
+}
+
+impl Database {
+    /// Recognises the file (or creates the schema in a new one), checks its pages and sets the
+    /// connection up. The outer error is SQLite's, the inner one a finding about the file.
+    fn prepare(&self, durability: Durability) -> rusqlite::Result<Result<(), StoreError>> {
+        let connection = &self.connection;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let application: i64 =
+            connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Ok(Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            }));
+        }
+        let fresh = application == 0 && version == 0 && self.is_empty()?;
+        if !fresh && application != APPLICATION_ID {
+            return Ok(Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: format!(
+                    "it is a SQLite database of another application (application_id {application})"
+                ),
+            }));
+        }
+        if fresh {
+            // Only an empty database takes an auto-vacuum mode.
+            connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
+        let mode: String =
+            connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(Err(StoreError::NotWritable {
+                path: self.path.clone(),
+                reason: format!("SQLite cannot keep a write-ahead log here (journal mode {mode})"),
+            }));
+        }
+        let synchronous = match durability {
+            Durability::Process => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        connection.pragma_update(None, "synchronous", synchronous)?;
+        connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+        if connection.is_readonly(rusqlite::MAIN_DB)? {
+            return Ok(Err(StoreError::NotWritable {
+                path: self.path.clone(),
+                reason: "the file is read-only".to_owned(),
+            }));
+        }
+        if fresh {
+            self.create()?;
+        }
+        Ok(self.check())
+    }
+
+    /// Whether the database has no table yet.
+    fn is_empty(&self) -> rusqlite::Result<bool> {
+        let tables: i64 =
+            self.connection
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+        Ok(tables == 0)
+    }
+
+    /// Creates the tables and marks the file as hookbot's, in one transaction.
+    fn create(&self) -> rusqlite::Result<()> {
+        self.connection.execute_batch(&format!(
+            "BEGIN IMMEDIATE;
+             {TABLES}
+             PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = {SCHEMA_VERSION};
+             COMMIT;"
+        ))
+    }
+
+    /// Checks every page of the file (`PRAGMA quick_check`): a corrupt store is refused at
+    /// start rather than found out while serving. The store is bounded, and so is the time.
+    fn check(&self) -> Result<(), StoreError> {
+        let findings = self
+            .connection
+            .prepare(&format!("PRAGMA quick_check({CHECK_FINDINGS})"))
+            .and_then(|mut check| {
+                check
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|error| self.error(error))?;
+        if findings.iter().all(|finding| finding == "ok") {
+            return Ok(());
+        }
+        Err(StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: findings.join("; "),
+        })
+    }
+}
+
+/// Gives freed pages back to the file system when many are free, a bounded number at a time;
+/// whether many are left free.
+pub(super) fn reclaim_space(connection: &Connection) -> rusqlite::Result<bool> {
+    let free = || -> rusqlite::Result<i64> {
+        connection.pragma_query_value(None, "freelist_count", |row| row.get(0))
+    };
+    if free()? < RECLAIM_PAGES {
+        return Ok(false);
+    }
+    // The pragma gives back one page per step.
+    let mut vacuum = connection.prepare(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
+    let mut steps = vacuum.query([])?;
+    while steps.next()?.is_some() {}
+    Ok(free()? >= RECLAIM_PAGES)
+}
+
+/// What `error` on the database at `path` means for its user.
+pub(super) fn classify(path: &Path, error: rusqlite::Error) -> StoreError {
+    let path = path.to_owned();
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path,
+            reason: error.to_string(),
+        },
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            StoreError::NotWritable {
+                path,
+                reason: error.to_string(),
+            }
+        }
+        _ => StoreError::Database {
+            path,
+            source: Box::new(error),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::test_support::{T0, open as open_store, peek};
+    use crate::durable::{Clock, StoreSettings};
+
+    fn pages(connection: &Connection, pragma: &str) -> i64 {
+        connection
+            .pragma_query_value(None, pragma, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn freed_pages_are_given_back_a_bounded_number_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open_store(
+            dir.path(),
+            StoreSettings::new(),
+            &Clock::manual(T0),
+        ));
+        let connection = peek(dir.path());
+        connection
+            .execute_batch(
+                "BEGIN;
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                 INSERT INTO entries (gateway, instance, notification)
+                 SELECT 'green-api', '1', hex(randomblob(2048)) FROM n;
+                 COMMIT;
+                 DELETE FROM entries;",
+            )
+            .unwrap();
+        let free = pages(&connection, "freelist_count");
+        let size = pages(&connection, "page_count");
+        assert!(free > 2 * RECLAIM_PAGES, "{free} pages free");
+
+        assert!(reclaim_space(&connection).unwrap(), "more is left");
+        assert_eq!(pages(&connection, "freelist_count"), free - RECLAIM_PAGES);
+        assert!(
+            pages(&connection, "page_count") <= size - RECLAIM_PAGES,
+            "the file shrank"
+        );
+        while reclaim_space(&connection).unwrap() {}
+        assert!(pages(&connection, "freelist_count") < RECLAIM_PAGES);
+    }
+}

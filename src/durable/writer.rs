@@ -1,0 +1,321 @@
+//! The store's one writer: a thread that owns the database connection, takes the requests
+//! that arrived while it was busy, commits them in one transaction and only then answers
+//! them (group commit). Between batches it tidies up: expired claims and memos are purged in
+//! bounded chunks, and freed space is given back.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::directory::Held;
+use super::entries::{self, Seq};
+use super::schema::{self, Database};
+use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
+use crate::error::{Error, Result};
+
+/// Requests waiting for the writer at most; past it callers wait for room.
+pub(super) const CHANNEL_CAPACITY: usize = 4096;
+/// Messages one transaction takes at most, so that a batch's callers are answered soon.
+const MAX_BATCH: usize = 1024;
+/// How often the writer tidies up, at least while it is busy.
+const TIDY_INTERVAL: Duration = Duration::from_secs(60);
+/// Rows one purge statement deletes at most, and such statements one round runs at most:
+/// a round of purging holds the writer a few milliseconds.
+pub(super) const PURGE_CHUNK: i64 = 1000;
+const PURGE_CHUNKS_PER_ROUND: usize = 10;
+
+/// What the writer is handed.
+pub(super) enum Message {
+    /// A request, answered after its batch is committed.
+    Request(Box<dyn Pending>),
+    /// A handled entry, deleted in the next batch (unanswered: a crash before that commit
+    /// replays the entry, as the delivery guarantee allows).
+    Finish(Seq),
+}
+
+/// One step of a batch, run inside its transaction.
+pub(super) trait Op: Send + 'static {
+    /// What the caller is answered once the batch is committed.
+    type Output: Send + 'static;
+
+    /// Runs the step. An error fails (rolls back) the whole batch.
+    fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<Self::Output>;
+}
+
+/// What an [`Op`] sees of its batch.
+pub(super) struct Batch<'a> {
+    /// The batch's transaction.
+    pub(super) tx: &'a Transaction<'a>,
+    /// The wall-clock time of the batch.
+    pub(super) now: Millis,
+    /// What the store holds, as the batch changes it.
+    pub(super) counts: &'a mut Counts,
+    /// What the store may hold.
+    pub(super) limits: &'a Limits,
+}
+
+/// How much of each kind the store holds: kept by the writer (the only one that writes), read
+/// once at open, restored when a batch fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Counts {
+    /// Unhandled entries.
+    pub(super) entries: u64,
+    /// Bytes of their notifications.
+    pub(super) bytes: u64,
+    /// Duplicate claims, expired or not.
+    pub(super) claims: u64,
+    /// Conversation states, timed out or not.
+    pub(super) conversations: u64,
+    /// Memo entries, expired or not.
+    pub(super) memos: u64,
+}
+
+/// What the store may hold, from its [`StoreSettings`].
+#[derive(Debug, Clone)]
+pub(super) struct Limits {
+    pub(super) max_events: u64,
+    pub(super) max_bytes: u64,
+    pub(super) claim_retention: Millis,
+}
+
+/// A request in the channel: its step, and whom to answer.
+pub(super) trait Pending: Send {
+    /// Runs the step in `batch`.
+    fn apply(&mut self, batch: &mut Batch<'_>) -> rusqlite::Result<()>;
+    /// Answers the caller: the step's output if the batch was `committed`, else its error.
+    fn answer(self: Box<Self>, committed: &Result<()>);
+}
+
+/// An [`Op`], its output once run, and its caller.
+pub(super) struct Request<O: Op> {
+    op: O,
+    output: Option<O::Output>,
+    reply: oneshot::Sender<Result<O::Output>>,
+}
+
+impl<O: Op> Request<O> {
+    /// `op`, to be answered on `reply`.
+    pub(super) fn new(op: O, reply: oneshot::Sender<Result<O::Output>>) -> Self {
+        Self {
+            op,
+            output: None,
+            reply,
+        }
+    }
+}
+
+impl<O: Op> Pending for Request<O> {
+    fn apply(&mut self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
+        self.output = Some(self.op.apply(batch)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, committed: &Result<()>) {
+        let answer = match (committed, self.output) {
+            (Ok(()), Some(output)) => Ok(output),
+            (Err(error), _) => Err(error.clone()),
+            // Committed without running: cannot happen, every request of a batch runs first.
+            (Ok(()), None) => Err(StoreError::Closed.into()),
+        };
+        // A caller that stopped waiting does not want the answer.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    connection: Connection,
+    path: PathBuf,
+    limits: Limits,
+    counts: Counts,
+    clock: Clock,
+    /// Handled entries not yet deleted.
+    finished: Vec<Seq>,
+    /// When to tidy up next.
+    next_tidy: Instant,
+    /// Held until the connection is closed.
+    held: Held,
+}
+
+/// Reads what `database` holds and starts its writer on `receiver`.
+///
+/// # Errors
+///
+/// [`StoreError`] when the database cannot be read, or the thread not started.
+pub(super) fn spawn(
+    database: Database,
+    held: Held,
+    settings: &StoreSettings,
+    clock: Clock,
+    receiver: mpsc::Receiver<Message>,
+) -> Result<JoinHandle<()>> {
+    let counts = count(&database.connection).map_err(|error| database.error(error))?;
+    tracing::info!(
+        store = %database.path.display(),
+        unfinished = counts.entries,
+        conversations = counts.conversations,
+        "the store is open"
+    );
+    let path = database.path.clone();
+    let writer = Writer {
+        path: database.path,
+        connection: database.connection,
+        limits: Limits {
+            max_events: settings.max_events,
+            max_bytes: settings.max_bytes,
+            claim_retention: millis(settings.claim_retention),
+        },
+        counts,
+        clock,
+        finished: Vec::new(),
+        next_tidy: Instant::now(),
+        held,
+    };
+    let thread = std::thread::Builder::new()
+        .name("hookbot-store".to_owned())
+        .spawn(move || writer.run(receiver))
+        .map_err(|error| StoreError::Database {
+            path,
+            source: Box::new(error),
+        })?;
+    Ok(thread)
+}
+
+/// What the database holds now.
+fn count(connection: &Connection) -> rusqlite::Result<Counts> {
+    let number = |sql: &str| -> rusqlite::Result<u64> {
+        connection.query_row(sql, [], |row| row.get::<_, i64>(0).map(|n| n.max(0) as u64))
+    };
+    Ok(Counts {
+        entries: number("SELECT count(*) FROM entries")?,
+        bytes: number("SELECT coalesce(sum(octet_length(notification)), 0) FROM entries")?,
+        claims: number("SELECT count(*) FROM claims")?,
+        conversations: number(
+            "SELECT (SELECT count(*) FROM conversations) + (SELECT count(*) FROM timed_out)",
+        )?,
+        memos: number("SELECT count(*) FROM memos")?,
+    })
+}
+
+impl Writer {
+    /// Commits batches until every sender is gone, then deletes what was finished, checkpoints
+    /// the log, and closes the database before releasing the directory.
+    fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut requests = Vec::new();
+            self.take(first, &mut requests);
+            for _ in 1..MAX_BATCH {
+                let Ok(message) = receiver.try_recv() else {
+                    break;
+                };
+                self.take(message, &mut requests);
+            }
+            self.commit_batch(requests);
+            self.tidy_when_due();
+        }
+        self.close();
+    }
+
+    fn take(&mut self, message: Message, requests: &mut Vec<Box<dyn Pending>>) {
+        match message {
+            Message::Request(request) => requests.push(request),
+            Message::Finish(seq) => self.finished.push(seq),
+        }
+    }
+
+    /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
+    /// each request. On failure nothing of the batch is kept, and every request is answered
+    /// with the error.
+    fn commit_batch(&mut self, mut requests: Vec<Box<dyn Pending>>) {
+        let counts = self.counts;
+        let finished = std::mem::take(&mut self.finished);
+        let committed = self
+            .commit(&finished, &mut requests)
+            .map_err(|error| Error::from(schema::classify(&self.path, error)));
+        if let Err(error) = &committed {
+            tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
+            self.counts = counts;
+            self.finished.extend(finished);
+        }
+        for request in requests {
+            request.answer(&committed);
+        }
+    }
+
+    fn commit(
+        &mut self,
+        finished: &[Seq],
+        requests: &mut [Box<dyn Pending>],
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut batch = Batch {
+            tx: &tx,
+            now: self.clock.now(),
+            counts: &mut self.counts,
+            limits: &self.limits,
+        };
+        entries::delete(&mut batch, finished)?;
+        for request in requests.iter_mut() {
+            request.apply(&mut batch)?;
+        }
+        tx.commit()
+    }
+
+    /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
+    /// bounded amount per round; when more is left, the round after the next batch goes on.
+    fn tidy_when_due(&mut self) {
+        if Instant::now() < self.next_tidy {
+            return;
+        }
+        let interval = match self.tidy() {
+            Ok(true) => Duration::ZERO,
+            Ok(false) => TIDY_INTERVAL,
+            Err(error) => {
+                let error = schema::classify(&self.path, error);
+                tracing::warn!(%error, "the store could not purge or reclaim space; trying again later");
+                TIDY_INTERVAL
+            }
+        };
+        self.next_tidy = Instant::now() + interval;
+    }
+
+    /// One round of tidying; whether more is left to purge or to give back.
+    fn tidy(&mut self) -> rusqlite::Result<bool> {
+        let now = self.clock.now();
+        let mut more = false;
+        for _ in 0..PURGE_CHUNKS_PER_ROUND {
+            let claims =
+                entries::purge_claims(&self.connection, &mut self.counts, now, MAX_CLAIMS)?;
+            let memos = memo::purge(&self.connection, &mut self.counts, now)?;
+            more = claims || memos;
+            if !more {
+                break;
+            }
+        }
+        let reclaim = schema::reclaim_space(&self.connection)?;
+        Ok(more || reclaim)
+    }
+
+    /// Deletes the last finished entries, checkpoints the log into the database, and closes
+    /// the database, then releases the directory.
+    fn close(mut self) {
+        if !self.finished.is_empty() {
+            self.commit_batch(Vec::new());
+        }
+        if let Err(error) = self
+            .connection
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        {
+            tracing::warn!(error = %schema::classify(&self.path, error), "the store's log was not checkpointed at close; it is replayed at the next open");
+        }
+        if let Err((_, error)) = self.connection.close() {
+            tracing::warn!(error = %schema::classify(&self.path, error), "the store's database did not close cleanly");
+        }
+        drop(self.held);
+    }
+}
