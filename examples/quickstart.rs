@@ -19,9 +19,7 @@ async fn echo(cx: Context) -> hookbot::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("info,hookbot=debug")
-        .init();
+    tracing_subscriber::fmt().with_env_filter("info").init();
     let router = Router::new().route(filter::incoming() & filter::content("text"), echo);
     Bot::from_env(router)?.run().await?;
     Ok(())

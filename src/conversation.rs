@@ -118,6 +118,33 @@ pub struct ConversationKey {
 }
 
 impl ConversationKey {
+    /// The key as one text, for stores that keep keys as names: a JSON array of its parts.
+    pub(crate) fn to_name(&self) -> String {
+        let parts = (
+            self.gateway.as_str(),
+            &*self.instance,
+            self.chat.as_ref().map(ChatId::as_str),
+            self.sender.as_ref().map(ChatId::as_str),
+        );
+        serde_json::to_string(&parts).expect("a tuple of strings is always JSON")
+    }
+
+    /// The key a [name](ConversationKey::to_name) was made from.
+    pub(crate) fn from_name(name: &str) -> Result<Self, BoxError> {
+        let (gateway, instance, chat, sender): (String, String, Option<String>, Option<String>) =
+            serde_json::from_str(name)
+                .map_err(|error| format!("not a conversation's name: {error}"))?;
+        let gateway: GatewayKind = gateway
+            .parse()
+            .map_err(|_| format!("not a gateway's name: {gateway:?}"))?;
+        Ok(ConversationKey::new(
+            gateway,
+            instance,
+            chat.map(ChatId::from),
+            sender.map(ChatId::from),
+        ))
+    }
+
     /// The key of `event` by `strategy`; `None` for an event that is not a message (a status,
     /// a call, an instance's state), which belongs to no conversation.
     pub fn of(event: &Event, strategy: KeyStrategy) -> Option<Self> {

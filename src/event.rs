@@ -605,6 +605,18 @@ pub enum ParseError {
 }
 
 impl Event {
+    /// The event a store kept: its gateway's name, the notification as received, and the
+    /// instance it was accepted for (kept when the notification names none: a Z-API callback
+    /// is its path token's instance). `None` for what does not read as one.
+    pub(crate) fn restore(gateway: &str, notification: &str, instance: &str) -> Option<Self> {
+        let gateway: GatewayKind = gateway.parse().ok()?;
+        let mut event = Event::parse(gateway, notification.as_bytes()).ok()?;
+        if event.instance.is_empty() {
+            event.instance = instance.into();
+        }
+        Some(event)
+    }
+
     /// Parses a webhook body from `gateway`. Both GREEN-API kinds share one parser, and the
     /// event's [`gateway`](Event::gateway) follows the instance type the notification names.
     ///

@@ -68,7 +68,7 @@
 //!
 //! Conversations: [`RedisStorage`] keeps their states, ends idle ones once across replicas,
 //! and leases each conversation's key to one replica at a time. Rate limits: a client built
-//! with `shared_limits(&redis)` (or [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits))
+//! with [`ClientSettings::shared_limits`](crate::gateway::ClientSettings::shared_limits)
 //! shares its instance's limits with every replica.
 
 mod backlog;

@@ -1,5 +1,7 @@
 //! The ready bots, tested with the test kit: each runs on its own sandbox, over real HTTP.
 
+mod common;
+
 use std::time::Duration;
 
 use hookbot::bots::auto_reply::{self, AutoReply};
@@ -22,13 +24,6 @@ fn card(entry: &ChatEntry) -> &SharedCard {
     }
 }
 
-fn text(entry: &ChatEntry) -> &str {
-    match &entry.content {
-        EntryContent::Text(text) => text,
-        other => panic!("expected a text, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn contact_card_bot_finds_a_cyrillic_name_in_any_case_and_quotes_the_request() {
     let mut bot = TestBot::start(contact_card::router()).await;
@@ -43,7 +38,7 @@ async fn contact_card_bot_finds_a_cyrillic_name_in_any_case_and_quotes_the_reque
         assert_eq!(reply.quoted.as_ref(), Some(&asked), "{request}");
         if request.contains("does-not-match") {
             assert_eq!(
-                text(&reply),
+                common::text(&reply),
                 "Nenhum contato encontrado para “vasilisa-does-not-match”."
             );
             continue;
@@ -63,11 +58,11 @@ async fn contact_card_bot_answers_no_match_with_a_quoted_text_in_the_commands_la
     let mut bot = TestBot::start(contact_card::router()).await;
     let asked = bot.send(STRANGER, "contact nobody such").await;
     let reply = bot.reply(STRANGER).await;
-    assert_eq!(text(&reply), "No contact matches “nobody such”.");
+    assert_eq!(common::text(&reply), "No contact matches “nobody such”.");
     assert_eq!(reply.quoted, Some(asked));
     bot.send(STRANGER, "контакт никто").await;
     assert_eq!(
-        text(&bot.reply(STRANGER).await),
+        common::text(&bot.reply(STRANGER).await),
         "Контакт «никто» не найден."
     );
 }
@@ -102,14 +97,14 @@ async fn contact_card_bot_answers_help_and_start_with_the_usage() {
     for request in ["help", "/start", "HELP"] {
         bot.send(STRANGER, request).await;
         assert_eq!(
-            text(&bot.reply(STRANGER).await),
+            common::text(&bot.reply(STRANGER).await),
             contact_card::USAGE,
             "{request}"
         );
     }
     bot.send(STRANGER, "contact").await;
     assert_eq!(
-        text(&bot.reply(STRANGER).await),
+        common::text(&bot.reply(STRANGER).await),
         "Whose contact? Send: contact <name>"
     );
     bot.send(STRANGER, "hello there").await;
@@ -140,9 +135,9 @@ async fn auto_reply_bot_greets_the_first_message_by_name_with_the_card_then_wait
     let [greeting, shared] = <[ChatEntry; 2]>::try_from(bot.replies(VASILISA, 2).await).unwrap();
     assert_eq!(greeting.quoted, Some(first));
     assert!(
-        text(&greeting).contains("Василиса Премудрая"),
+        common::text(&greeting).contains("Василиса Премудрая"),
         "{}",
-        text(&greeting)
+        common::text(&greeting)
     );
     assert_eq!(card(&shared).phone_contact, Some(79001234570));
     assert_eq!(card(&shared).first_name.as_deref(), Some("Bob Smith"));
@@ -173,9 +168,9 @@ async fn auto_reply_bot_greets_a_stranger_by_the_notifications_name_and_leaves_g
     bot.send(STRANGER, "hello").await;
     let greeting = bot.reply(STRANGER).await;
     assert!(
-        text(&greeting).starts_with("Hello, "),
+        common::text(&greeting).starts_with("Hello, "),
         "{}",
-        text(&greeting)
+        common::text(&greeting)
     );
 }
 
@@ -183,7 +178,7 @@ async fn auto_reply_bot_greets_a_stranger_by_the_notifications_name_and_leaves_g
 async fn echo_bot_answers_each_text_with_the_same_text_and_nothing_else() {
     let mut bot = TestBot::start(echo::router()).await;
     bot.send(IVAN, "Привет, мир!").await;
-    assert_eq!(text(&bot.reply(IVAN).await), "Привет, мир!");
+    assert_eq!(common::text(&bot.reply(IVAN).await), "Привет, мир!");
     bot.deliver(json!({
         "typeWebhook": "incomingMessageReceived",
         "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},

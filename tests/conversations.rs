@@ -3,6 +3,8 @@
 //! failing store, a store's lease against other replicas (held while loading, handling and in
 //! the timeout hook; a failing one reported), and the dialogue example.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,13 +29,6 @@ mod example;
 const VASILISA: &str = "79001234567@c.us";
 const IVAN: &str = "79001234568@c.us";
 const GROUP: &str = "120363043968066561@g.us";
-
-fn text(entry: &ChatEntry) -> &str {
-    match &entry.content {
-        EntryContent::Text(text) => text,
-        other => panic!("expected a text, got {other:?}"),
-    }
-}
 
 /// A counter per conversation: each message is answered with the count so far, after a pause
 /// that gives a racing event every chance to read the same old count.
@@ -62,7 +57,14 @@ async fn counting_bot(strategy: KeyStrategy) -> TestBot {
 fn counts(replies: &[ChatEntry]) -> Vec<u32> {
     let mut counts: Vec<u32> = replies
         .iter()
-        .map(|reply| text(reply).rsplit(' ').next().unwrap().parse().unwrap())
+        .map(|reply| {
+            common::text(reply)
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     counts.sort_unstable();
     counts
@@ -95,7 +97,7 @@ async fn two_senders_in_one_group_each_have_their_own_conversation_by_default() 
     for sender in [IVAN, VASILISA] {
         let theirs: Vec<&str> = replies
             .iter()
-            .map(text)
+            .map(common::text)
             .filter(|text| text.starts_with(sender))
             .collect();
         assert_eq!(
@@ -106,7 +108,7 @@ async fn two_senders_in_one_group_each_have_their_own_conversation_by_default() 
     }
     bot.send(IVAN, "private").await;
     assert_eq!(
-        text(&bot.reply(IVAN).await),
+        common::text(&bot.reply(IVAN).await),
         format!("{IVAN} 0"),
         "the private chat is another conversation"
     );
@@ -127,9 +129,9 @@ async fn two_senders_in_one_group_share_the_chats_conversation_per_chat() {
 async fn a_per_sender_conversation_follows_the_person_into_a_group() {
     let mut bot = counting_bot(KeyStrategy::PerSender).await;
     bot.send(IVAN, "private").await;
-    assert_eq!(text(&bot.reply(IVAN).await), format!("{IVAN} 0"));
+    assert_eq!(common::text(&bot.reply(IVAN).await), format!("{IVAN} 0"));
     bot.send_message(in_group(IVAN, "group")).await;
-    assert_eq!(text(&bot.reply(GROUP).await), format!("{IVAN} 1"));
+    assert_eq!(common::text(&bot.reply(GROUP).await), format!("{IVAN} 1"));
 }
 
 mod states {
@@ -179,14 +181,14 @@ mod states {
     async fn a_state_route_takes_messages_only_in_its_state() {
         let mut bot = TestBot::start(router()).await;
         bot.send(IVAN, "4").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "no route; state Idle");
+        assert_eq!(common::text(&bot.reply(IVAN).await), "no route; state Idle");
         bot.send(IVAN, "quiz").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "2 + 2?");
+        assert_eq!(common::text(&bot.reply(IVAN).await), "2 + 2?");
         bot.send(IVAN, "4").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "right");
+        assert_eq!(common::text(&bot.reply(IVAN).await), "right");
         bot.send(IVAN, "4").await;
         assert_eq!(
-            text(&bot.reply(IVAN).await),
+            common::text(&bot.reply(IVAN).await),
             "no route; state Idle",
             "the conversation ended"
         );
@@ -198,9 +200,12 @@ mod states {
         bot.send(IVAN, "quiz").await;
         bot.reply(IVAN).await;
         bot.send(IVAN, "four").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "no route; state Asked");
+        assert_eq!(
+            common::text(&bot.reply(IVAN).await),
+            "no route; state Asked"
+        );
         bot.send(IVAN, "5").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "wrong");
+        assert_eq!(common::text(&bot.reply(IVAN).await), "wrong");
     }
 }
 
@@ -220,16 +225,16 @@ mod example_dialogue {
      {
         let mut bot = start().await;
         let first = bot.send(VASILISA, "card").await;
-        assert!(text(&bot.reply(VASILISA).await).starts_with("Whose card"));
+        assert!(common::text(&bot.reply(VASILISA).await).starts_with("Whose card"));
         bot.send(VASILISA, "Ivan Petrov").await;
         assert_eq!(
-            text(&bot.reply(VASILISA).await),
+            common::text(&bot.reply(VASILISA).await),
             "The phone number of Ivan Petrov, with the country code?"
         );
         bot.send(VASILISA, "call me maybe").await;
         let refused = bot.reply(VASILISA).await;
         assert!(
-            text(&refused).starts_with("That number cannot go on a card (card.phone"),
+            common::text(&refused).starts_with("That number cannot go on a card (card.phone"),
             "{refused:?}"
         );
         bot.send(VASILISA, "+7 900 765-43-21").await;
@@ -251,7 +256,7 @@ mod example_dialogue {
         bot.send(IVAN, "/card").await;
         bot.reply(IVAN).await;
         bot.send(IVAN, "cancel").await;
-        assert_eq!(text(&bot.reply(IVAN).await), "Cancelled.");
+        assert_eq!(common::text(&bot.reply(IVAN).await), "Cancelled.");
         bot.send(IVAN, "Ivan").await;
         bot.expect_no_reply(IVAN, Duration::from_millis(300)).await;
     }
@@ -270,7 +275,10 @@ mod example_dialogue {
         let first = bot.send_message(in_group(IVAN, "card")).await;
         bot.reply(GROUP).await;
         let told = bot.reply(GROUP).await;
-        assert!(text(&told).starts_with("No answer for a while"), "{told:?}");
+        assert!(
+            common::text(&told).starts_with("No answer for a while"),
+            "{told:?}"
+        );
         assert_eq!(told.quoted, Some(first));
         bot.send_message(in_group(IVAN, "Ivan")).await;
         bot.expect_no_reply(GROUP, Duration::from_millis(300)).await;
@@ -394,7 +402,7 @@ async fn a_store_that_cannot_save_gives_the_handler_a_typed_error_and_keeps_the_
         .await;
     bot.send(IVAN, "hi").await;
     assert_eq!(
-        text(&bot.reply(IVAN).await),
+        common::text(&bot.reply(IVAN).await),
         "not saved: the store is read-only; state 0"
     );
 }
@@ -510,7 +518,7 @@ async fn a_store_that_fails_to_report_timeouts_is_asked_again() {
                 .on_conversation_timeout(tell)
         })
         .await;
-    assert_eq!(text(&bot.reply(IVAN).await), "timed out in 7");
+    assert_eq!(common::text(&bot.reply(IVAN).await), "timed out in 7");
     // The first ask failed; the reply came from the second.
     assert!(*storage.asked.lock().unwrap() >= 2);
 }
@@ -614,8 +622,11 @@ async fn a_stores_lease_is_held_from_before_loading_until_the_handler_and_the_ti
         )
         .await;
     bot.send(IVAN, "hi").await;
-    assert_eq!(text(&bot.reply(IVAN).await), "leases held: 1");
-    assert_eq!(text(&bot.reply(IVAN).await), "timed out; leases held: 1");
+    assert_eq!(common::text(&bot.reply(IVAN).await), "leases held: 1");
+    assert_eq!(
+        common::text(&bot.reply(IVAN).await),
+        "timed out; leases held: 1"
+    );
     assert_eq!(*storage.held_at_load.lock().unwrap(), [1]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while storage.held() != 0 && tokio::time::Instant::now() < deadline {

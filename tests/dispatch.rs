@@ -1,13 +1,13 @@
 //! The dispatcher behind a real webhook: per-chat order, concurrency between chats, failures
 //! that do not stop a chat, bounded work, and shutdown.
 
-mod harness;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{Seen, Server, body, incoming_text, offline_bot, on_every_event};
+use common::{Seen, Server, body, incoming_text, offline_bot, on_every_event};
 use hookbot::bot::{BotBuilder, NoState};
 use hookbot::dispatch::{DispatchSettings, FailureCause, HandlerFailure};
 use hookbot::gateway::GatewayKind;

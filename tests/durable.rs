@@ -6,12 +6,13 @@
 //! The store's accept path (group commit, duplicates, bounds, recovery, a full disk, a killed
 //! process) is crate-visible and tested beside it, in `src/store/entries.rs`.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
 use hookbot::conversation::Conversations;
 use hookbot::durable::{DurableStore, SqliteStorage, StoreError, StoreSettings};
-use hookbot::sandbox::ChatEntry;
 use hookbot::testing::TestBot;
 
 #[path = "../examples/conversation.rs"]
@@ -180,10 +181,6 @@ fn a_database_of_another_application_is_refused() {
     assert!(message.contains("another application"), "{message}");
 }
 
-fn text(entry: &ChatEntry) -> &str {
-    entry.text().unwrap_or_default()
-}
-
 /// The example's card dialogue on the test kit, its conversations in `store`.
 async fn card_bot(store: &DurableStore, idle_timeout: Duration) -> TestBot {
     let storage = SqliteStorage::new(store)
@@ -204,14 +201,14 @@ async fn a_conversation_goes_on_after_the_bot_and_its_store_restart() {
         let store = open(directory.path()).unwrap();
         let mut bot = card_bot(&store, Duration::from_secs(30 * 60)).await;
         bot.send(VASILISA, "card").await;
-        assert!(text(&bot.reply(VASILISA).await).starts_with("Whose card"));
+        assert!(common::text(&bot.reply(VASILISA).await).starts_with("Whose card"));
         bot.stop().await;
     }
     let store = open(directory.path()).unwrap();
     let mut bot = card_bot(&store, Duration::from_secs(30 * 60)).await;
     bot.send(VASILISA, "Ivan Petrov").await;
     assert_eq!(
-        text(&bot.reply(VASILISA).await),
+        common::text(&bot.reply(VASILISA).await),
         "The phone number of Ivan Petrov, with the country code?"
     );
     bot.stop().await;
@@ -225,7 +222,7 @@ async fn a_conversation_that_timed_out_while_the_bot_was_down_is_told_after_the_
         let store = open(directory.path()).unwrap();
         let mut bot = card_bot(&store, Duration::from_secs(30 * 60)).await;
         let first = bot.send(VASILISA, "card").await;
-        assert!(text(&bot.reply(VASILISA).await).starts_with("Whose card"));
+        assert!(common::text(&bot.reply(VASILISA).await).starts_with("Whose card"));
         bot.stop().await;
         first
     };
@@ -233,7 +230,10 @@ async fn a_conversation_that_timed_out_while_the_bot_was_down_is_told_after_the_
     let store = open(directory.path()).unwrap();
     let mut bot = card_bot(&store, timeout).await;
     let told = bot.reply(VASILISA).await;
-    assert!(text(&told).starts_with("No answer for a while"), "{told:?}");
+    assert!(
+        common::text(&told).starts_with("No answer for a while"),
+        "{told:?}"
+    );
     assert_eq!(told.quoted, Some(first));
     bot.stop().await;
 }

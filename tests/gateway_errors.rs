@@ -19,16 +19,6 @@ use serde_json::json;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// A mock that answers every request with `template`.
-async fn server_with(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
-
 /// A mock that accepts every send, for requests that must never reach it.
 async fn accepting_server() -> MockServer {
     server_answering(200, json!({"idMessage": "3EB0C767D097B7C7C030"})).await
@@ -37,7 +27,7 @@ async fn accepting_server() -> MockServer {
 /// The error of a WhatsApp text send to a mock answering `template`, and how many requests the
 /// mock received.
 async fn whatsapp_send_error(template: ResponseTemplate) -> (Error, usize) {
-    let server = server_with(template).await;
+    let server = common::server_with(template).await;
     let error = whatsapp(&server.uri())
         .send_text(&wa_chat(), "hello", &SendOptions::new())
         .await
@@ -48,7 +38,7 @@ async fn whatsapp_send_error(template: ResponseTemplate) -> (Error, usize) {
 /// The error of a Z-API text send to a mock answering `template`, and how many requests the
 /// mock received.
 async fn zapi_send_error(template: ResponseTemplate) -> (Error, usize) {
-    let server = server_with(template).await;
+    let server = common::server_with(template).await;
     let error = zapi(&server.uri())
         .send_text(&ChatId::from("5544999999999"), "olá", &SendOptions::new())
         .await
@@ -136,7 +126,7 @@ async fn max_contact_not_found_names_the_contact_and_is_not_retried() {
         "Contact 20000001 not found",
         r#"{"message":"Contact 20000001 not found"}"#,
     ] {
-        let server = server_with(ResponseTemplate::new(400).set_body_string(body)).await;
+        let server = common::server_with(ResponseTemplate::new(400).set_body_string(body)).await;
         let error = max(&server.uri())
             .send_contact(
                 &ChatId::from("10000000"),
@@ -198,7 +188,8 @@ async fn http_429_is_rate_limited_after_every_attempt() {
 
 #[tokio::test]
 async fn rate_limited_error_keeps_the_gateways_retry_after() {
-    let server = server_with(ResponseTemplate::new(429).insert_header("Retry-After", "7")).await;
+    let server =
+        common::server_with(ResponseTemplate::new(429).insert_header("Retry-After", "7")).await;
     let client = GreenApi::whatsapp(server.uri(), INSTANCE, TOKEN)
         .settings(fast_settings().retry(RetryPolicy::none()))
         .build()
@@ -334,7 +325,8 @@ async fn request_entity_too_large_is_payload_too_large_and_not_retried() {
 async fn gateway_trouble_on_a_look_up_is_retried_on_every_attempt() {
     for status in [499, 500, 502, 503, 504] {
         let server =
-            server_with(ResponseTemplate::new(status).set_body_string("upstream trouble")).await;
+            common::server_with(ResponseTemplate::new(status).set_body_string("upstream trouble"))
+                .await;
         let error = whatsapp(&server.uri()).contacts().await.unwrap_err();
         let attempts = requests(&server).await.len();
         match error {
@@ -444,7 +436,8 @@ async fn zapi_errors_map_like_green_apis() {
 
 #[tokio::test]
 async fn timeout_is_retried_then_reported_as_timeout() {
-    let server = server_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
+    let server =
+        common::server_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
     let client = GreenApi::whatsapp(server.uri(), INSTANCE, TOKEN)
         .settings(fast_settings().timeout(Duration::from_millis(100)))
         .build()
@@ -888,13 +881,14 @@ fn echoing_500(request: &Request) -> ResponseTemplate {
 /// time-out.
 async fn failures(build: impl Fn(&str, ClientSettings) -> Box<dyn Gateway>) -> Vec<Error> {
     let mut errors = Vec::new();
-    let unauthorized = server_with(ResponseTemplate::new(401)).await;
+    let unauthorized = common::server_with(ResponseTemplate::new(401)).await;
     let echoing = MockServer::start().await;
     Mock::given(any())
         .respond_with(echoing_500)
         .mount(&echoing)
         .await;
-    let slow = server_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
+    let slow =
+        common::server_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5))).await;
 
     for (uri, settings) in [
         (unauthorized.uri(), fast_settings()),

@@ -13,33 +13,24 @@ use common::{INSTANCE, MAX_ATTEMPTS, TOKEN, requests, whatsapp, whatsapp_path, z
 use hookbot::gateway::{Gateway, GreenApi, MAX_RETRY_AFTER, SendOptions, ZApi};
 use hookbot::{ChatId, Error};
 use serde_json::json;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 const CHAT: &str = "79001234567@c.us";
-
-/// A mock that answers every request with `template`.
-async fn server_with(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
 
 // ---- redirects ----
 
 #[tokio::test]
 async fn a_redirect_is_an_error_naming_the_status_and_its_target_gets_nothing() {
     let target =
-        server_with(ResponseTemplate::new(200).set_body_json(json!({"idMessage": "X"}))).await;
+        common::server_with(ResponseTemplate::new(200).set_body_json(json!({"idMessage": "X"})))
+            .await;
     for status in [301, 302, 303, 307, 308] {
         // The Location repeats the whole URL, token included, on another host.
         let location = format!("{}{}", target.uri(), whatsapp_path("sendMessage"));
-        let gateway =
-            server_with(ResponseTemplate::new(status).insert_header("Location", location.as_str()))
-                .await;
+        let gateway = common::server_with(
+            ResponseTemplate::new(status).insert_header("Location", location.as_str()),
+        )
+        .await;
 
         let sent = whatsapp(&gateway.uri())
             .send_text(&ChatId::from(CHAT), "hello", &SendOptions::new())
@@ -78,7 +69,8 @@ async fn a_redirect_is_an_error_naming_the_status_and_its_target_gets_nothing() 
 /// The error of a GREEN-API contact list look-up answered 429 with `Retry-After: value`, and how
 /// many attempts reached the mock.
 async fn rate_limited_look_up(value: &str) -> (Error, usize) {
-    let server = server_with(ResponseTemplate::new(429).insert_header("Retry-After", value)).await;
+    let server =
+        common::server_with(ResponseTemplate::new(429).insert_header("Retry-After", value)).await;
     let error = whatsapp(&server.uri()).contacts().await.unwrap_err();
     (error, requests(&server).await.len())
 }
@@ -122,7 +114,7 @@ async fn a_retry_after_that_is_no_wait_leaves_the_backoff_in_charge() {
 async fn a_long_poll_answered_with_the_largest_retry_after_returns_an_error() {
     // The 429 ends a long poll that took over a second: the seconds already spent plus the
     // largest wait once overflowed and killed the poller.
-    let server = server_with(
+    let server = common::server_with(
         ResponseTemplate::new(429)
             .insert_header("Retry-After", "18446744073709551615")
             .set_delay(Duration::from_millis(1100)),
@@ -139,7 +131,7 @@ async fn a_long_poll_answered_with_the_largest_retry_after_returns_an_error() {
 
 #[tokio::test]
 async fn absurd_receipts_are_read_or_refused_without_panicking() {
-    let largest = server_with(
+    let largest = common::server_with(
         ResponseTemplate::new(200)
             .set_body_json(json!({"receiptId": 18446744073709551615_u64, "body": {}})),
     )
@@ -152,7 +144,7 @@ async fn absurd_receipts_are_read_or_refused_without_panicking() {
     assert_eq!(received.receipt_id, u64::MAX);
 
     for receipt in [json!(-1), json!(1e30), json!("7"), json!(1.5)] {
-        let server = server_with(
+        let server = common::server_with(
             ResponseTemplate::new(200).set_body_json(json!({"receiptId": receipt, "body": {}})),
         )
         .await;
@@ -172,7 +164,7 @@ async fn absurd_quota_figures_are_left_out_and_the_others_kept() {
     let body = json!({"invokeStatus": {
         "method": "sendMessage", "used": -5, "total": 1e300, "description": "over"
     }});
-    let server = server_with(ResponseTemplate::new(466).set_body_json(body)).await;
+    let server = common::server_with(ResponseTemplate::new(466).set_body_json(body)).await;
 
     let error = whatsapp(&server.uri())
         .send_text(&ChatId::from(CHAT), "hello", &SendOptions::new())
@@ -201,7 +193,7 @@ async fn absurd_phone_numbers_in_a_contact_list_fall_back_to_the_chat_id() {
         {"chatId": "79001234568@c.us", "name": "B", "type": "user", "phoneNumber": 1e300},
         {"chatId": "79001234569@c.us", "name": "C", "type": "user", "phoneNumber": "+7 (900)"},
     ]);
-    let server = server_with(ResponseTemplate::new(200).set_body_json(contacts)).await;
+    let server = common::server_with(ResponseTemplate::new(200).set_body_json(contacts)).await;
 
     let contacts = whatsapp(&server.uri()).contacts().await.unwrap();
 

@@ -3,14 +3,14 @@
 //! bearer token, Z-API by its webhook path token); unknown instances and wrong tokens are
 //! refused; dedupe and contacts are per instance; the instances file and `HOOKBOT_INSTANCES`.
 
-mod harness;
+mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use harness::{Server, body, incoming_text};
+use common::{Server, body, incoming_text};
 use hookbot::BoxError;
 use hookbot::bot::Bot;
 use hookbot::config::Config;

@@ -5,13 +5,13 @@
 //! The recorder is global to this test process and the tests run in parallel: each test has
 //! instance ids of its own, and asserts only on its own series.
 
-mod harness;
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use harness::{Server, body};
+use common::{Server, body};
 use hookbot::BoxError;
 use hookbot::bot::Bot;
 use hookbot::bots::contact_card;

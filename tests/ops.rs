@@ -6,13 +6,13 @@
 //! without its encoding feature): `serde_yaml` is deprecated, and writing the rules as JSON
 //! (YAML's subset) would make them hard for an operator to read and edit.
 
-mod harness;
+mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Server, body};
+use common::{Server, body};
 use hookbot::BoxError;
 use hookbot::bot::Bot;
 use hookbot::context::Context;

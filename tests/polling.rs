@@ -3,7 +3,7 @@
 //! acceptance, failures of either call, an outage, a restart in the middle of a queue, and
 //! shutdown during a long poll.
 
-mod harness;
+mod common;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use harness::{Seen, Server, incoming_text, on_every_event};
+use common::{Seen, Server, incoming_text, on_every_event};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::{DispatchSettings, DrainReport};
@@ -24,7 +24,7 @@ use hookbot::filter;
 use hookbot::gateway::{ClientSettings, GreenApi, Notification, RateLimits, RetryPolicy, ZApi};
 use hookbot::intake::{Intake, PollingSettings};
 use hookbot::router::Router;
-use hookbot::sandbox::{Author, EntryContent, Sandbox, UserMessage};
+use hookbot::sandbox::{Author, Sandbox, UserMessage};
 use hookbot::testing::TestBot;
 use hookbot::{ChatId, Error, Event};
 use serde_json::{Value, json};
@@ -313,14 +313,6 @@ fn counting_receives(router: axum::Router, receives: Arc<AtomicUsize>) -> axum::
     }))
 }
 
-/// Serves `router` on a free local port; its URL.
-async fn serve(router: axum::Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
-
 /// What the bots of a test saw, and the gate their handler waits at after recording.
 #[derive(Clone)]
 struct Gated {
@@ -351,13 +343,6 @@ async fn failing(_cx: Context) -> hookbot::Result<()> {
         variable: "TEST",
         reason: "the handler failed on purpose".to_owned(),
     })
-}
-
-fn text_of(entry: &hookbot::sandbox::ChatEntry) -> &str {
-    match &entry.content {
-        EntryContent::Text(text) => text,
-        other => panic!("not a text: {other:?}"),
-    }
 }
 
 // ---- the client's queue calls ----
@@ -612,7 +597,7 @@ async fn a_notification_the_dispatcher_refuses_stays_in_the_queue_until_accepted
     // One event at most: while "first" is being handled, "second" is refused (queue full).
     let poller = Running::start_with(
         client(&url, fast_retry()),
-        harness::gated(&seen, &gate),
+        common::gated(&seen, &gate),
         DispatchSettings::new().capacity(1),
     )
     .await;
@@ -787,7 +772,7 @@ async fn a_polling_bot_serves_health_but_no_webhook() {
     let posted = server
         .post(
             "/webhook",
-            harness::body(&incoming_text(ANNA, "A1", "pushed")),
+            common::body(&incoming_text(ANNA, "A1", "pushed")),
             None,
         )
         .await;
@@ -822,7 +807,7 @@ async fn a_bot_polls_the_sandbox_in_order_and_leaves_its_queue_empty() {
         bot.send(ANNA, text).await;
     }
     let replies = bot.replies(ANNA, 3).await;
-    let texts: Vec<&str> = replies.iter().map(text_of).collect();
+    let texts: Vec<&str> = replies.iter().map(common::text).collect();
     assert_eq!(texts, ["one", "two", "three"]);
     wait_until("the sandbox queue to empty", || bot.sandbox().queued() == 0).await;
     bot.expect_no_reply(ANNA, Duration::from_millis(200)).await;
@@ -838,8 +823,8 @@ async fn a_failing_handler_does_not_block_the_sandbox_queue() {
     bot.send(ANNA, "fail").await;
     bot.send(ANNA, "fine").await;
     bot.send(IVAN, "also fine").await;
-    assert_eq!(text_of(&bot.reply(ANNA).await), "fine");
-    assert_eq!(text_of(&bot.reply(IVAN).await), "also fine");
+    assert_eq!(common::text(&bot.reply(ANNA).await), "fine");
+    assert_eq!(common::text(&bot.reply(IVAN).await), "also fine");
     wait_until("the sandbox queue to empty", || bot.sandbox().queued() == 0).await;
     bot.stop().await;
 }
@@ -866,7 +851,7 @@ async fn shutdown_abandons_a_long_poll_in_flight() {
 async fn nothing_is_lost_or_doubled_when_the_bot_restarts_mid_queue() {
     let sandbox = Sandbox::builder().build();
     let receives = Arc::new(AtomicUsize::new(0));
-    let url = serve(counting_receives(sandbox.router(), receives.clone())).await;
+    let url = common::serve(counting_receives(sandbox.router(), receives.clone())).await;
     let texts: Vec<String> = (1..=6).map(|n| format!("message {n}")).collect();
     for text in &texts {
         sandbox
@@ -945,7 +930,7 @@ async fn a_sandboxed_bot_that_polls_leaves_the_sandbox_without_a_webhook() {
         }
         let bot = builder.build().unwrap();
         let sandbox = bot.sandbox().expect("sandbox mode").clone();
-        let url = serve(sandbox.router()).await;
+        let url = common::serve(sandbox.router()).await;
         let settings: Value = reqwest::get(settings_of(&sandbox, &url))
             .await
             .unwrap()

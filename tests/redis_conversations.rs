@@ -9,6 +9,8 @@
 
 #![cfg(feature = "redis")]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,13 +92,6 @@ fn key(sender: &str) -> ConversationKey {
         None,
         Some(sender.into()),
     )
-}
-
-fn text(entry: &ChatEntry) -> &str {
-    match &entry.content {
-        EntryContent::Text(text) => text,
-        other => panic!("expected a text, got {other:?}"),
-    }
 }
 
 mod store {
@@ -344,7 +339,14 @@ async fn counting_replica(storage: RedisStorage<u32>) -> TestBot {
 fn counts(replies: &[ChatEntry]) -> Vec<u32> {
     let mut counts: Vec<u32> = replies
         .iter()
-        .map(|reply| text(reply).rsplit(' ').next().unwrap().parse().unwrap())
+        .map(|reply| {
+            common::text(reply)
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     counts.sort_unstable();
     counts
@@ -398,9 +400,15 @@ async fn a_conversation_goes_on_across_replicas() {
     let mut first = counting_replica(redis.storage()).await;
     let mut second = counting_replica(redis.storage()).await;
     first.send(VASILISA, "hi").await;
-    assert_eq!(text(&first.reply(VASILISA).await), format!("{VASILISA} 0"));
+    assert_eq!(
+        common::text(&first.reply(VASILISA).await),
+        format!("{VASILISA} 0")
+    );
     second.send(VASILISA, "hi").await;
-    assert_eq!(text(&second.reply(VASILISA).await), format!("{VASILISA} 1"));
+    assert_eq!(
+        common::text(&second.reply(VASILISA).await),
+        format!("{VASILISA} 1")
+    );
 }
 
 mod example_dialogue {
@@ -429,10 +437,10 @@ mod example_dialogue {
         let other = start(storage()).await;
 
         let first = bot.send(VASILISA, "card").await;
-        assert!(text(&bot.reply(VASILISA).await).starts_with("Whose card"));
+        assert!(common::text(&bot.reply(VASILISA).await).starts_with("Whose card"));
         bot.send(VASILISA, "Ivan Petrov").await;
         assert_eq!(
-            text(&bot.reply(VASILISA).await),
+            common::text(&bot.reply(VASILISA).await),
             "The phone number of Ivan Petrov, with the country code?"
         );
         bot.send(VASILISA, "+7 900 765-43-21").await;

@@ -7,7 +7,7 @@
 //! without it, it returns at once with a note. Each test works in a fresh key namespace, and
 //! removes its keys at the end.
 
-mod harness;
+mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Stdio;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
-use harness::{Seen, Server, body, incoming_text, offline_bot, on_every_event, recording};
+use common::{Seen, Server, body, incoming_text, offline_bot, on_every_event, recording};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::DispatchSettings;
@@ -203,7 +203,7 @@ async fn a_zapi_callback_naming_no_instance_keeps_its_instance_through_the_queue
         .store(redis.clone())
         .build()
         .unwrap();
-    let server = harness::Server::start(bot).await;
+    let server = common::Server::start(bot).await;
     let callback = json!({
         "type": "ReceivedCallback", "messageId": "Z-1", "phone": "5544999999999",
         "fromMe": false, "isGroup": false, "momment": 1_632_228_638_000_u64,

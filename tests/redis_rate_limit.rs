@@ -127,8 +127,7 @@ async fn two_replicas_of_one_instance_together_keep_to_its_send_limit() {
     let Some(replica) = replicas() else { return };
     let (server, arrivals) = gateway().await;
     let first = GreenApi::whatsapp(server.uri(), INSTANCE, TOKEN)
-        .settings(settings())
-        .shared_limits(&replica())
+        .settings(settings().shared_limits(&replica()))
         .build()
         .unwrap();
     let second = GreenApi::whatsapp(server.uri(), INSTANCE, TOKEN)
@@ -154,8 +153,7 @@ async fn two_zapi_replicas_share_the_limit_too() {
     let (server, arrivals) = gateway().await;
     let client = || {
         ZApi::builder(server.uri(), ZAPI_INSTANCE, TOKEN)
-            .settings(settings())
-            .shared_limits(&replica())
+            .settings(settings().shared_limits(&replica()))
             .build()
             .unwrap()
     };
@@ -207,8 +205,7 @@ async fn with_redis_unreachable_sends_go_out_under_the_clients_own_limit() {
     let unreachable = Redis::open("redis://127.0.0.1:1").unwrap();
     let (server, arrivals) = gateway().await;
     let client = GreenApi::whatsapp(server.uri(), INSTANCE, TOKEN)
-        .settings(settings())
-        .shared_limits(&unreachable)
+        .settings(settings().shared_limits(&unreachable))
         .build()
         .unwrap();
 

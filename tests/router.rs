@@ -3,12 +3,11 @@
 //! them, middleware, and handler errors reaching the error hook.
 
 mod common;
-mod harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{Server, body, incoming_text};
+use common::{Server, body, incoming_text};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::HandlerFailure;

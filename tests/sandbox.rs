@@ -2,6 +2,8 @@
 //! MAX), each documented refusal, webhook delivery (bearer token, order, the same notification
 //! again after a failure), the receiveNotification queue, and the JSON API of the web chat.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +15,6 @@ use hookbot::gateway::{
 use hookbot::sandbox::{Author, EntryContent, Platform, Sandbox, SharedCard, UserMessage};
 use hookbot::{ChatId, ContactCard, ContactKind, Error, Event, MessageId};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 const VASILISA: &str = "79001234567@c.us";
 const IVAN: &str = "79001234568@c.us";
@@ -21,18 +22,10 @@ const GROUP: &str = "120363043968066561@g.us";
 
 // ---- helpers ----
 
-/// Serves `router` on a free local port; its base URL.
-async fn serve(router: axum::Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
-
 /// A sandbox of `platform` on a free port: (sandbox, base URL).
 async fn sandbox_on(platform: Platform) -> (Sandbox, String) {
     let sandbox = Sandbox::builder().platform(platform).build();
-    let url = serve(sandbox.router()).await;
+    let url = common::serve(sandbox.router()).await;
     (sandbox, url)
 }
 
@@ -137,7 +130,7 @@ impl Receiver {
                 }
             }),
         );
-        let url = serve(router).await;
+        let url = common::serve(router).await;
         (receiver, format!("{url}/webhook"))
     }
 

@@ -1,11 +1,11 @@
 //! The webhook receiver over real HTTP: every answer of the contract, and deduplication.
 
-mod harness;
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Seen, Server, body, gated, incoming_text, offline_bot, recording};
+use common::{Seen, Server, body, gated, incoming_text, offline_bot, recording};
 use hookbot::dispatch::DispatchSettings;
 use hookbot::gateway::GatewayKind;
 use hookbot::intake::{Intake, WebhookSettings};

@@ -419,29 +419,28 @@ mod tests {
         assert_eq!(rank_phone("79876543210", "6543"), Rank::Substring);
     }
 
-    #[test]
-    fn find_orders_best_first_then_shorter_then_list_order() {
-        let index = Index::new(vec![
+    /// Five Ivans, whole and in parts of names, and one Пётр.
+    fn ivans() -> Index {
+        Index::new(vec![
             person("1", "Диван Иванович", "", None),
             person("2", "Иванов Петр", "", None),
             person("3", "Иван Царевич", "", None),
             person("4", "Иван", "", None),
             person("5", "Иван Грозный", "", None),
             person("6", "Пётр", "", None),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn find_orders_best_first_then_shorter_then_list_order() {
+        let index = ivans();
         assert_eq!(found(&index, "иван"), ["4", "3", "5", "2", "1"]);
         assert_eq!(found(&index, "петр"), ["6", "2"]);
     }
 
     #[test]
     fn a_limit_keeps_the_best_matches_in_order() {
-        let index = Index::new(vec![
-            person("1", "Диван Иванович", "", None),
-            person("2", "Иванов Петр", "", None),
-            person("3", "Иван Царевич", "", None),
-            person("4", "Иван", "", None),
-            person("5", "Иван Грозный", "", None),
-        ]);
+        let index = ivans();
         let best = |limit| -> Vec<&str> {
             index
                 .find(&Query::new("иван"), limit)

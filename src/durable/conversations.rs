@@ -9,12 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::entries::gateway_named;
 use super::writer::{Batch, Op};
 use super::{DurableStore, MAX_VALUE_BYTES, Millis, StoreError, millis};
 use crate::conversation::{ConversationKey, ConversationState, Storage};
 use crate::error::BoxError;
-use crate::id::ChatId;
 
 /// How long a conversation may stay idle by default before it ends: 30 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -112,7 +110,7 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
         let state = self
             .store
             .run(Load {
-                name: name_of(key)?,
+                name: key.to_name(),
                 idle_timeout: millis(self.idle_timeout),
             })
             .await?;
@@ -136,7 +134,7 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
         }
         self.store
             .run(Save {
-                name: name_of(key)?,
+                name: key.to_name(),
                 state,
             })
             .await?;
@@ -146,7 +144,7 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
     async fn remove(&self, key: &ConversationKey) -> Result<(), BoxError> {
         self.store
             .run(Remove {
-                name: name_of(key)?,
+                name: key.to_name(),
             })
             .await?;
         Ok(())
@@ -156,7 +154,7 @@ impl<D: ConversationState> Storage<D> for SqliteStorage<D> {
         loop {
             let wait = match self.pop_expired().await? {
                 Popped::Expired { name, state } => {
-                    let key = key_of(&name)?;
+                    let key = ConversationKey::from_name(&name)?;
                     let state = serde_json::from_str(&state).map_err(|error| {
                         format!("the timed-out conversation {key} has a state that does not read as the bot's state type: {error}")
                     })?;
@@ -339,34 +337,6 @@ impl Op for PopExpired {
     }
 }
 
-/// A conversation's name in the store: the JSON array of its key's parts
-/// (`["green-api","1101000001",null,"79001234567@c.us"]`), which no two keys share and which
-/// gives the key back.
-fn name_of(key: &ConversationKey) -> Result<String, BoxError> {
-    let parts = (
-        key.gateway.as_str(),
-        &*key.instance,
-        key.chat.as_ref().map(ChatId::as_str),
-        key.sender.as_ref().map(ChatId::as_str),
-    );
-    Ok(serde_json::to_string(&parts)?)
-}
-
-/// The key a name was made from.
-fn key_of(name: &str) -> Result<ConversationKey, BoxError> {
-    let (gateway, instance, chat, sender): (String, String, Option<String>, Option<String>) =
-        serde_json::from_str(name)
-            .map_err(|error| format!("not a conversation's name in the store: {error}"))?;
-    let gateway =
-        gateway_named(&gateway).ok_or_else(|| format!("not a gateway's name: {gateway:?}"))?;
-    Ok(ConversationKey::new(
-        gateway,
-        instance,
-        chat.map(ChatId::from),
-        sender.map(ChatId::from),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,7 +368,7 @@ mod tests {
     async fn expired_now(storage: &SqliteStorage<u32>) -> Option<(ConversationKey, u32)> {
         match storage.pop_expired().await.unwrap() {
             Popped::Expired { name, state } => Some((
-                key_of(&name).unwrap(),
+                ConversationKey::from_name(&name).unwrap(),
                 serde_json::from_str(&state).unwrap(),
             )),
             Popped::Wait(_) | Popped::Empty => None,
@@ -565,9 +535,9 @@ mod tests {
             ),
             key("79001234567@c.us"),
         ] {
-            assert_eq!(key_of(&name_of(&key).unwrap()).unwrap(), key);
+            assert_eq!(ConversationKey::from_name(&key.to_name()).unwrap(), key);
         }
-        assert!(key_of("[\"telegram\",\"1\",null,null]").is_err());
-        assert!(key_of("not json").is_err());
+        assert!(ConversationKey::from_name("[\"telegram\",\"1\",null,null]").is_err());
+        assert!(ConversationKey::from_name("not json").is_err());
     }
 }

@@ -9,7 +9,6 @@ use super::{DurableStore, Millis};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::Event;
-use crate::gateway::GatewayKind;
 
 /// The place of an accepted notification in the order the store accepted them: larger is
 /// later, and never reused.
@@ -271,28 +270,13 @@ impl Stored {
     /// instance it was accepted for, also when the notification names none (a Z-API callback
     /// is its path token's instance).
     fn decode(&self) -> Option<Event> {
-        let gateway = gateway_named(&self.gateway)?;
-        let mut event = Event::parse(gateway, self.notification.as_bytes()).ok()?;
-        if event.instance.is_empty() {
-            event.instance = self.instance.as_str().into();
-        }
-        Some(event)
+        Event::restore(&self.gateway, &self.notification, &self.instance)
     }
-}
-
-/// The gateway whose [`as_str`](GatewayKind::as_str) name is `name`.
-pub(super) fn gateway_named(name: &str) -> Option<GatewayKind> {
-    [
-        GatewayKind::GreenApiWhatsApp,
-        GatewayKind::GreenApiMax,
-        GatewayKind::ZApi,
-    ]
-    .into_iter()
-    .find(|kind| kind.as_str() == name)
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::gateway::GatewayKind;
     use std::collections::HashSet;
     use std::process::Stdio;
     use std::time::{Duration, Instant};

@@ -191,20 +191,16 @@ impl Op for Put {
     type Output = ();
 
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
-        let tx = batch.tx;
-        let expires = self.ttl.map(|ttl| batch.now.saturating_add(ttl));
-        let updated = tx
+        let now = batch.now;
+        let expires = self.ttl.map(|ttl| now.saturating_add(ttl));
+        let row = params![&*self.memo, self.key, self.value, now, expires];
+        let updated = batch
+            .tx
             .prepare_cached(
                 "UPDATE memos SET value = ?3, written = ?4, expires = ?5
                  WHERE memo = ?1 AND key = ?2",
             )?
-            .execute(params![
-                &*self.memo,
-                self.key,
-                self.value,
-                batch.now,
-                expires
-            ])?;
+            .execute(row)?;
         if updated > 0 {
             return Ok(());
         }
@@ -216,13 +212,7 @@ impl Op for Put {
             .prepare_cached(
                 "INSERT INTO memos (memo, key, value, written, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![
-                &*self.memo,
-                self.key,
-                self.value,
-                batch.now,
-                expires
-            ])?;
+            .execute(row)?;
         batch.counts.memos += 1;
         Ok(())
     }

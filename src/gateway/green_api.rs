@@ -19,7 +19,6 @@ use url::Url;
 
 use super::json;
 use super::rate_limit::Limiter;
-use super::rate_limit::SharedLimits;
 use super::transport::{
     Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
 };
@@ -83,7 +82,6 @@ pub struct GreenApiBuilder {
     instance: String,
     token: Secret,
     settings: ClientSettings,
-    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl GreenApi {
@@ -352,21 +350,13 @@ impl GreenApiBuilder {
             instance: instance.into(),
             token: token.into(),
             settings: ClientSettings::default(),
-            shared_limits: None,
         }
     }
 
-    /// Time-outs, retries, rate limits and HTTP client.
+    /// Time-outs, retries, rate limits (shared by replicas with
+    /// [`ClientSettings::shared_limits`]) and HTTP client.
     pub fn settings(mut self, settings: ClientSettings) -> Self {
         self.settings = settings;
-        self
-    }
-
-    /// Keeps the instance's rate limits in `store` (a [`Redis`](crate::redis::Redis)), shared
-    /// by every replica's client of the instance (see [`ClientSettings::shared_limits`]);
-    /// kept whatever the [settings](Self::settings) say.
-    pub fn shared_limits(mut self, store: &(impl SharedLimits + Clone)) -> Self {
-        self.shared_limits = Some(Arc::new(store.clone()));
         self
     }
 
@@ -376,10 +366,7 @@ impl GreenApiBuilder {
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        let settings = match self.shared_limits {
-            Some(store) => self.settings.with_shared_limits(store),
-            None => self.settings,
-        };
+        let settings = self.settings;
         let transport = Transport::new(
             settings,
             (self.platform.gateway_kind(), &self.instance),

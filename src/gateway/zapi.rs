@@ -18,7 +18,6 @@ use serde_json::Value;
 use url::Url;
 
 use super::green_api::rules::whatsapp_phone;
-use super::rate_limit::SharedLimits;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
@@ -78,7 +77,6 @@ pub struct ZApiBuilder {
     token: Secret,
     client_token: Option<Secret>,
     settings: ClientSettings,
-    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl ZApi {
@@ -95,7 +93,6 @@ impl ZApi {
             token: token.into(),
             client_token: None,
             settings: ClientSettings::default(),
-            shared_limits: None,
         }
     }
 
@@ -191,17 +188,10 @@ impl ZApiBuilder {
         self
     }
 
-    /// Time-outs, retries, rate limits and HTTP client.
+    /// Time-outs, retries, rate limits (shared by replicas with
+    /// [`ClientSettings::shared_limits`]) and HTTP client.
     pub fn settings(mut self, settings: ClientSettings) -> Self {
         self.settings = settings;
-        self
-    }
-
-    /// Keeps the instance's rate limits in `store` (a [`Redis`](crate::redis::Redis)), shared
-    /// by every replica's client of the instance (see [`ClientSettings::shared_limits`]);
-    /// kept whatever the [settings](Self::settings) say.
-    pub fn shared_limits(mut self, store: &(impl SharedLimits + Clone)) -> Self {
-        self.shared_limits = Some(Arc::new(store.clone()));
         self
     }
 
@@ -237,10 +227,7 @@ impl ZApiBuilder {
             headers.insert("Client-Token", value);
             secrets.push(client_token);
         }
-        let settings = match self.shared_limits {
-            Some(store) => self.settings.with_shared_limits(store),
-            None => self.settings,
-        };
+        let settings = self.settings;
         let transport = Transport::new(
             settings,
             (GatewayKind::ZApi, &self.instance),

@@ -34,8 +34,6 @@ use super::Redis;
 use super::lock::{self, millis};
 use crate::conversation::{ConversationKey, ConversationState, Lease, Storage};
 use crate::error::BoxError;
-use crate::gateway::GatewayKind;
-use crate::id::ChatId;
 
 /// How long a conversation may stay idle by default before it ends: 30 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -251,7 +249,7 @@ enum Popped {
 #[async_trait]
 impl<D: ConversationState> Storage<D> for RedisStorage<D> {
     async fn load(&self, key: &ConversationKey) -> Result<Option<D>, BoxError> {
-        let name = name_of(key)?;
+        let name = key.to_name();
         let state: Option<String> = LOAD
             .key(&self.keys.states)
             .key(&self.keys.deadlines)
@@ -271,7 +269,7 @@ impl<D: ConversationState> Storage<D> for RedisStorage<D> {
     }
 
     async fn save(&self, key: &ConversationKey, state: D) -> Result<(), BoxError> {
-        let name = name_of(key)?;
+        let name = key.to_name();
         let state = serde_json::to_string(&state)?;
         SAVE.key(&self.keys.states)
             .key(&self.keys.deadlines)
@@ -284,7 +282,7 @@ impl<D: ConversationState> Storage<D> for RedisStorage<D> {
     }
 
     async fn remove(&self, key: &ConversationKey) -> Result<(), BoxError> {
-        let name = name_of(key)?;
+        let name = key.to_name();
         redis::pipe()
             .atomic()
             .hdel(&self.keys.states, &name)
@@ -300,7 +298,7 @@ impl<D: ConversationState> Storage<D> for RedisStorage<D> {
         loop {
             let wait = match self.pop_expired().await? {
                 Popped::Expired { name, state } => {
-                    let key = key_of(&name)?;
+                    let key = ConversationKey::from_name(&name)?;
                     let state = serde_json::from_str(&state).map_err(|error| {
                         format!("the timed-out conversation {key} has a state that does not read as the bot's state type: {error}")
                     })?;
@@ -319,7 +317,7 @@ impl<D: ConversationState> Storage<D> for RedisStorage<D> {
         }
         let lease_key = self
             .redis
-            .key(format_args!("conversations:lease:{}", name_of(key)?));
+            .key(format_args!("conversations:lease:{}", key.to_name()));
         let guard = lock::acquire(&self.redis, lease_key, self.lease_ttl).await?;
         Ok(Some(Lease::new(guard)))
     }
@@ -337,41 +335,11 @@ impl<D> fmt::Debug for RedisStorage<D> {
     }
 }
 
-/// A conversation's name in Redis: the JSON array of its key's parts.
-fn name_of(key: &ConversationKey) -> Result<String, BoxError> {
-    let parts = (
-        key.gateway.as_str(),
-        &*key.instance,
-        key.chat.as_ref().map(ChatId::as_str),
-        key.sender.as_ref().map(ChatId::as_str),
-    );
-    Ok(serde_json::to_string(&parts)?)
-}
-
-/// The key a name was made from.
-fn key_of(name: &str) -> Result<ConversationKey, BoxError> {
-    let (gateway, instance, chat, sender): (String, String, Option<String>, Option<String>) =
-        serde_json::from_str(name)
-            .map_err(|error| format!("not a conversation's name in Redis: {error}"))?;
-    let gateway = [
-        GatewayKind::GreenApiWhatsApp,
-        GatewayKind::GreenApiMax,
-        GatewayKind::ZApi,
-    ]
-    .into_iter()
-    .find(|kind| kind.as_str() == gateway)
-    .ok_or_else(|| format!("not a gateway's name: {gateway:?}"))?;
-    Ok(ConversationKey::new(
-        gateway,
-        instance,
-        chat.map(ChatId::from),
-        sender.map(ChatId::from),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::GatewayKind;
+    use crate::id::ChatId;
 
     fn key(chat: Option<&str>, sender: Option<&str>) -> ConversationKey {
         ConversationKey::new(
@@ -390,7 +358,7 @@ mod tests {
             key(Some("120363043968066561@g.us"), None),
             key(Some("a\"/,b"), Some("-")),
         ] {
-            assert_eq!(key_of(&name_of(&key).unwrap()).unwrap(), key);
+            assert_eq!(ConversationKey::from_name(&key.to_name()).unwrap(), key);
         }
     }
 
@@ -403,7 +371,7 @@ mod tests {
             key(Some("-"), None),
             key(Some("-"), Some("-")),
         ]
-        .map(|key| name_of(&key).unwrap());
+        .map(|key| key.to_name());
         for (i, a) in names.iter().enumerate() {
             for b in &names[i + 1..] {
                 assert_ne!(a, b);
@@ -413,8 +381,8 @@ mod tests {
 
     #[test]
     fn a_name_that_is_not_a_key_is_an_error_not_a_panic() {
-        assert!(key_of("[\"telegram\",\"1\",null,null]").is_err());
-        assert!(key_of("not json").is_err());
-        assert!(key_of("[1,2]").is_err());
+        assert!(ConversationKey::from_name("[\"telegram\",\"1\",null,null]").is_err());
+        assert!(ConversationKey::from_name("not json").is_err());
+        assert!(ConversationKey::from_name("[1,2]").is_err());
     }
 }

@@ -10,7 +10,6 @@ use super::{Redis, storage_error};
 use crate::dedupe::{DEFAULT_RETENTION, DedupeKey};
 use crate::error::Result;
 use crate::event::Event;
-use crate::gateway::GatewayKind;
 
 /// Partitions (streams) of a queue by default.
 pub const DEFAULT_PARTITIONS: u16 = 16;
@@ -217,20 +216,16 @@ impl RedisQueue {
 /// accepted for, also when the notification names none (a Z-API callback is its path token's
 /// instance).
 pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
-    let gateway: GatewayKind = entry.get::<String>("gateway")?.parse().ok()?;
+    let gateway: String = entry.get("gateway")?;
     let notification: String = entry.get("event")?;
-    let mut event = Event::parse(gateway, notification.as_bytes()).ok()?;
-    if event.instance.is_empty()
-        && let Some(instance) = entry.get::<String>("instance")
-    {
-        event.instance = instance.into();
-    }
-    Some(event)
+    let instance: String = entry.get("instance").unwrap_or_default();
+    Event::restore(&gateway, &notification, &instance)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::GatewayKind;
 
     fn text(chat: &str) -> Event {
         Event::from_json(

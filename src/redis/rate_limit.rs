@@ -3,14 +3,14 @@
 //! together keep to the instance's limits ([`RateLimits`](crate::gateway::RateLimits)).
 //!
 //! ```no_run
-//! use hookbot::gateway::GreenApi;
+//! use hookbot::gateway::{ClientSettings, GreenApi};
 //! use hookbot::redis::Redis;
 //!
 //! # fn run() -> hookbot::Result<()> {
 //! let redis = Redis::open("redis://127.0.0.1:6379")?;
 //! // Every replica built like this sends at most 50 messages a second in all.
 //! let client = GreenApi::whatsapp("https://7105.api.greenapi.com", "1101000001", "token")
-//!     .shared_limits(&redis)
+//!     .settings(ClientSettings::new().shared_limits(&redis))
 //!     .build()?;
 //! # let _ = client; Ok(()) }
 //! ```
