@@ -23,7 +23,7 @@ use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
 use crate::gateway::{
-    ClientSettings, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
+    ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
 };
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
@@ -174,7 +174,8 @@ fn gateway_from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<GatewayCon
     let green_api = |kind| -> Result<GatewayConfig> {
         Ok(GatewayConfig::GreenApi {
             kind,
-            api_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
+            api_url: var("HOOKBOT_API_URL")
+                .unwrap_or_else(|| default_green_api_url(kind).to_owned()),
             instance: required("HOOKBOT_INSTANCE")?,
             token: Secret::new(required("HOOKBOT_TOKEN")?),
         })
@@ -430,9 +431,9 @@ mod tests {
         ));
         assert!(!error.to_string().contains("tok-3f9a-secret"), "{error}");
         assert!(
-            error
-                .to_string()
-                .contains("must be green-api, green-api-max or zapi, or sandbox"),
+            error.to_string().contains(
+                "must be green-api, green-api-max, green-api-telegram or zapi, or sandbox"
+            ),
             "{error}"
         );
     }

@@ -754,7 +754,7 @@ fn each_mistake_in_an_instances_file_is_named_with_its_entry() {
         ),
         (
             entry("gateway = \"telegram\"\nid = \"1\"\ntoken = \"green-secret-aaaa\""),
-            "`gateway` must be green-api, green-api-max or zapi",
+            "`gateway` must be green-api, green-api-max, green-api-telegram or zapi",
         ),
         (
             entry("gateway = \"green-api\"\nid = \"1\"\ntokne = \"green-secret-aaaa\""),

@@ -8,7 +8,7 @@
 //! | `HOOKBOT_LISTEN` | address to bind (default `127.0.0.1:8080`) |
 //! | `HOOKBOT_SANDBOX_WEBHOOK` | where to POST notifications; unset: they wait for receiveNotification |
 //! | `HOOKBOT_WEBHOOK_TOKEN` | the bearer token of those POSTs |
-//! | `HOOKBOT_SANDBOX_PLATFORM` | `whatsapp` (default) or `max` |
+//! | `HOOKBOT_SANDBOX_PLATFORM` | `whatsapp` (default), `max` or `telegram` |
 
 use std::net::SocketAddr;
 
@@ -33,14 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?,
         None => hookbot::bot::DEFAULT_LISTEN,
     };
-    let platform = match variable("HOOKBOT_SANDBOX_PLATFORM").as_deref() {
-        None | Some("whatsapp") => Platform::WhatsApp,
-        Some("max") => Platform::Max,
-        Some(other) => {
-            return Err(
-                format!("HOOKBOT_SANDBOX_PLATFORM must be whatsapp or max, is {other:?}").into(),
-            );
-        }
+    let platform = match variable("HOOKBOT_SANDBOX_PLATFORM") {
+        None => Platform::WhatsApp,
+        Some(name) => Platform::from_name(&name).ok_or_else(|| {
+            let names = Platform::ALL.map(Platform::name).join(", ");
+            format!("HOOKBOT_SANDBOX_PLATFORM must be one of {names}, is {name:?}")
+        })?,
     };
     let webhook = variable("HOOKBOT_SANDBOX_WEBHOOK");
     let webhook_token = variable("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new);
@@ -59,10 +57,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
-    let paths = match platform {
-        Platform::Max => "MAX: /v3/waInstance{idInstance}/{method}/{apiTokenInstance}",
-        _ => "WhatsApp: /waInstance{idInstance}/{method}/{apiTokenInstance}",
+    let path = match platform {
+        Platform::Max => "/v3/waInstance{idInstance}/{method}/{apiTokenInstance}",
+        _ => "/waInstance{idInstance}/{method}/{apiTokenInstance}",
     };
+    let paths = format!("{}: {path}", platform.messenger());
     println!("hookbot sandbox on http://{address}");
     println!("  web chat:         http://{address}/");
     println!("  apiUrl:           http://{address}   ({paths})");
