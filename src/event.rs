@@ -553,7 +553,8 @@ impl DeliveryStatus {
 #[non_exhaustive]
 pub struct InstanceState {
     /// The state in the gateway's words: GREEN-API `authorized`, `notAuthorized`, `blocked`,
-    /// `sleepMode`, `starting`, `yellowCard`, `pendingCode`, or the socket status `online` /
+    /// `sleepMode`, `starting`, `yellowCard`, `pendingCode`, `pendingPassword` (Telegram's
+    /// two-step verification), or the socket status `online` /
     /// `offline`; Z-API `connected` / `disconnected`.
     pub state: String,
     /// Whether the instance can send and receive now, when the state tells (`authorized`,

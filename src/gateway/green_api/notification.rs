@@ -354,9 +354,8 @@ fn instance_state(value: &Value, pointer: &str) -> InstanceState {
     let state = string(value, pointer);
     let connected = match state.as_str() {
         "authorized" | "online" => Some(true),
-        "notAuthorized" | "blocked" | "sleepMode" | "starting" | "pendingCode" | "offline" => {
-            Some(false)
-        }
+        "notAuthorized" | "blocked" | "sleepMode" | "starting" | "pendingCode"
+        | "pendingPassword" | "offline" => Some(false),
         _ => None,
     };
     InstanceState {
