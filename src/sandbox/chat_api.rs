@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /` | the web chat page |
 //! | `GET /sandbox/instance` | `{"platform", "messenger", "idInstance"}`: which messenger it emulates |
-//! | `GET /sandbox/contacts` | `[{"chatId", "name", "contactName", "phone", "username", "type"}]` |
+//! | `GET /sandbox/contacts` | `[{"chatId", "name", "contactName", "phone", "username"?, "type"}]` |
 //! | `POST /sandbox/messages` `{"from", "chat"?, "text", "quoted"?}` | `{"idMessage"}`, or 400 `{"error"}` |
 //! | `GET /sandbox/messages?chat=<chat id>` | the chat's entries in order, or 400 `{"error"}` |
 //! | `GET /sandbox/events` | Server-Sent Events: one `message` event per new entry |
@@ -65,11 +65,15 @@ async fn contacts(State(sandbox): State<Sandbox>) -> Response {
         .contacts
         .iter()
         .map(|contact| {
-            json!({
+            let mut entry = json!({
                 "chatId": contact.chat_id, "name": contact.name,
                 "contactName": contact.contact_name, "phone": contact.phone,
-                "username": contact.username, "type": contact.kind.name(),
-            })
+                "type": contact.kind.name(),
+            });
+            if let Some(username) = &contact.username {
+                entry["username"] = json!(username);
+            }
+            entry
         })
         .collect();
     Json(contacts).into_response()
