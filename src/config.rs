@@ -308,6 +308,31 @@ mod tests {
     }
 
     #[test]
+    fn green_api_telegram_connects_a_telegram_client_on_telegrams_host_by_default() {
+        let vars = [
+            ("HOOKBOT_GATEWAY", "green-api-telegram"),
+            ("HOOKBOT_INSTANCE", "4100000001"),
+            ("HOOKBOT_TOKEN", "secret-token"),
+        ];
+        let config = config(&vars).unwrap();
+        assert!(matches!(
+            &config.gateway,
+            GatewayConfig::GreenApi { kind: GatewayKind::GreenApiTelegram, api_url, .. }
+                if api_url == crate::gateway::DEFAULT_GREEN_API_TELEGRAM_URL
+        ));
+        let gateway = config.gateway.connect().unwrap().unwrap();
+        assert_eq!(gateway.kind(), GatewayKind::GreenApiTelegram);
+        assert_eq!(gateway.capabilities().max_text_chars, 4096);
+
+        let mut with_url = vars.to_vec();
+        with_url.push(("HOOKBOT_API_URL", "https://7105.api.greenapi.com"));
+        assert!(matches!(
+            &self::config(&with_url).unwrap().gateway,
+            GatewayConfig::GreenApi { api_url, .. } if api_url == "https://7105.api.greenapi.com"
+        ));
+    }
+
+    #[test]
     fn zapi_takes_its_client_token() {
         let config = config(&[
             ("HOOKBOT_GATEWAY", "zapi"),

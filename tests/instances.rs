@@ -16,7 +16,10 @@ use hookbot::bot::Bot;
 use hookbot::config::Config;
 use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{ConversationKey, Conversations, Storage};
-use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
+use hookbot::gateway::{
+    ClientSettings, DEFAULT_GREEN_API_TELEGRAM_URL, GatewayConfig, GatewayKind, GreenApi,
+    RateLimits, RetryPolicy, ZApi,
+};
 use hookbot::instance::{Instance, InstanceConfig, Instances};
 use hookbot::intake::{Intake, PollingSettings};
 use hookbot::router::Router;
@@ -663,6 +666,30 @@ fn assert_no_secret(text: &str) {
     for secret in SECRETS {
         assert!(!text.contains(secret), "{secret} leaked into {text}");
     }
+}
+
+#[test]
+fn a_telegram_instance_in_the_file_connects_a_telegram_client_on_telegrams_host() {
+    let configs = InstanceConfig::from_toml(
+        r#"
+[[instance]]
+gateway = "green-api-telegram"
+id = 4100000001
+token = "telegram-secret-eeee"
+"#,
+    )
+    .unwrap();
+    assert_eq!(configs[0].kind(), Some(GatewayKind::GreenApiTelegram));
+    assert!(matches!(
+        &configs[0].gateway,
+        GatewayConfig::GreenApi { api_url, .. } if api_url == DEFAULT_GREEN_API_TELEGRAM_URL
+    ));
+    let instances = Instances::connect(&configs, &ClientSettings::default()).unwrap();
+    let telegram = instances
+        .get(GatewayKind::GreenApiWhatsApp, "4100000001")
+        .expect("GREEN-API's messengers share one space of ids");
+    assert_eq!(telegram.kind(), GatewayKind::GreenApiTelegram);
+    assert!(!format!("{instances:?}").contains("telegram-secret-eeee"));
 }
 
 #[test]
