@@ -28,7 +28,7 @@ use crate::gateway::{
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
 use crate::router::Router;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Platform, Sandbox};
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -59,6 +59,9 @@ pub struct Config {
     /// `hookbot`): two bots sharing one Redis need different ones, replicas of one bot the
     /// same.
     pub redis_namespace: Option<String>,
+    /// The messenger the local sandbox emulates when no gateway is set
+    /// (`HOOKBOT_SANDBOX_PLATFORM`: `whatsapp`, the default, `max` or `telegram`).
+    pub sandbox_platform: Platform,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -118,6 +121,13 @@ impl Config {
                 });
             }
         };
+        let sandbox_platform = match var("HOOKBOT_SANDBOX_PLATFORM") {
+            Some(name) => name.parse().map_err(|unknown| Error::Config {
+                variable: "HOOKBOT_SANDBOX_PLATFORM",
+                reason: format!("{unknown}, is {name:?}"),
+            })?,
+            None => Platform::default(),
+        };
         let zapi = matches!(gateway, GatewayConfig::ZApi { .. })
             || instances
                 .iter()
@@ -133,6 +143,7 @@ impl Config {
             instances,
             redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
+            sandbox_platform,
         })
     }
 }
@@ -239,7 +250,7 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         } else if let Some(gateway) = config.gateway.connect_with(settings)? {
             builder.instances(Instance::new(gateway))
         } else {
-            builder.sandbox(Sandbox::builder())
+            builder.sandbox(Sandbox::builder().platform(config.sandbox_platform))
         };
         Ok(match shared {
             Some((store, _)) => builder.store(store),
@@ -330,6 +341,18 @@ mod tests {
             &self::config(&with_url).unwrap().gateway,
             GatewayConfig::GreenApi { api_url, .. } if api_url == "https://7105.api.greenapi.com"
         ));
+    }
+
+    #[test]
+    fn the_sandbox_emulates_the_platform_asked_for() {
+        assert_eq!(config(&[]).unwrap().sandbox_platform, Platform::WhatsApp);
+        let telegram = config(&[("HOOKBOT_SANDBOX_PLATFORM", "telegram")]).unwrap();
+        assert_eq!(telegram.sandbox_platform, Platform::Telegram);
+        let error = config(&[("HOOKBOT_SANDBOX_PLATFORM", "viber")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration: HOOKBOT_SANDBOX_PLATFORM must be one of whatsapp, max, telegram, is \"viber\""
+        );
     }
 
     #[test]

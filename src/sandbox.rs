@@ -49,7 +49,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-pub use crate::gateway::green_api::rules::Platform;
+pub use crate::gateway::green_api::rules::{Platform, UnknownPlatform};
 pub(crate) use attach::listen_error;
 pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
 pub use seed::{seed_contacts, seed_contacts_for};

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 
 use hookbot::Secret;
-use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox};
+use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox, UnknownPlatform};
 use hookbot::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
@@ -35,9 +35,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let platform = match variable("HOOKBOT_SANDBOX_PLATFORM") {
         None => Platform::WhatsApp,
-        Some(name) => Platform::from_name(&name).ok_or_else(|| {
-            let names = Platform::ALL.map(Platform::name).join(", ");
-            format!("HOOKBOT_SANDBOX_PLATFORM must be one of {names}, is {name:?}")
+        Some(name) => name.parse().map_err(|unknown: UnknownPlatform| {
+            format!("HOOKBOT_SANDBOX_PLATFORM {unknown}, is {name:?}")
         })?,
     };
     let webhook = variable("HOOKBOT_SANDBOX_WEBHOOK");

@@ -15,6 +15,9 @@
 //! assert!(Platform::Telegram.is_group("-1001234567890"));
 //! ```
 
+use std::fmt;
+use std::str::FromStr;
+
 use crate::error::ValidationError;
 use crate::gateway::validate::{self, is_digits};
 use crate::gateway::{Capabilities, GatewayKind};
@@ -38,7 +41,7 @@ pub(crate) const DEFAULT_RECEIVE_TIMEOUT_S: u64 = 5;
 /// ```
 /// use hookbot::sandbox::Platform;
 ///
-/// assert_eq!(Platform::from_name("telegram"), Some(Platform::Telegram));
+/// assert_eq!("telegram".parse(), Ok(Platform::Telegram));
 /// assert_eq!(Platform::Telegram.messenger(), "Telegram");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -203,16 +206,9 @@ impl Platform {
     }
 
     /// `whatsapp`, `max` or `telegram`: the platform's name in `HOOKBOT_SANDBOX_PLATFORM` and
-    /// in the sandbox's `GET /sandbox/instance`.
+    /// in the sandbox's `GET /sandbox/instance` (read back by [`str::parse`]).
     pub fn name(self) -> &'static str {
         self.rules().name
-    }
-
-    /// The platform [`name`](Platform::name) calls `name`; `None` for another word.
-    pub fn from_name(name: &str) -> Option<Platform> {
-        Self::ALL
-            .into_iter()
-            .find(|platform| platform.name() == name)
     }
 
     /// The messenger's name as people write it: `WhatsApp`, `MAX` or `Telegram`.
@@ -253,6 +249,33 @@ impl Platform {
     /// Whether `id` is any chat id of the platform (WhatsApp also accepts `digits@lid`).
     pub fn is_chat(self, id: &str) -> bool {
         self.rules().chat_ids.is_chat(id)
+    }
+}
+
+impl FromStr for Platform {
+    type Err = UnknownPlatform;
+
+    /// The platform [`name`](Platform::name) calls `name`.
+    fn from_str(name: &str) -> Result<Self, UnknownPlatform> {
+        Self::ALL
+            .into_iter()
+            .find(|platform| platform.name() == name)
+            .ok_or(UnknownPlatform)
+    }
+}
+
+/// A name that is not one of the [platforms](Platform). Its message lists the names there
+/// are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownPlatform;
+
+impl std::error::Error for UnknownPlatform {}
+
+impl fmt::Display for UnknownPlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = Platform::ALL.map(Platform::name);
+        write!(f, "must be one of {}", names.join(", "))
     }
 }
 
@@ -423,11 +446,15 @@ mod tests {
     #[test]
     fn each_platform_is_found_by_its_name_and_has_its_own_kind() {
         for platform in Platform::ALL {
-            assert_eq!(Platform::from_name(platform.name()), Some(platform));
+            assert_eq!(platform.name().parse(), Ok(platform));
         }
         let kinds: std::collections::HashSet<_> = Platform::ALL.map(Platform::gateway_kind).into();
         assert_eq!(kinds.len(), Platform::ALL.len());
-        assert_eq!(Platform::from_name("Telegram"), None);
+        assert_eq!("Telegram".parse::<Platform>(), Err(UnknownPlatform));
+        assert_eq!(
+            UnknownPlatform.to_string(),
+            "must be one of whatsapp, max, telegram"
+        );
     }
 
     #[test]
