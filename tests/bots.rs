@@ -253,3 +253,16 @@ async fn ready_bots_on_telegram_leave_a_bots_message_alone_and_answer_the_next_p
     bot.send_message(person_asks).await;
     assert_eq!(common::text(&bot.reply(TG_SUPERGROUP).await), "contact bob");
 }
+
+#[tokio::test]
+async fn contact_card_bot_on_telegram_answers_through_the_notification_queue_too() {
+    let mut bot = TestBot::builder()
+        .platform(Platform::Telegram)
+        .polling()
+        .start(contact_card::router(), ())
+        .await;
+    let asked = bot.send(TG_VASILISA, "/contact bobsmith").await;
+    let reply = bot.reply(TG_VASILISA).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).phone_contact, Some(79001234570));
+}
