@@ -814,7 +814,7 @@ fn contact_from_entry(entry: Value) -> Option<Contact> {
     let mut contact = Contact::new(chat_id, kind);
     contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id);
     contact.phone_hidden = !kind.is_group() && is_hidden(entry.phone_number.as_ref());
-    contact.username = username(entry.username);
+    contact.username = username(entry.username.as_ref());
     contact.name = entry.name.unwrap_or_default();
     contact.contact_name = entry.contact_name.unwrap_or_default();
     Some(contact)
@@ -839,10 +839,9 @@ fn is_hidden(phone_number: Option<&Value>) -> bool {
     }
 }
 
-/// A Telegram username without its `@`; `None` when blank.
-fn username(name: Option<String>) -> Option<String> {
-    let name = name?;
-    let bare = name.trim().trim_start_matches('@');
+/// A Telegram username without its `@`; `None` when blank or not text.
+fn username(name: Option<&Value>) -> Option<String> {
+    let bare = name?.as_str()?.trim().trim_start_matches('@');
     (!bare.is_empty()).then(|| bare.to_owned())
 }
 
@@ -959,7 +958,7 @@ struct ContactEntry {
     #[serde(rename = "type")]
     kind: Option<String>,
     phone_number: Option<Value>,
-    username: Option<String>,
+    username: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -973,7 +972,7 @@ struct ContactInfoAnswer {
     description: Option<String>,
     is_business: Option<bool>,
     phone_number: Option<Value>,
-    username: Option<String>,
+    username: Option<Value>,
 }
 
 impl ContactInfoAnswer {
@@ -984,7 +983,7 @@ impl ContactInfoAnswer {
             .map_or_else(|| asked.clone(), ChatId::from);
         let mut info = ContactInfo::new(chat_id);
         info.phone = phone_of(self.phone_number.as_ref(), &info.chat_id);
-        info.username = username(self.username);
+        info.username = username(self.username.as_ref());
         info.name = self.name.unwrap_or_default();
         info.contact_name = self.contact_name.unwrap_or_default();
         info.avatar = self.avatar.filter(|text| !text.is_empty());
@@ -1051,10 +1050,11 @@ mod tests {
         assert!(!is_hidden(Some(&Value::from(79001234567_u64))));
         assert!(!is_hidden(None));
         assert_eq!(
-            username(Some(" @ivan_tsarevich".into())).as_deref(),
+            username(Some(&Value::from(" @ivan_tsarevich"))).as_deref(),
             Some("ivan_tsarevich")
         );
-        assert_eq!(username(Some("@".into())), None);
+        assert_eq!(username(Some(&Value::from("@"))), None);
+        assert_eq!(username(Some(&Value::from(7))), None, "not text");
         assert_eq!(username(None), None);
     }
 
