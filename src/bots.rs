@@ -6,10 +6,27 @@
 //! - [`auto_reply`]: the first private message of a chat gets a greeting by name and a contact
 //!   card to reach you.
 //! - [`echo`]: answers each text with the same text.
+//!
+//! # No bot loops
+//!
+//! The ready bots answer people only: a message the gateway says a bot wrote (GREEN-API
+//! Telegram `senderType: "bot"`, see [`filter::from_bot`]) matches none of their routes, so it
+//! is acknowledged and left alone. Two bots that answer every message would otherwise answer
+//! each other for ever. The rule lives in these routers, not in [`Router`](crate::Router):
+//! a router does what its filters say, so a program of your own sees bots' messages and
+//! routes them — or not — with a filter, like anything else.
 
 pub mod auto_reply;
 pub mod contact_card;
 pub mod echo;
+
+use crate::filter::{self, Filter};
+
+/// Messages received from people: what the ready bots answer. Never a bot's (see the
+/// [module docs](self#no-bot-loops)).
+fn from_people() -> Filter {
+    filter::incoming() & !filter::from_bot()
+}
 
 /// Logs to standard error at `info` (or as `RUST_LOG` says), for the bots' binaries.
 #[cfg(feature = "bots")]

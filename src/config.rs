@@ -23,12 +23,12 @@ use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
 use crate::gateway::{
-    ClientSettings, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
+    ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
 };
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
 use crate::router::Router;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Platform, Sandbox};
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -59,6 +59,9 @@ pub struct Config {
     /// `hookbot`): two bots sharing one Redis need different ones, replicas of one bot the
     /// same.
     pub redis_namespace: Option<String>,
+    /// The messenger the local sandbox emulates when no gateway is set
+    /// (`HOOKBOT_SANDBOX_PLATFORM`: `whatsapp`, the default, `max` or `telegram`).
+    pub sandbox_platform: Platform,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -118,6 +121,13 @@ impl Config {
                 });
             }
         };
+        let sandbox_platform = match var("HOOKBOT_SANDBOX_PLATFORM") {
+            Some(name) => name.parse().map_err(|unknown| Error::Config {
+                variable: "HOOKBOT_SANDBOX_PLATFORM",
+                reason: format!("{unknown}, is {name:?}"),
+            })?,
+            None => Platform::default(),
+        };
         let zapi = matches!(gateway, GatewayConfig::ZApi { .. })
             || instances
                 .iter()
@@ -133,6 +143,7 @@ impl Config {
             instances,
             redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
+            sandbox_platform,
         })
     }
 }
@@ -174,7 +185,8 @@ fn gateway_from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<GatewayCon
     let green_api = |kind| -> Result<GatewayConfig> {
         Ok(GatewayConfig::GreenApi {
             kind,
-            api_url: var("HOOKBOT_API_URL").unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
+            api_url: var("HOOKBOT_API_URL")
+                .unwrap_or_else(|| default_green_api_url(kind).to_owned()),
             instance: required("HOOKBOT_INSTANCE")?,
             token: Secret::new(required("HOOKBOT_TOKEN")?),
         })
@@ -238,7 +250,7 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         } else if let Some(gateway) = config.gateway.connect_with(settings)? {
             builder.instances(Instance::new(gateway))
         } else {
-            builder.sandbox(Sandbox::builder())
+            builder.sandbox(Sandbox::builder().platform(config.sandbox_platform))
         };
         Ok(match shared {
             Some((store, _)) => builder.store(store),
@@ -304,6 +316,43 @@ mod tests {
         assert_eq!(gateway.kind(), GatewayKind::GreenApiWhatsApp);
         assert_eq!(gateway.instance(), "1101000001");
         assert!(!format!("{config:?}{gateway:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn green_api_telegram_connects_a_telegram_client_on_telegrams_host_by_default() {
+        let vars = [
+            ("HOOKBOT_GATEWAY", "green-api-telegram"),
+            ("HOOKBOT_INSTANCE", "4100000001"),
+            ("HOOKBOT_TOKEN", "secret-token"),
+        ];
+        let config = config(&vars).unwrap();
+        assert!(matches!(
+            &config.gateway,
+            GatewayConfig::GreenApi { kind: GatewayKind::GreenApiTelegram, api_url, .. }
+                if api_url == crate::gateway::DEFAULT_GREEN_API_TELEGRAM_URL
+        ));
+        let gateway = config.gateway.connect().unwrap().unwrap();
+        assert_eq!(gateway.kind(), GatewayKind::GreenApiTelegram);
+        assert_eq!(gateway.capabilities().max_text_chars, 4096);
+
+        let mut with_url = vars.to_vec();
+        with_url.push(("HOOKBOT_API_URL", "https://7105.api.greenapi.com"));
+        assert!(matches!(
+            &self::config(&with_url).unwrap().gateway,
+            GatewayConfig::GreenApi { api_url, .. } if api_url == "https://7105.api.greenapi.com"
+        ));
+    }
+
+    #[test]
+    fn the_sandbox_emulates_the_platform_asked_for() {
+        assert_eq!(config(&[]).unwrap().sandbox_platform, Platform::WhatsApp);
+        let telegram = config(&[("HOOKBOT_SANDBOX_PLATFORM", "telegram")]).unwrap();
+        assert_eq!(telegram.sandbox_platform, Platform::Telegram);
+        let error = config(&[("HOOKBOT_SANDBOX_PLATFORM", "viber")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "configuration: HOOKBOT_SANDBOX_PLATFORM must be one of whatsapp, max, telegram, is \"viber\""
+        );
     }
 
     #[test]
@@ -430,9 +479,9 @@ mod tests {
         ));
         assert!(!error.to_string().contains("tok-3f9a-secret"), "{error}");
         assert!(
-            error
-                .to_string()
-                .contains("must be green-api, green-api-max or zapi, or sandbox"),
+            error.to_string().contains(
+                "must be green-api, green-api-max, green-api-telegram or zapi, or sandbox"
+            ),
             "{error}"
         );
     }

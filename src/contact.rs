@@ -19,18 +19,75 @@ pub struct Contact {
     pub contact_name: String,
     /// The phone number, digits only, when the gateway tells it.
     pub phone: Option<String>,
-    /// A person or a group.
+    /// Whether the gateway said the person hides their phone number (GREEN-API MAX and
+    /// Telegram `phoneNumber: 0`): such a contact cannot be shared as a card by phone number.
+    pub phone_hidden: bool,
+    /// The Telegram username, without the `@` (`ivan_tsarevich`), when the account has one.
+    pub username: Option<String>,
+    /// A person, a bot, or a chat of many.
     pub kind: ContactKind,
 }
 
-/// Whether a [`Contact`] is a person or a group.
+/// What kind of account or chat an id names: a person, a bot, or a chat of many (a group, a
+/// supergroup, a channel).
+///
+/// GREEN-API Telegram tells it for each contact (`getContacts` `type`) and for a message's
+/// sender and chat (`senderData.senderType`, `senderData.chatType`, see
+/// [`Message::sender_kind`](crate::Message::sender_kind)); the other gateways tell persons from
+/// groups in their contact lists only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ContactKind {
-    /// A person.
+pub enum PeerKind {
+    /// A person's account; a private chat with one.
     User,
+    /// A bot's account; a private chat with one.
+    Bot,
     /// A group chat.
     Group,
+    /// A Telegram supergroup: a large group (its id starts with `-100`).
+    Supergroup,
+    /// A Telegram channel: a chat its admins broadcast to.
+    Channel,
+}
+
+/// The kind of a [`Contact`]: the kinds of [`PeerKind`], under the name the contact list has
+/// always used.
+pub type ContactKind = PeerKind;
+
+impl PeerKind {
+    /// Every kind, in the order [`name`](PeerKind::name) lists them.
+    const ALL: [PeerKind; 5] = [
+        PeerKind::User,
+        PeerKind::Bot,
+        PeerKind::Group,
+        PeerKind::Supergroup,
+        PeerKind::Channel,
+    ];
+
+    /// `user`, `bot`, `group`, `supergroup` or `channel`: GREEN-API's word for the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerKind::User => "user",
+            PeerKind::Bot => "bot",
+            PeerKind::Group => "group",
+            PeerKind::Supergroup => "supergroup",
+            PeerKind::Channel => "channel",
+        }
+    }
+
+    /// The kind [`name`](PeerKind::name) calls `name`; `None` for another word.
+    pub(crate) fn of_name(name: &str) -> Option<PeerKind> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Whether it is a chat of many — a group, a supergroup or a channel — rather than one
+    /// account (a person or a bot).
+    pub fn is_group(self) -> bool {
+        matches!(
+            self,
+            PeerKind::Group | PeerKind::Supergroup | PeerKind::Channel
+        )
+    }
 }
 
 impl Contact {
@@ -41,6 +98,8 @@ impl Contact {
             name: String::new(),
             contact_name: String::new(),
             phone: None,
+            phone_hidden: false,
+            username: None,
             kind,
         }
     }
@@ -56,11 +115,14 @@ impl Contact {
     }
 
     /// A contact card that shares this contact, named by [`display_name`](Contact::display_name).
+    /// A contact that hides its phone gives a card that says so
+    /// ([`ContactCard::phone_hidden`]).
     pub fn to_card(&self) -> ContactCard {
         let mut card = ContactCard::new().chat_id(self.chat_id.clone());
         if let Some(phone) = &self.phone {
             card = card.phone(phone.clone());
         }
+        card.phone_hidden = self.phone.is_none() && self.phone_hidden;
         card.first_name(self.display_name())
     }
 }
@@ -77,6 +139,8 @@ pub struct ContactInfo {
     pub contact_name: String,
     /// The phone number, digits only, when the gateway tells it.
     pub phone: Option<String>,
+    /// The Telegram username, without the `@`, when the account has one.
+    pub username: Option<String>,
     /// A link to the profile picture.
     pub avatar: Option<String>,
     /// The profile's e-mail address (WhatsApp Business).
@@ -95,6 +159,7 @@ impl ContactInfo {
             name: String::new(),
             contact_name: String::new(),
             phone: None,
+            username: None,
             avatar: None,
             email: None,
             description: None,
@@ -116,8 +181,10 @@ impl ContactInfo {
 /// A contact card to share in a chat.
 ///
 /// Each gateway needs different parts of it: GREEN-API WhatsApp needs a phone number (taken from
-/// a `@c.us` chat id when none is set) and at least one name; GREEN-API MAX needs the chat id of
-/// a contact already in the instance's contact list; Z-API needs a name and a phone number.
+/// a `@c.us` chat id when none is set) and at least one name; GREEN-API Telegram a phone number
+/// and at least one name (a middle name joins the first name: Telegram has none); GREEN-API MAX
+/// needs the chat id of a contact already in the instance's contact list; Z-API needs a name
+/// and a phone number.
 /// A card that the chosen gateway cannot express is refused with a
 /// [`ValidationError`](crate::ValidationError) before anything is sent.
 ///
@@ -148,6 +215,10 @@ pub struct ContactCard {
     pub company: Option<String>,
     /// A short description (Z-API `contactBusinessDescription`).
     pub description: Option<String>,
+    /// Whether the contact hides its phone number ([`Contact::to_card`] sets it from the
+    /// gateway's word). A gateway that shares cards by phone refuses a card without a phone
+    /// that says so with [`Rule::PhoneHidden`](crate::Rule::PhoneHidden), before sending.
+    pub phone_hidden: bool,
 }
 
 impl ContactCard {
@@ -276,6 +347,28 @@ mod tests {
         assert_eq!(card.chat_id, Some(ChatId::from("10000000")));
         assert_eq!(card.phone.as_deref(), Some("79876543210"));
         assert_eq!(card.first_name.as_deref(), Some("Василиса Премудрая"));
+    }
+
+    #[test]
+    fn card_of_a_contact_hiding_its_phone_says_so() {
+        let mut contact = Contact::new("10000002", ContactKind::User);
+        contact.contact_name = "Царевна Лягушка".into();
+        contact.phone_hidden = true;
+        let card = contact.to_card();
+        assert!(card.phone_hidden && card.phone.is_none());
+        contact.phone = Some("79998887766".into());
+        assert!(!contact.to_card().phone_hidden);
+    }
+
+    #[test]
+    fn peer_kinds_read_back_from_their_names() {
+        for kind in PeerKind::ALL {
+            assert_eq!(PeerKind::of_name(kind.name()), Some(kind));
+        }
+        assert_eq!(PeerKind::of_name("User"), None);
+        assert_eq!(PeerKind::of_name("private"), None);
+        assert!(PeerKind::Supergroup.is_group() && PeerKind::Channel.is_group());
+        assert!(!PeerKind::Bot.is_group() && !PeerKind::User.is_group());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The instance's contacts, cached: [`ContactBook`] finds a contact by name or phone and reads
-//! a chat's profile without asking the gateway every time.
+//! The instance's contacts, cached: [`ContactBook`] finds a contact by name, username or phone
+//! and reads a chat's profile without asking the gateway every time.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -27,15 +27,16 @@
 //! [`find`](ContactBook::find) returns the best [`FIND_LIMIT`] matches,
 //! [`find_up_to`](ContactBook::find_up_to) as many as asked for, and
 //! [`find_best`](ContactBook::find_best) the best one. A search matches each person by their
-//! phone-book name, by their profile name when the phone-book name is empty, and by phone
-//! number. Names match in any letter case and any script, with Unicode full case folding
+//! phone-book name, by their profile name when the phone-book name is empty, by their Telegram
+//! username (`@ivan_tsarevich` and `ivan_tsarevich` alike), and by phone number. Names match in any letter case and any script, with Unicode full case folding
 //! (`ß` finds `ss`), and without regard to diacritics (`Артем` finds `Артём`, `joao` finds
 //! `João`; this also makes `и` find `й`).
 //! Every word of the query must occur in the name; whole words rank above the beginnings of
 //! words, which rank above the inside of words, and the whole name typed out ranks first. A
 //! query of digits (with or without `+`, spaces, dashes or parentheses) also matches phone
-//! numbers that contain them; the exact number ranks first. Groups are not searched: they
-//! cannot be shared as a contact card ([`all`](ContactBook::all) still lists them).
+//! numbers that contain them; the exact number ranks first. Groups (supergroups, channels) are
+//! not searched: they cannot be shared as a contact card ([`all`](ContactBook::all) still lists
+//! them).
 
 mod search;
 

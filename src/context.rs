@@ -27,7 +27,7 @@ use crate::conversation::{Conversation, ConversationKey};
 use crate::error::{Result, Rule, ValidationError};
 use crate::event::{Event, Message};
 use crate::filter::{Captures, Command, Matched};
-use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage};
+use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage, TypingKind};
 use crate::id::{ChatId, MessageId};
 use crate::instance::{Instance, Instances};
 
@@ -297,6 +297,13 @@ impl<'a> Reply<'a> {
     /// Shows "typing…" for `typing` first.
     pub fn typing(mut self, typing: Duration) -> Self {
         self.options.typing = Some(typing);
+        self
+    }
+
+    /// Shows the activity `kind` in the typing indicator ("choosing a contact…") where the
+    /// gateway can say it (GREEN-API Telegram); elsewhere plain typing.
+    pub fn typing_kind(mut self, kind: TypingKind) -> Self {
+        self.options.typing_kind = Some(kind);
         self
     }
 

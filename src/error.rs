@@ -276,6 +276,10 @@ pub enum Rule {
     /// The method serves individual chats only.
     #[error("must be an individual chat, not a group")]
     IndividualChatOnly,
+    /// The contact hides its phone number (GREEN-API MAX and Telegram `phoneNumber: 0`): it
+    /// cannot be shared as a card by phone number.
+    #[error("is hidden by the contact: the card cannot be shared by phone number")]
+    PhoneHidden,
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::contact::{ContactCard, non_blank};
+use crate::contact::{ContactCard, PeerKind, non_blank};
 use crate::gateway::GatewayKind;
 use crate::id::{ChatId, MessageId};
 
@@ -45,7 +45,7 @@ use crate::id::{ChatId, MessageId};
 #[non_exhaustive]
 pub struct Event {
     /// The gateway that sent it. For GREEN-API, the instance type the notification names
-    /// (WhatsApp or MAX) wins over the gateway it was received for.
+    /// (WhatsApp, MAX or Telegram) wins over the gateway it was received for.
     pub gateway: GatewayKind,
     /// The instance it concerns (GREEN-API `idInstance`, Z-API instance id); empty when the
     /// notification does not say. Shared, so that the dispatcher's per-chat queues and a
@@ -198,9 +198,19 @@ pub struct Message {
     pub sender_name: String,
     /// The sender's name in the instance's phone book; may be empty.
     pub sender_contact_name: String,
-    /// The sender's phone number, digits only, when known: GREEN-API MAX `senderPhoneNumber`,
-    /// the digits of a WhatsApp `@c.us` sender, Z-API's sender phone.
+    /// The sender's phone number, digits only, when known: GREEN-API MAX and Telegram
+    /// `senderPhoneNumber` (`None` when hidden), the digits of a WhatsApp `@c.us` sender,
+    /// Z-API's sender phone.
     pub sender_phone: Option<String>,
+    /// What kind of account wrote it — a person, a bot, or a group or channel writing as
+    /// itself — when the gateway tells (GREEN-API Telegram `senderData.senderType`). A bot's
+    /// message is how two bots start answering each other for ever: see
+    /// [`filter::from_bot`](crate::filter::from_bot).
+    pub sender_kind: Option<PeerKind>,
+    /// What kind of chat it is in — a private chat with a person or a bot, a group, a
+    /// supergroup, a channel — when the gateway tells (GREEN-API Telegram
+    /// `senderData.chatType`).
+    pub chat_kind: Option<PeerKind>,
     /// Received, or sent by the instance from the phone or through the API.
     pub direction: Direction,
     /// Whether the chat is a group.
@@ -235,6 +245,11 @@ impl Message {
     /// Whether the instance sent the message (from the phone or through the API).
     pub fn is_outgoing(&self) -> bool {
         self.direction != Direction::Incoming
+    }
+
+    /// Whether the gateway says a bot wrote it ([`sender_kind`](Message::sender_kind)).
+    pub fn is_from_bot(&self) -> bool {
+        self.sender_kind == Some(PeerKind::Bot)
     }
 }
 
@@ -340,7 +355,7 @@ pub struct SharedContact {
     pub name: String,
     /// Phone numbers, digits only, in the order the card lists them.
     pub phones: Vec<String>,
-    /// The contact's chat, when the gateway tells it (GREEN-API MAX).
+    /// The contact's chat, when the gateway tells it (GREEN-API MAX and Telegram).
     pub chat_id: Option<ChatId>,
     /// The vCard as sent, when there was one.
     pub vcard: Option<String>,
@@ -538,7 +553,8 @@ impl DeliveryStatus {
 #[non_exhaustive]
 pub struct InstanceState {
     /// The state in the gateway's words: GREEN-API `authorized`, `notAuthorized`, `blocked`,
-    /// `sleepMode`, `starting`, `yellowCard`, `pendingCode`, or the socket status `online` /
+    /// `sleepMode`, `starting`, `yellowCard`, `pendingCode`, `pendingPassword` (Telegram's
+    /// two-step verification), or the socket status `online` /
     /// `offline`; Z-API `connected` / `disconnected`.
     pub state: String,
     /// Whether the instance can send and receive now, when the state tells (`authorized`,
@@ -627,8 +643,7 @@ impl Event {
     /// from the text; every other notification through a [`Value`].
     pub fn parse(gateway: GatewayKind, body: &[u8]) -> Result<Self, ParseError> {
         let text = std::str::from_utf8(body).ok();
-        if let (Some(text), GatewayKind::GreenApiWhatsApp | GatewayKind::GreenApiMax) =
-            (text, gateway)
+        if let Some(text) = text.filter(|_| gateway.is_green_api())
             && let Some(event) = crate::gateway::green_api::notification::parse_text(text, gateway)
         {
             return Ok(event);
@@ -650,7 +665,9 @@ impl Event {
             return Err(ParseError::NotObject { found });
         }
         Ok(match gateway {
-            GatewayKind::GreenApiWhatsApp | GatewayKind::GreenApiMax => {
+            GatewayKind::GreenApiWhatsApp
+            | GatewayKind::GreenApiMax
+            | GatewayKind::GreenApiTelegram => {
                 crate::gateway::green_api::notification::parse(value, gateway)
             }
             GatewayKind::ZApi => crate::gateway::zapi::notification::parse(value),
@@ -673,7 +690,9 @@ impl Event {
     /// instances picks the instance with it. Empty when the notification names none.
     pub(crate) fn instance_of(gateway: GatewayKind, value: &Value) -> String {
         match gateway {
-            GatewayKind::GreenApiWhatsApp | GatewayKind::GreenApiMax => {
+            GatewayKind::GreenApiWhatsApp
+            | GatewayKind::GreenApiMax
+            | GatewayKind::GreenApiTelegram => {
                 crate::gateway::green_api::notification::instance_id(value)
             }
             GatewayKind::ZApi => crate::gateway::zapi::notification::instance_id(value),

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::contact::PeerKind;
 use crate::event::{Direction, Event, EventKind, Message};
 use crate::fold::fold;
 use crate::id::ChatId;
@@ -137,6 +138,37 @@ pub fn incoming() -> Filter {
 /// Messages the instance sent, from the phone or through the API.
 pub fn from_me() -> Filter {
     message_where(Message::is_outgoing)
+}
+
+/// Messages a bot wrote, as the gateway tells ([`Message::is_from_bot`]; GREEN-API Telegram
+/// `senderType: "bot"`).
+///
+/// A bot that answers every message answers other bots too, and two such bots answer each
+/// other for ever. The ready bots ([`bots`](crate::bots)) leave bots' messages alone; a router
+/// of your own takes them like any other until told otherwise:
+///
+/// ```
+/// use hookbot::filter;
+///
+/// // People only: what the ready bots answer.
+/// let people = filter::incoming() & !filter::from_bot();
+/// // Bots, on purpose: a route of their own.
+/// let bots = filter::incoming() & filter::from_bot();
+/// # let _ = (people, bots);
+/// ```
+pub fn from_bot() -> Filter {
+    message_where(Message::is_from_bot)
+}
+
+/// Messages whose sender is of this kind, as the gateway tells ([`Message::sender_kind`]).
+pub fn sender_kind(kind: PeerKind) -> Filter {
+    message_where(move |message| message.sender_kind == Some(kind))
+}
+
+/// Messages in a chat of this kind, as the gateway tells ([`Message::chat_kind`]):
+/// `filter::chat_kind(PeerKind::Supergroup)`, `filter::chat_kind(PeerKind::Channel)`.
+pub fn chat_kind(kind: PeerKind) -> Filter {
+    message_where(move |message| message.chat_kind == Some(kind))
 }
 
 /// Delivery status changes.

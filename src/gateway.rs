@@ -1,5 +1,5 @@
 //! The [`Gateway`] trait, the one interface the rest of hookbot talks to, and its clients:
-//! [`GreenApi`] (WhatsApp and MAX) and [`ZApi`] (Z-API and PlugzAPI).
+//! [`GreenApi`] (WhatsApp, MAX and Telegram) and [`ZApi`] (Z-API and PlugzAPI).
 //!
 //! ```no_run
 //! use hookbot::gateway::{Gateway, GreenApi, SendOptions};
@@ -42,6 +42,7 @@ mod json;
 mod rate_limit;
 mod retry;
 mod transport;
+mod typing;
 mod validate;
 pub(crate) mod zapi;
 
@@ -52,10 +53,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use config::{DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig};
+pub(crate) use config::default_green_api_url;
+pub use config::{
+    DEFAULT_GREEN_API_TELEGRAM_URL, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig,
+};
 pub use green_api::{GreenApi, GreenApiBuilder};
 pub use rate_limit::{InstanceLimits, RateLimits, SharedLimits};
 pub use retry::RetryPolicy;
+pub use typing::TypingKind;
 pub use zapi::{ZApi, ZApiBuilder};
 
 use crate::contact::{Contact, ContactCard, ContactInfo};
@@ -163,26 +168,36 @@ pub enum GatewayKind {
     GreenApiWhatsApp,
     /// GREEN-API for MAX (v3 paths).
     GreenApiMax,
+    /// GREEN-API for Telegram (plain paths, Telegram's numeric chat ids).
+    GreenApiTelegram,
     /// Z-API and its clones (PlugzAPI).
     ZApi,
 }
 
 impl GatewayKind {
     /// Every gateway, in the order their names are listed.
-    pub const ALL: [GatewayKind; 3] = [
+    pub const ALL: [GatewayKind; 4] = [
         GatewayKind::GreenApiWhatsApp,
         GatewayKind::GreenApiMax,
+        GatewayKind::GreenApiTelegram,
         GatewayKind::ZApi,
     ];
 
     /// The name used in `HOOKBOT_GATEWAY`, the instances file and the Redis queue's entries:
-    /// `green-api`, `green-api-max`, `zapi` (read back by [`str::parse`]).
+    /// `green-api`, `green-api-max`, `green-api-telegram`, `zapi` (read back by [`str::parse`]).
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::GreenApiWhatsApp => "green-api",
             GatewayKind::GreenApiMax => "green-api-max",
+            GatewayKind::GreenApiTelegram => "green-api-telegram",
             GatewayKind::ZApi => "zapi",
         }
+    }
+
+    /// Whether this is one of GREEN-API's messengers, which share one notification format and
+    /// one numbering of instances.
+    pub(crate) fn is_green_api(self) -> bool {
+        self != GatewayKind::ZApi
     }
 }
 
@@ -196,7 +211,7 @@ impl FromStr for GatewayKind {
     type Err = UnknownGateway;
 
     /// The gateway of a name as [`as_str`](GatewayKind::as_str) writes it: `green-api`,
-    /// `green-api-max`, `zapi`.
+    /// `green-api-max`, `green-api-telegram`, `zapi`.
     fn from_str(name: &str) -> Result<Self, UnknownGateway> {
         GatewayKind::ALL
             .into_iter()
@@ -240,6 +255,9 @@ pub struct Capabilities {
     pub quote_contact: bool,
     /// Whether a text message can show a typing indicator first.
     pub typing_text: bool,
+    /// Whether a text message can say what kind of activity its typing indicator shows
+    /// ([`SendOptions::typing_kind`]; GREEN-API Telegram `typingType`).
+    pub typing_kind: bool,
     /// Whether a contact card can show a typing indicator first.
     pub typing_contact: bool,
     /// Whether a send can be delayed by the gateway.
@@ -265,6 +283,9 @@ pub struct SendOptions {
     /// Show "typing…" for this long first: GREEN-API `typingTime` (1000–20000 ms), Z-API
     /// `delayTyping` on texts (1–15 s).
     pub typing: Option<Duration>,
+    /// What the typing indicator of a text shows ("recording a voice message…", "choosing a
+    /// contact…"): GREEN-API Telegram `typingType`. Left out where the gateway cannot say it.
+    pub typing_kind: Option<TypingKind>,
     /// Delay the send by this long: Z-API `delayMessage` (1–15 s).
     pub delay: Option<Duration>,
 }
@@ -286,6 +307,13 @@ impl SendOptions {
     #[must_use]
     pub fn typing(mut self, typing: Duration) -> Self {
         self.typing = Some(typing);
+        self
+    }
+
+    /// Shows the activity `kind` rather than plain typing (see [`TypingKind`]).
+    #[must_use]
+    pub fn typing_kind(mut self, kind: TypingKind) -> Self {
+        self.typing_kind = Some(kind);
         self
     }
 
@@ -462,7 +490,8 @@ mod tests {
         let place = |kind| match kind {
             GatewayKind::GreenApiWhatsApp => 0,
             GatewayKind::GreenApiMax => 1,
-            GatewayKind::ZApi => 2,
+            GatewayKind::GreenApiTelegram => 2,
+            GatewayKind::ZApi => 3,
         };
         for (at, kind) in GatewayKind::ALL.into_iter().enumerate() {
             assert_eq!(place(kind), at);
@@ -473,11 +502,14 @@ mod tests {
 
     #[test]
     fn an_unknown_name_is_refused_with_the_names_there_are_and_not_repeated() {
-        for name in ["telegram", "Green-API", "ZApi", "", "tok-3f9a-secret"] {
+        for name in ["viber", "Green-API", "ZApi", "", "tok-3f9a-secret"] {
             let error = name.parse::<GatewayKind>().unwrap_err();
             assert_eq!(error, UnknownGateway);
             let message = error.to_string();
-            assert_eq!(message, "must be green-api, green-api-max or zapi");
+            assert_eq!(
+                message,
+                "must be green-api, green-api-max, green-api-telegram or zapi"
+            );
             assert!(name.is_empty() || !message.contains(name), "{message}");
         }
     }

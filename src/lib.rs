@@ -1,5 +1,5 @@
-//! hookbot: chat bots behind hosted messaging gateways — GREEN-API (WhatsApp, MAX) and the
-//! Z-API family (Z-API, PlugzAPI).
+//! hookbot: chat bots behind hosted messaging gateways — GREEN-API (WhatsApp, MAX, Telegram)
+//! and the Z-API family (Z-API, PlugzAPI).
 //!
 //! A bot reads top to bottom: handlers, a [`Router`] of (filter, handler) routes, a [`Bot`]
 //! that serves them. One `use` brings what a first bot needs:
@@ -70,7 +70,7 @@ mod secret;
 mod shutdown;
 
 pub use bot::Bot;
-pub use contact::{Contact, ContactCard, ContactInfo, ContactKind};
+pub use contact::{Contact, ContactCard, ContactInfo, ContactKind, PeerKind};
 pub use context::Context;
 pub use error::{BoxError, Error, Result, Rule, ValidationError};
 pub use event::{

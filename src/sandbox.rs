@@ -1,5 +1,6 @@
 //! The sandbox: a local gateway emulator that speaks GREEN-API's wire format, so that a bot can
-//! be tried and tested with no gateway account.
+//! be tried and tested with no gateway account — as a WhatsApp, MAX or Telegram instance
+//! ([`Platform`]), with that messenger's validation and notification fields.
 //!
 //! A [`Sandbox`] holds a contact list (seeded by [`seed_contacts`]), the history of every chat,
 //! and the instance's notification queue. Its [`router`](Sandbox::router) answers:
@@ -7,8 +8,9 @@
 //!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, getContacts,
 //!   getContactInfo, receiveNotification, deleteNotification, getSettings, setSettings,
 //!   getStateInstance), with the documented validation and error answers;
-//! - a small JSON API for the web chat and for scripts: `GET /sandbox/contacts`,
-//!   `POST /sandbox/messages`, `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
+//! - a small JSON API for the web chat and for scripts: `GET /sandbox/instance` (the
+//!   messenger it emulates), `GET /sandbox/contacts`, `POST /sandbox/messages`,
+//!   `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
 //! - the web chat page at `/`.
 //!
 //! A person's message becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
@@ -47,7 +49,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-pub use crate::gateway::green_api::rules::Platform;
+pub use crate::gateway::green_api::rules::{Platform, UnknownPlatform};
 pub(crate) use attach::listen_error;
 pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
 pub use seed::{seed_contacts, seed_contacts_for};

@@ -220,7 +220,9 @@ impl TestBotBuilder {
         self
     }
 
-    /// A MAX sandbox (v3 paths, MAX rules) and a MAX client, instead of WhatsApp.
+    /// A sandbox of another messenger and a client of it, instead of WhatsApp:
+    /// [`Platform::Max`] (v3 paths, MAX rules) or [`Platform::Telegram`] (Telegram's ids,
+    /// seeded usernames, a bot and a supergroup).
     pub fn platform(mut self, platform: Platform) -> Self {
         self.platform = platform;
         self.sandbox = self.sandbox.platform(platform);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hookbot::bots::auto_reply::{self, AutoReply};
 use hookbot::bots::{contact_card, echo};
-use hookbot::sandbox::{ChatEntry, EntryContent, SharedCard, UserMessage};
+use hookbot::sandbox::{ChatEntry, EntryContent, Platform, SharedCard, UserMessage};
 use hookbot::testing::TestBot;
 use serde_json::json;
 
@@ -188,4 +188,81 @@ async fn echo_bot_answers_each_text_with_the_same_text_and_nothing_else() {
     }))
     .await;
     bot.expect_no_reply(IVAN, Duration::from_millis(300)).await;
+}
+
+// ---- on a Telegram sandbox ----
+
+const TG_VASILISA: &str = "10000000";
+const TG_IVAN: &str = "10000001";
+const TG_BOT: &str = "20000000";
+const TG_SUPERGROUP: &str = "-1001234567890";
+
+async fn telegram_bot(router: hookbot::Router) -> TestBot {
+    TestBot::builder()
+        .platform(Platform::Telegram)
+        .start(router, ())
+        .await
+}
+
+#[tokio::test]
+async fn contact_card_bot_on_telegram_finds_a_username_and_answers_in_the_supergroup() {
+    let mut bot = telegram_bot(contact_card::router()).await;
+    let asked = bot.send(TG_VASILISA, "contact @ivan_tsarevich").await;
+    let reply = bot.reply(TG_VASILISA).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).phone_contact, Some(79001234568));
+    assert_eq!(card(&reply).first_name.as_deref(), Some("Иван Царевич"));
+
+    let asked = bot
+        .send_message(UserMessage::text(TG_IVAN, "contact alice_j").in_group(TG_SUPERGROUP))
+        .await;
+    let reply = bot.reply(TG_SUPERGROUP).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).first_name.as_deref(), Some("Alice Johnson"));
+}
+
+#[tokio::test]
+async fn contact_card_bot_on_telegram_names_a_contact_hiding_their_phone_in_a_quoted_text() {
+    let mut bot = telegram_bot(contact_card::router()).await;
+    let asked = bot.send(TG_IVAN, "contact лягушка").await;
+    let reply = bot.reply(TG_IVAN).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(
+        common::text(&reply),
+        "Царевна Лягушка (@tsarevna_lyagushka) hides their phone number, so their card cannot be shared."
+    );
+}
+
+#[tokio::test]
+async fn ready_bots_on_telegram_leave_a_bots_message_alone_and_answer_the_next_person() {
+    // The sandbox delivers a chat's notifications one at a time, the next only once the bot
+    // acknowledged the one before, and the bot handles a chat's messages in order: had the
+    // bot's message been answered, that answer would come first.
+    let bot_asks = UserMessage::text(TG_BOT, "contact alice").in_group(TG_SUPERGROUP);
+    let person_asks = UserMessage::text(TG_IVAN, "contact bob").in_group(TG_SUPERGROUP);
+
+    let mut bot = telegram_bot(contact_card::router()).await;
+    bot.send_message(bot_asks.clone()).await;
+    let asked = bot.send_message(person_asks.clone()).await;
+    let reply = bot.reply(TG_SUPERGROUP).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).first_name.as_deref(), Some("Bob Smith"));
+
+    let mut bot = telegram_bot(echo::router()).await;
+    bot.send_message(bot_asks).await;
+    bot.send_message(person_asks).await;
+    assert_eq!(common::text(&bot.reply(TG_SUPERGROUP).await), "contact bob");
+}
+
+#[tokio::test]
+async fn contact_card_bot_on_telegram_answers_through_the_notification_queue_too() {
+    let mut bot = TestBot::builder()
+        .platform(Platform::Telegram)
+        .polling()
+        .start(contact_card::router(), ())
+        .await;
+    let asked = bot.send(TG_VASILISA, "/contact bobsmith").await;
+    let reply = bot.reply(TG_VASILISA).await;
+    assert_eq!(reply.quoted, Some(asked));
+    assert_eq!(card(&reply).phone_contact, Some(79001234570));
 }

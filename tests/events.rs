@@ -8,14 +8,15 @@ use hookbot::event::MediaKind;
 use hookbot::gateway::GatewayKind;
 use hookbot::{
     ChatId, Content, DeliveryStatus, Direction, Event, EventKind, Message, MessageId, ParseError,
-    SharedContact,
+    PeerKind, SharedContact,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const ALL_GATEWAYS: [GatewayKind; 3] = [
+const ALL_GATEWAYS: [GatewayKind; 4] = [
     GatewayKind::GreenApiWhatsApp,
     GatewayKind::GreenApiMax,
+    GatewayKind::GreenApiTelegram,
     GatewayKind::ZApi,
 ];
 
@@ -551,6 +552,210 @@ fn green_api_wrong_field_types_read_as_empty() {
     assert_eq!(message.sender_name, "");
     assert_eq!(message.sender_phone, None);
     assert_eq!(message.content, Content::Contacts(Vec::new()));
+}
+
+// ---- GREEN-API Telegram ----
+
+/// A Telegram fixture, read as a webhook of a Telegram instance.
+fn telegram(name: &str) -> Event {
+    let body = fixture(&format!("green_api/telegram_{name}.json"));
+    Event::parse(GatewayKind::GreenApiTelegram, &body).expect("a fixture is a JSON object")
+}
+
+#[test]
+fn telegram_text_names_the_instance_the_sender_and_both_kinds() {
+    for gateway in [GatewayKind::GreenApiWhatsApp, GatewayKind::GreenApiTelegram] {
+        let body = fixture("green_api/telegram_incoming_text.json");
+        let event = Event::parse(gateway, &body).unwrap();
+        assert_eq!(
+            event.gateway,
+            GatewayKind::GreenApiTelegram,
+            "typeInstance telegram wins"
+        );
+        assert_eq!(&*event.instance, "4100000001");
+        let message = message(&event);
+        assert_eq!(message.chat, ChatId::from("10000000"));
+        assert_eq!(message.sender, ChatId::from("10000000"));
+        assert_eq!(message.id, MessageId::from("1401"));
+        assert!(!message.is_group);
+        assert_eq!(message.sender_phone.as_deref(), Some("79001234567"));
+        assert_eq!(message.sender_kind, Some(PeerKind::User));
+        assert_eq!(message.chat_kind, Some(PeerKind::User));
+        assert!(!message.is_from_bot());
+        assert_eq!(message.sender_display_name(), "Василиса Премудрая");
+        assert_eq!(message.text(), Some("contact @ivan_tsarevich"));
+    }
+}
+
+#[test]
+fn telegram_text_with_a_link_and_a_reply_are_texts() {
+    let event = telegram("incoming_extended_text");
+    assert_eq!(
+        content(&event),
+        &Content::Text("Смотри https://green-api.com/telegram/".into())
+    );
+    let event = telegram("incoming_reply");
+    let message = message(&event);
+    assert_eq!(message.quoted, id("1400"));
+    assert_eq!(message.text(), Some("Да, это он"));
+}
+
+#[test]
+fn telegram_media_keep_kind_url_caption_file_name_and_mime_type() {
+    let cases = [
+        (
+            "incoming_image",
+            MediaKind::Image,
+            Some("Визитка"),
+            "image/jpeg",
+        ),
+        ("incoming_video", MediaKind::Video, None, "video/mp4"),
+        (
+            "incoming_document",
+            MediaKind::Document,
+            Some("Прайс"),
+            "application/pdf",
+        ),
+        ("incoming_audio", MediaKind::Audio, None, "audio/ogg"),
+        ("incoming_sticker", MediaKind::Sticker, None, "image/webp"),
+    ];
+    for (name, kind, caption, mime_type) in cases {
+        let event = telegram(name);
+        let Content::Media(media) = content(&event) else {
+            panic!("{name}: not media: {event:?}")
+        };
+        assert_eq!(media.kind, kind, "{name}");
+        assert_eq!(media.caption.as_deref(), caption, "{name}");
+        assert_eq!(media.mime_type.as_deref(), Some(mime_type), "{name}");
+        let url = media.url.as_deref().expect("a download URL");
+        assert!(
+            url.starts_with("https://4100.api.green-api.com/media/"),
+            "{url}"
+        );
+        assert!(url.ends_with(media.file_name.as_deref().expect("a file name")));
+        assert_eq!(content(&event).name(), kind.name());
+    }
+}
+
+#[test]
+fn telegram_location_has_coordinates_name_and_address() {
+    let event = telegram("incoming_location");
+    let Content::Location(location) = content(&event) else {
+        panic!("not a location: {event:?}")
+    };
+    assert_eq!(location.latitude, Some(55.75393));
+    assert_eq!(location.longitude, Some(37.620795));
+    assert_eq!(location.name.as_deref(), Some("Красная площадь"));
+    assert_eq!(location.address.as_deref(), Some("Москва, Россия"));
+}
+
+/// The one contact of a contact message.
+fn one_contact(event: &Event) -> &SharedContact {
+    let Content::Contacts(contacts) = content(event) else {
+        panic!("not contacts: {event:?}")
+    };
+    let [contact] = contacts.as_slice() else {
+        panic!("one contact: {contacts:?}")
+    };
+    contact
+}
+
+#[test]
+fn telegram_contact_reads_phone_contact_names_and_chat() {
+    let event = telegram("incoming_contact");
+    let contact = one_contact(&event);
+    assert_eq!(contact.name, "Иван Царевич");
+    assert_eq!(
+        contact.phones,
+        ["79998887766"],
+        "the vCard's and phoneContact, once"
+    );
+    assert_eq!(contact.chat_id, Some(ChatId::from("10000001")));
+    assert!(contact.vcard.is_some());
+    let card = contact.to_card();
+    assert_eq!(card.phone.as_deref(), Some("79998887766"));
+
+    let event = telegram("incoming_contact_without_vcard");
+    let contact = one_contact(&event);
+    assert_eq!(contact.name, "Василиса Премудрая", "first and last name");
+    assert_eq!(contact.phones, ["79876543210"]);
+    assert_eq!(contact.vcard, None);
+}
+
+#[test]
+fn telegram_poll_lists_its_options() {
+    let event = telegram("incoming_poll");
+    let Content::Poll(poll) = content(&event) else {
+        panic!("not a poll: {event:?}")
+    };
+    assert_eq!(poll.name, "Когда встречаемся?");
+    assert_eq!(poll.options, ["В субботу", "В воскресенье"]);
+    assert!(poll.multiple_answers);
+}
+
+#[test]
+fn telegram_reaction_names_its_emoji_and_target() {
+    let event = telegram("incoming_reaction");
+    assert_eq!(
+        content(&event),
+        &Content::Reaction {
+            emoji: "👍".into(),
+            target: id("1400"),
+        }
+    );
+}
+
+#[test]
+fn telegram_supergroup_message_has_a_negative_chat_its_kind_and_a_hidden_phone() {
+    let event = telegram("supergroup_text");
+    let message = message(&event);
+    assert!(message.is_group);
+    assert_eq!(message.chat, ChatId::from("-1001234567890"));
+    assert_eq!(message.chat_name, "Hookbot testers");
+    assert_eq!(message.sender, ChatId::from("10000005"));
+    assert_eq!(message.chat_kind, Some(PeerKind::Supergroup));
+    assert_eq!(message.sender_kind, Some(PeerKind::User));
+    assert_eq!(message.sender_phone, None, "phone 0 means hidden");
+    assert_eq!(message.sender_display_name(), "Царевна Лягушка");
+}
+
+#[test]
+fn telegram_bots_message_says_a_bot_wrote_it() {
+    let event = telegram("bot_text");
+    let message = message(&event);
+    assert!(message.is_from_bot());
+    assert_eq!(message.sender_kind, Some(PeerKind::Bot));
+    assert_eq!(message.chat_kind, Some(PeerKind::Bot));
+    assert_eq!(message.text(), Some("contact ivan"));
+}
+
+#[test]
+fn telegram_outgoing_and_state_notifications_parse_like_whatsapps() {
+    let event = telegram("outgoing_api_text");
+    assert_eq!(message(&event).direction, Direction::SentByApi);
+    let event = telegram("state_pending_password");
+    let EventKind::InstanceState(state) = &event.kind else {
+        panic!("not a state: {event:?}")
+    };
+    assert_eq!(state.state, "pendingPassword");
+    assert_eq!(state.connected, Some(false));
+}
+
+#[test]
+fn sender_and_chat_kinds_are_absent_where_the_gateway_tells_none() {
+    let whatsapp = green_api("incoming_text");
+    let told = message(&whatsapp);
+    assert_eq!((told.sender_kind, told.chat_kind), (None, None));
+    let unknown = json!({
+        "typeWebhook": "incomingMessageReceived",
+        "instanceData": {"idInstance": 4100000001_u64, "typeInstance": "telegram"},
+        "senderData": {"chatId": "10000000", "sender": "10000000", "senderType": "robot", "chatType": 3},
+        "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+    });
+    let event = Event::from_json(GatewayKind::GreenApiTelegram, unknown).unwrap();
+    let message = message(&event);
+    assert_eq!((message.sender_kind, message.chat_kind), (None, None));
+    assert!(!message.is_from_bot());
 }
 
 // ---- Z-API ----

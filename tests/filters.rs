@@ -6,10 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::whatsapp_path;
-use hookbot::Event;
 use hookbot::contacts::ContactBook;
 use hookbot::filter::{self, Filter, Matched};
 use hookbot::gateway::GatewayKind;
+use hookbot::{Event, PeerKind};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -234,4 +234,66 @@ fn and_or_not_compose_and_keep_what_the_passing_side_found() {
     });
     assert!(passes(&custom, &text("x")));
     assert!(passes(&filter::any(), &text("x")));
+}
+
+/// A Telegram text in `chat` (of `chat_type`) from `sender` (of `sender_type`).
+fn telegram_text(chat: (&str, &str), sender: (&str, &str), text: &str) -> Event {
+    let value = json!({
+        "typeWebhook": "incomingMessageReceived",
+        "instanceData": {"idInstance": 1101000001, "wid": "39990000", "typeInstance": "telegram"},
+        "timestamp": 1588091580, "idMessage": "1401",
+        "senderData": {"chatId": chat.0, "sender": sender.0, "senderName": "Tester",
+                       "chatType": chat.1, "senderType": sender.1},
+        "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": text}}
+    });
+    Event::from_json(GatewayKind::GreenApiTelegram, value).unwrap()
+}
+
+#[test]
+fn from_bot_sender_kind_and_chat_kind_read_what_telegram_tells() {
+    let from_bot = telegram_text(("20000000", "bot"), ("20000000", "bot"), "hi");
+    let in_supergroup = telegram_text(("-1001234567890", "supergroup"), ("10000000", "user"), "hi");
+    let bot = filter::from_bot();
+    assert!(passes(&bot, &from_bot));
+    assert!(!passes(&bot, &in_supergroup));
+    assert!(!passes(&bot, &text("hi")), "WhatsApp tells no kind");
+    let people = filter::incoming() & !filter::from_bot();
+    assert!(!passes(&people, &from_bot));
+    assert!(passes(&people, &in_supergroup));
+    assert!(passes(&people, &text("hi")));
+
+    let user = filter::sender_kind(PeerKind::User);
+    assert!(passes(&user, &in_supergroup) && !passes(&user, &from_bot));
+    let supergroup = filter::chat_kind(PeerKind::Supergroup);
+    assert!(passes(&supergroup, &in_supergroup));
+    assert!(!passes(&supergroup, &from_bot));
+    assert!(passes(&filter::chat_kind(PeerKind::Bot), &from_bot));
+    assert!(passes(&filter::group(), &in_supergroup), "a negative id");
+}
+
+#[tokio::test]
+async fn a_router_of_your_own_routes_bots_on_purpose_with_a_filter() {
+    let seen = common::Seen::default();
+    let bots = seen.clone();
+    let router = hookbot::Router::new().route(filter::from_bot(), move |cx: hookbot::Context| {
+        let bots = bots.clone();
+        async move {
+            bots.push(cx.event().clone());
+            Ok::<_, std::convert::Infallible>(())
+        }
+    });
+    let bot = common::offline_bot(GatewayKind::GreenApiTelegram, router, "secret")
+        .build()
+        .unwrap();
+    let server = common::Server::start(bot).await;
+    let from_bot = telegram_text(("20000000", "bot"), ("20000000", "bot"), "ping");
+    let from_person = telegram_text(("10000000", "user"), ("10000000", "user"), "pong");
+    for event in [&from_person, &from_bot] {
+        let status = server
+            .post("/webhook", event.raw.as_str().to_owned(), Some("secret"))
+            .await;
+        assert_eq!(status, 200);
+    }
+    server.stop().await.unwrap().unwrap();
+    assert_eq!(seen.texts(), ["ping"], "the bot's message, and only it");
 }

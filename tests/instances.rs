@@ -16,7 +16,10 @@ use hookbot::bot::Bot;
 use hookbot::config::Config;
 use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{ConversationKey, Conversations, Storage};
-use hookbot::gateway::{ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, ZApi};
+use hookbot::gateway::{
+    ClientSettings, DEFAULT_GREEN_API_TELEGRAM_URL, GatewayConfig, GatewayKind, GreenApi,
+    RateLimits, RetryPolicy, ZApi,
+};
 use hookbot::instance::{Instance, InstanceConfig, Instances};
 use hookbot::intake::{Intake, PollingSettings};
 use hookbot::router::Router;
@@ -666,6 +669,30 @@ fn assert_no_secret(text: &str) {
 }
 
 #[test]
+fn a_telegram_instance_in_the_file_connects_a_telegram_client_on_telegrams_host() {
+    let configs = InstanceConfig::from_toml(
+        r#"
+[[instance]]
+gateway = "green-api-telegram"
+id = 4100000001
+token = "telegram-secret-eeee"
+"#,
+    )
+    .unwrap();
+    assert_eq!(configs[0].kind(), Some(GatewayKind::GreenApiTelegram));
+    assert!(matches!(
+        &configs[0].gateway,
+        GatewayConfig::GreenApi { api_url, .. } if api_url == DEFAULT_GREEN_API_TELEGRAM_URL
+    ));
+    let instances = Instances::connect(&configs, &ClientSettings::default()).unwrap();
+    let telegram = instances
+        .get(GatewayKind::GreenApiWhatsApp, "4100000001")
+        .expect("GREEN-API's messengers share one space of ids");
+    assert_eq!(telegram.kind(), GatewayKind::GreenApiTelegram);
+    assert!(!format!("{instances:?}").contains("telegram-secret-eeee"));
+}
+
+#[test]
 fn an_instances_file_in_toml_or_json_lists_each_instance() {
     let from_toml = InstanceConfig::from_toml(TOML).unwrap();
     let json = json!({"instance": [
@@ -754,7 +781,7 @@ fn each_mistake_in_an_instances_file_is_named_with_its_entry() {
         ),
         (
             entry("gateway = \"telegram\"\nid = \"1\"\ntoken = \"green-secret-aaaa\""),
-            "`gateway` must be green-api, green-api-max or zapi",
+            "`gateway` must be green-api, green-api-max, green-api-telegram or zapi",
         ),
         (
             entry("gateway = \"green-api\"\nid = \"1\"\ntokne = \"green-secret-aaaa\""),

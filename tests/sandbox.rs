@@ -1,5 +1,5 @@
-//! The sandbox gateway over real HTTP: hookbot's own GREEN-API client against it (WhatsApp and
-//! MAX), each documented refusal, webhook delivery (bearer token, order, the same notification
+//! The sandbox gateway over real HTTP: hookbot's own GREEN-API client against it (WhatsApp, MAX
+//! and Telegram), each documented refusal, webhook delivery (bearer token, order, the same notification
 //! again after a failure), the receiveNotification queue, and the JSON API of the web chat.
 
 mod common;
@@ -10,10 +10,10 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use hookbot::gateway::Gateway;
 use hookbot::gateway::{
-    ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, SendOptions,
+    ClientSettings, GatewayKind, GreenApi, RateLimits, RetryPolicy, SendOptions, TypingKind,
 };
 use hookbot::sandbox::{Author, EntryContent, Platform, Sandbox, SharedCard, UserMessage};
-use hookbot::{ChatId, ContactCard, ContactKind, Error, Event, MessageId};
+use hookbot::{ChatId, ContactCard, ContactKind, Error, Event, MessageId, PeerKind, Rule};
 use serde_json::{Value, json};
 
 const VASILISA: &str = "79001234567@c.us";
@@ -33,6 +33,7 @@ async fn sandbox_on(platform: Platform) -> (Sandbox, String) {
 fn client(sandbox: &Sandbox, url: &str) -> GreenApi {
     let builder = match sandbox.platform() {
         Platform::Max => GreenApi::max(url, sandbox.instance(), sandbox.token().clone()),
+        Platform::Telegram => GreenApi::telegram(url, sandbox.instance(), sandbox.token().clone()),
         _ => GreenApi::whatsapp(url, sandbox.instance(), sandbox.token().clone()),
     };
     builder
@@ -287,6 +288,116 @@ async fn max_client_sends_and_reads_contacts_on_v3_paths() {
 }
 
 #[tokio::test]
+async fn telegram_client_reads_kinds_usernames_and_hidden_phones_and_sends_quoted_cards() {
+    let (sandbox, url) = sandbox_on(Platform::Telegram).await;
+    let gateway = client(&sandbox, &url);
+
+    let contacts = gateway.contacts().await.unwrap();
+    assert_eq!(contacts, sandbox.contacts());
+    let kind_of = |id: &str| {
+        contacts
+            .iter()
+            .find(|contact| contact.chat_id.as_str() == id)
+            .map(|contact| contact.kind)
+    };
+    assert_eq!(kind_of("20000000"), Some(ContactKind::Bot));
+    assert_eq!(kind_of("-1001234567890"), Some(ContactKind::Supergroup));
+    let frog = &contacts[5];
+    assert!(frog.phone.is_none() && frog.phone_hidden);
+    assert_eq!(frog.username.as_deref(), Some("tsarevna_lyagushka"));
+
+    let chat = ChatId::from("-1001234567890");
+    let asked = sandbox
+        .send(UserMessage::text("10000000", "contact ivan").in_group("-1001234567890"))
+        .await
+        .unwrap();
+    let options = SendOptions::new()
+        .quote(asked.clone())
+        .typing(Duration::from_secs(1))
+        .typing_kind(TypingKind::ChooseContact);
+    let card = ContactCard::new()
+        .phone("79001234568")
+        .first_name("Иван")
+        .middle_name("Петрович");
+    gateway.send_contact(&chat, &card, &options).await.unwrap();
+    gateway
+        .send_text(&chat, &"я".repeat(4096), &options)
+        .await
+        .unwrap();
+    let history = sandbox.history(&chat);
+    assert_eq!(history[1].quoted.as_ref(), Some(&asked));
+    let shared = history[1].card().unwrap();
+    assert_eq!(shared.phone_contact, Some(79001234568));
+    assert_eq!(shared.first_name.as_deref(), Some("Иван Петрович"));
+    assert_eq!(history[2].quoted.as_ref(), Some(&asked));
+    assert_eq!(history[2].text().unwrap().chars().count(), 4096);
+
+    let refused = gateway
+        .send_contact(
+            &ChatId::from("10000000"),
+            &ContactCard::from(frog),
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, Error::Validation(invalid) if invalid.rule == Rule::PhoneHidden),
+        "{refused}"
+    );
+
+    let info = gateway
+        .contact_info(&ChatId::from("10000001"))
+        .await
+        .unwrap();
+    assert_eq!(info.contact_name, "Иван Царевич");
+    assert_eq!(info.username.as_deref(), Some("ivan_tsarevich"));
+}
+
+#[tokio::test]
+async fn telegram_sandbox_refuses_what_telegram_refuses() {
+    let (sandbox, url) = sandbox_on(Platform::Telegram).await;
+    let send_message = method_url(&sandbox, &url, "sendMessage");
+    let (status, answer) = post_json(
+        &send_message,
+        &json!({"chatId": "10000000", "message": "я".repeat(4097)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refusal_message(&answer).contains("4096"));
+    let (status, answer) = post_json(
+        &send_message,
+        &json!({"chatId": "10000000", "message": "hi", "typingType": ["text"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refusal_message(&answer).contains("typingType"));
+    let (status, _) = post_json(
+        &send_message,
+        &json!({"chatId": "79001234567@c.us", "message": "to a phone", "typingType": "text"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "sends take the phone form");
+    let (status, answer) = post_json(
+        &method_url(&sandbox, &url, "sendContact"),
+        &json!({"chatId": "10000000", "contact": {"phoneContact": 1234567890123456_u64, "firstName": "A"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refusal_message(&answer).contains("7 to 15 digits"));
+    let (status, _) = post_json(
+        &method_url(&sandbox, &url, "getContactInfo"),
+        &json!({"chatId": "79001234567@c.us"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "look-ups take no phone form"
+    );
+    assert_eq!(errors_in(&sandbox, "10000000").len(), 3);
+}
+
+#[tokio::test]
 async fn method_names_are_case_insensitive_and_both_path_forms_answer() {
     let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
     let body = json!({"chatId": VASILISA, "message": "hi"});
@@ -512,6 +623,40 @@ async fn max_notifications_name_the_v3_instance_and_parse_as_max() {
 }
 
 #[tokio::test]
+async fn telegram_notifications_say_the_sender_and_chat_kinds_and_parse_as_telegram() {
+    let (receiver, webhook) = Receiver::start(vec![]).await;
+    let sandbox = Sandbox::builder()
+        .platform(Platform::Telegram)
+        .webhook(webhook, None)
+        .build();
+    sandbox
+        .send(UserMessage::text("10000001", "hello"))
+        .await
+        .unwrap();
+    sandbox
+        .send(UserMessage::text("20000000", "I am a bot").in_group("-1001234567890"))
+        .await
+        .unwrap();
+    let received = receiver.wait_for(2).await;
+    let parse = |body: &Value| {
+        let body = serde_json::to_vec(body).unwrap();
+        Event::parse(GatewayKind::GreenApiWhatsApp, &body).unwrap()
+    };
+    let private = parse(&received[0].1);
+    assert_eq!(private.gateway, GatewayKind::GreenApiTelegram);
+    let message = private.message().unwrap();
+    assert_eq!(message.sender_phone.as_deref(), Some("79001234568"));
+    assert_eq!(message.sender_kind, Some(PeerKind::User));
+    assert_eq!(message.chat_kind, Some(PeerKind::User));
+    let group = parse(&received[1].1);
+    let message = group.message().unwrap();
+    assert!(message.is_group && message.is_from_bot());
+    assert_eq!(message.chat_kind, Some(PeerKind::Supergroup));
+    assert_eq!(message.sender_phone, None, "a bot's phone is hidden");
+    assert_eq!(message.sender_display_name(), "Hookbot Helper");
+}
+
+#[tokio::test]
 async fn a_refused_notification_is_delivered_again_and_holds_back_the_next() {
     let failing = vec![
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -729,6 +874,37 @@ async fn the_web_chat_page_is_served_at_the_root() {
             .starts_with("text/html")
     );
     assert!(answer.text().await.unwrap().contains("<html"));
+}
+
+#[tokio::test]
+async fn the_web_chat_learns_which_messenger_the_sandbox_emulates() {
+    for platform in Platform::ALL {
+        let (sandbox, url) = sandbox_on(platform).await;
+        let (status, instance) = get_json(&format!("{url}/sandbox/instance")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            instance,
+            json!({
+                "platform": platform.name(),
+                "messenger": platform.messenger(),
+                "idInstance": sandbox.instance(),
+            })
+        );
+    }
+    let (_sandbox, url) = sandbox_on(Platform::Telegram).await;
+    let page = reqwest::get(format!("{url}/")).await.unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"data-testid="messenger""#));
+    assert!(page.contains("/sandbox/instance"));
+    let (_, contacts) = get_json(&format!("{url}/sandbox/contacts")).await;
+    let bot = contacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|contact| contact["chatId"] == "20000000")
+        .expect("the seeded bot");
+    assert_eq!(bot["type"], "bot");
+    assert_eq!(bot["username"], "hookbot_helper_bot");
 }
 
 #[tokio::test]

@@ -8,12 +8,12 @@
 //! | `HOOKBOT_LISTEN` | address to bind (default `127.0.0.1:8080`) |
 //! | `HOOKBOT_SANDBOX_WEBHOOK` | where to POST notifications; unset: they wait for receiveNotification |
 //! | `HOOKBOT_WEBHOOK_TOKEN` | the bearer token of those POSTs |
-//! | `HOOKBOT_SANDBOX_PLATFORM` | `whatsapp` (default) or `max` |
+//! | `HOOKBOT_SANDBOX_PLATFORM` | `whatsapp` (default), `max` or `telegram` |
 
 use std::net::SocketAddr;
 
 use hookbot::Secret;
-use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox};
+use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox, UnknownPlatform};
 use hookbot::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
@@ -33,14 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?,
         None => hookbot::bot::DEFAULT_LISTEN,
     };
-    let platform = match variable("HOOKBOT_SANDBOX_PLATFORM").as_deref() {
-        None | Some("whatsapp") => Platform::WhatsApp,
-        Some("max") => Platform::Max,
-        Some(other) => {
-            return Err(
-                format!("HOOKBOT_SANDBOX_PLATFORM must be whatsapp or max, is {other:?}").into(),
-            );
-        }
+    let platform = match variable("HOOKBOT_SANDBOX_PLATFORM") {
+        None => Platform::WhatsApp,
+        Some(name) => name.parse().map_err(|unknown: UnknownPlatform| {
+            format!("HOOKBOT_SANDBOX_PLATFORM {unknown}, is {name:?}")
+        })?,
     };
     let webhook = variable("HOOKBOT_SANDBOX_WEBHOOK");
     let webhook_token = variable("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new);
@@ -59,10 +56,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
-    let paths = match platform {
-        Platform::Max => "MAX: /v3/waInstance{idInstance}/{method}/{apiTokenInstance}",
-        _ => "WhatsApp: /waInstance{idInstance}/{method}/{apiTokenInstance}",
+    let path = match platform {
+        Platform::Max => "/v3/waInstance{idInstance}/{method}/{apiTokenInstance}",
+        _ => "/waInstance{idInstance}/{method}/{apiTokenInstance}",
     };
+    let paths = format!("{}: {path}", platform.messenger());
     println!("hookbot sandbox on http://{address}");
     println!("  web chat:         http://{address}/");
     println!("  apiUrl:           http://{address}   ({paths})");

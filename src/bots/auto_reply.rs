@@ -1,13 +1,14 @@
 //! The auto-reply bot: the first private message of a chat — and the first again after a
 //! cooldown (24 hours by default) — gets a greeting that uses the sender's name (from the
 //! gateway's contact info, cached) and the contact card you share, the greeting quoting the
-//! message. Group chats are left alone.
+//! message. Group chats are left alone, and so are bots.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::from_people;
 use crate::config::Config;
 use crate::contact::ContactCard;
 use crate::context::Context;
@@ -94,9 +95,9 @@ pub fn share_card(contact: &str, name: Option<&str>) -> ContactCard {
     card.first_name(name.unwrap_or(phone))
 }
 
-/// The bot's routes: private messages received.
+/// The bot's routes: private messages received from people (never from a bot).
 pub fn router() -> Router<AutoReply> {
-    Router::new().route(filter::incoming() & filter::private(), greet)
+    Router::new().route(from_people() & filter::private(), greet)
 }
 
 async fn greet(cx: Context<AutoReply>) -> Result<()> {

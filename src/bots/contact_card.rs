@@ -1,12 +1,16 @@
 //! The contact directory bot. `contact <name>` (or `/contact`, and the command word in the
 //! gateways' other markets' languages, `контакт` and `contato`) looks the name up in the
-//! instance's contact list — any letter case, any script, part of a name or a phone number — and
-//! answers with the best match's contact card, quoting the request; with no match, a short text,
-//! quoted. `help` or `/start` answers with the usage. Replies follow the language of the command
-//! word.
+//! instance's contact list — any letter case, any script, part of a name, a phone number or a
+//! Telegram username — and answers with the best match's contact card, quoting the request; with
+//! no match, or a match that cannot be shared as a card (a Telegram contact hiding their phone,
+//! say), a short text, quoted. `help` or `/start` answers with the usage. Replies follow the
+//! language of the command word. Bots' messages are left alone (see
+//! [no bot loops](super#no-bot-loops)).
 
+use super::from_people;
+use crate::contact::Contact;
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, Rule, ValidationError};
 use crate::filter;
 use crate::router::Router;
 
@@ -14,11 +18,11 @@ use crate::router::Router;
 pub fn router() -> Router {
     Router::new()
         .route(
-            filter::incoming() & (filter::command("help") | filter::command("start")),
+            from_people() & (filter::command("help") | filter::command("start")),
             help,
         )
         .route(
-            filter::incoming() & filter::command("contact").aliases(["контакт", "contato"]),
+            from_people() & filter::command("contact").aliases(["контакт", "contato"]),
             contact,
         )
 }
@@ -46,6 +50,13 @@ async fn contact(cx: Context) -> crate::Result<()> {
     };
     match cx.reply_contact(&found).quote().await {
         Ok(_) => Ok(()),
+        Err(Error::Validation(ValidationError {
+            rule: Rule::PhoneHidden,
+            ..
+        })) => {
+            cx.reply(language.hides_phone(&who(&found))).quote().await?;
+            Ok(())
+        }
         Err(Error::Validation(broken)) => {
             tracing::info!(%broken, contact = %found.chat_id, "the best match cannot be shared on this gateway");
             cx.reply(language.cannot_share(found.display_name()))
@@ -54,6 +65,14 @@ async fn contact(cx: Context) -> crate::Result<()> {
             Ok(())
         }
         Err(other) => Err(other),
+    }
+}
+
+/// The contact's name, and its username when it has one: `Царевна Лягушка (@frog)`.
+fn who(contact: &Contact) -> String {
+    match &contact.username {
+        Some(username) => format!("{} (@{username})", contact.display_name()),
+        None => contact.display_name().to_owned(),
     }
 }
 
@@ -87,6 +106,20 @@ impl Language {
             Language::English => format!("No contact matches “{query}”."),
             Language::Russian => format!("Контакт «{query}» не найден."),
             Language::Portuguese => format!("Nenhum contato encontrado para “{query}”."),
+        }
+    }
+
+    fn hides_phone(self, who: &str) -> String {
+        match self {
+            Language::English => {
+                format!("{who} hides their phone number, so their card cannot be shared.")
+            }
+            Language::Russian => {
+                format!("{who} скрывает номер телефона: карточку отправить нельзя.")
+            }
+            Language::Portuguese => {
+                format!("{who} oculta o número de telefone: o cartão não pode ser enviado.")
+            }
         }
     }
 

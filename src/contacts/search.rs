@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use memchr::memmem::Finder;
 
-use crate::contact::{Contact, ContactKind};
+use crate::contact::Contact;
 use crate::fold::{fold, fold_into};
 
 /// How well a contact matches a query; a better match compares greater.
@@ -78,25 +78,30 @@ impl Query {
     }
 }
 
-/// A contact list with its folded names and phone digits, built once when the list loads.
+/// A contact list with its folded names and usernames and its phone digits, built once when
+/// the list loads.
 ///
-/// Groups are in the list but not in the search: a group cannot be shared as a contact card,
-/// and a search is for a person to share or to write to.
+/// Groups (supergroups, channels) are in the list but not in the search: a group cannot be
+/// shared as a contact card, and a search is for a person to share or to write to.
 pub(super) struct Index {
     contacts: Arc<[Contact]>,
     names: Haystack,
+    /// Telegram usernames, folded as names are (`ivan_tsarevich` reads `ivan tsarevich`, and
+    /// so does the query `@ivan_tsarevich`).
+    usernames: Haystack,
     phones: Haystack,
 }
 
 impl Index {
-    /// Folds each person's name (the phone-book name, else the profile name) and collects
-    /// phone digits.
+    /// Folds each person's name (the phone-book name, else the profile name) and username,
+    /// and collects phone digits.
     pub(super) fn new(contacts: Vec<Contact>) -> Self {
         let mut names = Haystack::default();
+        let mut usernames = Haystack::default();
         let mut phones = Haystack::default();
         let mut scratch = String::new();
         for (position, contact) in contacts.iter().enumerate() {
-            if contact.kind == ContactKind::Group {
+            if contact.kind.is_group() {
                 continue;
             }
             scratch.clear();
@@ -106,6 +111,12 @@ impl Index {
             }
             names.push(&scratch, position);
             scratch.clear();
+            fold_into(
+                contact.username.as_deref().unwrap_or_default(),
+                &mut scratch,
+            );
+            usernames.push(&scratch, position);
+            scratch.clear();
             let digits = contact.phone.as_deref().unwrap_or_default().chars();
             scratch.extend(digits.filter(char::is_ascii_digit));
             phones.push(&scratch, position);
@@ -113,6 +124,7 @@ impl Index {
         Self {
             contacts: contacts.into(),
             names,
+            usernames,
             phones,
         }
     }
@@ -126,8 +138,10 @@ impl Index {
     /// sorted: the rest are left unordered.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = self.hits(query);
-        if !query.words.is_empty() && query.digits.is_some() {
-            // A contact found by both name and phone counts once, with its better rank.
+        let found_twice =
+            !query.words.is_empty() && (query.digits.is_some() || !self.usernames.is_empty());
+        if found_twice {
+            // A contact found by name, username or phone counts once, with its best rank.
             hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
             hits.dedup_by_key(|hit| hit.contact);
         }
@@ -147,15 +161,15 @@ impl Index {
         self.contacts.get(hit.contact)
     }
 
-    /// The names that contain the query word found in the fewest names: only they need to be
-    /// ranked. The words' scans take turns, one name at a time, and the first to run out wins
-    /// (the longest word on a tie), so finding it costs as many steps per word as the winner
-    /// has names, and the winner's names are not scanned for again.
-    fn candidates<'a>(&'a self, query: &'a Query) -> Vec<(&'a str, Entry)> {
+    /// The names (of `names`) that contain the query word found in the fewest names: only they
+    /// need to be ranked. The words' scans take turns, one name at a time, and the first to run
+    /// out wins (the longest word on a tie), so finding it costs as many steps per word as the
+    /// winner has names, and the winner's names are not scanned for again.
+    fn candidates<'a>(names: &'a Haystack, query: &'a Query) -> Vec<(&'a str, Entry)> {
         let mut scans: Vec<_> = query
             .words
             .iter()
-            .map(|word| (self.names.containing(word), Vec::new()))
+            .map(|word| (names.containing(word), Vec::new()))
             .collect();
         if scans.is_empty() {
             return Vec::new();
@@ -170,13 +184,16 @@ impl Index {
         }
     }
 
-    /// Every match by name and by phone, unordered; a contact may appear twice.
+    /// Every match by name, by username and by phone, unordered; a contact may appear more
+    /// than once.
     fn hits(&self, query: &Query) -> Vec<Hit> {
         let mut hits = Vec::new();
-        match query.words.as_slice() {
-            [] => {}
-            [word] => rank_names(self.names.containing(word), query, &mut hits),
-            _ => rank_names(self.candidates(query), query, &mut hits),
+        for names in [&self.names, &self.usernames] {
+            match query.words.as_slice() {
+                [] => {}
+                [word] => rank_names(names.containing(word), query, &mut hits),
+                _ => rank_names(Self::candidates(names, query), query, &mut hits),
+            }
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
@@ -209,6 +226,11 @@ struct Entry {
 }
 
 impl Haystack {
+    /// Whether no contact has a text here.
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Adds `text` (without newlines) for the contact at `contact`; empty texts are left out.
     fn push(&mut self, text: &str, contact: usize) {
         if text.is_empty() {
@@ -338,6 +360,7 @@ fn phone_digits(query: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contact::ContactKind;
 
     fn person(chat: &str, contact_name: &str, name: &str, phone: Option<&str>) -> Contact {
         let mut contact = Contact::new(chat, ContactKind::User);
@@ -350,6 +373,11 @@ mod tests {
     fn group(chat: &str, name: &str) -> Contact {
         let mut contact = Contact::new(chat, ContactKind::Group);
         contact.name = name.into();
+        contact
+    }
+
+    fn with_username(mut contact: Contact, username: &str) -> Contact {
+        contact.username = Some(username.into());
         contact
     }
 
@@ -519,6 +547,44 @@ mod tests {
         ]);
         assert_eq!(found(&index, "велосипедист"), ["79001234567@c.us"]);
         assert_eq!(index.contacts().len(), 2);
+    }
+
+    #[test]
+    fn usernames_are_found_with_and_without_the_at() {
+        let index = Index::new(vec![
+            with_username(person("1", "Иван Царевич", "", None), "ivan_tsarevich"),
+            with_username(person("2", "Кощей", "", None), "koschei"),
+            person("3", "Ivan Petrov", "", None),
+        ]);
+        assert_eq!(found(&index, "@ivan_tsarevich"), ["1"]);
+        assert_eq!(found(&index, "ivan_tsarevich"), ["1"]);
+        assert_eq!(found(&index, "@KOSCHEI"), ["2"]);
+        // A name and a username that both match count once each, the whole name first.
+        assert_eq!(found(&index, "ivan"), ["3", "1"]);
+    }
+
+    #[test]
+    fn a_contact_found_by_name_and_username_appears_once() {
+        let index = Index::new(vec![with_username(
+            person("1", "Bob Smith", "", None),
+            "bob_smith",
+        )]);
+        assert_eq!(found(&index, "bob smith"), ["1"]);
+    }
+
+    #[test]
+    fn supergroups_and_channels_are_not_searched_but_bots_are() {
+        let mut supergroup = group("-1001234567890", "Hookbot testers");
+        supergroup.kind = ContactKind::Supergroup;
+        let mut channel = group("-1009876543210", "Hookbot news");
+        channel.kind = ContactKind::Channel;
+        let mut bot = with_username(
+            person("20000000", "", "Hookbot Helper", None),
+            "hookbot_bot",
+        );
+        bot.kind = ContactKind::Bot;
+        let index = Index::new(vec![supergroup, channel, bot]);
+        assert_eq!(found(&index, "hookbot"), ["20000000"]);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::secret::Secret;
 
 /// GREEN-API's general host, used when `HOOKBOT_API_URL` is unset.
 pub const DEFAULT_GREEN_API_URL: &str = "https://api.green-api.com";
+/// GREEN-API's host for Telegram instances (its Telegram clients' default), used when
+/// `HOOKBOT_API_URL` is unset for `green-api-telegram`.
+pub const DEFAULT_GREEN_API_TELEGRAM_URL: &str = "https://4100.api.green-api.com";
 /// Z-API's host, used when `HOOKBOT_API_URL` is unset.
 pub const DEFAULT_ZAPI_URL: &str = "https://api.z-api.io";
 
@@ -20,9 +23,10 @@ pub const DEFAULT_ZAPI_URL: &str = "https://api.z-api.io";
 pub enum GatewayConfig {
     /// No gateway account: the local sandbox.
     Sandbox,
-    /// A GREEN-API instance, WhatsApp or MAX.
+    /// A GREEN-API instance, WhatsApp, MAX or Telegram.
     GreenApi {
-        /// [`GatewayKind::GreenApiWhatsApp`] or [`GatewayKind::GreenApiMax`].
+        /// [`GatewayKind::GreenApiWhatsApp`], [`GatewayKind::GreenApiMax`] or
+        /// [`GatewayKind::GreenApiTelegram`].
         kind: GatewayKind,
         /// `HOOKBOT_API_URL`.
         api_url: String,
@@ -63,6 +67,9 @@ impl GatewayConfig {
             } => {
                 let builder = match kind {
                     GatewayKind::GreenApiMax => GreenApi::max(api_url, instance, token.clone()),
+                    GatewayKind::GreenApiTelegram => {
+                        GreenApi::telegram(api_url, instance, token.clone())
+                    }
                     _ => GreenApi::whatsapp(api_url, instance, token.clone()),
                 };
                 Arc::new(builder.settings(settings).build()?)
@@ -82,5 +89,13 @@ impl GatewayConfig {
             }
         };
         Ok(Some(gateway))
+    }
+}
+
+/// The host a GREEN-API client of `kind` talks to when no URL is given.
+pub(crate) fn default_green_api_url(kind: GatewayKind) -> &'static str {
+    match kind {
+        GatewayKind::GreenApiTelegram => DEFAULT_GREEN_API_TELEGRAM_URL,
+        _ => DEFAULT_GREEN_API_URL,
     }
 }

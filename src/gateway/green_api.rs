@@ -1,10 +1,12 @@
-//! GREEN-API: WhatsApp (`/waInstance{id}/{method}/{token}`) and MAX (`/v3/waInstance...`).
+//! GREEN-API: WhatsApp and Telegram (`/waInstance{id}/{method}/{token}`) and MAX
+//! (`/v3/waInstance...`).
 //!
 //! All of GREEN-API's REST wire shapes live in this module.
 
 pub(crate) mod notification;
 pub(crate) mod rules;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,9 +27,9 @@ use super::transport::{
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, Notification, NotificationQueue,
-    SendOptions, SentMessage, base_url, log_dropped,
+    SendOptions, SentMessage, TypingKind, base_url, log_dropped,
 };
-use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
+use crate::contact::{Contact, ContactCard, ContactInfo, PeerKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
@@ -44,7 +46,7 @@ const JOURNAL_MAX_MINUTES: u64 = 1440;
 /// the send: the gateway's clock and this machine's may differ a little.
 const JOURNAL_CLOCK_SLACK: Duration = Duration::from_secs(5);
 
-/// A client of one GREEN-API instance, WhatsApp or MAX.
+/// A client of one GREEN-API instance, WhatsApp, MAX or Telegram.
 ///
 /// Cheap to clone; clones share the instance's rate limits.
 ///
@@ -56,6 +58,7 @@ const JOURNAL_CLOCK_SLACK: Duration = Duration::from_secs(5);
 /// let max = GreenApi::max("https://7105.api.greenapi.com", "3100000001", "token")
 ///     .settings(ClientSettings::new().retry(RetryPolicy::none()))
 ///     .build()?;
+/// let telegram = GreenApi::telegram("https://4100.api.green-api.com", "4100000001", "token").build()?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -102,6 +105,16 @@ impl GreenApi {
         token: impl Into<Secret>,
     ) -> GreenApiBuilder {
         GreenApiBuilder::new(Platform::Max, api_url, instance, token)
+    }
+
+    /// A client of a Telegram instance (plain paths; GREEN-API's Telegram host is
+    /// `https://4100.api.green-api.com`).
+    pub fn telegram(
+        api_url: impl Into<String>,
+        instance: impl Into<String>,
+        token: impl Into<Secret>,
+    ) -> GreenApiBuilder {
+        GreenApiBuilder::new(Platform::Telegram, api_url, instance, token)
     }
 
     /// The first `count` entries of the contact list (`getContacts?count=`).
@@ -214,6 +227,18 @@ impl GreenApi {
             .typing
             .map(|typing| validate::millis("options.typing", typing, min, max))
             .transpose()
+    }
+
+    /// `typingType` of the options' typing kind, unless the messenger takes none (then logged
+    /// and left out).
+    fn typing_type(&self, options: &SendOptions, method: &'static str) -> Option<&'static str> {
+        let kind = options.typing_kind?;
+        if self.rules().typing_type {
+            Some(typing_type(kind))
+        } else {
+            log_dropped(self.kind(), method, "typing kind");
+            None
+        }
     }
 
     /// The quoted message id, unless `can_quote` is false (then logged and left out).
@@ -430,6 +455,7 @@ impl Gateway for GreenApi {
             message: text,
             quoted_message_id: self.quote(options, "sendMessage", rules.quote_text),
             typing_time,
+            typing_type: self.typing_type(options, "sendMessage"),
         };
         let journaled = SentMessages::new(self, chat, Journaled::Text(text));
         self.send_message("sendMessage", &body, Some(journaled))
@@ -445,7 +471,10 @@ impl Gateway for GreenApi {
         let rules = self.rules();
         rules.check_chat("chat", chat)?;
         let contact = match rules.cards {
-            Cards::ByPhone { digits } => phone_contact(card, rules, digits)?,
+            Cards::ByPhone {
+                digits,
+                middle_name,
+            } => phone_contact(card, rules, digits, middle_name)?,
             Cards::ByChatId => chat_contact(card, rules)?,
         };
         let typing_time = if rules.typing_contact {
@@ -458,6 +487,9 @@ impl Gateway for GreenApi {
         };
         if options.delay.is_some() {
             log_dropped(self.kind(), "sendContact", "delay");
+        }
+        if options.typing_kind.is_some() {
+            log_dropped(self.kind(), "sendContact", "typing kind");
         }
         let journaled = match contact {
             WireContact::Phone { phone_contact, .. } => Some(SentMessages::new(
@@ -542,12 +574,15 @@ fn chat_contact<'a>(
 }
 
 /// A contact shared by its phone number (from the card, or from a WhatsApp `digits@c.us` chat
-/// id) of `digits` (min, max) digits, with at least one name (WhatsApp).
+/// id) of `digits` (min, max) digits, with at least one name (WhatsApp, Telegram). Where the
+/// messenger takes no middle name, it follows the first name.
 fn phone_contact<'a>(
     card: &'a ContactCard,
     rules: &Rules,
     (min, max): (usize, usize),
+    takes_middle_name: bool,
 ) -> Result<WireContact<'a>, ValidationError> {
+    validate::phone_shown("card.phone", card)?;
     let phone = card
         .phone
         .as_deref()
@@ -562,10 +597,17 @@ fn phone_contact<'a>(
     let phone_contact = phone
         .parse()
         .expect("the table allows at most 19 digits, which fit in u64");
+    let first_name = non_blank(card.first_name.as_deref());
+    let middle_name = non_blank(card.middle_name.as_deref());
+    let (first_name, middle_name) = match (takes_middle_name, first_name, middle_name) {
+        (true, first, middle) => (first.map(Cow::Borrowed), middle),
+        (false, Some(first), Some(middle)) => (Some(Cow::Owned(format!("{first} {middle}"))), None),
+        (false, first, middle) => (first.or(middle).map(Cow::Borrowed), None),
+    };
     let contact = WireContact::Phone {
         phone_contact,
-        first_name: non_blank(card.first_name.as_deref()),
-        middle_name: non_blank(card.middle_name.as_deref()),
+        first_name,
+        middle_name,
         last_name: non_blank(card.last_name.as_deref()),
         company: non_blank(card.company.as_deref()),
     };
@@ -768,16 +810,48 @@ fn contact_from_entry(entry: Value) -> Option<Contact> {
         }
     };
     let chat_id = ChatId::from(entry.chat_id.or(entry.id)?);
-    let kind = if entry.kind.as_deref() == Some("group") || chat_id.is_group() {
-        ContactKind::Group
-    } else {
-        ContactKind::User
-    };
+    let kind = contact_kind(entry.kind.as_deref(), &chat_id);
     let mut contact = Contact::new(chat_id, kind);
     contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id);
+    contact.phone_hidden = !kind.is_group() && is_hidden(entry.phone_number.as_ref());
+    contact.username = username(entry.username.as_ref());
     contact.name = entry.name.unwrap_or_default();
     contact.contact_name = entry.contact_name.unwrap_or_default();
     Some(contact)
+}
+
+/// The kind a `getContacts` `type` names; a group-shaped id is a group whatever the type says
+/// of a single account, and an unknown type is a person's or a group's by the id's shape.
+fn contact_kind(type_name: Option<&str>, chat: &ChatId) -> PeerKind {
+    match type_name.and_then(PeerKind::of_name) {
+        Some(kind) if kind.is_group() || !chat.is_group() => kind,
+        _ if chat.is_group() => PeerKind::Group,
+        _ => PeerKind::User,
+    }
+}
+
+/// Whether `phoneNumber` is GREEN-API's 0: the phone is hidden.
+fn is_hidden(phone_number: Option<&Value>) -> bool {
+    match phone_number {
+        Some(Value::Number(number)) => number.as_u64() == Some(0),
+        Some(Value::String(text)) => is_digits(text) && text.trim_start_matches('0').is_empty(),
+        _ => false,
+    }
+}
+
+/// A Telegram username without its `@`; `None` when blank or not text.
+fn username(name: Option<&Value>) -> Option<String> {
+    let bare = name?.as_str()?.trim().trim_start_matches('@');
+    (!bare.is_empty()).then(|| bare.to_owned())
+}
+
+/// GREEN-API's word for a kind of typing indicator (`typingType`).
+fn typing_type(kind: TypingKind) -> &'static str {
+    match kind {
+        TypingKind::Text => "text",
+        TypingKind::Recording => "recording",
+        TypingKind::ChooseContact => "choose_contact",
+    }
 }
 
 /// The phone number from `phoneNumber` (0 when hidden), else from a `digits@c.us` chat id.
@@ -805,6 +879,8 @@ struct SendMessageBody<'a> {
     quoted_message_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     typing_time: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_type: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -826,7 +902,7 @@ enum WireContact<'a> {
     Phone {
         phone_contact: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
-        first_name: Option<&'a str>,
+        first_name: Option<Cow<'a, str>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         middle_name: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -882,6 +958,7 @@ struct ContactEntry {
     #[serde(rename = "type")]
     kind: Option<String>,
     phone_number: Option<Value>,
+    username: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -895,6 +972,7 @@ struct ContactInfoAnswer {
     description: Option<String>,
     is_business: Option<bool>,
     phone_number: Option<Value>,
+    username: Option<Value>,
 }
 
 impl ContactInfoAnswer {
@@ -905,6 +983,7 @@ impl ContactInfoAnswer {
             .map_or_else(|| asked.clone(), ChatId::from);
         let mut info = ContactInfo::new(chat_id);
         info.phone = phone_of(self.phone_number.as_ref(), &info.chat_id);
+        info.username = username(self.username.as_ref());
         info.name = self.name.unwrap_or_default();
         info.contact_name = self.contact_name.unwrap_or_default();
         info.avatar = self.avatar.filter(|text| !text.is_empty());
@@ -948,6 +1027,35 @@ mod tests {
         );
         let other = "Validation failed. Details: contact is required";
         assert_eq!(contact_not_found(other, &other.to_ascii_lowercase()), None);
+    }
+
+    #[test]
+    fn contact_kinds_follow_the_type_unless_the_id_is_a_groups() {
+        let person = ChatId::from("10000000");
+        let group = ChatId::from("-1001234567890");
+        assert_eq!(contact_kind(Some("bot"), &person), PeerKind::Bot);
+        assert_eq!(
+            contact_kind(Some("supergroup"), &group),
+            PeerKind::Supergroup
+        );
+        assert_eq!(contact_kind(Some("user"), &group), PeerKind::Group);
+        assert_eq!(contact_kind(Some("robot"), &person), PeerKind::User);
+        assert_eq!(contact_kind(None, &group), PeerKind::Group);
+    }
+
+    #[test]
+    fn zero_is_a_hidden_phone_and_usernames_lose_their_at() {
+        assert!(is_hidden(Some(&Value::from(0))));
+        assert!(is_hidden(Some(&Value::from("000"))));
+        assert!(!is_hidden(Some(&Value::from(79001234567_u64))));
+        assert!(!is_hidden(None));
+        assert_eq!(
+            username(Some(&Value::from(" @ivan_tsarevich"))).as_deref(),
+            Some("ivan_tsarevich")
+        );
+        assert_eq!(username(Some(&Value::from("@"))), None);
+        assert_eq!(username(Some(&Value::from(7))), None, "not text");
+        assert_eq!(username(None), None);
     }
 
     #[test]

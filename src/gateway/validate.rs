@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::contact::ContactCard;
 use crate::error::{Rule, ValidationError};
 use crate::id::ChatId;
 
@@ -42,6 +43,16 @@ pub(crate) fn phone(field: &'static str, phone: &str, min: usize, max: usize) ->
         ));
     }
     Ok(())
+}
+
+/// A card that can be shared by phone: refused when it has no phone because the contact hides
+/// it (GREEN-API MAX and Telegram `phoneNumber: 0`), which no other field can make up for.
+pub(crate) fn phone_shown(field: &'static str, card: &ContactCard) -> Checked<()> {
+    if card.phone.is_none() && card.phone_hidden {
+        Err(ValidationError::new(field, Rule::PhoneHidden))
+    } else {
+        Ok(())
+    }
 }
 
 /// A duration of whole milliseconds within `min..=max` ms; returns the milliseconds.
@@ -153,6 +164,19 @@ mod tests {
                 actual: 10
             }
         );
+    }
+
+    #[test]
+    fn a_card_without_a_phone_is_refused_as_hidden_only_when_the_contact_hides_it() {
+        let mut card = ContactCard::new().first_name("Лягушка");
+        assert!(phone_shown("card.phone", &card).is_ok());
+        card.phone_hidden = true;
+        assert_eq!(
+            phone_shown("card.phone", &card).unwrap_err(),
+            ValidationError::new("card.phone", Rule::PhoneHidden)
+        );
+        card.phone = Some("79001234572".into());
+        assert!(phone_shown("card.phone", &card).is_ok());
     }
 
     #[test]

@@ -262,6 +262,7 @@ impl Gateway for ZApi {
             quote_text: true,
             quote_contact: true,
             typing_text: true,
+            typing_kind: false,
             typing_contact: false,
             delay: true,
         }
@@ -275,6 +276,9 @@ impl Gateway for ZApi {
     ) -> Result<SentMessage> {
         validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
         validate::text("text", text, MAX_TEXT_CHARS)?;
+        if options.typing_kind.is_some() {
+            log_dropped(GatewayKind::ZApi, "send-text", "typing kind");
+        }
         let body = SendTextBody {
             phone: chat.as_str(),
             message: text,
@@ -368,6 +372,7 @@ fn contact_name(card: &ContactCard) -> Option<String> {
 
 /// The card's phone, else the digits of its chat id (Z-API digits or WhatsApp `@c.us`).
 fn contact_phone(card: &ContactCard) -> Result<&str, ValidationError> {
+    validate::phone_shown("card.phone", card)?;
     let phone = card
         .phone
         .as_deref()

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::gateway::{ClientSettings, GatewayKind};
-use crate::gateway::{DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig};
+use crate::gateway::{DEFAULT_ZAPI_URL, GatewayConfig, default_green_api_url};
 use crate::secret::Secret;
 
 use super::{Instance, config_error};
@@ -32,7 +32,7 @@ const FIELDS: [&str; 7] = [
 /// ```toml
 /// [[instance]]
 /// name = "sales"                          # optional: in logs and cx.instance()
-/// gateway = "green-api"                   # green-api | green-api-max | zapi
+/// gateway = "green-api"                   # green-api | green-api-max | green-api-telegram | zapi
 /// url = "https://7105.api.greenapi.com"   # optional: the gateway's general host
 /// id = "1101000001"                       # idInstance / Z-API instance id
 /// token = "..."                           # apiTokenInstance / Z-API instance token
@@ -295,7 +295,7 @@ impl Entry<'_> {
                 kind,
                 api_url: url
                     .clone()
-                    .unwrap_or_else(|| DEFAULT_GREEN_API_URL.to_owned()),
+                    .unwrap_or_else(|| default_green_api_url(kind).to_owned()),
                 instance: id.clone(),
                 token: token.clone(),
             })

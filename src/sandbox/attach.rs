@@ -44,9 +44,11 @@ impl SandboxBuilder {
             self.webhook(format!("{base}/webhook"), Some(webhook_token.clone()))
         };
         let sandbox = builder.build();
+        let (instance, token) = (sandbox.instance(), sandbox.token().clone());
         let gateway = match sandbox.platform() {
-            Platform::Max => GreenApi::max(&base, sandbox.instance(), sandbox.token().clone()),
-            _ => GreenApi::whatsapp(&base, sandbox.instance(), sandbox.token().clone()),
+            Platform::Max => GreenApi::max(&base, instance, token),
+            Platform::Telegram => GreenApi::telegram(&base, instance, token),
+            Platform::WhatsApp => GreenApi::whatsapp(&base, instance, token),
         }
         .settings(client)
         .build()?;

@@ -4,7 +4,8 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /` | the web chat page |
-//! | `GET /sandbox/contacts` | `[{"chatId", "name", "contactName", "phone", "type"}]` |
+//! | `GET /sandbox/instance` | `{"platform", "messenger", "idInstance"}`: which messenger it emulates |
+//! | `GET /sandbox/contacts` | `[{"chatId", "name", "contactName", "phone", "username"?, "type"}]` |
 //! | `POST /sandbox/messages` `{"from", "chat"?, "text", "quoted"?}` | `{"idMessage"}`, or 400 `{"error"}` |
 //! | `GET /sandbox/messages?chat=<chat id>` | the chat's entries in order, or 400 `{"error"}` |
 //! | `GET /sandbox/events` | Server-Sent Events: one `message` event per new entry |
@@ -27,7 +28,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Sandbox;
 use super::chat::UserMessage;
-use super::green_api::kind_name;
 use crate::id::{ChatId, MessageId};
 
 /// The web chat: one self-contained HTML page.
@@ -37,6 +37,7 @@ const PAGE: &str = include_str!("page.html");
 pub(crate) fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/", get(page))
+        .route("/sandbox/instance", get(instance))
         .route("/sandbox/contacts", get(contacts))
         .route("/sandbox/messages", get(history).post(post_message))
         .route("/sandbox/events", get(events))
@@ -46,18 +47,33 @@ async fn page() -> Response {
     ([(CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
 }
 
-/// The contact list, in one shape for both platforms.
+/// Which messenger the sandbox emulates, and its instance id.
+async fn instance(State(sandbox): State<Sandbox>) -> Response {
+    let platform = sandbox.platform();
+    Json(json!({
+        "platform": platform.name(),
+        "messenger": platform.messenger(),
+        "idInstance": sandbox.instance(),
+    }))
+    .into_response()
+}
+
+/// The contact list, in one shape for every platform.
 async fn contacts(State(sandbox): State<Sandbox>) -> Response {
     let contacts: Vec<_> = sandbox
         .shared
         .contacts
         .iter()
         .map(|contact| {
-            json!({
+            let mut entry = json!({
                 "chatId": contact.chat_id, "name": contact.name,
                 "contactName": contact.contact_name, "phone": contact.phone,
-                "type": kind_name(contact.kind),
-            })
+                "type": contact.kind.name(),
+            });
+            if let Some(username) = &contact.username {
+                entry["username"] = json!(username);
+            }
+            entry
         })
         .collect();
     Json(contacts).into_response()

@@ -16,11 +16,11 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::chat::{Author, EntryContent};
-use super::notification::{WID_MAX, WID_WHATSAPP};
+use super::notification::wid;
 use super::rules::{self, Refusal};
 use super::state::{Shared, lock};
 use super::{Platform, Sandbox};
-use crate::contact::{Contact, ContactKind};
+use crate::contact::Contact;
 use crate::gateway::green_api::rules::{
     DEFAULT_RECEIVE_TIMEOUT_S, MAX_BODY_BYTES, RECEIVE_TIMEOUT_S,
 };
@@ -177,9 +177,9 @@ fn get_contacts(shared: &Shared, query: Option<&str>) -> Response {
 }
 
 /// One getContacts entry: WhatsApp `{id, name, contactName, type}`; MAX `{chatId, name,
-/// contactName, type, phoneNumber}` (0 when hidden).
+/// contactName, type, phoneNumber}` (0 when hidden); Telegram adds `username`.
 fn contact_entry(platform: Platform, contact: &Contact) -> Value {
-    let kind = kind_name(contact.kind);
+    let kind = contact.kind.name();
     match platform {
         Platform::WhatsApp => json!({
             "id": contact.chat_id, "name": contact.name, "contactName": contact.contact_name,
@@ -188,6 +188,11 @@ fn contact_entry(platform: Platform, contact: &Contact) -> Value {
         Platform::Max => json!({
             "chatId": contact.chat_id, "name": contact.name, "contactName": contact.contact_name,
             "type": kind, "phoneNumber": phone_number(contact),
+        }),
+        Platform::Telegram => json!({
+            "chatId": contact.chat_id, "name": contact.name, "contactName": contact.contact_name,
+            "type": kind, "phoneNumber": phone_number(contact),
+            "username": contact.username.as_deref().unwrap_or_default(),
         }),
     }
 }
@@ -220,6 +225,11 @@ async fn contact_info(shared: &Shared, body: Body) -> Response {
         Platform::Max => json!({
             "avatar": "", "name": name, "contactName": contact_name, "chatId": chat,
             "lastSeen": null, "phoneNumber": known.map_or(0, phone_number),
+        }),
+        Platform::Telegram => json!({
+            "avatar": "", "name": name, "contactName": contact_name, "chatId": chat,
+            "lastSeen": null, "phoneNumber": known.map_or(0, phone_number),
+            "username": known.and_then(|contact| contact.username.clone()).unwrap_or_default(),
         }),
     };
     Json(info).into_response()
@@ -268,12 +278,8 @@ fn delete(shared: &Shared, receipt: &str) -> Response {
 /// stored.
 fn settings(shared: &Shared) -> Value {
     let webhook = shared.outbox.webhook();
-    let wid = match shared.platform {
-        Platform::WhatsApp => WID_WHATSAPP,
-        Platform::Max => WID_MAX,
-    };
     let mut settings = json!({
-        "wid": wid, "countryInstance": "", "typeAccount": "sandbox",
+        "wid": wid(shared.platform), "countryInstance": "", "typeAccount": "sandbox",
         "webhookUrl": webhook.as_ref().map(|target| target.url.as_str()).unwrap_or_default(),
         "webhookUrlToken": webhook
             .as_ref()
@@ -354,14 +360,6 @@ fn query_value(query: Option<&str>, key: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(name, _)| name == key)
         .map(|(_, value)| value.into_owned())
-}
-
-/// `user` or `group`.
-pub(crate) fn kind_name(kind: ContactKind) -> &'static str {
-    match kind {
-        ContactKind::Group => "group",
-        _ => "user",
-    }
 }
 
 /// The contact's phone number as an integer; 0 when hidden or unknown.

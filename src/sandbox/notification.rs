@@ -6,12 +6,24 @@ use serde_json::{Value, json};
 use super::Platform;
 use super::chat::{Author, ChatEntry, EntryContent};
 use super::state::Shared;
+use crate::contact::PeerKind;
 use crate::id::ChatId;
 
 /// The bot's own number (`instanceData.wid`) on WhatsApp.
-pub(crate) const WID_WHATSAPP: &str = "79990000000@c.us";
+const WID_WHATSAPP: &str = "79990000000@c.us";
 /// The bot's own id (`instanceData.wid`) on MAX.
-pub(crate) const WID_MAX: &str = "19990000";
+const WID_MAX: &str = "19990000";
+/// The bot's own id (`instanceData.wid`) on Telegram.
+const WID_TELEGRAM: &str = "39990000";
+
+/// The bot's own id (`instanceData.wid`) on `platform`.
+pub(crate) fn wid(platform: Platform) -> &'static str {
+    match platform {
+        Platform::WhatsApp => WID_WHATSAPP,
+        Platform::Max => WID_MAX,
+        Platform::Telegram => WID_TELEGRAM,
+    }
+}
 
 /// The notification of `entry`, a text `sender` wrote.
 pub(crate) fn incoming_message(shared: &Shared, entry: &ChatEntry, sender: &ChatId) -> Value {
@@ -50,16 +62,12 @@ fn instance_data(shared: &Shared) -> Value {
         .instance
         .parse::<u64>()
         .map_or_else(|_| Value::from(shared.instance.as_str()), Value::from);
-    let wid = match shared.platform {
-        Platform::WhatsApp => WID_WHATSAPP,
-        Platform::Max => WID_MAX,
-    };
     let type_instance = shared.platform.rules().type_instance;
-    json!({"idInstance": id_instance, "wid": wid, "typeInstance": type_instance})
+    json!({"idInstance": id_instance, "wid": wid(shared.platform), "typeInstance": type_instance})
 }
 
 /// `senderData`, with the names from the contact list (empty for strangers); MAX adds
-/// `senderPhoneNumber` (0 when hidden).
+/// `senderPhoneNumber` (0 when hidden), Telegram also `chatType` and `senderType`.
 fn sender_data(shared: &Shared, chat: &ChatId, sender: &ChatId) -> Value {
     let (name, contact_name) = names(shared, sender);
     let chat_name = if chat == sender {
@@ -75,24 +83,38 @@ fn sender_data(shared: &Shared, chat: &ChatId, sender: &ChatId) -> Value {
         "senderName": name,
         "senderContactName": contact_name,
     });
-    if shared.platform == Platform::Max {
+    if matches!(shared.platform, Platform::Max | Platform::Telegram) {
         let phone = shared
             .contact(sender.as_str())
             .and_then(|contact| contact.phone.as_deref()?.parse::<u64>().ok())
             .unwrap_or(0);
         data["senderPhoneNumber"] = Value::from(phone);
     }
+    if shared.platform == Platform::Telegram {
+        let sender_kind = kind(shared, sender, PeerKind::User);
+        let chat_kind = if chat == sender {
+            sender_kind
+        } else {
+            kind(shared, chat, PeerKind::Group)
+        };
+        data["chatType"] = Value::from(chat_kind.name());
+        data["senderType"] = Value::from(sender_kind.name());
+    }
     data
+}
+
+/// The kind of `chat` in the contact list; `unknown` for a stranger.
+fn kind(shared: &Shared, chat: &ChatId, unknown: PeerKind) -> PeerKind {
+    shared
+        .contact(chat.as_str())
+        .map_or(unknown, |contact| contact.kind)
 }
 
 /// `messageData.quotedMessage` for a reply to `id`, with the quoted message's own fields.
 fn quoted_message(platform: Platform, id: &str, quoted: Option<&ChatEntry>) -> Value {
     let participant = match quoted.map(|entry| &entry.author) {
         Some(Author::Person(person)) => person.to_string(),
-        Some(Author::Bot) => match platform {
-            Platform::WhatsApp => WID_WHATSAPP.to_owned(),
-            Platform::Max => WID_MAX.to_owned(),
-        },
+        Some(Author::Bot) => wid(platform).to_owned(),
         None => String::new(),
     };
     match quoted.map(|entry| &entry.content) {

@@ -83,9 +83,9 @@ pub(crate) fn named_chat(body: &Map<String, Value>) -> Option<ChatId> {
 }
 
 /// sendMessage: `chatId`, `message` (not empty, within the platform's length), optional
-/// `quotedMessageId` and `typingTime`.
+/// `quotedMessageId` and `typingTime`, and on Telegram `typingType`.
 pub(crate) fn send_message(platform: Platform, body: &Map<String, Value>) -> Checked<TextRequest> {
-    let chat = chat_id(platform, body, "chatId")?;
+    let chat = send_target(platform, body, "chatId")?;
     let text = match body.get("message") {
         None | Some(Value::Null) => return Err(invalid("message is required")),
         Some(Value::String(text)) => text.clone(),
@@ -102,6 +102,9 @@ pub(crate) fn send_message(platform: Platform, body: &Map<String, Value>) -> Che
         )));
     }
     typing_time(body)?;
+    if platform.rules().typing_type {
+        typing_type(body)?;
+    }
     Ok(TextRequest {
         chat,
         text,
@@ -110,15 +113,16 @@ pub(crate) fn send_message(platform: Platform, body: &Map<String, Value>) -> Che
 }
 
 /// sendContact: `chatId` and `contact`, as the platform's [`Cards`] say: `phoneContact` (an
-/// integer of the documented digits) and at least one name (WhatsApp); or `contact.chatId` of a
-/// contact in the contact list (MAX). Optional `quotedMessageId` where the platform takes it
-/// (ignored elsewhere), optional `typingTime`.
+/// integer of the documented digits) and at least one name (WhatsApp, Telegram — which has no
+/// `middleName`, so it is ignored there); or `contact.chatId` of a contact in the contact list
+/// (MAX). Optional `quotedMessageId` where the platform takes it (ignored elsewhere), optional
+/// `typingTime`.
 pub(crate) fn send_contact(
     platform: Platform,
     contacts: &[Contact],
     body: &Map<String, Value>,
 ) -> Checked<ContactRequest> {
-    let chat = chat_id(platform, body, "chatId")?;
+    let chat = send_target(platform, body, "chatId")?;
     let contact = match body.get("contact") {
         Some(Value::Object(contact)) => contact,
         None | Some(Value::Null) => return Err(invalid("contact is required")),
@@ -127,7 +131,10 @@ pub(crate) fn send_contact(
     typing_time(body)?;
     let rules = platform.rules();
     let card = match rules.cards {
-        Cards::ByPhone { digits } => phone_card(contact, digits)?,
+        Cards::ByPhone {
+            digits,
+            middle_name,
+        } => phone_card(contact, digits, middle_name)?,
         Cards::ByChatId => chat_card(contacts, contact)?,
     };
     let quoted = if rules.quote_contact {
@@ -178,12 +185,30 @@ pub(crate) fn user_message(
     Ok(message.chat_id())
 }
 
+/// The chat id at `field` of a send: a string in one of the platform's shapes, or where the
+/// platform takes one (Telegram), a phone number as `digits@c.us`.
+fn send_target(platform: Platform, body: &Map<String, Value>, field: &str) -> Checked<ChatId> {
+    let rules = platform.rules();
+    chat_in(platform, body, field, |id| rules.is_send_target(id))
+}
+
 /// The chat id at `field`: a string in one of the platform's shapes.
 fn chat_id(platform: Platform, body: &Map<String, Value>, field: &str) -> Checked<ChatId> {
     let rules = platform.rules();
+    chat_in(platform, body, field, |id| rules.chat_ids.is_chat(id))
+}
+
+/// The chat id at `field`: a string that `accepts` takes.
+fn chat_in(
+    platform: Platform,
+    body: &Map<String, Value>,
+    field: &str,
+    accepts: impl Fn(&str) -> bool,
+) -> Checked<ChatId> {
+    let rules = platform.rules();
     match body.get(field) {
         None | Some(Value::Null) => Err(invalid(format!("{field} is required"))),
-        Some(Value::String(id)) if rules.chat_ids.is_chat(id) => Ok(ChatId::from(id.as_str())),
+        Some(Value::String(id)) if accepts(id) => Ok(ChatId::from(id.as_str())),
         Some(Value::String(id)) => Err(invalid(format!(
             "{field} must be {}, is {id:?}",
             rules.chat_id_shape
@@ -204,6 +229,18 @@ fn typing_time(body: &Map<String, Value>) -> Checked<()> {
     }
 }
 
+/// `typingType`, when present: a string, one of Telegram's chat actions (GREEN-API gives no
+/// complete list, so any word is taken).
+fn typing_type(body: &Map<String, Value>) -> Checked<()> {
+    match body.get("typingType") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(kind)) if !kind.trim().is_empty() => Ok(()),
+        Some(value) => Err(invalid(format!(
+            "typingType must be the name of a chat action, is {value}"
+        ))),
+    }
+}
+
 /// `quotedMessageId`, when present: a string.
 fn quoted_message_id(body: &Map<String, Value>) -> Checked<Option<MessageId>> {
     match body.get("quotedMessageId") {
@@ -215,8 +252,12 @@ fn quoted_message_id(body: &Map<String, Value>) -> Checked<Option<MessageId>> {
 }
 
 /// A contact object by phone: `phoneContact` of `min..=max` digits and at least one of the
-/// four names.
-fn phone_card(contact: &Map<String, Value>, (min, max): (usize, usize)) -> Checked<SharedCard> {
+/// names (`middleName` only where the platform takes it).
+fn phone_card(
+    contact: &Map<String, Value>,
+    (min, max): (usize, usize),
+    takes_middle_name: bool,
+) -> Checked<SharedCard> {
     let phone = contact.get("phoneContact");
     let phone_contact = phone
         .and_then(Value::as_u64)
@@ -230,7 +271,11 @@ fn phone_card(contact: &Map<String, Value>, (min, max): (usize, usize)) -> Check
     let card = SharedCard {
         phone_contact: Some(phone_contact),
         first_name: name(contact, "firstName")?,
-        middle_name: name(contact, "middleName")?,
+        middle_name: if takes_middle_name {
+            name(contact, "middleName")?
+        } else {
+            None
+        },
         last_name: name(contact, "lastName")?,
         company: name(contact, "company")?,
         chat_id: None,
@@ -245,9 +290,12 @@ fn phone_card(contact: &Map<String, Value>, (min, max): (usize, usize)) -> Check
         .iter()
         .all(|name| name.as_deref().is_none_or(|name| name.trim().is_empty()))
     {
-        return Err(invalid(
-            "contact needs at least one of firstName, middleName, lastName, company",
-        ));
+        let names = if takes_middle_name {
+            "firstName, middleName, lastName, company"
+        } else {
+            "firstName, lastName, company"
+        };
+        return Err(invalid(format!("contact needs at least one of {names}")));
     }
     Ok(card)
 }
@@ -365,6 +413,58 @@ mod tests {
         assert_eq!(
             send("20000001").unwrap_err(),
             Refusal::ContactNotFound("20000001".into())
+        );
+    }
+
+    #[test]
+    fn telegram_takes_4096_characters_a_phone_chat_and_a_typing_type() {
+        let send = |value| send_message(Platform::Telegram, &body(value));
+        assert!(send(json!({"chatId": "-1001234567890", "message": "x".repeat(4096)})).is_ok());
+        assert!(
+            details(send(json!({"chatId": "10000000", "message": "x".repeat(4097)})).unwrap_err())
+                .contains("4096")
+        );
+        let to_phone = send(json!({"chatId": "79001234567@c.us", "message": "hi",
+                                   "typingTime": 2000, "typingType": "choose_contact"}));
+        assert_eq!(to_phone.unwrap().chat, ChatId::from("79001234567@c.us"));
+        assert!(
+            details(
+                send(json!({"chatId": "10000000", "message": "hi", "typingType": 5})).unwrap_err()
+            )
+            .contains("typingType")
+        );
+        assert!(
+            contact_info(
+                Platform::Telegram,
+                &body(json!({"chatId": "79001234567@c.us"}))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn telegram_contact_is_by_phone_without_a_middle_name() {
+        let contacts = seed_contacts_for(Platform::Telegram);
+        let send = |contact: Value| {
+            send_contact(
+                Platform::Telegram,
+                &contacts,
+                &body(json!({"chatId": "10000000", "contact": contact, "quotedMessageId": "Q"})),
+            )
+        };
+        let sent =
+            send(json!({"phoneContact": 79998887766_u64, "firstName": "Иван", "middleName": "X"}))
+                .unwrap();
+        assert_eq!(sent.quoted, Some(MessageId::from("Q")));
+        assert_eq!(sent.card.middle_name, None);
+        let refused =
+            send(json!({"phoneContact": 79998887766_u64, "middleName": "X"})).unwrap_err();
+        assert!(details(refused).contains("firstName, lastName, company"));
+        assert!(
+            details(
+                send(json!({"phoneContact": 1234567890123456_u64, "firstName": "A"})).unwrap_err()
+            )
+            .contains("7 to 15 digits")
         );
     }
 

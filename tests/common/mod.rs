@@ -65,6 +65,14 @@ pub fn max(uri: &str) -> GreenApi {
         .expect("a valid MAX client")
 }
 
+/// A GREEN-API Telegram client of [`INSTANCE`] at `uri`.
+pub fn telegram(uri: &str) -> GreenApi {
+    GreenApi::telegram(uri, INSTANCE, TOKEN)
+        .settings(fast_settings())
+        .build()
+        .expect("a valid Telegram client")
+}
+
 /// A Z-API client of [`ZAPI_INSTANCE`] at `uri`, without a client token.
 pub fn zapi(uri: &str) -> ZApi {
     ZApi::builder(uri, ZAPI_INSTANCE, TOKEN)
@@ -85,6 +93,11 @@ pub fn zapi_with_client_token(uri: &str) -> ZApi {
 /// `/waInstance{id}/{method}/{token}`.
 pub fn whatsapp_path(method: &str) -> String {
     format!("/waInstance{INSTANCE}/{method}/{TOKEN}")
+}
+
+/// `/waInstance{id}/{method}/{token}`: Telegram's paths are WhatsApp's.
+pub fn telegram_path(method: &str) -> String {
+    whatsapp_path(method)
 }
 
 /// `/v3/waInstance{id}/{method}/{token}`.
@@ -311,6 +324,11 @@ pub fn offline(kind: GatewayKind) -> Instance {
         ),
         GatewayKind::GreenApiMax => Arc::new(
             GreenApi::max(NOWHERE, "1101000001", "token")
+                .build()
+                .unwrap(),
+        ),
+        GatewayKind::GreenApiTelegram => Arc::new(
+            GreenApi::telegram(NOWHERE, "1101000001", "token")
                 .build()
                 .unwrap(),
         ),

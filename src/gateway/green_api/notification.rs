@@ -1,4 +1,4 @@
-//! GREEN-API's webhook notifications, WhatsApp and MAX alike, read into [`Event`]s.
+//! GREEN-API's webhook notifications, WhatsApp, MAX and Telegram alike, read into [`Event`]s.
 //!
 //! Every notification has `typeWebhook`, `instanceData` and `timestamp` (unix seconds); each
 //! type adds its own fields, and a message's `messageData.typeMessage` names where its payload
@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::rules::{Platform, whatsapp_phone};
+use crate::contact::PeerKind;
 use crate::event::{
     Block, Call, Content, DeliveryStatus, Direction, Event, EventKind, InstanceState, Location,
     Media, MediaKind, Message, MessageStatus, Poll, PollVotes, RawJson, SharedContact,
@@ -28,7 +29,7 @@ const BUTTON_REPLIES: [&str; 5] = [
 ];
 
 /// Reads a notification; `gateway` is the fallback when `instanceData.typeInstance` does not
-/// name WhatsApp or MAX.
+/// name WhatsApp, MAX or Telegram.
 pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
     let kind = match json::str_at(&value, "/typeWebhook") {
         "incomingMessageReceived" => EventKind::Message(message(&value, Direction::Incoming)),
@@ -66,7 +67,7 @@ fn instance_gateway(value: &Value) -> Option<GatewayKind> {
     gateway_of_type(json::str_at(value, "/instanceData/typeInstance"))
 }
 
-/// The gateway an `instanceData.typeInstance` names (`whatsapp`, MAX's `v3`).
+/// The gateway an `instanceData.typeInstance` names (`whatsapp`, MAX's `v3`, `telegram`).
 fn gateway_of_type(type_instance: &str) -> Option<GatewayKind> {
     Platform::of_type_instance(type_instance).map(Platform::gateway_kind)
 }
@@ -89,6 +90,8 @@ fn message(value: &Value, direction: Direction) -> Message {
         sender_contact_name: string(sender_data, "/senderContactName"),
         sender_phone: phone_number(sender_data, "/senderPhoneNumber")
             .or_else(|| phone_of_chat(&sender)),
+        sender_kind: PeerKind::of_name(json::str_at(sender_data, "/senderType")),
+        chat_kind: PeerKind::of_name(json::str_at(sender_data, "/chatType")),
         direction,
         is_group: chat.is_group(),
         quoted: quoted(data, &type_name),
@@ -218,7 +221,8 @@ fn location(data: &Value) -> Content {
     })
 }
 
-/// One `{displayName, vcard}` entry; MAX adds `chatId` and `phoneNumber`.
+/// One `{displayName, vcard}` entry; MAX adds `chatId` and `phoneNumber`, Telegram `chatId`,
+/// `phoneContact`, `firstName` and `lastName`.
 fn shared_contact(entry: &Value) -> SharedContact {
     let entry = entry.get("contactMessageData").unwrap_or(entry);
     let mut contact = text(entry, "/vcard").map_or_else(SharedContact::default, |vcard| {
@@ -227,9 +231,24 @@ fn shared_contact(entry: &Value) -> SharedContact {
     if let Some(name) = text(entry, "/displayName").filter(|name| !name.trim().is_empty()) {
         contact.name = name.trim().to_owned();
     }
+    if contact.name.is_empty() {
+        contact.name = first_and_last_name(entry);
+    }
     contact.chat_id = text(entry, "/chatId").map(ChatId::from);
     contact.add_phones(phone_number(entry, "/phoneNumber"));
+    contact.add_phones(phone_number(entry, "/phoneContact"));
     contact
+}
+
+/// Telegram's `firstName` and `lastName` joined by a space, blank parts left out.
+fn first_and_last_name(entry: &Value) -> String {
+    ["/firstName", "/lastName"]
+        .into_iter()
+        .filter_map(|pointer| text(entry, pointer))
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The contacts of a `contactsArrayMessage`: documented under `messageData.contacts`, also
@@ -335,9 +354,8 @@ fn instance_state(value: &Value, pointer: &str) -> InstanceState {
     let state = string(value, pointer);
     let connected = match state.as_str() {
         "authorized" | "online" => Some(true),
-        "notAuthorized" | "blocked" | "sleepMode" | "starting" | "pendingCode" | "offline" => {
-            Some(false)
-        }
+        "notAuthorized" | "blocked" | "sleepMode" | "starting" | "pendingCode"
+        | "pendingPassword" | "offline" => Some(false),
         _ => None,
     };
     InstanceState {
@@ -404,6 +422,8 @@ pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
             .text()
             .and_then(|phone| hidden_or_digits(&phone))
             .or_else(|| phone_of_chat(&sender)),
+        sender_kind: PeerKind::of_name(sender_data.sender_type.as_str()),
+        chat_kind: PeerKind::of_name(sender_data.chat_type.as_str()),
         direction: wire.type_webhook.0,
         is_group: chat.is_group(),
         quoted,
@@ -476,6 +496,10 @@ mod wire {
         pub(super) sender_contact_name: Scalar<'a>,
         #[serde(borrow, default)]
         pub(super) sender_phone_number: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) sender_type: Scalar<'a>,
+        #[serde(borrow, default)]
+        pub(super) chat_type: Scalar<'a>,
     }
 
     /// `messageData` of a `textMessage`.
@@ -553,6 +577,8 @@ mod tests {
             r#"{"messageData":{"textMessageData":{"textMessage":"esc\"aped \u00e9"},"typeMessage":"textMessage","quotedMessage":{"stanzaId":"Q1"}},"typeWebhook":"outgoingAPIMessageReceived","instanceData":{"idInstance":"12","typeInstance":"v3"},"timestamp":"17","idMessage":12,"senderData":{"chatId":"120363@g.us","sender":"79001234567@c.us","senderPhoneNumber":"0"}}"#,
             r#"{"typeWebhook":"outgoingMessageReceived","instanceData":[1],"timestamp":-1,"idMessage":null,"senderData":"x","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":{"a":1}},"extendedTextMessageData":{"stanzaId":7},"quotedMessage":{"stanzaId":""}}}"#,
             r#"{"typeWebhook":"incomingMessageReceived","timestamp":1.5,"senderData":{"chatId":"","sender":5},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":" {{SWE001}} "},"quotedMessage":[{"stanzaId":"no"}]},"more":{"deep":[1,{"x":null}]}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","instanceData":{"idInstance":4100000001,"wid":"39990000","typeInstance":"telegram"},"timestamp":1705521510,"idMessage":"1402","senderData":{"chatId":"-1001234567890","chatName":"Hookbot testers","sender":"20000000","senderName":"Helper","senderPhoneNumber":0,"chatType":"supergroup","senderType":"bot"},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"contact ivan"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","senderData":{"chatId":"10000000","sender":"10000000","chatType":7,"senderType":"robot"},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hi"}}}"#,
         ];
         for text in taken {
             let event = parse_text(text, GatewayKind::GreenApiWhatsApp).expect(text);

@@ -11,7 +11,12 @@
 //! assert_eq!(Platform::Max.max_text_chars(), 4000);
 //! assert!(Platform::Max.is_group("-10000000000000"));
 //! assert!(Platform::WhatsApp.is_person("79001234567@c.us"));
+//! assert_eq!(Platform::Telegram.max_text_chars(), 4096);
+//! assert!(Platform::Telegram.is_group("-1001234567890"));
 //! ```
+
+use std::fmt;
+use std::str::FromStr;
 
 use crate::error::ValidationError;
 use crate::gateway::validate::{self, is_digits};
@@ -32,6 +37,13 @@ pub(crate) const DEFAULT_RECEIVE_TIMEOUT_S: u64 = 5;
 /// limits, contact cards): what a [`GreenApi`](crate::gateway::GreenApi) client checks before
 /// sending, and what a [`Sandbox`](crate::sandbox::Sandbox) emulates (answering both path
 /// forms, `/waInstance…` and `/v3/waInstance…`, whichever it is).
+///
+/// ```
+/// use hookbot::sandbox::Platform;
+///
+/// assert_eq!("telegram".parse(), Ok(Platform::Telegram));
+/// assert_eq!(Platform::Telegram.messenger(), "Telegram");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Platform {
@@ -42,6 +54,10 @@ pub enum Platform {
     /// MAX (v3): numeric chat ids (negative for groups), texts up to 4000 characters, contact
     /// cards by the chat id of a contact in the instance's contact list.
     Max,
+    /// Telegram: numeric chat ids (negative for groups, supergroups and channels; sends also
+    /// take a phone number as `digits@c.us`), texts up to 4096 characters, contact cards by
+    /// phone number, quoting, and a kind of typing indicator.
+    Telegram,
 }
 
 /// One messenger's row of the table: what its requests must keep.
@@ -49,6 +65,10 @@ pub enum Platform {
 pub(crate) struct Rules {
     /// The gateway kind of the messenger's clients and notifications.
     pub(crate) kind: GatewayKind,
+    /// The platform's name in `HOOKBOT_SANDBOX_PLATFORM` and the sandbox's API.
+    pub(crate) name: &'static str,
+    /// The messenger's name, as people write it.
+    pub(crate) messenger: &'static str,
     /// `instanceData.typeInstance` in the messenger's notifications.
     pub(crate) type_instance: &'static str,
     /// The path segment before `waInstance{id}` in the messenger's URLs, if any.
@@ -57,6 +77,9 @@ pub(crate) struct Rules {
     pub(crate) max_text_chars: usize,
     /// How the messenger writes chat ids.
     pub(crate) chat_ids: ChatIds,
+    /// Whether sends also take a phone number as WhatsApp writes a person, `digits@c.us`
+    /// (Telegram, for compatibility); look-ups never do.
+    pub(crate) phone_chats: bool,
     /// The chat-id shapes, as a validation error names them.
     pub(crate) chat_id_shape: &'static str,
     /// How sendContact names the contact it shares.
@@ -69,6 +92,8 @@ pub(crate) struct Rules {
     pub(crate) quote_contact: bool,
     /// Whether sendContact takes `typingTime` (sendMessage always does).
     pub(crate) typing_contact: bool,
+    /// Whether sendMessage takes `typingType`, the kind of typing indicator.
+    pub(crate) typing_type: bool,
 }
 
 /// How a messenger writes chat ids.
@@ -89,6 +114,9 @@ pub(crate) enum Cards {
     ByPhone {
         /// The fewest and the most digits of `phoneContact`.
         digits: (usize, usize),
+        /// Whether `contact` takes `middleName`; without it, a middle name follows the first
+        /// name in `firstName`.
+        middle_name: bool,
     },
     /// `contact: {chatId}`: a person in the instance's contact list.
     ByChatId,
@@ -97,43 +125,95 @@ pub(crate) enum Cards {
 /// GREEN-API for WhatsApp.
 static WHATSAPP: Rules = Rules {
     kind: GatewayKind::GreenApiWhatsApp,
+    name: "whatsapp",
+    messenger: "WhatsApp",
     type_instance: "whatsapp",
     path_prefix: None,
     max_text_chars: 20000,
     chat_ids: ChatIds::WhatsApp,
+    phone_chats: false,
     chat_id_shape: "a WhatsApp chat id: digits@c.us, digits@g.us or digits@lid",
-    cards: Cards::ByPhone { digits: (11, 12) },
+    cards: Cards::ByPhone {
+        digits: (11, 12),
+        middle_name: true,
+    },
     card_needs: "GREEN-API WhatsApp shares a contact by phone number",
     quote_text: true,
     quote_contact: true,
     typing_contact: false,
+    typing_type: false,
 };
 
 /// GREEN-API for MAX: quoting is not documented for it, so it is never sent.
 static MAX: Rules = Rules {
     kind: GatewayKind::GreenApiMax,
+    name: "max",
+    messenger: "MAX",
     type_instance: "v3",
     path_prefix: Some("v3"),
     max_text_chars: 4000,
     chat_ids: ChatIds::Signed,
+    phone_chats: false,
     chat_id_shape: "a MAX chat id: digits, negative for a group",
     cards: Cards::ByChatId,
     card_needs: "GREEN-API MAX shares a contact by its chat id",
     quote_text: false,
     quote_contact: false,
     typing_contact: true,
+    typing_type: false,
+};
+
+/// GREEN-API for Telegram: plain paths; Telegram's numeric chat ids, and a phone number as
+/// `digits@c.us` where a message is sent to one; contact cards by phone number as on WhatsApp
+/// (`{phoneContact, firstName?, lastName?, company?}`: no middle name; a phone number of 7 to
+/// 15 digits, E.164's range, as GREEN-API documents no bound for Telegram); `typingType` on
+/// texts. Its rate limits are WhatsApp's for every method hookbot calls (the default
+/// [`RateLimits`](crate::gateway::RateLimits)): sendContact 50/s, getContacts and
+/// getContactInfo 1/s each; of the methods it does not call, sendPoll takes 50/s and
+/// downloadFile 5/s.
+static TELEGRAM: Rules = Rules {
+    kind: GatewayKind::GreenApiTelegram,
+    name: "telegram",
+    messenger: "Telegram",
+    type_instance: "telegram",
+    path_prefix: None,
+    max_text_chars: 4096,
+    chat_ids: ChatIds::Signed,
+    phone_chats: true,
+    chat_id_shape: "a Telegram chat id: digits, negative for a group; sends also take a phone number as digits@c.us",
+    cards: Cards::ByPhone {
+        digits: (7, 15),
+        middle_name: false,
+    },
+    card_needs: "GREEN-API Telegram shares a contact by phone number",
+    quote_text: true,
+    quote_contact: true,
+    typing_contact: false,
+    typing_type: true,
 };
 
 impl Platform {
     /// Every messenger, in the order notifications are matched against them.
-    pub(crate) const ALL: [Platform; 2] = [Platform::WhatsApp, Platform::Max];
+    pub const ALL: [Platform; 3] = [Platform::WhatsApp, Platform::Max, Platform::Telegram];
 
     /// The messenger's row of the table.
     pub(crate) fn rules(self) -> &'static Rules {
         match self {
             Platform::WhatsApp => &WHATSAPP,
             Platform::Max => &MAX,
+            Platform::Telegram => &TELEGRAM,
         }
+    }
+
+    /// `whatsapp`, `max` or `telegram`: the platform's name in `HOOKBOT_SANDBOX_PLATFORM` and
+    /// in the sandbox's `GET /sandbox/instance` (read back by [`str::parse`]).
+    pub fn name(self) -> &'static str {
+        self.rules().name
+    }
+
+    /// The messenger's name as people write it: `WhatsApp`, `MAX` or `Telegram`.
+    pub fn messenger(self) -> &'static str {
+        self.rules().messenger
     }
 
     /// The messenger whose notifications carry `instanceData.typeInstance` = `type_instance`.
@@ -148,18 +228,20 @@ impl Platform {
         self.rules().kind
     }
 
-    /// The longest text message, in characters: 20000 on WhatsApp, 4000 on MAX.
+    /// The longest text message, in characters: 20000 on WhatsApp, 4000 on MAX, 4096 on
+    /// Telegram.
     pub fn max_text_chars(self) -> usize {
         self.rules().max_text_chars
     }
 
-    /// Whether `id` is a person's chat id: `digits@c.us` on WhatsApp, positive digits on MAX.
+    /// Whether `id` is a person's chat id: `digits@c.us` on WhatsApp, positive digits on MAX
+    /// and Telegram.
     pub fn is_person(self, id: &str) -> bool {
         self.rules().chat_ids.is_person(id)
     }
 
     /// Whether `id` is a group chat id: `digits@g.us` (or `digits-digits@g.us`) on WhatsApp,
-    /// negative digits on MAX.
+    /// negative digits on MAX and Telegram.
     pub fn is_group(self, id: &str) -> bool {
         self.rules().chat_ids.is_group(id)
     }
@@ -167,6 +249,33 @@ impl Platform {
     /// Whether `id` is any chat id of the platform (WhatsApp also accepts `digits@lid`).
     pub fn is_chat(self, id: &str) -> bool {
         self.rules().chat_ids.is_chat(id)
+    }
+}
+
+impl FromStr for Platform {
+    type Err = UnknownPlatform;
+
+    /// The platform [`name`](Platform::name) calls `name`.
+    fn from_str(name: &str) -> Result<Self, UnknownPlatform> {
+        Self::ALL
+            .into_iter()
+            .find(|platform| platform.name() == name)
+            .ok_or(UnknownPlatform)
+    }
+}
+
+/// A name that is not one of the [platforms](Platform). Its message lists the names there
+/// are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownPlatform;
+
+impl std::error::Error for UnknownPlatform {}
+
+impl fmt::Display for UnknownPlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = Platform::ALL.map(Platform::name);
+        write!(f, "must be one of {}", names.join(", "))
     }
 }
 
@@ -178,24 +287,36 @@ impl Rules {
             quote_text: self.quote_text,
             quote_contact: self.quote_contact,
             typing_text: true,
+            typing_kind: self.typing_type,
             typing_contact: self.typing_contact,
             delay: false,
         }
     }
 
-    /// Checks that `chat` has one of the messenger's chat-id shapes.
+    /// Whether a message can be sent to `id`: one of the messenger's chat ids, or where the
+    /// messenger takes one, a phone number as `digits@c.us`.
+    pub(crate) fn is_send_target(&self, id: &str) -> bool {
+        self.chat_ids.is_chat(id) || (self.phone_chats && whatsapp_phone(id).is_some())
+    }
+
+    /// Checks that a message can be sent to `chat` (see [`is_send_target`](Rules::is_send_target)).
     pub(crate) fn check_chat(&self, field: &'static str, chat: &ChatId) -> Checked {
         validate::chat_id(
             field,
             chat,
-            |id| self.chat_ids.is_chat(id),
+            |id| self.is_send_target(id),
             self.chat_id_shape,
         )
     }
 
     /// Checks that `chat` is a chat id of the messenger, and a person's rather than a group's.
     pub(crate) fn check_individual_chat(&self, field: &'static str, chat: &ChatId) -> Checked {
-        self.check_chat(field, chat)?;
+        validate::chat_id(
+            field,
+            chat,
+            |id| self.chat_ids.is_chat(id),
+            self.chat_id_shape,
+        )?;
         validate::individual_chat(field, chat)
     }
 }
@@ -323,9 +444,55 @@ mod tests {
     }
 
     #[test]
+    fn each_platform_is_found_by_its_name_and_has_its_own_kind() {
+        for platform in Platform::ALL {
+            assert_eq!(platform.name().parse(), Ok(platform));
+        }
+        let kinds: std::collections::HashSet<_> = Platform::ALL.map(Platform::gateway_kind).into();
+        assert_eq!(kinds.len(), Platform::ALL.len());
+        assert_eq!("Telegram".parse::<Platform>(), Err(UnknownPlatform));
+        assert_eq!(
+            UnknownPlatform.to_string(),
+            "must be one of whatsapp, max, telegram"
+        );
+    }
+
+    #[test]
+    fn telegram_chat_ids_are_signed_and_sends_take_a_phone() {
+        let telegram = Platform::Telegram;
+        assert!(telegram.is_person("10000000"));
+        assert!(telegram.is_group("-1001234567890"));
+        assert!(!telegram.is_chat("79001234567@c.us"));
+        let rules = telegram.rules();
+        let phone = ChatId::from("79001234567@c.us");
+        assert!(rules.check_chat("chat", &phone).is_ok());
+        assert!(
+            rules
+                .check_chat("chat", &ChatId::from("-1001234567890"))
+                .is_ok()
+        );
+        assert!(matches!(
+            rules
+                .check_individual_chat("chat", &phone)
+                .unwrap_err()
+                .rule,
+            Rule::ChatIdShape { .. }
+        ));
+        assert!(
+            rules
+                .check_chat("chat", &ChatId::from("120363043968066561@g.us"))
+                .is_err()
+        );
+        assert!(!Platform::Max.rules().is_send_target("79001234567@c.us"));
+    }
+
+    #[test]
     fn every_phone_contact_fits_an_integer() {
         for platform in Platform::ALL {
-            if let Cards::ByPhone { digits: (min, max) } = platform.rules().cards {
+            if let Cards::ByPhone {
+                digits: (min, max), ..
+            } = platform.rules().cards
+            {
                 assert!(0 < min && min <= max && max <= 19, "{platform:?}");
             }
         }

@@ -79,6 +79,8 @@ fn message(value: &Value) -> Message {
         sender_name: string(value, "/senderName"),
         sender_contact_name: String::new(),
         sender_phone: is_digits(sender.as_str()).then(|| sender.to_string()),
+        sender_kind: None,
+        chat_kind: None,
         direction: direction(value, from_me),
         is_group: json::flag(value, "/isGroup").unwrap_or(false) || chat.is_group(),
         quoted: text(value, "/referenceMessageId").map(MessageId::from),
