@@ -17,6 +17,7 @@ use crate::backlog::{Backlog, MemoryBacklog};
 use crate::conversation::{ConversationState, Conversations};
 use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::Dispatcher;
+use crate::memo::Memos;
 
 /// Where a bot keeps the notifications it accepted until their handlers finish, the claims
 /// against duplicates, and (unless the bot sets other [`Conversations`]) the conversations'
@@ -79,6 +80,15 @@ impl Store {
             Kind::Redis(queue) => {
                 Conversations::new(crate::redis::RedisStorage::new(queue.redis()))
             }
+        }
+    }
+
+    /// Where the handlers of a bot on this store keep their [memos](crate::memo).
+    pub(crate) fn memos(&self) -> Memos {
+        match &self.0 {
+            Kind::Memory(_) => Memos::in_memory(),
+            #[cfg(feature = "redis")]
+            Kind::Redis(_) => Memos::in_memory(),
         }
     }
 }
