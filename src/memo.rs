@@ -54,6 +54,12 @@ enum Backend<V> {
         ttl: Option<Duration>,
     },
     Durable(durable::Memo<V>),
+    #[cfg(feature = "redis")]
+    Redis {
+        memos: crate::redis::memo::RedisMemos,
+        name: Arc<str>,
+        ttl: Option<Duration>,
+    },
 }
 
 impl<V> Memo<V> {
@@ -68,6 +74,12 @@ impl<V> Memo<V> {
                 ttl: Some(ttl),
             },
             Backend::Durable(memo) => Backend::Durable(memo.ttl(ttl)),
+            #[cfg(feature = "redis")]
+            Backend::Redis { memos, name, .. } => Backend::Redis {
+                memos,
+                name,
+                ttl: Some(ttl),
+            },
         };
         self
     }
@@ -91,6 +103,11 @@ impl<V: Serialize + DeserializeOwned> Memo<V> {
                 Ok(table.get(name, &key).and_then(|value| read(name, &value)))
             }
             Backend::Durable(memo) => memo.get(&key).await,
+            #[cfg(feature = "redis")]
+            Backend::Redis { memos, name, .. } => Ok(memos
+                .get(name, &key)
+                .await?
+                .and_then(|value| read(name, &value))),
         }
     }
 
@@ -108,6 +125,10 @@ impl<V: Serialize + DeserializeOwned> Memo<V> {
                 Ok(())
             }
             Backend::Durable(memo) => memo.put(&key, value).await,
+            #[cfg(feature = "redis")]
+            Backend::Redis { memos, name, ttl } => {
+                memos.put(name, &key, &write(value)?, *ttl).await
+            }
         }
     }
 
@@ -124,6 +145,8 @@ impl<V: Serialize + DeserializeOwned> Memo<V> {
                 Ok(())
             }
             Backend::Durable(memo) => memo.remove(&key).await,
+            #[cfg(feature = "redis")]
+            Backend::Redis { memos, name, .. } => memos.remove(name, &key).await,
         }
     }
 }
@@ -159,6 +182,12 @@ impl<V> Clone for Memo<V> {
                 ttl: *ttl,
             },
             Backend::Durable(memo) => Backend::Durable(memo.clone()),
+            #[cfg(feature = "redis")]
+            Backend::Redis { memos, name, ttl } => Backend::Redis {
+                memos: memos.clone(),
+                name: name.clone(),
+                ttl: *ttl,
+            },
         };
         Self {
             backend,
@@ -176,6 +205,11 @@ impl<V> fmt::Debug for Memo<V> {
                 .field("name", name)
                 .field("ttl", ttl),
             Backend::Durable(memo) => debug.field("store", memo),
+            #[cfg(feature = "redis")]
+            Backend::Redis { name, ttl, .. } => debug
+                .field("store", &"redis")
+                .field("name", name)
+                .field("ttl", ttl),
         };
         debug.field("scope", &self.scope).finish()
     }
@@ -188,6 +222,9 @@ pub(crate) enum Memos {
     Memory(Arc<MemoryTable>),
     /// In the embedded durable store.
     Durable(DurableStore),
+    /// In Redis, shared by the replicas.
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::memo::RedisMemos),
 }
 
 impl Memos {
@@ -205,8 +242,22 @@ impl Memos {
                 ttl: None,
             },
             Self::Durable(store) => Backend::Durable(store.memo(name)),
+            #[cfg(feature = "redis")]
+            Self::Redis(memos) => Backend::Redis {
+                memos: memos.clone(),
+                name: name.into(),
+                ttl: None,
+            },
         };
         Memo { backend, scope }
+    }
+}
+
+/// The memos of the replicas of a bot on this Redis (under its namespace).
+#[cfg(feature = "redis")]
+impl From<&crate::redis::Redis> for Memos {
+    fn from(redis: &crate::redis::Redis) -> Self {
+        Self::Redis(crate::redis::memo::RedisMemos::new(redis))
     }
 }
 

@@ -20,8 +20,8 @@ use crate::dispatch::Dispatcher;
 use crate::memo::Memos;
 
 /// Where a bot keeps the notifications it accepted until their handlers finish, the claims
-/// against duplicates, and (unless the bot sets other [`Conversations`]) the conversations'
-/// states. Give it to [`BotBuilder::store`](crate::bot::BotBuilder::store); bots read it from
+/// against duplicates, (unless the bot sets other [`Conversations`]) the conversations'
+/// states, and its handlers' [memos](crate::memo). Give it to [`BotBuilder::store`](crate::bot::BotBuilder::store); bots read it from
 /// the environment (`HOOKBOT_REDIS_URL`).
 ///
 /// ```
@@ -88,7 +88,7 @@ impl Store {
         match &self.0 {
             Kind::Memory(_) => Memos::in_memory(),
             #[cfg(feature = "redis")]
-            Kind::Redis(_) => Memos::in_memory(),
+            Kind::Redis(queue) => Memos::from(queue.redis()),
         }
     }
 }
