@@ -19,8 +19,8 @@
 //!
 //! The owner's message is a message the instance sent from the phone or another linked
 //! device ([`Direction::SentFromPhone`]: GREEN-API `outgoingMessageReceived`, Z-API `fromMe`
-//! without `fromApi`), never one the bot sent through the API. GREEN-API notifies them only
-//! when the instance's outgoing message notifications are on (`outgoingMessageWebhook`).
+//! without `fromApi`), never one the bot sent through the API. The gateways notify them only
+//! when told to: GREEN-API's `outgoingMessageWebhook`, Z-API's `notifySentByMe`.
 //! The pause is kept in the bot's store, in the memo [`MEMO`](Takeover::MEMO), so it survives a
 //! restart on a durable store.
 
