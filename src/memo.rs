@@ -19,7 +19,7 @@
 //!
 //! A memo from [`Scope::memo`](crate::context::Scope::memo) belongs to the event's instance:
 //! the same key on two instances of one bot is two entries. Values are kept as JSON, at most
-//! [`MAX_VALUE_BYTES`](crate::durable::MAX_VALUE_BYTES) each, and a store keeps at most
+//! [`MAX_VALUE_BYTES`] each, and a store keeps at most
 //! [`MAX_MEMO_ENTRIES`](crate::durable::MAX_MEMO_ENTRIES) over all memos: past it, the entry
 //! written longest ago is dropped, with a warning. A value that no longer reads as the memo's
 //! type (it changed in a new release) reads as absent.
@@ -56,7 +56,7 @@ enum Backend<V> {
     Durable(durable::Memo<V>),
     #[cfg(feature = "redis")]
     Redis {
-        memos: crate::redis::memo::RedisMemos,
+        memos: Arc<crate::redis::memo::RedisMemos>,
         name: Arc<str>,
         ttl: Option<Duration>,
     },
@@ -224,7 +224,7 @@ pub(crate) enum Memos {
     Durable(DurableStore),
     /// In Redis, shared by the replicas.
     #[cfg(feature = "redis")]
-    Redis(crate::redis::memo::RedisMemos),
+    Redis(Arc<crate::redis::memo::RedisMemos>),
 }
 
 impl Memos {
@@ -257,7 +257,7 @@ impl Memos {
 #[cfg(feature = "redis")]
 impl From<&crate::redis::Redis> for Memos {
     fn from(redis: &crate::redis::Redis) -> Self {
-        Self::Redis(crate::redis::memo::RedisMemos::new(redis))
+        Self::Redis(Arc::new(crate::redis::memo::RedisMemos::new(redis)))
     }
 }
 

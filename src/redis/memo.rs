@@ -61,8 +61,8 @@ static PUT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// The memos of the bots on one Redis namespace. Cheap to clone.
-#[derive(Clone, Debug)]
+/// The memos of the bots on one Redis namespace.
+#[derive(Debug)]
 pub(crate) struct RedisMemos {
     redis: Redis,
     values: String,
