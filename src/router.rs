@@ -203,7 +203,8 @@ impl<S: Send + Sync + 'static, D: ConversationState> Router<S, D> {
     }
 
     /// Runs `middleware` around every handler of this router, nested ones included; the first
-    /// added runs outermost.
+    /// added runs outermost. An event it [watches](Middleware::watches) reaches it even when no
+    /// route takes it.
     #[must_use]
     pub fn layer(mut self, middleware: impl Middleware<S, D>) -> Self {
         self.layers.push(Arc::new(middleware));

@@ -187,6 +187,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_redis_out_of_reach_fails_with_a_storage_error_naming_no_secret() {
+        const PASSWORD: &str = "hunter2-memo-password";
+        // Nothing listens on port 1.
+        let redis = Redis::open(format!("redis://:{PASSWORD}@127.0.0.1:1/0")).unwrap();
+        let memos = RedisMemos::new(&redis);
+        let failures = [
+            memos.get("greeted", "chat").await.unwrap_err(),
+            memos
+                .put("greeted", "chat", "null", None)
+                .await
+                .unwrap_err(),
+            memos.remove("greeted", "chat").await.unwrap_err(),
+        ];
+        for error in failures {
+            assert!(matches!(error, crate::Error::Storage { .. }), "{error:?}");
+            let text = format!("{error} {error:?} {memos:?}");
+            assert!(!text.contains(PASSWORD), "{text}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_value_is_kept_per_memo_and_key_until_removed() {
         let Some(test) = TestMemos::new(10) else {
             return;
