@@ -17,11 +17,10 @@ use crate::backlog::{Backlog, MemoryBacklog};
 use crate::conversation::{ConversationState, Conversations};
 use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::Dispatcher;
-use crate::memo::Memos;
 
 /// Where a bot keeps the notifications it accepted until their handlers finish, the claims
-/// against duplicates, (unless the bot sets other [`Conversations`]) the conversations'
-/// states, and its handlers' [memos](crate::memo). Give it to [`BotBuilder::store`](crate::bot::BotBuilder::store); bots read it from
+/// against duplicates, and (unless the bot sets other [`Conversations`]) the conversations'
+/// states. Give it to [`BotBuilder::store`](crate::bot::BotBuilder::store); bots read it from
 /// the environment (`HOOKBOT_REDIS_URL`).
 ///
 /// ```
@@ -84,7 +83,8 @@ impl Store {
     }
 
     /// Where the handlers of a bot on this store keep their [memos](crate::memo).
-    pub(crate) fn memos(&self) -> Memos {
+    pub(crate) fn memos(&self) -> crate::memo::Memos {
+        use crate::memo::Memos;
         match &self.0 {
             Kind::Memory(_) => Memos::in_memory(),
             #[cfg(feature = "redis")]
