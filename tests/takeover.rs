@@ -8,9 +8,14 @@ use std::time::Duration;
 use common::{Seen, Server, TOKEN, body, offline_bot};
 use hookbot::gateway::GatewayKind;
 use hookbot::takeover::Takeover;
+use hookbot::testing::TestBot;
 use hookbot::{Context, Direction, Router, filter};
 use reqwest::StatusCode;
 use serde_json::json;
+
+#[path = "../examples/takeover.rs"]
+#[allow(dead_code)]
+mod example;
 
 /// A Z-API `ReceivedCallback` in the private chat of `phone`.
 fn received(phone: &str, id: &str, text: &str, from_me: bool, from_api: bool) -> Vec<u8> {
@@ -104,4 +109,30 @@ async fn on_green_api_the_owners_message_pauses_only_its_chat() {
     let mut texts = seen.texts();
     texts.sort();
     assert_eq!(texts, ["another chat", "the bot's own"]);
+}
+
+#[tokio::test]
+async fn the_example_tells_each_chat_once_and_steps_aside_when_the_owner_writes() {
+    let mut bot = TestBot::start(example::router()).await;
+    let (vasilisa, ivan) = ("79001234567@c.us", "79001234568@c.us");
+    let asked = bot.send(vasilisa, "hello?").await;
+    let notice = bot.reply(vasilisa).await;
+    assert_eq!(notice.quoted, Some(asked));
+    assert_eq!(
+        common::text(&notice),
+        "We are away right now and will answer soon."
+    );
+    bot.send(vasilisa, "hello??").await;
+    bot.expect_no_reply(vasilisa, Duration::from_millis(300))
+        .await;
+
+    bot.deliver(sent(
+        "outgoingMessageReceived",
+        ivan,
+        "OWNER1",
+        "Ivan, one minute",
+    ))
+    .await;
+    bot.send(ivan, "ok").await;
+    bot.expect_no_reply(ivan, Duration::from_millis(300)).await;
 }
