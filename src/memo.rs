@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use crate::durable::{self, DurableStore, MAX_VALUE_BYTES, StoreError};
 use crate::error::{Error, Result};
 
-pub(crate) use memory::MemoryTable;
+use memory::MemoryTable;
 
 /// A named map of keys to values of type `V`, each entry kept for the memo's
 /// [`ttl`](Memo::ttl) or until removed, in the bot's store. Get one from a handler's context
