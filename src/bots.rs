@@ -4,7 +4,7 @@
 //! - [`contact_card`]: a contact directory: `contact <name>` answers with the best match's
 //!   contact card, quoting the request.
 //! - [`auto_reply`]: the first private message of a chat gets a greeting by name and a contact
-//!   card to reach you.
+//!   card to reach you; a chat in which you answer from the phone is left alone.
 //! - [`echo`]: answers each text with the same text.
 //!
 //! # No bot loops

@@ -30,12 +30,16 @@ use crate::filter::{Captures, Command, Matched};
 use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage, TypingKind};
 use crate::id::{ChatId, MessageId};
 use crate::instance::{Instance, Instances};
+use crate::memo::{Memo, Memos};
 
 /// What the handlers of one instance's events share: the instance (its client and contact
 /// book) and the bot's state, one for all instances.
 pub(crate) struct Services<S> {
     pub(crate) instance: Instance,
     pub(crate) state: Arc<S>,
+    /// Where the handlers' memos live, and the instance's part of them (`gateway/instance/`).
+    pub(crate) memos: Memos,
+    pub(crate) memo_scope: Arc<str>,
 }
 
 /// The services of each instance a bot serves, found by an event's gateway and instance.
@@ -45,8 +49,8 @@ pub(crate) struct ServiceTable<S> {
 }
 
 impl<S> ServiceTable<S> {
-    /// One [`Services`] per instance, all sharing `state`.
-    pub(crate) fn new(instances: Instances, state: S) -> Self {
+    /// One [`Services`] per instance, all sharing `state` and `memos`.
+    pub(crate) fn new(instances: Instances, state: S, memos: Memos) -> Self {
         let state = Arc::new(state);
         let each = instances
             .iter()
@@ -54,6 +58,8 @@ impl<S> ServiceTable<S> {
                 Arc::new(Services {
                     instance: instance.clone(),
                     state: state.clone(),
+                    memos: memos.clone(),
+                    memo_scope: format!("{}/{}/", instance.kind(), instance.id()).into(),
                 })
             })
             .collect();
@@ -222,6 +228,22 @@ impl<S> Scope<S> {
     /// The instance's contacts, cached.
     pub fn contacts(&self) -> &ContactBook {
         self.services.instance.contacts()
+    }
+
+    /// The [memo](crate::memo) `name` of this instance: small data kept per key in the bot's
+    /// store (in memory, in Redis, or durably), each entry for the memo's
+    /// [`ttl`](Memo::ttl).
+    ///
+    /// ```no_run
+    /// # async fn run(cx: hookbot::Context) -> hookbot::Result<()> {
+    /// let paused = cx.memo::<()>("paused").ttl(std::time::Duration::from_secs(3600));
+    /// paused.put("79001234567@c.us", &()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn memo<V>(&self, name: &str) -> Memo<V> {
+        self.services
+            .memos
+            .memo(name, self.services.memo_scope.clone())
     }
 
     /// A text reply to the chat; await it to send. Add [`quote`](Reply::quote) to quote the

@@ -51,6 +51,7 @@ pub mod filter;
 pub mod gateway;
 pub mod instance;
 pub mod intake;
+pub mod memo;
 pub mod metrics;
 pub mod prelude;
 #[cfg(feature = "redis")]
@@ -58,6 +59,7 @@ pub mod redis;
 pub mod router;
 pub mod sandbox;
 pub mod store;
+pub mod takeover;
 pub mod testing;
 
 mod backlog;
@@ -78,6 +80,7 @@ pub use event::{
     RawJson, SharedContact,
 };
 pub use id::{ChatId, MessageId};
+pub use memo::Memo;
 pub use router::Router;
 pub use secret::Secret;
 pub use shutdown::shutdown_signal;

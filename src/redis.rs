@@ -62,7 +62,8 @@
 //! The backend needs one Redis server (or a primary with replicas), not a Redis Cluster.
 //!
 //! Keys, under the namespace: `queue:{partition}` (streams), `dedupe:{key}` (claims),
-//! `lease:{partition}` and `replicas` (who handles what).
+//! `lease:{partition}` and `replicas` (who handles what); the handlers'
+//! [memos](crate::memo) under `memos:*`.
 //!
 //! # Conversations and rate limits
 //!
@@ -78,6 +79,7 @@ mod dedupe;
 pub(crate) mod eviction;
 mod lease;
 mod lock;
+pub(crate) mod memo;
 mod queue;
 pub(crate) mod rate_limit;
 

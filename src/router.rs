@@ -48,7 +48,7 @@ use crate::filter::{Filter, Matched};
 
 /// What a handler's future resolves to, its error boxed.
 pub type HandlerResult = Result<(), BoxError>;
-type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 
 /// An async function of a [`Context`]: what a route runs.
 pub trait Handler<S, D = ()>: Send + Sync + 'static {
@@ -73,6 +73,15 @@ where
 pub trait Middleware<S, D = ()>: Send + Sync + 'static {
     /// Runs around `next`.
     fn call(&self, cx: Context<S, D>, next: Next<S, D>) -> BoxFuture;
+
+    /// Whether this middleware must see `event` even when no route of its router takes it
+    /// (as [`Takeover`](crate::takeover::Takeover) sees the owner's messages): the router then
+    /// takes the event, and runs its middleware around a handler that does nothing. None by
+    /// default.
+    fn watches(&self, event: &Event) -> bool {
+        let _ = event;
+        false
+    }
 }
 
 impl<S, D, F, Fut> Middleware<S, D> for F
@@ -123,6 +132,15 @@ enum Route<S, D> {
 }
 
 type StateTest<D> = Box<dyn Fn(&D) -> bool + Send + Sync>;
+
+/// The handler of an event that only a router's middleware [watches](Middleware::watches).
+struct Unrouted;
+
+impl<S, D> Handler<S, D> for Unrouted {
+    fn call(&self, _cx: Context<S, D>) -> BoxFuture {
+        Box::pin(async { Ok(()) })
+    }
+}
 
 /// The handler chosen for an event, with its middleware and what its filter found.
 pub(crate) struct Chosen<S, D> {
@@ -185,7 +203,8 @@ impl<S: Send + Sync + 'static, D: ConversationState> Router<S, D> {
     }
 
     /// Runs `middleware` around every handler of this router, nested ones included; the first
-    /// added runs outermost.
+    /// added runs outermost. An event it [watches](Middleware::watches) reaches it even when no
+    /// route takes it.
     #[must_use]
     pub fn layer(mut self, middleware: impl Middleware<S, D>) -> Self {
         self.layers.push(Arc::new(middleware));
@@ -214,6 +233,13 @@ impl<S: Send + Sync + 'static, D: ConversationState> Router<S, D> {
         if chosen.is_none() {
             chosen = self.fallback.clone().map(|handler| Chosen {
                 handler,
+                layers: Vec::new(),
+                matched: Matched::default(),
+            });
+        }
+        if chosen.is_none() && self.layers.iter().any(|layer| layer.watches(event)) {
+            chosen = Some(Chosen {
+                handler: Arc::new(Unrouted),
                 layers: Vec::new(),
                 matched: Matched::default(),
             });

@@ -81,6 +81,16 @@ impl Store {
             }
         }
     }
+
+    /// Where the handlers of a bot on this store keep their [memos](crate::memo).
+    pub(crate) fn memos(&self) -> crate::memo::Memos {
+        use crate::memo::Memos;
+        match &self.0 {
+            Kind::Memory(_) => Memos::in_memory(),
+            #[cfg(feature = "redis")]
+            Kind::Redis(queue) => Memos::from(queue.redis()),
+        }
+    }
 }
 
 /// A bot on this Redis queue, shared by its replicas (see [`redis`](crate::redis)).

@@ -124,16 +124,21 @@ async fn contact_card_bot_answers_in_a_group_quoting_the_member() {
 }
 
 #[tokio::test]
-async fn auto_reply_bot_greets_the_first_message_by_name_with_the_card_then_waits_out_the_cooldown()
-{
+async fn auto_reply_bot_greets_the_first_message_by_name_with_the_quoted_card_then_waits_out_the_cooldown()
+ {
     let state = AutoReply::new(
         auto_reply::share_card("79001234570", Some("Bob Smith")),
         Duration::from_millis(800),
     );
-    let mut bot = TestBot::start_with_state(auto_reply::router(), state).await;
+    let mut bot = TestBot::start_with_state(state.router(), state).await;
     let first = bot.send(VASILISA, "Здравствуйте!").await;
     let [greeting, shared] = <[ChatEntry; 2]>::try_from(bot.replies(VASILISA, 2).await).unwrap();
-    assert_eq!(greeting.quoted, Some(first));
+    assert_eq!(greeting.quoted.as_ref(), Some(&first));
+    assert_eq!(
+        shared.quoted,
+        Some(first),
+        "the card quotes the message too"
+    );
     assert!(
         common::text(&greeting).contains("Василиса Премудрая"),
         "{}",
@@ -161,7 +166,7 @@ async fn auto_reply_bot_greets_a_stranger_by_the_notifications_name_and_leaves_g
         auto_reply::share_card("79001234570", Some("Bob Smith")),
         Duration::from_secs(3600),
     );
-    let mut bot = TestBot::start_with_state(auto_reply::router(), state).await;
+    let mut bot = TestBot::start_with_state(state.router(), state).await;
     bot.send_message(UserMessage::text(IVAN, "hi all").in_group(GROUP))
         .await;
     bot.expect_no_reply(GROUP, Duration::from_millis(300)).await;
@@ -171,6 +176,85 @@ async fn auto_reply_bot_greets_a_stranger_by_the_notifications_name_and_leaves_g
         common::text(&greeting).starts_with("Hello, "),
         "{}",
         common::text(&greeting)
+    );
+}
+
+/// GREEN-API's notification of a message the instance sent (`outgoingMessageReceived`: the
+/// owner, from the phone; `outgoingAPIMessageReceived`: through the API) in `chat`.
+fn sent_by_the_instance(type_webhook: &str, chat: &str, id: &str, text: &str) -> serde_json::Value {
+    json!({
+        "typeWebhook": type_webhook,
+        "instanceData": {"idInstance": 1101000001, "wid": "79990000000@c.us", "typeInstance": "whatsapp"},
+        "timestamp": 1700000000, "idMessage": id,
+        "senderData": {"chatId": chat, "chatName": "", "sender": "79990000000@c.us", "senderName": "Shop"},
+        "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": text}}
+    })
+}
+
+#[tokio::test]
+async fn auto_reply_bot_leaves_a_chat_alone_after_the_owner_writes_from_the_phone() {
+    let state = AutoReply::new(
+        auto_reply::share_card("79001234570", Some("Bob Smith")),
+        Duration::from_secs(3600),
+    );
+    let mut bot = TestBot::start_with_state(state.router(), state).await;
+    // The sandbox delivers a chat's notifications in turn, and the bot handles them in order:
+    // the owner's message is handled before the customer's.
+    bot.deliver(sent_by_the_instance(
+        "outgoingMessageReceived",
+        VASILISA,
+        "OWNER1",
+        "Здравствуйте, Василиса! Сейчас посмотрю.",
+    ))
+    .await;
+    bot.send(VASILISA, "Спасибо!").await;
+    bot.expect_no_reply(VASILISA, Duration::from_millis(300))
+        .await;
+
+    let first = bot.send(IVAN, "Добрый день").await;
+    let [greeting, shared] = <[ChatEntry; 2]>::try_from(bot.replies(IVAN, 2).await).unwrap();
+    assert!(common::text(&greeting).starts_with("Hello, "));
+    assert_eq!(greeting.quoted.as_ref(), Some(&first));
+    assert_eq!(
+        shared.quoted,
+        Some(first),
+        "another chat: the usual greeting"
+    );
+}
+
+#[tokio::test]
+async fn auto_reply_bot_is_not_paused_by_its_own_api_messages_and_resumes_after_the_cooldown() {
+    let state = AutoReply::new(
+        auto_reply::share_card("79001234570", Some("Bob Smith")),
+        Duration::from_millis(800),
+    );
+    let mut bot = TestBot::start_with_state(state.router(), state).await;
+    bot.deliver(sent_by_the_instance(
+        "outgoingAPIMessageReceived",
+        STRANGER,
+        "API1",
+        "Our hours: 9 to 18",
+    ))
+    .await;
+    let asked = bot.send(STRANGER, "hello").await;
+    assert_eq!(bot.replies(STRANGER, 2).await[1].quoted, Some(asked));
+
+    bot.deliver(sent_by_the_instance(
+        "outgoingMessageReceived",
+        VASILISA,
+        "OWNER2",
+        "I'll call you",
+    ))
+    .await;
+    bot.send(VASILISA, "ok").await;
+    bot.expect_no_reply(VASILISA, Duration::from_millis(300))
+        .await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let again = bot.send(VASILISA, "still there?").await;
+    assert_eq!(
+        bot.reply(VASILISA).await.quoted,
+        Some(again),
+        "greeted once the owner's pause is over"
     );
 }
 

@@ -237,6 +237,7 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
         let services = Arc::new(ServiceTable::new(
             instances.clone(),
             self.state.into_state(),
+            self.store.memos(),
         ));
         let timeouts = conversations.clone().map(|conversations| {
             Box::pin(watch_timeouts(

@@ -1,12 +1,12 @@
 //! The auto-reply bot: the first private message of a chat — and the first again after a
 //! cooldown (24 hours by default) — gets a greeting that uses the sender's name (from the
-//! gateway's contact info, cached) and the contact card you share, the greeting quoting the
-//! message. Group chats are left alone, and so are bots.
+//! gateway's contact info, cached) and the contact card you share, both quoting the message.
+//! Group chats are left alone, and so are bots. A chat in which the owner writes from the phone
+//! is left alone for the cooldown ([`Takeover`]). Which chats were greeted, and which were taken
+//! over, is kept in the bot's store ([memos](crate::memo)): on a durable store the bot greets
+//! nobody twice within the cooldown across restarts.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use moka::sync::Cache;
 
 use super::from_people;
 use crate::config::Config;
@@ -14,32 +14,38 @@ use crate::contact::ContactCard;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::filter;
-use crate::id::ChatId;
 use crate::router::Router;
+use crate::takeover::Takeover;
 
 /// How long after a greeting the same chat is greeted again, by default.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(24 * 60 * 60);
 /// The card shared in sandbox mode when `HOOKBOT_SHARE_CONTACT` is unset: a seeded contact.
 const SANDBOX_SHARE: (&str, &str) = ("79001234568", "Иван Царевич");
 
-/// The bot's state: the card to share, and which chats were greeted when, per instance (the
-/// same person writing to two numbers is greeted by each).
+/// The memo of the greeted chats, per instance (the same person writing to two numbers is
+/// greeted by each): a chat's entry lives for the cooldown.
+pub const GREETED: &str = "greeted";
+
+/// The bot's state: the card to share, and the cooldown.
+#[derive(Debug, Clone)]
 pub struct AutoReply {
     card: ContactCard,
-    greeted: Cache<Greeted, ()>,
+    cooldown: Duration,
 }
 
-/// A greeted chat: the instance, and the chat on it.
-type Greeted = (Arc<str>, ChatId);
-
 impl AutoReply {
-    /// Shares `card`, greeting each chat at most once per `cooldown`.
+    /// Shares `card`, greeting each chat at most once per `cooldown`, and leaving a chat alone
+    /// for `cooldown` after the owner wrote in it from the phone.
     pub fn new(card: ContactCard, cooldown: Duration) -> Self {
-        let greeted = Cache::builder()
-            .time_to_live(cooldown)
-            .max_capacity(1_000_000)
-            .build();
-        Self { card, greeted }
+        Self { card, cooldown }
+    }
+
+    /// The bot's routes: private messages received from people (never from a bot), in chats
+    /// the owner has not taken over within the cooldown.
+    pub fn router(&self) -> Router<AutoReply> {
+        Router::new()
+            .route(from_people() & filter::private(), greet)
+            .layer(Takeover::new(self.cooldown))
     }
 
     /// From the environment: `HOOKBOT_SHARE_CONTACT` (a chat id or a phone number),
@@ -77,11 +83,6 @@ impl AutoReply {
             cooldown,
         ))
     }
-
-    /// Whether the chat `chat` (of its instance) is due a greeting now; marks it greeted.
-    fn claim_greeting(&self, chat: &Greeted) -> bool {
-        self.greeted.entry_by_ref(chat).or_insert(()).is_fresh()
-    }
 }
 
 /// The card for a chat id or a phone number: digits are both (a phone on WhatsApp and Z-API,
@@ -95,19 +96,19 @@ pub fn share_card(contact: &str, name: Option<&str>) -> ContactCard {
     card.first_name(name.unwrap_or(phone))
 }
 
-/// The bot's routes: private messages received from people (never from a bot).
-pub fn router() -> Router<AutoReply> {
-    Router::new().route(from_people() & filter::private(), greet)
-}
-
+/// Greets the chat unless it was greeted within the cooldown: the greeting and the card, both
+/// quoting the message. A chat is marked greeted before the greeting goes out (so that a
+/// redelivered message is not greeted twice), and unmarked when it could not be sent.
 async fn greet(cx: Context<AutoReply>) -> Result<()> {
     let Some(message) = cx.message() else {
         return Ok(());
     };
-    let chat = (cx.event().instance.clone(), message.chat.clone());
-    if !cx.state().claim_greeting(&chat) {
+    let greeted = cx.memo::<()>(GREETED).ttl(cx.state().cooldown);
+    let chat = message.chat.as_str();
+    if greeted.get(chat).await?.is_some() {
         return Ok(());
     }
+    greeted.put(chat, &()).await?;
     let name = sender_name(&cx).await;
     let sent = async {
         cx.reply(format!(
@@ -115,10 +116,12 @@ async fn greet(cx: Context<AutoReply>) -> Result<()> {
         ))
         .quote()
         .await?;
-        cx.reply_contact(cx.state().card.clone()).await
+        cx.reply_contact(cx.state().card.clone()).quote().await
     };
     if let Err(error) = sent.await {
-        cx.state().greeted.invalidate(&chat);
+        if let Err(forgotten) = greeted.remove(chat).await {
+            tracing::warn!(error = %forgotten, %chat, "the chat stays marked greeted");
+        }
         return Err(error);
     }
     Ok(())
@@ -163,6 +166,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::ChatId;
 
     #[test]
     fn cooldowns_in_seconds_or_with_a_unit() {
@@ -172,16 +176,6 @@ mod tests {
         assert_eq!(parse_duration("1d"), Some(DEFAULT_COOLDOWN));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5w"), None);
-    }
-
-    #[test]
-    fn a_chat_is_greeted_once_per_instance() {
-        let bot = AutoReply::new(ContactCard::new(), DEFAULT_COOLDOWN);
-        let chat = ChatId::from("79001234567@c.us");
-        let on = |instance: &str| (Arc::from(instance), chat.clone());
-        assert!(bot.claim_greeting(&on("1101000001")));
-        assert!(!bot.claim_greeting(&on("1101000001")));
-        assert!(bot.claim_greeting(&on("1101000002")));
     }
 
     #[test]
