@@ -42,6 +42,10 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// The secret the gateway presents on each webhook call (`HOOKBOT_WEBHOOK_TOKEN`).
     pub webhook_token: Option<Secret>,
+    /// Whether a webhook may take notifications without a token
+    /// (`HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK=yes-i-understand`, for local experiments only; see
+    /// [`BotBuilder::dangerously_allow_anonymous_webhook`]).
+    pub allow_anonymous_webhook: bool,
     /// Where the bot's HTTP server listens (`HOOKBOT_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
     /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
@@ -135,9 +139,21 @@ impl Config {
         if matches!(intake, Intake::Polling(_)) && zapi {
             return Err(crate::bot::polling_unsupported(GatewayKind::ZApi));
         }
+        let (allow, yes) = crate::instance::ALLOW_ANONYMOUS;
+        let allow_anonymous_webhook = match var(allow) {
+            None => false,
+            Some(value) if value == yes => true,
+            Some(_) => {
+                return Err(Error::Config {
+                    variable: allow,
+                    reason: format!("takes only the value {yes}"),
+                });
+            }
+        };
         Ok(Self {
             gateway,
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
+            allow_anonymous_webhook,
             listen,
             intake,
             instances,
@@ -244,6 +260,9 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         let mut builder = self.listen(config.listen).intake(config.intake);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
+        }
+        if config.allow_anonymous_webhook {
+            builder = builder.dangerously_allow_anonymous_webhook();
         }
         builder = if !config.instances.is_empty() {
             builder.instances(Instances::connect(&config.instances, &settings)?)

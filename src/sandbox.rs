@@ -25,8 +25,8 @@
 //!     .webhook("http://127.0.0.1:8080/webhook", Some("webhook-secret".into()))
 //!     .build();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-//! let router = sandbox.router();
-//! tokio::spawn(async move { axum::serve(listener, router).await });
+//! let (router, settings) = (sandbox.router(), hookbot::server::ServerSettings::default());
+//! tokio::spawn(hookbot::server::serve(listener, router, settings, std::future::pending()));
 //! let id = sandbox.send(UserMessage::text("79001234567@c.us", "contact иван")).await?;
 //! println!("sent {id}");
 //! # Ok(()) }

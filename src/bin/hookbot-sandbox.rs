@@ -84,9 +84,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
 
-    axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let settings = hookbot::server::ServerSettings::default();
+    hookbot::server::serve(listener, sandbox.router(), settings, shutdown_signal()).await?;
     println!("hookbot sandbox stopped");
     Ok(())
 }
