@@ -4,10 +4,13 @@
 //!
 //! | limit | default | what happens past it |
 //! |---|---|---|
-//! | [`header_read_timeout`](ServerSettings::header_read_timeout) | 10 s | a request's headers not read in time (also: an idle HTTP/1 connection sending no next request): the connection is closed |
+//! | [`header_read_timeout`](ServerSettings::header_read_timeout) | 10 s | a request's headers not read in time, from the moment the connection opens or its previous answer was sent (so an idle keep-alive connection too): the connection is closed |
 //! | [`body_timeout`](ServerSettings::body_timeout) | 30 s | a body that sends nothing for that long: the request fails (the webhook answers 408) and the connection is closed |
-//! | [`idle_timeout`](ServerSettings::idle_timeout) | 60 s | an HTTP/2 connection is pinged after this much silence and closed when the ping is not answered |
 //! | [`max_connections`](ServerSettings::max_connections) | 10 000 | further connections wait in the listen queue until one closes |
+//!
+//! It speaks HTTP/1.1, which the gateways post with and a TLS proxy in front speaks to the bot.
+//! (Serving HTTP/2 too means sniffing each connection's first bytes, which hyper-util does with
+//! no deadline: a connection that sends nothing would then hold its slot for ever.)
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -38,13 +41,9 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request body may send nothing, by default.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long an HTTP/2 connection may be silent before it is pinged, by default.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many connections are served at once, by default.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
-/// How long an HTTP/2 ping may go unanswered before the connection is closed.
-const PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long open connections get to finish once the server stops; then they are cut.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long the server pauses after the system refused a connection (out of file
@@ -53,14 +52,13 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The server's deadlines and its connection cap. Give it to
 /// [`BotBuilder::server`](crate::bot::BotBuilder::server); bots read it from
-/// `HOOKBOT_HEADER_READ_TIMEOUT`, `HOOKBOT_BODY_TIMEOUT`, `HOOKBOT_IDLE_TIMEOUT` (seconds) and
+/// `HOOKBOT_HEADER_READ_TIMEOUT`, `HOOKBOT_BODY_TIMEOUT` (seconds) and
 /// `HOOKBOT_MAX_CONNECTIONS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct ServerSettings {
     header_read_timeout: Duration,
     body_timeout: Duration,
-    idle_timeout: Duration,
     max_connections: usize,
 }
 
@@ -69,15 +67,13 @@ impl Default for ServerSettings {
         Self {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl ServerSettings {
-    /// Headers within 10 s, bodies never silent for 30 s, HTTP/2 pings after 60 s of silence,
-    /// 10 000 connections.
+    /// Headers within 10 s, bodies never silent for 30 s, 10 000 connections.
     pub fn new() -> Self {
         Self::default()
     }
@@ -96,13 +92,6 @@ impl ServerSettings {
         self
     }
 
-    /// How long an HTTP/2 connection may be silent before it is pinged (at least 1 ms); one
-    /// that does not answer the ping is closed.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = timeout.max(Duration::from_millis(1));
-        self
-    }
-
     /// How many connections are served at once (at least 1); more wait in the system's listen
     /// queue until one closes.
     pub fn max_connections(mut self, connections: usize) -> Self {
@@ -110,19 +99,14 @@ impl ServerSettings {
         self
     }
 
-    /// A connection builder for HTTP/1 and HTTP/2 with these deadlines.
+    /// A connection builder for HTTP/1.1 with these deadlines.
     fn connection_builder(&self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .keep_alive(true);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .keep_alive_interval(self.idle_timeout)
-            .keep_alive_timeout(PING_TIMEOUT);
         builder
     }
 }
@@ -162,10 +146,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(app.clone()),
-            )
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
             .into_owned();
         let connection = graceful.watch(connection);
         connections.spawn(async move {
