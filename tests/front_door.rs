@@ -427,6 +427,7 @@ async fn a_handler_past_its_deadline_is_cancelled_reported_and_its_chat_moves_on
     );
     seen.wait_for(|texts| texts == ["after"]).await;
 
+    server.stop().await.unwrap().unwrap();
     let failures = failures.lock().unwrap();
     assert_eq!(failures.len(), 1);
     let failure = &failures[0];
@@ -437,8 +438,6 @@ async fn a_handler_past_its_deadline_is_cancelled_reported_and_its_chat_moves_on
     );
     assert_eq!(failure.event.message_id.as_ref().unwrap().as_str(), "HANG1");
     assert_eq!(failure.event.chat.as_ref().unwrap().as_str(), ANNA);
-    drop(failures);
-    server.stop().await.unwrap().unwrap();
 }
 
 // ---- a misbehaving gateway ----
