@@ -387,6 +387,15 @@ async fn queues_are_bounded_in_bytes() {
     }
     gate.add_permits(10);
     seen.wait_for(|texts| texts.len() == 2).await;
+    // Handled, their bytes are given back: the refused one is taken when delivered again (as
+    // a gateway does, until it is accepted).
+    let again = notification("70000000003@c.us");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while post(&server.url, &again).await.0 != StatusCode::OK {
+        assert!(tokio::time::Instant::now() < deadline, "never taken again");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen.wait_for(|texts| texts.len() == 3).await;
     server.stop().await.unwrap().unwrap();
 }
 
