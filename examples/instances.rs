@@ -89,7 +89,12 @@ async fn main() -> anyhow::Result<()> {
 async fn serve_sandbox(sandbox: &Sandbox) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let router = sandbox.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (router, settings) = (sandbox.router(), hookbot::server::ServerSettings::new());
+    tokio::spawn(hookbot::server::serve(
+        listener,
+        router,
+        settings,
+        std::future::pending(),
+    ));
     Ok(url)
 }

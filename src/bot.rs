@@ -57,6 +57,7 @@ use crate::gateway::Gateway;
 use crate::instance::Instances;
 use crate::intake::Receiver;
 use crate::sandbox::{Sandbox, listen_error};
+use crate::server::ServerSettings;
 
 pub(crate) use builder::polling_unsupported;
 pub use builder::{BotBuilder, GivenState, NoState};
@@ -75,6 +76,7 @@ pub struct Bot {
     instances: Instances,
     routes: axum::Router,
     listen: Listen,
+    server: ServerSettings,
     sandbox: Option<Sandbox>,
     /// Ends timed-out conversations while the bot serves.
     timeouts: Option<Background>,
@@ -194,7 +196,7 @@ impl Bot {
         let timeouts = self.timeouts.map(tokio::spawn);
         let served = self
             .intake
-            .serve(app, listener, shutdown, self.backlog)
+            .serve((app, self.server), listener, shutdown, self.backlog)
             .await;
         if let Some(timeouts) = timeouts {
             timeouts.abort();

@@ -18,9 +18,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
+use crate::dispatch::DispatchSettings;
 use crate::error::{Error, Result};
 use crate::gateway::{
     ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
@@ -30,6 +32,7 @@ use crate::intake::Intake;
 use crate::router::Router;
 use crate::sandbox::{Platform, Sandbox};
 use crate::secret::Secret;
+use crate::server::ServerSettings;
 use crate::store::Store;
 
 pub use crate::gateway::GatewayConfig;
@@ -42,6 +45,10 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// The secret the gateway presents on each webhook call (`HOOKBOT_WEBHOOK_TOKEN`).
     pub webhook_token: Option<Secret>,
+    /// Whether a webhook may take notifications without a token
+    /// (`HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK=yes-i-understand`, for local experiments only; see
+    /// [`BotBuilder::dangerously_allow_anonymous_webhook`]).
+    pub allow_anonymous_webhook: bool,
     /// Where the bot's HTTP server listens (`HOOKBOT_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
     /// How notifications come in (`HOOKBOT_INTAKE`: `webhook`, the default, or `polling`,
@@ -62,6 +69,12 @@ pub struct Config {
     /// The messenger the local sandbox emulates when no gateway is set
     /// (`HOOKBOT_SANDBOX_PLATFORM`: `whatsapp`, the default, `max` or `telegram`).
     pub sandbox_platform: Platform,
+    /// The HTTP server's deadlines and connection cap (`HOOKBOT_HEADER_READ_TIMEOUT`,
+    /// `HOOKBOT_BODY_TIMEOUT` in seconds, `HOOKBOT_MAX_CONNECTIONS`).
+    pub server: ServerSettings,
+    /// How events are handled (`HOOKBOT_HANDLER_TIMEOUT` in seconds, `HOOKBOT_CHAT_CAPACITY`;
+    /// the rest at its defaults).
+    pub dispatch: DispatchSettings,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -135,9 +148,24 @@ impl Config {
         if matches!(intake, Intake::Polling(_)) && zapi {
             return Err(crate::bot::polling_unsupported(GatewayKind::ZApi));
         }
+        let (allow, yes) = crate::instance::ALLOW_ANONYMOUS;
+        let allow_anonymous_webhook = match var(allow) {
+            None => false,
+            Some(value) if value == yes => true,
+            Some(_) => {
+                return Err(Error::Config {
+                    variable: allow,
+                    reason: format!("takes only the value {yes}"),
+                });
+            }
+        };
+        let (server, dispatch) = limits(&var)?;
         Ok(Self {
             gateway,
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
+            allow_anonymous_webhook,
+            server,
+            dispatch,
             listen,
             intake,
             instances,
@@ -145,6 +173,62 @@ impl Config {
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
             sandbox_platform,
         })
+    }
+}
+
+/// The server's and the dispatcher's limits of the `HOOKBOT_*` variables, defaults for those
+/// unset.
+fn limits(var: &impl Fn(&str) -> Option<String>) -> Result<(ServerSettings, DispatchSettings)> {
+    let mut server = ServerSettings::default();
+    if let Some(timeout) = seconds(var, "HOOKBOT_HEADER_READ_TIMEOUT")? {
+        server = server.header_read_timeout(timeout);
+    }
+    if let Some(timeout) = seconds(var, "HOOKBOT_BODY_TIMEOUT")? {
+        server = server.body_timeout(timeout);
+    }
+    if let Some(connections) = count(var, "HOOKBOT_MAX_CONNECTIONS")? {
+        server = server.max_connections(connections);
+    }
+    let mut dispatch = DispatchSettings::default();
+    if let Some(timeout) = seconds(var, "HOOKBOT_HANDLER_TIMEOUT")? {
+        dispatch = dispatch.handler_timeout(timeout);
+    }
+    if let Some(events) = count(var, "HOOKBOT_CHAT_CAPACITY")? {
+        dispatch = dispatch.chat_capacity(events);
+    }
+    Ok((server, dispatch))
+}
+
+/// A duration of `variable`, in seconds (fractions allowed), from a millisecond to a day.
+fn seconds(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Duration>> {
+    let Some(value) = var(variable) else {
+        return Ok(None);
+    };
+    match value.parse::<f64>() {
+        Ok(seconds) if (0.001..=86_400.0).contains(&seconds) => {
+            Ok(Some(Duration::from_secs_f64(seconds)))
+        }
+        _ => Err(Error::Config {
+            variable,
+            reason: format!("must be a number of seconds from 0.001 to 86400, is {value:?}"),
+        }),
+    }
+}
+
+/// A positive whole number of `variable`.
+fn count(var: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<Option<usize>> {
+    let Some(value) = var(variable) else {
+        return Ok(None);
+    };
+    match value.parse::<usize>() {
+        Ok(count) if count > 0 => Ok(Some(count)),
+        _ => Err(Error::Config {
+            variable,
+            reason: format!("must be a whole number above 0, is {value:?}"),
+        }),
     }
 }
 
@@ -241,9 +325,16 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
             Some((_, limits)) => ClientSettings::default().with_shared_limits(limits.clone()),
             None => ClientSettings::default(),
         };
-        let mut builder = self.listen(config.listen).intake(config.intake);
+        let mut builder = self
+            .listen(config.listen)
+            .intake(config.intake)
+            .server(config.server)
+            .dispatch(config.dispatch);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
+        }
+        if config.allow_anonymous_webhook {
+            builder = builder.dangerously_allow_anonymous_webhook();
         }
         builder = if !config.instances.is_empty() {
             builder.instances(Instances::connect(&config.instances, &settings)?)
@@ -490,6 +581,41 @@ mod tests {
     fn the_redis_namespace_is_read() {
         let named = config(&[("HOOKBOT_REDIS_NAMESPACE", "card-bot")]).unwrap();
         assert_eq!(named.redis_namespace.as_deref(), Some("card-bot"));
+    }
+
+    #[test]
+    fn limits_are_read_in_seconds_and_counts() {
+        let config = config(&[
+            ("HOOKBOT_HEADER_READ_TIMEOUT", "2.5"),
+            ("HOOKBOT_MAX_CONNECTIONS", "500"),
+            ("HOOKBOT_HANDLER_TIMEOUT", "90"),
+            ("HOOKBOT_CHAT_CAPACITY", "20"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.server,
+            ServerSettings::new()
+                .header_read_timeout(Duration::from_millis(2500))
+                .max_connections(500)
+        );
+        assert_eq!(
+            config.dispatch,
+            DispatchSettings::new()
+                .handler_timeout(Duration::from_secs(90))
+                .chat_capacity(20)
+        );
+        for (variable, value) in [
+            ("HOOKBOT_BODY_TIMEOUT", "0"),
+            ("HOOKBOT_HEADER_READ_TIMEOUT", "forever"),
+            ("HOOKBOT_MAX_CONNECTIONS", "-1"),
+            ("HOOKBOT_CHAT_CAPACITY", "0"),
+        ] {
+            let error = self::config(&[(variable, value)]).unwrap_err();
+            assert!(
+                matches!(error, Error::Config { variable: named, .. } if named == variable),
+                "{error}"
+            );
+        }
     }
 
     #[test]

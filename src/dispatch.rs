@@ -1,8 +1,10 @@
 //! The dispatcher: accepted events wait in per-chat queues; one chat's events are handled one
 //! at a time in arrival order, different chats concurrently, with a bound on handlers running at
-//! once and on events waiting. A bot's dispatcher is set with [`DispatchSettings`]; what it
-//! reports comes back as a [`HandlerFailure`] (to the bot's error hook) and a [`DrainReport`]
-//! (when the bot stops).
+//! once and on events waiting — in all, in bytes, and per chat, so that one flooding chat is
+//! refused (503, the gateway delivers again later) while the others are served — and a deadline
+//! for each handler, past which it is cancelled and the chat's next event is handled. A bot's
+//! dispatcher is set with [`DispatchSettings`]; what it reports comes back as a
+//! [`HandlerFailure`] (to the bot's error hook) and a [`DrainReport`] (when the bot stops).
 //!
 //! ```
 //! use std::time::Duration;
@@ -11,6 +13,9 @@
 //! let settings = DispatchSettings::new()
 //!     .max_in_flight(32)
 //!     .capacity(5_000)
+//!     .chat_capacity(50)
+//!     .capacity_bytes(32 * 1024 * 1024)
+//!     .handler_timeout(Duration::from_secs(30))
 //!     .drain_deadline(Duration::from_secs(10));
 //! # let _ = settings;
 //! ```
@@ -39,17 +44,27 @@ use crate::metrics::EventSeries;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// Events accepted and not yet handled, by default; past it the intake answers 503.
 pub const DEFAULT_CAPACITY: usize = 10_000;
+/// Events of one chat accepted and not yet handled, by default; past it that chat's events
+/// are refused.
+pub const DEFAULT_CHAT_CAPACITY: usize = 100;
+/// The size of the notifications accepted and not yet handled, by default: 64 MiB.
+pub const DEFAULT_CAPACITY_BYTES: usize = 64 * 1024 * 1024;
+/// How long a handler may run on one event, by default.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a shutdown waits for accepted events, by default.
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How a bot's accepted events are handled: how many handlers run at once, how many events
-/// may wait, and how long a shutdown waits for them. Give it to
-/// [`BotBuilder::dispatch`](crate::bot::BotBuilder::dispatch).
+/// may wait (in all, in bytes, per chat), how long a handler may take, and how long a shutdown
+/// waits for them. Give it to [`BotBuilder::dispatch`](crate::bot::BotBuilder::dispatch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub struct DispatchSettings {
     max_in_flight: usize,
     capacity: usize,
+    chat_capacity: usize,
+    capacity_bytes: usize,
+    handler_timeout: Duration,
     drain_deadline: Duration,
 }
 
@@ -58,16 +73,43 @@ impl Default for DispatchSettings {
         Self {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             capacity: DEFAULT_CAPACITY,
+            chat_capacity: DEFAULT_CHAT_CAPACITY,
+            capacity_bytes: DEFAULT_CAPACITY_BYTES,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             drain_deadline: DEFAULT_DRAIN_DEADLINE,
         }
     }
 }
 
 impl DispatchSettings {
-    /// [`DEFAULT_MAX_IN_FLIGHT`] handlers at once, [`DEFAULT_CAPACITY`] events waiting or
-    /// running, [`DEFAULT_DRAIN_DEADLINE`] to drain.
+    /// [`DEFAULT_MAX_IN_FLIGHT`] handlers at once; [`DEFAULT_CAPACITY`] events waiting or
+    /// running, [`DEFAULT_CHAT_CAPACITY`] of one chat, [`DEFAULT_CAPACITY_BYTES`] in all;
+    /// [`DEFAULT_HANDLER_TIMEOUT`] per handler; [`DEFAULT_DRAIN_DEADLINE`] to drain.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// At most this many events of one chat wait or run (at least 1); past it that chat's
+    /// events are refused like those of a full queue, and the other chats' still accepted.
+    pub fn chat_capacity(mut self, events: usize) -> Self {
+        self.chat_capacity = events.max(1);
+        self
+    }
+
+    /// At most this many bytes of notifications (their raw JSON) wait or run (at least 1); past
+    /// it events are refused like those of a full queue. One event is always taken into an
+    /// empty queue, whatever its size.
+    pub fn capacity_bytes(mut self, bytes: usize) -> Self {
+        self.capacity_bytes = bytes.max(1);
+        self
+    }
+
+    /// How long a handler may run on one event; past it the handler is cancelled, the failure
+    /// reported to the [error hook](crate::bot::BotBuilder::on_error) as
+    /// [`FailureCause::TimedOut`], and the chat's next event handled.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
     }
 
     /// At most this many handlers run at once (at least 1).
@@ -161,6 +203,9 @@ pub enum FailureCause {
     Error(BoxError),
     /// It panicked with this message.
     Panic(String),
+    /// It ran past the [handler deadline](DispatchSettings::handler_timeout), this long, and
+    /// was cancelled.
+    TimedOut(Duration),
 }
 
 impl fmt::Display for FailureCause {
@@ -168,6 +213,9 @@ impl fmt::Display for FailureCause {
         match self {
             FailureCause::Error(error) => write!(f, "{error}"),
             FailureCause::Panic(message) => write!(f, "panicked: {message}"),
+            FailureCause::TimedOut(after) => {
+                write!(f, "cancelled: still running after {after:?}")
+            }
         }
     }
 }
@@ -176,9 +224,12 @@ impl fmt::Display for FailureCause {
 /// it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Rejected {
-    /// As many events as the capacity allows are waiting.
+    /// As many events (or bytes) as the capacity allows are waiting.
     #[error("the bot is overloaded: its queue is full")]
     Full,
+    /// As many events of the event's chat as the chat capacity allows are waiting.
+    #[error("the chat's queue is full")]
+    ChatFull,
     /// The dispatcher is draining for shutdown.
     #[error("the bot is shutting down")]
     ShuttingDown,
@@ -211,21 +262,25 @@ struct Shared {
     drained: Notify,
 }
 
-/// The events waiting per chat. A chat has an entry exactly while a worker task serves it.
+/// The events waiting per chat. A chat has an entry exactly while a worker task serves it
+/// (its queue holds the events waiting behind the one being handled).
 #[derive(Default)]
 struct Queues {
     by_chat: HashMap<QueueKey, std::collections::VecDeque<Job>>,
     /// Accepted events not yet handled: waiting, or being handled.
     pending: usize,
+    /// The raw size of those events, in bytes.
+    pending_bytes: usize,
 }
 
 /// What a backlog is told once an event's handler finished (succeeded, or failed and was
 /// reported): a durable backlog forgets the event then.
 pub(crate) type Done = Box<dyn FnOnce() + Send>;
 
-/// An accepted event, with what to call once its handler finished.
+/// An accepted event, its raw size, and what to call once its handler finished.
 struct Job {
     event: Event,
+    size: usize,
     done: Option<Done>,
 }
 
@@ -278,12 +333,24 @@ impl Dispatcher {
         }
         let key = QueueKey::of(&event);
         let counted = EventSeries::of(&event);
-        let job = Job { event, done };
+        let size = event.raw.as_str().len();
+        let job = Job { event, size, done };
+        let settings = &self.shared.settings;
         let mut queues = self.shared.lock();
-        if queues.pending >= self.shared.settings.capacity {
+        let over_bytes = queues.pending > 0
+            && queues.pending_bytes.saturating_add(size) > settings.capacity_bytes;
+        if queues.pending >= settings.capacity || over_bytes {
             return Err(Rejected::Full);
         }
+        let chat_pending = queues
+            .by_chat
+            .get(&key)
+            .map_or(0, |waiting| waiting.len() + 1);
+        if chat_pending >= settings.chat_capacity {
+            return Err(Rejected::ChatFull);
+        }
         queues.pending += 1;
+        queues.pending_bytes += size;
         counted.queued();
         match queues.by_chat.entry(key) {
             Entry::Occupied(mut waiting) => waiting.get_mut().push_back(job),
@@ -361,7 +428,7 @@ impl Shared {
     /// The worker of one chat: handles its events in order until its queue is empty.
     async fn serve_chat(self: Arc<Self>, key: QueueKey, first: Job) {
         let mut next = Some(first);
-        while let Some(Job { event, done }) = next {
+        while let Some(Job { event, size, done }) = next {
             {
                 let _permit = self
                     .in_flight
@@ -373,14 +440,16 @@ impl Shared {
             if let Some(done) = done {
                 done();
             }
-            next = self.finish_one(&key);
+            next = self.finish_one(&key, size);
         }
     }
 
-    /// Counts one event done and takes the chat's next one, or retires the chat's worker.
-    fn finish_one(&self, key: &QueueKey) -> Option<Job> {
+    /// Counts one event of `size` bytes done and takes the chat's next one, or retires the
+    /// chat's worker.
+    fn finish_one(&self, key: &QueueKey, size: usize) -> Option<Job> {
         let mut queues = self.lock();
         queues.pending -= 1;
+        queues.pending_bytes -= size;
         if queues.pending == 0 {
             self.drained.notify_waiters();
         }
@@ -392,7 +461,8 @@ impl Shared {
         next
     }
 
-    /// Runs the handler on one event inside the event's span; reports an error or a panic.
+    /// Runs the handler on one event inside the event's span, within the handler deadline;
+    /// reports an error, a panic or the deadline passed.
     async fn handle(&self, event: Event) {
         let identity = EventIdentity::of(&event);
         let span = tracing::info_span!(
@@ -404,15 +474,19 @@ impl Shared {
             message_id = identity.message_id.as_ref().map(tracing::field::display),
         );
         let (counted, started) = (EventSeries::of(&event), Instant::now());
-        let outcome = AssertUnwindSafe(self.handler.handle(event))
-            .catch_unwind()
-            .instrument(span.clone())
-            .await;
-        counted.done(started, matches!(outcome, Ok(Ok(()))));
+        let deadline = self.settings.handler_timeout;
+        let outcome = tokio::time::timeout(
+            deadline,
+            AssertUnwindSafe(self.handler.handle(event)).catch_unwind(),
+        )
+        .instrument(span.clone())
+        .await;
+        counted.done(started, matches!(outcome, Ok(Ok(Ok(())))));
         let cause = match outcome {
-            Ok(Ok(())) => return,
-            Ok(Err(error)) => FailureCause::Error(error),
-            Err(panic) => FailureCause::Panic(panic_message(panic.as_ref())),
+            Ok(Ok(Ok(()))) => return,
+            Ok(Ok(Err(error))) => FailureCause::Error(error),
+            Ok(Err(panic)) => FailureCause::Panic(panic_message(panic.as_ref())),
+            Err(_) => FailureCause::TimedOut(deadline),
         };
         span.in_scope(|| tracing::error!(error = %cause, "handler failed"));
         if let Some(hook) = &self.on_error {

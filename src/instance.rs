@@ -370,6 +370,48 @@ impl From<Instance> for Instances {
     }
 }
 
+/// The variable that lets a webhook run without a token, and the one value it takes.
+pub(crate) const ALLOW_ANONYMOUS: (&str, &str) =
+    ("HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK", "yes-i-understand");
+
+impl Instances {
+    /// Refuses an instance whose webhook would take notifications without a token: anyone who
+    /// can reach the bot could then make it send from the business number. The error names
+    /// `HOOKBOT_WEBHOOK_TOKEN` for a bot of one gateway, `HOOKBOT_INSTANCES` and the entry for
+    /// one of several.
+    pub(crate) fn require_webhook_tokens(&self) -> Result<()> {
+        let Some((at, open)) = self
+            .all
+            .iter()
+            .enumerate()
+            .find(|(_, instance)| instance.webhook_token.is_none())
+        else {
+            return Ok(());
+        };
+        let at_gateway = match open.family() {
+            Family::GreenApi => {
+                "give the gateway the same as the instance's webhookUrlToken (console, or setSettings)"
+            }
+            Family::ZApi => "end the webhook URL you give the gateway with it (…/webhook/<token>)",
+        };
+        let (allow, yes) = ALLOW_ANONYMOUS;
+        let how = format!(
+            "set it to a long random secret and {at_gateway}; or poll instead (HOOKBOT_INTAKE=polling); or, for a local experiment only, {allow}={yes}"
+        );
+        Err(if self.lenient {
+            Error::Config {
+                variable: "HOOKBOT_WEBHOOK_TOKEN",
+                reason: format!("is required for a webhook on a real gateway ({open}): {how}"),
+            }
+        } else {
+            config_error(format!(
+                "{}: `webhook_token` is required for a webhook on a real gateway: {how}",
+                describe(at, open)
+            ))
+        })
+    }
+}
+
 /// Checks the instance at `at` against those before it.
 fn check(all: &[Instance], at: usize, instance: &Instance) -> Result<()> {
     let label = describe(at, instance);

@@ -21,9 +21,8 @@ pub mod polling;
 pub mod webhook;
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -33,6 +32,7 @@ use tokio::net::TcpListener;
 
 use crate::backlog::Backlog;
 use crate::dispatch::DrainReport;
+use crate::server::ServerSettings;
 
 pub use polling::PollingSettings;
 pub use webhook::WebhookSettings;
@@ -127,18 +127,18 @@ impl Receiver {
         }
     }
 
-    /// Serves `app` (the intake's router merged with other routes) on `listener`, and polls
-    /// with a poller, until `shutdown` resolves; then stops intake (503, no more polls), lets
-    /// `backlog` handle what it accepted within the drain deadline, stops serving, and returns
-    /// what was left.
+    /// Serves `app` (the intake's router merged with other routes) on `listener` within
+    /// `server`, and polls with a poller, until `shutdown` resolves; then stops intake (503, no
+    /// more polls), lets `backlog` handle what it accepted within the drain deadline, stops
+    /// serving, and returns what was left.
     pub(crate) async fn serve(
         self,
-        app: Router,
+        (app, server): (Router, ServerSettings),
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
         backlog: Arc<dyn Backlog>,
     ) -> std::io::Result<DrainReport> {
-        serve_during(app, listener, shutdown, |stop| async move {
+        serve_during((app, server), listener, shutdown, |stop| async move {
             match &self {
                 Receiver::Webhook(_) => stop.await,
                 Receiver::Polling(poller) => poller.poll_until(stop).await,
@@ -150,17 +150,14 @@ impl Receiver {
     }
 }
 
-/// How long the HTTP server may take to close its connections after the drain; past it the
-/// server is stopped outright (a long poll that the poller abandoned may still be open on a
-/// sandbox served by the same server).
-const SERVER_STOP_GRACE: Duration = Duration::from_secs(2);
-
-/// Serves `app` on `listener` while `work` runs, then stops serving (within a grace period).
+/// Serves `app` on `listener` while `work` runs, then stops serving (open connections get a
+/// grace period: a long poll that the poller abandoned may still be open on a sandbox served by
+/// the same server).
 /// `work` gets a future that resolves when `shutdown` does, or when the server ends by itself
 /// (it could not accept connections), and returns what its drain left. A server failure wins
 /// over the report.
 async fn serve_during<F>(
-    app: Router,
+    (app, server): (Router, ServerSettings),
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     work: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
@@ -170,12 +167,10 @@ where
 {
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let (server_ended, ended_early) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = server_stopped.await;
-        })
-        .into_future();
-    let mut server = tokio::spawn(async move {
+    let server = crate::server::serve(listener, app, server, async move {
+        let _ = server_stopped.await;
+    });
+    let server = tokio::spawn(async move {
         let served = server.await;
         let _ = server_ended.send(());
         served
@@ -188,9 +183,6 @@ where
     }))
     .await;
     let _ = stop_server.send(());
-    match tokio::time::timeout(SERVER_STOP_GRACE, &mut server).await {
-        Ok(served) => served.map_err(std::io::Error::other)??,
-        Err(_) => server.abort(),
-    }
+    server.await.map_err(std::io::Error::other)??;
     Ok(report)
 }

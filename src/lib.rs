@@ -58,6 +58,7 @@ pub mod prelude;
 pub mod redis;
 pub mod router;
 pub mod sandbox;
+pub mod server;
 pub mod store;
 pub mod takeover;
 pub mod testing;

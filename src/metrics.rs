@@ -97,6 +97,8 @@ pub const GATEWAY_REFUSALS: &str = "hookbot_gateway_refusals_total";
 pub const CONTACT_CACHE_HITS: &str = "hookbot_contact_cache_hits_total";
 /// Contact book look-ups that found no fresh entry.
 pub const CONTACT_CACHE_MISSES: &str = "hookbot_contact_cache_misses_total";
+/// Notifications of a gateway's queue the poller gave up deleting (the gateway kept refusing).
+pub const NOTIFICATIONS_UNDELETED: &str = "hookbot_notifications_undeleted_total";
 
 /// The bounds of [`HANDLER_DURATION`]'s buckets, in seconds: from a handler that only
 /// computes (1 ms) to one that waits out a gateway's retries (30 s).
@@ -242,6 +244,16 @@ fn describe() {
         CONTACT_CACHE_MISSES,
         "Contact book look-ups that found no fresh entry."
     );
+    describe_counter!(
+        NOTIFICATIONS_UNDELETED,
+        "Notifications the poller gave up deleting from the gateway's queue after it kept refusing (the gateway may deliver them again)."
+    );
+}
+
+/// Counts a notification of `gateway`'s queue that the poller gave up deleting.
+pub(crate) fn undeleted(gateway: GatewayKind) {
+    recorder();
+    metrics::counter!(NOTIFICATIONS_UNDELETED, "gateway" => gateway.as_str()).increment(1);
 }
 
 /// Tells the metrics that a bot serves the instance `id`: its events are labelled with `id`,

@@ -13,6 +13,12 @@
 //!   `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
 //! - the web chat page at `/`.
 //!
+//! It is a local tool: a request that changes something must send JSON (`Content-Type:
+//! application/json`) and, when it carries an `Origin`, the sandbox's own (other sites a browser
+//! shows cannot post to it); setSettings keeps the webhook on this machine unless
+//! [`remote_webhook`](SandboxBuilder::remote_webhook) allows another host; getSettings never
+//! shows the webhook's token.
+//!
 //! A person's message becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
 //! webhook (in order, one at a time, the same one again after a failure, as GREEN-API does) or
 //! queued for `receiveNotification` when no webhook is set.
@@ -25,8 +31,8 @@
 //!     .webhook("http://127.0.0.1:8080/webhook", Some("webhook-secret".into()))
 //!     .build();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-//! let router = sandbox.router();
-//! tokio::spawn(async move { axum::serve(listener, router).await });
+//! let (router, settings) = (sandbox.router(), hookbot::server::ServerSettings::default());
+//! tokio::spawn(hookbot::server::serve(listener, router, settings, std::future::pending()));
 //! let id = sandbox.send(UserMessage::text("79001234567@c.us", "contact иван")).await?;
 //! println!("sent {id}");
 //! # Ok(()) }
@@ -37,6 +43,7 @@ mod chat;
 mod chat_api;
 mod delivery;
 mod green_api;
+mod local;
 mod notification;
 mod rules;
 mod seed;
@@ -88,6 +95,7 @@ pub struct SandboxBuilder {
     contacts: Option<Vec<Contact>>,
     webhook: Option<WebhookTarget>,
     retry_delay: Duration,
+    remote_webhook: bool,
     /// The settings of the client a bot attached to the sandbox talks to it with.
     client: ClientSettings,
 }
@@ -136,6 +144,7 @@ impl Sandbox {
             contacts: None,
             webhook: None,
             retry_delay: DEFAULT_RETRY_DELAY,
+            remote_webhook: false,
             client: ClientSettings::default(),
         }
     }
@@ -145,6 +154,7 @@ impl Sandbox {
     pub fn router(&self) -> axum::Router {
         green_api::routes()
             .merge(chat_api::routes())
+            .layer(axum::middleware::from_fn(local::same_site_writes))
             .with_state(self.clone())
     }
 
@@ -268,6 +278,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Lets setSettings point the webhook at another machine than this one (by default only
+    /// `localhost`, `127.0.0.0/8` and `::1` are taken: the sandbox is a local tool).
+    pub fn remote_webhook(mut self, allowed: bool) -> Self {
+        self.remote_webhook = allowed;
+        self
+    }
+
     /// The settings of the client that a bot attached to this sandbox talks to it with
     /// (default [`ClientSettings::default`]).
     pub(crate) fn client(mut self, settings: ClientSettings) -> Self {
@@ -287,6 +304,7 @@ impl SandboxBuilder {
             self.platform,
             contacts,
             delivery::Outbox::new(self.webhook, self.retry_delay),
+            self.remote_webhook,
         );
         Sandbox {
             shared: Arc::new(shared),

@@ -447,6 +447,7 @@ async fn a_bot_with_conversations_hands_out_its_timeouts_once_for_a_self_served_
     let instance = hookbot::instance::Instance::new(gateway);
     let mut with = hookbot::Bot::builder(counter())
         .instances(instance.clone())
+        .webhook_token("hook")
         .build()
         .unwrap();
     assert!(with.conversation_timeouts().is_some());
@@ -456,6 +457,7 @@ async fn a_bot_with_conversations_hands_out_its_timeouts_once_for_a_self_served_
     });
     let mut without = hookbot::Bot::builder(plain)
         .instances(instance)
+        .webhook_token("hook")
         .build()
         .unwrap();
     assert!(without.conversation_timeouts().is_none());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,6 +52,8 @@ struct QueueState {
     deleted: HashMap<u64, usize>,
     /// How many more deleteNotification calls of a receipt to answer 500.
     failing_deletes: HashMap<u64, usize>,
+    /// Receipts whose deleteNotification calls are answered 400.
+    refused_deletes: HashSet<u64>,
     /// How many more receiveNotification calls to answer 500.
     failing_receives: usize,
     /// How many more receiveNotification calls to answer 429 with the largest `Retry-After`,
@@ -82,6 +84,16 @@ impl MockQueue {
             .unwrap()
             .failing_deletes
             .insert(receipt, times);
+    }
+
+    /// Answers every deleteNotification of `receipt` with 400 while `refused`.
+    fn refuse_deletes(&self, receipt: u64, refused: bool) {
+        let mut state = self.0.lock().unwrap();
+        if refused {
+            state.refused_deletes.insert(receipt);
+        } else {
+            state.refused_deletes.remove(&receipt);
+        }
     }
 
     fn fail_receives(&self, times: usize) {
@@ -181,6 +193,9 @@ async fn mock_delete(
 ) -> Response {
     let mut state = queue.0.lock().unwrap();
     *state.delete_attempts.entry(receipt).or_default() += 1;
+    if state.refused_deletes.contains(&receipt) {
+        return (StatusCode::BAD_REQUEST, "bad receipt").into_response();
+    }
     if let Some(failing) = state.failing_deletes.get_mut(&receipt)
         && *failing > 0
     {
@@ -653,6 +668,34 @@ async fn a_delete_answered_with_500_is_retried_and_the_notification_handled_once
     assert_eq!(seen.texts(), ["once", "next"]);
     assert_eq!(queue.delete_attempts(first), 5);
     assert_eq!(queue.deleted(), HashMap::from([(first, 1), (second, 1)]));
+}
+
+#[tokio::test]
+async fn a_delete_refused_with_400_is_given_up_after_a_bound_and_polling_goes_on() {
+    let queue = MockQueue::default();
+    let stuck = queue.push(incoming_text(ANNA, "A1", "stuck"));
+    queue.refuse_deletes(stuck, true);
+    let url = queue.serve().await;
+    let seen = Seen::default();
+    let poller = Running::start(client(&url, fast_retry()), recording(&seen)).await;
+
+    // The poller receives again only once it gave the refused delete up.
+    wait_until("a receive after the refused deletes", || {
+        queue.receives() >= 2
+    })
+    .await;
+    assert!(
+        queue.delete_attempts(stuck) >= 5,
+        "given up after the bound"
+    );
+    assert!(!poller.task.is_finished(), "the poller is still running");
+
+    queue.refuse_deletes(stuck, false);
+    let next = queue.push(incoming_text(ANNA, "A2", "next"));
+    seen.wait_for(|seen| seen == ["stuck", "next"]).await;
+    queue.wait_empty().await;
+    poller.stop().await;
+    assert_eq!(queue.deleted().get(&next), Some(&1));
 }
 
 #[tokio::test]

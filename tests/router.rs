@@ -66,17 +66,21 @@ fn logging(
     }
 }
 
+/// The webhook token of the test bots.
+const HOOK: &str = "router-test-hook";
+
 async fn serve(gateway: Arc<dyn Gateway>, router: Router<Log>, log: &Log) -> Server {
     let bot = Bot::builder(router)
         .state(log.clone())
-        .instances(Instance::new(gateway));
+        .instances(Instance::new(gateway))
+        .webhook_token(HOOK);
     Server::start(bot.build().unwrap()).await
 }
 
 async fn send(server: &Server, chat: &str, id: &str, text: &str) {
     assert_eq!(
         server
-            .post("/webhook", body(&incoming_text(chat, id, text)), None)
+            .post("/webhook", body(&incoming_text(chat, id, text)), Some(HOOK))
             .await,
         200
     );
@@ -112,10 +116,14 @@ async fn a_nested_router_takes_its_events_and_lets_the_rest_through() {
         .route(filter::message(), logging("outer"));
     let server = serve(Arc::new(common::whatsapp(&gateway.uri())), router, &log).await;
     server
-        .post("/webhook", body(&group_text("N1", "/kick spammer")), None)
+        .post(
+            "/webhook",
+            body(&group_text("N1", "/kick spammer")),
+            Some(HOOK),
+        )
         .await;
     server
-        .post("/webhook", body(&group_text("N2", "hello all")), None)
+        .post("/webhook", body(&group_text("N2", "hello all")), Some(HOOK))
         .await;
     send(&server, "79001234567@c.us", "N3", "/kick spammer").await;
     let mut entries = log.wait_for(3).await;
@@ -236,7 +244,9 @@ async fn reply_contact_quote_on_green_api_max_sends_the_card_without_the_quote()
     .await;
     let mut notification = incoming_text("10000000", "TRIGGER2", "contact ivan");
     notification["instanceData"]["typeInstance"] = json!("v3");
-    server.post("/webhook", body(&notification), None).await;
+    server
+        .post("/webhook", body(&notification), Some(HOOK))
+        .await;
     let request = first_request(&gateway, &log).await;
     common::assert_json_post(
         &request,
@@ -261,7 +271,9 @@ async fn reply_contact_quote_on_zapi_sends_the_exact_body() {
         "phone": "5544999999999", "fromMe": false, "isGroup": false, "momment": 1632228638000_u64,
         "senderName": "Ana", "text": {"message": "contato ivan"}
     });
-    server.post("/webhook", body(&notification), None).await;
+    server
+        .post("/webhook", body(&notification), Some(HOOK))
+        .await;
     let request = first_request(&gateway, &log).await;
     common::assert_json_post(
         &request,
@@ -279,6 +291,7 @@ async fn a_handlers_error_reaches_the_error_hook_with_the_events_identity() {
     let bot = Bot::builder(router)
         .state(log.clone())
         .gateway(common::whatsapp(&gateway.uri()))
+        .webhook_token(HOOK)
         .on_error({
             let failures = failures.clone();
             move |failure| failures.lock().unwrap().push(failure)

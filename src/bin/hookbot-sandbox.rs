@@ -9,6 +9,7 @@
 //! | `HOOKBOT_SANDBOX_WEBHOOK` | where to POST notifications; unset: they wait for receiveNotification |
 //! | `HOOKBOT_WEBHOOK_TOKEN` | the bearer token of those POSTs |
 //! | `HOOKBOT_SANDBOX_PLATFORM` | `whatsapp` (default), `max` or `telegram` |
+//! | `HOOKBOT_SANDBOX_REMOTE_WEBHOOK` | `yes`: setSettings may point the webhook at another machine (default: this one only) |
 
 use std::net::SocketAddr;
 
@@ -42,7 +43,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let webhook = variable("HOOKBOT_SANDBOX_WEBHOOK");
     let webhook_token = variable("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new);
 
-    let mut builder = Sandbox::builder().platform(platform);
+    let remote_webhook = match variable("HOOKBOT_SANDBOX_REMOTE_WEBHOOK").as_deref() {
+        None | Some("no") => false,
+        Some("yes") => true,
+        Some(other) => {
+            return Err(
+                format!("HOOKBOT_SANDBOX_REMOTE_WEBHOOK must be yes or no, is {other:?}").into(),
+            );
+        }
+    };
+    let mut builder = Sandbox::builder()
+        .platform(platform)
+        .remote_webhook(remote_webhook);
     if let Some(instance) = &instance {
         builder = builder.instance(instance.as_str());
     }
@@ -84,9 +96,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
 
-    axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let settings = hookbot::server::ServerSettings::default();
+    hookbot::server::serve(listener, sandbox.router(), settings, shutdown_signal()).await?;
     println!("hookbot sandbox stopped");
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::intake::{Intake, Poller, Receiver, Webhook};
 use crate::router::{Router, Routing, TimeoutHandler, watch_timeouts};
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::secret::Secret;
+use crate::server::ServerSettings;
 use crate::store::Store;
 
 /// What a bot serves: gateway instances, or a local sandbox.
@@ -34,7 +35,9 @@ pub struct BotBuilder<S, D = (), St = NoState> {
     state: St,
     serving: Serving,
     webhook_token: Option<Secret>,
+    anonymous_webhook: bool,
     listen: SocketAddr,
+    server: ServerSettings,
     routes: axum::Router,
     intake: Intake,
     dispatch: DispatchSettings,
@@ -82,7 +85,9 @@ impl Bot {
             state: NoState,
             serving: Serving::Sandbox(Box::new(Sandbox::builder())),
             webhook_token: None,
+            anonymous_webhook: false,
             listen: DEFAULT_LISTEN,
+            server: ServerSettings::default(),
             routes: axum::Router::new(),
             intake: Intake::default(),
             dispatch: DispatchSettings::default(),
@@ -102,7 +107,9 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D, NoState> {
             state,
             serving: self.serving,
             webhook_token: self.webhook_token,
+            anonymous_webhook: self.anonymous_webhook,
             listen: self.listen,
+            server: self.server,
             routes: self.routes,
             intake: self.intake,
             dispatch: self.dispatch,
@@ -145,9 +152,25 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         self
     }
 
+    /// Lets the webhook of an instance without a token take notifications from anyone: for a
+    /// local experiment only. Without it, [`build`](BotBuilder::build) refuses such a bot; with
+    /// it, every start logs a warning. Bots read it from
+    /// `HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK=yes-i-understand`.
+    pub fn dangerously_allow_anonymous_webhook(mut self) -> Self {
+        self.anonymous_webhook = true;
+        self
+    }
+
     /// The address [`Bot::run`] listens on (default [`DEFAULT_LISTEN`]).
     pub fn listen(mut self, address: SocketAddr) -> Self {
         self.listen = address;
+        self
+    }
+
+    /// The HTTP server's deadlines for slow peers and its connection cap (see
+    /// [`server`](crate::server)).
+    pub fn server(mut self, settings: ServerSettings) -> Self {
+        self.server = settings;
         self
     }
 
@@ -207,8 +230,12 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the sandbox's address cannot be bound, or when polling was
-    /// chosen for a gateway that keeps no notification queue (Z-API).
+    /// [`Error::Config`] when the sandbox's address cannot be bound, when polling was chosen
+    /// for a gateway that keeps no notification queue (Z-API), or when the webhook of an
+    /// instance would take notifications without a token (naming `HOOKBOT_WEBHOOK_TOKEN`, or
+    /// the instances file's entry) and
+    /// [`dangerously_allow_anonymous_webhook`](BotBuilder::dangerously_allow_anonymous_webhook)
+    /// was not given.
     pub fn build(self) -> Result<Bot> {
         let polls = matches!(self.intake, Intake::Polling(_));
         let (mut instances, listen, sandbox, routes) = match self.serving {
@@ -227,6 +254,9 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
         };
         if let Some(token) = &self.webhook_token {
             instances.default_webhook_token(token);
+        }
+        if !polls && !self.anonymous_webhook {
+            instances.require_webhook_tokens()?;
         }
         for instance in instances.iter() {
             crate::metrics::label_instance(instance.id());
@@ -269,6 +299,7 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
             instances,
             routes,
             listen,
+            server: self.server,
             sandbox,
             timeouts,
         })

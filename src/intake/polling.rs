@@ -15,6 +15,7 @@
 //! | the queue is empty (`null`) | polls again at once |
 //! | the backlog is full | backs off, polls again; the notification comes back |
 //! | receiveNotification or deleteNotification fails | the client retries transient failures; then the poller backs off (exponential, with jitter, capped; reset on success) and tries again, for as long as it takes |
+//! | deleteNotification refused (4xx) 5 times in a row | given up: logged as an error, counted in `hookbot_notifications_undeleted_total`, and the poller moves on (the gateway may deliver it again: the claims make that harmless) |
 //! | shutdown | a long poll in flight is abandoned, a delete in flight gets a few seconds, nothing more is received; then the backlog drains |
 //!
 //! GREEN-API queues notifications only while the instance has no webhook URL: clear
@@ -55,6 +56,9 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 const RECEIVE_TIMEOUT_S: (u64, u64) = crate::gateway::green_api::RECEIVE_TIMEOUT_S;
 /// How long a delete in flight may still take once shutdown began.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
+/// How many refusals in a row (an error answer that retrying does not fix, such as a 4xx)
+/// a deleteNotification gets before the poller gives it up and moves on.
+const DELETE_REFUSALS: u32 = 5;
 
 /// How the poller polls: the long poll's length and the backoff after failures. Give it to
 /// [`BotBuilder::intake`](crate::bot::BotBuilder::intake) as
@@ -277,7 +281,9 @@ impl Shared {
     }
 
     /// Deletes the notification `receipt` (accepted, a duplicate, or junk), trying until it
-    /// works; `false` when shutdown came first (then the gateway delivers it again).
+    /// works, or until the gateway refused it [`DELETE_REFUSALS`] times in a row (then it is
+    /// reported and given up); `false` when shutdown came first (then the gateway delivers it
+    /// again).
     async fn delete(
         &self,
         queue: &dyn NotificationQueue,
@@ -285,6 +291,7 @@ impl Shared {
         backoff: &mut Backoff,
         shutdown: &mut Shutdown,
     ) -> bool {
+        let mut refusals = 0;
         loop {
             let deleting = queue.delete_notification(receipt);
             tokio::pin!(deleting);
@@ -301,6 +308,16 @@ impl Shared {
                     return true;
                 }
                 Some(Err(error)) => {
+                    refusals = if error.is_retryable() {
+                        0
+                    } else {
+                        refusals + 1
+                    };
+                    if refusals >= DELETE_REFUSALS {
+                        tracing::error!(receipt, %error, refusals, "deleteNotification keeps being refused; given up, the poller moves on (the gateway may deliver the notification again)");
+                        crate::metrics::undeleted(queue.kind());
+                        return true;
+                    }
                     let wait = backoff.next();
                     log_failure("deleteNotification", &error, wait);
                     if shutdown.pause(wait).await {

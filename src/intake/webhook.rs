@@ -9,6 +9,7 @@
 //! | body is not JSON, or not an object | 400 with a one-line reason |
 //! | the notification names an instance the bot does not serve (a bot of several instances) | 404 |
 //! | body larger than the limit (default 1 MiB) | 413 |
+//! | body not sent in time (see [`server`](crate::server)) | 408, and the connection is closed |
 //! | the queue is full (or its store out of reach), or the bot is shutting down | 503 + `Retry-After`: the gateway delivers it again |
 //!
 //! GREEN-API presents the token as `Authorization: Bearer <token>` (a bare token is accepted
@@ -149,13 +150,7 @@ impl Shared {
         }
         let body = match axum::body::to_bytes(body, self.settings.body_limit).await {
             Ok(body) => body,
-            Err(_) => {
-                return (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "notification larger than the body limit\n",
-                )
-                    .into_response();
-            }
+            Err(error) => return unread(error),
         };
         let event = match self.directory.admit(door, &body) {
             Ok(event) => event,
@@ -186,6 +181,28 @@ impl Shared {
                 unavailable(&refused.to_string())
             }
         }
+    }
+}
+
+/// Why a body could not be read: larger than the limit (413), or cut off by the server's body
+/// deadline or the peer (408).
+fn unread(error: axum::Error) -> Response {
+    if error
+        .into_inner()
+        .downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
+    {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "notification larger than the body limit\n",
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            "the notification's body did not arrive in time\n",
+        )
+            .into_response()
     }
 }
 

@@ -274,18 +274,14 @@ fn delete(shared: &Shared, receipt: &str) -> Response {
     }
 }
 
-/// getSettings: GREEN-API's settings object, with the webhook in use and what setSettings
-/// stored.
+/// getSettings: GREEN-API's settings object, with the webhook in use (its token never shown:
+/// `webhookUrlToken` is empty) and what setSettings stored.
 fn settings(shared: &Shared) -> Value {
     let webhook = shared.outbox.webhook();
     let mut settings = json!({
         "wid": wid(shared.platform), "countryInstance": "", "typeAccount": "sandbox",
         "webhookUrl": webhook.as_ref().map(|target| target.url.as_str()).unwrap_or_default(),
-        "webhookUrlToken": webhook
-            .as_ref()
-            .and_then(|target| target.token.as_ref())
-            .map(Secret::expose)
-            .unwrap_or_default(),
+        "webhookUrlToken": "",
         "delaySendMessagesMilliseconds": 0, "markIncomingMessagesReaded": "no",
         "markIncomingMessagesReadedOnReply": "no", "outgoingWebhook": "no",
         "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "no",
@@ -303,7 +299,8 @@ fn settings(shared: &Shared) -> Value {
 }
 
 /// setSettings: `webhookUrl` and `webhookUrlToken` change where notifications go (an empty
-/// URL: the queue); the other settings are kept for getSettings.
+/// URL: the queue; another machine's only when the sandbox allows it); the other settings are
+/// kept for getSettings.
 async fn set_settings(sandbox: &Sandbox, body: Body) -> Response {
     let shared = &*sandbox.shared;
     let mut body = match read_object(body).await {
@@ -315,6 +312,19 @@ async fn set_settings(sandbox: &Sandbox, body: Body) -> Response {
         Some(Value::String(url)) => Some(url),
         _ => current.as_ref().map(|target| target.url.clone()),
     };
+    if let Some(url) = url.as_deref().filter(|url| !url.trim().is_empty())
+        && !shared.remote_webhook
+        && !super::local::is_loopback_url(url)
+    {
+        return refuse(
+            shared,
+            "setSettings",
+            None,
+            Refusal::Validation(
+                "webhookUrl must be on this machine (localhost, 127.0.0.1, ::1): the sandbox is a local tool".to_owned(),
+            ),
+        );
+    }
     let token = match body.remove("webhookUrlToken") {
         Some(Value::String(token)) => (!token.is_empty()).then(|| Secret::new(token)),
         _ => current.and_then(|target| target.token),

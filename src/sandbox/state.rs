@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) contacts: Vec<Contact>,
     pub(crate) entries: broadcast::Sender<ChatEntry>,
     pub(crate) outbox: Outbox,
+    /// Whether setSettings may point the webhook at another machine.
+    pub(crate) remote_webhook: bool,
     /// Settings stored by setSettings, other than the webhook (which the outbox holds).
     pub(crate) settings: Mutex<Map<String, Value>>,
     chats: Mutex<HashMap<ChatId, Vec<ChatEntry>>>,
@@ -36,6 +38,7 @@ impl Shared {
         platform: Platform,
         contacts: Vec<Contact>,
         outbox: Outbox,
+        remote_webhook: bool,
     ) -> Self {
         Self {
             instance,
@@ -44,6 +47,7 @@ impl Shared {
             contacts,
             entries: broadcast::channel(BROADCAST_CAPACITY).0,
             outbox,
+            remote_webhook,
             settings: Mutex::new(Map::new()),
             chats: Mutex::new(HashMap::new()),
         }

@@ -115,7 +115,7 @@ impl Directory {
     /// Warns of each instance whose webhook takes notifications without a token.
     pub(crate) fn warn_open(&self) {
         for entry in self.entries.iter().filter(|entry| entry.token.is_none()) {
-            tracing::warn!(gateway = %entry.kind, instance = %entry.id, "webhook has no token: anyone who can reach it can post notifications");
+            tracing::warn!(gateway = %entry.kind, instance = %entry.id, "ANONYMOUS WEBHOOK: this instance's webhook has no token, so anyone who can reach it can post notifications and make the bot send from the number; set a webhook token");
         }
     }
 
