@@ -169,9 +169,18 @@ impl Shared {
         self.accept(event).await
     }
 
-    /// Hands the event to the backlog; 200 only once the backlog took charge of it.
+    /// Hands the event to the backlog; 200 only once the backlog took charge of it. The
+    /// hand-over runs in a task of its own, so that it ends even if the gateway hangs up (or
+    /// the server cuts the connection) meanwhile: stopped half-way, a backlog could hold the
+    /// claim of an event it never queued, and the gateway's redelivery would be acknowledged
+    /// as a duplicate and never handled.
     async fn accept(&self, event: Event) -> Response {
-        match self.backlog.accept(event).await {
+        let backlog = Arc::clone(&self.backlog);
+        let Ok(kept) = tokio::spawn(async move { backlog.accept(event).await }).await else {
+            tracing::error!("the backlog failed while taking a notification; answered 503");
+            return unavailable("the backlog failed");
+        };
+        match kept {
             Ok(Accepted::Queued) => (StatusCode::OK, "accepted\n").into_response(),
             Ok(Accepted::Duplicate) => (StatusCode::OK, "duplicate\n").into_response(),
             Err(refused) => {
