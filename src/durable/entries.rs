@@ -472,6 +472,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_withdrawn_entry_gives_back_its_claim_and_its_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StoreSettings::new().max_events(1);
+        let store = open(dir.path(), settings, &Clock::manual(T0));
+        let event = text(ANNA, "M1", "hi");
+        let seq = queued(store.append(&event).await.unwrap());
+        store.withdraw(seq, DedupeKey::of(&event)).await.unwrap();
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        // The redelivery is no duplicate, and the store of one has room for it.
+        queued(store.append(&event).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_entry_finished_without_waiting_is_deleted_by_the_next_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        store.finish_soon(seq);
+        store.flush().await.unwrap();
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert!(store.unfinished(None, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn a_redelivery_is_a_duplicate_also_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
