@@ -451,3 +451,19 @@ async fn a_data_directory_that_cannot_be_created_is_refused_at_start_with_its_pa
     let message = error.to_string();
     assert!(message.contains(directory.to_str().unwrap()), "{message}");
 }
+
+#[tokio::test]
+async fn a_corrupt_store_is_refused_at_start_with_its_path() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join(DATABASE);
+    std::fs::write(&database, vec![0x5a; 8192]).unwrap();
+    let vars = [("HOOKBOT_DATA_DIR", directory.path().to_str().unwrap())];
+
+    let error = Bot::builder(quiet())
+        .config(gateway_config("http://127.0.0.1:9", &vars).unwrap())
+        .err()
+        .expect("refused");
+    assert!(matches!(store_error(&error), StoreError::Corrupt { .. }));
+    let message = error.to_string();
+    assert!(message.contains(database.to_str().unwrap()), "{message}");
+}

@@ -142,3 +142,73 @@ impl Backlog for DurableBacklog {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::dispatch::{DispatchSettings, Handler};
+    use crate::durable::test_support::{T0, count, open, text};
+    use crate::durable::{Clock, StoreSettings};
+    use crate::error::BoxError;
+
+    const ANNA: &str = "79001234567@c.us";
+    const BORIS: &str = "79007654321@c.us";
+
+    /// Records the message id of each event it handles.
+    #[derive(Clone, Default)]
+    struct Record(Arc<Mutex<Vec<String>>>);
+
+    impl Handler for Record {
+        fn handle(
+            &self,
+            event: Event,
+        ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+            let id = event.message_id().map(ToString::to_string);
+            self.0.lock().unwrap().extend(id);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn what_was_left_is_replayed_in_accept_order_through_a_dispatcher_smaller_than_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let mut accepted = Vec::new();
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            for n in 0..10 {
+                let (chat, id) = (if n % 3 == 0 { BORIS } else { ANNA }, format!("M{n}"));
+                let appended = store.append(&text(chat, &id, "hi")).await.unwrap();
+                assert!(matches!(appended, Appended::Queued(_)));
+                accepted.push((chat, id));
+            }
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let record = Record::default();
+        let settings = DispatchSettings::new().capacity(2);
+        let backlog = DurableBacklog::new(store, Dispatcher::new(record.clone(), settings, None));
+
+        backlog.start().await.unwrap();
+        // The claims stay: a redelivery is a duplicate.
+        let copy = text(ANNA, "M1", "hi");
+        assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
+        assert_eq!(backlog.shutdown().await, DrainReport::default());
+
+        let handled = record.0.lock().unwrap().clone();
+        for chat in [ANNA, BORIS] {
+            let expected: Vec<&String> = accepted
+                .iter()
+                .filter(|(of, _)| *of == chat)
+                .map(|(_, id)| id)
+                .collect();
+            let ids: Vec<&String> = handled.iter().filter(|id| expected.contains(id)).collect();
+            assert_eq!(ids, expected, "{chat}'s events in accept order");
+        }
+        assert_eq!(handled.len(), accepted.len(), "each once");
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+    }
+}
