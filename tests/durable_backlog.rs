@@ -1,8 +1,8 @@
 //! A bot on the embedded durable store, over real HTTP: what it acknowledged survives a
 //! `SIGKILL` and is handled after the restart (each chat in order, twice only within the
 //! documented window), a redelivery after the restart is still a duplicate, conversations go
-//! on after a restart, a full store answers 503, and a bad data directory or a second bot on
-//! the same one is refused at start with the path named.
+//! on after a restart, a full store answers 503, and a bad data directory, a corrupt store or a
+//! second bot on the same directory is refused at start with the path named.
 
 mod common;
 

@@ -96,7 +96,7 @@ impl Backlog for DurableBacklog {
                 return Ok(Accepted::Duplicate);
             }
             Ok(Appended::Full) => {
-                tracing::warn!("the durable store is full; the notification is refused (503)");
+                tracing::debug!("the durable store is full; the notification is refused");
                 return Err(Rejected::Full.into());
             }
             Err(error) => {
