@@ -9,6 +9,7 @@
 //! | d. relay | a bare axum `POST` that parses the body, answers 200 and sends one quoted card to the same emulator with a plain `reqwest::Client` | one request, then its quoted card at the emulator |
 //! | b′. intake on Redis | b's webhook on [`BotBuilder::redis`](hookbot::bot::BotBuilder::redis): 200 once the notification is in its Redis stream; the bot's consumer handles it meanwhile | one request |
 //! | c′. end to end on Redis | c's bot on Redis | one request, then its quoted card at the emulator |
+//! | s. intake on the durable store | b's webhook on [`Store::durable`] (default durability) in a fresh temporary directory: 200 once the notification is committed; the bot handles it meanwhile | one request |
 //!
 //! b′ and c′ run when `HOOKBOT_BENCH_REDIS_URL` (or `HOOKBOT_TEST_REDIS_URL`) names a Redis;
 //! each run uses a namespace of its own and deletes its keys afterwards.
@@ -27,7 +28,7 @@
 //! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded. `find` is timed on that book over queries
 //! of each kind the search ranks.
 //!
-//! `-- --only a` (or `b`, `c`, `d`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
+//! `-- --only a` (or `b`, `c`, `d`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ use hookbot::dispatch::DispatchSettings;
 use hookbot::gateway::{ClientSettings, GreenApi, RateLimits};
 use hookbot::instance::Instance;
 use hookbot::redis::Redis;
+use hookbot::store::Store;
 use hookbot::{Bot, Router};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -134,18 +136,21 @@ async fn run(plan: Plan) {
         let intake = measure(Phase::Intake, plan, None, tag + 1).await;
         let end_to_end = measure(Phase::EndToEnd, plan, None, tag + 2).await;
         let relay = measure(Phase::Relay, plan, None, tag + 3).await;
+        let durable = measure(Phase::IntakeDurable, plan, None, tag + 6).await;
         println!(
-            "round {}: a {} | b {} | c {} | d {} | b/a {:.2} c/a {:.2} c/d {:.2}",
+            "round {}: a {} | b {} | c {} | d {} | s {} | b/a {:.2} c/a {:.2} c/d {:.2} s/b {:.2}",
             round + 1,
             ceiling,
             intake,
             end_to_end,
             relay,
+            durable,
             intake.rate / ceiling.rate,
             end_to_end.rate / ceiling.rate,
-            end_to_end.rate / relay.rate
+            end_to_end.rate / relay.rate,
+            durable.rate / intake.rate
         );
-        rounds.push([ceiling, intake, end_to_end, relay]);
+        rounds.push([ceiling, intake, end_to_end, relay, durable]);
         if redis_url().is_some() {
             let intake_redis = measure(Phase::IntakeRedis, plan, None, tag + 4).await;
             let end_to_end_redis = measure(Phase::EndToEndRedis, plan, None, tag + 5).await;
@@ -162,12 +167,13 @@ async fn run(plan: Plan) {
             redis_rounds.push([ceiling, intake, end_to_end, intake_redis, end_to_end_redis]);
         }
     }
-    let median_of = |pick: &dyn Fn(&[Figures; 4]) -> f64| median(rounds.iter().map(pick).collect());
+    let median_of = |pick: &dyn Fn(&[Figures; 5]) -> f64| median(rounds.iter().map(pick).collect());
     let names = [
         "a. ceiling (bare axum)",
         "b. intake (webhook)",
         "c. end to end (contact card)",
         "d. relay (bare axum + reqwest)",
+        "s. intake (durable store)",
     ];
     println!("\nmedians of {} round(s):", rounds.len());
     println!(
@@ -181,6 +187,10 @@ async fn run(plan: Plan) {
         median_of(&|r| r[2].rate / r[0].rate),
         median_of(&|r| r[3].rate / r[0].rate),
         median_of(&|r| r[2].rate / r[3].rate)
+    );
+    println!(
+        "ratios (median of per-round): s/b {:.2}",
+        median_of(&|r| r[4].rate / r[1].rate)
     );
 
     print_redis_medians(&redis_rounds);
@@ -242,17 +252,18 @@ fn redis_url() -> Option<String> {
         .ok()
 }
 
-/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `b-redis`, `c-redis` or `find`.
+/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `s`, `b-redis`, `c-redis` or `find`.
 async fn only(part: &str, plan: Plan) {
     let phase = match part {
         "a" => Phase::Ceiling,
         "b" => Phase::Intake,
         "c" => Phase::EndToEnd,
         "d" => Phase::Relay,
+        "s" => Phase::IntakeDurable,
         "b-redis" => Phase::IntakeRedis,
         "c-redis" => Phase::EndToEndRedis,
         "find" => return find_benchmark(plan).await,
-        other => panic!("--only takes a, b, c, d, b-redis, c-redis or find, not {other:?}"),
+        other => panic!("--only takes a, b, c, d, s, b-redis, c-redis or find, not {other:?}"),
     };
     println!("{}", measure(phase, plan, None, 0).await);
 }
@@ -264,6 +275,7 @@ enum Phase {
     Intake,
     EndToEnd,
     Relay,
+    IntakeDurable,
     IntakeRedis,
     EndToEndRedis,
 }
@@ -323,6 +335,8 @@ struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The Redis namespace of a phase on Redis, emptied when stopped.
     namespace: Option<String>,
+    /// The directory of a phase on the durable store, deleted when stopped.
+    directory: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -372,6 +386,19 @@ impl Server {
                     .with_state(relay);
                 background.serve(listener, app);
                 replies = Some(emulated);
+            }
+            Phase::IntakeDurable => {
+                let nowhere = GreenApi::whatsapp("http://127.0.0.1:9", INSTANCE, API_TOKEN)
+                    .build()
+                    .expect("a valid client");
+                let bot = Bot::builder(Router::<()>::new())
+                    .gateway(nowhere)
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .store(background.durable_store())
+                    .dispatch(DispatchSettings::new().drain_deadline(Duration::from_secs(2)))
+                    .build()
+                    .expect("a bot");
+                background.serve_bot(listener, bot);
             }
             Phase::IntakeRedis => {
                 let (gateway, _) = background.emulator(contacts).await;
@@ -435,6 +462,14 @@ impl Background {
         }));
     }
 
+    /// A durable store in a fresh temporary directory, with the default settings.
+    fn durable_store(&mut self) -> Store {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::durable(directory.path()).expect("the store opens");
+        self.directory = Some(directory);
+        store
+    }
+
     /// The bench's Redis, in a namespace of this run's own.
     fn redis(&mut self, tag: u64) -> Redis {
         let url = redis_url().expect("phases on Redis run only with a Redis URL");
@@ -479,6 +514,7 @@ impl Background {
         if let Some(namespace) = self.namespace {
             forget_namespace(&namespace).await;
         }
+        drop(self.directory);
     }
 }
 

@@ -4,8 +4,9 @@
 //! and the handlers: both hand each event to [`Backlog::keep`] through one counted step, and
 //! acknowledge it only when the backlog took charge of it as its [store](crate::store)
 //! promises. Each store is a backend of this trait: in memory ([`MemoryBacklog`]), in the
-//! embedded durable store, in Redis.
+//! embedded durable store ([`DurableBacklog`]), in Redis.
 
+mod durable;
 mod memory;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use crate::dispatch::{DrainReport, Rejected};
 use crate::event::Event;
 use crate::metrics::EventSeries;
 
+pub(crate) use durable::DurableBacklog;
 pub(crate) use memory::MemoryBacklog;
 
 /// A notification the backlog took charge of: the gateway may forget it.

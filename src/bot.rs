@@ -97,7 +97,8 @@ impl Bot {
     /// `POST /webhook`, `GET /healthz` and `GET /metrics`; with the polling intake no
     /// `POST /webhook`. Prefer [`BotBuilder::routes`] to serve an application's routes beside
     /// the bot's: a bot served only through this router does not start its store's own work
-    /// (a shared queue's consumer), does not end idle conversations unless its
+    /// (a shared queue's consumer, the durable store's replay of what a crash left), does not
+    /// end idle conversations unless its
     /// [`conversation_timeouts`](Bot::conversation_timeouts) are spawned, and does not drain
     /// at shutdown.
     pub fn router(&self) -> axum::Router {

@@ -1,7 +1,9 @@
 //! A bot's settings from the environment (`HOOKBOT_*`), as DESIGN.md's contract lists them,
 //! `HOOKBOT_INTAKE` (`webhook`, the default, or `polling`: see [`Intake`]), and
 //! `HOOKBOT_INSTANCES` (an instances file for a bot of several numbers: see
-//! [`instance`](crate::instance)); and the bot they describe: [`Bot::from_env`], or
+//! [`instance`](crate::instance)), `HOOKBOT_STORE`, `HOOKBOT_DATA_DIR` and
+//! `HOOKBOT_DURABILITY` (where the bot keeps what it accepted: see [`StoreChoice`]); and the
+//! bot they describe: [`Bot::from_env`], or
 //! [`BotBuilder::config`] for a [`Config`] read or made elsewhere.
 //!
 //! ```no_run
@@ -17,12 +19,14 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::dispatch::DispatchSettings;
+use crate::durable::{Durability, StoreSettings};
 use crate::error::{Error, Result};
 use crate::gateway::{
     ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
@@ -75,6 +79,32 @@ pub struct Config {
     /// How events are handled (`HOOKBOT_HANDLER_TIMEOUT` in seconds, `HOOKBOT_CHAT_CAPACITY`;
     /// the rest at its defaults).
     pub dispatch: DispatchSettings,
+    /// Where a bot without Redis keeps what it accepted (`HOOKBOT_STORE`).
+    pub store: StoreChoice,
+    /// The durable store's directory (`HOOKBOT_DATA_DIR`, default [`DEFAULT_DATA_DIR`]),
+    /// created at start.
+    pub data_dir: PathBuf,
+    /// How durable the durable store's commits are (`HOOKBOT_DURABILITY`: `process`, the
+    /// default, or `power-loss`).
+    pub durability: Durability,
+}
+
+/// The durable store's directory when `HOOKBOT_DATA_DIR` is unset, in the working directory.
+pub const DEFAULT_DATA_DIR: &str = "hookbot-data";
+
+/// Where a bot without `HOOKBOT_REDIS_URL` keeps its accepted notifications, claims and
+/// conversations (`HOOKBOT_STORE`); see [`store`](crate::store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StoreChoice {
+    /// Unset: the durable store for a bot on a real gateway, memory on the local sandbox.
+    #[default]
+    Default,
+    /// `durable`: the [embedded durable store](crate::durable) in [`Config::data_dir`], on the
+    /// sandbox too.
+    Durable,
+    /// `memory`: in this process; what was accepted and not handled is lost if it dies.
+    Memory,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -160,7 +190,13 @@ impl Config {
             }
         };
         let (server, dispatch) = limits(&var)?;
+        let redis_url = var("HOOKBOT_REDIS_URL").map(Secret::new);
         Ok(Self {
+            store: store_choice(&var, redis_url.is_some())?,
+            data_dir: var("HOOKBOT_DATA_DIR")
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned())
+                .into(),
+            durability: durability(&var)?,
             gateway,
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
             allow_anonymous_webhook,
@@ -169,7 +205,7 @@ impl Config {
             listen,
             intake,
             instances,
-            redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
+            redis_url,
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
             sandbox_platform,
         })
@@ -228,6 +264,36 @@ fn count(var: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Resul
         _ => Err(Error::Config {
             variable,
             reason: format!("must be a whole number above 0, is {value:?}"),
+        }),
+    }
+}
+
+/// `HOOKBOT_STORE`, which a bot on Redis does not take.
+fn store_choice(var: &impl Fn(&str) -> Option<String>, redis: bool) -> Result<StoreChoice> {
+    let Some(name) = var("HOOKBOT_STORE") else {
+        return Ok(StoreChoice::Default);
+    };
+    let reason = match name.to_ascii_lowercase().as_str() {
+        _ if redis => "must not be set with HOOKBOT_REDIS_URL: the store is then Redis".to_owned(),
+        "durable" => return Ok(StoreChoice::Durable),
+        "memory" => return Ok(StoreChoice::Memory),
+        _ => format!("must be durable or memory, is {name:?}"),
+    };
+    Err(Error::Config {
+        variable: "HOOKBOT_STORE",
+        reason,
+    })
+}
+
+/// `HOOKBOT_DURABILITY`.
+fn durability(var: &impl Fn(&str) -> Option<String>) -> Result<Durability> {
+    match var("HOOKBOT_DURABILITY").map(|name| name.to_ascii_lowercase()) {
+        None => Ok(Durability::Process),
+        Some(name) if name == "process" => Ok(Durability::Process),
+        Some(name) if name == "power-loss" => Ok(Durability::PowerLoss),
+        Some(other) => Err(Error::Config {
+            variable: "HOOKBOT_DURABILITY",
+            reason: format!("must be process or power-loss, is {other:?}"),
         }),
     }
 }
@@ -298,12 +364,14 @@ fn gateway_from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<GatewayCon
 impl Bot {
     /// A bot of `router` as the environment describes it (`HOOKBOT_*`, see [`Config`]): its
     /// gateway, or the instances of `HOOKBOT_INSTANCES`, or with neither a local
-    /// [`Sandbox`]; its webhook token, address and intake; Redis when `HOOKBOT_REDIS_URL` is
-    /// set. Give the handlers' state with [`state`](BotBuilder::state) if they take one.
+    /// [`Sandbox`]; its webhook token, address and intake; its store: Redis when
+    /// `HOOKBOT_REDIS_URL` is set, else on a real gateway the durable store in
+    /// `HOOKBOT_DATA_DIR` (see [`StoreChoice`]). Give the handlers' state with [`state`](BotBuilder::state) if they take one.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] naming the variable at fault.
+    /// [`Error::Config`] naming the variable at fault; [`Error::Storage`] naming the path
+    /// when the durable store cannot be opened.
     pub fn from_env<S: Send + Sync + 'static, D: ConversationState>(
         router: Router<S, D>,
     ) -> Result<BotBuilder<S, D, NoState>> {
@@ -313,14 +381,24 @@ impl Bot {
 
 impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// Sets what `config` describes: the gateway (a client built with the clients' settings),
-    /// or the instances, or else a [`Sandbox`]; the webhook token, address and intake; and,
-    /// with a Redis URL, the [store](BotBuilder::store) and the clients' shared rate limits.
+    /// or the instances, or else a [`Sandbox`]; the webhook token, address and intake; the
+    /// [store](BotBuilder::store) (the durable store, opened now, for a bot on a real gateway
+    /// unless `HOOKBOT_STORE` says otherwise); and, with a Redis URL, the store and the
+    /// clients' shared rate limits in Redis.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when a client or the Redis connection cannot be made from it.
+    /// [`Error::Config`] when a client or the Redis connection cannot be made from it;
+    /// [`Error::Storage`] naming the path when the durable store cannot be opened (see
+    /// [`Store::durable`]).
     pub fn config(self, config: Config) -> Result<Self> {
+        let on_gateway =
+            !config.instances.is_empty() || !matches!(config.gateway, GatewayConfig::Sandbox);
         let shared = shared_store(config.redis_url, config.redis_namespace.as_deref())?;
+        let durable = match shared {
+            Some(_) => None,
+            None => durable_store(config.store, config.data_dir, config.durability, on_gateway)?,
+        };
         let settings = match &shared {
             Some((_, limits)) => ClientSettings::default().with_shared_limits(limits.clone()),
             None => ClientSettings::default(),
@@ -343,11 +421,37 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         } else {
             builder.sandbox(Sandbox::builder().platform(config.sandbox_platform))
         };
-        Ok(match shared {
-            Some((store, _)) => builder.store(store),
-            None => builder,
+        Ok(match (shared, durable) {
+            (Some((store, _)), _) | (None, Some(store)) => builder.store(store),
+            (None, None) => builder,
         })
     }
+}
+
+/// The durable store in `directory`, opened, when `choice` asks for it (by default, for a bot
+/// on a real gateway); `None` for memory. Logs where it is.
+fn durable_store(
+    choice: StoreChoice,
+    directory: PathBuf,
+    durability: Durability,
+    on_gateway: bool,
+) -> Result<Option<Store>> {
+    let durable = match choice {
+        StoreChoice::Durable => true,
+        StoreChoice::Memory => false,
+        StoreChoice::Default => on_gateway,
+    };
+    if !durable {
+        return Ok(None);
+    }
+    let store = Store::durable_with(&directory, StoreSettings::new().durability(durability))?;
+    let shown = std::path::absolute(&directory).unwrap_or(directory);
+    tracing::info!(
+        directory = %shown.display(),
+        ?durability,
+        "accepted notifications, claims and conversations are kept in the durable store"
+    );
+    Ok(Some(store))
 }
 
 /// The Redis of `HOOKBOT_REDIS_URL`, when set: the bot's store, and the rate limits its
@@ -575,6 +679,62 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_store_is_chosen_by_its_variables() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(defaults.store, StoreChoice::Default);
+        assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(defaults.durability, Durability::Process);
+        let chosen = config(&[
+            ("HOOKBOT_STORE", "Durable"),
+            ("HOOKBOT_DATA_DIR", "/var/lib/card-bot"),
+            ("HOOKBOT_DURABILITY", "power-loss"),
+        ])
+        .unwrap();
+        assert_eq!(chosen.store, StoreChoice::Durable);
+        assert_eq!(chosen.data_dir, PathBuf::from("/var/lib/card-bot"));
+        assert_eq!(chosen.durability, Durability::PowerLoss);
+        assert_eq!(
+            config(&[("HOOKBOT_STORE", "memory")]).unwrap().store,
+            StoreChoice::Memory
+        );
+    }
+
+    #[test]
+    fn a_wrong_store_or_durability_is_refused_with_the_reason() {
+        for (vars, variable, reason) in [
+            (
+                vec![("HOOKBOT_STORE", "disk")],
+                "HOOKBOT_STORE",
+                "must be durable or memory",
+            ),
+            (
+                vec![("HOOKBOT_DURABILITY", "fsync")],
+                "HOOKBOT_DURABILITY",
+                "must be process or power-loss",
+            ),
+            (
+                vec![
+                    ("HOOKBOT_STORE", "durable"),
+                    ("HOOKBOT_REDIS_URL", "redis://127.0.0.1"),
+                ],
+                "HOOKBOT_STORE",
+                "must not be set with HOOKBOT_REDIS_URL",
+            ),
+        ] {
+            let error = config(&vars).unwrap_err();
+            let Error::Config {
+                variable: named,
+                reason: told,
+            } = &error
+            else {
+                panic!("expected a configuration error, got {error:?}");
+            };
+            assert_eq!(*named, variable);
+            assert!(told.contains(reason), "{told}");
+        }
     }
 
     #[test]

@@ -364,7 +364,6 @@ impl Dispatcher {
     }
 
     /// How many more events [`submit`](Dispatcher::submit) takes before it rejects them.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn room(&self) -> usize {
         self.shared.settings.capacity.saturating_sub(self.pending())
     }

@@ -64,11 +64,7 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-#[expect(
-    unused_imports,
-    reason = "the backlog uses them from phase 2 of issue 16"
-)]
-pub(crate) use entries::{Appended, Seq, Unfinished};
+pub(crate) use entries::{Appended, Seq};
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
 use writer::{Message, Op, Request};

@@ -5,29 +5,36 @@
 //! | store | claims against duplicates | accepted events | survives |
 //! |---|---|---|---|
 //! | [`Store::memory`] (sandbox, tests) | in memory, 24 h | the dispatcher's per-chat queues | a graceful stop |
+//! | [`Store::durable`] (a bot on a real gateway, by default) | in the [embedded store](crate::durable), 24 h | the embedded store, until handled | a killed process (with [`Durability::PowerLoss`], power loss) |
 //! | Redis (`redis` feature, several replicas) | in Redis, 24 h | a Redis stream per partition | a crash, a replica's death |
 //!
 //! Whatever the store, the intake acknowledges a notification only once the
 //! backlog took charge of it as its store promises, and a copy of a
 //! notification already accepted is acknowledged and not handled again.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::backlog::{Backlog, MemoryBacklog};
+use crate::backlog::{Backlog, DurableBacklog, MemoryBacklog};
 use crate::conversation::{ConversationState, Conversations};
 use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::Dispatcher;
+#[cfg(doc)]
+use crate::durable::Durability;
+use crate::durable::{DurableStore, SqliteStorage, StoreSettings};
+use crate::error::Result;
 
 /// Where a bot keeps the notifications it accepted until their handlers finish, the claims
 /// against duplicates, and (unless the bot sets other [`Conversations`]) the conversations'
 /// states. Give it to [`BotBuilder::store`](crate::bot::BotBuilder::store); bots read it from
-/// the environment (`HOOKBOT_REDIS_URL`).
+/// the environment (`HOOKBOT_STORE`, `HOOKBOT_DATA_DIR`, `HOOKBOT_REDIS_URL`).
 ///
-/// ```
+/// ```no_run
 /// use hookbot::store::Store;
 ///
-/// let store = Store::memory();
-/// # let _ = store;
+/// # fn run() -> hookbot::Result<()> {
+/// let store = Store::durable("hookbot-data")?;
+/// # let _ = store; Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Store(Kind);
@@ -37,6 +44,8 @@ pub struct Store(Kind);
 enum Kind {
     /// In this process, with claims in this store.
     Memory(Arc<dyn DedupeStore>),
+    /// In the embedded durable store.
+    Durable(DurableStore),
     /// A Redis queue shared by replicas (made in [`redis`](crate::redis)).
     #[cfg(feature = "redis")]
     Redis(Box<crate::redis::RedisQueue>),
@@ -62,10 +71,35 @@ impl Store {
         Self(Kind::Memory(Arc::new(claims)))
     }
 
+    /// In the embedded durable store in `directory` (see [`durable`](crate::durable)), with the
+    /// default [`StoreSettings`]: claims, accepted events until their handlers finish, and
+    /// conversations survive a killed process; what was accepted and not handled is handled
+    /// at the next start. It opens the store now (creating the directory), and holds the
+    /// directory while the bot runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage) naming the path: the directory cannot be
+    /// created or written, another bot holds it, the database is corrupt or was written by a
+    /// newer hookbot.
+    pub fn durable(directory: impl AsRef<Path>) -> Result<Self> {
+        Self::durable_with(directory, StoreSettings::new())
+    }
+
+    /// [`durable`](Store::durable), with `settings` (durability, bounds, claim retention).
+    ///
+    /// # Errors
+    ///
+    /// As [`durable`](Store::durable).
+    pub fn durable_with(directory: impl AsRef<Path>, settings: StoreSettings) -> Result<Self> {
+        DurableStore::open(directory, settings).map(Self::from)
+    }
+
     /// The backlog of this store, feeding `dispatcher`.
     pub(crate) fn open(self, dispatcher: Dispatcher) -> Arc<dyn Backlog> {
         match self.0 {
             Kind::Memory(claims) => Arc::new(MemoryBacklog::new(claims, dispatcher)),
+            Kind::Durable(store) => Arc::new(DurableBacklog::new(store, dispatcher)),
             #[cfg(feature = "redis")]
             Kind::Redis(queue) => crate::redis::backlog(*queue, dispatcher),
         }
@@ -75,6 +109,7 @@ impl Store {
     pub(crate) fn conversations<D: ConversationState>(&self) -> Conversations<D> {
         match &self.0 {
             Kind::Memory(_) => Conversations::in_memory(),
+            Kind::Durable(store) => Conversations::new(SqliteStorage::new(store)),
             #[cfg(feature = "redis")]
             Kind::Redis(queue) => {
                 Conversations::new(crate::redis::RedisStorage::new(queue.redis()))
@@ -87,9 +122,18 @@ impl Store {
         use crate::memo::Memos;
         match &self.0 {
             Kind::Memory(_) => Memos::in_memory(),
+            Kind::Durable(store) => Memos::from(store.clone()),
             #[cfg(feature = "redis")]
             Kind::Redis(queue) => Memos::from(queue.redis()),
         }
+    }
+}
+
+/// A bot on this embedded store (opened with [`DurableStore::open`]), which the bot shares
+/// with what else keeps data in it (a [`Memo`](crate::durable::Memo)).
+impl From<DurableStore> for Store {
+    fn from(store: DurableStore) -> Self {
+        Store(Kind::Durable(store))
     }
 }
 

@@ -194,8 +194,10 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
 
     /// Where accepted notifications, claims against duplicates and (unless
     /// [`conversations`](BotBuilder::conversations) says otherwise) conversation states are
-    /// kept: [`Store::memory`] by default, or a Redis queue shared by replicas (pass a
-    /// `redis::Redis` or `redis::RedisQueue`). See [`store`](crate::store).
+    /// kept: [`Store::memory`] by default, the embedded durable store
+    /// ([`Store::durable`], what a bot on a real gateway gets from the environment), or a Redis
+    /// queue shared by replicas (pass a `redis::Redis` or `redis::RedisQueue`). See
+    /// [`store`](crate::store).
     pub fn store(mut self, store: impl Into<Store>) -> Self {
         self.store = store.into();
         self

@@ -3,6 +3,7 @@
 //! handled; expired claims purged.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::mpsc::error::TrySendError;
 
 use super::writer::{Batch, Counts, Message, Op, PURGE_CHUNK};
 use super::{DurableStore, Millis};
@@ -29,10 +30,6 @@ pub(crate) enum Appended {
 
 /// An accepted notification that was not finished: to handle again at start.
 #[derive(Debug, Clone)]
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the backlog reads them from phase 2 of issue 16")
-)]
 pub(crate) struct Unfinished {
     /// Its place in the accept order.
     pub(crate) seq: Seq,
@@ -40,10 +37,6 @@ pub(crate) struct Unfinished {
     pub(crate) event: Event,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the backlog calls them from phase 2 of issue 16")
-)]
 impl DurableStore {
     /// Claims `event` against duplicates and keeps it until [`finish`](DurableStore::finish)ed, in
     /// the writer's next batch; answers once that batch is committed.
@@ -71,6 +64,48 @@ impl DurableStore {
     /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
     pub(crate) async fn finish(&self, seq: Seq) -> Result<()> {
         self.send(Message::Finish(seq)).await
+    }
+
+    /// Deletes a handled entry like [`finish`](DurableStore::finish), without waiting: for
+    /// the dispatcher's completion, which cannot wait. When the writer's channel is full, a
+    /// task hands the entry over; when the store is closing, the entry is replayed at the next
+    /// start.
+    pub(crate) fn finish_soon(&self, seq: Seq) {
+        let Some(sender) = &self.inner.sender else {
+            return;
+        };
+        if let Err(TrySendError::Full(_)) = sender.try_send(Message::Finish(seq)) {
+            let store = self.clone();
+            tokio::spawn(async move {
+                let _ = store.finish(seq).await;
+            });
+        }
+    }
+
+    /// Takes back an entry that was appended but could not be handed to its handler (the
+    /// dispatcher refused it): deletes the entry and its `claim`, so that the gateway's next
+    /// delivery is accepted anew. Answers once that is committed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage) when the batch could not be committed: the
+    /// entry stays, and is handled at the next start.
+    pub(crate) async fn withdraw(&self, seq: Seq, claim: Option<DedupeKey>) -> Result<()> {
+        self.run(Withdraw {
+            seq,
+            claim: claim.map(DedupeKey::to_bytes),
+        })
+        .await
+    }
+
+    /// Answers once everything handed to the writer before it is committed (the finished
+    /// entries included).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage) when the batch could not be committed.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        self.run(Flush).await
     }
 
     /// Up to `limit` unfinished entries accepted after `after` (all when `None`), in the order
@@ -166,6 +201,39 @@ impl Op for Append {
         batch.counts.entries += 1;
         batch.counts.bytes += size;
         Ok(Appended::Queued(seq))
+    }
+}
+
+/// Deletes an entry and its claim, which a refused notification leaves behind.
+struct Withdraw {
+    seq: Seq,
+    claim: Option<[u8; 16]>,
+}
+
+impl Op for Withdraw {
+    type Output = ();
+
+    fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
+        delete(batch, &[self.seq])?;
+        if let Some(key) = &self.claim {
+            let deleted = batch
+                .tx
+                .prepare_cached("DELETE FROM claims WHERE key = ?1")?
+                .execute([key.as_slice()])?;
+            batch.counts.claims = batch.counts.claims.saturating_sub(deleted as u64);
+        }
+        Ok(())
+    }
+}
+
+/// Nothing: a request whose answer says that what came before it is committed.
+struct Flush;
+
+impl Op for Flush {
+    type Output = ();
+
+    fn apply(&self, _: &mut Batch<'_>) -> rusqlite::Result<()> {
+        Ok(())
     }
 }
 
@@ -401,6 +469,31 @@ mod tests {
             APPENDS as i64
         );
         assert_eq!(seqs.iter().collect::<HashSet<_>>().len(), APPENDS);
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_entry_gives_back_its_claim_and_its_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StoreSettings::new().max_events(1);
+        let store = open(dir.path(), settings, &Clock::manual(T0));
+        let event = text(ANNA, "M1", "hi");
+        let seq = queued(store.append(&event).await.unwrap());
+        store.withdraw(seq, DedupeKey::of(&event)).await.unwrap();
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        // The redelivery is no duplicate, and the store of one has room for it.
+        queued(store.append(&event).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_entry_finished_without_waiting_is_deleted_by_the_next_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        store.finish_soon(seq);
+        store.flush().await.unwrap();
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert!(store.unfinished(None, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

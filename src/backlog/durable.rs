@@ -1,0 +1,216 @@
+//! The durable backlog: claims and accepted events in the embedded [`DurableStore`]. An event
+//! is answered `Queued` only once its claim and entry are committed; it is then handled by the
+//! dispatcher, and its entry deleted once its handler finished. At start, what was accepted
+//! and not finished before (a crash, a drain's deadline) is handled first, in accept order.
+//!
+//! Delivery is at least once: a process that dies between a handler's effect (a reply) and
+//! the commit of its entry's deletion handles the event again at its next start.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Accepted, Backlog, Refused};
+use crate::dedupe::DedupeKey;
+use crate::dispatch::{Dispatcher, Done, DrainReport, EventIdentity, Rejected};
+use crate::durable::{Appended, DurableStore, Seq};
+use crate::event::Event;
+
+/// Unfinished entries read at once when recovering.
+const RECOVERY_PAGE: usize = 1000;
+/// The wait before a recovered event is offered again to a full dispatcher.
+const RECOVERY_IDLE: Duration = Duration::from_millis(10);
+
+/// Keeps each event in a [`DurableStore`] and hands it to a [`Dispatcher`].
+pub(crate) struct DurableBacklog {
+    store: DurableStore,
+    dispatcher: Dispatcher,
+}
+
+impl DurableBacklog {
+    /// Keeps in `store`, handles with `dispatcher`.
+    pub(crate) fn new(store: DurableStore, dispatcher: Dispatcher) -> Self {
+        Self { store, dispatcher }
+    }
+
+    /// What the dispatcher calls once the handler of entry `seq` finished: deletes the entry.
+    fn done(&self, seq: Seq) -> Done {
+        let store = self.store.clone();
+        Box::new(move || store.finish_soon(seq))
+    }
+
+    /// Hands every entry left unfinished by the last run to the dispatcher, in accept order,
+    /// waiting for room when it is full. Stops early, leaving the rest kept, if the
+    /// dispatcher shuts down.
+    async fn recover(&self) -> crate::Result<usize> {
+        let mut after = None;
+        let mut recovered = 0;
+        loop {
+            let page = self.store.unfinished(after, RECOVERY_PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(recovered);
+            };
+            after = Some(last.seq);
+            for entry in page {
+                if !self.resubmit(entry.seq, entry.event).await {
+                    return Ok(recovered);
+                }
+                recovered += 1;
+            }
+        }
+    }
+
+    /// Submits a recovered `event`, waiting while the dispatcher is full; `false` once it shuts
+    /// down.
+    async fn resubmit(&self, seq: Seq, event: Event) -> bool {
+        loop {
+            match self.dispatcher.submit(event.clone(), Some(self.done(seq))) {
+                Ok(()) => return true,
+                Err(Rejected::Full | Rejected::ChatFull) => {
+                    tokio::time::sleep(RECOVERY_IDLE).await;
+                }
+                Err(Rejected::ShuttingDown) => return false,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Backlog for DurableBacklog {
+    /// Claims `event` and appends it in the store's next group commit, then queues it. A full
+    /// dispatcher refuses before anything is written; one that refuses after the commit (it
+    /// filled up meanwhile, or is shutting down) has the entry and claim withdrawn, so that
+    /// the gateway's next delivery is accepted.
+    async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
+        if self.dispatcher.is_closed() {
+            return Err(Rejected::ShuttingDown.into());
+        }
+        if self.dispatcher.room() == 0 {
+            return Err(Rejected::Full.into());
+        }
+        let seq = match self.store.append(&event).await {
+            Ok(Appended::Queued(seq)) => seq,
+            Ok(Appended::Duplicate) => {
+                tracing::debug!(
+                    event = %EventIdentity::of(&event),
+                    "duplicate notification acknowledged, not handled again"
+                );
+                return Ok(Accepted::Duplicate);
+            }
+            Ok(Appended::Full) => {
+                tracing::debug!("the durable store is full; the notification is refused");
+                return Err(Rejected::Full.into());
+            }
+            Err(error) => {
+                tracing::error!(%error, "the durable store could not keep a notification");
+                return Err(Refused::Unavailable("durable store"));
+            }
+        };
+        let claim = DedupeKey::of(&event);
+        let Err(rejected) = self.dispatcher.submit(event, Some(self.done(seq))) else {
+            return Ok(Accepted::Queued);
+        };
+        if let Err(error) = self.store.withdraw(seq, claim).await {
+            tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
+        }
+        Err(rejected.into())
+    }
+
+    /// Replays what was accepted and not finished before, in accept order (so each chat's in
+    /// its order), before the intake serves.
+    async fn start(&self) -> crate::Result<()> {
+        let recovered = self.recover().await?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                store = %self.store.directory().display(),
+                "handling the notifications accepted and not handled before the restart"
+            );
+        }
+        Ok(())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.dispatcher.is_closed()
+    }
+
+    /// Drains the dispatcher within its deadline, then commits the deletions of what was
+    /// handled; what was not handled stays for the next start.
+    async fn shutdown(&self) -> DrainReport {
+        let report = self.dispatcher.shutdown().await;
+        if let Err(error) = self.store.flush().await {
+            tracing::warn!(%error, "the store could not commit the last handled notifications; they are handled again at the next start");
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::dispatch::{DispatchSettings, Handler};
+    use crate::durable::test_support::{T0, count, open, text};
+    use crate::durable::{Clock, StoreSettings};
+    use crate::error::BoxError;
+
+    const ANNA: &str = "79001234567@c.us";
+    const BORIS: &str = "79007654321@c.us";
+
+    /// Records the message id of each event it handles.
+    #[derive(Clone, Default)]
+    struct Record(Arc<Mutex<Vec<String>>>);
+
+    impl Handler for Record {
+        fn handle(
+            &self,
+            event: Event,
+        ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+            let id = event.message_id().map(ToString::to_string);
+            self.0.lock().unwrap().extend(id);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn what_was_left_is_replayed_in_accept_order_through_a_dispatcher_smaller_than_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let mut accepted = Vec::new();
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            for n in 0..10 {
+                let (chat, id) = (if n % 3 == 0 { BORIS } else { ANNA }, format!("M{n}"));
+                let appended = store.append(&text(chat, &id, "hi")).await.unwrap();
+                assert!(matches!(appended, Appended::Queued(_)));
+                accepted.push((chat, id));
+            }
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let record = Record::default();
+        let settings = DispatchSettings::new().capacity(2);
+        let backlog = DurableBacklog::new(store, Dispatcher::new(record.clone(), settings, None));
+
+        backlog.start().await.unwrap();
+        // The claims stay: a redelivery is a duplicate.
+        let copy = text(ANNA, "M1", "hi");
+        assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
+        assert_eq!(backlog.shutdown().await, DrainReport::default());
+
+        let handled = record.0.lock().unwrap().clone();
+        for chat in [ANNA, BORIS] {
+            let expected: Vec<&String> = accepted
+                .iter()
+                .filter(|(of, _)| *of == chat)
+                .map(|(_, id)| id)
+                .collect();
+            let ids: Vec<&String> = handled.iter().filter(|id| expected.contains(id)).collect();
+            assert_eq!(ids, expected, "{chat}'s events in accept order");
+        }
+        assert_eq!(handled.len(), accepted.len(), "each once");
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+    }
+}
