@@ -134,10 +134,12 @@ async fn a_polling_bot_needs_no_webhook_token() {
     assert!(built.is_ok());
 }
 
-/// The variables of a GREEN-API bot whose gateway is nowhere, and no webhook token.
+/// The variables of a GREEN-API bot whose gateway is nowhere, and no webhook token; it keeps
+/// its store in memory (no data directory in the working directory).
 fn anonymous_vars(name: &str) -> Option<String> {
     let value = match name {
         "HOOKBOT_GATEWAY" => "green-api",
+        "HOOKBOT_STORE" => "memory",
         "HOOKBOT_API_URL" => "http://127.0.0.1:9",
         "HOOKBOT_INSTANCE" => "1101000001",
         "HOOKBOT_TOKEN" => "api-token-secret",
