@@ -113,7 +113,11 @@ token = "api-token-two"
     )
     .unwrap();
     let path = file.to_str().unwrap().to_owned();
-    let config = Config::from_vars(|name| (name == "HOOKBOT_INSTANCES").then(|| path.clone()));
+    let config = Config::from_vars(|name| match name {
+        "HOOKBOT_INSTANCES" => Some(path.clone()),
+        "HOOKBOT_STORE" => Some("memory".to_owned()),
+        _ => None,
+    });
     let built = Bot::builder(plain())
         .config(config.unwrap())
         .unwrap()
