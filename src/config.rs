@@ -23,7 +23,8 @@ use crate::bot::{Bot, BotBuilder, DEFAULT_LISTEN, NoState};
 use crate::conversation::ConversationState;
 use crate::error::{Error, Result};
 use crate::gateway::{
-    ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
+    ClientConfig, ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
+    default_green_api_url,
 };
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
@@ -62,6 +63,10 @@ pub struct Config {
     /// The messenger the local sandbox emulates when no gateway is set
     /// (`HOOKBOT_SANDBOX_PLATFORM`: `whatsapp`, the default, `max` or `telegram`).
     pub sandbox_platform: Platform,
+    /// The gateway clients' time-out, retries and rate limits (`HOOKBOT_TIMEOUT`,
+    /// `HOOKBOT_RETRIES`, `HOOKBOT_SEND_RATE`, `HOOKBOT_LOOKUP_RATE`,
+    /// `HOOKBOT_NOTIFICATION_RATE`); an instances file's entry may set its own.
+    pub client: ClientConfig,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -144,6 +149,7 @@ impl Config {
             redis_url: var("HOOKBOT_REDIS_URL").map(Secret::new),
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
             sandbox_platform,
+            client: ClientConfig::from_vars(var)?,
         })
     }
 }
@@ -229,7 +235,7 @@ impl Bot {
 
 impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// Sets what `config` describes: the gateway (a client built with the clients' settings),
-    /// or the instances, or else a [`Sandbox`]; the webhook token, address and intake; and,
+    /// or the instances (each entry's client settings over the environment's), or else a [`Sandbox`]; the webhook token, address and intake; and,
     /// with a Redis URL, the [store](BotBuilder::store) and the clients' shared rate limits.
     ///
     /// # Errors
@@ -237,9 +243,10 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// [`Error::Config`] when a client or the Redis connection cannot be made from it.
     pub fn config(self, config: Config) -> Result<Self> {
         let shared = shared_store(config.redis_url, config.redis_namespace.as_deref())?;
+        let settings = config.client.apply(ClientSettings::default());
         let settings = match &shared {
-            Some((_, limits)) => ClientSettings::default().with_shared_limits(limits.clone()),
-            None => ClientSettings::default(),
+            Some((_, limits)) => settings.with_shared_limits(limits.clone()),
+            None => settings,
         };
         let mut builder = self.listen(config.listen).intake(config.intake);
         if let Some(token) = config.webhook_token {

@@ -55,7 +55,8 @@ use async_trait::async_trait;
 
 pub(crate) use config::default_green_api_url;
 pub use config::{
-    DEFAULT_GREEN_API_TELEGRAM_URL, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig,
+    ClientConfig, DEFAULT_GREEN_API_TELEGRAM_URL, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL,
+    GatewayConfig,
 };
 pub use green_api::{GreenApi, GreenApiBuilder};
 pub use rate_limit::{InstanceLimits, RateLimits, SharedLimits};
