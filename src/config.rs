@@ -26,6 +26,7 @@ use crate::gateway::{
     ClientConfig, ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
     default_green_api_url,
 };
+use crate::instance::setup::{PUBLIC_URL_RULE, parse_public_url};
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
 use crate::router::Router;
@@ -67,6 +68,10 @@ pub struct Config {
     /// `HOOKBOT_RETRIES`, `HOOKBOT_SEND_RATE`, `HOOKBOT_LOOKUP_RATE`,
     /// `HOOKBOT_NOTIFICATION_RATE`); an instances file's entry may set its own.
     pub client: ClientConfig,
+    /// The bot's public base URL (`HOOKBOT_PUBLIC_URL`, e.g. `https://bot.example.org/hooks`):
+    /// when set, a webhook bot points its instances' notifications at `<url>/webhook` on start
+    /// (see [`BotBuilder::public_url`]); an instances file's entry may set its own.
+    pub public_url: Option<url::Url>,
 }
 
 /// `HOOKBOT_GATEWAY`'s name for the local sandbox, which is no [`GatewayKind`].
@@ -140,6 +145,23 @@ impl Config {
         if matches!(intake, Intake::Polling(_)) && zapi {
             return Err(crate::bot::polling_unsupported(GatewayKind::ZApi));
         }
+        let public_url = match var("HOOKBOT_PUBLIC_URL") {
+            Some(text) => Some(parse_public_url(&text).ok_or_else(|| Error::Config {
+                variable: "HOOKBOT_PUBLIC_URL",
+                reason: format!("{PUBLIC_URL_RULE}, is {text:?}"),
+            })?),
+            None => None,
+        };
+        let public_urls = public_url.is_some()
+            || instances
+                .iter()
+                .any(|instance| instance.public_url.is_some());
+        if matches!(intake, Intake::Polling(_)) && public_urls {
+            return Err(Error::Config {
+                variable: "HOOKBOT_PUBLIC_URL",
+                reason: "is for the webhook intake: a polling bot needs the instance's webhook URL empty (unset it, or the instances' public_url, or use HOOKBOT_INTAKE=webhook)".to_owned(),
+            });
+        }
         Ok(Self {
             gateway,
             webhook_token: var("HOOKBOT_WEBHOOK_TOKEN").map(Secret::new),
@@ -150,6 +172,7 @@ impl Config {
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
             sandbox_platform,
             client: ClientConfig::from_vars(var)?,
+            public_url,
         })
     }
 }
@@ -251,6 +274,9 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         let mut builder = self.listen(config.listen).intake(config.intake);
         if let Some(token) = config.webhook_token {
             builder = builder.webhook_token(token);
+        }
+        if let Some(url) = config.public_url {
+            builder = builder.public_url(url);
         }
         builder = if !config.instances.is_empty() {
             builder.instances(Instances::connect(&config.instances, &settings)?)

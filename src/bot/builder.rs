@@ -5,6 +5,8 @@ use std::any::TypeId;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use url::Url;
+
 use super::{Background, Bot, DEFAULT_LISTEN, Listen};
 use crate::context::ServiceTable;
 use crate::conversation::{ConversationState, Conversations};
@@ -34,6 +36,7 @@ pub struct BotBuilder<S, D = (), St = NoState> {
     state: St,
     serving: Serving,
     webhook_token: Option<Secret>,
+    public_url: Option<Url>,
     listen: SocketAddr,
     routes: axum::Router,
     intake: Intake,
@@ -82,6 +85,7 @@ impl Bot {
             state: NoState,
             serving: Serving::Sandbox(Box::new(Sandbox::builder())),
             webhook_token: None,
+            public_url: None,
             listen: DEFAULT_LISTEN,
             routes: axum::Router::new(),
             intake: Intake::default(),
@@ -102,6 +106,7 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D, NoState> {
             state,
             serving: self.serving,
             webhook_token: self.webhook_token,
+            public_url: self.public_url,
             listen: self.listen,
             routes: self.routes,
             intake: self.intake,
@@ -142,6 +147,16 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// secret of those that have none of their own.
     pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
         self.webhook_token = Some(token.into());
+        self
+    }
+
+    /// The bot's public base URL (`https://bot.example.org/hooks`), for the instances that
+    /// have none of their own: on start, a webhook bot points their notifications at itself
+    /// and warns of an instance that is not authorised (see
+    /// [`InstanceBuilder::public_url`](crate::instance::InstanceBuilder::public_url)). Not for
+    /// a sandbox, which points itself at the bot.
+    pub fn public_url(mut self, url: Url) -> Self {
+        self.public_url = Some(url);
         self
     }
 
@@ -212,7 +227,10 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
     pub fn build(self) -> Result<Bot> {
         let polls = matches!(self.intake, Intake::Polling(_));
         let (mut instances, listen, sandbox, routes) = match self.serving {
-            Serving::Instances(instances) => {
+            Serving::Instances(mut instances) => {
+                if let Some(url) = &self.public_url {
+                    instances.default_public_url(url);
+                }
                 (instances, Listen::Address(self.listen), None, self.routes)
             }
             Serving::Sandbox(builder) => {

@@ -10,10 +10,11 @@ use crate::gateway::{ClientConfig, ClientSettings, GatewayKind};
 use crate::gateway::{DEFAULT_ZAPI_URL, GatewayConfig, default_green_api_url};
 use crate::secret::Secret;
 
+use super::setup::{PUBLIC_URL_RULE, parse_public_url};
 use super::{Instance, config_error};
 
 /// The fields an entry may have.
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "name",
     "gateway",
     "url",
@@ -21,6 +22,7 @@ const FIELDS: [&str; 7] = [
     "token",
     "webhook_token",
     "client_token",
+    "public_url",
 ];
 
 /// One entry of an instances file (`HOOKBOT_INSTANCES`): an instance's gateway and
@@ -38,6 +40,7 @@ const FIELDS: [&str; 7] = [
 /// token = "..."                           # apiTokenInstance / Z-API instance token
 /// webhook_token = "..."                   # optional; required for Z-API beside others
 /// # client_token = "..."                  # Z-API only, optional
+/// # public_url = "https://bot.example.org" # optional, over HOOKBOT_PUBLIC_URL
 /// # Optional client settings, over HOOKBOT_TIMEOUT, HOOKBOT_RETRIES, HOOKBOT_*_RATE:
 /// # timeout = "10s"                       # per attempt: seconds, or with ms, s or m
 /// # retries = 2                           # 0 to 10
@@ -69,6 +72,9 @@ pub struct InstanceConfig {
     pub webhook_token: Option<Secret>,
     /// Its client's time-out, retries and rate limits, over the environment's.
     pub client: ClientConfig,
+    /// The bot's public base URL for this instance, over `HOOKBOT_PUBLIC_URL` (see
+    /// [`InstanceBuilder::public_url`](super::InstanceBuilder::public_url)).
+    pub public_url: Option<url::Url>,
 }
 
 impl InstanceConfig {
@@ -180,6 +186,9 @@ impl InstanceConfig {
         if let Some(token) = &self.webhook_token {
             instance = instance.webhook_token(token.clone());
         }
+        if let Some(url) = &self.public_url {
+            instance = instance.public_url(url.clone());
+        }
         Ok(instance.build())
     }
 
@@ -265,6 +274,7 @@ fn read_entry(number: usize, entry: Value) -> Result<InstanceConfig> {
         gateway,
         webhook_token: entry.text("webhook_token")?.map(Secret::new),
         client: entry.client()?,
+        public_url: entry.public_url()?,
     })
 }
 
@@ -322,6 +332,16 @@ impl Entry<'_> {
             }),
             green_api_kind => green_api(green_api_kind),
         }
+    }
+
+    /// The public base URL, checked.
+    fn public_url(&self) -> Result<Option<url::Url>> {
+        self.text("public_url")?
+            .map(|text| {
+                parse_public_url(&text)
+                    .ok_or_else(|| self.error(format!("`public_url` {PUBLIC_URL_RULE}")))
+            })
+            .transpose()
     }
 
     /// The client settings: each a number or text (`timeout = "500ms"`).
