@@ -258,8 +258,9 @@ impl Bot {
 
 impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// Sets what `config` describes: the gateway (a client built with the clients' settings),
-    /// or the instances (each entry's client settings over the environment's), or else a [`Sandbox`]; the webhook token, address and intake; and,
-    /// with a Redis URL, the [store](BotBuilder::store) and the clients' shared rate limits.
+    /// or the instances (each entry's client settings over the environment's), or else a
+    /// [`Sandbox`]; the webhook token, public URL, address and intake; and, with a Redis URL,
+    /// the [store](BotBuilder::store) and the clients' shared rate limits.
     ///
     /// # Errors
     ///
