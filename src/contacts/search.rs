@@ -3,7 +3,8 @@
 //!
 //! Names are compared in their [folded](crate::fold) form: any letter case, no diacritics,
 //! words separated by single spaces; and, ranked after those matches, by their transliteration
-//! [key](crate::fold::key), so that a Latin query finds a Cyrillic name and the reverse.
+//! [key](crate::fold::key), so that a Latin query finds a Cyrillic name and the reverse (whole
+//! words and the beginnings of words only: inside a word a transliteration is mostly chance).
 
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -34,7 +35,8 @@ pub(super) enum Rank {
 enum Form {
     /// The folded name as written: the query is in the name's script.
     Written,
-    /// The transliteration key: the query may be in the other script or spelling.
+    /// The transliteration key: the query may be in the other script or spelling. Only whole
+    /// words and the beginnings of words count.
     Transliterated,
 }
 
@@ -312,7 +314,12 @@ fn rank_names<'a>(
     hits: &mut Vec<Hit>,
 ) {
     for (name, entry) in names {
-        if let Some(rank) = rank_name(name, words) {
+        let Some(rank) = rank_name(name, words) else {
+            continue;
+        };
+        // Inside a word, a transliteration is mostly chance: "anna" reads "ana", which
+        // "Svetlana" holds.
+        if form == Form::Written || rank > Rank::Substring {
             hits.push(Hit {
                 form,
                 rank,
@@ -661,6 +668,8 @@ mod tests {
         assert_eq!(found(&index, "pyotr khabarov"), ["5"]);
         // A whole transliterated name ranks after a same-script prefix.
         assert_eq!(found(&index, "petr"), ["4", "5", "3"]);
+        // Inside a word, only the written form counts.
+        assert_eq!(found(&index, "etro"), ["4"]);
     }
 
     #[test]
