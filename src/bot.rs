@@ -54,7 +54,7 @@ use crate::contacts::ContactBook;
 use crate::dispatch::DrainReport;
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
-use crate::instance::Instances;
+use crate::instance::{Instances, setup};
 use crate::intake::Receiver;
 use crate::sandbox::{Sandbox, listen_error};
 use crate::server::ServerSettings;
@@ -195,6 +195,9 @@ impl Bot {
         self.backlog.start().await?;
         let app = self.router().merge(self.routes);
         let timeouts = self.timeouts.map(tokio::spawn);
+        if matches!(self.intake, Receiver::Webhook(_)) {
+            tokio::spawn(setup::point_at_bot(self.instances.clone()));
+        }
         let served = self
             .intake
             .serve((app, self.server), listener, shutdown, self.backlog)

@@ -29,8 +29,10 @@ use crate::dispatch::DispatchSettings;
 use crate::durable::{Durability, StoreSettings};
 use crate::error::{Error, Result};
 use crate::gateway::{
-    ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits, default_green_api_url,
+    ClientConfig, ClientSettings, DEFAULT_ZAPI_URL, GatewayKind, SharedLimits,
+    default_green_api_url,
 };
+use crate::instance::setup::{PUBLIC_URL_RULE, parse_public_url};
 use crate::instance::{Instance, InstanceConfig, Instances};
 use crate::intake::Intake;
 use crate::router::Router;
@@ -87,6 +89,14 @@ pub struct Config {
     /// How durable the durable store's commits are (`HOOKBOT_DURABILITY`: `process`, the
     /// default, or `power-loss`).
     pub durability: Durability,
+    /// The gateway clients' time-out, retries and rate limits (`HOOKBOT_TIMEOUT`,
+    /// `HOOKBOT_RETRIES`, `HOOKBOT_SEND_RATE`, `HOOKBOT_LOOKUP_RATE`,
+    /// `HOOKBOT_NOTIFICATION_RATE`); an instances file's entry may set its own.
+    pub client: ClientConfig,
+    /// The bot's public base URL (`HOOKBOT_PUBLIC_URL`, e.g. `https://bot.example.org/hooks`):
+    /// when set, a webhook bot points its instances' notifications at `<url>/webhook` on start
+    /// (see [`BotBuilder::public_url`]); an instances file's entry may set its own.
+    pub public_url: Option<url::Url>,
 }
 
 /// The durable store's directory when `HOOKBOT_DATA_DIR` is unset, in the working directory.
@@ -191,6 +201,23 @@ impl Config {
         };
         let (server, dispatch) = limits(&var)?;
         let redis_url = var("HOOKBOT_REDIS_URL").map(Secret::new);
+        let public_url = match var("HOOKBOT_PUBLIC_URL") {
+            Some(text) => Some(parse_public_url(&text).ok_or_else(|| Error::Config {
+                variable: "HOOKBOT_PUBLIC_URL",
+                reason: format!("{PUBLIC_URL_RULE}, is {text:?}"),
+            })?),
+            None => None,
+        };
+        let public_urls = public_url.is_some()
+            || instances
+                .iter()
+                .any(|instance| instance.public_url.is_some());
+        if matches!(intake, Intake::Polling(_)) && public_urls {
+            return Err(Error::Config {
+                variable: "HOOKBOT_PUBLIC_URL",
+                reason: "is for the webhook intake: a polling bot needs the instance's webhook URL empty (unset it, or the instances' public_url, or use HOOKBOT_INTAKE=webhook)".to_owned(),
+            });
+        }
         Ok(Self {
             store: store_choice(&var, redis_url.is_some())?,
             data_dir: var("HOOKBOT_DATA_DIR")
@@ -208,6 +235,8 @@ impl Config {
             redis_url,
             redis_namespace: var("HOOKBOT_REDIS_NAMESPACE"),
             sandbox_platform,
+            client: ClientConfig::from_vars(var)?,
+            public_url,
         })
     }
 }
@@ -381,7 +410,8 @@ impl Bot {
 
 impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// Sets what `config` describes: the gateway (a client built with the clients' settings),
-    /// or the instances, or else a [`Sandbox`]; the webhook token, address and intake; the
+    /// or the instances (each entry's client settings over the environment's), or else a
+    /// [`Sandbox`]; the webhook token, public URL, address and intake; the
     /// [store](BotBuilder::store) (the durable store, opened now, for a bot on a real gateway
     /// unless `HOOKBOT_STORE` says otherwise); and, with a Redis URL, the store and the
     /// clients' shared rate limits in Redis.
@@ -399,9 +429,10 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
             Some(_) => None,
             None => durable_store(config.store, config.data_dir, config.durability, on_gateway)?,
         };
+        let settings = config.client.apply(ClientSettings::default());
         let settings = match &shared {
-            Some((_, limits)) => ClientSettings::default().with_shared_limits(limits.clone()),
-            None => ClientSettings::default(),
+            Some((_, limits)) => settings.with_shared_limits(limits.clone()),
+            None => settings,
         };
         let mut builder = self
             .listen(config.listen)
@@ -413,6 +444,9 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
         }
         if config.allow_anonymous_webhook {
             builder = builder.dangerously_allow_anonymous_webhook();
+        }
+        if let Some(url) = config.public_url {
+            builder = builder.public_url(url);
         }
         builder = if !config.instances.is_empty() {
             builder.instances(Instances::connect(&config.instances, &settings)?)

@@ -30,7 +30,9 @@
 //! phone-book name, by their profile name when the phone-book name is empty, by their Telegram
 //! username (`@ivan_tsarevich` and `ivan_tsarevich` alike), and by phone number. Names match in any letter case and any script, with Unicode full case folding
 //! (`ß` finds `ss`), and without regard to diacritics (`Артем` finds `Артём`, `joao` finds
-//! `João`; this also makes `и` find `й`).
+//! `João`; this also makes `и` find `й`). Across Cyrillic and Latin, names match by
+//! transliteration in the common Russian romanisations (`vasilisa` and `vasilissa` find
+//! `Василиса`, `иван петров` finds `Ivan Petrov`), ranked after the names in the query's script.
 //! Every word of the query must occur in the name; whole words rank above the beginnings of
 //! words, which rank above the inside of words, and the whole name typed out ranks first. A
 //! query of digits (with or without `+`, spaces, dashes or parentheses) also matches phone
@@ -136,7 +138,8 @@ impl ContactBook {
     }
 
     /// The best [`FIND_LIMIT`] people whose name or phone number matches `query`, best match
-    /// first; empty when nothing matches. A query with no letter and no digit matches nothing
+    /// first (names in the query's script before names found by transliteration between
+    /// Cyrillic and Latin); empty when nothing matches. A query with no letter and no digit matches nothing
     /// and loads nothing. For another number of matches, see
     /// [`find_up_to`](ContactBook::find_up_to).
     pub async fn find(&self, query: &str) -> Result<Vec<Contact>> {

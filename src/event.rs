@@ -564,6 +564,39 @@ pub struct InstanceState {
     pub description: Option<String>,
 }
 
+impl InstanceState {
+    /// What the instance's operator should do, in plain words; `None` when the instance can
+    /// work (or its state is one hookbot does not know).
+    pub fn advice(&self) -> Option<&'static str> {
+        Some(match self.state.as_str() {
+            "notAuthorized" => {
+                "the instance is not linked to a phone: scan the QR code in the gateway's console with the messenger's \"Linked devices\""
+            }
+            "disconnected" => {
+                "the instance is not connected to a phone: scan the QR code in the Z-API panel with WhatsApp's \"Linked devices\""
+            }
+            "blocked" => {
+                "the messenger blocked the number: the instance cannot send or receive until the number is unblocked (or another one linked)"
+            }
+            "starting" => "the instance is starting: it should work within a few minutes",
+            "sleepMode" => {
+                "the phone is off or offline: switch it on and connect it; the instance follows within 5 minutes"
+            }
+            "yellowCard" => {
+                "the messenger suspended sending for suspected spam: reboot the instance in the gateway's console; messages wait up to 24 h"
+            }
+            "pendingCode" => {
+                "the instance waits for the authorization code sent to the Telegram account: enter it in the gateway's console"
+            }
+            "pendingPassword" => {
+                "the instance waits for the Telegram account's two-step verification password: enter it in the gateway's console"
+            }
+            "offline" => "the instance's connection to the messenger is down: check the phone",
+            _ => return None,
+        })
+    }
+}
+
 /// Someone calls the instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -21,7 +21,7 @@ use regex::Regex;
 
 use crate::contact::PeerKind;
 use crate::event::{Direction, Event, EventKind, Message};
-use crate::fold::fold;
+use crate::fold::{fold, has_cyrillic, key};
 use crate::id::ChatId;
 
 type Test = dyn Fn(&Event, &mut Matched) -> bool + Send + Sync;
@@ -222,10 +222,19 @@ pub fn text(text: impl Into<String>) -> Filter {
 
 /// Messages whose text is `text` in any letter case, in any script (`ПОМОЩЬ` is `помощь`),
 /// compared as the contact search compares names: without diacritics (`артем` is `Артём`),
-/// and with punctuation and white space only separating the words (`Help!` is `help`).
+/// and with punctuation and white space only separating the words (`Help!` is `help`); a
+/// text in the other of Cyrillic and Latin matches by transliteration (`хелп` is `help`,
+/// `spasibo` is `спасибо`).
 pub fn text_ignore_case(text: impl Into<String>) -> Filter {
     let text = comparable(&text.into());
-    message_where(move |message| message.text().is_some_and(|said| comparable(said) == text))
+    let text_key = key(&text);
+    let cyrillic = has_cyrillic(&text);
+    message_where(move |message| {
+        message.text().is_some_and(|said| {
+            let said = comparable(said);
+            said == text || (has_cyrillic(&said) != cyrillic && key(&said) == text_key)
+        })
+    })
 }
 
 /// Messages whose text matches `pattern`; the captures reach the handler as [`Captures`].

@@ -7,6 +7,13 @@
 //! full-width letters and ligatures match their plain forms) without diacritics (`ё` matches
 //! `е`, `ã` matches `a`). Everything that is not a letter or a digit separates words, and the
 //! words are joined by single spaces.
+//!
+//! Across scripts, folded texts compare by their [transliteration key](key): a Latin spelling
+//! of a Cyrillic name and the name itself have the same key.
+
+mod transliteration;
+
+pub(crate) use transliteration::{has_cyrillic, key};
 
 use caseless::Caseless;
 use unicode_normalization::UnicodeNormalization;

@@ -41,6 +41,7 @@ pub(crate) mod green_api;
 mod json;
 mod rate_limit;
 mod retry;
+mod setup;
 mod transport;
 mod typing;
 mod validate;
@@ -55,16 +56,19 @@ use async_trait::async_trait;
 
 pub(crate) use config::default_green_api_url;
 pub use config::{
-    DEFAULT_GREEN_API_TELEGRAM_URL, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL, GatewayConfig,
+    ClientConfig, DEFAULT_GREEN_API_TELEGRAM_URL, DEFAULT_GREEN_API_URL, DEFAULT_ZAPI_URL,
+    GatewayConfig,
 };
 pub use green_api::{GreenApi, GreenApiBuilder};
 pub use rate_limit::{InstanceLimits, RateLimits, SharedLimits};
 pub use retry::RetryPolicy;
+pub use setup::{WebhookChange, WebhookTarget};
 pub use typing::TypingKind;
 pub use zapi::{ZApi, ZApiBuilder};
 
 use crate::contact::{Contact, ContactCard, ContactInfo};
 use crate::error::Result;
+use crate::event::InstanceState;
 use crate::id::{ChatId, MessageId};
 
 /// The longest wait a gateway's `Retry-After` can impose: one hour. A longer one (a figure of
@@ -108,6 +112,16 @@ pub trait Gateway: Send + Sync + fmt::Debug {
 
     /// One chat's profile.
     async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo>;
+
+    /// The instance's state (GREEN-API getStateInstance, Z-API status): whether it can send and
+    /// receive, and if not, why ([`InstanceState::advice`] says what to do).
+    async fn instance_state(&self) -> Result<InstanceState>;
+
+    /// Points the instance's notifications at a bot's webhook, with the notifications a bot
+    /// needs on: incoming messages, and messages the account's owner sends from the phone.
+    /// GREEN-API: getSettings, then setSettings only when something differs; Z-API:
+    /// update-webhook-received and update-notify-sent-by-me (it cannot be read back).
+    async fn point_webhook(&self, webhook: &WebhookTarget) -> Result<WebhookChange>;
 
     /// The instance's notification queue, for a gateway that keeps one (GREEN-API); `None` for
     /// a gateway that only delivers to a webhook (Z-API). The polling intake needs it.

@@ -30,11 +30,14 @@
 //! [`Context::instance`]: crate::context::Scope::instance
 
 mod file;
+pub(crate) mod setup;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+
+use url::Url;
 
 use crate::contacts::ContactBook;
 use crate::error::{Error, Result};
@@ -57,6 +60,7 @@ pub struct Instance {
     gateway: Arc<dyn Gateway>,
     contacts: ContactBook,
     webhook_token: Option<Secret>,
+    public_url: Option<Url>,
 }
 
 /// Builds an [`Instance`]; finish with [`build`](InstanceBuilder::build).
@@ -66,6 +70,7 @@ pub struct InstanceBuilder {
     name: Option<Arc<str>>,
     contacts: Option<ContactBook>,
     webhook_token: Option<Secret>,
+    public_url: Option<Url>,
 }
 
 impl Instance {
@@ -83,6 +88,7 @@ impl Instance {
             name: None,
             contacts: None,
             webhook_token: None,
+            public_url: None,
         }
     }
 
@@ -126,6 +132,12 @@ impl Instance {
         self.webhook_token.as_ref()
     }
 
+    /// The bot's public base URL for this instance, when the bot points the instance's
+    /// notifications at itself on start (see [`InstanceBuilder::public_url`]).
+    pub fn public_url(&self) -> Option<&Url> {
+        self.public_url.as_ref()
+    }
+
     /// The family whose ids the instance's id is unique among.
     pub(crate) fn family(&self) -> Family {
         Family::of(self.kind)
@@ -143,6 +155,15 @@ impl InstanceBuilder {
     /// token, or the last segment of a Z-API webhook URL.
     pub fn webhook_token(mut self, token: impl Into<Secret>) -> Self {
         self.webhook_token = Some(token.into());
+        self
+    }
+
+    /// The bot's public base URL (`https://bot.example.org/hooks`): on start, a webhook bot
+    /// points the instance's notifications at `<public url>/webhook` (Z-API:
+    /// `<public url>/webhook/<webhook token>`), with incoming messages and the owner's
+    /// messages from the phone on, and warns when the instance is not authorised.
+    pub fn public_url(mut self, url: Url) -> Self {
+        self.public_url = Some(url);
         self
     }
 
@@ -164,6 +185,7 @@ impl InstanceBuilder {
             gateway: self.gateway,
             contacts,
             webhook_token: self.webhook_token,
+            public_url: self.public_url,
         }
     }
 }
@@ -176,6 +198,7 @@ impl fmt::Debug for Instance {
             .field("name", &self.name)
             .field("gateway", &self.gateway)
             .field("webhook_token", &self.webhook_token)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -351,6 +374,15 @@ impl Instances {
         for instance in &mut self.all {
             if instance.webhook_token.is_none() {
                 instance.webhook_token = Some(token.clone());
+            }
+        }
+    }
+
+    /// Gives `url` to every instance that has no public URL of its own.
+    pub(crate) fn default_public_url(&mut self, url: &Url) {
+        for instance in &mut self.all {
+            if instance.public_url.is_none() {
+                instance.public_url = Some(url.clone());
             }
         }
     }

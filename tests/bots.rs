@@ -54,6 +54,28 @@ async fn contact_card_bot_finds_a_cyrillic_name_in_any_case_and_quotes_the_reque
 }
 
 #[tokio::test]
+async fn contact_card_bot_finds_a_cyrillic_name_from_a_latin_query() {
+    let mut bot = TestBot::start(contact_card::router()).await;
+    for (request, name, phone) in [
+        ("contact vasilisa", "Василиса Премудрая", 79001234567),
+        (
+            "contact Vasilissa Premudraya",
+            "Василиса Премудрая",
+            79001234567,
+        ),
+        ("/contact ivan tsarevich", "Иван Царевич", 79001234568),
+        ("контакт Ivan Tsarevich", "Иван Царевич", 79001234568),
+    ] {
+        let asked = bot.send(STRANGER, request).await;
+        let reply = bot.reply(STRANGER).await;
+        assert_eq!(reply.quoted.as_ref(), Some(&asked), "{request}");
+        let card = card(&reply);
+        assert_eq!(card.first_name.as_deref(), Some(name), "{request}");
+        assert_eq!(card.phone_contact, Some(phone), "{request}");
+    }
+}
+
+#[tokio::test]
 async fn contact_card_bot_answers_no_match_with_a_quoted_text_in_the_commands_language() {
     let mut bot = TestBot::start(contact_card::router()).await;
     let asked = bot.send(STRANGER, "contact nobody such").await;

@@ -295,20 +295,54 @@ async fn names_match_in_any_case_and_script() {
         );
     }
     assert_eq!(
-        chats(&book.find("IVAN").await.unwrap()),
-        ["12025550123@c.us"]
-    );
-    assert_eq!(
         chats(&book.find("joao").await.unwrap()),
         ["5511912345678@c.us"]
     );
+    for query in ["пётр", "петр"] {
+        assert_eq!(
+            chats(&book.find(query).await.unwrap()),
+            // "Ivan Petrov" by transliteration, after the name in the query's script.
+            ["79001112233@c.us", "12025550123@c.us"],
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn names_match_across_scripts_by_transliteration_after_same_script_names() {
+    let server = whatsapp_server(whatsapp_contacts()).await;
+    let book = ContactBook::new(whatsapp(&server));
+
+    for query in [
+        "vasilisa",
+        "Vasilissa",
+        "vasilisa premudraya",
+        "VASILISA PREMUDRAIA",
+    ] {
+        assert_eq!(
+            chats(&book.find(query).await.unwrap()),
+            ["79876543210@c.us"],
+            "{query}"
+        );
+    }
     assert_eq!(
-        chats(&book.find("пётр").await.unwrap()),
-        ["79001112233@c.us"]
+        chats(&book.find("иван петров").await.unwrap()),
+        ["12025550123@c.us"]
     );
     assert_eq!(
-        chats(&book.find("петр").await.unwrap()),
-        ["79001112233@c.us"]
+        chats(&book.find("ivan tsarevich").await.unwrap()),
+        ["79998887766@c.us"]
+    );
+    // The Latin name first, then the Cyrillic ones: the whole name, a word, a prefix; not
+    // "Диван-кровать", where "ivan" is only inside a word.
+    assert_eq!(
+        chats(&book.find("IVAN").await.unwrap()),
+        [
+            "12025550123@c.us",
+            "79005556677@c.us",
+            "79998887766@c.us",
+            "79001112233@c.us"
+        ]
     );
 }
 
@@ -353,6 +387,7 @@ async fn full_name_beats_whole_word_beats_prefix_beats_substring() {
             "79998887766@c.us", // "Иван Царевич": a whole word
             "79001112233@c.us", // "Иванов Пётр": a word's beginning
             "79004445566@c.us", // "Диван-кровать": inside a word
+            "12025550123@c.us", // "Ivan Petrov": a whole word, in the other script
         ],
         "the group \"Иван и друзья\" is not searched"
     );

@@ -84,6 +84,20 @@ fn text_ignore_case_ignores_diacritics_and_punctuation_as_the_contact_search_doe
 }
 
 #[test]
+fn text_ignore_case_matches_the_other_script_by_transliteration() {
+    let help = filter::text_ignore_case("ПОМОЩЬ");
+    assert!(passes(&help, &text("pomoshch")));
+    assert!(passes(&help, &text("Pomosch!")));
+    assert!(!passes(&help, &text("pomosh ka")));
+    let thanks = filter::text_ignore_case("spasibo");
+    assert!(passes(&thanks, &text("Спасибо")));
+    assert!(!passes(&thanks, &text("спасибочки")));
+    // Within one script the spelling must be the same: transliteration is across scripts only.
+    assert!(!passes(&filter::text_ignore_case("add"), &text("ad")));
+    assert!(!passes(&filter::text_ignore_case("Анна"), &text("Ана")));
+}
+
+#[test]
 fn text_ignore_case_of_symbols_matches_the_same_symbols_only() {
     let thumbs_up = filter::text_ignore_case("👍");
     assert!(passes(&thumbs_up, &text(" 👍 ")));

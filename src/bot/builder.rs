@@ -5,6 +5,8 @@ use std::any::TypeId;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use url::Url;
+
 use super::{Background, Bot, DEFAULT_LISTEN, Listen};
 use crate::context::ServiceTable;
 use crate::conversation::{ConversationState, Conversations};
@@ -36,6 +38,7 @@ pub struct BotBuilder<S, D = (), St = NoState> {
     serving: Serving,
     webhook_token: Option<Secret>,
     anonymous_webhook: bool,
+    public_url: Option<Url>,
     listen: SocketAddr,
     server: ServerSettings,
     routes: axum::Router,
@@ -86,6 +89,7 @@ impl Bot {
             serving: Serving::Sandbox(Box::new(Sandbox::builder())),
             webhook_token: None,
             anonymous_webhook: false,
+            public_url: None,
             listen: DEFAULT_LISTEN,
             server: ServerSettings::default(),
             routes: axum::Router::new(),
@@ -108,6 +112,7 @@ impl<S: Send + Sync + 'static, D: ConversationState> BotBuilder<S, D, NoState> {
             serving: self.serving,
             webhook_token: self.webhook_token,
             anonymous_webhook: self.anonymous_webhook,
+            public_url: self.public_url,
             listen: self.listen,
             server: self.server,
             routes: self.routes,
@@ -158,6 +163,16 @@ impl<S: Send + Sync + 'static, D: ConversationState, St> BotBuilder<S, D, St> {
     /// `HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK=yes-i-understand`.
     pub fn dangerously_allow_anonymous_webhook(mut self) -> Self {
         self.anonymous_webhook = true;
+        self
+    }
+
+    /// The bot's public base URL (`https://bot.example.org/hooks`), for the instances that
+    /// have none of their own: on start, a webhook bot points their notifications at itself
+    /// and warns of an instance that is not authorised (see
+    /// [`InstanceBuilder::public_url`](crate::instance::InstanceBuilder::public_url)). Not for
+    /// a sandbox, which points itself at the bot.
+    pub fn public_url(mut self, url: Url) -> Self {
+        self.public_url = Some(url);
         self
     }
 
@@ -241,7 +256,10 @@ impl<S: Send + Sync + 'static, D: ConversationState, St: GivenState<S>> BotBuild
     pub fn build(self) -> Result<Bot> {
         let polls = matches!(self.intake, Intake::Polling(_));
         let (mut instances, listen, sandbox, routes) = match self.serving {
-            Serving::Instances(instances) => {
+            Serving::Instances(mut instances) => {
+                if let Some(url) = &self.public_url {
+                    instances.default_public_url(url);
+                }
                 (instances, Listen::Address(self.listen), None, self.routes)
             }
             Serving::Sandbox(builder) => {

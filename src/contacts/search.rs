@@ -2,7 +2,9 @@
 //! matches.
 //!
 //! Names are compared in their [folded](crate::fold) form: any letter case, no diacritics,
-//! words separated by single spaces.
+//! words separated by single spaces; and, ranked after those matches, by their transliteration
+//! [key](crate::fold::key), so that a Latin query finds a Cyrillic name and the reverse (whole
+//! words and the beginnings of words only: inside a word a transliteration is mostly chance).
 
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use memchr::memmem::Finder;
 
 use crate::contact::Contact;
-use crate::fold::{fold, fold_into};
+use crate::fold::{fold, fold_into, key};
 
 /// How well a contact matches a query; a better match compares greater.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,53 +30,82 @@ pub(super) enum Rank {
     Exact,
 }
 
-/// A contact that matched: how well, the length in characters of the text it matched on
-/// (shorter is closer), and its position in the list.
+/// Which form of a name a contact matched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Form {
+    /// The folded name as written: the query is in the name's script.
+    Written,
+    /// The transliteration key: the query may be in the other script or spelling. Only whole
+    /// words and the beginnings of words count.
+    Transliterated,
+}
+
+/// A contact that matched: on which form, how well, the length in characters of the text it
+/// matched on (shorter is closer), and its position in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hit {
+    form: Form,
     rank: Rank,
     length: usize,
     contact: usize,
 }
 
 impl Hit {
-    /// Sorts best first: the better rank, then the shorter text, then the list's order.
-    fn order(&self) -> (Reverse<Rank>, usize, usize) {
-        (Reverse(self.rank), self.length, self.contact)
+    /// Sorts best first: the written form before the transliterated one, then the better rank,
+    /// then the shorter text, then the list's order.
+    fn order(&self) -> (Form, Reverse<Rank>, usize, usize) {
+        (self.form, Reverse(self.rank), self.length, self.contact)
     }
 }
 
-/// A search query, folded once, with a searcher for each of its words.
+/// Words to look for: a text (folded, or a transliteration key) with a searcher for each word.
+#[derive(Debug, Clone)]
+struct Words {
+    /// The words, joined by single spaces.
+    whole: String,
+    /// One searcher per word, longest first.
+    finders: Vec<Finder<'static>>,
+}
+
+impl Words {
+    /// The words of `whole` (words joined by single spaces).
+    fn new(whole: String) -> Self {
+        let mut finders: Vec<_> = whole
+            .split(' ')
+            .filter(|word| !word.is_empty())
+            .map(|word| Finder::new(word).into_owned())
+            .collect();
+        finders.sort_by_key(|word| Reverse(word.needle().len()));
+        Self { whole, finders }
+    }
+}
+
+/// A search query, folded and transliterated once, with a searcher for each of its words.
 #[derive(Debug, Clone)]
 pub(super) struct Query {
-    /// The folded words, joined by single spaces.
-    folded: String,
-    /// One searcher per folded word, longest first.
-    words: Vec<Finder<'static>>,
+    /// The folded words.
+    folded: Words,
+    /// The words' transliteration keys.
+    keys: Words,
     /// The query's digits, when it reads as a phone number.
     digits: Option<String>,
 }
 
 impl Query {
-    /// Folds `text` for matching names and, when it reads as a phone number, keeps its digits.
+    /// Folds and transliterates `text` for matching names and, when it reads as a phone
+    /// number, keeps its digits.
     pub(super) fn new(text: &str) -> Self {
         let folded = fold(text);
-        let mut words: Vec<_> = folded
-            .split(' ')
-            .filter(|word| !word.is_empty())
-            .map(|word| Finder::new(word).into_owned())
-            .collect();
-        words.sort_by_key(|word| Reverse(word.needle().len()));
         Self {
-            folded,
-            words,
+            keys: Words::new(key(&folded)),
+            folded: Words::new(folded),
             digits: phone_digits(text),
         }
     }
 
     /// Whether the query has nothing to match: no letter and no digit.
     pub(super) fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.digits.is_none()
+        self.folded.finders.is_empty() && self.digits.is_none()
     }
 }
 
@@ -86,6 +117,8 @@ impl Query {
 pub(super) struct Index {
     contacts: Arc<[Contact]>,
     names: Haystack,
+    /// The names' transliteration keys.
+    keys: Haystack,
     /// Telegram usernames, folded as names are (`ivan_tsarevich` reads `ivan tsarevich`, and
     /// so does the query `@ivan_tsarevich`).
     usernames: Haystack,
@@ -93,10 +126,11 @@ pub(super) struct Index {
 }
 
 impl Index {
-    /// Folds each person's name (the phone-book name, else the profile name) and username,
-    /// and collects phone digits.
+    /// Folds and transliterates each person's name (the phone-book name, else the profile
+    /// name), folds the username, and collects phone digits.
     pub(super) fn new(contacts: Vec<Contact>) -> Self {
         let mut names = Haystack::default();
+        let mut keys = Haystack::default();
         let mut usernames = Haystack::default();
         let mut phones = Haystack::default();
         let mut scratch = String::new();
@@ -110,6 +144,7 @@ impl Index {
                 fold_into(&contact.name, &mut scratch);
             }
             names.push(&scratch, position);
+            keys.push(&key(&scratch), position);
             scratch.clear();
             fold_into(
                 contact.username.as_deref().unwrap_or_default(),
@@ -124,6 +159,7 @@ impl Index {
         Self {
             contacts: contacts.into(),
             names,
+            keys,
             usernames,
             phones,
         }
@@ -138,10 +174,8 @@ impl Index {
     /// sorted: the rest are left unordered.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = self.hits(query);
-        let found_twice =
-            !query.words.is_empty() && (query.digits.is_some() || !self.usernames.is_empty());
-        if found_twice {
-            // A contact found by name, username or phone counts once, with its best rank.
+        if !query.folded.finders.is_empty() {
+            // A contact found by name, key, username or phone counts once, with its best rank.
             hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
             hits.dedup_by_key(|hit| hit.contact);
         }
@@ -165,9 +199,9 @@ impl Index {
     /// need to be ranked. The words' scans take turns, one name at a time, and the first to run
     /// out wins (the longest word on a tie), so finding it costs as many steps per word as the
     /// winner has names, and the winner's names are not scanned for again.
-    fn candidates<'a>(names: &'a Haystack, query: &'a Query) -> Vec<(&'a str, Entry)> {
-        let mut scans: Vec<_> = query
-            .words
+    fn candidates<'a>(names: &'a Haystack, words: &'a Words) -> Vec<(&'a str, Entry)> {
+        let mut scans: Vec<_> = words
+            .finders
             .iter()
             .map(|word| (names.containing(word), Vec::new()))
             .collect();
@@ -184,21 +218,26 @@ impl Index {
         }
     }
 
-    /// Every match by name, by username and by phone, unordered; a contact may appear more
-    /// than once.
+    /// Every match by name, by transliterated name, by username and by phone, unordered; a
+    /// contact may appear more than once.
     fn hits(&self, query: &Query) -> Vec<Hit> {
         let mut hits = Vec::new();
-        for names in [&self.names, &self.usernames] {
-            match query.words.as_slice() {
+        for (names, words, form) in [
+            (&self.names, &query.folded, Form::Written),
+            (&self.usernames, &query.folded, Form::Written),
+            (&self.keys, &query.keys, Form::Transliterated),
+        ] {
+            match words.finders.as_slice() {
                 [] => {}
-                [word] => rank_names(names.containing(word), query, &mut hits),
-                _ => rank_names(Self::candidates(names, query), query, &mut hits),
+                [word] => rank_names(names.containing(word), words, form, &mut hits),
+                _ => rank_names(Self::candidates(names, words), words, form, &mut hits),
             }
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
                 hits.push(Hit {
+                    form: Form::Written,
                     rank: rank_phone(phone, digits),
                     length: entry.chars,
                     contact: entry.contact,
@@ -226,11 +265,6 @@ struct Entry {
 }
 
 impl Haystack {
-    /// Whether no contact has a text here.
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Adds `text` (without newlines) for the contact at `contact`; empty texts are left out.
     fn push(&mut self, text: &str, contact: usize) {
         if text.is_empty() {
@@ -271,15 +305,23 @@ impl Haystack {
     }
 }
 
-/// Ranks each of `names` (with its entry) against `query` and adds the matches to `hits`.
+/// Ranks each of `names` (with its entry) against `words` and adds the matches, on `form`,
+/// to `hits`.
 fn rank_names<'a>(
     names: impl IntoIterator<Item = (&'a str, Entry)>,
-    query: &Query,
+    words: &Words,
+    form: Form,
     hits: &mut Vec<Hit>,
 ) {
     for (name, entry) in names {
-        if let Some(rank) = rank_name(name, query) {
+        let Some(rank) = rank_name(name, words) else {
+            continue;
+        };
+        // Inside a word, a transliteration is mostly chance: "anna" reads "ana", which
+        // "Svetlana" holds.
+        if form == Form::Written || rank > Rank::Substring {
             hits.push(Hit {
+                form,
                 rank,
                 length: entry.chars,
                 contact: entry.contact,
@@ -301,13 +343,14 @@ fn first_ending_after(entries: &[Entry], at: usize) -> usize {
     from + entries[from..to].partition_point(|entry| entry.end <= at)
 }
 
-/// How well a folded `name` matches `query`: `None` unless every query word occurs in it.
-fn rank_name(name: &str, query: &Query) -> Option<Rank> {
-    if name == query.folded {
+/// How well a `name` matches `words` (both folded, or both keys): `None` unless every word
+/// occurs in it.
+fn rank_name(name: &str, words: &Words) -> Option<Rank> {
+    if name == words.whole {
         return Some(Rank::Exact);
     }
-    query
-        .words
+    words
+        .finders
         .iter()
         .map(|word| rank_word(name, word))
         .try_fold(Rank::Word, |worst, rank| Some(worst.min(rank?)))
@@ -426,14 +469,15 @@ mod tests {
 
     #[test]
     fn every_query_word_must_match_and_the_weakest_decides() {
-        let query = Query::new("прем васил");
+        let words = |text| Query::new(text).folded;
+        let query = words("прем васил");
         assert_eq!(rank_name("василиса премудрая", &query), Some(Rank::Prefix));
         assert_eq!(
-            rank_name("василиса премудрая", &Query::new("премудрая василиса")),
+            rank_name("василиса премудрая", &words("премудрая василиса")),
             Some(Rank::Word)
         );
         assert_eq!(
-            rank_name("василиса премудрая", &Query::new("Василиса Премудрая")),
+            rank_name("василиса премудрая", &words("Василиса Премудрая")),
             Some(Rank::Exact)
         );
         assert_eq!(rank_name("василиса прекрасная", &query), None);
@@ -605,6 +649,27 @@ mod tests {
             Some("2")
         );
         assert_eq!(index.best(&Query::new("кощей")), None);
+    }
+
+    #[test]
+    fn a_query_finds_names_in_the_other_script_after_those_in_its_own() {
+        let index = Index::new(vec![
+            person("1", "Василиса Премудрая", "", None),
+            person("2", "Vasilisa Smith", "", None),
+            person("3", "Иван Петров", "", None),
+            person("4", "Ivan Petrov", "", None),
+            person("5", "Пётр Хабаров", "", None),
+        ]);
+        assert_eq!(found(&index, "vasilisa"), ["2", "1"]);
+        assert_eq!(found(&index, "Vasilissa"), ["2", "1"]);
+        assert_eq!(found(&index, "василиса"), ["1", "2"]);
+        assert_eq!(found(&index, "ivan petrov"), ["4", "3"]);
+        assert_eq!(found(&index, "иван петров"), ["3", "4"]);
+        assert_eq!(found(&index, "pyotr khabarov"), ["5"]);
+        // A whole transliterated name ranks after a same-script prefix.
+        assert_eq!(found(&index, "petr"), ["4", "5", "3"]);
+        // Inside a word, only the written form counts.
+        assert_eq!(found(&index, "etro"), ["4"]);
     }
 
     #[test]

@@ -27,10 +27,11 @@ use super::transport::{
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, Notification, NotificationQueue,
-    SendOptions, SentMessage, TypingKind, base_url, log_dropped,
+    SendOptions, SentMessage, TypingKind, WebhookChange, WebhookTarget, base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, PeerKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
+use crate::event::InstanceState;
 use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
@@ -187,6 +188,12 @@ impl GreenApi {
     /// and keeps them in its queue instead (see
     /// [`receive_notification`](GreenApi::receive_notification)).
     pub async fn webhook_url(&self) -> Result<Option<String>> {
+        let settings = self.settings().await?;
+        Ok(Some(settings.webhook_url).filter(|url| !url.trim().is_empty()))
+    }
+
+    /// getSettings: the part of the instance's settings hookbot reads.
+    async fn settings(&self) -> Result<Settings> {
         const METHOD: &str = "getSettings";
         let call = Call {
             name: METHOD,
@@ -197,8 +204,22 @@ impl GreenApi {
             idempotency: Idempotency::Repeatable,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
-        let settings: SettingsAnswer = self.inner.transport.decode(METHOD, &answer)?;
-        Ok(Some(settings.webhook_url).filter(|url| !url.trim().is_empty()))
+        self.inner.transport.decode(METHOD, &answer)
+    }
+
+    /// setSettings: writes `settings` (the settings it leaves out keep their values).
+    async fn set_settings(&self, settings: &Settings) -> Result<()> {
+        const METHOD: &str = "setSettings";
+        let limiter = &self.inner.transport.limiters.settings;
+        let answer = self.post(METHOD, settings, limiter).await?;
+        let saved: SaveAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        if saved.save_settings {
+            Ok(())
+        } else {
+            Err(Error::InvalidResponse {
+                reason: format!("{METHOD}: the gateway did not save the settings"),
+            })
+        }
     }
 
     /// The documented rules of the instance's messenger.
@@ -527,6 +548,41 @@ impl Gateway for GreenApi {
             .await?;
         let info: ContactInfoAnswer = self.inner.transport.decode("getContactInfo", &answer)?;
         Ok(info.into_contact_info(chat))
+    }
+
+    /// getStateInstance.
+    async fn instance_state(&self) -> Result<InstanceState> {
+        const METHOD: &str = "getStateInstance";
+        let call = Call {
+            name: METHOD,
+            method: Method::GET,
+            url: self.url(METHOD),
+            body: None,
+            limiter: &self.inner.transport.limiters.instance_state,
+            idempotency: Idempotency::Repeatable,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let state: StateAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(notification::named_state(state.state_instance))
+    }
+
+    /// getSettings, then setSettings when the webhook URL or token differ, or incoming or
+    /// phone-sent (`outgoingMessageWebhook`) notifications are off.
+    async fn point_webhook(&self, webhook: &WebhookTarget) -> Result<WebhookChange> {
+        let wanted = Settings {
+            webhook_url: webhook.url().to_string(),
+            webhook_url_token: webhook
+                .token()
+                .map(|token| token.expose().to_owned())
+                .unwrap_or_default(),
+            incoming_webhook: YES.to_owned(),
+            outgoing_message_webhook: YES.to_owned(),
+        };
+        if self.settings().await? == wanted {
+            return Ok(WebhookChange::AlreadySet);
+        }
+        self.set_settings(&wanted).await?;
+        Ok(WebhookChange::Written)
     }
 
     fn notification_queue(&self) -> Option<Arc<dyn NotificationQueue>> {
@@ -940,12 +996,34 @@ struct DeleteAnswer {
     result: bool,
 }
 
-/// The part of getSettings' answer hookbot reads.
+/// An instance setting that is on.
+const YES: &str = "yes";
+
+/// The instance settings hookbot reads (getSettings) and writes (setSettings): where
+/// notifications go, and which of them are sent.
+/// No `Debug`: it holds the webhook token.
+#[derive(Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Settings {
+    webhook_url: String,
+    webhook_url_token: String,
+    incoming_webhook: String,
+    /// Messages the account's owner sends from the phone (`outgoingMessageReceived`).
+    outgoing_message_webhook: String,
+}
+
+/// setSettings' answer.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SettingsAnswer {
-    #[serde(default)]
-    webhook_url: String,
+struct SaveAnswer {
+    save_settings: bool,
+}
+
+/// getStateInstance's answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateAnswer {
+    state_instance: String,
 }
 
 #[derive(Deserialize)]

@@ -44,7 +44,8 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// GREEN-API's documented limits: 50 sends/s, 1 look-up/s per method (getContacts,
-    /// getContactInfo, getSettings, lastOutgoingMessages), 100 queue calls/s per method.
+    /// getContactInfo, getSettings and setSettings together, getStateInstance,
+    /// lastOutgoingMessages), 100 queue calls/s per method.
     pub fn new() -> Self {
         Self::default()
     }
@@ -111,6 +112,8 @@ pub(crate) struct Limiters {
     pub(crate) receive_notification: Limiter,
     pub(crate) delete_notification: Limiter,
     pub(crate) settings: Limiter,
+    /// The instance's state (GREEN-API getStateInstance, Z-API status).
+    pub(crate) instance_state: Limiter,
     /// The journal of sent messages, read after a send whose answer was lost.
     pub(crate) sent_messages: Limiter,
 }
@@ -125,6 +128,7 @@ impl Limiters {
             receive_notification: Limiter::local(limits.notifications_per_second),
             delete_notification: Limiter::local(limits.notifications_per_second),
             settings: Limiter::local(limits.lookups_per_second),
+            instance_state: Limiter::local(limits.lookups_per_second),
             sent_messages: Limiter::local(limits.lookups_per_second),
         }
     }
@@ -140,6 +144,7 @@ impl Limiters {
             receive_notification: limiter("receive-notification", limits.notifications_per_second),
             delete_notification: limiter("delete-notification", limits.notifications_per_second),
             settings: limiter("settings", limits.lookups_per_second),
+            instance_state: limiter("instance-state", limits.lookups_per_second),
             sent_messages: limiter("sent-messages", limits.lookups_per_second),
         }
     }

@@ -21,11 +21,12 @@ use super::green_api::rules::whatsapp_phone;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
-    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
-    log_dropped,
+    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, WebhookChange,
+    WebhookTarget, base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
+use crate::event::InstanceState;
 use crate::id::ChatId;
 use crate::secret::Secret;
 
@@ -161,6 +162,29 @@ impl ZApi {
             idempotency: Idempotency::Repeatable,
         };
         self.inner.transport.send(call, zapi_error).await
+    }
+
+    /// PUTs `body` to the instance setting `method` and checks the answer's `value: true`.
+    async fn update<B: Serialize>(&self, method: &'static str, body: &B) -> Result<()> {
+        let body = serde_json::to_vec(body)
+            .expect("request bodies are plain structs that always serialise");
+        let call = Call {
+            name: method,
+            method: Method::PUT,
+            url: self.url(&[method]),
+            body: Some(body.into()),
+            limiter: &self.inner.transport.limiters.settings,
+            idempotency: Idempotency::Repeatable,
+        };
+        let answer = self.inner.transport.send(call, zapi_error).await?;
+        let updated: UpdateAnswer = self.inner.transport.decode(method, &answer)?;
+        if updated.value {
+            Ok(())
+        } else {
+            Err(Error::InvalidResponse {
+                reason: format!("{method}: the gateway did not take the setting"),
+            })
+        }
     }
 
     async fn contacts_page(&self, page: usize) -> Result<Vec<Value>> {
@@ -313,6 +337,54 @@ impl Gateway for ZApi {
         self.send_message("send-contact", &body).await
     }
 
+    /// `status`: connected to a phone or not, with Z-API's explanation.
+    async fn instance_state(&self) -> Result<InstanceState> {
+        const METHOD: &str = "status";
+        let call = Call {
+            name: METHOD,
+            method: Method::GET,
+            url: self.url(&[METHOD]),
+            body: None,
+            limiter: &self.inner.transport.limiters.instance_state,
+            idempotency: Idempotency::Repeatable,
+        };
+        let answer = self.inner.transport.send(call, zapi_error).await?;
+        let status: StatusAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(notification::connection_state(
+            status.connected,
+            status.error,
+        ))
+    }
+
+    /// update-webhook-received with the webhook's URL and token, then
+    /// update-notify-sent-by-me, so that what the owner sends from the phone arrives too. Z-API
+    /// cannot be asked what is set, so both are always written. The token is taken out of any
+    /// error.
+    async fn point_webhook(&self, webhook: &WebhookTarget) -> Result<WebhookChange> {
+        let url = webhook.url_with_token();
+        let written = async {
+            self.update(
+                "update-webhook-received",
+                &ValueBody {
+                    value: url.as_str(),
+                },
+            )
+            .await?;
+            self.update(
+                "update-notify-sent-by-me",
+                &NotifySentByMeBody {
+                    notify_sent_by_me: true,
+                },
+            )
+            .await
+        };
+        match (written.await, webhook.token()) {
+            (Ok(()), _) => Ok(WebhookChange::Written),
+            (Err(error), Some(token)) => Err(without_secret(error, token)),
+            (Err(error), None) => Err(error),
+        }
+    }
+
     async fn contacts(&self) -> Result<Vec<Contact>> {
         let mut contacts = Vec::new();
         for page in 1..=MAX_CONTACT_PAGES {
@@ -400,6 +472,20 @@ fn is_zapi_chat(id: &str) -> bool {
 }
 
 /// Z-API answers errors as `{"error": "..."}`; a missing `Client-Token` is "null not allowed".
+/// `error` with `secret` taken out of the gateway's words it quotes.
+fn without_secret(error: Error, secret: &Secret) -> Error {
+    match error {
+        Error::Gateway { status, body } => Error::Gateway {
+            status,
+            body: secret.redact(&body),
+        },
+        Error::InvalidResponse { reason } => Error::InvalidResponse {
+            reason: secret.redact(&reason),
+        },
+        other => other,
+    }
+}
+
 fn zapi_error(status: StatusCode, body: &str, retry_after: Option<Duration>) -> Error {
     if status == StatusCode::BAD_REQUEST && body.to_ascii_lowercase().contains("null not allowed") {
         Error::Unauthorized
@@ -457,6 +543,35 @@ struct SendContactBody<'a> {
     message_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_message: Option<u64>,
+}
+
+/// update-webhook-received's body.
+#[derive(Serialize)]
+struct ValueBody<'a> {
+    value: &'a str,
+}
+
+/// update-notify-sent-by-me's body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotifySentByMeBody {
+    notify_sent_by_me: bool,
+}
+
+/// The answer of an instance setting's update.
+#[derive(Deserialize)]
+struct UpdateAnswer {
+    #[serde(default)]
+    value: bool,
+}
+
+/// `status`' answer.
+#[derive(Deserialize)]
+struct StatusAnswer {
+    #[serde(default)]
+    connected: bool,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]

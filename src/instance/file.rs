@@ -6,14 +6,15 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::gateway::{ClientSettings, GatewayKind};
+use crate::gateway::{ClientConfig, ClientSettings, GatewayKind};
 use crate::gateway::{DEFAULT_ZAPI_URL, GatewayConfig, default_green_api_url};
 use crate::secret::Secret;
 
+use super::setup::{PUBLIC_URL_RULE, parse_public_url};
 use super::{Instance, config_error};
 
 /// The fields an entry may have.
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "name",
     "gateway",
     "url",
@@ -21,10 +22,11 @@ const FIELDS: [&str; 7] = [
     "token",
     "webhook_token",
     "client_token",
+    "public_url",
 ];
 
 /// One entry of an instances file (`HOOKBOT_INSTANCES`): an instance's gateway and
-/// credentials, its optional name and webhook token.
+/// credentials, its optional name and webhook token, and its client settings.
 ///
 /// In TOML, one `[[instance]]` table per instance; in JSON, `{"instance": [{...}, ...]}`
 /// with the same fields:
@@ -38,6 +40,13 @@ const FIELDS: [&str; 7] = [
 /// token = "..."                           # apiTokenInstance / Z-API instance token
 /// webhook_token = "..."                   # optional; required for Z-API beside others
 /// # client_token = "..."                  # Z-API only, optional
+/// # public_url = "https://bot.example.org" # optional, over HOOKBOT_PUBLIC_URL
+/// # Optional client settings, over HOOKBOT_TIMEOUT, HOOKBOT_RETRIES, HOOKBOT_*_RATE:
+/// # timeout = "10s"                       # per attempt: seconds, or with ms, s or m
+/// # retries = 2                           # 0 to 10
+/// # send_rate = 20                        # requests per second, 0 for no limit
+/// # lookup_rate = 1
+/// # notification_rate = 100
 /// ```
 ///
 /// ```
@@ -61,6 +70,11 @@ pub struct InstanceConfig {
     pub gateway: GatewayConfig,
     /// The secret the gateway presents on its webhook calls.
     pub webhook_token: Option<Secret>,
+    /// Its client's time-out, retries and rate limits, over the environment's.
+    pub client: ClientConfig,
+    /// The bot's public base URL for this instance, over `HOOKBOT_PUBLIC_URL` (see
+    /// [`InstanceBuilder::public_url`](super::InstanceBuilder::public_url)).
+    pub public_url: Option<url::Url>,
 }
 
 impl InstanceConfig {
@@ -137,7 +151,8 @@ impl InstanceConfig {
         entries(document)
     }
 
-    /// The instance this entry describes, with a client of `settings`.
+    /// The instance this entry describes, with a client of `settings` and the entry's own
+    /// [client settings](InstanceConfig::client) over them.
     ///
     /// # Errors
     ///
@@ -155,7 +170,7 @@ impl InstanceConfig {
         };
         let gateway = self
             .gateway
-            .connect_with(settings)
+            .connect_with(self.client.apply(settings))
             .map_err(|error| match error {
                 // The client's field is the file's `url`.
                 crate::Error::Validation(invalid) => {
@@ -170,6 +185,9 @@ impl InstanceConfig {
         }
         if let Some(token) = &self.webhook_token {
             instance = instance.webhook_token(token.clone());
+        }
+        if let Some(url) = &self.public_url {
+            instance = instance.public_url(url.clone());
         }
         Ok(instance.build())
     }
@@ -255,6 +273,8 @@ fn read_entry(number: usize, entry: Value) -> Result<InstanceConfig> {
         name: name.clone(),
         gateway,
         webhook_token: entry.text("webhook_token")?.map(Secret::new),
+        client: entry.client()?,
+        public_url: entry.public_url()?,
     })
 }
 
@@ -267,14 +287,12 @@ struct Entry<'a> {
 impl Entry<'_> {
     /// Refuses a field the entry cannot have, and a name that is not text.
     fn check_fields(&self) -> Result<()> {
-        if let Some(key) = self
-            .fields
-            .keys()
-            .find(|key| !FIELDS.contains(&key.as_str()))
-        {
+        let known = |key: &str| FIELDS.contains(&key) || ClientConfig::FIELDS.contains(&key);
+        if let Some(key) = self.fields.keys().find(|key| !known(key)) {
             return Err(self.error(format!(
-                "unknown field `{key}` (the fields are {})",
-                FIELDS.join(", ")
+                "unknown field `{key}` (the fields are {}, {})",
+                FIELDS.join(", "),
+                ClientConfig::FIELDS.join(", ")
             )));
         }
         self.text("name").map(|_| ())
@@ -314,6 +332,34 @@ impl Entry<'_> {
             }),
             green_api_kind => green_api(green_api_kind),
         }
+    }
+
+    /// The public base URL, checked.
+    fn public_url(&self) -> Result<Option<url::Url>> {
+        self.text("public_url")?
+            .map(|text| {
+                parse_public_url(&text)
+                    .ok_or_else(|| self.error(format!("`public_url` {PUBLIC_URL_RULE}")))
+            })
+            .transpose()
+    }
+
+    /// The client settings: each a number or text (`timeout = "500ms"`).
+    fn client(&self) -> Result<ClientConfig> {
+        let mut client = ClientConfig::default();
+        for field in ClientConfig::FIELDS {
+            let text = match self.fields.get(field) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Number(number)) => number.to_string(),
+                Some(Value::String(text)) => text.clone(),
+                Some(_) => return Err(self.error(format!("`{field}` must be a number or text"))),
+            };
+            // The value is not quoted: it may be a token put in the wrong field.
+            client
+                .set(field, &text)
+                .map_err(|rule| self.error(format!("`{field}` {rule}")))?;
+        }
+        Ok(client)
     }
 
     /// The instance id: text, or a whole number (GREEN-API's `idInstance` is one).

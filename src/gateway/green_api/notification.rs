@@ -351,7 +351,11 @@ fn delivery_status(status: String) -> DeliveryStatus {
 
 /// `stateInstanceChanged` (authorization) or `statusInstanceChanged` (socket).
 fn instance_state(value: &Value, pointer: &str) -> InstanceState {
-    let state = string(value, pointer);
+    named_state(string(value, pointer))
+}
+
+/// The instance state GREEN-API names `state` (a notification's, or getStateInstance's).
+pub(crate) fn named_state(state: String) -> InstanceState {
     let connected = match state.as_str() {
         "authorized" | "online" => Some(true),
         "notAuthorized" | "blocked" | "sleepMode" | "starting" | "pendingCode"

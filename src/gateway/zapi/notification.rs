@@ -286,6 +286,12 @@ fn ids(value: &Value) -> Vec<MessageId> {
 
 /// `ConnectedCallback` and `DisconnectedCallback`.
 fn connection(value: &Value, connected: bool) -> InstanceState {
+    connection_state(connected, text(value, "/error"))
+}
+
+/// The instance state of a connection (a callback's, or `status`'), with Z-API's
+/// explanation.
+pub(crate) fn connection_state(connected: bool, description: Option<String>) -> InstanceState {
     InstanceState {
         state: if connected {
             "connected"
@@ -294,6 +300,6 @@ fn connection(value: &Value, connected: bool) -> InstanceState {
         }
         .to_owned(),
         connected: Some(connected),
-        description: text(value, "/error"),
+        description,
     }
 }
