@@ -195,7 +195,11 @@ mod tests {
         let backlog = DurableBacklog::new(store, Dispatcher::new(record.clone(), settings, None));
 
         backlog.start().await.unwrap();
-        // The claims stay: a redelivery is a duplicate.
+        // Once the replayed events are handled (a full dispatcher refuses before it looks at
+        // claims), the claims stay: a redelivery is a duplicate.
+        while record.0.lock().unwrap().len() < accepted.len() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let copy = text(ANNA, "M1", "hi");
         assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
         assert_eq!(backlog.shutdown().await, DrainReport::default());
