@@ -42,6 +42,7 @@ mod attach;
 mod chat;
 mod chat_api;
 mod delivery;
+mod files;
 mod green_api;
 mod local;
 mod notification;
@@ -58,7 +59,10 @@ use tokio::sync::broadcast;
 
 pub use crate::gateway::green_api::rules::{Platform, UnknownPlatform};
 pub(crate) use attach::listen_error;
-pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
+pub use chat::{
+    Author, ChatEntry, EntryContent, SentButton, SentButtons, SentFile, SentLocation, SentPoll,
+    SharedCard, Typing, UserMessage,
+};
 pub use seed::{seed_contacts, seed_contacts_for};
 
 use crate::contact::Contact;
@@ -96,6 +100,7 @@ pub struct SandboxBuilder {
     webhook: Option<WebhookTarget>,
     retry_delay: Duration,
     remote_webhook: bool,
+    upload_limit: usize,
     /// The settings of the client a bot attached to the sandbox talks to it with.
     client: ClientSettings,
 }
@@ -131,6 +136,34 @@ pub enum SandboxError {
         /// The text's length, in characters.
         actual: usize,
     },
+    /// The chat has no poll, or no message with reply buttons, of that id.
+    #[error("chat {chat} has no {expected} {id}")]
+    NoSuchMessage {
+        /// The chat.
+        chat: String,
+        /// The message id given.
+        id: String,
+        /// What was looked for: `poll` or `message with reply buttons`.
+        expected: &'static str,
+    },
+    /// A vote names an option the poll does not have.
+    #[error("the poll has no option {option:?}")]
+    UnknownOption {
+        /// The option given.
+        option: String,
+    },
+    /// A vote picks several options of a poll that takes one answer.
+    #[error("the poll takes one answer, {picked} were picked")]
+    OneAnswerOnly {
+        /// How many options were picked.
+        picked: usize,
+    },
+    /// A press names a button the message does not have.
+    #[error("the message has no reply button {button:?}")]
+    UnknownButton {
+        /// The button id given.
+        button: String,
+    },
 }
 
 impl Sandbox {
@@ -145,6 +178,7 @@ impl Sandbox {
             webhook: None,
             retry_delay: DEFAULT_RETRY_DELAY,
             remote_webhook: false,
+            upload_limit: rules::MAX_UPLOAD_BYTES,
             client: ClientSettings::default(),
         }
     }
@@ -187,6 +221,97 @@ impl Sandbox {
         let notification = notification::incoming_message(&self.shared, &entry, &message.from);
         self.shared.outbox.push(notification);
         Ok(entry.id)
+    }
+
+    /// Votes as a person on the poll `poll` of `message`'s chat (its `from` and `chat`; its text
+    /// is not used): picks `options` (none takes the vote back) and delivers GREEN-API's
+    /// `pollUpdateMessage` notification. Returns the notification's `idMessage`.
+    pub async fn vote(
+        &self,
+        message: &UserMessage,
+        poll: &MessageId,
+        options: &[String],
+    ) -> Result<MessageId, SandboxError> {
+        let chat = self.check_person(message)?;
+        let entry = self.shared.find(&chat, poll);
+        let Some(EntryContent::Poll(sent)) = entry.map(|entry| entry.content) else {
+            return Err(SandboxError::NoSuchMessage {
+                chat: chat.to_string(),
+                id: poll.to_string(),
+                expected: "poll",
+            });
+        };
+        if let Some(option) = options.iter().find(|option| !sent.options.contains(option)) {
+            return Err(SandboxError::UnknownOption {
+                option: option.clone(),
+            });
+        }
+        if options.len() > 1 && !sent.multiple_answers {
+            return Err(SandboxError::OneAnswerOnly {
+                picked: options.len(),
+            });
+        }
+        let (id, notification) =
+            notification::poll_vote(&self.shared, (poll, &sent), &chat, &message.from, options);
+        self.shared.outbox.push(notification);
+        Ok(id)
+    }
+
+    /// Presses, as a person, the reply button `button` (its `buttonId`) of the message
+    /// `buttons` in `message`'s chat (its `from` and `chat`; its text is not used): the press
+    /// shows in the chat as the person's message with the button's label, quoting the buttons,
+    /// and reaches the bot as GREEN-API's `interactiveButtonsResponse` notification. Returns
+    /// the new message's id.
+    pub async fn press(
+        &self,
+        message: &UserMessage,
+        buttons: &MessageId,
+        button: &str,
+    ) -> Result<MessageId, SandboxError> {
+        let chat = self.check_person(message)?;
+        let entry = self.shared.find(&chat, buttons);
+        let Some(EntryContent::Buttons(sent)) = entry.map(|entry| entry.content) else {
+            return Err(SandboxError::NoSuchMessage {
+                chat: chat.to_string(),
+                id: buttons.to_string(),
+                expected: "message with reply buttons",
+            });
+        };
+        let Some((index, pressed)) = sent
+            .buttons
+            .iter()
+            .enumerate()
+            .find(|(_, sent)| sent.kind == "reply" && sent.button_id == button)
+        else {
+            return Err(SandboxError::UnknownButton {
+                button: button.to_owned(),
+            });
+        };
+        let entry = self.shared.record(
+            chat,
+            Author::Person(message.from.clone()),
+            EntryContent::Text(pressed.button_text.clone()),
+            Some(buttons.clone()),
+        );
+        let notification = notification::button_press(
+            &self.shared,
+            &entry,
+            &message.from,
+            buttons,
+            (index, pressed),
+        );
+        self.shared.outbox.push(notification);
+        Ok(entry.id)
+    }
+
+    /// The chat of a person's action: checks the sender and the group as [`send`](Self::send)
+    /// does.
+    fn check_person(&self, message: &UserMessage) -> Result<ChatId, SandboxError> {
+        let probe = UserMessage {
+            text: "-".to_owned(),
+            ..message.clone()
+        };
+        rules::user_message(self.shared.platform, &probe)
     }
 
     /// Delivers a raw notification JSON as it is (for tests of any notification type), in turn
@@ -285,6 +410,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// The largest file sendFileByUpload takes, in bytes (default GREEN-API's 100 MB); a
+    /// larger one is refused. Uploaded files are kept in memory, the newest 64 and at most
+    /// 256 MiB of them.
+    pub fn upload_limit(mut self, bytes: usize) -> Self {
+        self.upload_limit = bytes;
+        self
+    }
+
     /// The settings of the client that a bot attached to this sandbox talks to it with
     /// (default [`ClientSettings::default`]).
     pub(crate) fn client(mut self, settings: ClientSettings) -> Self {
@@ -305,6 +438,7 @@ impl SandboxBuilder {
             contacts,
             delivery::Outbox::new(self.webhook, self.retry_delay),
             self.remote_webhook,
+            self.upload_limit,
         );
         Sandbox {
             shared: Arc::new(shared),
