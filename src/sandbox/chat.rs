@@ -273,7 +273,9 @@ impl ChatEntry {
         match &self.content {
             EntryContent::Text(text) => Some(text.clone()),
             EntryContent::Contact(card) => Some(card.label()),
-            EntryContent::File(file) => Some(file.caption.clone().unwrap_or(file.file_name.clone())),
+            EntryContent::File(file) => {
+                Some(file.caption.clone().unwrap_or(file.file_name.clone()))
+            }
             EntryContent::Location(location) => Some(location.label()),
             EntryContent::Poll(poll) => Some(poll.question.clone()),
             EntryContent::Buttons(buttons) => Some(buttons.body.clone()),
@@ -391,7 +393,9 @@ impl Serialize for ChatEntry {
                 (json.kind, json.location) = ("location", Some(location));
             }
             EntryContent::Poll(poll) => (json.kind, json.poll) = ("poll", Some(poll)),
-            EntryContent::Buttons(buttons) => (json.kind, json.buttons) = ("buttons", Some(buttons)),
+            EntryContent::Buttons(buttons) => {
+                (json.kind, json.buttons) = ("buttons", Some(buttons))
+            }
             EntryContent::Typing(typing) => (json.kind, json.typing) = ("typing", Some(typing)),
             EntryContent::Read { message } => {
                 let read = ReadJson {
@@ -399,12 +403,13 @@ impl Serialize for ChatEntry {
                 };
                 (json.kind, json.read) = ("read", Some(read));
             }
-            EntryContent::Error(reason) => (json.kind, json.text) = ("error", Some(reason.as_str())),
+            EntryContent::Error(reason) => {
+                (json.kind, json.text) = ("error", Some(reason.as_str()))
+            }
         }
         json.serialize(serializer)
     }
 }
-
 
 /// A new message id: 32 uppercase hex digits, random, with a counter in the low bits so that
 /// no two ids of one process are equal.

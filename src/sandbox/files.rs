@@ -8,7 +8,9 @@ use std::sync::Mutex;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -75,11 +77,17 @@ pub(crate) async fn serve(
     let kind = media_type(&name);
     let disposition = match kind {
         Some(_) => "inline".to_owned(),
-        None => format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_")),
+        None => format!(
+            "attachment; filename=\"{}\"",
+            name.replace(['"', '\\'], "_")
+        ),
     };
     (
         [
-            (CONTENT_TYPE, kind.unwrap_or("application/octet-stream").to_owned()),
+            (
+                CONTENT_TYPE,
+                kind.unwrap_or("application/octet-stream").to_owned(),
+            ),
             (CONTENT_DISPOSITION, disposition),
             (CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
             (CACHE_CONTROL, "private, max-age=3600".to_owned()),

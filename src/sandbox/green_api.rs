@@ -171,17 +171,39 @@ async fn send_reply(
     };
     let platform = shared.platform;
     let answer = match method {
-        ReplyMethod::SendFileByUrl => rules::send_file_by_url(platform, &body)
-            .map(|reply| sent(shared, reply.chat, EntryContent::File(reply.content), reply.quoted)),
-        ReplyMethod::SendLocation => rules::send_location(platform, &body).map(|reply| {
-            sent(shared, reply.chat, EntryContent::Location(reply.content), reply.quoted)
+        ReplyMethod::SendFileByUrl => rules::send_file_by_url(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::File(reply.content),
+                reply.quoted,
+            )
         }),
-        ReplyMethod::SendPoll => rules::send_poll(platform, &body)
-            .map(|reply| sent(shared, reply.chat, EntryContent::Poll(reply.content), reply.quoted)),
+        ReplyMethod::SendLocation => rules::send_location(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::Location(reply.content),
+                reply.quoted,
+            )
+        }),
+        ReplyMethod::SendPoll => rules::send_poll(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::Poll(reply.content),
+                reply.quoted,
+            )
+        }),
         ReplyMethod::SendInteractiveButtons | ReplyMethod::SendInteractiveButtonsReply => {
             let reply_buttons = method == ReplyMethod::SendInteractiveButtonsReply;
             rules::send_buttons(platform, &body, reply_buttons).map(|reply| {
-                sent(shared, reply.chat, EntryContent::Buttons(reply.content), reply.quoted)
+                sent(
+                    shared,
+                    reply.chat,
+                    EntryContent::Buttons(reply.content),
+                    reply.quoted,
+                )
             })
         }
         ReplyMethod::ForwardMessages => forward(shared, &body),
@@ -197,7 +219,8 @@ async fn send_reply(
             "the body must be multipart/form-data".to_owned(),
         )),
     };
-    answer.unwrap_or_else(|refusal| refuse(shared, method.name(), rules::named_chat(&body), refusal))
+    answer
+        .unwrap_or_else(|refusal| refuse(shared, method.name(), rules::named_chat(&body), refusal))
 }
 
 /// forwardMessages: copies of the messages `messages` of `chatIdFrom` in `chatId`, marked
@@ -213,7 +236,9 @@ fn forward(shared: &Shared, body: &Map<String, Value>) -> Result<Response, Refus
                 .filter(|content| {
                     !matches!(
                         content,
-                        EntryContent::Error(_) | EntryContent::Typing(_) | EntryContent::Read { .. }
+                        EntryContent::Error(_)
+                            | EntryContent::Typing(_)
+                            | EntryContent::Read { .. }
                     )
                 })
                 .ok_or_else(|| {

@@ -47,7 +47,14 @@ pub(crate) fn incoming_message(shared: &Shared, entry: &ChatEntry, sender: &Chat
             "quotedMessage": quoted_message(shared.platform, id.as_str(), quoted.as_ref()),
         }),
     };
-    incoming(shared, &entry.id, entry.timestamp, &entry.chat, sender, message_data)
+    incoming(
+        shared,
+        &entry.id,
+        entry.timestamp,
+        &entry.chat,
+        sender,
+        message_data,
+    )
 }
 
 /// A person's vote on the poll `id` of `chat`: `pollUpdateMessage` with every option and the
@@ -109,7 +116,14 @@ pub(crate) fn button_press(
             "selectedDisplayText": button.button_text,
         },
     });
-    incoming(shared, &entry.id, entry.timestamp, &entry.chat, sender, message_data)
+    incoming(
+        shared,
+        &entry.id,
+        entry.timestamp,
+        &entry.chat,
+        sender,
+        message_data,
+    )
 }
 
 /// The envelope of an `incomingMessageReceived` notification around `message_data`.

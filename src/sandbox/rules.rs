@@ -46,8 +46,8 @@ impl Refusal {
 }
 
 pub(crate) use replies::{
-    MAX_UPLOAD_BYTES, ReplyMethod, forward_messages, read_chat, send_buttons,
-    send_file_by_upload, send_file_by_url, send_location, send_poll, send_typing,
+    MAX_UPLOAD_BYTES, ReplyMethod, forward_messages, read_chat, send_buttons, send_file_by_upload,
+    send_file_by_url, send_location, send_poll, send_typing,
 };
 
 type Checked<T> = Result<T, Refusal>;

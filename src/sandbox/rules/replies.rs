@@ -41,7 +41,10 @@ impl ReplyMethod {
         (ReplyMethod::SendFileByUpload, "sendFileByUpload"),
         (ReplyMethod::SendLocation, "sendLocation"),
         (ReplyMethod::SendPoll, "sendPoll"),
-        (ReplyMethod::SendInteractiveButtons, "sendInteractiveButtons"),
+        (
+            ReplyMethod::SendInteractiveButtons,
+            "sendInteractiveButtons",
+        ),
         (
             ReplyMethod::SendInteractiveButtonsReply,
             "sendInteractiveButtonsReply",
@@ -95,7 +98,9 @@ pub(crate) fn send_file_by_url(
     let chat = send_target(platform, body, "chatId")?;
     let url = required_text(body, "urlFile")?;
     if !is_web_url(&url) {
-        return Err(invalid(format!("urlFile must be an http(s) URL, is {url:?}")));
+        return Err(invalid(format!(
+            "urlFile must be an http(s) URL, is {url:?}"
+        )));
     }
     let file = SentFile {
         url,
@@ -162,10 +167,7 @@ pub(crate) fn send_location(
 /// sendPoll: `chatId`, `message` (the question: 1–255 characters; MAX 200), `options` (2–12
 /// unique `{optionName}`), optional `multipleAnswers` and `quotedMessageId`. Telegram takes
 /// polls in groups only.
-pub(crate) fn send_poll(
-    platform: Platform,
-    body: &Map<String, Value>,
-) -> Checked<Reply<SentPoll>> {
+pub(crate) fn send_poll(platform: Platform, body: &Map<String, Value>) -> Checked<Reply<SentPoll>> {
     let chat = send_target(platform, body, "chatId")?;
     if platform == Platform::Telegram && !platform.is_group(chat.as_str()) {
         return Err(invalid("sendPoll takes group chats only on Telegram"));
@@ -279,8 +281,8 @@ pub(crate) fn send_buttons(
 /// sendInteractiveButtons a `type` of `copy` (with `copyCode`), `call` (with `phoneNumber`)
 /// or `url` (with `url`).
 fn button(item: &Map<String, Value>, index: usize, reply: bool) -> Checked<SentButton> {
-    let text = required_text(item, "buttonText")
-        .map_err(|_| invalid("each button needs buttonText"))?;
+    let text =
+        required_text(item, "buttonText").map_err(|_| invalid("each button needs buttonText"))?;
     let chars = text.chars().count();
     if chars > MAX_BUTTON_TEXT {
         return Err(invalid(format!(
@@ -345,7 +347,10 @@ pub(crate) fn forward_messages(
 /// sendTyping: `chatId`, `typingTime` (1000–20000 ms; required on MAX and Telegram) and
 /// `typingType`: WhatsApp `recording` (else typing a text); MAX `text`, `recording`, `video`
 /// or `image`; Telegram one of its chat actions.
-pub(crate) fn send_typing(platform: Platform, body: &Map<String, Value>) -> Checked<(ChatId, Typing)> {
+pub(crate) fn send_typing(
+    platform: Platform,
+    body: &Map<String, Value>,
+) -> Checked<(ChatId, Typing)> {
     let chat = send_target(platform, body, "chatId")?;
     typing_time(body)?;
     let typing_time = body.get("typingTime").and_then(Value::as_u64);
