@@ -211,11 +211,9 @@ fn quoted_message(platform: Platform, id: &str, quoted: Option<&ChatEntry>) -> V
             "stanzaId": id, "participant": participant, "typeMessage": "contactMessage",
             "contact": {"displayName": card.label(), "vcard": ""},
         }),
-        content => {
-            let text = match content {
-                Some(EntryContent::Text(text)) => text.as_str(),
-                _ => "",
-            };
+        _ => {
+            // A file, location, poll or buttons is quoted by its one-line summary.
+            let text = quoted.and_then(ChatEntry::summary).unwrap_or_default();
             json!({
                 "stanzaId": id, "participant": participant, "typeMessage": "textMessage",
                 "textMessage": text,
