@@ -5,21 +5,25 @@
 //! A [`Sandbox`] holds a contact list (seeded by [`seed_contacts`]), the history of every chat,
 //! and the instance's notification queue. Its [`router`](Sandbox::router) answers:
 //! - GREEN-API's REST methods at `/waInstance{id}/{method}/{token}` and
-//!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, getContacts,
-//!   getContactInfo, receiveNotification, deleteNotification, getSettings, setSettings,
-//!   getStateInstance), with the documented validation and error answers;
+//!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, sendFileByUrl,
+//!   sendFileByUpload, sendLocation, sendPoll, sendInteractiveButtons and
+//!   sendInteractiveButtonsReply on WhatsApp, forwardMessages, sendTyping, readChat except on
+//!   MAX, getContacts, getContactInfo, receiveNotification, deleteNotification, getSettings,
+//!   setSettings, getStateInstance), with the documented validation and error answers;
 //! - a small JSON API for the web chat and for scripts: `GET /sandbox/instance` (the
 //!   messenger it emulates), `GET /sandbox/contacts`, `POST /sandbox/messages`,
-//!   `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
+//!   `GET /sandbox/messages?chat=`, `POST /sandbox/votes`, `POST /sandbox/presses`,
+//!   `GET /sandbox/files/{id}/{name}` (uploaded files), `GET /sandbox/events` (SSE);
 //! - the web chat page at `/`.
 //!
 //! It is a local tool: a request that changes something must send JSON (`Content-Type:
-//! application/json`) and, when it carries an `Origin`, the sandbox's own (other sites a browser
-//! shows cannot post to it); setSettings keeps the webhook on this machine unless
-//! [`remote_webhook`](SandboxBuilder::remote_webhook) allows another host; getSettings never
-//! shows the webhook's token.
+//! application/json`; sendFileByUpload a `multipart/form-data` form) and, when it carries an
+//! `Origin`, the sandbox's own (other sites a browser shows cannot post to it); setSettings
+//! keeps the webhook on this machine unless [`remote_webhook`](SandboxBuilder::remote_webhook)
+//! allows another host; getSettings never shows the webhook's token.
 //!
-//! A person's message becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
+//! A person's message (a text, a [vote](Sandbox::vote) on a poll, a [pressed](Sandbox::press)
+//! reply button) becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
 //! webhook (in order, one at a time, the same one again after a failure, as GREEN-API does) or
 //! queued for `receiveNotification` when no webhook is set.
 //!

@@ -1147,6 +1147,19 @@ async fn uploads_over_the_limit_without_a_file_or_from_another_site_are_refused(
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // sendFileByUpload takes a form, not JSON.
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendFileByUpload",
+        json!({"chatId": VASILISA}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refusal_message(&answer).contains("multipart/form-data"),
+        "{answer}"
+    );
     // Only sendFileByUpload takes a form.
     let (content_type, body) = form(&[("chatId", VASILISA), ("message", "hi")], None);
     let answer = reqwest::Client::new()

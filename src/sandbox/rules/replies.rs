@@ -185,12 +185,34 @@ pub(crate) fn send_poll(platform: Platform, body: &Map<String, Value>) -> Checke
         options: poll_options(body)?,
         multiple_answers: flag(body, "multipleAnswers")?,
     };
+    if platform == Platform::Telegram {
+        telegram_poll_kind(body, poll.options.len())?;
+    }
     typing_time(body)?;
     Ok(Reply {
         chat,
         content: poll,
         quoted: quoted_message_id(body)?,
     })
+}
+
+/// Telegram's `type` (`regular` or `quiz`), and a quiz's `correctOptionId`: the index of one
+/// of the `options` options.
+fn telegram_poll_kind(body: &Map<String, Value>, options: usize) -> Checked<()> {
+    let kind = optional_text(body, "type")?;
+    match kind.as_deref() {
+        None | Some("regular") => Ok(()),
+        Some("quiz") => match body.get("correctOptionId").and_then(Value::as_u64) {
+            Some(index) if usize::try_from(index).is_ok_and(|index| index < options) => Ok(()),
+            _ => Err(invalid(format!(
+                "correctOptionId must be the index of an option (0 to {}) in a quiz",
+                options - 1
+            ))),
+        },
+        Some(other) => Err(invalid(format!(
+            "type must be regular or quiz, is {other:?}"
+        ))),
+    }
 }
 
 /// The longest poll question: 255 characters, 200 on MAX.
@@ -465,4 +487,64 @@ fn caption(platform: Platform, caption: Option<String>) -> Checked<Option<String
 /// Whether `url` is an absolute http or https URL.
 fn is_web_url(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(object) => object,
+            _ => unreachable!("tests pass objects"),
+        }
+    }
+
+    #[test]
+    fn methods_are_found_in_any_case_where_the_messenger_has_them() {
+        assert_eq!(
+            ReplyMethod::of(Platform::WhatsApp, "sendpoll"),
+            Some(ReplyMethod::SendPoll)
+        );
+        assert_eq!(ReplyMethod::SendPoll.name(), "sendPoll");
+        assert!(ReplyMethod::of(Platform::WhatsApp, "sendInteractiveButtonsReply").is_some());
+        assert!(ReplyMethod::of(Platform::Max, "sendInteractiveButtons").is_none());
+        assert!(ReplyMethod::of(Platform::Telegram, "sendInteractiveButtonsReply").is_none());
+        assert!(ReplyMethod::of(Platform::Max, "readChat").is_none());
+        assert!(ReplyMethod::of(Platform::Telegram, "readChat").is_some());
+        assert!(ReplyMethod::of(Platform::WhatsApp, "sendMessage").is_none());
+    }
+
+    #[test]
+    fn file_names_need_an_extension_and_no_path() {
+        assert!(file_name("menu.pdf".into()).is_ok());
+        for name in [
+            "menu",
+            ".pdf",
+            "menu.",
+            "../menu.pdf",
+            "a\\b.pdf",
+            "a\nb.pdf",
+        ] {
+            assert!(file_name(name.into()).is_err(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn telegram_quizzes_name_a_correct_option() {
+        let poll = |extra: Value| {
+            let mut value = json!({"chatId": "-1001234567890", "message": "Q",
+                                   "options": [{"optionName": "a"}, {"optionName": "b"}]});
+            for (key, field) in extra.as_object().unwrap() {
+                value[key] = field.clone();
+            }
+            send_poll(Platform::Telegram, &body(value))
+        };
+        assert!(poll(json!({})).is_ok());
+        assert!(poll(json!({"type": "quiz", "correctOptionId": 1})).is_ok());
+        assert!(poll(json!({"type": "quiz", "correctOptionId": 2})).is_err());
+        assert!(poll(json!({"type": "quiz"})).is_err());
+        assert!(poll(json!({"type": "survey"})).is_err());
+    }
 }
