@@ -4,10 +4,12 @@
 //   node tests/browser/reply-kinds.test.mjs <base-url> <screenshot-path>
 //
 // The bot's side is played by this script: it calls the emulator's GREEN-API methods directly
-// (sendFileByUpload with a small PNG, sendPoll), as any bot would. As "Василиса Премудрая" in her
-// private chat, the page must show the picture inline (and loaded), and the poll with its
-// options; picking an option votes (POST /sandbox/votes, delivered to the bot as GREEN-API's
-// pollUpdateMessage) and marks it picked. Exit code 0 on success, 1 with a message otherwise.
+// (sendFileByUpload with a small PNG, sendPoll, sendLocation, sendInteractiveButtonsReply), as any
+// bot would. As "Василиса Премудрая" in her private chat, the page must show the picture inline
+// (and loaded), and the poll with its options; picking an option votes (POST /sandbox/votes,
+// delivered to the bot as GREEN-API's pollUpdateMessage) and marks it picked; the location shows
+// its coordinates and a map link; pressing a reply button shows the person's answer.
+// Exit code 0 on success, 1 with a message otherwise.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -120,6 +122,17 @@ async function main() {
   if (!caption.includes('Our menu')) fail(`the caption is not shown: ${JSON.stringify(caption)}`);
   step('the picture is shown inline, loaded, with its caption');
 
+  // A document by URL: a link with its name (not followed: the test needs no network).
+  const doc = await asTheBot('sendFileByUrl', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ chatId: PERSON, urlFile: 'https://example.com/price-list.pdf', fileName: 'price-list.pdf' }),
+  });
+  const link = (await shown(doc.idMessage, 'the document')).getByTestId('file-link');
+  if ((await link.innerText()).trim() !== 'price-list.pdf' || (await link.getAttribute('href')) !== 'https://example.com/price-list.pdf') {
+    fail(`the document shows as ${JSON.stringify(await link.innerText())} → ${await link.getAttribute('href')}`);
+  }
+  step('the document shows as a link with its name');
+
   // 2. A poll: its options shown; picking one votes, and the option is marked picked.
   const poll = await asTheBot('sendPoll', {
     headers: { 'Content-Type': 'application/json' },
@@ -150,6 +163,41 @@ async function main() {
   ).catch(() => fail('the picked option is not marked picked'));
   if (await page.locator('#reply-banner').isVisible()) fail('voting started a reply to the poll');
   step('the poll shows Tea and Coffee; picking Coffee voted and marked it');
+
+  // 3. A location: its name, coordinates and an OpenStreetMap link.
+  const place = await asTheBot('sendLocation', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ chatId: PERSON, latitude: 55.7539, longitude: 37.6208, nameLocation: 'Red Square' }),
+  });
+  const placeNode = await shown(place.idMessage, 'the location');
+  const coordinates = await placeNode.getByTestId('coordinates').innerText();
+  if (!coordinates.includes('55.753900, 37.620800')) fail(`the location shows ${JSON.stringify(coordinates)}`);
+  const map = await placeNode.getByTestId('map-link').getAttribute('href');
+  if (!map.startsWith('https://www.openstreetmap.org/?mlat=55.7539&mlon=37.6208')) fail(`the map link is ${map}`);
+  step(`the location shows ${coordinates.trim()} and links ${map}`);
+
+  // 4. Reply buttons: pressing one shows the person's answer, quoting the buttons.
+  const buttons = await asTheBot('sendInteractiveButtonsReply', {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      chatId: PERSON, body: 'Delivery or pick-up?',
+      buttons: [{ buttonId: 'delivery', buttonText: 'Delivery' }, { buttonId: 'pickup', buttonText: 'Pick-up' }],
+    }),
+  });
+  const buttonsNode = await shown(buttons.idMessage, 'the buttons');
+  const pressed = page.waitForResponse(
+    (r) => r.url().endsWith('/sandbox/presses') && r.request().method() === 'POST', { timeout: STEP_TIMEOUT },
+  );
+  await buttonsNode.locator('[data-testid="reply-button"][data-button-id="pickup"]').click();
+  const press = await pressed;
+  if (press.status() !== 200) fail(`the press answered ${press.status()} ${await press.text()}`);
+  const answer = await shown((await press.json()).idMessage, 'the pressed button');
+  if ((await answer.getAttribute('data-from')) !== 'me') fail('the pressed button is not drawn as mine');
+  const answerText = await answer.innerText();
+  if (!answerText.includes('Pick-up') || !answerText.includes('Delivery or pick-up?')) {
+    fail(`the pressed button shows ${JSON.stringify(answerText)}`);
+  }
+  step('pressing Pick-up shows my answer, quoting the buttons');
 
   if (pageErrors.length) fail(`the page threw: ${pageErrors.join(' | ')}`);
   fs.mkdirSync(path.dirname(path.resolve(screenshotPath)), { recursive: true });
