@@ -106,7 +106,16 @@ fn refusal(status: StatusCode, text: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_url;
+    use super::{is_loopback_url, is_upload};
+
+    #[test]
+    fn only_send_file_by_upload_is_an_upload() {
+        assert!(is_upload("/waInstance1101000001/sendFileByUpload/token"));
+        assert!(is_upload("/v3/waInstance1/SENDFILEBYUPLOAD/token/"));
+        assert!(!is_upload("/waInstance1/sendFileByUrl/token"));
+        assert!(!is_upload("/sandbox/messages"));
+        assert!(!is_upload("/waInstance1/sendMessage/sendFileByUpload"));
+    }
 
     #[test]
     fn only_this_machine_is_loopback() {
