@@ -1172,7 +1172,7 @@ async fn uploads_over_the_limit_without_a_file_or_from_another_site_are_refused(
     assert_eq!(answer.status(), 415);
     assert_eq!(
         errors_in(&sandbox, VASILISA).len(),
-        3,
+        4,
         "the refusals show in the chat"
     );
 }

@@ -162,7 +162,16 @@ async fn send_reply(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    if method == ReplyMethod::SendFileByUpload {
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+    if method == ReplyMethod::SendFileByUpload && form {
         return upload(shared, headers, body).await;
     }
     let body = match read_object(body).await {
@@ -215,9 +224,8 @@ async fn send_reply(
             shared.record(chat, Author::Bot, EntryContent::Read { message }, None);
             Json(json!({"setRead": true})).into_response()
         }),
-        ReplyMethod::SendFileByUpload => Err(Refusal::Validation(
-            "the body must be multipart/form-data".to_owned(),
-        )),
+        // A JSON body: GREEN-API takes uploads as a form only.
+        ReplyMethod::SendFileByUpload => Err(not_a_form()),
     };
     answer
         .unwrap_or_else(|refusal| refuse(shared, method.name(), rules::named_chat(&body), refusal))
@@ -263,8 +271,7 @@ async fn upload(shared: &Shared, headers: &HeaderMap, body: Body) -> Response {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| multer::parse_boundary(value).ok());
     let Some(boundary) = boundary else {
-        let refusal = Refusal::Validation("the body must be multipart/form-data".to_owned());
-        return refuse(shared, METHOD, None, refusal);
+        return refuse(shared, METHOD, None, not_a_form());
     };
     let (fields, file) = match read_form(body, boundary, shared.upload_limit).await {
         Ok(form) => form,
@@ -294,6 +301,11 @@ async fn upload(shared: &Shared, headers: &HeaderMap, body: Body) -> Response {
         reply.quoted,
     );
     Json(json!({"idMessage": entry.id, "urlFile": url})).into_response()
+}
+
+/// The refusal of an upload that is not a `multipart/form-data` form (with its boundary).
+fn not_a_form() -> Refusal {
+    Refusal::Validation("the body must be a multipart/form-data form".to_owned())
 }
 
 /// An upload's form: its text fields, and its `file` (the part's own file name and bytes).
