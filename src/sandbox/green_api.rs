@@ -505,7 +505,7 @@ fn settings(shared: &Shared) -> Value {
         "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "no",
         "incomingWebhook": "yes", "deviceWebhook": "no", "statusInstanceWebhook": "no",
         "stateWebhook": "no", "enableMessagesHistory": "no", "keepOnlineStatus": "no",
-        "pollMessageWebhook": "no", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
+        "pollMessageWebhook": "yes", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
         "editedMessageWebhook": "no", "deletedMessageWebhook": "no",
     });
     if let Value::Object(settings) = &mut settings {
