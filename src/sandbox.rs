@@ -5,21 +5,25 @@
 //! A [`Sandbox`] holds a contact list (seeded by [`seed_contacts`]), the history of every chat,
 //! and the instance's notification queue. Its [`router`](Sandbox::router) answers:
 //! - GREEN-API's REST methods at `/waInstance{id}/{method}/{token}` and
-//!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, getContacts,
-//!   getContactInfo, receiveNotification, deleteNotification, getSettings, setSettings,
-//!   getStateInstance), with the documented validation and error answers;
+//!   `/v3/waInstance{id}/{method}/{token}` (sendMessage, sendContact, sendFileByUrl,
+//!   sendFileByUpload, sendLocation, sendPoll, sendInteractiveButtons and
+//!   sendInteractiveButtonsReply on WhatsApp, forwardMessages, sendTyping, readChat except on
+//!   MAX, getContacts, getContactInfo, receiveNotification, deleteNotification, getSettings,
+//!   setSettings, getStateInstance), with the documented validation and error answers;
 //! - a small JSON API for the web chat and for scripts: `GET /sandbox/instance` (the
 //!   messenger it emulates), `GET /sandbox/contacts`, `POST /sandbox/messages`,
-//!   `GET /sandbox/messages?chat=`, `GET /sandbox/events` (SSE);
+//!   `GET /sandbox/messages?chat=`, `POST /sandbox/votes`, `POST /sandbox/presses`,
+//!   `GET /sandbox/files/{id}/{name}` (uploaded files), `GET /sandbox/events` (SSE);
 //! - the web chat page at `/`.
 //!
 //! It is a local tool: a request that changes something must send JSON (`Content-Type:
-//! application/json`) and, when it carries an `Origin`, the sandbox's own (other sites a browser
-//! shows cannot post to it); setSettings keeps the webhook on this machine unless
-//! [`remote_webhook`](SandboxBuilder::remote_webhook) allows another host; getSettings never
-//! shows the webhook's token.
+//! application/json`; sendFileByUpload a `multipart/form-data` form) and, when it carries an
+//! `Origin`, the sandbox's own (other sites a browser shows cannot post to it); setSettings
+//! keeps the webhook on this machine unless [`remote_webhook`](SandboxBuilder::remote_webhook)
+//! allows another host; getSettings never shows the webhook's token.
 //!
-//! A person's message becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
+//! A person's message (a text, a [vote](Sandbox::vote) on a poll, a [pressed](Sandbox::press)
+//! reply button) becomes a GREEN-API `incomingMessageReceived` notification, POSTed to the
 //! webhook (in order, one at a time, the same one again after a failure, as GREEN-API does) or
 //! queued for `receiveNotification` when no webhook is set.
 //!
@@ -42,6 +46,7 @@ mod attach;
 mod chat;
 mod chat_api;
 mod delivery;
+mod files;
 mod green_api;
 mod local;
 mod notification;
@@ -58,7 +63,10 @@ use tokio::sync::broadcast;
 
 pub use crate::gateway::green_api::rules::{Platform, UnknownPlatform};
 pub(crate) use attach::listen_error;
-pub use chat::{Author, ChatEntry, EntryContent, SharedCard, UserMessage};
+pub use chat::{
+    Author, ChatEntry, EntryContent, SentButton, SentButtons, SentFile, SentLocation, SentPoll,
+    SharedCard, Typing, UserMessage,
+};
 pub use seed::{seed_contacts, seed_contacts_for};
 
 use crate::contact::Contact;
@@ -96,6 +104,7 @@ pub struct SandboxBuilder {
     webhook: Option<WebhookTarget>,
     retry_delay: Duration,
     remote_webhook: bool,
+    upload_limit: usize,
     /// The settings of the client a bot attached to the sandbox talks to it with.
     client: ClientSettings,
 }
@@ -131,6 +140,34 @@ pub enum SandboxError {
         /// The text's length, in characters.
         actual: usize,
     },
+    /// The chat has no poll, or no message with reply buttons, of that id.
+    #[error("chat {chat} has no {expected} {id}")]
+    NoSuchMessage {
+        /// The chat.
+        chat: String,
+        /// The message id given.
+        id: String,
+        /// What was looked for: `poll` or `message with reply buttons`.
+        expected: &'static str,
+    },
+    /// A vote names an option the poll does not have.
+    #[error("the poll has no option {option:?}")]
+    UnknownOption {
+        /// The option given.
+        option: String,
+    },
+    /// A vote picks several options of a poll that takes one answer.
+    #[error("the poll takes one answer, {picked} were picked")]
+    OneAnswerOnly {
+        /// How many options were picked.
+        picked: usize,
+    },
+    /// A press names a button the message does not have.
+    #[error("the message has no reply button {button:?}")]
+    UnknownButton {
+        /// The button id given.
+        button: String,
+    },
 }
 
 impl Sandbox {
@@ -145,6 +182,7 @@ impl Sandbox {
             webhook: None,
             retry_delay: DEFAULT_RETRY_DELAY,
             remote_webhook: false,
+            upload_limit: rules::MAX_UPLOAD_BYTES,
             client: ClientSettings::default(),
         }
     }
@@ -187,6 +225,97 @@ impl Sandbox {
         let notification = notification::incoming_message(&self.shared, &entry, &message.from);
         self.shared.outbox.push(notification);
         Ok(entry.id)
+    }
+
+    /// Votes as a person on the poll `poll` of `message`'s chat (its `from` and `chat`; its text
+    /// is not used): picks `options` (none takes the vote back) and delivers GREEN-API's
+    /// `pollUpdateMessage` notification. Returns the notification's `idMessage`.
+    pub async fn vote(
+        &self,
+        message: &UserMessage,
+        poll: &MessageId,
+        options: &[String],
+    ) -> Result<MessageId, SandboxError> {
+        let chat = self.check_person(message)?;
+        let entry = self.shared.find(&chat, poll);
+        let Some(EntryContent::Poll(sent)) = entry.map(|entry| entry.content) else {
+            return Err(SandboxError::NoSuchMessage {
+                chat: chat.to_string(),
+                id: poll.to_string(),
+                expected: "poll",
+            });
+        };
+        if let Some(option) = options.iter().find(|option| !sent.options.contains(option)) {
+            return Err(SandboxError::UnknownOption {
+                option: option.clone(),
+            });
+        }
+        if options.len() > 1 && !sent.multiple_answers {
+            return Err(SandboxError::OneAnswerOnly {
+                picked: options.len(),
+            });
+        }
+        let (id, notification) =
+            notification::poll_vote(&self.shared, (poll, &sent), &chat, &message.from, options);
+        self.shared.outbox.push(notification);
+        Ok(id)
+    }
+
+    /// Presses, as a person, the reply button `button` (its `buttonId`) of the message
+    /// `buttons` in `message`'s chat (its `from` and `chat`; its text is not used): the press
+    /// shows in the chat as the person's message with the button's label, quoting the buttons,
+    /// and reaches the bot as GREEN-API's `interactiveButtonsResponse` notification. Returns
+    /// the new message's id.
+    pub async fn press(
+        &self,
+        message: &UserMessage,
+        buttons: &MessageId,
+        button: &str,
+    ) -> Result<MessageId, SandboxError> {
+        let chat = self.check_person(message)?;
+        let entry = self.shared.find(&chat, buttons);
+        let Some(EntryContent::Buttons(sent)) = entry.map(|entry| entry.content) else {
+            return Err(SandboxError::NoSuchMessage {
+                chat: chat.to_string(),
+                id: buttons.to_string(),
+                expected: "message with reply buttons",
+            });
+        };
+        let Some((index, pressed)) = sent
+            .buttons
+            .iter()
+            .enumerate()
+            .find(|(_, sent)| sent.kind == "reply" && sent.button_id == button)
+        else {
+            return Err(SandboxError::UnknownButton {
+                button: button.to_owned(),
+            });
+        };
+        let entry = self.shared.record(
+            chat,
+            Author::Person(message.from.clone()),
+            EntryContent::Text(pressed.button_text.clone()),
+            Some(buttons.clone()),
+        );
+        let notification = notification::button_press(
+            &self.shared,
+            &entry,
+            &message.from,
+            buttons,
+            (index, pressed),
+        );
+        self.shared.outbox.push(notification);
+        Ok(entry.id)
+    }
+
+    /// The chat of a person's action: checks the sender and the group as [`send`](Self::send)
+    /// does.
+    fn check_person(&self, message: &UserMessage) -> Result<ChatId, SandboxError> {
+        let probe = UserMessage {
+            text: "-".to_owned(),
+            ..message.clone()
+        };
+        rules::user_message(self.shared.platform, &probe)
     }
 
     /// Delivers a raw notification JSON as it is (for tests of any notification type), in turn
@@ -285,6 +414,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// The largest file sendFileByUpload takes, in bytes (default GREEN-API's 100 MB); a
+    /// larger one is refused. Uploaded files are kept in memory, the newest 64 and at most
+    /// 256 MiB of them.
+    pub fn upload_limit(mut self, bytes: usize) -> Self {
+        self.upload_limit = bytes;
+        self
+    }
+
     /// The settings of the client that a bot attached to this sandbox talks to it with
     /// (default [`ClientSettings::default`]).
     pub(crate) fn client(mut self, settings: ClientSettings) -> Self {
@@ -305,6 +442,7 @@ impl SandboxBuilder {
             contacts,
             delivery::Outbox::new(self.webhook, self.retry_delay),
             self.remote_webhook,
+            self.upload_limit,
         );
         Sandbox {
             shared: Arc::new(shared),

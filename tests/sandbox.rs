@@ -917,3 +917,742 @@ async fn send_refuses_a_sender_that_is_not_a_person() {
     assert!(error.to_string().contains("from"), "{error}");
     assert!(sandbox.history(&ChatId::from(GROUP)).is_empty());
 }
+
+// ---- reply kinds beyond text and contact cards (issue 18) ----
+
+/// POSTs `body` to the sandbox's `method`; the status and the JSON answer.
+async fn call(sandbox: &Sandbox, url: &str, method: &str, body: Value) -> (StatusCode, Value) {
+    post_json(&method_url(sandbox, url, method), &body).await
+}
+
+/// The sandbox's `GET /sandbox/messages?chat=` answer.
+async fn journal(url: &str, chat: &str) -> Vec<Value> {
+    let chat = url::form_urlencoded::byte_serialize(chat.as_bytes()).collect::<String>();
+    let (status, entries) = get_json(&format!("{url}/sandbox/messages?chat={chat}")).await;
+    assert_eq!(status, StatusCode::OK);
+    entries.as_array().expect("an array").clone()
+}
+
+/// Asserts that `method` refuses `body` with 400 `Validation failed` naming `field`, shown in
+/// the chat the body names.
+async fn assert_refused_on(platform: Platform, method: &str, body: Value, field: &str) {
+    let (sandbox, url) = sandbox_on(platform).await;
+    let chat = body["chatId"].as_str().map(str::to_owned);
+    let (status, answer) = call(&sandbox, &url, method, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = refusal_message(&answer);
+    assert!(
+        message.starts_with("Validation failed. Details: "),
+        "{message}"
+    );
+    assert!(message.contains(field), "{field} in {message}");
+    if let Some(chat) = chat {
+        let errors = errors_in(&sandbox, &chat);
+        assert!(
+            errors.iter().any(|error| error.starts_with(method)),
+            "{errors:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn send_file_by_url_is_recorded_with_its_name_caption_and_quote() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendFileByUrl",
+        json!({"chatId": VASILISA, "urlFile": "https://example.com/menu.png",
+               "fileName": "menu.png", "caption": "Today's menu", "quotedMessageId": "Q1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry["id"], answer["idMessage"]);
+    assert_eq!(entry["type"], "file");
+    assert_eq!(entry["from"], "bot");
+    assert_eq!(entry["quoted"], "Q1");
+    assert_eq!(
+        entry["file"],
+        json!({"url": "https://example.com/menu.png", "fileName": "menu.png", "caption": "Today's menu"})
+    );
+}
+
+#[tokio::test]
+async fn send_file_by_url_refuses_what_green_api_refuses() {
+    let file = |extra: Value| {
+        let mut body = json!({"chatId": VASILISA, "urlFile": "https://example.com/a.pdf", "fileName": "a.pdf"});
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendFileByUrl",
+        file(json!({"urlFile": null})),
+        "urlFile",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendFileByUrl",
+        file(json!({"urlFile": "file:///etc/passwd"})),
+        "urlFile",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendFileByUrl",
+        file(json!({"fileName": "menu"})),
+        "fileName",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendFileByUrl",
+        file(json!({"chatId": "79001234567"})),
+        "chatId",
+    )
+    .await;
+    assert_refused_on(Platform::Max, "sendFileByUrl", json!({"chatId": "10000000", "urlFile": "https://example.com/a.pdf", "fileName": "a.pdf", "caption": "x".repeat(4001)}), "caption").await;
+}
+
+/// A multipart form with `fields` and, when given, a `file` part named `file_name`.
+fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "hookbot-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    sandbox: &Sandbox,
+    url: &str,
+    form: (String, Vec<u8>),
+    origin: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(method_url(sandbox, url, "sendFileByUpload"))
+        .header("content-type", form.0)
+        .body(form.1);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let answer = request.send().await.unwrap();
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_served_back_at_its_url_and_shown_in_the_chat() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let picture: &[u8] = b"\x89PNG\r\n\x1a\nnot really a picture";
+    let fields = [("chatId", VASILISA), ("caption", "the menu")];
+    let (status, answer) = upload(
+        &sandbox,
+        &url,
+        form(&fields, Some(("menu.png", picture))),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let file_url = answer["urlFile"].as_str().expect("urlFile").to_owned();
+    assert!(file_url.starts_with(&url), "{file_url} on {url}");
+    let served = reqwest::get(&file_url).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), picture);
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[0]["id"], answer["idMessage"]);
+    assert_eq!(
+        entries[0]["file"],
+        json!({"url": file_url, "fileName": "menu.png", "caption": "the menu"})
+    );
+    // A page is never served as one of the sandbox's own.
+    let (_, answer) = upload(
+        &sandbox,
+        &url,
+        form(&[("chatId", VASILISA)], Some(("x.html", b"<script>"))),
+        None,
+    )
+    .await;
+    let served = reqwest::get(answer["urlFile"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "application/octet-stream");
+    assert!(
+        served.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_without_a_file_or_from_another_site_are_refused() {
+    let sandbox = Sandbox::builder().upload_limit(1024).build();
+    let url = common::serve(sandbox.router()).await;
+    let big = vec![b'x'; 2048];
+    let (status, answer) = upload(
+        &sandbox,
+        &url,
+        form(&[("chatId", VASILISA)], Some(("big.pdf", &big))),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refusal_message(&answer).contains("at most 1024 bytes"),
+        "{answer}"
+    );
+    let (status, answer) = upload(&sandbox, &url, form(&[("chatId", VASILISA)], None), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refusal_message(&answer).contains("file is required"),
+        "{answer}"
+    );
+    let (status, answer) = upload(
+        &sandbox,
+        &url,
+        form(&[("chatId", VASILISA)], Some(("noext", b"x"))),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refusal_message(&answer).contains("fileName"), "{answer}");
+    let (status, _) = upload(
+        &sandbox,
+        &url,
+        form(&[("chatId", VASILISA)], Some(("a.pdf", b"x"))),
+        Some("http://evil.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // sendFileByUpload takes a form, not JSON.
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendFileByUpload",
+        json!({"chatId": VASILISA}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refusal_message(&answer).contains("multipart/form-data"),
+        "{answer}"
+    );
+    // Only sendFileByUpload takes a form.
+    let (content_type, body) = form(&[("chatId", VASILISA), ("message", "hi")], None);
+    let answer = reqwest::Client::new()
+        .post(method_url(&sandbox, &url, "sendMessage"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 415);
+    assert_eq!(
+        errors_in(&sandbox, VASILISA).len(),
+        4,
+        "the refusals show in the chat"
+    );
+}
+
+#[tokio::test]
+async fn send_location_is_recorded_and_checked() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendLocation",
+        json!({"chatId": VASILISA, "latitude": 55.7539, "longitude": 37.6208,
+               "nameLocation": "Red Square", "address": "Moscow"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[0]["type"], "location");
+    assert_eq!(
+        entries[0]["location"],
+        json!({"latitude": 55.7539, "longitude": 37.6208, "name": "Red Square", "address": "Moscow"})
+    );
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendLocation",
+        json!({"chatId": VASILISA, "latitude": 91, "longitude": 0}),
+        "latitude",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendLocation",
+        json!({"chatId": VASILISA, "latitude": 0}),
+        "longitude",
+    )
+    .await;
+    assert_refused_on(
+        Platform::Max,
+        "sendLocation",
+        json!({"chatId": "10000000", "latitude": "55", "longitude": 0}),
+        "latitude",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn send_poll_is_recorded_and_takes_2_to_12_unique_options() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let options = |names: &[&str]| -> Value {
+        names
+            .iter()
+            .map(|name| json!({"optionName": name}))
+            .collect()
+    };
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendPoll",
+        json!({"chatId": VASILISA, "message": "Tea or coffee?", "options": options(&["Tea", "Coffee"]),
+               "multipleAnswers": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[0]["type"], "poll");
+    assert_eq!(
+        entries[0]["poll"],
+        json!({"question": "Tea or coffee?", "options": ["Tea", "Coffee"], "multipleAnswers": true})
+    );
+    let thirteen: Vec<String> = (0..13).map(|n| n.to_string()).collect();
+    let thirteen: Vec<&str> = thirteen.iter().map(String::as_str).collect();
+    let poll = |question: String, names: &[&str]| json!({"chatId": VASILISA, "message": question, "options": options(names)});
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendPoll",
+        poll("Q".into(), &["only"]),
+        "2 to 12",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendPoll",
+        poll("Q".into(), &thirteen),
+        "2 to 12",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendPoll",
+        poll("Q".into(), &["Tea", "Tea"]),
+        "unique",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendPoll",
+        poll("x".repeat(256), &["a", "b"]),
+        "255",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendPoll",
+        poll(" ".into(), &["a", "b"]),
+        "message",
+    )
+    .await;
+    assert_refused_on(
+        Platform::Max,
+        "sendPoll",
+        json!({"chatId": "10000000", "message": "x".repeat(201), "options": options(&["a", "b"])}),
+        "200",
+    )
+    .await;
+    assert_refused_on(
+        Platform::Telegram,
+        "sendPoll",
+        json!({"chatId": "10000000", "message": "Q", "options": options(&["a", "b"])}),
+        "group",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn buttons_are_recorded_checked_and_whatsapps_only() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "sendInteractiveButtons",
+        json!({"chatId": VASILISA, "header": "Shop", "body": "Find us", "footer": "9–18",
+               "buttons": [{"type": "url", "buttonId": "1", "buttonText": "Site", "url": "https://example.com"},
+                           {"type": "call", "buttonText": "Call", "phoneNumber": "79001234567"},
+                           {"type": "copy", "buttonText": "Promo", "copyCode": "SALE"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _) = call(
+        &sandbox,
+        &url,
+        "sendInteractiveButtonsReply",
+        json!({"chatId": VASILISA, "body": "Tea or coffee?",
+               "buttons": [{"buttonId": "tea", "buttonText": "Tea"}, {"buttonText": "Coffee"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[0]["type"], "buttons");
+    assert_eq!(entries[0]["buttons"]["header"], "Shop");
+    assert_eq!(
+        entries[0]["buttons"]["buttons"][1],
+        json!({"type": "call", "buttonId": "2", "buttonText": "Call", "phoneNumber": "79001234567"})
+    );
+    assert_eq!(
+        entries[1]["buttons"]["buttons"],
+        json!([{"type": "reply", "buttonId": "tea", "buttonText": "Tea"},
+               {"type": "reply", "buttonId": "2", "buttonText": "Coffee"}])
+    );
+    let reply = |buttons: Value| json!({"chatId": VASILISA, "body": "Pick", "buttons": buttons});
+    let four: Vec<Value> = (0..4)
+        .map(|n| json!({"buttonText": n.to_string()}))
+        .collect();
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendInteractiveButtonsReply",
+        reply(json!(four)),
+        "1 to 3",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendInteractiveButtonsReply",
+        reply(json!([{"buttonText": "x".repeat(26)}])),
+        "25",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendInteractiveButtons",
+        reply(json!([{"type": "copy", "buttonText": "Promo"}])),
+        "copyCode",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendInteractiveButtons",
+        reply(json!([{"type": "reply", "buttonText": "A"}])),
+        "type",
+    )
+    .await;
+    for platform in [Platform::Max, Platform::Telegram] {
+        let (sandbox, url) = sandbox_on(platform).await;
+        for method in ["sendInteractiveButtons", "sendInteractiveButtonsReply"] {
+            let (status, _) =
+                call(&sandbox, &url, method, reply(json!([{"buttonText": "A"}]))).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} on {platform:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn forwarded_messages_are_copied_and_marked() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let (_, sent) = call(
+        &sandbox,
+        &url,
+        "sendLocation",
+        json!({"chatId": VASILISA, "latitude": 1.5, "longitude": 2.5}),
+    )
+    .await;
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "forwardMessages",
+        json!({"chatId": IVAN, "chatIdFrom": VASILISA, "messages": [sent["idMessage"]]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entries = journal(&url, IVAN).await;
+    assert_eq!(answer["messages"], json!([entries[0]["id"]]));
+    assert_eq!(entries[0]["forwarded"], true);
+    assert_eq!(
+        entries[0]["location"],
+        json!({"latitude": 1.5, "longitude": 2.5})
+    );
+    assert_refused_on(
+        Platform::WhatsApp,
+        "forwardMessages",
+        json!({"chatId": IVAN, "chatIdFrom": VASILISA, "messages": ["NOPE"]}),
+        "NOPE",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "forwardMessages",
+        json!({"chatId": IVAN, "chatIdFrom": VASILISA, "messages": []}),
+        "messages",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn typing_and_read_marks_are_recorded_as_each_messenger_takes_them() {
+    let (sandbox, url) = sandbox_on(Platform::WhatsApp).await;
+    let answer = reqwest::Client::new()
+        .post(method_url(&sandbox, &url, "sendTyping"))
+        .json(&json!({"chatId": VASILISA, "typingTime": 3000, "typingType": "recording"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.bytes().await.unwrap().is_empty(),
+        "GREEN-API answers an empty body"
+    );
+    let (status, answer) = call(
+        &sandbox,
+        &url,
+        "readChat",
+        json!({"chatId": VASILISA, "idMessage": "M1"}),
+    )
+    .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"setRead": true})));
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[0]["type"], "typing");
+    assert_eq!(
+        entries[0]["typing"],
+        json!({"typingTime": 3000, "typingType": "recording"})
+    );
+    assert_eq!(entries[1]["type"], "read");
+    assert_eq!(entries[1]["read"], json!({"idMessage": "M1"}));
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendTyping",
+        json!({"chatId": VASILISA, "typingType": "video"}),
+        "typingType",
+    )
+    .await;
+    assert_refused_on(
+        Platform::WhatsApp,
+        "sendTyping",
+        json!({"chatId": VASILISA, "typingTime": 999}),
+        "typingTime",
+    )
+    .await;
+    assert_refused_on(
+        Platform::Max,
+        "sendTyping",
+        json!({"chatId": "10000000"}),
+        "typingTime is required",
+    )
+    .await;
+    let (sandbox, url) = sandbox_on(Platform::Max).await;
+    let (status, _) = call(
+        &sandbox,
+        &url,
+        "sendTyping",
+        json!({"chatId": "10000000", "typingTime": 2000, "typingType": "video"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&sandbox, &url, "readChat", json!({"chatId": "10000000"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "MAX documents no readChat");
+}
+
+/// A sandbox delivering to a recording bot: (sandbox, its URL, the events the bot saw, the bot).
+async fn sandbox_with_a_recording_bot() -> (Sandbox, String, common::Seen, common::Server) {
+    let seen = common::Seen::default();
+    let bot = common::offline_bot(
+        GatewayKind::GreenApiWhatsApp,
+        common::recording(&seen),
+        "hook-secret",
+    )
+    .build()
+    .unwrap();
+    let server = common::Server::start(bot).await;
+    let sandbox = Sandbox::builder()
+        .webhook(
+            format!("{}/webhook", server.url),
+            Some("hook-secret".into()),
+        )
+        .build();
+    let url = common::serve(sandbox.router()).await;
+    (sandbox, url, seen, server)
+}
+
+/// Waits (up to 10 s) until the bot saw `count` events.
+async fn events_seen(seen: &common::Seen, count: usize) -> Vec<Event> {
+    for _ in 0..2000 {
+        if seen.events().len() >= count {
+            return seen.events();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the bot saw {:?}", seen.events());
+}
+
+#[tokio::test]
+async fn a_vote_reaches_the_bot_as_a_poll_update_notification() {
+    let (sandbox, url, seen, server) = sandbox_with_a_recording_bot().await;
+    let options = json!([{"optionName": "Tea"}, {"optionName": "Coffee"}, {"optionName": "Water"}]);
+    let (_, poll) = call(&sandbox, &url, "sendPoll", json!({"chatId": VASILISA, "message": "Drink?", "options": options, "multipleAnswers": true})).await;
+    let poll_id = poll["idMessage"].as_str().unwrap().to_owned();
+    let (status, answer) = post_json(
+        &format!("{url}/sandbox/votes"),
+        &json!({"from": VASILISA, "poll": poll_id, "options": ["Tea", "Water"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let events = events_seen(&seen, 1).await;
+    let message = events[0].message().expect("a message");
+    assert_eq!(message.id.as_str(), answer["idMessage"].as_str().unwrap());
+    let hookbot::Content::PollUpdate { target, poll } = &message.content else {
+        panic!("not a poll update: {:?}", message.content);
+    };
+    assert_eq!(
+        target.as_ref().map(MessageId::as_str),
+        Some(poll_id.as_str())
+    );
+    assert_eq!(poll.name, "Drink?");
+    let voters: Vec<(String, Vec<String>)> = poll
+        .votes
+        .iter()
+        .map(|vote| {
+            (
+                vote.option.clone(),
+                vote.voters.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        voters,
+        [
+            ("Tea".into(), vec![VASILISA.to_owned()]),
+            ("Coffee".into(), vec![]),
+            ("Water".into(), vec![VASILISA.to_owned()])
+        ]
+    );
+    let raw: Value = serde_json::from_str(events[0].raw.as_str()).unwrap();
+    assert_eq!(raw["typeWebhook"], "incomingMessageReceived");
+    assert_eq!(raw["messageData"]["typeMessage"], "pollUpdateMessage");
+    assert_eq!(
+        raw["messageData"]["pollMessageData"]["multipleAnswers"],
+        true
+    );
+    // Votes the poll cannot take are refused, and nothing more reaches the bot.
+    for (body, reason) in [
+        (
+            json!({"from": VASILISA, "poll": poll_id, "options": ["Juice"]}),
+            "no option",
+        ),
+        (
+            json!({"from": VASILISA, "poll": "NOPE", "options": ["Tea"]}),
+            "no poll",
+        ),
+        (
+            json!({"from": "nobody", "poll": poll_id, "options": ["Tea"]}),
+            "from",
+        ),
+    ] {
+        let (status, answer) = post_json(&format!("{url}/sandbox/votes"), &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            answer["error"].as_str().unwrap().contains(reason),
+            "{answer}"
+        );
+    }
+    let (_, single) = call(&sandbox, &url, "sendPoll", json!({"chatId": VASILISA, "message": "One?", "options": [{"optionName": "a"}, {"optionName": "b"}]})).await;
+    let (status, answer) = post_json(
+        &format!("{url}/sandbox/votes"),
+        &json!({"from": VASILISA, "poll": single["idMessage"], "options": ["a", "b"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"].as_str().unwrap().contains("one answer"),
+        "{answer}"
+    );
+    server.stop().await.unwrap().unwrap();
+    assert_eq!(seen.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pressed_reply_button_reaches_the_bot_and_shows_in_the_chat() {
+    let (sandbox, url, seen, server) = sandbox_with_a_recording_bot().await;
+    let (_, buttons) = call(
+        &sandbox,
+        &url,
+        "sendInteractiveButtonsReply",
+        json!({"chatId": VASILISA, "body": "Tea or coffee?",
+               "buttons": [{"buttonId": "tea", "buttonText": "Tea"}, {"buttonId": "coffee", "buttonText": "Coffee"}]}),
+    )
+    .await;
+    let buttons_id = buttons["idMessage"].as_str().unwrap().to_owned();
+    let (status, answer) = post_json(
+        &format!("{url}/sandbox/presses"),
+        &json!({"from": VASILISA, "message": buttons_id, "buttonId": "coffee"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let events = events_seen(&seen, 1).await;
+    let message = events[0].message().expect("a message");
+    assert_eq!(
+        message.content,
+        hookbot::Content::ButtonReply {
+            id: "coffee".into(),
+            text: "Coffee".into()
+        }
+    );
+    assert_eq!(
+        message.quoted.as_ref().map(MessageId::as_str),
+        Some(buttons_id.as_str())
+    );
+    let raw: Value = serde_json::from_str(events[0].raw.as_str()).unwrap();
+    assert_eq!(
+        raw["messageData"],
+        json!({"typeMessage": "interactiveButtonsResponse",
+               "interactiveButtonsResponse": {"stanzaId": buttons_id, "selectedIndex": 1,
+                                              "selectedId": "coffee", "selectedDisplayText": "Coffee"}})
+    );
+    let entries = journal(&url, VASILISA).await;
+    assert_eq!(entries[1]["from"], VASILISA);
+    assert_eq!(entries[1]["text"], "Coffee");
+    assert_eq!(entries[1]["quoted"], buttons_id.as_str());
+    let (status, answer) = post_json(
+        &format!("{url}/sandbox/presses"),
+        &json!({"from": VASILISA, "message": buttons_id, "buttonId": "juice"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"].as_str().unwrap().contains("juice"),
+        "{answer}"
+    );
+    let (status, _) = post_json(
+        &format!("{url}/sandbox/presses"),
+        &json!({"from": VASILISA, "message": entries[1]["id"], "buttonId": "coffee"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a text has no buttons");
+    server.stop().await.unwrap().unwrap();
+    assert_eq!(seen.events().len(), 1);
+}

@@ -63,9 +63,10 @@ impl UserMessage {
 /// One message in a sandbox chat, by a person or by the bot.
 ///
 /// Serialises as the JSON of `GET /sandbox/messages`: `{"id", "chat", "from": <person chat id>
-/// | "bot", "type": "text" | "contact" | "error", "text"?, "contact"?, "quoted"?, "quotedText"?,
-/// "timestamp"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// | "bot", "type": "text" | "contact" | "file" | "location" | "poll" | "buttons" | "typing" |
+/// "read" | "error", "text"?, "contact"?, "file"?, "location"?, "poll"?, "buttons"?, "typing"?,
+/// "read"?, "forwarded"?, "quoted"?, "quotedText"?, "timestamp"}`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChatEntry {
     /// The message's id (32 uppercase hex digits).
     pub id: MessageId,
@@ -77,6 +78,8 @@ pub struct ChatEntry {
     pub content: EntryContent,
     /// The message it replies to.
     pub quoted: Option<MessageId>,
+    /// Whether the bot forwarded it here from another chat (forwardMessages).
+    pub forwarded: bool,
     /// A one-line summary of the quoted message, when the chat has it.
     pub quoted_text: Option<String>,
     /// When it was written, in unix seconds.
@@ -93,12 +96,27 @@ pub enum Author {
 }
 
 /// What a [`ChatEntry`] holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EntryContent {
     /// A text message.
     Text(String),
     /// A contact card the bot sent.
     Contact(SharedCard),
+    /// A file the bot sent (sendFileByUrl, sendFileByUpload).
+    File(SentFile),
+    /// A location the bot sent (sendLocation).
+    Location(SentLocation),
+    /// A poll the bot sent (sendPoll).
+    Poll(SentPoll),
+    /// A message with buttons the bot sent (sendInteractiveButtons, …Reply).
+    Buttons(SentButtons),
+    /// The bot's typing indicator (sendTyping).
+    Typing(Typing),
+    /// The bot marked the chat, or one message of it, read (readChat).
+    Read {
+        /// The message marked read; `None`: the whole chat.
+        message: Option<MessageId>,
+    },
     /// A request of the bot the sandbox refused: `"<method> refused: <reason>"`.
     Error(String),
 }
@@ -126,6 +144,98 @@ pub struct SharedCard {
     /// The contact's chat id (MAX `contact.chatId`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<ChatId>,
+}
+
+/// A file the bot sent: where it is, its name and its caption.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentFile {
+    /// Where it can be downloaded: `urlFile` as sent, or the sandbox's own URL of an upload.
+    pub url: String,
+    /// The file name, with its extension.
+    pub file_name: String,
+    /// The caption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// A location the bot sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentLocation {
+    /// Latitude, in degrees (−90 to 90).
+    pub latitude: f64,
+    /// Longitude, in degrees (−180 to 180).
+    pub longitude: f64,
+    /// The place's name (`nameLocation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The place's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A poll the bot sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentPoll {
+    /// The question (`message`).
+    pub question: String,
+    /// The options, in order (`options[].optionName`).
+    pub options: Vec<String>,
+    /// Whether a person may pick several options.
+    pub multiple_answers: bool,
+}
+
+/// A message with buttons the bot sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentButtons {
+    /// The title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The text.
+    pub body: String,
+    /// The footer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// The buttons, in order.
+    pub buttons: Vec<SentButton>,
+}
+
+/// One button of [`SentButtons`], with GREEN-API's fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentButton {
+    /// `reply` (sendInteractiveButtonsReply: pressing it answers the bot), `copy`, `call` or
+    /// `url`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The button's id.
+    pub button_id: String,
+    /// The label.
+    pub button_text: String,
+    /// What a `copy` button copies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_code: Option<String>,
+    /// The number a `call` button calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// The address a `url` button opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The bot's typing indicator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    /// How long it shows, in milliseconds (`typingTime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typing_time: Option<u64>,
+    /// What it shows (`typingType`: `recording`, …); `None`: typing a text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typing_type: Option<String>,
 }
 
 impl ChatEntry {
@@ -163,7 +273,13 @@ impl ChatEntry {
         match &self.content {
             EntryContent::Text(text) => Some(text.clone()),
             EntryContent::Contact(card) => Some(card.label()),
-            EntryContent::Error(_) => None,
+            EntryContent::File(file) => {
+                Some(file.caption.clone().unwrap_or(file.file_name.clone()))
+            }
+            EntryContent::Location(location) => Some(location.label()),
+            EntryContent::Poll(poll) => Some(poll.question.clone()),
+            EntryContent::Buttons(buttons) => Some(buttons.body.clone()),
+            EntryContent::Typing(_) | EntryContent::Read { .. } | EntryContent::Error(_) => None,
         }
     }
 }
@@ -191,6 +307,18 @@ impl SharedCard {
     }
 }
 
+impl SentLocation {
+    /// The name, else the address, else the coordinates.
+    pub fn label(&self) -> String {
+        [&self.name, &self.address]
+            .into_iter()
+            .flatten()
+            .find(|label| !label.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("{}, {}", self.latitude, self.longitude))
+    }
+}
+
 /// The JSON of an entry in the sandbox's chat API.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,34 +333,81 @@ struct EntryJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<&'a SharedCard>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a SentFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a SentLocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll: Option<&'a SentPoll>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    buttons: Option<&'a SentButtons>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing: Option<&'a Typing>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read: Option<ReadJson<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    forwarded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     quoted: Option<&'a MessageId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     quoted_text: Option<&'a str>,
     timestamp: u64,
 }
 
+/// `read` of a read entry: the message marked read, when one was named.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_message: Option<&'a MessageId>,
+}
+
 impl Serialize for ChatEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (kind, text, contact) = match &self.content {
-            EntryContent::Text(text) => ("text", Some(text.as_str()), None),
-            EntryContent::Contact(card) => ("contact", None, Some(card)),
-            EntryContent::Error(reason) => ("error", Some(reason.as_str()), None),
+        let from = match &self.author {
+            Author::Person(person) => person.as_str(),
+            Author::Bot => "bot",
         };
-        EntryJson {
+        let mut json = EntryJson {
             id: &self.id,
             chat: &self.chat,
-            from: match &self.author {
-                Author::Person(person) => person.as_str(),
-                Author::Bot => "bot",
-            },
-            kind,
-            text,
-            contact,
+            from,
+            kind: "text",
+            text: None,
+            contact: None,
+            file: None,
+            location: None,
+            poll: None,
+            buttons: None,
+            typing: None,
+            read: None,
+            forwarded: self.forwarded,
             quoted: self.quoted.as_ref(),
             quoted_text: self.quoted_text.as_deref(),
             timestamp: self.timestamp,
+        };
+        match &self.content {
+            EntryContent::Text(text) => json.text = Some(text.as_str()),
+            EntryContent::Contact(card) => (json.kind, json.contact) = ("contact", Some(card)),
+            EntryContent::File(file) => (json.kind, json.file) = ("file", Some(file)),
+            EntryContent::Location(location) => {
+                (json.kind, json.location) = ("location", Some(location));
+            }
+            EntryContent::Poll(poll) => (json.kind, json.poll) = ("poll", Some(poll)),
+            EntryContent::Buttons(buttons) => {
+                (json.kind, json.buttons) = ("buttons", Some(buttons))
+            }
+            EntryContent::Typing(typing) => (json.kind, json.typing) = ("typing", Some(typing)),
+            EntryContent::Read { message } => {
+                let read = ReadJson {
+                    id_message: message.as_ref(),
+                };
+                (json.kind, json.read) = ("read", Some(read));
+            }
+            EntryContent::Error(reason) => {
+                (json.kind, json.text) = ("error", Some(reason.as_str()))
+            }
         }
-        .serialize(serializer)
+        json.serialize(serializer)
     }
 }
 
@@ -283,6 +458,7 @@ mod tests {
                 ..SharedCard::default()
             }),
             quoted: Some(MessageId::from("CD")),
+            forwarded: false,
             quoted_text: Some("contact иван".into()),
             timestamp: 5,
         };

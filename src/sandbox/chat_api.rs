@@ -8,6 +8,9 @@
 //! | `GET /sandbox/contacts` | `[{"chatId", "name", "contactName", "phone", "username"?, "type"}]` |
 //! | `POST /sandbox/messages` `{"from", "chat"?, "text", "quoted"?}` | `{"idMessage"}`, or 400 `{"error"}` |
 //! | `GET /sandbox/messages?chat=<chat id>` | the chat's entries in order, or 400 `{"error"}` |
+//! | `POST /sandbox/votes` `{"from", "chat"?, "poll", "options": [..]}` | a vote (`pollUpdateMessage` to the bot): `{"idMessage"}`, or 400 `{"error"}` |
+//! | `POST /sandbox/presses` `{"from", "chat"?, "message", "buttonId"}` | a pressed reply button (`interactiveButtonsResponse` to the bot): `{"idMessage"}`, or 400 `{"error"}` |
+//! | `GET /sandbox/files/{id}/{name}` | a file the bot uploaded with sendFileByUpload |
 //! | `GET /sandbox/events` | Server-Sent Events: one `message` event per new entry |
 
 use std::convert::Infallible;
@@ -20,7 +23,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
@@ -40,6 +43,9 @@ pub(crate) fn routes() -> Router<Sandbox> {
         .route("/sandbox/instance", get(instance))
         .route("/sandbox/contacts", get(contacts))
         .route("/sandbox/messages", get(history).post(post_message))
+        .route("/sandbox/votes", post(post_vote))
+        .route("/sandbox/presses", post(post_press))
+        .route("/sandbox/files/{id}/{name}", get(super::files::serve))
         .route("/sandbox/events", get(events))
 }
 
@@ -111,6 +117,72 @@ async fn post_message(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         Ok(id) => Json(json!({"idMessage": id})).into_response(),
         Err(error) => bad_request(&error.to_string()),
     }
+}
+
+/// The body of `POST /sandbox/votes`.
+#[derive(Deserialize)]
+struct NewVote {
+    from: String,
+    chat: Option<String>,
+    poll: String,
+    options: Vec<String>,
+}
+
+/// Votes on a poll as a person.
+async fn post_vote(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let vote = match serde_json::from_slice::<NewVote>(&body) {
+        Ok(vote) => vote,
+        Err(error) => {
+            return bad_request(&format!(
+                "the body must be {{\"from\", \"chat\"?, \"poll\", \"options\"}}: {error}"
+            ));
+        }
+    };
+    let person = person(vote.from, vote.chat);
+    let answer = sandbox
+        .vote(&person, &MessageId::from(vote.poll), &vote.options)
+        .await;
+    match answer {
+        Ok(id) => Json(json!({"idMessage": id})).into_response(),
+        Err(error) => bad_request(&error.to_string()),
+    }
+}
+
+/// The body of `POST /sandbox/presses`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewPress {
+    from: String,
+    chat: Option<String>,
+    message: String,
+    button_id: String,
+}
+
+/// Presses a reply button as a person.
+async fn post_press(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let press = match serde_json::from_slice::<NewPress>(&body) {
+        Ok(press) => press,
+        Err(error) => {
+            return bad_request(&format!(
+                "the body must be {{\"from\", \"chat\"?, \"message\", \"buttonId\"}}: {error}"
+            ));
+        }
+    };
+    let person = person(press.from, press.chat);
+    let answer = sandbox
+        .press(&person, &MessageId::from(press.message), &press.button_id)
+        .await;
+    match answer {
+        Ok(id) => Json(json!({"idMessage": id})).into_response(),
+        Err(error) => bad_request(&error.to_string()),
+    }
+}
+
+/// A person acting in their private chat, or in the group `chat`.
+fn person(from: String, chat: Option<String>) -> UserMessage {
+    let mut person = UserMessage::text(from, "");
+    person.chat = chat.filter(|chat| !chat.is_empty()).map(ChatId::from);
+    person
 }
 
 /// The query of `GET /sandbox/messages`.

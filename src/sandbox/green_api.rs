@@ -8,7 +8,8 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Deserialize;
@@ -17,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::chat::{Author, EntryContent};
 use super::notification::wid;
-use super::rules::{self, Refusal};
+use super::rules::{self, Refusal, ReplyMethod};
 use super::state::{Shared, lock};
 use super::{Platform, Sandbox};
 use crate::contact::Contact;
@@ -29,6 +30,10 @@ use crate::secret::Secret;
 
 /// The most the sandbox reads of a body, to say which chat an oversized request was for.
 const READ_LIMIT: usize = 8 * 1024 * 1024;
+/// The most bytes of an upload's form beyond its file (chatId, fileName, caption, ...).
+const FORM_FIELDS_BYTES: usize = 256 * 1024;
+/// The fields of sendFileByUpload's form other than `file`.
+const UPLOAD_FIELDS: [&str; 4] = ["chatId", "fileName", "caption", "quotedMessageId"];
 
 /// The method names the sandbox answers, lower case.
 const METHODS: [&str; 9] = [
@@ -68,6 +73,7 @@ async fn call(
     Path(target): Path<Target>,
     verb: Method,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let shared = &*sandbox.shared;
@@ -87,6 +93,12 @@ async fn call(
     }
     let method = target.method.to_ascii_lowercase();
     let argument = target.argument.as_deref();
+    if let Some(reply) = ReplyMethod::of(shared.platform, &method) {
+        return match (verb, argument) {
+            (Method::POST, None) => send_reply(shared, reply, &headers, body).await,
+            _ => message(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        };
+    }
     match (method.as_str(), verb, argument) {
         ("sendmessage", Method::POST, None) => send_message(shared, body).await,
         ("sendcontact", Method::POST, None) => send_contact(shared, body).await,
@@ -139,6 +151,212 @@ async fn send_contact(shared: &Shared, body: Body) -> Response {
             request.quoted,
         ),
         Err(refusal) => refuse(shared, METHOD, rules::named_chat(&body), refusal),
+    }
+}
+
+/// One of the reply methods beyond text and contact cards: checked by its rules, recorded in
+/// its chat, answered as GREEN-API answers it.
+async fn send_reply(
+    shared: &Shared,
+    method: ReplyMethod,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+    if method == ReplyMethod::SendFileByUpload && form {
+        return upload(shared, headers, body).await;
+    }
+    let body = match read_object(body).await {
+        Ok(body) => body,
+        Err((refusal, chat)) => return refuse(shared, method.name(), chat, refusal),
+    };
+    let platform = shared.platform;
+    let answer = match method {
+        ReplyMethod::SendFileByUrl => rules::send_file_by_url(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::File(reply.content),
+                reply.quoted,
+            )
+        }),
+        ReplyMethod::SendLocation => rules::send_location(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::Location(reply.content),
+                reply.quoted,
+            )
+        }),
+        ReplyMethod::SendPoll => rules::send_poll(platform, &body).map(|reply| {
+            sent(
+                shared,
+                reply.chat,
+                EntryContent::Poll(reply.content),
+                reply.quoted,
+            )
+        }),
+        ReplyMethod::SendInteractiveButtons | ReplyMethod::SendInteractiveButtonsReply => {
+            let reply_buttons = method == ReplyMethod::SendInteractiveButtonsReply;
+            rules::send_buttons(platform, &body, reply_buttons).map(|reply| {
+                sent(
+                    shared,
+                    reply.chat,
+                    EntryContent::Buttons(reply.content),
+                    reply.quoted,
+                )
+            })
+        }
+        ReplyMethod::ForwardMessages => forward(shared, &body),
+        ReplyMethod::SendTyping => rules::send_typing(platform, &body).map(|(chat, typing)| {
+            shared.record(chat, Author::Bot, EntryContent::Typing(typing), None);
+            StatusCode::OK.into_response()
+        }),
+        ReplyMethod::ReadChat => rules::read_chat(platform, &body).map(|(chat, message)| {
+            shared.record(chat, Author::Bot, EntryContent::Read { message }, None);
+            Json(json!({"setRead": true})).into_response()
+        }),
+        // A JSON body: GREEN-API takes uploads as a form only.
+        ReplyMethod::SendFileByUpload => Err(not_a_form()),
+    };
+    answer
+        .unwrap_or_else(|refusal| refuse(shared, method.name(), rules::named_chat(&body), refusal))
+}
+
+/// forwardMessages: copies of the messages `messages` of `chatIdFrom` in `chatId`, marked
+/// forwarded; `{"messages": [new ids]}`. A message the chat does not have is refused.
+fn forward(shared: &Shared, body: &Map<String, Value>) -> Result<Response, Refusal> {
+    let (chat, from, ids) = rules::forward_messages(shared.platform, body)?;
+    let contents = ids
+        .iter()
+        .map(|id| {
+            shared
+                .find(&from, id)
+                .map(|entry| entry.content)
+                .filter(|content| {
+                    !matches!(
+                        content,
+                        EntryContent::Error(_)
+                            | EntryContent::Typing(_)
+                            | EntryContent::Read { .. }
+                    )
+                })
+                .ok_or_else(|| {
+                    Refusal::Validation(format!("message {id} not found in chat {from}"))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let forwarded: Vec<_> = contents
+        .into_iter()
+        .map(|content| shared.record_forward(chat.clone(), content).id)
+        .collect();
+    Ok(Json(json!({"messages": forwarded})).into_response())
+}
+
+/// sendFileByUpload: a multipart form (`file`, `chatId`, `fileName`, `caption`,
+/// `quotedMessageId`); the file is kept and served back by the sandbox. Answers `{idMessage,
+/// urlFile}`.
+async fn upload(shared: &Shared, headers: &HeaderMap, body: Body) -> Response {
+    const METHOD: &str = "sendFileByUpload";
+    let boundary = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok());
+    let Some(boundary) = boundary else {
+        return refuse(shared, METHOD, None, not_a_form());
+    };
+    let (fields, file) = match read_form(body, boundary, shared.upload_limit).await {
+        Ok(form) => form,
+        Err((refusal, fields)) => {
+            return refuse(shared, METHOD, rules::named_chat(&fields), refusal);
+        }
+    };
+    let Some((uploaded_name, bytes)) = file else {
+        let refusal = Refusal::Validation("file is required".to_owned());
+        return refuse(shared, METHOD, rules::named_chat(&fields), refusal);
+    };
+    let mut reply = match rules::send_file_by_upload(shared.platform, &fields, uploaded_name) {
+        Ok(reply) => reply,
+        Err(refusal) => return refuse(shared, METHOD, rules::named_chat(&fields), refusal),
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let path = shared.files.keep(&reply.content.file_name, bytes);
+    reply.content.url = format!("http://{host}{path}");
+    let url = reply.content.url.clone();
+    let entry = shared.record(
+        reply.chat,
+        Author::Bot,
+        EntryContent::File(reply.content),
+        reply.quoted,
+    );
+    Json(json!({"idMessage": entry.id, "urlFile": url})).into_response()
+}
+
+/// The refusal of an upload that is not a `multipart/form-data` form (with its boundary).
+fn not_a_form() -> Refusal {
+    Refusal::Validation("the body must be a multipart/form-data form".to_owned())
+}
+
+/// An upload's form: its text fields, and its `file` (the part's own file name and bytes).
+type Form = (Map<String, Value>, Option<(Option<String>, bytes::Bytes)>);
+
+/// Reads an upload's form, the file at most `limit` bytes; a refusal keeps the fields read
+/// so far (to say which chat it was for).
+async fn read_form(
+    body: Body,
+    boundary: String,
+    limit: usize,
+) -> Result<Form, (Refusal, Map<String, Value>)> {
+    let sizes = multer::SizeLimit::new()
+        .whole_stream(u64::try_from(limit.saturating_add(FORM_FIELDS_BYTES)).unwrap_or(u64::MAX))
+        .per_field(u64::try_from(limit).unwrap_or(u64::MAX));
+    let constraints = multer::Constraints::new().size_limit(sizes);
+    let mut form =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut fields = Map::new();
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return Ok((fields, file)),
+            Err(error) => return Err((form_refusal(&error, limit), fields)),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().map(str::to_owned);
+            match field.bytes().await {
+                Ok(bytes) => file = Some((file_name, bytes)),
+                Err(error) => return Err((form_refusal(&error, limit), fields)),
+            }
+        } else if UPLOAD_FIELDS.contains(&name.as_str()) {
+            match field.text().await {
+                Ok(text) => {
+                    fields.insert(name, Value::String(text));
+                }
+                Err(error) => return Err((form_refusal(&error, limit), fields)),
+            }
+        }
+    }
+}
+
+/// The refusal of a form that could not be read: too large, or not a form.
+fn form_refusal(error: &multer::Error, limit: usize) -> Refusal {
+    match error {
+        multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. } => {
+            Refusal::Validation(format!("file must be at most {limit} bytes"))
+        }
+        _ => Refusal::Validation("the body is not a valid multipart/form-data form".to_owned()),
     }
 }
 
@@ -287,7 +505,7 @@ fn settings(shared: &Shared) -> Value {
         "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "no",
         "incomingWebhook": "yes", "deviceWebhook": "no", "statusInstanceWebhook": "no",
         "stateWebhook": "no", "enableMessagesHistory": "no", "keepOnlineStatus": "no",
-        "pollMessageWebhook": "no", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
+        "pollMessageWebhook": "yes", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
         "editedMessageWebhook": "no", "deletedMessageWebhook": "no",
     });
     if let Value::Object(settings) = &mut settings {

@@ -1,7 +1,7 @@
 //! The sandbox is a local tool: its writes come from scripts, bots and its own web chat, never
 //! from another site a browser on the same machine happens to show. Every request that changes
 //! something (any method but GET, HEAD and OPTIONS) must carry a JSON content type (when it has
-//! a body) and, when it carries an `Origin`, the sandbox's own; and its webhook stays on this
+//! a body; sendFileByUpload a `multipart/form-data` one, as GREEN-API takes it) and, when it carries an `Origin`, the sandbox's own; and its webhook stays on this
 //! machine unless the sandbox was told otherwise.
 
 use axum::Json;
@@ -28,7 +28,8 @@ pub(crate) async fn same_site_writes(request: Request, next: Next) -> Response {
             "cross-site request refused: the sandbox takes writes only from its own page, scripts and bots",
         );
     }
-    if has_body(headers) && !is_json(headers) {
+    let upload = is_upload(request.uri().path()) && is_type(headers, "multipart/form-data");
+    if has_body(headers) && !is_type(headers, "application/json") && !upload {
         return refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the body must be JSON, sent with Content-Type: application/json",
@@ -67,13 +68,22 @@ fn has_body(headers: &HeaderMap) -> bool {
             .is_some_and(|length| length.as_bytes() != b"0")
 }
 
-/// Whether the body is declared JSON (`application/json`, parameters allowed).
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the body is declared of the media type `essence` (parameters allowed).
+fn is_type(headers: &HeaderMap, essence: &str) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|declared| declared.trim().eq_ignore_ascii_case(essence))
+}
+
+/// Whether `path` calls GREEN-API's sendFileByUpload (`…/sendFileByUpload/{token}`).
+fn is_upload(path: &str) -> bool {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    segments.next();
+    segments
+        .next()
+        .is_some_and(|method| method.eq_ignore_ascii_case("sendFileByUpload"))
 }
 
 /// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1): where a sandbox may post
@@ -96,7 +106,16 @@ fn refusal(status: StatusCode, text: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_url;
+    use super::{is_loopback_url, is_upload};
+
+    #[test]
+    fn only_send_file_by_upload_is_an_upload() {
+        assert!(is_upload("/waInstance1101000001/sendFileByUpload/token"));
+        assert!(is_upload("/v3/waInstance1/SENDFILEBYUPLOAD/token/"));
+        assert!(!is_upload("/waInstance1/sendFileByUrl/token"));
+        assert!(!is_upload("/sandbox/messages"));
+        assert!(!is_upload("/waInstance1/sendMessage/sendFileByUpload"));
+    }
 
     #[test]
     fn only_this_machine_is_loopback() {

@@ -1,13 +1,14 @@
-//! GREEN-API's `incomingMessageReceived` notification for a person's message, as the real
-//! gateway writes it.
+//! GREEN-API's `incomingMessageReceived` notifications for what a person does, as the real
+//! gateway writes them: a text, a vote on a poll (`pollUpdateMessage`), a pressed reply button
+//! (`interactiveButtonsResponse`).
 
 use serde_json::{Value, json};
 
 use super::Platform;
-use super::chat::{Author, ChatEntry, EntryContent};
+use super::chat::{Author, ChatEntry, EntryContent, SentButton, SentPoll};
 use super::state::Shared;
 use crate::contact::PeerKind;
-use crate::id::ChatId;
+use crate::id::{ChatId, MessageId};
 
 /// The bot's own number (`instanceData.wid`) on WhatsApp.
 const WID_WHATSAPP: &str = "79990000000@c.us";
@@ -46,12 +47,100 @@ pub(crate) fn incoming_message(shared: &Shared, entry: &ChatEntry, sender: &Chat
             "quotedMessage": quoted_message(shared.platform, id.as_str(), quoted.as_ref()),
         }),
     };
+    incoming(
+        shared,
+        &entry.id,
+        entry.timestamp,
+        &entry.chat,
+        sender,
+        message_data,
+    )
+}
+
+/// A person's vote on the poll `id` of `chat`: `pollUpdateMessage` with every option and the
+/// person among the voters of those `chosen` (GREEN-API sends one voter's state at a time).
+pub(crate) fn poll_vote(
+    shared: &Shared,
+    vote: (&MessageId, &SentPoll),
+    chat: &ChatId,
+    sender: &ChatId,
+    chosen: &[String],
+) -> (MessageId, Value) {
+    let (id, poll) = vote;
+    let votes: Vec<Value> = poll
+        .options
+        .iter()
+        .map(|option| {
+            let voters: Vec<&ChatId> = chosen
+                .contains(option)
+                .then_some(sender)
+                .into_iter()
+                .collect();
+            json!({"optionName": option, "optionVoters": voters})
+        })
+        .collect();
+    let message_data = json!({
+        "typeMessage": "pollUpdateMessage",
+        "pollMessageData": {
+            "stanzaId": id, "name": poll.question, "votes": votes,
+            "multipleAnswers": poll.multiple_answers,
+        },
+    });
+    let vote_id = super::chat::new_message_id();
+    let notification = incoming(
+        shared,
+        &vote_id,
+        super::chat::unix_now(),
+        chat,
+        sender,
+        message_data,
+    );
+    (vote_id, notification)
+}
+
+/// The press of a reply button: `interactiveButtonsResponse` naming the message with the
+/// buttons (`stanzaId`), the button's position, id and label. `entry` is the press, recorded
+/// as the person's message.
+pub(crate) fn button_press(
+    shared: &Shared,
+    entry: &ChatEntry,
+    sender: &ChatId,
+    buttons: &MessageId,
+    pressed: (usize, &SentButton),
+) -> Value {
+    let (index, button) = pressed;
+    let message_data = json!({
+        "typeMessage": "interactiveButtonsResponse",
+        "interactiveButtonsResponse": {
+            "stanzaId": buttons, "selectedIndex": index, "selectedId": button.button_id,
+            "selectedDisplayText": button.button_text,
+        },
+    });
+    incoming(
+        shared,
+        &entry.id,
+        entry.timestamp,
+        &entry.chat,
+        sender,
+        message_data,
+    )
+}
+
+/// The envelope of an `incomingMessageReceived` notification around `message_data`.
+fn incoming(
+    shared: &Shared,
+    id: &MessageId,
+    timestamp: u64,
+    chat: &ChatId,
+    sender: &ChatId,
+    message_data: Value,
+) -> Value {
     json!({
         "typeWebhook": "incomingMessageReceived",
         "instanceData": instance_data(shared),
-        "timestamp": entry.timestamp,
-        "idMessage": entry.id,
-        "senderData": sender_data(shared, &entry.chat, sender),
+        "timestamp": timestamp,
+        "idMessage": id,
+        "senderData": sender_data(shared, chat, sender),
         "messageData": message_data,
     })
 }
@@ -122,11 +211,9 @@ fn quoted_message(platform: Platform, id: &str, quoted: Option<&ChatEntry>) -> V
             "stanzaId": id, "participant": participant, "typeMessage": "contactMessage",
             "contact": {"displayName": card.label(), "vcard": ""},
         }),
-        content => {
-            let text = match content {
-                Some(EntryContent::Text(text)) => text.as_str(),
-                _ => "",
-            };
+        _ => {
+            // A file, location, poll or buttons is quoted by its one-line summary.
+            let text = quoted.and_then(ChatEntry::summary).unwrap_or_default();
             json!({
                 "stanzaId": id, "participant": participant, "typeMessage": "textMessage",
                 "textMessage": text,

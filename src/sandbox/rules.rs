@@ -2,6 +2,8 @@
 //! (the [rules table](crate::gateway::green_api::rules) the client reads too), and the
 //! refusals it answers when a rule is broken.
 
+mod replies;
+
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -42,6 +44,11 @@ impl Refusal {
         }
     }
 }
+
+pub(crate) use replies::{
+    MAX_UPLOAD_BYTES, ReplyMethod, forward_messages, read_chat, send_buttons, send_file_by_upload,
+    send_file_by_url, send_location, send_poll, send_typing,
+};
 
 type Checked<T> = Result<T, Refusal>;
 

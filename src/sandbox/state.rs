@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 use super::Platform;
 use super::chat::{Author, ChatEntry, EntryContent, new_message_id, unix_now};
 use super::delivery::Outbox;
+use super::files::Files;
 use crate::contact::Contact;
 use crate::id::{ChatId, MessageId};
 use crate::secret::Secret;
@@ -28,6 +29,10 @@ pub(crate) struct Shared {
     pub(crate) remote_webhook: bool,
     /// Settings stored by setSettings, other than the webhook (which the outbox holds).
     pub(crate) settings: Mutex<Map<String, Value>>,
+    /// Files uploaded with sendFileByUpload.
+    pub(crate) files: Files,
+    /// The largest file sendFileByUpload takes, in bytes.
+    pub(crate) upload_limit: usize,
     chats: Mutex<HashMap<ChatId, Vec<ChatEntry>>>,
 }
 
@@ -39,6 +44,7 @@ impl Shared {
         contacts: Vec<Contact>,
         outbox: Outbox,
         remote_webhook: bool,
+        upload_limit: usize,
     ) -> Self {
         Self {
             instance,
@@ -49,6 +55,8 @@ impl Shared {
             outbox,
             remote_webhook,
             settings: Mutex::new(Map::new()),
+            files: Files::default(),
+            upload_limit,
             chats: Mutex::new(HashMap::new()),
         }
     }
@@ -61,6 +69,22 @@ impl Shared {
         author: Author,
         content: EntryContent,
         quoted: Option<MessageId>,
+    ) -> ChatEntry {
+        self.record_entry(chat, author, content, quoted, false)
+    }
+
+    /// Records a copy of `content` the bot forwarded to `chat`.
+    pub(crate) fn record_forward(&self, chat: ChatId, content: EntryContent) -> ChatEntry {
+        self.record_entry(chat, Author::Bot, content, None, true)
+    }
+
+    fn record_entry(
+        &self,
+        chat: ChatId,
+        author: Author,
+        content: EntryContent,
+        quoted: Option<MessageId>,
+        forwarded: bool,
     ) -> ChatEntry {
         let mut chats = lock(&self.chats);
         let history = chats.entry(chat.clone()).or_default();
@@ -76,6 +100,7 @@ impl Shared {
             author,
             content,
             quoted,
+            forwarded,
             quoted_text,
             timestamp: unix_now(),
         };

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The web chat in a real browser: starts contact-card-bot in sandbox mode (no gateway configured) on a
 # free port, waits for GET /healthz, then drives the page in Debian's headless Chromium through
-# playwright-core (tests/browser/web-chat.test.mjs). Screenshot: target/screenshots/web-chat.png.
+# playwright-core: tests/browser/web-chat.test.mjs (a conversation with the bot) and
+# tests/browser/reply-kinds.test.mjs (a picture and a poll, sent through the emulator's GREEN-API
+# methods). Screenshots: target/screenshots/web-chat.png, target/screenshots/reply-kinds.png.
 #
 # Installs what it needs when missing: Debian's chromium + chromium-driver (apt-get; root or sudo),
 # and playwright-core from tests/browser/package-lock.json (npm ci). No browser is downloaded.
@@ -9,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SHOT=target/screenshots/web-chat.png
+REPLY_SHOT=target/screenshots/reply-kinds.png
 LOG=target/screenshots/contact-card-bot.log
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 export CHROMIUM
@@ -60,10 +63,14 @@ until curl -fsS -o /dev/null --max-time 2 "${BASE}healthz"; do
     sleep 0.5
 done
 
-# 4. The browser test.
-if ! node tests/browser/web-chat.test.mjs "$BASE" "$SHOT"; then
-    echo "the browser test failed; contact-card-bot's output:" >&2
-    tail -n 50 "$LOG" >&2
-    exit 1
-fi
-echo "screenshot: $SHOT"
+# 4. The browser tests, one after the other on the same bot.
+run_test() {
+    if ! node "tests/browser/$1" "$BASE" "$2"; then
+        echo "the browser test $1 failed; contact-card-bot's output:" >&2
+        tail -n 50 "$LOG" >&2
+        exit 1
+    fi
+    echo "screenshot: $2"
+}
+run_test web-chat.test.mjs "$SHOT"
+run_test reply-kinds.test.mjs "$REPLY_SHOT"
