@@ -66,12 +66,14 @@ pub use zapi::{ZApi, ZApiBuilder};
 use crate::contact::{Contact, ContactCard, ContactInfo};
 use crate::error::Result;
 use crate::id::{ChatId, MessageId};
+use crate::reply;
 
 /// The longest wait a gateway's `Retry-After` can impose: one hour. A longer one (a figure of
 /// any size, or a date years ahead) is read as this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
-/// A hosted messaging gateway: sends messages and contact cards, reads the instance's contacts.
+/// A hosted messaging gateway: sends messages, contact cards, files, locations and polls, reads
+/// the instance's contacts.
 ///
 /// Implementations check each request against the gateway's rules before sending it. Options
 /// that a gateway cannot express (see [`Capabilities`]) are left out of the request and logged
@@ -100,6 +102,32 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         &self,
         chat: &ChatId,
         card: &ContactCard,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends the file at a URL to `chat`, with its file name and caption (GREEN-API
+    /// sendFileByUrl; Z-API send-image, send-video, send-audio or send-document).
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a location pin to `chat` (GREEN-API sendLocation, Z-API send-location).
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a poll to `chat` (GREEN-API sendPoll, Z-API send-poll). What the gateway cannot
+    /// ask (see [`PollLimits`]) is an [`Error::Unsupported`](crate::Error::Unsupported).
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
         options: &SendOptions,
     ) -> Result<SentMessage>;
 
@@ -262,6 +290,26 @@ pub struct Capabilities {
     pub typing_contact: bool,
     /// Whether a send can be delayed by the gateway.
     pub delay: bool,
+    /// Whether a file by URL, a location and a poll can quote another message.
+    pub quote_media: bool,
+    /// The longest caption under a file, in characters.
+    pub max_caption_chars: usize,
+    /// What a poll may ask.
+    pub polls: PollLimits,
+}
+
+/// What a gateway's polls may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PollLimits {
+    /// The longest question, in characters.
+    pub max_question_chars: usize,
+    /// The fewest and the most options.
+    pub options: (usize, usize),
+    /// Whether a poll can let a person pick several options.
+    pub multiple_answers: bool,
+    /// Whether polls can be sent to group chats only (GREEN-API Telegram).
+    pub groups_only: bool,
 }
 
 /// Per-call options of a send.

@@ -27,7 +27,8 @@ async fn auto_reply_bot(directory: &std::path::Path) -> TestBot {
 }
 
 #[tokio::test]
-async fn the_auto_reply_bot_on_the_durable_store_remembers_greetings_and_takeovers_across_a_restart() {
+async fn the_auto_reply_bot_on_the_durable_store_remembers_greetings_and_takeovers_across_a_restart()
+ {
     let directory = tempfile::tempdir().unwrap();
     let mut bot = auto_reply_bot(directory.path()).await;
     let first = bot.send(VASILISA, "Здравствуйте!").await;
@@ -51,6 +52,7 @@ async fn the_auto_reply_bot_on_the_durable_store_remembers_greetings_and_takeove
     bot.send(IVAN, "Спасибо").await;
     let asked = bot.send(STRANGER, "hello").await;
     assert_eq!(bot.replies(STRANGER, 2).await[1].quoted, Some(asked));
-    bot.expect_no_reply(VASILISA, Duration::from_millis(300)).await;
+    bot.expect_no_reply(VASILISA, Duration::from_millis(300))
+        .await;
     bot.expect_no_reply(IVAN, Duration::from_millis(100)).await;
 }

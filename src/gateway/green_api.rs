@@ -32,9 +32,13 @@ use super::{
 use crate::contact::{Contact, ContactCard, ContactInfo, PeerKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::id::{ChatId, MessageId};
+use crate::reply;
 use crate::secret::Secret;
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
-use rules::{Cards, MAX_BODY_BYTES, Platform, Rules, TYPING_TIME_MS, whatsapp_phone};
+use rules::{
+    Cards, MAX_BODY_BYTES, MAX_CAPTION_CHARS, Platform, PollOptions, Rules, TYPING_TIME_MS,
+    whatsapp_phone,
+};
 
 /// How much longer than its `receiveTimeout` a receiveNotification call may take before the
 /// client gives up on it.
@@ -267,8 +271,20 @@ impl GreenApi {
         body: &B,
         journaled: Option<SentMessages<'_>>,
     ) -> Result<SentMessage> {
+        let limiter = &self.inner.transport.limiters.send;
+        self.send_limited(method, body, limiter, journaled).await
+    }
+
+    /// [`send_message`](Self::send_message) under `limiter`.
+    async fn send_limited<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &Limiter,
+        journaled: Option<SentMessages<'_>>,
+    ) -> Result<SentMessage> {
         let transport = &self.inner.transport;
-        let call = self.post_call(method, body, &transport.limiters.send, Idempotency::Send)?;
+        let call = self.post_call(method, body, limiter, Idempotency::Send)?;
         let answer = match &journaled {
             Some(journaled) => {
                 transport
@@ -284,6 +300,18 @@ impl GreenApi {
             }
             Answer::Recorded(id) => Ok(SentMessage::new(id)),
         }
+    }
+
+    /// The quote of a file, location or poll, after logging the options that `method` does not
+    /// take (typing, delay).
+    fn media_quote<'a>(&self, options: &'a SendOptions, method: &'static str) -> Option<&'a str> {
+        if options.typing.is_some() || options.typing_kind.is_some() {
+            log_dropped(self.kind(), method, "typing");
+        }
+        if options.delay.is_some() {
+            log_dropped(self.kind(), method, "delay");
+        }
+        self.quote(options, method, self.rules().quote_media)
     }
 
     /// POSTs `body` to `method`, a look-up, under `limiter`.
@@ -507,6 +535,97 @@ impl Gateway for GreenApi {
             typing_time,
         };
         self.send_message("sendContact", &body, journaled).await
+    }
+
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendFileByUrl";
+        self.rules().check_chat("chat", chat)?;
+        validate::file(file, MAX_CAPTION_CHARS)?;
+        let body = SendFileByUrlBody {
+            chat_id: chat.as_str(),
+            url_file: &file.url,
+            file_name: &file.file_name,
+            caption: file.caption.as_deref(),
+            quoted_message_id: self.media_quote(options, METHOD),
+        };
+        let limiter = &self.inner.transport.limiters.file;
+        self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendLocation";
+        self.rules().check_chat("chat", chat)?;
+        validate::location(location)?;
+        let body = SendLocationBody {
+            chat_id: chat.as_str(),
+            latitude: location.latitude,
+            longitude: location.longitude,
+            name_location: location.name.as_deref(),
+            address: location.address.as_deref(),
+            quoted_message_id: self.media_quote(options, METHOD),
+        };
+        let limiter = &self.inner.transport.limiters.location;
+        self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendPoll";
+        let rules = self.rules();
+        let limits = rules.polls;
+        rules.check_chat("chat", chat)?;
+        if poll.multiple_answers && !limits.multiple_answers {
+            return Err(Error::Unsupported {
+                gateway: self.kind(),
+                what: "a poll with multiple answers",
+            });
+        }
+        if limits.groups_only {
+            validate::group_chat("chat", rules.chat_ids.is_group(chat.as_str()))?;
+        }
+        validate::poll(poll, limits.max_question_chars, limits.options)?;
+        let quoted_message_id = self.media_quote(options, METHOD);
+        let body = match rules.poll_options {
+            PollOptions::Named => SendPollBody {
+                chat_id: chat.as_str(),
+                message: &poll.question,
+                options: WirePollOptions::Named(
+                    poll.options
+                        .iter()
+                        .map(|option| OptionName {
+                            option_name: option,
+                        })
+                        .collect(),
+                ),
+                multiple_answers: poll.multiple_answers.then_some(true),
+                kind: None,
+                quoted_message_id,
+            },
+            PollOptions::Plain => SendPollBody {
+                chat_id: chat.as_str(),
+                message: &poll.question,
+                options: WirePollOptions::Plain(&poll.options),
+                multiple_answers: None,
+                kind: Some("regular"),
+                quoted_message_id,
+            },
+        };
+        let limiter = &self.inner.transport.limiters.poll;
+        self.send_limited(METHOD, &body, limiter, None).await
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -881,6 +1000,61 @@ struct SendMessageBody<'a> {
     typing_time: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     typing_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendFileByUrlBody<'a> {
+    chat_id: &'a str,
+    url_file: &'a str,
+    file_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caption: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendLocationBody<'a> {
+    chat_id: &'a str,
+    latitude: f64,
+    longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_location: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendPollBody<'a> {
+    chat_id: &'a str,
+    message: &'a str,
+    options: WirePollOptions<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multiple_answers: Option<bool>,
+    /// Telegram's `type`: `regular` (not a quiz).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+/// sendPoll's options: `[{optionName}]`, or Telegram's plain strings.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WirePollOptions<'a> {
+    Named(Vec<OptionName<'a>>),
+    Plain(&'a [String]),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OptionName<'a> {
+    option_name: &'a str,
 }
 
 #[derive(Serialize)]

@@ -58,7 +58,8 @@ impl RateLimits {
         }
     }
 
-    /// Sends (text and contact cards together) per second; 0 means unlimited.
+    /// Sends per second: texts and contact cards together, and as many again of each of files,
+    /// locations and polls (GREEN-API limits each method on its own); 0 means unlimited.
     #[must_use]
     pub fn sends_per_second(mut self, per_second: u32) -> Self {
         self.sends_per_second = NonZeroU32::new(per_second);
@@ -106,6 +107,12 @@ pub trait InstanceLimits: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub(crate) struct Limiters {
     pub(crate) send: Limiter,
+    /// Files by URL.
+    pub(crate) file: Limiter,
+    /// Locations.
+    pub(crate) location: Limiter,
+    /// Polls.
+    pub(crate) poll: Limiter,
     pub(crate) contacts: Limiter,
     pub(crate) contact_info: Limiter,
     pub(crate) receive_notification: Limiter,
@@ -120,6 +127,9 @@ impl Limiters {
     pub(crate) fn new(limits: RateLimits) -> Self {
         Self {
             send: Limiter::local(limits.sends_per_second),
+            file: Limiter::local(limits.sends_per_second),
+            location: Limiter::local(limits.sends_per_second),
+            poll: Limiter::local(limits.sends_per_second),
             contacts: Limiter::local(limits.lookups_per_second),
             contact_info: Limiter::local(limits.lookups_per_second),
             receive_notification: Limiter::local(limits.notifications_per_second),
@@ -135,6 +145,9 @@ impl Limiters {
         let limiter = |group, rate| Limiter::shared(shared, group, rate);
         Self {
             send: limiter("send", limits.sends_per_second),
+            file: limiter("file", limits.sends_per_second),
+            location: limiter("location", limits.sends_per_second),
+            poll: limiter("poll", limits.sends_per_second),
             contacts: limiter("contacts", limits.lookups_per_second),
             contact_info: limiter("contact-info", limits.lookups_per_second),
             receive_notification: limiter("receive-notification", limits.notifications_per_second),

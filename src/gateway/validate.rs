@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::contact::ContactCard;
 use crate::error::{Rule, ValidationError};
 use crate::id::ChatId;
+use crate::reply;
 
 type Checked<T> = Result<T, ValidationError>;
 
@@ -127,6 +128,90 @@ pub(crate) fn individual_chat(field: &'static str, chat: &ChatId) -> Checked<()>
 /// Whether `text` is one or more ASCII digits.
 pub(crate) fn is_digits(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// An absolute `http` or `https` URL.
+pub(crate) fn http_url(field: &'static str, url: &str) -> Checked<()> {
+    let parsed = url::Url::parse(url).ok();
+    if parsed.is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::HttpUrl))
+    }
+}
+
+/// A file by URL: an http(s) URL, a file name with an extension, a caption of at most
+/// `max_caption_chars` characters.
+pub(crate) fn file(file: &reply::File, max_caption_chars: usize) -> Checked<()> {
+    http_url("file.url", &file.url)?;
+    if !reply::has_extension(&file.file_name) {
+        return Err(ValidationError::new("file.file_name", Rule::FileExtension));
+    }
+    if let Some(caption) = &file.caption {
+        text("file.caption", caption, max_caption_chars)?;
+    }
+    Ok(())
+}
+
+/// A location: latitude within ±90 degrees, longitude within ±180.
+pub(crate) fn location(location: &reply::Location) -> Checked<()> {
+    degrees("location.latitude", location.latitude, 90)?;
+    degrees("location.longitude", location.longitude, 180)
+}
+
+fn degrees(field: &'static str, value: f64, max: u8) -> Checked<()> {
+    if value.is_finite() && value.abs() <= f64::from(max) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            Rule::Degrees {
+                max,
+                actual: value.to_string(),
+            },
+        ))
+    }
+}
+
+/// A poll: a question of at most `max_question_chars` characters, `min..=max` options, none
+/// empty, none repeated.
+pub(crate) fn poll(
+    poll: &reply::Poll,
+    max_question_chars: usize,
+    (min, max): (usize, usize),
+) -> Checked<()> {
+    text("poll.question", &poll.question, max_question_chars)?;
+    let actual = poll.options.len();
+    if !(min..=max).contains(&actual) {
+        return Err(ValidationError::new(
+            "poll.options",
+            Rule::Count { min, max, actual },
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for option in &poll.options {
+        if option.trim().is_empty() {
+            return Err(ValidationError::new("poll.options", Rule::Empty));
+        }
+        if !seen.insert(option.as_str()) {
+            return Err(ValidationError::new(
+                "poll.options",
+                Rule::Duplicate {
+                    value: option.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A chat that `is_group` says is a group's.
+pub(crate) fn group_chat(field: &'static str, is_group: bool) -> Checked<()> {
+    if is_group {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::GroupChatOnly))
+    }
 }
 
 #[cfg(test)]

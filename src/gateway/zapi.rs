@@ -18,15 +18,18 @@ use serde_json::Value;
 use url::Url;
 
 use super::green_api::rules::whatsapp_phone;
+use super::rate_limit::Limiter;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
-    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, base_url,
-    log_dropped,
+    Capabilities, ClientSettings, Gateway, GatewayKind, PollLimits, SendOptions, SentMessage,
+    base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
+use crate::event::MediaKind;
 use crate::id::ChatId;
+use crate::reply;
 use crate::secret::Secret;
 
 /// `delayMessage` and `delayTyping` bounds, in seconds.
@@ -39,6 +42,17 @@ const PHONE_DIGITS: (usize, usize) = (8, 15);
 const CONTACTS_PAGE_SIZE: usize = 1000;
 /// A bound on pages, against a server that ignores `page`.
 const MAX_CONTACT_PAGES: usize = 1000;
+
+/// The longest caption under a file, in characters (Z-API documents none: WhatsApp's reported
+/// limit, as on GREEN-API).
+const MAX_CAPTION_CHARS: usize = 1024;
+/// Z-API's polls: WhatsApp's limits (a question of up to 255 characters, 2 to 12 options).
+const POLLS: PollLimits = PollLimits {
+    max_question_chars: 255,
+    options: (2, 12),
+    multiple_answers: true,
+    groups_only: false,
+};
 
 const ZAPI_CHAT: &str = "a Z-API phone or group id: digits, digits-digits or digits-group";
 
@@ -126,9 +140,19 @@ impl ZApi {
         method: &'static str,
         body: &B,
     ) -> Result<SentMessage> {
+        let limiter = &self.inner.transport.limiters.send;
+        self.send_limited(method, body, limiter).await
+    }
+
+    /// [`send_message`](Self::send_message) under `limiter`.
+    async fn send_limited<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &Limiter,
+    ) -> Result<SentMessage> {
         let body = serde_json::to_vec(body)
             .expect("request bodies are plain structs that always serialise");
-        let limiter = &self.inner.transport.limiters.send;
         let call = Call {
             name: method,
             method: Method::POST,
@@ -137,6 +161,11 @@ impl ZApi {
             limiter,
             idempotency: Idempotency::Send,
         };
+        self.sent(method, call).await
+    }
+
+    /// Makes the send `call` of `method` and reads the new message's id.
+    async fn sent(&self, method: &'static str, call: Call<'_>) -> Result<SentMessage> {
         let answer = self.inner.transport.send(call, zapi_error).await?;
         let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
         Ok(SentMessage::new(sent.message_id.or(sent.id).ok_or_else(
@@ -144,6 +173,45 @@ impl ZApi {
                 reason: format!("{method}: no messageId in the answer"),
             },
         )?))
+    }
+
+    /// send-document/{extension}: a separate path per file type, the same call otherwise.
+    async fn send_document(
+        &self,
+        body: &SendFileBody<'_>,
+        extension: &str,
+        limiter: &Limiter,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-document";
+        let body = serde_json::to_vec(body)
+            .expect("request bodies are plain structs that always serialise");
+        let mut url = self.url(&[METHOD]);
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(extension);
+        let call = Call {
+            name: METHOD,
+            method: Method::POST,
+            url,
+            body: Some(body.into()),
+            limiter,
+            idempotency: Idempotency::Send,
+        };
+        self.sent(METHOD, call).await
+    }
+
+    /// Logs the options that `method` (a file, location or poll) does not take: quote, typing,
+    /// delay.
+    fn drop_media_options(options: &SendOptions, method: &'static str) {
+        if options.quote.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "quote");
+        }
+        if options.typing.is_some() || options.typing_kind.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "typing");
+        }
+        if options.delay.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "delay");
+        }
     }
 
     async fn get(&self, name: &'static str, url: Url, lookup: Lookup) -> Result<Bytes> {
@@ -265,6 +333,9 @@ impl Gateway for ZApi {
             typing_kind: false,
             typing_contact: false,
             delay: true,
+            quote_media: false,
+            max_caption_chars: MAX_CAPTION_CHARS,
+            polls: POLLS,
         }
     }
 
@@ -311,6 +382,89 @@ impl Gateway for ZApi {
             delay_message: Self::seconds("options.delay", options.delay)?,
         };
         self.send_message("send-contact", &body).await
+    }
+
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::file(file, MAX_CAPTION_CHARS)?;
+        let (method, field) = match file.kind {
+            MediaKind::Image => ("send-image", "image"),
+            MediaKind::Video => ("send-video", "video"),
+            MediaKind::Audio => ("send-audio", "audio"),
+            MediaKind::Document => ("send-document", "document"),
+            _ => {
+                return Err(Error::Unsupported {
+                    gateway: GatewayKind::ZApi,
+                    what: "a sticker",
+                });
+            }
+        };
+        Self::drop_media_options(options, method);
+        let body = SendFileBody {
+            phone: chat.as_str(),
+            field,
+            url: &file.url,
+            file_name: (file.kind == MediaKind::Document).then_some(file.file_name.as_str()),
+            caption: file.caption.as_deref(),
+        };
+        let limiter = &self.inner.transport.limiters.file;
+        match file.kind {
+            MediaKind::Document => {
+                let extension = file.extension().unwrap_or_default();
+                self.send_document(&body, &extension, limiter).await
+            }
+            _ => self.send_limited(method, &body, limiter).await,
+        }
+    }
+
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-location";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::location(location)?;
+        let body = SendLocationBody {
+            phone: chat.as_str(),
+            title: location_text("location.name", location.name.as_deref())?,
+            address: location_text("location.address", location.address.as_deref())?,
+            latitude: location.latitude.to_string(),
+            longitude: location.longitude.to_string(),
+        };
+        Self::drop_media_options(options, METHOD);
+        let limiter = &self.inner.transport.limiters.location;
+        self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-poll";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::poll(poll, POLLS.max_question_chars, POLLS.options)?;
+        Self::drop_media_options(options, METHOD);
+        let body = SendPollBody {
+            phone: chat.as_str(),
+            message: &poll.question,
+            poll: poll
+                .options
+                .iter()
+                .map(|option| PollOption { name: option })
+                .collect(),
+            poll_max_options: (!poll.multiple_answers).then_some(1),
+        };
+        let limiter = &self.inner.transport.limiters.poll;
+        self.send_limited(METHOD, &body, limiter).await
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -361,6 +515,19 @@ impl fmt::Debug for ZApi {
 }
 
 /// The card's full name, else its company.
+/// A location's name or address, which send-location requires.
+fn location_text<'a>(
+    field: &'static str,
+    value: Option<&'a str>,
+) -> Result<&'a str, ValidationError> {
+    non_blank(value).ok_or(ValidationError::new(
+        field,
+        Rule::Required {
+            why: "Z-API send-location takes a title and an address",
+        },
+    ))
+}
+
 fn contact_name(card: &ContactCard) -> Option<String> {
     let full_name = card.full_name();
     if full_name.is_empty() {
@@ -457,6 +624,60 @@ struct SendContactBody<'a> {
     message_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_message: Option<u64>,
+}
+
+/// send-image, send-video, send-audio `{phone, image|video|audio, caption?}` and
+/// send-document `{phone, document, fileName, caption?}`.
+struct SendFileBody<'a> {
+    phone: &'a str,
+    /// `image`, `video`, `audio` or `document`: the name of the URL's field.
+    field: &'static str,
+    url: &'a str,
+    file_name: Option<&'a str>,
+    caption: Option<&'a str>,
+}
+
+impl Serialize for SendFileBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("phone", self.phone)?;
+        map.serialize_entry(self.field, self.url)?;
+        if let Some(file_name) = self.file_name {
+            map.serialize_entry("fileName", file_name)?;
+        }
+        if let Some(caption) = self.caption {
+            map.serialize_entry("caption", caption)?;
+        }
+        map.end()
+    }
+}
+
+/// send-location: the coordinates as strings.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendLocationBody<'a> {
+    phone: &'a str,
+    title: &'a str,
+    address: &'a str,
+    latitude: String,
+    longitude: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendPollBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    poll: Vec<PollOption<'a>>,
+    /// 1 for a single answer; left out for several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll_max_options: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct PollOption<'a> {
+    name: &'a str,
 }
 
 #[derive(Deserialize)]

@@ -20,7 +20,7 @@ use std::str::FromStr;
 
 use crate::error::ValidationError;
 use crate::gateway::validate::{self, is_digits};
-use crate::gateway::{Capabilities, GatewayKind};
+use crate::gateway::{Capabilities, GatewayKind, PollLimits};
 use crate::id::ChatId;
 
 /// GREEN-API's limit on a request's JSON body, on every messenger: a larger one is answered
@@ -94,6 +94,25 @@ pub(crate) struct Rules {
     pub(crate) typing_contact: bool,
     /// Whether sendMessage takes `typingType`, the kind of typing indicator.
     pub(crate) typing_type: bool,
+    /// Whether sendFileByUrl, sendLocation and sendPoll take `quotedMessageId`.
+    pub(crate) quote_media: bool,
+    /// What sendPoll takes, and how it writes the options.
+    pub(crate) polls: PollLimits,
+    /// How sendPoll writes the options.
+    pub(crate) poll_options: PollOptions,
+}
+
+/// The longest caption under a file, in characters, on every messenger: Telegram's own limit,
+/// and the length above which WhatsApp captions have been reported to fail.
+pub(crate) const MAX_CAPTION_CHARS: usize = 1024;
+
+/// How sendPoll writes its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PollOptions {
+    /// `options: [{optionName}]`, `multipleAnswers` (WhatsApp, MAX).
+    Named,
+    /// `options: ["..."]`, `type: "regular"` (Telegram).
+    Plain,
 }
 
 /// How a messenger writes chat ids.
@@ -142,6 +161,14 @@ static WHATSAPP: Rules = Rules {
     quote_contact: true,
     typing_contact: false,
     typing_type: false,
+    quote_media: true,
+    polls: PollLimits {
+        max_question_chars: 255,
+        options: (2, 12),
+        multiple_answers: true,
+        groups_only: false,
+    },
+    poll_options: PollOptions::Named,
 };
 
 /// GREEN-API for MAX: quoting is not documented for it, so it is never sent.
@@ -161,6 +188,15 @@ static MAX: Rules = Rules {
     quote_contact: false,
     typing_contact: true,
     typing_type: false,
+    quote_media: false,
+    // MAX documents `allowToChangeAnswer` on polls, not `multipleAnswers`.
+    polls: PollLimits {
+        max_question_chars: 200,
+        options: (2, 12),
+        multiple_answers: false,
+        groups_only: false,
+    },
+    poll_options: PollOptions::Named,
 };
 
 /// GREEN-API for Telegram: plain paths; Telegram's numeric chat ids, and a phone number as
@@ -169,8 +205,7 @@ static MAX: Rules = Rules {
 /// 15 digits, E.164's range, as GREEN-API documents no bound for Telegram); `typingType` on
 /// texts. Its rate limits are WhatsApp's for every method hookbot calls (the default
 /// [`RateLimits`](crate::gateway::RateLimits)): sendContact 50/s, getContacts and
-/// getContactInfo 1/s each; of the methods it does not call, sendPoll takes 50/s and
-/// downloadFile 5/s.
+/// getContactInfo 1/s each, sendPoll 50/s; of the methods it does not call, downloadFile 5/s.
 static TELEGRAM: Rules = Rules {
     kind: GatewayKind::GreenApiTelegram,
     name: "telegram",
@@ -190,6 +225,15 @@ static TELEGRAM: Rules = Rules {
     quote_contact: true,
     typing_contact: false,
     typing_type: true,
+    quote_media: true,
+    // Telegram's sendPoll: groups only, plain-string options, no multiple answers documented.
+    polls: PollLimits {
+        max_question_chars: 255,
+        options: (2, 12),
+        multiple_answers: false,
+        groups_only: true,
+    },
+    poll_options: PollOptions::Plain,
 };
 
 impl Platform {
@@ -290,6 +334,9 @@ impl Rules {
             typing_kind: self.typing_type,
             typing_contact: self.typing_contact,
             delay: false,
+            quote_media: self.quote_media,
+            max_caption_chars: MAX_CAPTION_CHARS,
+            polls: self.polls,
         }
     }
 

@@ -1,0 +1,243 @@
+//! What a bot can send besides text and contact cards: a [`File`] by URL, a [`Location`] and a
+//! [`Poll`]. Each gateway client checks them against its documented rules before sending
+//! (see [`Capabilities`](crate::gateway::Capabilities)); a handler sends them with
+//! [`reply_file`](crate::context::Scope::reply_file),
+//! [`reply_location`](crate::context::Scope::reply_location) and
+//! [`reply_poll`](crate::context::Scope::reply_poll).
+//!
+//! ```
+//! use hookbot::reply::{File, Location, Poll};
+//! use hookbot::event::MediaKind;
+//!
+//! let menu = File::new("https://example.com/menu.pdf", "menu.pdf").caption("Today's menu");
+//! assert_eq!(menu.kind, MediaKind::Document);
+//! let shop = Location::new(55.7539, 37.6208).name("The shop").address("Red Square, 1");
+//! let lunch = Poll::new("Lunch?", ["Soup", "Salad"]).multiple_answers(true);
+//! # let _ = (shop, lunch);
+//! ```
+
+use crate::event::{self, Media, MediaKind};
+
+/// A file the gateway fetches from a URL and sends, with its file name and an optional caption.
+///
+/// GREEN-API tells the file's type by the name's extension; Z-API by [`kind`](File::kind),
+/// which [`File::new`] guesses from the extension too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct File {
+    /// Where the gateway downloads the file (absolute `http` or `https`).
+    pub url: String,
+    /// The name the chat shows, with its extension (`menu.pdf`).
+    pub file_name: String,
+    /// The text under the file.
+    pub caption: Option<String>,
+    /// Image, video, audio or document.
+    pub kind: MediaKind,
+}
+
+impl File {
+    /// The file at `url` named `file_name`; its kind guessed from the name's extension
+    /// (`jpg`, `png`, ... an image; `mp4`, ... a video; `mp3`, `ogg`, ... audio; else a
+    /// document).
+    pub fn new(url: impl Into<String>, file_name: impl Into<String>) -> Self {
+        let file_name = file_name.into();
+        Self {
+            url: url.into(),
+            kind: kind_of_name(&file_name),
+            file_name,
+            caption: None,
+        }
+    }
+
+    /// The same file as a received one: its download URL, file name (or one made from the
+    /// URL and its kind), caption and kind; `None` when the gateway gave no URL.
+    pub fn from_media(media: &Media) -> Option<Self> {
+        let url = media.url.clone()?;
+        let file_name = media
+            .file_name
+            .clone()
+            .filter(|name| has_extension(name))
+            .or_else(|| name_in_url(&url))
+            .unwrap_or_else(|| format!("file.{}", default_extension(media.kind)));
+        Some(Self {
+            url,
+            file_name,
+            caption: media.caption.clone().filter(|caption| !caption.is_empty()),
+            kind: media.kind,
+        })
+    }
+
+    /// Writes `caption` under the file.
+    #[must_use]
+    pub fn caption(mut self, caption: impl Into<String>) -> Self {
+        self.caption = Some(caption.into());
+        self
+    }
+
+    /// Sends it as `kind` rather than the kind guessed from its name.
+    #[must_use]
+    pub fn kind(mut self, kind: MediaKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The file name's extension, lower case, without the dot (`pdf`).
+    pub(crate) fn extension(&self) -> Option<String> {
+        extension(&self.file_name).map(str::to_ascii_lowercase)
+    }
+}
+
+/// A location pin: latitude and longitude in degrees, optionally the place's name and address.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Location {
+    /// Latitude in degrees, -90 to 90.
+    pub latitude: f64,
+    /// Longitude in degrees, -180 to 180.
+    pub longitude: f64,
+    /// The place's name.
+    pub name: Option<String>,
+    /// The place's address.
+    pub address: Option<String>,
+}
+
+impl Location {
+    /// The pin at `latitude`, `longitude` (degrees).
+    pub fn new(latitude: f64, longitude: f64) -> Self {
+        Self {
+            latitude,
+            longitude,
+            name: None,
+            address: None,
+        }
+    }
+
+    /// The same pin as a received one (name and address too); `None` without coordinates.
+    pub fn from_received(location: &event::Location) -> Option<Self> {
+        Some(Self {
+            latitude: location.latitude?,
+            longitude: location.longitude?,
+            name: location.name.clone().filter(|name| !name.is_empty()),
+            address: location
+                .address
+                .clone()
+                .filter(|address| !address.is_empty()),
+        })
+    }
+
+    /// Names the place.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Gives the place's address.
+    #[must_use]
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+}
+
+/// A poll: a question, 2 to 12 different options, and whether a person may pick several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Poll {
+    /// The question.
+    pub question: String,
+    /// The options, each different.
+    pub options: Vec<String>,
+    /// Whether a person may pick several options (one by default).
+    pub multiple_answers: bool,
+}
+
+impl Poll {
+    /// Asks `question` with `options`, one answer each.
+    pub fn new(
+        question: impl Into<String>,
+        options: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            question: question.into(),
+            options: options.into_iter().map(Into::into).collect(),
+            multiple_answers: false,
+        }
+    }
+
+    /// The same poll as a received one: its question, options and answer mode (no votes).
+    pub fn from_received(poll: &event::Poll) -> Self {
+        Self {
+            question: poll.name.clone(),
+            options: poll.options.clone(),
+            multiple_answers: poll.multiple_answers,
+        }
+    }
+
+    /// Lets a person pick several options.
+    #[must_use]
+    pub fn multiple_answers(mut self, multiple: bool) -> Self {
+        self.multiple_answers = multiple;
+        self
+    }
+}
+
+fn extension(name: &str) -> Option<&str> {
+    let (stem, extension) = name.rsplit_once('.')?;
+    let fits = !stem.is_empty()
+        && !extension.is_empty()
+        && extension.len() <= 8
+        && extension.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    fits.then_some(extension)
+}
+
+/// Whether `name` ends in an extension (`menu.pdf`).
+pub(crate) fn has_extension(name: &str) -> bool {
+    extension(name).is_some()
+}
+
+/// The last segment of `url`'s path, when it is a file name with an extension.
+fn name_in_url(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let last = url.path_segments()?.next_back()?;
+    has_extension(last).then(|| last.to_owned())
+}
+
+fn default_extension(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "jpg",
+        MediaKind::Video => "mp4",
+        MediaKind::Audio => "ogg",
+        MediaKind::Sticker => "webp",
+        _ => "bin",
+    }
+}
+
+fn kind_of_name(name: &str) -> MediaKind {
+    let extension = extension(name).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" => MediaKind::Image,
+        "mp4" | "3gp" | "mov" | "mkv" | "webm" | "avi" => MediaKind::Video,
+        "mp3" | "ogg" | "oga" | "opus" | "m4a" | "aac" | "wav" | "amr" => MediaKind::Audio,
+        _ => MediaKind::Document,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_kind_is_guessed_from_its_extension() {
+        assert_eq!(File::new("https://x/a", "a.JPG").kind, MediaKind::Image);
+        assert_eq!(File::new("https://x/a", "a.mp4").kind, MediaKind::Video);
+        assert_eq!(File::new("https://x/a", "a.ogg").kind, MediaKind::Audio);
+        assert_eq!(File::new("https://x/a", "a.pdf").kind, MediaKind::Document);
+        assert_eq!(File::new("https://x/a", "noext").kind, MediaKind::Document);
+        assert_eq!(
+            File::new("https://x/a", "a.PDF").extension().as_deref(),
+            Some("pdf")
+        );
+        assert!(!has_extension(".hidden") && !has_extension("a.") && !has_extension("a"));
+    }
+}
