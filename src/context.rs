@@ -31,6 +31,7 @@ use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage, TypingKind}
 use crate::id::{ChatId, MessageId};
 use crate::instance::{Instance, Instances};
 use crate::memo::{Memo, Memos};
+use crate::reply;
 
 /// What the handlers of one instance's events share: the instance (its client and contact
 /// book) and the bot's state, one for all instances.
@@ -77,7 +78,9 @@ impl<S> ServiceTable<S> {
 /// state, `D` its [conversation](crate::conversation) state.
 ///
 /// It dereferences to a [`Scope`]: the instance the event came to, the bot's state, and the
-/// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact)).
+/// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact),
+/// [`reply_file`](Scope::reply_file), [`reply_location`](Scope::reply_location),
+/// [`reply_poll`](Scope::reply_poll)).
 pub struct Context<S = (), D = ()> {
     event: Event,
     matched: Matched,
@@ -258,6 +261,31 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::Contact(card.into()))
     }
 
+    /// A file by URL, with its file name and caption, to the chat; await it to send.
+    ///
+    /// ```no_run
+    /// # async fn run(cx: hookbot::Context) -> hookbot::Result<()> {
+    /// use hookbot::reply::File;
+    ///
+    /// let menu = File::new("https://example.com/menu.pdf", "menu.pdf").caption("Today's menu");
+    /// cx.reply_file(menu).quote().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_file(&self, file: reply::File) -> Reply<'_> {
+        self.reply_with(Outgoing::File(file))
+    }
+
+    /// A location pin to the chat; await it to send.
+    pub fn reply_location(&self, location: reply::Location) -> Reply<'_> {
+        self.reply_with(Outgoing::Location(location))
+    }
+
+    /// A poll to the chat; await it to send. Where the gateway cannot ask it (multiple answers
+    /// on GREEN-API MAX or Telegram), an [`Error::Unsupported`](crate::Error::Unsupported).
+    pub fn reply_poll(&self, poll: reply::Poll) -> Reply<'_> {
+        self.reply_with(Outgoing::Poll(poll))
+    }
+
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
             self.services.instance.gateway().as_ref(),
@@ -281,6 +309,9 @@ pub struct Reply<'a> {
 enum Outgoing {
     Text(String),
     Contact(ContactCard),
+    File(reply::File),
+    Location(reply::Location),
+    Poll(reply::Poll),
 }
 
 impl<'a> Reply<'a> {
@@ -351,6 +382,13 @@ impl<'a> Reply<'a> {
         match &self.outgoing {
             Outgoing::Text(text) => self.gateway.send_text(&chat, text, &self.options).await,
             Outgoing::Contact(card) => self.gateway.send_contact(&chat, card, &self.options).await,
+            Outgoing::File(file) => self.gateway.send_file(&chat, file, &self.options).await,
+            Outgoing::Location(location) => {
+                self.gateway
+                    .send_location(&chat, location, &self.options)
+                    .await
+            }
+            Outgoing::Poll(poll) => self.gateway.send_poll(&chat, poll, &self.options).await,
         }
     }
 }

@@ -1,0 +1,497 @@
+//! The reply kit on every gateway against a mock server: files by URL, locations and polls —
+//! the exact path and JSON body sent, quoting where the gateway quotes, each broken rule refused
+//! before anything is sent, and what a gateway cannot send refused as unsupported.
+
+mod common;
+
+use common::{
+    assert_json_post, assert_nothing_sent, max, max_path, only_request, server_answering, telegram,
+    telegram_path, whatsapp, whatsapp_path, zapi, zapi_path,
+};
+use hookbot::event::MediaKind;
+use hookbot::gateway::{Gateway, GatewayKind, SendOptions};
+use hookbot::reply::{File, Location, Poll};
+use hookbot::{ChatId, Error, Rule, ValidationError};
+use serde_json::json;
+use wiremock::MockServer;
+
+const PERSON: &str = "79001234567@c.us";
+const TG_GROUP: &str = "-1001234567890";
+
+async fn green_api_server() -> MockServer {
+    server_answering(200, json!({"idMessage": "3EB0C767D097B7C7C030"})).await
+}
+
+async fn zapi_server() -> MockServer {
+    server_answering(200, json!({"zaapId": "Z1", "messageId": "M1", "id": "M1"})).await
+}
+
+fn menu() -> File {
+    File::new("https://example.com/files/menu.pdf", "menu.pdf").caption("Today's menu")
+}
+
+fn lunch() -> Poll {
+    Poll::new("Lunch?", ["Soup", "Salad"])
+}
+
+fn quoting() -> SendOptions {
+    SendOptions::new().quote("BAE5F4886F6F2D05")
+}
+
+fn invalid(error: Error) -> ValidationError {
+    match error {
+        Error::Validation(invalid) => invalid,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+// ---- GREEN-API WhatsApp ----
+
+#[tokio::test]
+async fn whatsapp_send_file_posts_send_file_by_url_with_name_caption_and_quote() {
+    let server = green_api_server().await;
+    let sent = whatsapp(&server.uri())
+        .send_file(&ChatId::from(PERSON), &menu(), &quoting())
+        .await
+        .unwrap();
+    assert_eq!(sent.id.as_str(), "3EB0C767D097B7C7C030");
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendFileByUrl"),
+        json!({"chatId": PERSON, "urlFile": "https://example.com/files/menu.pdf",
+               "fileName": "menu.pdf", "caption": "Today's menu",
+               "quotedMessageId": "BAE5F4886F6F2D05"}),
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_send_location_posts_coordinates_name_and_address() {
+    let server = green_api_server().await;
+    let shop = Location::new(55.7539, 37.6208)
+        .name("The shop")
+        .address("Red Square, 1");
+    whatsapp(&server.uri())
+        .send_location(&ChatId::from(PERSON), &shop, &SendOptions::new())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendLocation"),
+        json!({"chatId": PERSON, "latitude": 55.7539, "longitude": 37.6208,
+               "nameLocation": "The shop", "address": "Red Square, 1"}),
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_send_poll_posts_named_options_and_multiple_answers() {
+    let server = green_api_server().await;
+    whatsapp(&server.uri())
+        .send_poll(
+            &ChatId::from(PERSON),
+            &lunch().multiple_answers(true),
+            &quoting(),
+        )
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendPoll"),
+        json!({"chatId": PERSON, "message": "Lunch?",
+               "options": [{"optionName": "Soup"}, {"optionName": "Salad"}],
+               "multipleAnswers": true, "quotedMessageId": "BAE5F4886F6F2D05"}),
+    );
+}
+
+#[tokio::test]
+async fn a_single_answer_poll_leaves_multiple_answers_out() {
+    let server = green_api_server().await;
+    whatsapp(&server.uri())
+        .send_poll(&ChatId::from(PERSON), &lunch(), &SendOptions::new())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendPoll"),
+        json!({"chatId": PERSON, "message": "Lunch?",
+               "options": [{"optionName": "Soup"}, {"optionName": "Salad"}]}),
+    );
+}
+
+// ---- each rule refused before sending ----
+
+#[tokio::test]
+async fn each_broken_rule_of_a_file_is_refused_before_sending() {
+    let server = green_api_server().await;
+    let client = whatsapp(&server.uri());
+    let chat = ChatId::from(PERSON);
+    let cases = [
+        (
+            File::new("ftp://example.com/menu.pdf", "menu.pdf"),
+            "file.url",
+            Rule::HttpUrl,
+        ),
+        (File::new("menu.pdf", "menu.pdf"), "file.url", Rule::HttpUrl),
+        (
+            File::new("https://example.com/menu", "menu"),
+            "file.file_name",
+            Rule::FileExtension,
+        ),
+        (
+            menu().caption("x".repeat(1025)),
+            "file.caption",
+            Rule::TooLong {
+                max: 1024,
+                actual: 1025,
+            },
+        ),
+    ];
+    for (file, field, rule) in cases {
+        let error = invalid(
+            client
+                .send_file(&chat, &file, &SendOptions::new())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!((error.field, error.rule), (field, rule));
+    }
+    let error = invalid(
+        client
+            .send_file(&ChatId::from("not a chat"), &menu(), &SendOptions::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.field, "chat");
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn coordinates_out_of_range_are_refused_before_sending() {
+    let server = green_api_server().await;
+    let client = whatsapp(&server.uri());
+    let chat = ChatId::from(PERSON);
+    let cases = [
+        (Location::new(90.5, 0.0), "location.latitude", 90),
+        (Location::new(f64::NAN, 0.0), "location.latitude", 90),
+        (Location::new(0.0, -180.1), "location.longitude", 180),
+        (Location::new(0.0, f64::INFINITY), "location.longitude", 180),
+    ];
+    for (location, field, max) in cases {
+        let error = invalid(
+            client
+                .send_location(&chat, &location, &SendOptions::new())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(error.field, field);
+        assert!(
+            matches!(error.rule, Rule::Degrees { max: m, .. } if m == max),
+            "{error}"
+        );
+    }
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn each_broken_rule_of_a_poll_is_refused_before_sending() {
+    let server = green_api_server().await;
+    let client = whatsapp(&server.uri());
+    let chat = ChatId::from(PERSON);
+    let thirteen: Vec<String> = (1..=13).map(|n| format!("option {n}")).collect();
+    let cases = [
+        (Poll::new("", ["a", "b"]), "poll.question", Rule::Empty),
+        (
+            Poll::new("q".repeat(256), ["a", "b"]),
+            "poll.question",
+            Rule::TooLong {
+                max: 255,
+                actual: 256,
+            },
+        ),
+        (
+            Poll::new("Lunch?", ["Soup"]),
+            "poll.options",
+            Rule::Count {
+                min: 2,
+                max: 12,
+                actual: 1,
+            },
+        ),
+        (
+            Poll::new("Lunch?", thirteen),
+            "poll.options",
+            Rule::Count {
+                min: 2,
+                max: 12,
+                actual: 13,
+            },
+        ),
+        (
+            Poll::new("Lunch?", ["Soup", "Salad", "Soup"]),
+            "poll.options",
+            Rule::Duplicate {
+                value: "Soup".into(),
+            },
+        ),
+        (
+            Poll::new("Lunch?", ["Soup", " "]),
+            "poll.options",
+            Rule::Empty,
+        ),
+    ];
+    for (poll, field, rule) in cases {
+        let error = invalid(
+            client
+                .send_poll(&chat, &poll, &SendOptions::new())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!((error.field, error.rule), (field, rule));
+    }
+    assert_nothing_sent(&server).await;
+}
+
+// ---- GREEN-API MAX ----
+
+#[tokio::test]
+async fn max_sends_files_and_locations_on_v3_paths_without_the_undocumented_quote() {
+    let server = green_api_server().await;
+    let client = max(&server.uri());
+    let chat = ChatId::from("10000000");
+    client.send_file(&chat, &menu(), &quoting()).await.unwrap();
+    client
+        .send_location(&chat, &Location::new(1.5, 2.5), &quoting())
+        .await
+        .unwrap();
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &max_path("sendFileByUrl"),
+        json!({"chatId": "10000000", "urlFile": "https://example.com/files/menu.pdf",
+               "fileName": "menu.pdf", "caption": "Today's menu"}),
+    );
+    assert_json_post(
+        &received[1],
+        &max_path("sendLocation"),
+        json!({"chatId": "10000000", "latitude": 1.5, "longitude": 2.5}),
+    );
+    assert!(!client.capabilities().quote_media);
+}
+
+#[tokio::test]
+async fn max_polls_take_200_characters_and_no_multiple_answers() {
+    let server = green_api_server().await;
+    let client = max(&server.uri());
+    let chat = ChatId::from("-10000000000000");
+    let error = client
+        .send_poll(&chat, &lunch().multiple_answers(true), &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unsupported {
+                gateway: GatewayKind::GreenApiMax,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let error = invalid(
+        client
+            .send_poll(
+                &chat,
+                &Poll::new("q".repeat(201), ["a", "b"]),
+                &SendOptions::new(),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.rule,
+        Rule::TooLong {
+            max: 200,
+            actual: 201
+        }
+    );
+    assert_nothing_sent(&server).await;
+    assert!(!client.capabilities().polls.multiple_answers);
+
+    client
+        .send_poll(&chat, &lunch(), &SendOptions::new())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &max_path("sendPoll"),
+        json!({"chatId": "-10000000000000", "message": "Lunch?",
+               "options": [{"optionName": "Soup"}, {"optionName": "Salad"}]}),
+    );
+}
+
+// ---- GREEN-API Telegram ----
+
+#[tokio::test]
+async fn telegram_polls_go_to_groups_only_with_plain_string_options() {
+    let server = green_api_server().await;
+    let client = telegram(&server.uri());
+    let error = invalid(
+        client
+            .send_poll(&ChatId::from("10000000"), &lunch(), &SendOptions::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.field, error.rule), ("chat", Rule::GroupChatOnly));
+    assert_nothing_sent(&server).await;
+    assert!(client.capabilities().polls.groups_only);
+
+    client
+        .send_poll(&ChatId::from(TG_GROUP), &lunch(), &quoting())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &telegram_path("sendPoll"),
+        json!({"chatId": TG_GROUP, "message": "Lunch?", "options": ["Soup", "Salad"],
+               "type": "regular", "quotedMessageId": "BAE5F4886F6F2D05"}),
+    );
+}
+
+#[tokio::test]
+async fn telegram_sends_a_file_quoting() {
+    let server = green_api_server().await;
+    telegram(&server.uri())
+        .send_file(&ChatId::from("10000000"), &menu(), &quoting())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &telegram_path("sendFileByUrl"),
+        json!({"chatId": "10000000", "urlFile": "https://example.com/files/menu.pdf",
+               "fileName": "menu.pdf", "caption": "Today's menu",
+               "quotedMessageId": "BAE5F4886F6F2D05"}),
+    );
+}
+
+// ---- Z-API ----
+
+#[tokio::test]
+async fn zapi_sends_each_kind_of_file_to_its_method() {
+    let server = zapi_server().await;
+    let client = zapi(&server.uri());
+    let chat = ChatId::from("5544999999999");
+    let files = [
+        File::new("https://example.com/a/photo.jpg", "photo.jpg").caption("Look"),
+        File::new("https://example.com/a/clip.mp4", "clip.mp4"),
+        File::new("https://example.com/a/note.ogg", "note.ogg"),
+        menu(),
+    ];
+    for file in &files {
+        let sent = client.send_file(&chat, file, &quoting()).await.unwrap();
+        assert_eq!(sent.id.as_str(), "M1");
+    }
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &zapi_path("send-image"),
+        json!({"phone": "5544999999999", "image": "https://example.com/a/photo.jpg", "caption": "Look"}),
+    );
+    assert_json_post(
+        &received[1],
+        &zapi_path("send-video"),
+        json!({"phone": "5544999999999", "video": "https://example.com/a/clip.mp4"}),
+    );
+    assert_json_post(
+        &received[2],
+        &zapi_path("send-audio"),
+        json!({"phone": "5544999999999", "audio": "https://example.com/a/note.ogg"}),
+    );
+    assert_json_post(
+        &received[3],
+        &zapi_path("send-document/pdf"),
+        json!({"phone": "5544999999999", "document": "https://example.com/files/menu.pdf",
+               "fileName": "menu.pdf", "caption": "Today's menu"}),
+    );
+}
+
+#[tokio::test]
+async fn zapi_refuses_a_sticker_as_unsupported() {
+    let server = zapi_server().await;
+    let sticker = File::new("https://example.com/s.webp", "s.webp").kind(MediaKind::Sticker);
+    let error = zapi(&server.uri())
+        .send_file(
+            &ChatId::from("5544999999999"),
+            &sticker,
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unsupported {
+                gateway: GatewayKind::ZApi,
+                what: "a sticker"
+            }
+        ),
+        "{error:?}"
+    );
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn zapi_send_location_posts_string_coordinates_and_requires_title_and_address() {
+    let server = zapi_server().await;
+    let client = zapi(&server.uri());
+    let chat = ChatId::from("5544999999999");
+    let error = invalid(
+        client
+            .send_location(&chat, &Location::new(1.5, 2.5), &SendOptions::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.field, "location.name");
+    assert!(matches!(error.rule, Rule::Required { .. }));
+    assert_nothing_sent(&server).await;
+
+    let shop = Location::new(-23.5, -46.25)
+        .name("Loja")
+        .address("Av. Paulista, 1");
+    client
+        .send_location(&chat, &shop, &SendOptions::new())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &zapi_path("send-location"),
+        json!({"phone": "5544999999999", "title": "Loja", "address": "Av. Paulista, 1",
+               "latitude": "-23.5", "longitude": "-46.25"}),
+    );
+}
+
+#[tokio::test]
+async fn zapi_send_poll_posts_named_options_and_one_answer_unless_several() {
+    let server = zapi_server().await;
+    let client = zapi(&server.uri());
+    let chat = ChatId::from("5544999999999");
+    client
+        .send_poll(&chat, &lunch(), &SendOptions::new())
+        .await
+        .unwrap();
+    client
+        .send_poll(&chat, &lunch().multiple_answers(true), &SendOptions::new())
+        .await
+        .unwrap();
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &zapi_path("send-poll"),
+        json!({"phone": "5544999999999", "message": "Lunch?",
+               "poll": [{"name": "Soup"}, {"name": "Salad"}], "pollMaxOptions": 1}),
+    );
+    assert_json_post(
+        &received[1],
+        &zapi_path("send-poll"),
+        json!({"phone": "5544999999999", "message": "Lunch?",
+               "poll": [{"name": "Soup"}, {"name": "Salad"}]}),
+    );
+}
