@@ -286,6 +286,41 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::Poll(poll))
     }
 
+    /// Shows "typing…" (or the activity `kind`) in the chat for `duration`, without a message
+    /// (GREEN-API WhatsApp and MAX sendTyping; elsewhere an
+    /// [`Error::Unsupported`](crate::Error::Unsupported): use [`Reply::typing`] there).
+    pub async fn typing(&self, duration: Duration, kind: Option<TypingKind>) -> Result<()> {
+        let chat = self.reply_chat()?;
+        self.gateway().send_typing(chat, duration, kind).await
+    }
+
+    /// Marks the chat read up to the triggering message (GREEN-API WhatsApp readChat, Z-API
+    /// read-message).
+    pub async fn mark_read(&self) -> Result<()> {
+        let chat = self.reply_chat()?;
+        self.gateway().mark_read(chat, self.trigger.as_ref()).await
+    }
+
+    /// Forwards the triggering message to `chat` (GREEN-API forwardMessages, Z-API
+    /// forward-message); the forwarded copy, as far as the gateway tells it.
+    pub async fn forward_to(&self, chat: impl Into<ChatId>) -> Result<Vec<SentMessage>> {
+        let from = self.reply_chat()?;
+        let trigger = self.trigger.as_ref().ok_or(ValidationError::new(
+            "message",
+            Rule::Required {
+                why: "there is no triggering message to forward",
+            },
+        ))?;
+        self.gateway()
+            .forward(&chat.into(), from, std::slice::from_ref(trigger))
+            .await
+    }
+
+    /// The chat replies go to, or the error that there is none.
+    fn reply_chat(&self) -> Result<&ChatId, ValidationError> {
+        self.chat.as_ref().ok_or(no_chat())
+    }
+
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
             self.services.instance.gateway().as_ref(),
@@ -373,12 +408,7 @@ impl<'a> Reply<'a> {
     }
 
     async fn send(self) -> Result<SentMessage> {
-        let chat = self.chat.ok_or(ValidationError::new(
-            "chat",
-            Rule::Required {
-                why: "the event has no chat to reply to: choose one with .to(chat)",
-            },
-        ))?;
+        let chat = self.chat.ok_or(no_chat())?;
         match &self.outgoing {
             Outgoing::Text(text) => self.gateway.send_text(&chat, text, &self.options).await,
             Outgoing::Contact(card) => self.gateway.send_contact(&chat, card, &self.options).await,
@@ -391,6 +421,16 @@ impl<'a> Reply<'a> {
             Outgoing::Poll(poll) => self.gateway.send_poll(&chat, poll, &self.options).await,
         }
     }
+}
+
+/// The error of a reply without a chat.
+fn no_chat() -> ValidationError {
+    ValidationError::new(
+        "chat",
+        Rule::Required {
+            why: "the event has no chat to reply to: choose one with .to(chat)",
+        },
+    )
 }
 
 impl<'a> IntoFuture for Reply<'a> {

@@ -316,6 +316,10 @@ pub enum Rule {
     /// A file name with an extension (`menu.pdf`): the gateway tells a file's type by it.
     #[error("must end in an extension such as .pdf or .jpg")]
     FileExtension,
+    /// A gateway method's name: letters, digits, `-` and `_` (Z-API: several such segments
+    /// joined by `/`).
+    #[error("must be a method name: letters, digits, - and _")]
+    MethodName,
     /// The method serves group chats only (GREEN-API Telegram polls).
     #[error("must be a group chat: the gateway sends this to groups only")]
     GroupChatOnly,

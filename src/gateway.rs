@@ -131,6 +131,44 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         options: &SendOptions,
     ) -> Result<SentMessage>;
 
+    /// Shows "typing…" (or the activity `kind`) in `chat` for `duration`, without sending a
+    /// message (GREEN-API sendTyping). [`Error::Unsupported`](crate::Error::Unsupported) where
+    /// the gateway has no such method ([`Capabilities::typing`]).
+    async fn send_typing(
+        &self,
+        chat: &ChatId,
+        duration: Duration,
+        kind: Option<TypingKind>,
+    ) -> Result<()>;
+
+    /// Marks `chat` read, up to `message` when given (GREEN-API readChat, Z-API read-message).
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the gateway cannot
+    /// ([`Capabilities::mark_read`]).
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()>;
+
+    /// Forwards the `messages` of the chat `from` to `chat` (GREEN-API forwardMessages, Z-API
+    /// forward-message one by one); the forwarded copies, as far as the gateway tells them.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the gateway cannot
+    /// ([`Capabilities::forward`]).
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>>;
+
+    /// Calls any other method of the gateway: `method` (GREEN-API: one name such as
+    /// `getStateInstance`; Z-API: a path such as `chats` or `contacts/5544999999999`) with
+    /// `body` as JSON (POST), or without a body (GET). The call goes through the same
+    /// transport as every other: the token stays secret, it waits for its turn under the send
+    /// rate limit, it is counted in the metrics, and it is retried only when the gateway
+    /// shows it did not take it (as a send is). Its answer is the gateway's JSON.
+    async fn call_method(
+        &self,
+        method: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value>;
+
     /// The instance's whole contact list.
     async fn contacts(&self) -> Result<Vec<Contact>>;
 
@@ -296,6 +334,12 @@ pub struct Capabilities {
     pub max_caption_chars: usize,
     /// What a poll may ask.
     pub polls: PollLimits,
+    /// Whether a typing indicator can be shown without a message ([`Gateway::send_typing`]).
+    pub typing: bool,
+    /// Whether a chat can be marked read ([`Gateway::mark_read`]).
+    pub mark_read: bool,
+    /// Whether messages can be forwarded ([`Gateway::forward`]).
+    pub forward: bool,
 }
 
 /// What a gateway's polls may ask.

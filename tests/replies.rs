@@ -1,5 +1,6 @@
 //! The reply kit on every gateway against a mock server: files by URL, locations and polls —
-//! the exact path and JSON body sent, quoting where the gateway quotes, each broken rule refused
+//! typing indicators, read marks, forwards and the generic call — the exact path and JSON body
+//! sent, quoting where the gateway quotes, each broken rule refused
 //! before anything is sent, and what a gateway cannot send refused as unsupported.
 
 mod common;
@@ -9,9 +10,11 @@ use common::{
     telegram_path, whatsapp, whatsapp_path, zapi, zapi_path,
 };
 use hookbot::event::MediaKind;
-use hookbot::gateway::{Gateway, GatewayKind, SendOptions};
+use std::time::Duration;
+
+use hookbot::gateway::{Gateway, GatewayKind, SendOptions, TypingKind};
 use hookbot::reply::{File, Location, Poll};
-use hookbot::{ChatId, Error, Rule, ValidationError};
+use hookbot::{ChatId, Error, MessageId, Rule, ValidationError};
 use serde_json::json;
 use wiremock::MockServer;
 
@@ -494,4 +497,265 @@ async fn zapi_send_poll_posts_named_options_and_one_answer_unless_several() {
         json!({"phone": "5544999999999", "message": "Lunch?",
                "poll": [{"name": "Soup"}, {"name": "Salad"}]}),
     );
+}
+
+// ---- typing, read marks, forwards ----
+
+fn unsupported(error: Error, on: GatewayKind) {
+    assert!(
+        matches!(error, Error::Unsupported { gateway, .. } if gateway == on),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_send_typing_posts_typing_time_and_type() {
+    let server = server_answering(200, json!({})).await;
+    let client = whatsapp(&server.uri());
+    client
+        .send_typing(
+            &ChatId::from(PERSON),
+            Duration::from_secs(3),
+            Some(TypingKind::Recording),
+        )
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendTyping"),
+        json!({"chatId": PERSON, "typingTime": 3000, "typingType": "recording"}),
+    );
+}
+
+#[tokio::test]
+async fn a_typing_time_out_of_range_or_an_unsupported_typing_is_refused_before_sending() {
+    let server = server_answering(200, json!({})).await;
+    let error = invalid(
+        whatsapp(&server.uri())
+            .send_typing(&ChatId::from(PERSON), Duration::from_secs(21), None)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.field, "duration");
+    assert!(matches!(error.rule, Rule::DurationRange { .. }));
+    let telegram = telegram(&server.uri());
+    assert!(!telegram.capabilities().typing);
+    let error = telegram
+        .send_typing(&ChatId::from("10000000"), Duration::from_secs(2), None)
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::GreenApiTelegram);
+    let error = zapi(&server.uri())
+        .send_typing(&ChatId::from("5544999999999"), Duration::from_secs(2), None)
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::ZApi);
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn max_send_typing_posts_on_its_v3_path() {
+    let server = server_answering(200, json!({})).await;
+    max(&server.uri())
+        .send_typing(&ChatId::from("10000000"), Duration::from_secs(1), None)
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &max_path("sendTyping"),
+        json!({"chatId": "10000000", "typingTime": 1000}),
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_mark_read_posts_read_chat_with_the_message() {
+    let server = server_answering(200, json!({"setRead": true})).await;
+    let client = whatsapp(&server.uri());
+    client
+        .mark_read(
+            &ChatId::from(PERSON),
+            Some(&MessageId::from("BAE5F4886F6F2D05")),
+        )
+        .await
+        .unwrap();
+    client.mark_read(&ChatId::from(PERSON), None).await.unwrap();
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &whatsapp_path("readChat"),
+        json!({"chatId": PERSON, "idMessage": "BAE5F4886F6F2D05"}),
+    );
+    assert_json_post(
+        &received[1],
+        &whatsapp_path("readChat"),
+        json!({"chatId": PERSON}),
+    );
+}
+
+#[tokio::test]
+async fn read_marks_where_undocumented_or_without_a_message_on_zapi_are_refused() {
+    let server = server_answering(200, json!({})).await;
+    let max = max(&server.uri());
+    assert!(!max.capabilities().mark_read);
+    let error = max
+        .mark_read(&ChatId::from("10000000"), None)
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::GreenApiMax);
+    let error = invalid(
+        zapi(&server.uri())
+            .mark_read(&ChatId::from("5544999999999"), None)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.field, "message");
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn zapi_mark_read_posts_read_message() {
+    let server = server_answering(200, json!({})).await;
+    zapi(&server.uri())
+        .mark_read(
+            &ChatId::from("5544999999999"),
+            Some(&MessageId::from("3EB0A1B2")),
+        )
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &zapi_path("read-message"),
+        json!({"phone": "5544999999999", "messageId": "3EB0A1B2"}),
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_forward_posts_forward_messages_and_reads_the_copies() {
+    let server = server_answering(200, json!({"messages": ["COPY1", "COPY2"]})).await;
+    let forwarded = whatsapp(&server.uri())
+        .forward(
+            &ChatId::from("79001234568@c.us"),
+            &ChatId::from(PERSON),
+            &[MessageId::from("ORIG1"), MessageId::from("ORIG2")],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = forwarded.iter().map(|sent| sent.id.as_str()).collect();
+    assert_eq!(ids, ["COPY1", "COPY2"]);
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("forwardMessages"),
+        json!({"chatId": "79001234568@c.us", "chatIdFrom": PERSON, "messages": ["ORIG1", "ORIG2"]}),
+    );
+}
+
+#[tokio::test]
+async fn zapi_forwards_each_message_with_forward_message() {
+    let server = zapi_server().await;
+    let forwarded = zapi(&server.uri())
+        .forward(
+            &ChatId::from("5544988888888"),
+            &ChatId::from("5544999999999"),
+            &[MessageId::from("A1"), MessageId::from("A2")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forwarded.len(), 2);
+    let received = common::requests(&server).await;
+    for (request, id) in received.iter().zip(["A1", "A2"]) {
+        assert_json_post(
+            request,
+            &zapi_path("forward-message"),
+            json!({"phone": "5544988888888", "messageId": id, "messagePhone": "5544999999999"}),
+        );
+    }
+}
+
+#[tokio::test]
+async fn forwarding_nothing_or_where_undocumented_is_refused_before_sending() {
+    let server = green_api_server().await;
+    let error = invalid(
+        whatsapp(&server.uri())
+            .forward(&ChatId::from(PERSON), &ChatId::from(PERSON), &[])
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((error.field, error.rule), ("messages", Rule::Empty));
+    let error = telegram(&server.uri())
+        .forward(
+            &ChatId::from("10000000"),
+            &ChatId::from("10000001"),
+            &[MessageId::from("1")],
+        )
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::GreenApiTelegram);
+    assert_nothing_sent(&server).await;
+}
+
+// ---- the generic call ----
+
+#[tokio::test]
+async fn call_method_gets_or_posts_any_method_and_returns_its_json() {
+    let server = server_answering(200, json!({"stateInstance": "authorized"})).await;
+    let client = whatsapp(&server.uri());
+    let state = client.call_method("getStateInstance", None).await.unwrap();
+    assert_eq!(state, json!({"stateInstance": "authorized"}));
+    client
+        .call_method(
+            "checkWhatsapp",
+            Some(&json!({"phoneNumber": 79001234567_u64})),
+        )
+        .await
+        .unwrap();
+    let received = common::requests(&server).await;
+    common::assert_get(&received[0], &whatsapp_path("getStateInstance"), None);
+    assert_json_post(
+        &received[1],
+        &whatsapp_path("checkWhatsapp"),
+        json!({"phoneNumber": 79001234567_u64}),
+    );
+}
+
+#[tokio::test]
+async fn zapi_call_method_takes_a_path() {
+    let server = server_answering(200, json!({"name": "Ana"})).await;
+    let answer = zapi(&server.uri())
+        .call_method("contacts/5544999999999", None)
+        .await
+        .unwrap();
+    assert_eq!(answer["name"], "Ana");
+    common::assert_get(
+        &only_request(&server).await,
+        &zapi_path("contacts/5544999999999"),
+        None,
+    );
+}
+
+#[tokio::test]
+async fn a_method_name_that_could_leave_its_path_is_refused_before_sending() {
+    let server = green_api_server().await;
+    for method in ["", "../getSettings", "a/b", "get?x=1", "a b", "%2e%2e"] {
+        let error = invalid(
+            whatsapp(&server.uri())
+                .call_method(method, None)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (error.field, error.rule),
+            ("method", Rule::MethodName),
+            "{method}"
+        );
+    }
+    for method in ["a//b", "/chats", "..", "chats/"] {
+        let error = invalid(
+            zapi(&server.uri())
+                .call_method(method, None)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(error.rule, Rule::MethodName, "{method}");
+    }
+    assert_nothing_sent(&server).await;
 }

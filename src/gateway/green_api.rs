@@ -302,6 +302,14 @@ impl GreenApi {
         }
     }
 
+    /// The error for what the messenger cannot send.
+    fn unsupported(&self, what: &'static str) -> Error {
+        Error::Unsupported {
+            gateway: self.kind(),
+            what,
+        }
+    }
+
     /// The quote of a file, location or poll, after logging the options that `method` does not
     /// take (typing, delay).
     fn media_quote<'a>(&self, options: &'a SendOptions, method: &'static str) -> Option<&'a str> {
@@ -589,10 +597,7 @@ impl Gateway for GreenApi {
         let limits = rules.polls;
         rules.check_chat("chat", chat)?;
         if poll.multiple_answers && !limits.multiple_answers {
-            return Err(Error::Unsupported {
-                gateway: self.kind(),
-                what: "a poll with multiple answers",
-            });
+            return Err(self.unsupported("a poll with multiple answers"));
         }
         if limits.groups_only {
             validate::group_chat("chat", rules.chat_ids.is_group(chat.as_str()))?;
@@ -626,6 +631,108 @@ impl Gateway for GreenApi {
         };
         let limiter = &self.inner.transport.limiters.poll;
         self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_typing(
+        &self,
+        chat: &ChatId,
+        duration: Duration,
+        kind: Option<TypingKind>,
+    ) -> Result<()> {
+        const METHOD: &str = "sendTyping";
+        let rules = self.rules();
+        if !rules.send_typing {
+            return Err(self.unsupported("a typing indicator without a message"));
+        }
+        rules.check_chat("chat", chat)?;
+        let (min, max) = TYPING_TIME_MS;
+        let typing_time = validate::millis("duration", duration, min, max)?;
+        let typing_type = match kind {
+            Some(TypingKind::ChooseContact) => {
+                log_dropped(self.kind(), METHOD, "typing kind");
+                None
+            }
+            Some(kind) => Some(typing_type(kind)),
+            None => None,
+        };
+        let body = SendTypingBody {
+            chat_id: chat.as_str(),
+            typing_time,
+            typing_type,
+        };
+        let limiter = &self.inner.transport.limiters.typing;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Repeatable)?;
+        self.inner.transport.send(call, green_api_error).await?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()> {
+        const METHOD: &str = "readChat";
+        let rules = self.rules();
+        if !rules.read_chat {
+            return Err(self.unsupported("a read mark"));
+        }
+        rules.check_chat("chat", chat)?;
+        let body = ReadChatBody {
+            chat_id: chat.as_str(),
+            id_message: message.map(MessageId::as_str),
+        };
+        let limiter = &self.inner.transport.limiters.read;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Repeatable)?;
+        self.inner.transport.send(call, green_api_error).await?;
+        Ok(())
+    }
+
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>> {
+        const METHOD: &str = "forwardMessages";
+        let rules = self.rules();
+        if !rules.forward_messages {
+            return Err(self.unsupported("a forward"));
+        }
+        rules.check_chat("chat", chat)?;
+        rules.check_chat("from", from)?;
+        validate::message_ids("messages", messages)?;
+        let body = ForwardMessagesBody {
+            chat_id: chat.as_str(),
+            chat_id_from: from.as_str(),
+            messages: messages.iter().map(MessageId::as_str).collect(),
+        };
+        let limiter = &self.inner.transport.limiters.forward;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Send)?;
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let forwarded: ForwardAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(forwarded
+            .messages
+            .into_iter()
+            .map(SentMessage::new)
+            .collect())
+    }
+
+    async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
+        validate::method_name("method", method, false)?;
+        let limiter = &self.inner.transport.limiters.other;
+        let call = match body {
+            Some(body) => {
+                let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
+                call.url = self.url(method);
+                call
+            }
+            None => Call {
+                name: "call_method",
+                method: Method::GET,
+                url: self.url(method),
+                body: None,
+                limiter,
+                idempotency: Idempotency::Send,
+            },
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        self.inner.transport.decode_any(method, &answer)
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -1000,6 +1107,38 @@ struct SendMessageBody<'a> {
     typing_time: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     typing_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendTypingBody<'a> {
+    chat_id: &'a str,
+    typing_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadChatBody<'a> {
+    chat_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_message: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardMessagesBody<'a> {
+    chat_id: &'a str,
+    chat_id_from: &'a str,
+    messages: Vec<&'a str>,
+}
+
+/// forwardMessages' answer: the forwarded copies' ids.
+#[derive(Deserialize)]
+struct ForwardAnswer {
+    #[serde(default)]
+    messages: Vec<String>,
 }
 
 #[derive(Serialize)]

@@ -59,11 +59,19 @@ impl RateLimits {
     }
 
     /// Sends per second: texts and contact cards together, and as many again of each of files,
-    /// locations and polls (GREEN-API limits each method on its own); 0 means unlimited.
+    /// locations, polls, typing indicators, forwards and other methods (GREEN-API limits each
+    /// method on its own; read marks take at most 10/s); 0 means unlimited.
     #[must_use]
     pub fn sends_per_second(mut self, per_second: u32) -> Self {
         self.sends_per_second = NonZeroU32::new(per_second);
         self
+    }
+
+    /// Read marks per second: GREEN-API readChat's 10, or fewer when sends are limited to
+    /// fewer; none when sends are unlimited.
+    fn reads_per_second(&self) -> Option<NonZeroU32> {
+        const READ_CHAT: NonZeroU32 = NonZeroU32::new(10).expect("10 is not zero");
+        self.sends_per_second.map(|sends| sends.min(READ_CHAT))
     }
 
     /// Contact-list and contact-info look-ups per second, each; 0 means unlimited.
@@ -113,6 +121,14 @@ pub(crate) struct Limiters {
     pub(crate) location: Limiter,
     /// Polls.
     pub(crate) poll: Limiter,
+    /// Typing indicators.
+    pub(crate) typing: Limiter,
+    /// Read marks (GREEN-API readChat: 10/s).
+    pub(crate) read: Limiter,
+    /// Forwards.
+    pub(crate) forward: Limiter,
+    /// Any other method ([`Gateway::call_method`](crate::gateway::Gateway::call_method)).
+    pub(crate) other: Limiter,
     pub(crate) contacts: Limiter,
     pub(crate) contact_info: Limiter,
     pub(crate) receive_notification: Limiter,
@@ -130,6 +146,10 @@ impl Limiters {
             file: Limiter::local(limits.sends_per_second),
             location: Limiter::local(limits.sends_per_second),
             poll: Limiter::local(limits.sends_per_second),
+            typing: Limiter::local(limits.sends_per_second),
+            read: Limiter::local(limits.reads_per_second()),
+            forward: Limiter::local(limits.sends_per_second),
+            other: Limiter::local(limits.sends_per_second),
             contacts: Limiter::local(limits.lookups_per_second),
             contact_info: Limiter::local(limits.lookups_per_second),
             receive_notification: Limiter::local(limits.notifications_per_second),
@@ -148,6 +168,10 @@ impl Limiters {
             file: limiter("file", limits.sends_per_second),
             location: limiter("location", limits.sends_per_second),
             poll: limiter("poll", limits.sends_per_second),
+            typing: limiter("typing", limits.sends_per_second),
+            read: limiter("read", limits.reads_per_second()),
+            forward: limiter("forward", limits.sends_per_second),
+            other: limiter("other", limits.sends_per_second),
             contacts: limiter("contacts", limits.lookups_per_second),
             contact_info: limiter("contact-info", limits.lookups_per_second),
             receive_notification: limiter("receive-notification", limits.notifications_per_second),

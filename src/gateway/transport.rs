@@ -370,6 +370,15 @@ impl Transport {
         })
     }
 
+    /// Any JSON answer of `method`; `null` for an empty one.
+    pub(crate) fn decode_any(&self, method: &str, body: &[u8]) -> Result<serde_json::Value> {
+        if body.trim_ascii().is_empty() {
+            Ok(serde_json::Value::Null)
+        } else {
+            self.decode(method, body)
+        }
+    }
+
     /// The body, trimmed, with every secret replaced by `***`.
     fn redact(&self, body: &str) -> String {
         self.secrets

@@ -214,6 +214,36 @@ pub(crate) fn group_chat(field: &'static str, is_group: bool) -> Checked<()> {
     }
 }
 
+/// Message ids to act on: at least one, none empty.
+pub(crate) fn message_ids(field: &'static str, ids: &[crate::id::MessageId]) -> Checked<()> {
+    if ids.is_empty() || ids.iter().any(|id| id.as_str().trim().is_empty()) {
+        Err(ValidationError::new(field, Rule::Empty))
+    } else {
+        Ok(())
+    }
+}
+
+/// A method name of letters, digits, `-` and `_`; with `paths`, several such segments joined
+/// by `/` (a Z-API path such as `contacts/5544999999999`).
+pub(crate) fn method_name(field: &'static str, method: &str, paths: bool) -> Checked<()> {
+    let segment_fits = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    let fits = if paths {
+        method.split('/').all(segment_fits)
+    } else {
+        segment_fits(method)
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::MethodName))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,12 +23,12 @@ use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
     Capabilities, ClientSettings, Gateway, GatewayKind, PollLimits, SendOptions, SentMessage,
-    base_url, log_dropped,
+    TypingKind, base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::event::MediaKind;
-use crate::id::ChatId;
+use crate::id::{ChatId, MessageId};
 use crate::reply;
 use crate::secret::Secret;
 
@@ -173,6 +173,27 @@ impl ZApi {
                 reason: format!("{method}: no messageId in the answer"),
             },
         )?))
+    }
+
+    /// A POST of `body` to `method` under `limiter`, which may be repeated.
+    fn post<'a, B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &'a Limiter,
+    ) -> Call<'a> {
+        Call {
+            name: method,
+            method: Method::POST,
+            url: self.url(&[method]),
+            body: Some(
+                serde_json::to_vec(body)
+                    .expect("request bodies are plain structs that always serialise")
+                    .into(),
+            ),
+            limiter,
+            idempotency: Idempotency::Repeatable,
+        }
     }
 
     /// send-document/{extension}: a separate path per file type, the same call otherwise.
@@ -336,6 +357,9 @@ impl Gateway for ZApi {
             quote_media: false,
             max_caption_chars: MAX_CAPTION_CHARS,
             polls: POLLS,
+            typing: false,
+            mark_read: true,
+            forward: true,
         }
     }
 
@@ -465,6 +489,87 @@ impl Gateway for ZApi {
         };
         let limiter = &self.inner.transport.limiters.poll;
         self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn send_typing(
+        &self,
+        _chat: &ChatId,
+        _duration: Duration,
+        _kind: Option<TypingKind>,
+    ) -> Result<()> {
+        // Z-API shows typing only before a text (`delayTyping`, see `SendOptions::typing`).
+        Err(Error::Unsupported {
+            gateway: GatewayKind::ZApi,
+            what: "a typing indicator without a message",
+        })
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()> {
+        const METHOD: &str = "read-message";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        let message = message.ok_or(ValidationError::new(
+            "message",
+            Rule::Required {
+                why: "Z-API read-message marks one message read",
+            },
+        ))?;
+        let body = ReadMessageBody {
+            phone: chat.as_str(),
+            message_id: message.as_str(),
+        };
+        let call = self.post(METHOD, &body, &self.inner.transport.limiters.read);
+        self.inner.transport.send(call, zapi_error).await?;
+        Ok(())
+    }
+
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>> {
+        const METHOD: &str = "forward-message";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::chat_id("from", from, is_zapi_chat, ZAPI_CHAT)?;
+        validate::message_ids("messages", messages)?;
+        let limiter = &self.inner.transport.limiters.forward;
+        let mut forwarded = Vec::with_capacity(messages.len());
+        for message in messages {
+            let body = ForwardMessageBody {
+                phone: chat.as_str(),
+                message_id: message.as_str(),
+                message_phone: from.as_str(),
+            };
+            forwarded.push(self.send_limited(METHOD, &body, limiter).await?);
+        }
+        Ok(forwarded)
+    }
+
+    async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
+        validate::method_name("method", method, true)?;
+        let mut url = self.url(&[]);
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .extend(method.split('/'));
+        let limiter = &self.inner.transport.limiters.other;
+        let call = Call {
+            name: "call_method",
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url,
+            body: body.map(|body| {
+                serde_json::to_vec(body)
+                    .expect("a JSON value always serialises")
+                    .into()
+            }),
+            limiter,
+            idempotency: Idempotency::Send,
+        };
+        let answer = self.inner.transport.send(call, zapi_error).await?;
+        self.inner.transport.decode_any(method, &answer)
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -651,6 +756,21 @@ impl Serialize for SendFileBody<'_> {
         }
         map.end()
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadMessageBody<'a> {
+    phone: &'a str,
+    message_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardMessageBody<'a> {
+    phone: &'a str,
+    message_id: &'a str,
+    message_phone: &'a str,
 }
 
 /// send-location: the coordinates as strings.

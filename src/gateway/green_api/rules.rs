@@ -100,6 +100,12 @@ pub(crate) struct Rules {
     pub(crate) polls: PollLimits,
     /// How sendPoll writes the options.
     pub(crate) poll_options: PollOptions,
+    /// Whether sendTyping exists.
+    pub(crate) send_typing: bool,
+    /// Whether readChat exists.
+    pub(crate) read_chat: bool,
+    /// Whether forwardMessages exists.
+    pub(crate) forward_messages: bool,
 }
 
 /// The longest caption under a file, in characters, on every messenger: Telegram's own limit,
@@ -169,6 +175,9 @@ static WHATSAPP: Rules = Rules {
         groups_only: false,
     },
     poll_options: PollOptions::Named,
+    send_typing: true,
+    read_chat: true,
+    forward_messages: true,
 };
 
 /// GREEN-API for MAX: quoting is not documented for it, so it is never sent.
@@ -197,6 +206,10 @@ static MAX: Rules = Rules {
         groups_only: false,
     },
     poll_options: PollOptions::Named,
+    // sendTyping and ForwardMessages are documented for MAX; readChat is not.
+    send_typing: true,
+    read_chat: false,
+    forward_messages: true,
 };
 
 /// GREEN-API for Telegram: plain paths; Telegram's numeric chat ids, and a phone number as
@@ -234,6 +247,10 @@ static TELEGRAM: Rules = Rules {
         groups_only: true,
     },
     poll_options: PollOptions::Plain,
+    // sendTyping, readChat and forwardMessages are not documented for Telegram.
+    send_typing: false,
+    read_chat: false,
+    forward_messages: false,
 };
 
 impl Platform {
@@ -337,6 +354,9 @@ impl Rules {
             quote_media: self.quote_media,
             max_caption_chars: MAX_CAPTION_CHARS,
             polls: self.polls,
+            typing: self.send_typing,
+            mark_read: self.read_chat,
+            forward: self.forward_messages,
         }
     }
 
