@@ -80,7 +80,7 @@ impl<S> ServiceTable<S> {
 /// It dereferences to a [`Scope`]: the instance the event came to, the bot's state, and the
 /// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact),
 /// [`reply_file`](Scope::reply_file), [`reply_location`](Scope::reply_location),
-/// [`reply_poll`](Scope::reply_poll)).
+/// [`reply_poll`](Scope::reply_poll), [`reply_buttons`](Scope::reply_buttons)).
 pub struct Context<S = (), D = ()> {
     event: Event,
     matched: Matched,
@@ -286,6 +286,13 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::Poll(poll))
     }
 
+    /// A message with buttons to the chat; await it to send. Where the gateway has none (GREEN-API
+    /// MAX and Telegram), an [`Error::Unsupported`](crate::Error::Unsupported). A pressed reply
+    /// button comes back as [`Content::ButtonReply`](crate::Content::ButtonReply).
+    pub fn reply_buttons(&self, buttons: reply::Buttons) -> Reply<'_> {
+        self.reply_with(Outgoing::Buttons(buttons))
+    }
+
     /// Shows "typing…" (or the activity `kind`) in the chat for `duration`, without a message
     /// (GREEN-API WhatsApp and MAX sendTyping; elsewhere an
     /// [`Error::Unsupported`](crate::Error::Unsupported): use [`Reply::typing`] there).
@@ -347,6 +354,7 @@ enum Outgoing {
     File(reply::File),
     Location(reply::Location),
     Poll(reply::Poll),
+    Buttons(reply::Buttons),
 }
 
 impl<'a> Reply<'a> {
@@ -419,6 +427,11 @@ impl<'a> Reply<'a> {
                     .await
             }
             Outgoing::Poll(poll) => self.gateway.send_poll(&chat, poll, &self.options).await,
+            Outgoing::Buttons(buttons) => {
+                self.gateway
+                    .send_buttons(&chat, buttons, &self.options)
+                    .await
+            }
         }
     }
 }

@@ -131,6 +131,17 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         options: &SendOptions,
     ) -> Result<SentMessage>;
 
+    /// Sends a message with buttons to `chat` (GREEN-API WhatsApp sendInteractiveButtonsReply
+    /// for reply buttons, sendInteractiveButtons for URL, call and copy buttons; Z-API
+    /// send-button-list, send-button-actions). [`Error::Unsupported`](crate::Error::Unsupported)
+    /// where the gateway has none ([`Capabilities::buttons`]) or cannot mix the kinds given.
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
     /// Shows "typing…" (or the activity `kind`) in `chat` for `duration`, without sending a
     /// message (GREEN-API sendTyping). [`Error::Unsupported`](crate::Error::Unsupported) where
     /// the gateway has no such method ([`Capabilities::typing`]).
@@ -334,6 +345,8 @@ pub struct Capabilities {
     pub max_caption_chars: usize,
     /// What a poll may ask.
     pub polls: PollLimits,
+    /// Whether messages with buttons can be sent ([`Gateway::send_buttons`]).
+    pub buttons: bool,
     /// Whether a typing indicator can be shown without a message ([`Gateway::send_typing`]).
     pub typing: bool,
     /// Whether a chat can be marked read ([`Gateway::mark_read`]).

@@ -1,9 +1,10 @@
-//! What a bot can send besides text and contact cards: a [`File`] by URL, a [`Location`] and a
-//! [`Poll`]. Each gateway client checks them against its documented rules before sending
+//! What a bot can send besides text and contact cards: a [`File`] by URL, a [`Location`], a
+//! [`Poll`] and [`Buttons`]. Each gateway client checks them against its documented rules before sending
 //! (see [`Capabilities`](crate::gateway::Capabilities)); a handler sends them with
 //! [`reply_file`](crate::context::Scope::reply_file),
-//! [`reply_location`](crate::context::Scope::reply_location) and
-//! [`reply_poll`](crate::context::Scope::reply_poll).
+//! [`reply_location`](crate::context::Scope::reply_location),
+//! [`reply_poll`](crate::context::Scope::reply_poll) and
+//! [`reply_buttons`](crate::context::Scope::reply_buttons).
 //!
 //! ```
 //! use hookbot::reply::{File, Location, Poll};
@@ -179,6 +180,129 @@ impl Poll {
     pub fn multiple_answers(mut self, multiple: bool) -> Self {
         self.multiple_answers = multiple;
         self
+    }
+}
+
+/// A message with buttons under it (GREEN-API WhatsApp interactive buttons, **beta**; Z-API
+/// button lists and button actions). The gateways warn that buttons may not show on every
+/// device. A pressed reply button reaches the bot as a
+/// [`Content::ButtonReply`](crate::Content::ButtonReply) with the button's id.
+///
+/// ```
+/// use hookbot::reply::{Button, Buttons};
+///
+/// let order = Buttons::new("Your order is ready. Pick it up?")
+///     .header("Order 42")
+///     .button(Button::reply("yes", "Yes, now"))
+///     .button(Button::reply("later", "Later"));
+/// # let _ = order;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Buttons {
+    /// The message's text.
+    pub text: String,
+    /// A title above the text.
+    pub header: Option<String>,
+    /// A small text under it.
+    pub footer: Option<String>,
+    /// The buttons, 1 to 3.
+    pub buttons: Vec<Button>,
+}
+
+impl Buttons {
+    /// A message of `text`, with no buttons yet.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            header: None,
+            footer: None,
+            buttons: Vec::new(),
+        }
+    }
+
+    /// Puts `header` above the text.
+    #[must_use]
+    pub fn header(mut self, header: impl Into<String>) -> Self {
+        self.header = Some(header.into());
+        self
+    }
+
+    /// Puts `footer` under the text.
+    #[must_use]
+    pub fn footer(mut self, footer: impl Into<String>) -> Self {
+        self.footer = Some(footer.into());
+        self
+    }
+
+    /// Adds `button`.
+    #[must_use]
+    pub fn button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
+        self
+    }
+
+    /// Whether every button is a [`reply`](Button::reply) button.
+    pub(crate) fn replies_only(&self) -> bool {
+        self.buttons
+            .iter()
+            .all(|button| matches!(button.action, ButtonAction::Reply))
+    }
+}
+
+/// One button of [`Buttons`]: its id, its label, and what pressing it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Button {
+    /// The id the bot gets back when a reply button is pressed.
+    pub id: String,
+    /// The label on the button.
+    pub label: String,
+    /// What pressing it does.
+    pub action: ButtonAction,
+}
+
+/// What pressing a [`Button`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ButtonAction {
+    /// Sends the button's id back to the bot.
+    Reply,
+    /// Opens a URL.
+    Url(String),
+    /// Calls a phone number (digits only).
+    Call(String),
+    /// Copies a code to the clipboard (GREEN-API only).
+    Copy(String),
+}
+
+impl Button {
+    /// A button whose press comes back to the bot with `id`.
+    pub fn reply(id: impl Into<String>, label: impl Into<String>) -> Self {
+        Self::with(id, label, ButtonAction::Reply)
+    }
+
+    /// A button that opens `url`.
+    pub fn url(id: impl Into<String>, label: impl Into<String>, url: impl Into<String>) -> Self {
+        Self::with(id, label, ButtonAction::Url(url.into()))
+    }
+
+    /// A button that calls `phone` (digits only, with the country code).
+    pub fn call(id: impl Into<String>, label: impl Into<String>, phone: impl Into<String>) -> Self {
+        Self::with(id, label, ButtonAction::Call(phone.into()))
+    }
+
+    /// A button that copies `code`.
+    pub fn copy(id: impl Into<String>, label: impl Into<String>, code: impl Into<String>) -> Self {
+        Self::with(id, label, ButtonAction::Copy(code.into()))
+    }
+
+    fn with(id: impl Into<String>, label: impl Into<String>, action: ButtonAction) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            action,
+        }
     }
 }
 

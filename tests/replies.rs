@@ -13,7 +13,7 @@ use hookbot::event::MediaKind;
 use std::time::Duration;
 
 use hookbot::gateway::{Gateway, GatewayKind, SendOptions, TypingKind};
-use hookbot::reply::{File, Location, Poll};
+use hookbot::reply::{Button, Buttons, File, Location, Poll};
 use hookbot::{ChatId, Error, MessageId, Rule, ValidationError};
 use serde_json::json;
 use wiremock::MockServer;
@@ -758,4 +758,168 @@ async fn a_method_name_that_could_leave_its_path_is_refused_before_sending() {
         assert_eq!(error.rule, Rule::MethodName, "{method}");
     }
     assert_nothing_sent(&server).await;
+}
+
+// ---- buttons ----
+
+fn order() -> Buttons {
+    Buttons::new("Your order is ready. Pick it up?")
+        .header("Order 42")
+        .footer("Shop")
+        .button(Button::reply("yes", "Yes, now"))
+        .button(Button::reply("later", "Later"))
+}
+
+#[tokio::test]
+async fn whatsapp_reply_buttons_post_send_interactive_buttons_reply() {
+    let server = green_api_server().await;
+    whatsapp(&server.uri())
+        .send_buttons(&ChatId::from(PERSON), &order(), &quoting())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendInteractiveButtonsReply"),
+        json!({"chatId": PERSON, "header": "Order 42", "body": "Your order is ready. Pick it up?",
+               "footer": "Shop", "quotedMessageId": "BAE5F4886F6F2D05",
+               "buttons": [{"buttonId": "yes", "buttonText": "Yes, now"},
+                           {"buttonId": "later", "buttonText": "Later"}]}),
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_action_buttons_post_send_interactive_buttons_with_their_types() {
+    let server = green_api_server().await;
+    let actions = Buttons::new("Reach us")
+        .button(Button::url("site", "Website", "https://example.com"))
+        .button(Button::call("call", "Call", "79001234567"))
+        .button(Button::copy("code", "Copy code", "PROMO10"));
+    whatsapp(&server.uri())
+        .send_buttons(&ChatId::from(PERSON), &actions, &SendOptions::new())
+        .await
+        .unwrap();
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("sendInteractiveButtons"),
+        json!({"chatId": PERSON, "body": "Reach us", "buttons": [
+            {"type": "url", "buttonId": "site", "buttonText": "Website", "url": "https://example.com"},
+            {"type": "call", "buttonId": "call", "buttonText": "Call", "phoneNumber": "79001234567"},
+            {"type": "copy", "buttonId": "code", "buttonText": "Copy code", "copyCode": "PROMO10"}]}),
+    );
+}
+
+#[tokio::test]
+async fn each_broken_rule_of_buttons_and_each_unsupported_case_is_refused_before_sending() {
+    let server = green_api_server().await;
+    let client = whatsapp(&server.uri());
+    let chat = ChatId::from(PERSON);
+    let four = (1..=4).fold(Buttons::new("Pick"), |buttons, n| {
+        buttons.button(Button::reply(n.to_string(), n.to_string()))
+    });
+    let cases = [
+        (Buttons::new("Pick"), "buttons.buttons", "count"),
+        (four, "buttons.buttons", "count"),
+        (
+            Buttons::new("Pick").button(Button::reply("a", "x".repeat(26))),
+            "button.label",
+            "too long",
+        ),
+        (
+            Buttons::new("Pick")
+                .button(Button::reply("a", "A"))
+                .button(Button::reply("a", "B")),
+            "button.id",
+            "duplicate",
+        ),
+        (
+            Buttons::new("Pick").button(Button::url("a", "A", "javascript:alert(1)")),
+            "button.url",
+            "url",
+        ),
+        (
+            Buttons::new("Pick").button(Button::call("a", "A", "+7 900")),
+            "button.phone",
+            "digits",
+        ),
+        (
+            Buttons::new("").button(Button::reply("a", "A")),
+            "buttons.text",
+            "empty",
+        ),
+    ];
+    for (buttons, field, what) in cases {
+        let error = invalid(
+            client
+                .send_buttons(&chat, &buttons, &SendOptions::new())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(error.field, field, "{what}");
+    }
+    let mixed = Buttons::new("Pick")
+        .button(Button::reply("a", "A"))
+        .button(Button::url("b", "B", "https://example.com"));
+    let error = client
+        .send_buttons(&chat, &mixed, &SendOptions::new())
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::GreenApiWhatsApp);
+    for (gateway, chat, kind) in [
+        (max(&server.uri()), "10000000", GatewayKind::GreenApiMax),
+        (
+            telegram(&server.uri()),
+            "10000000",
+            GatewayKind::GreenApiTelegram,
+        ),
+    ] {
+        assert!(!gateway.capabilities().buttons);
+        let error = gateway
+            .send_buttons(&ChatId::from(chat), &order(), &SendOptions::new())
+            .await
+            .unwrap_err();
+        unsupported(error, kind);
+    }
+    let copy = Buttons::new("Pick").button(Button::copy("c", "Copy", "X"));
+    let error = zapi(&server.uri())
+        .send_buttons(&ChatId::from("5544999999999"), &copy, &SendOptions::new())
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::ZApi);
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn zapi_sends_reply_buttons_as_a_button_list_and_actions_as_button_actions() {
+    let server = zapi_server().await;
+    let client = zapi(&server.uri());
+    let chat = ChatId::from("5544999999999");
+    client
+        .send_buttons(&chat, &order(), &SendOptions::new())
+        .await
+        .unwrap();
+    let actions = Buttons::new("Reach us")
+        .header("Shop")
+        .button(Button::url("site", "Website", "https://example.com"))
+        .button(Button::call("call", "Call", "5544999999999"))
+        .button(Button::reply("later", "Later"));
+    client
+        .send_buttons(&chat, &actions, &SendOptions::new())
+        .await
+        .unwrap();
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &zapi_path("send-button-list"),
+        json!({"phone": "5544999999999", "message": "Your order is ready. Pick it up?",
+               "buttonList": {"buttons": [{"id": "yes", "label": "Yes, now"},
+                                          {"id": "later", "label": "Later"}]}}),
+    );
+    assert_json_post(
+        &received[1],
+        &zapi_path("send-button-actions"),
+        json!({"phone": "5544999999999", "message": "Reach us", "title": "Shop", "buttonActions": [
+            {"id": "site", "type": "URL", "url": "https://example.com", "label": "Website"},
+            {"id": "call", "type": "CALL", "phone": "5544999999999", "label": "Call"},
+            {"id": "later", "type": "REPLY", "label": "Later"}]}),
+    );
 }

@@ -633,6 +633,38 @@ impl Gateway for GreenApi {
         self.send_limited(METHOD, &body, limiter, None).await
     }
 
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let rules = self.rules();
+        if !rules.buttons {
+            return Err(self.unsupported("buttons"));
+        }
+        rules.check_chat("chat", chat)?;
+        validate::buttons(buttons, rules.max_text_chars)?;
+        let wire: Vec<WireButton<'_>> = buttons.buttons.iter().map(wire_button).collect();
+        let method = if buttons.replies_only() {
+            "sendInteractiveButtonsReply"
+        } else if wire.iter().all(|button| button.kind.is_some()) {
+            "sendInteractiveButtons"
+        } else {
+            return Err(self.unsupported("reply buttons together with URL, call or copy buttons"));
+        };
+        let body = SendButtonsBody {
+            chat_id: chat.as_str(),
+            header: buttons.header.as_deref(),
+            body: &buttons.text,
+            footer: buttons.footer.as_deref(),
+            buttons: wire,
+            quoted_message_id: self.media_quote(options, method),
+        };
+        let limiter = &self.inner.transport.limiters.buttons;
+        self.send_limited(method, &body, limiter, None).await
+    }
+
     async fn send_typing(
         &self,
         chat: &ChatId,
@@ -1107,6 +1139,60 @@ struct SendMessageBody<'a> {
     typing_time: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     typing_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendButtonsBody<'a> {
+    chat_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<&'a str>,
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    footer: Option<&'a str>,
+    buttons: Vec<WireButton<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+/// A button of sendInteractiveButtons (`type` and its field) or of
+/// sendInteractiveButtonsReply (no `type`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireButton<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    button_id: &'a str,
+    button_text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copy_code: Option<&'a str>,
+}
+
+/// The wire form of `button`.
+fn wire_button(button: &reply::Button) -> WireButton<'_> {
+    let mut wire = WireButton {
+        kind: None,
+        button_id: &button.id,
+        button_text: &button.label,
+        url: None,
+        phone_number: None,
+        copy_code: None,
+    };
+    match &button.action {
+        reply::ButtonAction::Reply => {}
+        reply::ButtonAction::Url(url) => (wire.kind, wire.url) = (Some("url"), Some(url.as_str())),
+        reply::ButtonAction::Call(phone) => {
+            (wire.kind, wire.phone_number) = (Some("call"), Some(phone.as_str()));
+        }
+        reply::ButtonAction::Copy(code) => {
+            (wire.kind, wire.copy_code) = (Some("copy"), Some(code.as_str()))
+        }
+    }
+    wire
 }
 
 #[derive(Serialize)]

@@ -59,7 +59,7 @@ impl RateLimits {
     }
 
     /// Sends per second: texts and contact cards together, and as many again of each of files,
-    /// locations, polls, typing indicators, forwards and other methods (GREEN-API limits each
+    /// locations, polls, buttons, typing indicators, forwards and other methods (GREEN-API limits each
     /// method on its own; read marks take at most 10/s); 0 means unlimited.
     #[must_use]
     pub fn sends_per_second(mut self, per_second: u32) -> Self {
@@ -121,6 +121,8 @@ pub(crate) struct Limiters {
     pub(crate) location: Limiter,
     /// Polls.
     pub(crate) poll: Limiter,
+    /// Messages with buttons.
+    pub(crate) buttons: Limiter,
     /// Typing indicators.
     pub(crate) typing: Limiter,
     /// Read marks (GREEN-API readChat: 10/s).
@@ -146,6 +148,7 @@ impl Limiters {
             file: Limiter::local(limits.sends_per_second),
             location: Limiter::local(limits.sends_per_second),
             poll: Limiter::local(limits.sends_per_second),
+            buttons: Limiter::local(limits.sends_per_second),
             typing: Limiter::local(limits.sends_per_second),
             read: Limiter::local(limits.reads_per_second()),
             forward: Limiter::local(limits.sends_per_second),
@@ -168,6 +171,7 @@ impl Limiters {
             file: limiter("file", limits.sends_per_second),
             location: limiter("location", limits.sends_per_second),
             poll: limiter("poll", limits.sends_per_second),
+            buttons: limiter("buttons", limits.sends_per_second),
             typing: limiter("typing", limits.sends_per_second),
             read: limiter("read", limits.reads_per_second()),
             forward: limiter("forward", limits.sends_per_second),

@@ -244,6 +244,55 @@ pub(crate) fn method_name(field: &'static str, method: &str, paths: bool) -> Che
     }
 }
 
+/// The most buttons under a message.
+pub(crate) const MAX_BUTTONS: usize = 3;
+/// The longest button label, in characters.
+pub(crate) const MAX_BUTTON_LABEL_CHARS: usize = 25;
+
+/// Buttons: a text of at most `max_text_chars`, 1 to 3 buttons with different, non-empty
+/// ids and labels of at most 25 characters, each action well-formed (an http(s) URL, a phone
+/// of digits, a non-empty code).
+pub(crate) fn buttons(buttons: &reply::Buttons, max_text_chars: usize) -> Checked<()> {
+    text("buttons.text", &buttons.text, max_text_chars)?;
+    let actual = buttons.buttons.len();
+    if !(1..=MAX_BUTTONS).contains(&actual) {
+        return Err(ValidationError::new(
+            "buttons.buttons",
+            Rule::Count {
+                min: 1,
+                max: MAX_BUTTONS,
+                actual,
+            },
+        ));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for button in &buttons.buttons {
+        if button.id.trim().is_empty() {
+            return Err(ValidationError::new("button.id", Rule::Empty));
+        }
+        if !ids.insert(button.id.as_str()) {
+            return Err(ValidationError::new(
+                "button.id",
+                Rule::Duplicate {
+                    value: button.id.clone(),
+                },
+            ));
+        }
+        text("button.label", &button.label, MAX_BUTTON_LABEL_CHARS)?;
+        match &button.action {
+            reply::ButtonAction::Url(url) => http_url("button.url", url)?,
+            reply::ButtonAction::Call(phone) if !is_digits(phone) || phone.is_empty() => {
+                return Err(ValidationError::new("button.phone", Rule::DigitsOnly));
+            }
+            reply::ButtonAction::Copy(code) if code.trim().is_empty() => {
+                return Err(ValidationError::new("button.code", Rule::Empty));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,6 +357,7 @@ impl Gateway for ZApi {
             quote_media: false,
             max_caption_chars: MAX_CAPTION_CHARS,
             polls: POLLS,
+            buttons: true,
             typing: false,
             mark_read: true,
             forward: true,
@@ -488,6 +489,58 @@ impl Gateway for ZApi {
             poll_max_options: (!poll.multiple_answers).then_some(1),
         };
         let limiter = &self.inner.transport.limiters.poll;
+        self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::buttons(buttons, MAX_TEXT_CHARS)?;
+        let limiter = &self.inner.transport.limiters.buttons;
+        if buttons.replies_only() {
+            const METHOD: &str = "send-button-list";
+            Self::drop_media_options(options, METHOD);
+            if buttons.header.is_some() || buttons.footer.is_some() {
+                log_dropped(GatewayKind::ZApi, METHOD, "header and footer");
+            }
+            let body = SendButtonListBody {
+                phone: chat.as_str(),
+                message: &buttons.text,
+                button_list: ButtonList {
+                    buttons: buttons
+                        .buttons
+                        .iter()
+                        .map(|button| ListButton {
+                            id: &button.id,
+                            label: &button.label,
+                        })
+                        .collect(),
+                },
+            };
+            return self.send_limited(METHOD, &body, limiter).await;
+        }
+        const METHOD: &str = "send-button-actions";
+        Self::drop_media_options(options, METHOD);
+        let button_actions = buttons
+            .buttons
+            .iter()
+            .map(button_action)
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Error::Unsupported {
+                gateway: GatewayKind::ZApi,
+                what: "a copy button",
+            })?;
+        let body = SendButtonActionsBody {
+            phone: chat.as_str(),
+            message: &buttons.text,
+            title: buttons.header.as_deref(),
+            footer: buttons.footer.as_deref(),
+            button_actions,
+        };
         self.send_limited(METHOD, &body, limiter).await
     }
 
@@ -756,6 +809,67 @@ impl Serialize for SendFileBody<'_> {
         }
         map.end()
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendButtonListBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    button_list: ButtonList<'a>,
+}
+
+#[derive(Serialize)]
+struct ButtonList<'a> {
+    buttons: Vec<ListButton<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListButton<'a> {
+    id: &'a str,
+    label: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendButtonActionsBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    footer: Option<&'a str>,
+    button_actions: Vec<ButtonActionBody<'a>>,
+}
+
+/// One of send-button-actions' buttons: `type` CALL, URL or REPLY.
+#[derive(Serialize)]
+struct ButtonActionBody<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    label: &'a str,
+}
+
+/// The send-button-actions form of `button`; `None` for a copy button, which Z-API lacks.
+fn button_action(button: &reply::Button) -> Option<ButtonActionBody<'_>> {
+    let (kind, phone, url) = match &button.action {
+        reply::ButtonAction::Reply => ("REPLY", None, None),
+        reply::ButtonAction::Call(phone) => ("CALL", Some(phone.as_str()), None),
+        reply::ButtonAction::Url(url) => ("URL", None, Some(url.as_str())),
+        reply::ButtonAction::Copy(_) => return None,
+    };
+    Some(ButtonActionBody {
+        id: &button.id,
+        kind,
+        phone,
+        url,
+        label: &button.label,
+    })
 }
 
 #[derive(Serialize)]

@@ -100,6 +100,8 @@ pub(crate) struct Rules {
     pub(crate) polls: PollLimits,
     /// How sendPoll writes the options.
     pub(crate) poll_options: PollOptions,
+    /// Whether sendInteractiveButtons and sendInteractiveButtonsReply exist (beta).
+    pub(crate) buttons: bool,
     /// Whether sendTyping exists.
     pub(crate) send_typing: bool,
     /// Whether readChat exists.
@@ -175,6 +177,7 @@ static WHATSAPP: Rules = Rules {
         groups_only: false,
     },
     poll_options: PollOptions::Named,
+    buttons: true,
     send_typing: true,
     read_chat: true,
     forward_messages: true,
@@ -206,7 +209,8 @@ static MAX: Rules = Rules {
         groups_only: false,
     },
     poll_options: PollOptions::Named,
-    // sendTyping and ForwardMessages are documented for MAX; readChat is not.
+    // sendTyping and ForwardMessages are documented for MAX; readChat and buttons are not.
+    buttons: false,
     send_typing: true,
     read_chat: false,
     forward_messages: true,
@@ -247,7 +251,8 @@ static TELEGRAM: Rules = Rules {
         groups_only: true,
     },
     poll_options: PollOptions::Plain,
-    // sendTyping, readChat and forwardMessages are not documented for Telegram.
+    // Buttons, sendTyping, readChat and forwardMessages are not documented for Telegram.
+    buttons: false,
     send_typing: false,
     read_chat: false,
     forward_messages: false,
@@ -354,6 +359,7 @@ impl Rules {
             quote_media: self.quote_media,
             max_caption_chars: MAX_CAPTION_CHARS,
             polls: self.polls,
+            buttons: self.buttons,
             typing: self.send_typing,
             mark_read: self.read_chat,
             forward: self.forward_messages,
