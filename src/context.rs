@@ -123,6 +123,21 @@ impl<S, D> Context<S, D> {
         self.message()?.text()
     }
 
+    /// Where to download the message's file: the URL its notification carried, else the
+    /// gateway's answer to GREEN-API downloadFile. `None` when the message holds no file.
+    pub async fn download_url(&self) -> Result<Option<String>> {
+        let Some(media) = self.message().and_then(Message::media) else {
+            return Ok(None);
+        };
+        if let Some(url) = &media.url {
+            return Ok(Some(url.clone()));
+        }
+        let (Some(chat), Some(id)) = (self.chat(), self.event.message_id()) else {
+            return Ok(None);
+        };
+        self.gateway().download_url(chat, id).await.map(Some)
+    }
+
     /// The event's chat, when it has one.
     pub fn chat(&self) -> Option<&ChatId> {
         self.event.chat()

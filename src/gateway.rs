@@ -142,6 +142,12 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         options: &SendOptions,
     ) -> Result<SentMessage>;
 
+    /// Where to download the file of the received `message` in `chat` (GREEN-API
+    /// downloadFile), for a notification that came without its
+    /// [`Media::url`](crate::event::Media::url). Z-API's callbacks always carry it: there an
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    async fn download_url(&self, chat: &ChatId, message: &MessageId) -> Result<String>;
+
     /// Shows "typing…" (or the activity `kind`) in `chat` for `duration`, without sending a
     /// message (GREEN-API sendTyping). [`Error::Unsupported`](crate::Error::Unsupported) where
     /// the gateway has no such method ([`Capabilities::typing`]).

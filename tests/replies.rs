@@ -923,3 +923,104 @@ async fn zapi_sends_reply_buttons_as_a_button_list_and_actions_as_button_actions
             {"id": "later", "type": "REPLY", "label": "Later"}]}),
     );
 }
+
+// ---- received files ----
+
+#[tokio::test]
+async fn download_url_posts_download_file_and_reads_the_url() {
+    let url = "https://do-media-7105.fra1.digitaloceanspaces.com/7105000000/a.jpg";
+    let server = server_answering(200, json!({"downloadUrl": url})).await;
+    let found = whatsapp(&server.uri())
+        .download_url(&ChatId::from(PERSON), &MessageId::from("BAE5F4886F9A6B28"))
+        .await
+        .unwrap();
+    assert_eq!(found, url);
+    assert_json_post(
+        &only_request(&server).await,
+        &whatsapp_path("downloadFile"),
+        json!({"chatId": PERSON, "idMessage": "BAE5F4886F9A6B28"}),
+    );
+    let error = zapi(&server.uri())
+        .download_url(&ChatId::from("5544999999999"), &MessageId::from("A1"))
+        .await
+        .unwrap_err();
+    unsupported(error, GatewayKind::ZApi);
+}
+
+// ---- the context's helpers, in a bot over HTTP ----
+
+/// A bot whose handler marks the chat read, shows typing, forwards the message to
+/// [`FORWARD_TO`] and answers with the message's download URL.
+fn helpers_bot(gateway: &MockServer) -> hookbot::Bot {
+    async fn handle(cx: hookbot::Context) -> hookbot::Result<()> {
+        cx.mark_read().await?;
+        cx.typing(Duration::from_secs(1), None).await?;
+        cx.forward_to(FORWARD_TO).await?;
+        let url = cx.download_url().await?.unwrap_or_else(|| "none".into());
+        cx.reply(url).await?;
+        Ok(())
+    }
+    hookbot::Bot::builder(hookbot::Router::new().fallback(handle))
+        .instances(hookbot::instance::Instance::new(std::sync::Arc::new(
+            whatsapp(&gateway.uri()),
+        )))
+        .webhook_token("secret")
+        .build()
+        .unwrap()
+}
+
+const FORWARD_TO: &str = "79001234568@c.us";
+
+#[tokio::test]
+async fn context_helpers_mark_read_type_forward_and_download_the_triggering_message() {
+    let url = "https://do-media-7105.fra1.digitaloceanspaces.com/7105000000/asked.jpg";
+    let gateway = server_answering(
+        200,
+        json!({"downloadUrl": url, "idMessage": "S", "messages": ["F"]}),
+    )
+    .await;
+    let bot = common::Server::start(helpers_bot(&gateway)).await;
+    let mut image: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/green_api/incoming_image.json")).unwrap();
+    image["messageData"]["fileMessageData"]
+        .as_object_mut()
+        .unwrap()
+        .remove("downloadUrl");
+    let status = bot
+        .post("/webhook", common::body(&image), Some("secret"))
+        .await;
+    assert_eq!(status, 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while common::requests(&gateway).await.len() < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sent = common::requests(&gateway).await;
+    let id = "BAE5F4886F9A6B28";
+    assert_json_post(
+        &sent[0],
+        &whatsapp_path("readChat"),
+        json!({"chatId": PERSON, "idMessage": id}),
+    );
+    assert_json_post(
+        &sent[1],
+        &whatsapp_path("sendTyping"),
+        json!({"chatId": PERSON, "typingTime": 1000}),
+    );
+    assert_json_post(
+        &sent[2],
+        &whatsapp_path("forwardMessages"),
+        json!({"chatId": FORWARD_TO, "chatIdFrom": PERSON, "messages": [id]}),
+    );
+    assert_json_post(
+        &sent[3],
+        &whatsapp_path("downloadFile"),
+        json!({"chatId": PERSON, "idMessage": id}),
+    );
+    assert_json_post(
+        &sent[4],
+        &whatsapp_path("sendMessage"),
+        json!({"chatId": PERSON, "message": url}),
+    );
+    bot.stop().await.unwrap().unwrap();
+}

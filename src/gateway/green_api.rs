@@ -427,7 +427,10 @@ impl GreenApiBuilder {
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        let settings = self.settings;
+        let mut settings = self.settings;
+        settings.rate_limits = settings
+            .rate_limits
+            .cap_downloads(self.platform.rules().downloads_per_second);
         let transport = Transport::new(
             settings,
             (self.platform.gateway_kind(), &self.instance),
@@ -663,6 +666,21 @@ impl Gateway for GreenApi {
         };
         let limiter = &self.inner.transport.limiters.buttons;
         self.send_limited(method, &body, limiter, None).await
+    }
+
+    async fn download_url(&self, chat: &ChatId, message: &MessageId) -> Result<String> {
+        const METHOD: &str = "downloadFile";
+        self.rules().check_chat("chat", chat)?;
+        validate::message_ids("message", std::slice::from_ref(message))?;
+        let body = DownloadFileBody {
+            chat_id: chat.as_str(),
+            id_message: message.as_str(),
+        };
+        let answer = self
+            .post(METHOD, &body, &self.inner.transport.limiters.download)
+            .await?;
+        let found: DownloadAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(found.download_url)
     }
 
     async fn send_typing(
@@ -1193,6 +1211,19 @@ fn wire_button(button: &reply::Button) -> WireButton<'_> {
         }
     }
     wire
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DownloadFileBody<'a> {
+    chat_id: &'a str,
+    id_message: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DownloadAnswer {
+    download_url: String,
 }
 
 #[derive(Serialize)]

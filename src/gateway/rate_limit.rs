@@ -30,6 +30,7 @@ pub struct RateLimits {
     sends_per_second: Option<NonZeroU32>,
     lookups_per_second: Option<NonZeroU32>,
     notifications_per_second: Option<NonZeroU32>,
+    downloads_per_second: Option<NonZeroU32>,
 }
 
 impl Default for RateLimits {
@@ -38,6 +39,7 @@ impl Default for RateLimits {
             sends_per_second: NonZeroU32::new(50),
             lookups_per_second: NonZeroU32::new(1),
             notifications_per_second: NonZeroU32::new(100),
+            downloads_per_second: NonZeroU32::new(5),
         }
     }
 }
@@ -55,6 +57,7 @@ impl RateLimits {
             sends_per_second: None,
             lookups_per_second: None,
             notifications_per_second: None,
+            downloads_per_second: None,
         }
     }
 
@@ -78,6 +81,20 @@ impl RateLimits {
     #[must_use]
     pub fn lookups_per_second(mut self, per_second: u32) -> Self {
         self.lookups_per_second = NonZeroU32::new(per_second);
+        self
+    }
+
+    /// downloadFile calls per second (GREEN-API: 5 on WhatsApp and Telegram; a MAX client
+    /// takes at most MAX's 1 whatever this says); 0 means unlimited.
+    #[must_use]
+    pub fn downloads_per_second(mut self, per_second: u32) -> Self {
+        self.downloads_per_second = NonZeroU32::new(per_second);
+        self
+    }
+
+    /// These limits with downloads at most `cap` a second.
+    pub(crate) fn cap_downloads(mut self, cap: NonZeroU32) -> Self {
+        self.downloads_per_second = self.downloads_per_second.map(|rate| rate.min(cap));
         self
     }
 
@@ -129,6 +146,8 @@ pub(crate) struct Limiters {
     pub(crate) read: Limiter,
     /// Forwards.
     pub(crate) forward: Limiter,
+    /// downloadFile.
+    pub(crate) download: Limiter,
     /// Any other method ([`Gateway::call_method`](crate::gateway::Gateway::call_method)).
     pub(crate) other: Limiter,
     pub(crate) contacts: Limiter,
@@ -152,6 +171,7 @@ impl Limiters {
             typing: Limiter::local(limits.sends_per_second),
             read: Limiter::local(limits.reads_per_second()),
             forward: Limiter::local(limits.sends_per_second),
+            download: Limiter::local(limits.downloads_per_second),
             other: Limiter::local(limits.sends_per_second),
             contacts: Limiter::local(limits.lookups_per_second),
             contact_info: Limiter::local(limits.lookups_per_second),
@@ -175,6 +195,7 @@ impl Limiters {
             typing: limiter("typing", limits.sends_per_second),
             read: limiter("read", limits.reads_per_second()),
             forward: limiter("forward", limits.sends_per_second),
+            download: limiter("download", limits.downloads_per_second),
             other: limiter("other", limits.sends_per_second),
             contacts: limiter("contacts", limits.lookups_per_second),
             contact_info: limiter("contact-info", limits.lookups_per_second),

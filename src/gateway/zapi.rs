@@ -544,6 +544,14 @@ impl Gateway for ZApi {
         self.send_limited(METHOD, &body, limiter).await
     }
 
+    async fn download_url(&self, _chat: &ChatId, _message: &MessageId) -> Result<String> {
+        // Z-API's callbacks carry each file's URL; it has no method to ask for one.
+        Err(Error::Unsupported {
+            gateway: GatewayKind::ZApi,
+            what: "a download URL of a received file (its callback carries it)",
+        })
+    }
+
     async fn send_typing(
         &self,
         _chat: &ChatId,

@@ -16,6 +16,7 @@
 //! ```
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 
 use crate::error::ValidationError;
@@ -102,6 +103,8 @@ pub(crate) struct Rules {
     pub(crate) poll_options: PollOptions,
     /// Whether sendInteractiveButtons and sendInteractiveButtonsReply exist (beta).
     pub(crate) buttons: bool,
+    /// downloadFile calls per second.
+    pub(crate) downloads_per_second: NonZeroU32,
     /// Whether sendTyping exists.
     pub(crate) send_typing: bool,
     /// Whether readChat exists.
@@ -178,6 +181,7 @@ static WHATSAPP: Rules = Rules {
     },
     poll_options: PollOptions::Named,
     buttons: true,
+    downloads_per_second: NonZeroU32::new(5).expect("5 is not zero"),
     send_typing: true,
     read_chat: true,
     forward_messages: true,
@@ -211,6 +215,7 @@ static MAX: Rules = Rules {
     poll_options: PollOptions::Named,
     // sendTyping and ForwardMessages are documented for MAX; readChat and buttons are not.
     buttons: false,
+    downloads_per_second: NonZeroU32::new(1).expect("1 is not zero"),
     send_typing: true,
     read_chat: false,
     forward_messages: true,
@@ -222,7 +227,7 @@ static MAX: Rules = Rules {
 /// 15 digits, E.164's range, as GREEN-API documents no bound for Telegram); `typingType` on
 /// texts. Its rate limits are WhatsApp's for every method hookbot calls (the default
 /// [`RateLimits`](crate::gateway::RateLimits)): sendContact 50/s, getContacts and
-/// getContactInfo 1/s each, sendPoll 50/s; of the methods it does not call, downloadFile 5/s.
+/// getContactInfo 1/s each, sendPoll 50/s, downloadFile 5/s.
 static TELEGRAM: Rules = Rules {
     kind: GatewayKind::GreenApiTelegram,
     name: "telegram",
@@ -253,6 +258,7 @@ static TELEGRAM: Rules = Rules {
     poll_options: PollOptions::Plain,
     // Buttons, sendTyping, readChat and forwardMessages are not documented for Telegram.
     buttons: false,
+    downloads_per_second: NonZeroU32::new(5).expect("5 is not zero"),
     send_typing: false,
     read_chat: false,
     forward_messages: false,
