@@ -79,7 +79,8 @@ impl<S> ServiceTable<S> {
 ///
 /// It dereferences to a [`Scope`]: the instance the event came to, the bot's state, and the
 /// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact),
-/// [`reply_file`](Scope::reply_file), [`reply_location`](Scope::reply_location),
+/// [`reply_file`](Scope::reply_file), [`reply_upload`](Scope::reply_upload),
+/// [`reply_location`](Scope::reply_location),
 /// [`reply_poll`](Scope::reply_poll), [`reply_buttons`](Scope::reply_buttons)).
 pub struct Context<S = (), D = ()> {
     event: Event,
@@ -290,6 +291,20 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::File(file))
     }
 
+    /// A file from this machine (a path, streamed, or bytes) to the chat, with its file name and
+    /// caption; await it to send.
+    ///
+    /// ```no_run
+    /// # async fn run(cx: hookbot::Context) -> hookbot::Result<()> {
+    /// use hookbot::reply::Upload;
+    ///
+    /// cx.reply_upload(Upload::from_path("reports/november.pdf")).quote().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_upload(&self, upload: reply::Upload) -> Reply<'_> {
+        self.reply_with(Outgoing::Upload(upload))
+    }
+
     /// A location pin to the chat; await it to send.
     pub fn reply_location(&self, location: reply::Location) -> Reply<'_> {
         self.reply_with(Outgoing::Location(location))
@@ -367,6 +382,7 @@ enum Outgoing {
     Text(String),
     Contact(ContactCard),
     File(reply::File),
+    Upload(reply::Upload),
     Location(reply::Location),
     Poll(reply::Poll),
     Buttons(reply::Buttons),
@@ -436,6 +452,9 @@ impl<'a> Reply<'a> {
             Outgoing::Text(text) => self.gateway.send_text(&chat, text, &self.options).await,
             Outgoing::Contact(card) => self.gateway.send_contact(&chat, card, &self.options).await,
             Outgoing::File(file) => self.gateway.send_file(&chat, file, &self.options).await,
+            Outgoing::Upload(upload) => {
+                self.gateway.send_upload(&chat, upload, &self.options).await
+            }
             Outgoing::Location(location) => {
                 self.gateway
                     .send_location(&chat, location, &self.options)

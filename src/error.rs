@@ -138,6 +138,13 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// The file to upload could not be read (missing, unreadable); nothing was sent.
+    #[error("could not read the file to upload: {source}")]
+    File {
+        /// What failed (shared, so that the error can be cloned).
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     /// The gateway cannot send this kind of message, or this option of it (see
     /// [`Capabilities`](crate::gateway::Capabilities)); nothing was sent.
     #[error("{gateway} cannot send {what}")]

@@ -39,6 +39,7 @@
 mod config;
 pub(crate) mod green_api;
 mod json;
+mod multipart;
 mod rate_limit;
 mod retry;
 mod transport;
@@ -111,6 +112,18 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         &self,
         chat: &ChatId,
         file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Uploads a file from this machine to `chat`, with its file name and caption: GREEN-API
+    /// sendFileByUpload, a multipart body streamed to the instance's media host (up to
+    /// 100 MB); Z-API, base64 inside send-image, send-video, send-audio or send-document (up
+    /// to 100 MB). A file that cannot be read is an [`Error::File`](crate::Error::File); a
+    /// larger one an [`Error::PayloadTooLarge`](crate::Error::PayloadTooLarge), before sending.
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
         options: &SendOptions,
     ) -> Result<SentMessage>;
 

@@ -1,5 +1,5 @@
-//! What a bot can send besides text and contact cards: a [`File`] by URL, a [`Location`], a
-//! [`Poll`] and [`Buttons`]. Each gateway client checks them against its documented rules before sending
+//! What a bot can send besides text and contact cards: a [`File`] by URL, an [`Upload`] from
+//! this machine, a [`Location`], a [`Poll`] and [`Buttons`]. Each gateway client checks them against its documented rules before sending
 //! (see [`Capabilities`](crate::gateway::Capabilities)); a handler sends them with
 //! [`reply_file`](crate::context::Scope::reply_file),
 //! [`reply_location`](crate::context::Scope::reply_location),
@@ -180,6 +180,134 @@ impl Poll {
     pub fn multiple_answers(mut self, multiple: bool) -> Self {
         self.multiple_answers = multiple;
         self
+    }
+}
+
+/// A file sent from this machine: read from a path (streamed, never held in memory whole, to
+/// GREEN-API's media host) or given as bytes; with its file name and an optional caption.
+/// GREEN-API takes up to 100 MB; Z-API takes it as base64 inside the send, up to the same.
+///
+/// ```no_run
+/// use hookbot::reply::Upload;
+///
+/// # fn run() -> hookbot::Result<()> {
+/// let report = Upload::from_path("reports/2026-11.pdf").caption("November");
+/// let chart = Upload::from_bytes(vec![0x89, b'P', b'N', b'G'], "chart.png");
+/// # let _ = (report, chart); Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Upload {
+    /// Where the file's bytes come from.
+    pub source: UploadSource,
+    /// The name the chat shows, with its extension.
+    pub file_name: String,
+    /// The text under the file.
+    pub caption: Option<String>,
+    /// Image, video, audio or document (guessed from the name's extension).
+    pub kind: MediaKind,
+}
+
+/// Where an [`Upload`]'s bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadSource {
+    /// A file on this machine, read as it is sent (again for each attempt).
+    Path(std::path::PathBuf),
+    /// Bytes in memory.
+    Bytes(bytes::Bytes),
+}
+
+impl Upload {
+    /// The file at `path`, named as its last component.
+    pub fn from_path(path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::with(UploadSource::Path(path), file_name)
+    }
+
+    /// `bytes`, named `file_name`.
+    pub fn from_bytes(bytes: impl Into<bytes::Bytes>, file_name: impl Into<String>) -> Self {
+        Self::with(UploadSource::Bytes(bytes.into()), file_name.into())
+    }
+
+    fn with(source: UploadSource, file_name: String) -> Self {
+        Self {
+            source,
+            kind: kind_of_name(&file_name),
+            file_name,
+            caption: None,
+        }
+    }
+
+    /// Names the file `file_name` in the chat.
+    #[must_use]
+    pub fn file_name(mut self, file_name: impl Into<String>) -> Self {
+        self.file_name = file_name.into();
+        self
+    }
+
+    /// Writes `caption` under the file.
+    #[must_use]
+    pub fn caption(mut self, caption: impl Into<String>) -> Self {
+        self.caption = Some(caption.into());
+        self
+    }
+
+    /// Sends it as `kind` rather than the kind guessed from its name.
+    #[must_use]
+    pub fn kind(mut self, kind: MediaKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The file's MIME type, from its name's extension (`application/octet-stream` when
+    /// unknown).
+    pub(crate) fn mime_type(&self) -> &'static str {
+        mime_of_name(&self.file_name)
+    }
+
+    /// The file's size in bytes.
+    pub(crate) async fn size(&self) -> std::io::Result<u64> {
+        match &self.source {
+            UploadSource::Path(path) => Ok(tokio::fs::metadata(path).await?.len()),
+            UploadSource::Bytes(bytes) => Ok(bytes.len() as u64),
+        }
+    }
+}
+
+fn mime_of_name(name: &str) -> &'static str {
+    let extension = extension(name).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "avi" => "video/x-msvideo",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "aac" => "audio/aac",
+        "wav" => "audio/wav",
+        "amr" => "audio/amr",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "zip" => "application/zip",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
     }
 }
 

@@ -13,7 +13,7 @@ use hookbot::event::MediaKind;
 use std::time::Duration;
 
 use hookbot::gateway::{Gateway, GatewayKind, SendOptions, TypingKind};
-use hookbot::reply::{Button, Buttons, File, Location, Poll};
+use hookbot::reply::{Button, Buttons, File, Location, Poll, Upload};
 use hookbot::{ChatId, Error, MessageId, Rule, ValidationError};
 use serde_json::json;
 use wiremock::MockServer;
@@ -1023,4 +1023,179 @@ async fn context_helpers_mark_read_type_forward_and_download_the_triggering_mess
         json!({"chatId": PERSON, "message": url}),
     );
     bot.stop().await.unwrap().unwrap();
+}
+
+// ---- uploads ----
+
+/// The part `name` of a multipart body: its headers and its content.
+fn part<'a>(body: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+    let start = body.find(&format!("Content-Disposition: form-data; name=\"{name}\""))?;
+    let rest = &body[start..];
+    let (headers, content) = rest.split_once("\r\n\r\n")?;
+    let end = content.find("\r\n--")?;
+    Some((headers, &content[..end]))
+}
+
+fn report_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, b"%PDF-1.7 the report").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn whatsapp_upload_streams_a_multipart_body_to_the_media_host() {
+    let api = green_api_server().await;
+    let media = server_answering(
+        200,
+        json!({"idMessage": "UP1", "urlFile": "https://x/y.pdf"}),
+    )
+    .await;
+    let client = hookbot::gateway::GreenApi::whatsapp(api.uri(), common::INSTANCE, common::TOKEN)
+        .media_url(media.uri())
+        .settings(common::fast_settings())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let upload = Upload::from_path(report_file(&dir)).caption("November");
+    let sent = client
+        .send_upload(&ChatId::from(PERSON), &upload, &quoting())
+        .await
+        .unwrap();
+    assert_eq!(sent.id.as_str(), "UP1");
+    assert_nothing_sent(&api).await;
+    let request = only_request(&media).await;
+    assert_eq!(request.url.path(), whatsapp_path("sendFileByUpload"));
+    let content_type = request
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        content_type.starts_with("multipart/form-data; boundary="),
+        "{content_type}"
+    );
+    let body = String::from_utf8(request.body.clone()).unwrap();
+    assert_eq!(part(&body, "chatId").unwrap().1, PERSON);
+    assert_eq!(part(&body, "fileName").unwrap().1, "report.pdf");
+    assert_eq!(part(&body, "caption").unwrap().1, "November");
+    assert_eq!(
+        part(&body, "quotedMessageId").unwrap().1,
+        "BAE5F4886F6F2D05"
+    );
+    let (headers, content) = part(&body, "file").unwrap();
+    assert!(headers.contains("filename=\"report.pdf\""), "{headers}");
+    assert!(
+        headers.contains("Content-Type: application/pdf"),
+        "{headers}"
+    );
+    assert_eq!(content, "%PDF-1.7 the report");
+}
+
+#[tokio::test]
+async fn an_upload_is_streamed_again_for_a_retry_after_a_refusal() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(429))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"idMessage": "UP2"})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sent = whatsapp(&server.uri())
+        .send_upload(
+            &ChatId::from(PERSON),
+            &Upload::from_path(report_file(&dir)),
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.id.as_str(), "UP2");
+    let received = common::requests(&server).await;
+    assert_eq!(received.len(), 2);
+    for request in received {
+        let body = String::from_utf8(request.body).unwrap();
+        assert_eq!(part(&body, "file").unwrap().1, "%PDF-1.7 the report");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_too_large_file_is_refused_before_sending() {
+    let server = green_api_server().await;
+    let client = whatsapp(&server.uri());
+    let chat = ChatId::from(PERSON);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = Upload::from_path(dir.path().join("missing.pdf"));
+    let error = client
+        .send_upload(&chat, &missing, &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::File { .. }), "{error:?}");
+    let huge = dir.path().join("huge.mp4");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+    let error = client
+        .send_upload(&chat, &Upload::from_path(&huge), &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::PayloadTooLarge { size: Some(size), limit } if size == 100 * 1024 * 1024 + 1 && limit == 100 * 1024 * 1024),
+        "{error:?}"
+    );
+    let error = invalid(
+        client
+            .send_upload(
+                &chat,
+                &Upload::from_bytes(&b"x"[..], "noext"),
+                &SendOptions::new(),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (error.field, error.rule),
+        ("upload.file_name", Rule::FileExtension)
+    );
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
+async fn zapi_upload_sends_the_file_as_base64_in_its_kinds_method() {
+    let server = zapi_server().await;
+    let client = zapi(&server.uri());
+    let chat = ChatId::from("5544999999999");
+    let png = Upload::from_bytes(&b"\x89PNG"[..], "chart.png").caption("Chart");
+    client
+        .send_upload(&chat, &png, &SendOptions::new())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    client
+        .send_upload(
+            &chat,
+            &Upload::from_path(report_file(&dir)),
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    let received = common::requests(&server).await;
+    assert_json_post(
+        &received[0],
+        &zapi_path("send-image"),
+        json!({"phone": "5544999999999", "image": "data:image/png;base64,iVBORw==", "caption": "Chart"}),
+    );
+    assert_json_post(
+        &received[1],
+        &zapi_path("send-document/pdf"),
+        json!({"phone": "5544999999999",
+               "document": "data:application/pdf;base64,JVBERi0xLjcgdGhlIHJlcG9ydA==",
+               "fileName": "report.pdf"}),
+    );
 }

@@ -20,9 +20,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::json;
+use super::multipart::Multipart;
 use super::rate_limit::Limiter;
 use super::transport::{
-    Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
+    Answer, Body, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
 };
 use super::validate::{self, is_digits};
 use super::{
@@ -36,8 +37,8 @@ use crate::reply;
 use crate::secret::Secret;
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
 use rules::{
-    Cards, MAX_BODY_BYTES, MAX_CAPTION_CHARS, Platform, PollOptions, Rules, TYPING_TIME_MS,
-    whatsapp_phone,
+    Cards, MAX_BODY_BYTES, MAX_CAPTION_CHARS, MAX_UPLOAD_BYTES, Platform, PollOptions, Rules,
+    TYPING_TIME_MS, whatsapp_phone,
 };
 
 /// How much longer than its `receiveTimeout` a receiveNotification call may take before the
@@ -75,6 +76,8 @@ struct Inner {
     api_url: Url,
     /// `{api_url}[/v3]/waInstance{id}`: each call's URL adds the method and the token.
     instance_url: Url,
+    /// `{media_url}[/v3]/waInstance{id}`: the same for uploads, on the media host.
+    media_instance_url: Url,
     instance: String,
     token: Secret,
     transport: Transport,
@@ -86,6 +89,7 @@ struct Inner {
 pub struct GreenApiBuilder {
     platform: Platform,
     api_url: String,
+    media_url: Option<String>,
     instance: String,
     token: Secret,
     settings: ClientSettings,
@@ -408,6 +412,7 @@ impl GreenApiBuilder {
         Self {
             platform,
             api_url: api_url.into(),
+            media_url: None,
             instance: instance.into(),
             token: token.into(),
             settings: ClientSettings::default(),
@@ -421,9 +426,22 @@ impl GreenApiBuilder {
         self
     }
 
-    /// Checks the URL and instance id and builds the client.
+    /// The instance's media host, where uploads go (GREEN-API's `mediaUrl`, e.g.
+    /// `https://7105.media.greenapi.com`). By default it is made from the API URL: `7105.api.`
+    /// becomes `7105.media.` on WhatsApp and MAX; Telegram and any other host upload to the API
+    /// URL itself.
+    pub fn media_url(mut self, media_url: impl Into<String>) -> Self {
+        self.media_url = Some(media_url.into());
+        self
+    }
+
+    /// Checks the URLs and instance id and builds the client.
     pub fn build(self) -> Result<GreenApi> {
         let api_url = base_url("api_url", &self.api_url)?;
+        let media_url = match &self.media_url {
+            Some(media_url) => base_url("media_url", media_url)?,
+            None => default_media_url(self.platform, &api_url),
+        };
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
@@ -437,21 +455,13 @@ impl GreenApiBuilder {
             HeaderMap::new(),
             vec![self.token.clone()],
         )?;
-        let mut instance_url = api_url.clone();
-        {
-            let mut path = instance_url
-                .path_segments_mut()
-                .expect("base_url accepts only base URLs");
-            path.pop_if_empty();
-            if let Some(prefix) = self.platform.rules().path_prefix {
-                path.push(prefix);
-            }
-            path.push(&format!("waInstance{}", self.instance));
-        }
+        let media_instance_url = instance_url(self.platform, &media_url, &self.instance);
+        let instance_url = instance_url(self.platform, &api_url, &self.instance);
         let inner = Inner {
             platform: self.platform,
             api_url,
             instance_url,
+            media_instance_url,
             instance: self.instance,
             token: self.token,
             transport,
@@ -460,6 +470,53 @@ impl GreenApiBuilder {
             inner: Arc::new(inner),
         })
     }
+}
+
+/// The size of `upload`'s file, refused when it cannot be read or is over `limit` bytes.
+pub(crate) async fn upload_size(upload: &reply::Upload, limit: u64) -> Result<u64> {
+    let size = upload.size().await.map_err(|error| Error::File {
+        source: Arc::new(error),
+    })?;
+    if size > limit {
+        return Err(Error::PayloadTooLarge {
+            size: Some(usize::try_from(size).unwrap_or(usize::MAX)),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(size)
+}
+
+/// `{url}[/v3]/waInstance{id}`.
+fn instance_url(platform: Platform, url: &Url, instance: &str) -> Url {
+    let mut instance_url = url.clone();
+    {
+        let mut path = instance_url
+            .path_segments_mut()
+            .expect("base_url accepts only base URLs");
+        path.pop_if_empty();
+        if let Some(prefix) = platform.rules().path_prefix {
+            path.push(prefix);
+        }
+        path.push(&format!("waInstance{instance}"));
+    }
+    instance_url
+}
+
+/// The media host GREEN-API gives an instance whose API host is `api_url`: `N.media.` for
+/// `N.api.` of greenapi.com or green-api.com on WhatsApp and MAX; else the API host itself.
+fn default_media_url(platform: Platform, api_url: &Url) -> Url {
+    let media_host = api_url.host_str().and_then(|host| {
+        let (number, domain) = host.split_once(".api.")?;
+        let official = is_digits(number) && matches!(domain, "greenapi.com" | "green-api.com");
+        (official && platform != Platform::Telegram).then(|| format!("{number}.media.{domain}"))
+    });
+    let mut media_url = api_url.clone();
+    if let Some(host) = media_host {
+        media_url
+            .set_host(Some(&host))
+            .expect("a host made of digits and a known domain is valid");
+    }
+    media_url
 }
 
 #[async_trait]
@@ -566,6 +623,49 @@ impl Gateway for GreenApi {
         };
         let limiter = &self.inner.transport.limiters.file;
         self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendFileByUpload";
+        self.rules().check_chat("chat", chat)?;
+        validate::upload(upload, MAX_CAPTION_CHARS)?;
+        let size = upload_size(upload, MAX_UPLOAD_BYTES).await?;
+        let mut fields = vec![
+            ("chatId", chat.to_string()),
+            ("fileName", upload.file_name.clone()),
+        ];
+        if let Some(caption) = &upload.caption {
+            fields.push(("caption", caption.clone()));
+        }
+        if let Some(quote) = self.media_quote(options, METHOD) {
+            fields.push(("quotedMessageId", quote.to_owned()));
+        }
+        let mut url = self.inner.media_instance_url.clone();
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(METHOD)
+            .push(self.inner.token.expose());
+        let call = Call {
+            name: METHOD,
+            method: Method::POST,
+            url,
+            body: Some(Body::Multipart(Multipart::new(
+                fields,
+                "file",
+                upload.clone(),
+                size,
+            ))),
+            limiter: &self.inner.transport.limiters.file,
+            idempotency: Idempotency::Send,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let sent: SendAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(SentMessage::new(sent.id_message))
     }
 
     async fn send_location(
@@ -1442,6 +1542,26 @@ struct JournalEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_media_host_is_made_from_an_official_api_host_except_on_telegram() {
+        let media = |platform, url: &str| {
+            default_media_url(platform, &Url::parse(url).unwrap()).to_string()
+        };
+        let whatsapp = media(Platform::WhatsApp, "https://7105.api.greenapi.com");
+        assert_eq!(whatsapp, "https://7105.media.greenapi.com/");
+        let max = media(Platform::Max, "https://3100.api.green-api.com");
+        assert_eq!(max, "https://3100.media.green-api.com/");
+        let telegram = media(Platform::Telegram, "https://4100.api.green-api.com");
+        assert_eq!(telegram, "https://4100.api.green-api.com/");
+        let local = media(Platform::WhatsApp, "http://127.0.0.1:9000");
+        assert_eq!(local, "http://127.0.0.1:9000/");
+        let lookalike = media(
+            Platform::WhatsApp,
+            "https://x.api.greenapi.com.evil.example",
+        );
+        assert_eq!(lookalike, "https://x.api.greenapi.com.evil.example/");
+    }
 
     #[test]
     fn contact_not_found_reads_the_id_from_plain_and_json_bodies() {

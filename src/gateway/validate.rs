@@ -153,6 +153,21 @@ pub(crate) fn file(file: &reply::File, max_caption_chars: usize) -> Checked<()> 
     Ok(())
 }
 
+/// An upload: a file name with an extension, a caption of at most `max_caption_chars`
+/// characters.
+pub(crate) fn upload(upload: &reply::Upload, max_caption_chars: usize) -> Checked<()> {
+    if !reply::has_extension(&upload.file_name) {
+        return Err(ValidationError::new(
+            "upload.file_name",
+            Rule::FileExtension,
+        ));
+    }
+    if let Some(caption) = &upload.caption {
+        text("upload.caption", caption, max_caption_chars)?;
+    }
+    Ok(())
+}
+
 /// A location: latitude within ±90 degrees, longitude within ±180.
 pub(crate) fn location(location: &reply::Location) -> Checked<()> {
     degrees("location.latitude", location.latitude, 90)?;

@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use base64::Engine;
+
 use super::green_api::rules::whatsapp_phone;
+use super::green_api::upload_size;
 use super::rate_limit::Limiter;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
@@ -53,6 +56,10 @@ const POLLS: PollLimits = PollLimits {
     multiple_answers: true,
     groups_only: false,
 };
+
+/// The largest file uploaded as base64 (Z-API documents none: GREEN-API's 100 MB, WhatsApp's
+/// own media limit).
+const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
 const ZAPI_CHAT: &str = "a Z-API phone or group id: digits, digits-digits or digits-group";
 
@@ -219,6 +226,44 @@ impl ZApi {
             idempotency: Idempotency::Send,
         };
         self.sent(METHOD, call).await
+    }
+
+    /// Sends `file` (by URL, or a base64 data URI) to `chat` with the method of its kind:
+    /// send-image, send-video, send-audio or send-document/{extension}; no sticker.
+    async fn send_media(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let (method, field) = match file.kind {
+            MediaKind::Image => ("send-image", "image"),
+            MediaKind::Video => ("send-video", "video"),
+            MediaKind::Audio => ("send-audio", "audio"),
+            MediaKind::Document => ("send-document", "document"),
+            _ => {
+                return Err(Error::Unsupported {
+                    gateway: GatewayKind::ZApi,
+                    what: "a sticker",
+                });
+            }
+        };
+        Self::drop_media_options(options, method);
+        let body = SendFileBody {
+            phone: chat.as_str(),
+            field,
+            url: &file.url,
+            file_name: (file.kind == MediaKind::Document).then_some(file.file_name.as_str()),
+            caption: file.caption.as_deref(),
+        };
+        let limiter = &self.inner.transport.limiters.file;
+        match file.kind {
+            MediaKind::Document => {
+                let extension = file.extension().unwrap_or_default();
+                self.send_document(&body, &extension, limiter).await
+            }
+            _ => self.send_limited(method, &body, limiter).await,
+        }
     }
 
     /// Logs the options that `method` (a file, location or poll) does not take: quote, typing,
@@ -417,34 +462,34 @@ impl Gateway for ZApi {
     ) -> Result<SentMessage> {
         validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
         validate::file(file, MAX_CAPTION_CHARS)?;
-        let (method, field) = match file.kind {
-            MediaKind::Image => ("send-image", "image"),
-            MediaKind::Video => ("send-video", "video"),
-            MediaKind::Audio => ("send-audio", "audio"),
-            MediaKind::Document => ("send-document", "document"),
-            _ => {
-                return Err(Error::Unsupported {
-                    gateway: GatewayKind::ZApi,
-                    what: "a sticker",
-                });
+        self.send_media(chat, file, options).await
+    }
+
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::upload(upload, MAX_CAPTION_CHARS)?;
+        upload_size(upload, MAX_UPLOAD_BYTES).await?;
+        let bytes = match &upload.source {
+            reply::UploadSource::Path(path) => {
+                Bytes::from(tokio::fs::read(path).await.map_err(|error| Error::File {
+                    source: Arc::new(error),
+                })?)
             }
+            reply::UploadSource::Bytes(bytes) => bytes.clone(),
         };
-        Self::drop_media_options(options, method);
-        let body = SendFileBody {
-            phone: chat.as_str(),
-            field,
-            url: &file.url,
-            file_name: (file.kind == MediaKind::Document).then_some(file.file_name.as_str()),
-            caption: file.caption.as_deref(),
-        };
-        let limiter = &self.inner.transport.limiters.file;
-        match file.kind {
-            MediaKind::Document => {
-                let extension = file.extension().unwrap_or_default();
-                self.send_document(&body, &extension, limiter).await
-            }
-            _ => self.send_limited(method, &body, limiter).await,
-        }
+        let data = format!(
+            "data:{};base64,{}",
+            upload.mime_type(),
+            base64::engine::general_purpose::STANDARD.encode(&bytes)
+        );
+        let mut file = reply::File::new(data, upload.file_name.clone()).kind(upload.kind);
+        file.caption = upload.caption.clone();
+        self.send_media(chat, &file, options).await
     }
 
     async fn send_location(

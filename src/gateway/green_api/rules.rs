@@ -27,6 +27,8 @@ use crate::id::ChatId;
 /// GREEN-API's limit on a request's JSON body, on every messenger: a larger one is answered
 /// 500 `request entity too large`.
 pub(crate) const MAX_BODY_BYTES: usize = 100 * 1024;
+/// sendFileByUpload's limit on a file, on every messenger: 100 MB.
+pub(crate) const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// `typingTime` bounds on every messenger, in milliseconds.
 pub(crate) const TYPING_TIME_MS: (u64, u64) = (1000, 20000);
 /// receiveNotification's `receiveTimeout` bounds, in seconds.
