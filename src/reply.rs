@@ -6,6 +6,11 @@
 //! [`reply_poll`](crate::context::Scope::reply_poll) and
 //! [`reply_buttons`](crate::context::Scope::reply_buttons).
 //!
+//! These sends are retried as texts are (see [`RetryPolicy`](crate::gateway::RetryPolicy)),
+//! except that after a failure that leaves open whether the gateway took one, no journal is
+//! read: it is reported as [`Error::SendUnconfirmed`](crate::Error::SendUnconfirmed), never
+//! repeated blindly.
+//!
 //! ```
 //! use hookbot::reply::{File, Location, Poll};
 //! use hookbot::event::MediaKind;

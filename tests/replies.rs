@@ -1199,3 +1199,14 @@ async fn zapi_upload_sends_the_file_as_base64_in_its_kinds_method() {
                "fileName": "report.pdf"}),
     );
 }
+
+#[tokio::test]
+async fn a_file_whose_send_may_have_gone_out_is_reported_unconfirmed_not_repeated() {
+    let server = server_answering(500, json!({"error": "internal"})).await;
+    let error = whatsapp(&server.uri())
+        .send_file(&ChatId::from(PERSON), &menu(), &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::SendUnconfirmed { .. }), "{error:?}");
+    assert_eq!(common::requests(&server).await.len(), 1);
+}
