@@ -1,4 +1,5 @@
-//! `cargo run --bin echo-bot`: answers each text with the same text (see `hookbot::bots::echo`).
+//! `cargo run --bin echo-bot`: answers each message with the same kind of message — text, file,
+//! location, contact card, poll (see `hookbot::bots::echo`).
 //! With no gateway configured it runs on the local sandbox and prints the web chat's URL.
 
 use hookbot::Bot;

@@ -31,6 +31,7 @@ use crate::gateway::{Gateway, GatewayKind, SendOptions, SentMessage, TypingKind}
 use crate::id::{ChatId, MessageId};
 use crate::instance::{Instance, Instances};
 use crate::memo::{Memo, Memos};
+use crate::reply;
 
 /// What the handlers of one instance's events share: the instance (its client and contact
 /// book) and the bot's state, one for all instances.
@@ -77,7 +78,10 @@ impl<S> ServiceTable<S> {
 /// state, `D` its [conversation](crate::conversation) state.
 ///
 /// It dereferences to a [`Scope`]: the instance the event came to, the bot's state, and the
-/// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact)).
+/// replies to the event's chat ([`reply`](Scope::reply), [`reply_contact`](Scope::reply_contact),
+/// [`reply_file`](Scope::reply_file), [`reply_upload`](Scope::reply_upload),
+/// [`reply_location`](Scope::reply_location),
+/// [`reply_poll`](Scope::reply_poll), [`reply_buttons`](Scope::reply_buttons)).
 pub struct Context<S = (), D = ()> {
     event: Event,
     matched: Matched,
@@ -118,6 +122,21 @@ impl<S, D> Context<S, D> {
     /// The message's text, when it has one.
     pub fn text(&self) -> Option<&str> {
         self.message()?.text()
+    }
+
+    /// Where to download the message's file: the URL its notification carried, else the
+    /// gateway's answer to GREEN-API downloadFile. `None` when the message holds no file.
+    pub async fn download_url(&self) -> Result<Option<String>> {
+        let Some(media) = self.message().and_then(Message::media) else {
+            return Ok(None);
+        };
+        if let Some(url) = &media.url {
+            return Ok(Some(url.clone()));
+        }
+        let (Some(chat), Some(id)) = (self.chat(), self.event.message_id()) else {
+            return Ok(None);
+        };
+        self.gateway().download_url(chat, id).await.map(Some)
     }
 
     /// The event's chat, when it has one.
@@ -258,6 +277,87 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::Contact(card.into()))
     }
 
+    /// A file by URL, with its file name and caption, to the chat; await it to send.
+    ///
+    /// ```no_run
+    /// # async fn run(cx: hookbot::Context) -> hookbot::Result<()> {
+    /// use hookbot::reply::File;
+    ///
+    /// let menu = File::new("https://example.com/menu.pdf", "menu.pdf").caption("Today's menu");
+    /// cx.reply_file(menu).quote().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_file(&self, file: reply::File) -> Reply<'_> {
+        self.reply_with(Outgoing::File(file))
+    }
+
+    /// A file from this machine (a path, streamed, or bytes) to the chat, with its file name and
+    /// caption; await it to send.
+    ///
+    /// ```no_run
+    /// # async fn run(cx: hookbot::Context) -> hookbot::Result<()> {
+    /// use hookbot::reply::Upload;
+    ///
+    /// cx.reply_upload(Upload::from_path("reports/november.pdf")).quote().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_upload(&self, upload: reply::Upload) -> Reply<'_> {
+        self.reply_with(Outgoing::Upload(upload))
+    }
+
+    /// A location pin to the chat; await it to send.
+    pub fn reply_location(&self, location: reply::Location) -> Reply<'_> {
+        self.reply_with(Outgoing::Location(location))
+    }
+
+    /// A poll to the chat; await it to send. Where the gateway cannot ask it (multiple answers
+    /// on GREEN-API MAX or Telegram), an [`Error::Unsupported`](crate::Error::Unsupported).
+    pub fn reply_poll(&self, poll: reply::Poll) -> Reply<'_> {
+        self.reply_with(Outgoing::Poll(poll))
+    }
+
+    /// A message with buttons to the chat; await it to send. Where the gateway has none (GREEN-API
+    /// MAX and Telegram), an [`Error::Unsupported`](crate::Error::Unsupported). A pressed reply
+    /// button comes back as [`Content::ButtonReply`](crate::Content::ButtonReply).
+    pub fn reply_buttons(&self, buttons: reply::Buttons) -> Reply<'_> {
+        self.reply_with(Outgoing::Buttons(buttons))
+    }
+
+    /// Shows "typing…" (or the activity `kind`) in the chat for `duration`, without a message
+    /// (GREEN-API WhatsApp and MAX sendTyping; elsewhere an
+    /// [`Error::Unsupported`](crate::Error::Unsupported): use [`Reply::typing`] there).
+    pub async fn typing(&self, duration: Duration, kind: Option<TypingKind>) -> Result<()> {
+        let chat = self.reply_chat()?;
+        self.gateway().send_typing(chat, duration, kind).await
+    }
+
+    /// Marks the chat read up to the triggering message (GREEN-API WhatsApp readChat, Z-API
+    /// read-message).
+    pub async fn mark_read(&self) -> Result<()> {
+        let chat = self.reply_chat()?;
+        self.gateway().mark_read(chat, self.trigger.as_ref()).await
+    }
+
+    /// Forwards the triggering message to `chat` (GREEN-API forwardMessages, Z-API
+    /// forward-message); the forwarded copy, as far as the gateway tells it.
+    pub async fn forward_to(&self, chat: impl Into<ChatId>) -> Result<Vec<SentMessage>> {
+        let from = self.reply_chat()?;
+        let trigger = self.trigger.as_ref().ok_or(ValidationError::new(
+            "message",
+            Rule::Required {
+                why: "there is no triggering message to forward",
+            },
+        ))?;
+        self.gateway()
+            .forward(&chat.into(), from, std::slice::from_ref(trigger))
+            .await
+    }
+
+    /// The chat replies go to, or the error that there is none.
+    fn reply_chat(&self) -> Result<&ChatId, ValidationError> {
+        self.chat.as_ref().ok_or(no_chat())
+    }
+
     fn reply_with(&self, outgoing: Outgoing) -> Reply<'_> {
         Reply::new(
             self.services.instance.gateway().as_ref(),
@@ -281,6 +381,11 @@ pub struct Reply<'a> {
 enum Outgoing {
     Text(String),
     Contact(ContactCard),
+    File(reply::File),
+    Upload(reply::Upload),
+    Location(reply::Location),
+    Poll(reply::Poll),
+    Buttons(reply::Buttons),
 }
 
 impl<'a> Reply<'a> {
@@ -342,17 +447,37 @@ impl<'a> Reply<'a> {
     }
 
     async fn send(self) -> Result<SentMessage> {
-        let chat = self.chat.ok_or(ValidationError::new(
-            "chat",
-            Rule::Required {
-                why: "the event has no chat to reply to: choose one with .to(chat)",
-            },
-        ))?;
+        let chat = self.chat.ok_or(no_chat())?;
         match &self.outgoing {
             Outgoing::Text(text) => self.gateway.send_text(&chat, text, &self.options).await,
             Outgoing::Contact(card) => self.gateway.send_contact(&chat, card, &self.options).await,
+            Outgoing::File(file) => self.gateway.send_file(&chat, file, &self.options).await,
+            Outgoing::Upload(upload) => {
+                self.gateway.send_upload(&chat, upload, &self.options).await
+            }
+            Outgoing::Location(location) => {
+                self.gateway
+                    .send_location(&chat, location, &self.options)
+                    .await
+            }
+            Outgoing::Poll(poll) => self.gateway.send_poll(&chat, poll, &self.options).await,
+            Outgoing::Buttons(buttons) => {
+                self.gateway
+                    .send_buttons(&chat, buttons, &self.options)
+                    .await
+            }
         }
     }
+}
+
+/// The error of a reply without a chat.
+fn no_chat() -> ValidationError {
+    ValidationError::new(
+        "chat",
+        Rule::Required {
+            why: "the event has no chat to reply to: choose one with .to(chat)",
+        },
+    )
 }
 
 impl<'a> IntoFuture for Reply<'a> {

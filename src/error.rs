@@ -138,6 +138,22 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// The file to upload could not be read (missing, unreadable); nothing was sent.
+    #[error("could not read the file to upload: {source}")]
+    File {
+        /// What failed (shared, so that the error can be cloned).
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The gateway cannot send this kind of message, or this option of it (see
+    /// [`Capabilities`](crate::gateway::Capabilities)); nothing was sent.
+    #[error("{gateway} cannot send {what}")]
+    Unsupported {
+        /// The gateway asked.
+        gateway: crate::gateway::GatewayKind,
+        /// What it cannot send: `a poll with multiple answers`, `a sticker`, ...
+        what: &'static str,
+    },
     /// The gateway answered 200 with a body hookbot cannot read.
     #[error("unexpected answer from the gateway: {reason}")]
     InvalidResponse {
@@ -280,6 +296,40 @@ pub enum Rule {
     /// cannot be shared as a card by phone number.
     #[error("is hidden by the contact: the card cannot be shared by phone number")]
     PhoneHidden,
+    /// A number of items within bounds (a poll's options).
+    #[error("must have {min} to {max} items, has {actual}")]
+    Count {
+        /// The fewest allowed.
+        min: usize,
+        /// The most allowed.
+        max: usize,
+        /// How many it has.
+        actual: usize,
+    },
+    /// Items that must differ from each other (a poll's options).
+    #[error("must not repeat {value:?}")]
+    Duplicate {
+        /// The first repeated item.
+        value: String,
+    },
+    /// A coordinate in degrees within bounds (latitude ±90, longitude ±180).
+    #[error("must be a number of degrees from -{max} to {max}, is {actual}")]
+    Degrees {
+        /// The bound on either side of zero.
+        max: u8,
+        /// The value given (as text, so that the rule stays comparable).
+        actual: String,
+    },
+    /// A file name with an extension (`menu.pdf`): the gateway tells a file's type by it.
+    #[error("must end in an extension such as .pdf or .jpg")]
+    FileExtension,
+    /// A gateway method's name: letters, digits, `-` and `_` (Z-API: several such segments
+    /// joined by `/`).
+    #[error("must be a method name: letters, digits, - and _")]
+    MethodName,
+    /// The method serves group chats only (GREEN-API Telegram polls).
+    #[error("must be a group chat: the gateway sends this to groups only")]
+    GroupChatOnly,
 }
 
 #[cfg(test)]

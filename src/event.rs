@@ -231,6 +231,16 @@ impl Message {
         }
     }
 
+    /// The received file of an image, video, audio, document or sticker message: its download
+    /// URL, file name, MIME type and caption (send it back with
+    /// [`reply::File::from_media`](crate::reply::File::from_media)).
+    pub fn media(&self) -> Option<&Media> {
+        match &self.content {
+            Content::Media(media) => Some(media),
+            _ => None,
+        }
+    }
+
     /// The best name for the sender: the phone-book name, else the name they gave themselves,
     /// else the phone number, else the sender's id.
     pub fn sender_display_name(&self) -> &str {

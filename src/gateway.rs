@@ -39,6 +39,7 @@
 mod config;
 pub(crate) mod green_api;
 mod json;
+mod multipart;
 mod rate_limit;
 mod retry;
 mod setup;
@@ -70,12 +71,14 @@ use crate::contact::{Contact, ContactCard, ContactInfo};
 use crate::error::Result;
 use crate::event::InstanceState;
 use crate::id::{ChatId, MessageId};
+use crate::reply;
 
 /// The longest wait a gateway's `Retry-After` can impose: one hour. A longer one (a figure of
 /// any size, or a date years ahead) is read as this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
-/// A hosted messaging gateway: sends messages and contact cards, reads the instance's contacts.
+/// A hosted messaging gateway: sends messages, contact cards, files, locations and polls, reads
+/// the instance's contacts.
 ///
 /// Implementations check each request against the gateway's rules before sending it. Options
 /// that a gateway cannot express (see [`Capabilities`]) are left out of the request and logged
@@ -106,6 +109,99 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         card: &ContactCard,
         options: &SendOptions,
     ) -> Result<SentMessage>;
+
+    /// Sends the file at a URL to `chat`, with its file name and caption (GREEN-API
+    /// sendFileByUrl; Z-API send-image, send-video, send-audio or send-document).
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Uploads a file from this machine to `chat`, with its file name and caption: GREEN-API
+    /// sendFileByUpload, a multipart body streamed to the instance's media host (up to
+    /// 100 MB); Z-API, base64 inside send-image, send-video, send-audio or send-document (up
+    /// to 100 MB). A file that cannot be read is an [`Error::File`](crate::Error::File); a
+    /// larger one an [`Error::PayloadTooLarge`](crate::Error::PayloadTooLarge), before sending.
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a location pin to `chat` (GREEN-API sendLocation, Z-API send-location).
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a poll to `chat` (GREEN-API sendPoll, Z-API send-poll). What the gateway cannot
+    /// ask (see [`PollLimits`]) is an [`Error::Unsupported`](crate::Error::Unsupported).
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Sends a message with buttons to `chat` (GREEN-API WhatsApp sendInteractiveButtonsReply
+    /// for reply buttons, sendInteractiveButtons for URL, call and copy buttons; Z-API
+    /// send-button-list, send-button-actions). [`Error::Unsupported`](crate::Error::Unsupported)
+    /// where the gateway has none ([`Capabilities::buttons`]) or cannot mix the kinds given.
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage>;
+
+    /// Where to download the file of the received `message` in `chat` (GREEN-API
+    /// downloadFile), for a notification that came without its
+    /// [`Media::url`](crate::event::Media::url). Z-API's callbacks always carry it: there an
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    async fn download_url(&self, chat: &ChatId, message: &MessageId) -> Result<String>;
+
+    /// Shows "typing…" (or the activity `kind`) in `chat` for `duration`, without sending a
+    /// message (GREEN-API sendTyping). [`Error::Unsupported`](crate::Error::Unsupported) where
+    /// the gateway has no such method ([`Capabilities::typing`]).
+    async fn send_typing(
+        &self,
+        chat: &ChatId,
+        duration: Duration,
+        kind: Option<TypingKind>,
+    ) -> Result<()>;
+
+    /// Marks `chat` read, up to `message` when given (GREEN-API readChat, Z-API read-message).
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the gateway cannot
+    /// ([`Capabilities::mark_read`]).
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()>;
+
+    /// Forwards the `messages` of the chat `from` to `chat` (GREEN-API forwardMessages, Z-API
+    /// forward-message one by one); the forwarded copies, as far as the gateway tells them.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the gateway cannot
+    /// ([`Capabilities::forward`]).
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>>;
+
+    /// Calls any other method of the gateway: `method` (GREEN-API: one name such as
+    /// `getStateInstance`; Z-API: a path such as `chats` or `contacts/5544999999999`) with
+    /// `body` as JSON (POST), or without a body (GET). The call goes through the same
+    /// transport as every other: the token stays secret, it waits for its turn under the send
+    /// rate limit, it is counted in the metrics, and it is retried only when the gateway
+    /// shows it did not take it (as a send is). Its answer is the gateway's JSON.
+    async fn call_method(
+        &self,
+        method: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value>;
 
     /// The instance's whole contact list.
     async fn contacts(&self) -> Result<Vec<Contact>>;
@@ -276,6 +372,34 @@ pub struct Capabilities {
     pub typing_contact: bool,
     /// Whether a send can be delayed by the gateway.
     pub delay: bool,
+    /// Whether a file by URL, a location and a poll can quote another message.
+    pub quote_media: bool,
+    /// The longest caption under a file, in characters.
+    pub max_caption_chars: usize,
+    /// What a poll may ask.
+    pub polls: PollLimits,
+    /// Whether messages with buttons can be sent ([`Gateway::send_buttons`]).
+    pub buttons: bool,
+    /// Whether a typing indicator can be shown without a message ([`Gateway::send_typing`]).
+    pub typing: bool,
+    /// Whether a chat can be marked read ([`Gateway::mark_read`]).
+    pub mark_read: bool,
+    /// Whether messages can be forwarded ([`Gateway::forward`]).
+    pub forward: bool,
+}
+
+/// What a gateway's polls may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PollLimits {
+    /// The longest question, in characters.
+    pub max_question_chars: usize,
+    /// The fewest and the most options.
+    pub options: (usize, usize),
+    /// Whether a poll can let a person pick several options.
+    pub multiple_answers: bool,
+    /// Whether polls can be sent to group chats only (GREEN-API Telegram).
+    pub groups_only: bool,
 }
 
 /// Per-call options of a send.

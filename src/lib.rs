@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod prelude;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod reply;
 pub mod router;
 pub mod sandbox;
 pub mod server;

@@ -15,5 +15,6 @@
 pub use crate::bot::{Bot, BotBuilder};
 pub use crate::context::Context;
 pub use crate::filter;
+pub use crate::reply;
 pub use crate::router::Router;
 pub use crate::{ChatId, Contact, ContactCard, Error, Event, MessageId, Result};

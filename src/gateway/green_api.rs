@@ -20,9 +20,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::json;
+use super::multipart::Multipart;
 use super::rate_limit::Limiter;
 use super::transport::{
-    Answer, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
+    Answer, Body, Call, Found, Idempotency, SendRecords, Transport, common_error, shorten,
 };
 use super::validate::{self, is_digits};
 use super::{
@@ -33,9 +34,13 @@ use crate::contact::{Contact, ContactCard, ContactInfo, PeerKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
 use crate::event::InstanceState;
 use crate::id::{ChatId, MessageId};
+use crate::reply;
 use crate::secret::Secret;
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
-use rules::{Cards, MAX_BODY_BYTES, Platform, Rules, TYPING_TIME_MS, whatsapp_phone};
+use rules::{
+    Cards, MAX_BODY_BYTES, MAX_CAPTION_CHARS, MAX_UPLOAD_BYTES, Platform, PollOptions, Rules,
+    TYPING_TIME_MS, whatsapp_phone,
+};
 
 /// How much longer than its `receiveTimeout` a receiveNotification call may take before the
 /// client gives up on it.
@@ -72,6 +77,8 @@ struct Inner {
     api_url: Url,
     /// `{api_url}[/v3]/waInstance{id}`: each call's URL adds the method and the token.
     instance_url: Url,
+    /// `{media_url}[/v3]/waInstance{id}`: the same for uploads, on the media host.
+    media_instance_url: Url,
     instance: String,
     token: Secret,
     transport: Transport,
@@ -83,6 +90,7 @@ struct Inner {
 pub struct GreenApiBuilder {
     platform: Platform,
     api_url: String,
+    media_url: Option<String>,
     instance: String,
     token: Secret,
     settings: ClientSettings,
@@ -288,8 +296,20 @@ impl GreenApi {
         body: &B,
         journaled: Option<SentMessages<'_>>,
     ) -> Result<SentMessage> {
+        let limiter = &self.inner.transport.limiters.send;
+        self.send_limited(method, body, limiter, journaled).await
+    }
+
+    /// [`send_message`](Self::send_message) under `limiter`.
+    async fn send_limited<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &Limiter,
+        journaled: Option<SentMessages<'_>>,
+    ) -> Result<SentMessage> {
         let transport = &self.inner.transport;
-        let call = self.post_call(method, body, &transport.limiters.send, Idempotency::Send)?;
+        let call = self.post_call(method, body, limiter, Idempotency::Send)?;
         let answer = match &journaled {
             Some(journaled) => {
                 transport
@@ -305,6 +325,26 @@ impl GreenApi {
             }
             Answer::Recorded(id) => Ok(SentMessage::new(id)),
         }
+    }
+
+    /// The error for what the messenger cannot send.
+    fn unsupported(&self, what: &'static str) -> Error {
+        Error::Unsupported {
+            gateway: self.kind(),
+            what,
+        }
+    }
+
+    /// The quote of a file, location or poll, after logging the options that `method` does not
+    /// take (typing, delay).
+    fn media_quote<'a>(&self, options: &'a SendOptions, method: &'static str) -> Option<&'a str> {
+        if options.typing.is_some() || options.typing_kind.is_some() {
+            log_dropped(self.kind(), method, "typing");
+        }
+        if options.delay.is_some() {
+            log_dropped(self.kind(), method, "delay");
+        }
+        self.quote(options, method, self.rules().quote_media)
     }
 
     /// POSTs `body` to `method`, a look-up, under `limiter`.
@@ -393,6 +433,7 @@ impl GreenApiBuilder {
         Self {
             platform,
             api_url: api_url.into(),
+            media_url: None,
             instance: instance.into(),
             token: token.into(),
             settings: ClientSettings::default(),
@@ -406,34 +447,42 @@ impl GreenApiBuilder {
         self
     }
 
-    /// Checks the URL and instance id and builds the client.
+    /// The instance's media host, where uploads go (GREEN-API's `mediaUrl`, e.g.
+    /// `https://7105.media.greenapi.com`). By default it is made from the API URL: `7105.api.`
+    /// becomes `7105.media.` on WhatsApp and MAX; Telegram and any other host upload to the API
+    /// URL itself.
+    pub fn media_url(mut self, media_url: impl Into<String>) -> Self {
+        self.media_url = Some(media_url.into());
+        self
+    }
+
+    /// Checks the URLs and instance id and builds the client.
     pub fn build(self) -> Result<GreenApi> {
         let api_url = base_url("api_url", &self.api_url)?;
+        let media_url = match &self.media_url {
+            Some(media_url) => base_url("media_url", media_url)?,
+            None => default_media_url(self.platform, &api_url),
+        };
         if !is_digits(&self.instance) {
             return Err(ValidationError::new("instance", Rule::DigitsOnly).into());
         }
-        let settings = self.settings;
+        let mut settings = self.settings;
+        settings.rate_limits = settings
+            .rate_limits
+            .cap_downloads(self.platform.rules().downloads_per_second);
         let transport = Transport::new(
             settings,
             (self.platform.gateway_kind(), &self.instance),
             HeaderMap::new(),
             vec![self.token.clone()],
         )?;
-        let mut instance_url = api_url.clone();
-        {
-            let mut path = instance_url
-                .path_segments_mut()
-                .expect("base_url accepts only base URLs");
-            path.pop_if_empty();
-            if let Some(prefix) = self.platform.rules().path_prefix {
-                path.push(prefix);
-            }
-            path.push(&format!("waInstance{}", self.instance));
-        }
+        let media_instance_url = instance_url(self.platform, &media_url, &self.instance);
+        let instance_url = instance_url(self.platform, &api_url, &self.instance);
         let inner = Inner {
             platform: self.platform,
             api_url,
             instance_url,
+            media_instance_url,
             instance: self.instance,
             token: self.token,
             transport,
@@ -442,6 +491,53 @@ impl GreenApiBuilder {
             inner: Arc::new(inner),
         })
     }
+}
+
+/// The size of `upload`'s file, refused when it cannot be read or is over `limit` bytes.
+pub(crate) async fn upload_size(upload: &reply::Upload, limit: u64) -> Result<u64> {
+    let size = upload.size().await.map_err(|error| Error::File {
+        source: Arc::new(error),
+    })?;
+    if size > limit {
+        return Err(Error::PayloadTooLarge {
+            size: Some(usize::try_from(size).unwrap_or(usize::MAX)),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(size)
+}
+
+/// `{url}[/v3]/waInstance{id}`.
+fn instance_url(platform: Platform, url: &Url, instance: &str) -> Url {
+    let mut instance_url = url.clone();
+    {
+        let mut path = instance_url
+            .path_segments_mut()
+            .expect("base_url accepts only base URLs");
+        path.pop_if_empty();
+        if let Some(prefix) = platform.rules().path_prefix {
+            path.push(prefix);
+        }
+        path.push(&format!("waInstance{instance}"));
+    }
+    instance_url
+}
+
+/// The media host GREEN-API gives an instance whose API host is `api_url`: `N.media.` for
+/// `N.api.` of greenapi.com or green-api.com on WhatsApp and MAX; else the API host itself.
+fn default_media_url(platform: Platform, api_url: &Url) -> Url {
+    let media_host = api_url.host_str().and_then(|host| {
+        let (number, domain) = host.split_once(".api.")?;
+        let official = is_digits(number) && matches!(domain, "greenapi.com" | "green-api.com");
+        (official && platform != Platform::Telegram).then(|| format!("{number}.media.{domain}"))
+    });
+    let mut media_url = api_url.clone();
+    if let Some(host) = media_host {
+        media_url
+            .set_host(Some(&host))
+            .expect("a host made of digits and a known domain is valid");
+    }
+    media_url
 }
 
 #[async_trait]
@@ -528,6 +624,286 @@ impl Gateway for GreenApi {
             typing_time,
         };
         self.send_message("sendContact", &body, journaled).await
+    }
+
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendFileByUrl";
+        self.rules().check_chat("chat", chat)?;
+        validate::file(file, MAX_CAPTION_CHARS)?;
+        let body = SendFileByUrlBody {
+            chat_id: chat.as_str(),
+            url_file: &file.url,
+            file_name: &file.file_name,
+            caption: file.caption.as_deref(),
+            quoted_message_id: self.media_quote(options, METHOD),
+        };
+        let limiter = &self.inner.transport.limiters.file;
+        self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendFileByUpload";
+        self.rules().check_chat("chat", chat)?;
+        validate::upload(upload, MAX_CAPTION_CHARS)?;
+        let size = upload_size(upload, MAX_UPLOAD_BYTES).await?;
+        let mut fields = vec![
+            ("chatId", chat.to_string()),
+            ("fileName", upload.file_name.clone()),
+        ];
+        if let Some(caption) = &upload.caption {
+            fields.push(("caption", caption.clone()));
+        }
+        if let Some(quote) = self.media_quote(options, METHOD) {
+            fields.push(("quotedMessageId", quote.to_owned()));
+        }
+        let mut url = self.inner.media_instance_url.clone();
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(METHOD)
+            .push(self.inner.token.expose());
+        let call = Call {
+            name: METHOD,
+            method: Method::POST,
+            url,
+            body: Some(Body::Multipart(Multipart::new(
+                fields,
+                "file",
+                upload.clone(),
+                size,
+            ))),
+            limiter: &self.inner.transport.limiters.file,
+            idempotency: Idempotency::Send,
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let sent: SendAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(SentMessage::new(sent.id_message))
+    }
+
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendLocation";
+        self.rules().check_chat("chat", chat)?;
+        validate::location(location)?;
+        let body = SendLocationBody {
+            chat_id: chat.as_str(),
+            latitude: location.latitude,
+            longitude: location.longitude,
+            name_location: location.name.as_deref(),
+            address: location.address.as_deref(),
+            quoted_message_id: self.media_quote(options, METHOD),
+        };
+        let limiter = &self.inner.transport.limiters.location;
+        self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "sendPoll";
+        let rules = self.rules();
+        let limits = rules.polls;
+        rules.check_chat("chat", chat)?;
+        if poll.multiple_answers && !limits.multiple_answers {
+            return Err(self.unsupported("a poll with multiple answers"));
+        }
+        if limits.groups_only {
+            validate::group_chat("chat", rules.chat_ids.is_group(chat.as_str()))?;
+        }
+        validate::poll(poll, limits.max_question_chars, limits.options)?;
+        let quoted_message_id = self.media_quote(options, METHOD);
+        let body = match rules.poll_options {
+            PollOptions::Named => SendPollBody {
+                chat_id: chat.as_str(),
+                message: &poll.question,
+                options: WirePollOptions::Named(
+                    poll.options
+                        .iter()
+                        .map(|option| OptionName {
+                            option_name: option,
+                        })
+                        .collect(),
+                ),
+                multiple_answers: poll.multiple_answers.then_some(true),
+                kind: None,
+                quoted_message_id,
+            },
+            PollOptions::Plain => SendPollBody {
+                chat_id: chat.as_str(),
+                message: &poll.question,
+                options: WirePollOptions::Plain(&poll.options),
+                multiple_answers: None,
+                kind: Some("regular"),
+                quoted_message_id,
+            },
+        };
+        let limiter = &self.inner.transport.limiters.poll;
+        self.send_limited(METHOD, &body, limiter, None).await
+    }
+
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let rules = self.rules();
+        if !rules.buttons {
+            return Err(self.unsupported("buttons"));
+        }
+        rules.check_chat("chat", chat)?;
+        validate::buttons(buttons, rules.max_text_chars)?;
+        let wire: Vec<WireButton<'_>> = buttons.buttons.iter().map(wire_button).collect();
+        let method = if buttons.replies_only() {
+            "sendInteractiveButtonsReply"
+        } else if wire.iter().all(|button| button.kind.is_some()) {
+            "sendInteractiveButtons"
+        } else {
+            return Err(self.unsupported("reply buttons together with URL, call or copy buttons"));
+        };
+        let body = SendButtonsBody {
+            chat_id: chat.as_str(),
+            header: buttons.header.as_deref(),
+            body: &buttons.text,
+            footer: buttons.footer.as_deref(),
+            buttons: wire,
+            quoted_message_id: self.media_quote(options, method),
+        };
+        let limiter = &self.inner.transport.limiters.buttons;
+        self.send_limited(method, &body, limiter, None).await
+    }
+
+    async fn download_url(&self, chat: &ChatId, message: &MessageId) -> Result<String> {
+        const METHOD: &str = "downloadFile";
+        self.rules().check_chat("chat", chat)?;
+        validate::message_ids("message", std::slice::from_ref(message))?;
+        let body = DownloadFileBody {
+            chat_id: chat.as_str(),
+            id_message: message.as_str(),
+        };
+        let answer = self
+            .post(METHOD, &body, &self.inner.transport.limiters.download)
+            .await?;
+        let found: DownloadAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(found.download_url)
+    }
+
+    async fn send_typing(
+        &self,
+        chat: &ChatId,
+        duration: Duration,
+        kind: Option<TypingKind>,
+    ) -> Result<()> {
+        const METHOD: &str = "sendTyping";
+        let rules = self.rules();
+        if !rules.send_typing {
+            return Err(self.unsupported("a typing indicator without a message"));
+        }
+        rules.check_chat("chat", chat)?;
+        let (min, max) = TYPING_TIME_MS;
+        let typing_time = validate::millis("duration", duration, min, max)?;
+        let typing_type = match kind {
+            Some(TypingKind::ChooseContact) => {
+                log_dropped(self.kind(), METHOD, "typing kind");
+                None
+            }
+            Some(kind) => Some(typing_type(kind)),
+            None => None,
+        };
+        let body = SendTypingBody {
+            chat_id: chat.as_str(),
+            typing_time,
+            typing_type,
+        };
+        let limiter = &self.inner.transport.limiters.typing;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Repeatable)?;
+        self.inner.transport.send(call, green_api_error).await?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()> {
+        const METHOD: &str = "readChat";
+        let rules = self.rules();
+        if !rules.read_chat {
+            return Err(self.unsupported("a read mark"));
+        }
+        rules.check_chat("chat", chat)?;
+        let body = ReadChatBody {
+            chat_id: chat.as_str(),
+            id_message: message.map(MessageId::as_str),
+        };
+        let limiter = &self.inner.transport.limiters.read;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Repeatable)?;
+        self.inner.transport.send(call, green_api_error).await?;
+        Ok(())
+    }
+
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>> {
+        const METHOD: &str = "forwardMessages";
+        let rules = self.rules();
+        if !rules.forward_messages {
+            return Err(self.unsupported("a forward"));
+        }
+        rules.check_chat("chat", chat)?;
+        rules.check_chat("from", from)?;
+        validate::message_ids("messages", messages)?;
+        let body = ForwardMessagesBody {
+            chat_id: chat.as_str(),
+            chat_id_from: from.as_str(),
+            messages: messages.iter().map(MessageId::as_str).collect(),
+        };
+        let limiter = &self.inner.transport.limiters.forward;
+        let call = self.post_call(METHOD, &body, limiter, Idempotency::Send)?;
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        let forwarded: ForwardAnswer = self.inner.transport.decode(METHOD, &answer)?;
+        Ok(forwarded
+            .messages
+            .into_iter()
+            .map(SentMessage::new)
+            .collect())
+    }
+
+    async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
+        validate::method_name("method", method, false)?;
+        let limiter = &self.inner.transport.limiters.other;
+        let call = match body {
+            Some(body) => {
+                let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
+                call.url = self.url(method);
+                call
+            }
+            None => Call {
+                name: "call_method",
+                method: Method::GET,
+                url: self.url(method),
+                body: None,
+                limiter,
+                idempotency: Idempotency::Send,
+            },
+        };
+        let answer = self.inner.transport.send(call, green_api_error).await?;
+        self.inner.transport.decode_any(method, &answer)
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
@@ -941,6 +1317,160 @@ struct SendMessageBody<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct SendButtonsBody<'a> {
+    chat_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<&'a str>,
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    footer: Option<&'a str>,
+    buttons: Vec<WireButton<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+/// A button of sendInteractiveButtons (`type` and its field) or of
+/// sendInteractiveButtonsReply (no `type`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireButton<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    button_id: &'a str,
+    button_text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copy_code: Option<&'a str>,
+}
+
+/// The wire form of `button`.
+fn wire_button(button: &reply::Button) -> WireButton<'_> {
+    let mut wire = WireButton {
+        kind: None,
+        button_id: &button.id,
+        button_text: &button.label,
+        url: None,
+        phone_number: None,
+        copy_code: None,
+    };
+    match &button.action {
+        reply::ButtonAction::Reply => {}
+        reply::ButtonAction::Url(url) => (wire.kind, wire.url) = (Some("url"), Some(url.as_str())),
+        reply::ButtonAction::Call(phone) => {
+            (wire.kind, wire.phone_number) = (Some("call"), Some(phone.as_str()));
+        }
+        reply::ButtonAction::Copy(code) => {
+            (wire.kind, wire.copy_code) = (Some("copy"), Some(code.as_str()))
+        }
+    }
+    wire
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DownloadFileBody<'a> {
+    chat_id: &'a str,
+    id_message: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DownloadAnswer {
+    download_url: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendTypingBody<'a> {
+    chat_id: &'a str,
+    typing_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_type: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadChatBody<'a> {
+    chat_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_message: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardMessagesBody<'a> {
+    chat_id: &'a str,
+    chat_id_from: &'a str,
+    messages: Vec<&'a str>,
+}
+
+/// forwardMessages' answer: the forwarded copies' ids.
+#[derive(Deserialize)]
+struct ForwardAnswer {
+    #[serde(default)]
+    messages: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendFileByUrlBody<'a> {
+    chat_id: &'a str,
+    url_file: &'a str,
+    file_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caption: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendLocationBody<'a> {
+    chat_id: &'a str,
+    latitude: f64,
+    longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_location: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendPollBody<'a> {
+    chat_id: &'a str,
+    message: &'a str,
+    options: WirePollOptions<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multiple_answers: Option<bool>,
+    /// Telegram's `type`: `regular` (not a quiz).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quoted_message_id: Option<&'a str>,
+}
+
+/// sendPoll's options: `[{optionName}]`, or Telegram's plain strings.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WirePollOptions<'a> {
+    Named(Vec<OptionName<'a>>),
+    Plain(&'a [String]),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OptionName<'a> {
+    option_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct SendContactBody<'a> {
     chat_id: &'a str,
     contact: WireContact<'a>,
@@ -1090,6 +1620,26 @@ struct JournalEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_media_host_is_made_from_an_official_api_host_except_on_telegram() {
+        let media = |platform, url: &str| {
+            default_media_url(platform, &Url::parse(url).unwrap()).to_string()
+        };
+        let whatsapp = media(Platform::WhatsApp, "https://7105.api.greenapi.com");
+        assert_eq!(whatsapp, "https://7105.media.greenapi.com/");
+        let max = media(Platform::Max, "https://3100.api.green-api.com");
+        assert_eq!(max, "https://3100.media.green-api.com/");
+        let telegram = media(Platform::Telegram, "https://4100.api.green-api.com");
+        assert_eq!(telegram, "https://4100.api.green-api.com/");
+        let local = media(Platform::WhatsApp, "http://127.0.0.1:9000");
+        assert_eq!(local, "http://127.0.0.1:9000/");
+        let lookalike = media(
+            Platform::WhatsApp,
+            "https://x.api.greenapi.com.evil.example",
+        );
+        assert_eq!(lookalike, "https://x.api.greenapi.com.evil.example/");
+    }
 
     #[test]
     fn contact_not_found_reads_the_id_from_plain_and_json_bodies() {

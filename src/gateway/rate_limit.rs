@@ -30,6 +30,7 @@ pub struct RateLimits {
     sends_per_second: Option<NonZeroU32>,
     lookups_per_second: Option<NonZeroU32>,
     notifications_per_second: Option<NonZeroU32>,
+    downloads_per_second: Option<NonZeroU32>,
 }
 
 impl Default for RateLimits {
@@ -38,6 +39,7 @@ impl Default for RateLimits {
             sends_per_second: NonZeroU32::new(50),
             lookups_per_second: NonZeroU32::new(1),
             notifications_per_second: NonZeroU32::new(100),
+            downloads_per_second: NonZeroU32::new(5),
         }
     }
 }
@@ -56,20 +58,44 @@ impl RateLimits {
             sends_per_second: None,
             lookups_per_second: None,
             notifications_per_second: None,
+            downloads_per_second: None,
         }
     }
 
-    /// Sends (text and contact cards together) per second; 0 means unlimited.
+    /// Sends per second: texts and contact cards together, and as many again of each of files,
+    /// locations, polls, buttons, typing indicators, forwards and other methods (GREEN-API limits each
+    /// method on its own; read marks take at most 10/s); 0 means unlimited.
     #[must_use]
     pub fn sends_per_second(mut self, per_second: u32) -> Self {
         self.sends_per_second = NonZeroU32::new(per_second);
         self
     }
 
+    /// Read marks per second: GREEN-API readChat's 10, or fewer when sends are limited to
+    /// fewer; none when sends are unlimited.
+    fn reads_per_second(&self) -> Option<NonZeroU32> {
+        const READ_CHAT: NonZeroU32 = NonZeroU32::new(10).expect("10 is not zero");
+        self.sends_per_second.map(|sends| sends.min(READ_CHAT))
+    }
+
     /// Contact-list and contact-info look-ups per second, each; 0 means unlimited.
     #[must_use]
     pub fn lookups_per_second(mut self, per_second: u32) -> Self {
         self.lookups_per_second = NonZeroU32::new(per_second);
+        self
+    }
+
+    /// downloadFile calls per second (GREEN-API: 5 on WhatsApp and Telegram; a MAX client
+    /// takes at most MAX's 1 whatever this says); 0 means unlimited.
+    #[must_use]
+    pub fn downloads_per_second(mut self, per_second: u32) -> Self {
+        self.downloads_per_second = NonZeroU32::new(per_second);
+        self
+    }
+
+    /// These limits with downloads at most `cap` a second.
+    pub(crate) fn cap_downloads(mut self, cap: NonZeroU32) -> Self {
+        self.downloads_per_second = self.downloads_per_second.map(|rate| rate.min(cap));
         self
     }
 
@@ -107,6 +133,24 @@ pub trait InstanceLimits: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub(crate) struct Limiters {
     pub(crate) send: Limiter,
+    /// Files by URL.
+    pub(crate) file: Limiter,
+    /// Locations.
+    pub(crate) location: Limiter,
+    /// Polls.
+    pub(crate) poll: Limiter,
+    /// Messages with buttons.
+    pub(crate) buttons: Limiter,
+    /// Typing indicators.
+    pub(crate) typing: Limiter,
+    /// Read marks (GREEN-API readChat: 10/s).
+    pub(crate) read: Limiter,
+    /// Forwards.
+    pub(crate) forward: Limiter,
+    /// downloadFile.
+    pub(crate) download: Limiter,
+    /// Any other method ([`Gateway::call_method`](crate::gateway::Gateway::call_method)).
+    pub(crate) other: Limiter,
     pub(crate) contacts: Limiter,
     pub(crate) contact_info: Limiter,
     pub(crate) receive_notification: Limiter,
@@ -123,6 +167,15 @@ impl Limiters {
     pub(crate) fn new(limits: RateLimits) -> Self {
         Self {
             send: Limiter::local(limits.sends_per_second),
+            file: Limiter::local(limits.sends_per_second),
+            location: Limiter::local(limits.sends_per_second),
+            poll: Limiter::local(limits.sends_per_second),
+            buttons: Limiter::local(limits.sends_per_second),
+            typing: Limiter::local(limits.sends_per_second),
+            read: Limiter::local(limits.reads_per_second()),
+            forward: Limiter::local(limits.sends_per_second),
+            download: Limiter::local(limits.downloads_per_second),
+            other: Limiter::local(limits.sends_per_second),
             contacts: Limiter::local(limits.lookups_per_second),
             contact_info: Limiter::local(limits.lookups_per_second),
             receive_notification: Limiter::local(limits.notifications_per_second),
@@ -139,6 +192,15 @@ impl Limiters {
         let limiter = |group, rate| Limiter::shared(shared, group, rate);
         Self {
             send: limiter("send", limits.sends_per_second),
+            file: limiter("file", limits.sends_per_second),
+            location: limiter("location", limits.sends_per_second),
+            poll: limiter("poll", limits.sends_per_second),
+            buttons: limiter("buttons", limits.sends_per_second),
+            typing: limiter("typing", limits.sends_per_second),
+            read: limiter("read", limits.reads_per_second()),
+            forward: limiter("forward", limits.sends_per_second),
+            download: limiter("download", limits.downloads_per_second),
+            other: limiter("other", limits.sends_per_second),
             contacts: limiter("contacts", limits.lookups_per_second),
             contact_info: limiter("contact-info", limits.lookups_per_second),
             receive_notification: limiter("receive-notification", limits.notifications_per_second),

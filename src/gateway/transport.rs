@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use super::multipart::Multipart;
 use super::rate_limit::{Limiter, Limiters};
 use super::{ClientSettings, GatewayKind, MAX_RETRY_AFTER, RetryPolicy};
 use crate::error::{Error, Result};
@@ -41,12 +42,27 @@ pub(crate) struct Call<'a> {
     pub(crate) name: &'static str,
     pub(crate) method: Method,
     pub(crate) url: Url,
-    /// The JSON body, already checked against the gateway's size limit; shared by the
-    /// attempts, not copied for each.
-    pub(crate) body: Option<Bytes>,
+    /// The body, already checked against the gateway's size limit; shared by the attempts,
+    /// not copied for each.
+    pub(crate) body: Option<Body>,
     pub(crate) limiter: &'a Limiter,
     /// Whether the call may be repeated when it may have been taken.
     pub(crate) idempotency: Idempotency,
+}
+
+/// A request's body.
+pub(crate) enum Body {
+    /// JSON.
+    Json(Bytes),
+    /// An upload, streamed anew for each attempt.
+    Multipart(Multipart),
+}
+
+impl From<Vec<u8>> for Body {
+    /// A JSON body.
+    fn from(json: Vec<u8>) -> Self {
+        Body::Json(json.into())
+    }
 }
 
 /// What a gateway's records of sent messages say about one send.
@@ -292,10 +308,26 @@ impl Transport {
         if !self.headers.is_empty() {
             request = request.headers(self.headers.clone());
         }
-        if let Some(body) = &call.body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+        match &call.body {
+            Some(Body::Json(body)) => {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            Some(Body::Multipart(multipart)) => {
+                let body = multipart.body().await.map_err(|error| Failure {
+                    error: Error::File {
+                        source: Arc::new(error),
+                    },
+                    retry_after: None,
+                    reach: Reach::Refused,
+                })?;
+                request = request
+                    .header(CONTENT_TYPE, multipart.content_type())
+                    .header(CONTENT_LENGTH, multipart.content_length())
+                    .body(body);
+            }
+            None => {}
         }
         let response = request
             .send()
@@ -368,6 +400,15 @@ impl Transport {
         serde_json::from_slice(body).map_err(|error| Error::InvalidResponse {
             reason: shorten(&self.redact(&format!("{method}: {error}"))),
         })
+    }
+
+    /// Any JSON answer of `method`; `null` for an empty one.
+    pub(crate) fn decode_any(&self, method: &str, body: &[u8]) -> Result<serde_json::Value> {
+        if body.trim_ascii().is_empty() {
+            Ok(serde_json::Value::Null)
+        } else {
+            self.decode(method, body)
+        }
     }
 
     /// The body, trimmed, with every secret replaced by `***`.

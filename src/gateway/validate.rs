@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::contact::ContactCard;
 use crate::error::{Rule, ValidationError};
 use crate::id::ChatId;
+use crate::reply;
 
 type Checked<T> = Result<T, ValidationError>;
 
@@ -127,6 +128,184 @@ pub(crate) fn individual_chat(field: &'static str, chat: &ChatId) -> Checked<()>
 /// Whether `text` is one or more ASCII digits.
 pub(crate) fn is_digits(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// An absolute `http` or `https` URL.
+pub(crate) fn http_url(field: &'static str, url: &str) -> Checked<()> {
+    let parsed = url::Url::parse(url).ok();
+    if parsed.is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::HttpUrl))
+    }
+}
+
+/// A file by URL: an http(s) URL, a file name with an extension, a caption of at most
+/// `max_caption_chars` characters.
+pub(crate) fn file(file: &reply::File, max_caption_chars: usize) -> Checked<()> {
+    http_url("file.url", &file.url)?;
+    if !reply::has_extension(&file.file_name) {
+        return Err(ValidationError::new("file.file_name", Rule::FileExtension));
+    }
+    if let Some(caption) = &file.caption {
+        text("file.caption", caption, max_caption_chars)?;
+    }
+    Ok(())
+}
+
+/// An upload: a file name with an extension, a caption of at most `max_caption_chars`
+/// characters.
+pub(crate) fn upload(upload: &reply::Upload, max_caption_chars: usize) -> Checked<()> {
+    if !reply::has_extension(&upload.file_name) {
+        return Err(ValidationError::new(
+            "upload.file_name",
+            Rule::FileExtension,
+        ));
+    }
+    if let Some(caption) = &upload.caption {
+        text("upload.caption", caption, max_caption_chars)?;
+    }
+    Ok(())
+}
+
+/// A location: latitude within ±90 degrees, longitude within ±180.
+pub(crate) fn location(location: &reply::Location) -> Checked<()> {
+    degrees("location.latitude", location.latitude, 90)?;
+    degrees("location.longitude", location.longitude, 180)
+}
+
+fn degrees(field: &'static str, value: f64, max: u8) -> Checked<()> {
+    if value.is_finite() && value.abs() <= f64::from(max) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            Rule::Degrees {
+                max,
+                actual: value.to_string(),
+            },
+        ))
+    }
+}
+
+/// A poll: a question of at most `max_question_chars` characters, `min..=max` options, none
+/// empty, none repeated.
+pub(crate) fn poll(
+    poll: &reply::Poll,
+    max_question_chars: usize,
+    (min, max): (usize, usize),
+) -> Checked<()> {
+    text("poll.question", &poll.question, max_question_chars)?;
+    let actual = poll.options.len();
+    if !(min..=max).contains(&actual) {
+        return Err(ValidationError::new(
+            "poll.options",
+            Rule::Count { min, max, actual },
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for option in &poll.options {
+        if option.trim().is_empty() {
+            return Err(ValidationError::new("poll.options", Rule::Empty));
+        }
+        if !seen.insert(option.as_str()) {
+            return Err(ValidationError::new(
+                "poll.options",
+                Rule::Duplicate {
+                    value: option.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A chat that `is_group` says is a group's.
+pub(crate) fn group_chat(field: &'static str, is_group: bool) -> Checked<()> {
+    if is_group {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::GroupChatOnly))
+    }
+}
+
+/// Message ids to act on: at least one, none empty.
+pub(crate) fn message_ids(field: &'static str, ids: &[crate::id::MessageId]) -> Checked<()> {
+    if ids.is_empty() || ids.iter().any(|id| id.as_str().trim().is_empty()) {
+        Err(ValidationError::new(field, Rule::Empty))
+    } else {
+        Ok(())
+    }
+}
+
+/// A method name of letters, digits, `-` and `_`; with `paths`, several such segments joined
+/// by `/` (a Z-API path such as `contacts/5544999999999`).
+pub(crate) fn method_name(field: &'static str, method: &str, paths: bool) -> Checked<()> {
+    let segment_fits = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    let fits = if paths {
+        method.split('/').all(segment_fits)
+    } else {
+        segment_fits(method)
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, Rule::MethodName))
+    }
+}
+
+/// The most buttons under a message.
+pub(crate) const MAX_BUTTONS: usize = 3;
+/// The longest button label, in characters.
+pub(crate) const MAX_BUTTON_LABEL_CHARS: usize = 25;
+
+/// Buttons: a text of at most `max_text_chars`, 1 to 3 buttons with different, non-empty
+/// ids and labels of at most 25 characters, each action well-formed (an http(s) URL, a phone
+/// of digits, a non-empty code).
+pub(crate) fn buttons(buttons: &reply::Buttons, max_text_chars: usize) -> Checked<()> {
+    text("buttons.text", &buttons.text, max_text_chars)?;
+    let actual = buttons.buttons.len();
+    if !(1..=MAX_BUTTONS).contains(&actual) {
+        return Err(ValidationError::new(
+            "buttons.buttons",
+            Rule::Count {
+                min: 1,
+                max: MAX_BUTTONS,
+                actual,
+            },
+        ));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for button in &buttons.buttons {
+        if button.id.trim().is_empty() {
+            return Err(ValidationError::new("button.id", Rule::Empty));
+        }
+        if !ids.insert(button.id.as_str()) {
+            return Err(ValidationError::new(
+                "button.id",
+                Rule::Duplicate {
+                    value: button.id.clone(),
+                },
+            ));
+        }
+        text("button.label", &button.label, MAX_BUTTON_LABEL_CHARS)?;
+        match &button.action {
+            reply::ButtonAction::Url(url) => http_url("button.url", url)?,
+            reply::ButtonAction::Call(phone) if !is_digits(phone) || phone.is_empty() => {
+                return Err(ValidationError::new("button.phone", Rule::DigitsOnly));
+            }
+            reply::ButtonAction::Copy(code) if code.trim().is_empty() => {
+                return Err(ValidationError::new("button.code", Rule::Empty));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

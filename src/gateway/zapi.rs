@@ -17,17 +17,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use base64::Engine;
+
 use super::green_api::rules::whatsapp_phone;
+use super::green_api::upload_size;
+use super::rate_limit::Limiter;
 use super::transport::{Call, Idempotency, Transport, common_error};
 use super::validate::{self, is_digits};
 use super::{
-    Capabilities, ClientSettings, Gateway, GatewayKind, SendOptions, SentMessage, WebhookChange,
-    WebhookTarget, base_url, log_dropped,
+    Capabilities, ClientSettings, Gateway, GatewayKind, PollLimits, SendOptions, SentMessage,
+    TypingKind, WebhookChange, WebhookTarget, base_url, log_dropped,
 };
 use crate::contact::{Contact, ContactCard, ContactInfo, ContactKind, non_blank};
 use crate::error::{Error, Result, Rule, ValidationError};
-use crate::event::InstanceState;
-use crate::id::ChatId;
+use crate::event::{InstanceState, MediaKind};
+use crate::id::{ChatId, MessageId};
+use crate::reply;
 use crate::secret::Secret;
 
 /// `delayMessage` and `delayTyping` bounds, in seconds.
@@ -40,6 +45,21 @@ const PHONE_DIGITS: (usize, usize) = (8, 15);
 const CONTACTS_PAGE_SIZE: usize = 1000;
 /// A bound on pages, against a server that ignores `page`.
 const MAX_CONTACT_PAGES: usize = 1000;
+
+/// The longest caption under a file, in characters (Z-API documents none: WhatsApp's reported
+/// limit, as on GREEN-API).
+const MAX_CAPTION_CHARS: usize = 1024;
+/// Z-API's polls: WhatsApp's limits (a question of up to 255 characters, 2 to 12 options).
+const POLLS: PollLimits = PollLimits {
+    max_question_chars: 255,
+    options: (2, 12),
+    multiple_answers: true,
+    groups_only: false,
+};
+
+/// The largest file uploaded as base64 (Z-API documents none: GREEN-API's 100 MB, WhatsApp's
+/// own media limit).
+const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
 const ZAPI_CHAT: &str = "a Z-API phone or group id: digits, digits-digits or digits-group";
 
@@ -127,9 +147,19 @@ impl ZApi {
         method: &'static str,
         body: &B,
     ) -> Result<SentMessage> {
+        let limiter = &self.inner.transport.limiters.send;
+        self.send_limited(method, body, limiter).await
+    }
+
+    /// [`send_message`](Self::send_message) under `limiter`.
+    async fn send_limited<B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &Limiter,
+    ) -> Result<SentMessage> {
         let body = serde_json::to_vec(body)
             .expect("request bodies are plain structs that always serialise");
-        let limiter = &self.inner.transport.limiters.send;
         let call = Call {
             name: method,
             method: Method::POST,
@@ -138,6 +168,11 @@ impl ZApi {
             limiter,
             idempotency: Idempotency::Send,
         };
+        self.sent(method, call).await
+    }
+
+    /// Makes the send `call` of `method` and reads the new message's id.
+    async fn sent(&self, method: &'static str, call: Call<'_>) -> Result<SentMessage> {
         let answer = self.inner.transport.send(call, zapi_error).await?;
         let sent: SendAnswer = self.inner.transport.decode(method, &answer)?;
         Ok(SentMessage::new(sent.message_id.or(sent.id).ok_or_else(
@@ -145,6 +180,104 @@ impl ZApi {
                 reason: format!("{method}: no messageId in the answer"),
             },
         )?))
+    }
+
+    /// A POST of `body` to `method` under `limiter`, which may be repeated.
+    fn post<'a, B: Serialize>(
+        &self,
+        method: &'static str,
+        body: &B,
+        limiter: &'a Limiter,
+    ) -> Call<'a> {
+        Call {
+            name: method,
+            method: Method::POST,
+            url: self.url(&[method]),
+            body: Some(
+                serde_json::to_vec(body)
+                    .expect("request bodies are plain structs that always serialise")
+                    .into(),
+            ),
+            limiter,
+            idempotency: Idempotency::Repeatable,
+        }
+    }
+
+    /// send-document/{extension}: a separate path per file type, the same call otherwise.
+    async fn send_document(
+        &self,
+        body: &SendFileBody<'_>,
+        extension: &str,
+        limiter: &Limiter,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-document";
+        let body = serde_json::to_vec(body)
+            .expect("request bodies are plain structs that always serialise");
+        let mut url = self.url(&[METHOD]);
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .push(extension);
+        let call = Call {
+            name: METHOD,
+            method: Method::POST,
+            url,
+            body: Some(body.into()),
+            limiter,
+            idempotency: Idempotency::Send,
+        };
+        self.sent(METHOD, call).await
+    }
+
+    /// Sends `file` (by URL, or a base64 data URI) to `chat` with the method of its kind:
+    /// send-image, send-video, send-audio or send-document/{extension}; no sticker.
+    async fn send_media(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        let (method, field) = match file.kind {
+            MediaKind::Image => ("send-image", "image"),
+            MediaKind::Video => ("send-video", "video"),
+            MediaKind::Audio => ("send-audio", "audio"),
+            MediaKind::Document => ("send-document", "document"),
+            _ => {
+                return Err(Error::Unsupported {
+                    gateway: GatewayKind::ZApi,
+                    what: "a sticker",
+                });
+            }
+        };
+        Self::drop_media_options(options, method);
+        let body = SendFileBody {
+            phone: chat.as_str(),
+            field,
+            url: &file.url,
+            file_name: (file.kind == MediaKind::Document).then_some(file.file_name.as_str()),
+            caption: file.caption.as_deref(),
+        };
+        let limiter = &self.inner.transport.limiters.file;
+        match file.kind {
+            MediaKind::Document => {
+                let extension = file.extension().unwrap_or_default();
+                self.send_document(&body, &extension, limiter).await
+            }
+            _ => self.send_limited(method, &body, limiter).await,
+        }
+    }
+
+    /// Logs the options that `method` (a file, location or poll) does not take: quote, typing,
+    /// delay.
+    fn drop_media_options(options: &SendOptions, method: &'static str) {
+        if options.quote.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "quote");
+        }
+        if options.typing.is_some() || options.typing_kind.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "typing");
+        }
+        if options.delay.is_some() {
+            log_dropped(GatewayKind::ZApi, method, "delay");
+        }
     }
 
     async fn get(&self, name: &'static str, url: Url, lookup: Lookup) -> Result<Bytes> {
@@ -289,6 +422,13 @@ impl Gateway for ZApi {
             typing_kind: false,
             typing_contact: false,
             delay: true,
+            quote_media: false,
+            max_caption_chars: MAX_CAPTION_CHARS,
+            polls: POLLS,
+            buttons: true,
+            typing: false,
+            mark_read: true,
+            forward: true,
         }
     }
 
@@ -385,6 +525,230 @@ impl Gateway for ZApi {
         }
     }
 
+    async fn send_file(
+        &self,
+        chat: &ChatId,
+        file: &reply::File,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::file(file, MAX_CAPTION_CHARS)?;
+        self.send_media(chat, file, options).await
+    }
+
+    async fn send_upload(
+        &self,
+        chat: &ChatId,
+        upload: &reply::Upload,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::upload(upload, MAX_CAPTION_CHARS)?;
+        upload_size(upload, MAX_UPLOAD_BYTES).await?;
+        let bytes = match &upload.source {
+            reply::UploadSource::Path(path) => {
+                Bytes::from(tokio::fs::read(path).await.map_err(|error| Error::File {
+                    source: Arc::new(error),
+                })?)
+            }
+            reply::UploadSource::Bytes(bytes) => bytes.clone(),
+        };
+        let data = format!(
+            "data:{};base64,{}",
+            upload.mime_type(),
+            base64::engine::general_purpose::STANDARD.encode(&bytes)
+        );
+        let mut file = reply::File::new(data, upload.file_name.clone()).kind(upload.kind);
+        file.caption = upload.caption.clone();
+        self.send_media(chat, &file, options).await
+    }
+
+    async fn send_location(
+        &self,
+        chat: &ChatId,
+        location: &reply::Location,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-location";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::location(location)?;
+        let body = SendLocationBody {
+            phone: chat.as_str(),
+            title: location_text("location.name", location.name.as_deref())?,
+            address: location_text("location.address", location.address.as_deref())?,
+            latitude: location.latitude.to_string(),
+            longitude: location.longitude.to_string(),
+        };
+        Self::drop_media_options(options, METHOD);
+        let limiter = &self.inner.transport.limiters.location;
+        self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn send_poll(
+        &self,
+        chat: &ChatId,
+        poll: &reply::Poll,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        const METHOD: &str = "send-poll";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::poll(poll, POLLS.max_question_chars, POLLS.options)?;
+        Self::drop_media_options(options, METHOD);
+        let body = SendPollBody {
+            phone: chat.as_str(),
+            message: &poll.question,
+            poll: poll
+                .options
+                .iter()
+                .map(|option| PollOption { name: option })
+                .collect(),
+            poll_max_options: (!poll.multiple_answers).then_some(1),
+        };
+        let limiter = &self.inner.transport.limiters.poll;
+        self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn send_buttons(
+        &self,
+        chat: &ChatId,
+        buttons: &reply::Buttons,
+        options: &SendOptions,
+    ) -> Result<SentMessage> {
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::buttons(buttons, MAX_TEXT_CHARS)?;
+        let limiter = &self.inner.transport.limiters.buttons;
+        if buttons.replies_only() {
+            const METHOD: &str = "send-button-list";
+            Self::drop_media_options(options, METHOD);
+            if buttons.header.is_some() || buttons.footer.is_some() {
+                log_dropped(GatewayKind::ZApi, METHOD, "header and footer");
+            }
+            let body = SendButtonListBody {
+                phone: chat.as_str(),
+                message: &buttons.text,
+                button_list: ButtonList {
+                    buttons: buttons
+                        .buttons
+                        .iter()
+                        .map(|button| ListButton {
+                            id: &button.id,
+                            label: &button.label,
+                        })
+                        .collect(),
+                },
+            };
+            return self.send_limited(METHOD, &body, limiter).await;
+        }
+        const METHOD: &str = "send-button-actions";
+        Self::drop_media_options(options, METHOD);
+        let button_actions = buttons
+            .buttons
+            .iter()
+            .map(button_action)
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Error::Unsupported {
+                gateway: GatewayKind::ZApi,
+                what: "a copy button",
+            })?;
+        let body = SendButtonActionsBody {
+            phone: chat.as_str(),
+            message: &buttons.text,
+            title: buttons.header.as_deref(),
+            footer: buttons.footer.as_deref(),
+            button_actions,
+        };
+        self.send_limited(METHOD, &body, limiter).await
+    }
+
+    async fn download_url(&self, _chat: &ChatId, _message: &MessageId) -> Result<String> {
+        // Z-API's callbacks carry each file's URL; it has no method to ask for one.
+        Err(Error::Unsupported {
+            gateway: GatewayKind::ZApi,
+            what: "a download URL of a received file (its callback carries it)",
+        })
+    }
+
+    async fn send_typing(
+        &self,
+        _chat: &ChatId,
+        _duration: Duration,
+        _kind: Option<TypingKind>,
+    ) -> Result<()> {
+        // Z-API shows typing only before a text (`delayTyping`, see `SendOptions::typing`).
+        Err(Error::Unsupported {
+            gateway: GatewayKind::ZApi,
+            what: "a typing indicator without a message",
+        })
+    }
+
+    async fn mark_read(&self, chat: &ChatId, message: Option<&MessageId>) -> Result<()> {
+        const METHOD: &str = "read-message";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        let message = message.ok_or(ValidationError::new(
+            "message",
+            Rule::Required {
+                why: "Z-API read-message marks one message read",
+            },
+        ))?;
+        let body = ReadMessageBody {
+            phone: chat.as_str(),
+            message_id: message.as_str(),
+        };
+        let call = self.post(METHOD, &body, &self.inner.transport.limiters.read);
+        self.inner.transport.send(call, zapi_error).await?;
+        Ok(())
+    }
+
+    async fn forward(
+        &self,
+        chat: &ChatId,
+        from: &ChatId,
+        messages: &[MessageId],
+    ) -> Result<Vec<SentMessage>> {
+        const METHOD: &str = "forward-message";
+        validate::chat_id("chat", chat, is_zapi_chat, ZAPI_CHAT)?;
+        validate::chat_id("from", from, is_zapi_chat, ZAPI_CHAT)?;
+        validate::message_ids("messages", messages)?;
+        let limiter = &self.inner.transport.limiters.forward;
+        let mut forwarded = Vec::with_capacity(messages.len());
+        for message in messages {
+            let body = ForwardMessageBody {
+                phone: chat.as_str(),
+                message_id: message.as_str(),
+                message_phone: from.as_str(),
+            };
+            forwarded.push(self.send_limited(METHOD, &body, limiter).await?);
+        }
+        Ok(forwarded)
+    }
+
+    async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
+        validate::method_name("method", method, true)?;
+        let mut url = self.url(&[]);
+        url.path_segments_mut()
+            .expect("the builder accepts only base URLs")
+            .extend(method.split('/'));
+        let limiter = &self.inner.transport.limiters.other;
+        let call = Call {
+            name: "call_method",
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url,
+            body: body.map(|body| {
+                serde_json::to_vec(body)
+                    .expect("a JSON value always serialises")
+                    .into()
+            }),
+            limiter,
+            idempotency: Idempotency::Send,
+        };
+        let answer = self.inner.transport.send(call, zapi_error).await?;
+        self.inner.transport.decode_any(method, &answer)
+    }
+
     async fn contacts(&self) -> Result<Vec<Contact>> {
         let mut contacts = Vec::new();
         for page in 1..=MAX_CONTACT_PAGES {
@@ -433,6 +797,19 @@ impl fmt::Debug for ZApi {
 }
 
 /// The card's full name, else its company.
+/// A location's name or address, which send-location requires.
+fn location_text<'a>(
+    field: &'static str,
+    value: Option<&'a str>,
+) -> Result<&'a str, ValidationError> {
+    non_blank(value).ok_or(ValidationError::new(
+        field,
+        Rule::Required {
+            why: "Z-API send-location takes a title and an address",
+        },
+    ))
+}
+
 fn contact_name(card: &ContactCard) -> Option<String> {
     let full_name = card.full_name();
     if full_name.is_empty() {
@@ -572,6 +949,136 @@ struct StatusAnswer {
     connected: bool,
     #[serde(default)]
     error: Option<String>,
+}
+
+/// send-image, send-video, send-audio `{phone, image|video|audio, caption?}` and
+/// send-document `{phone, document, fileName, caption?}`.
+struct SendFileBody<'a> {
+    phone: &'a str,
+    /// `image`, `video`, `audio` or `document`: the name of the URL's field.
+    field: &'static str,
+    url: &'a str,
+    file_name: Option<&'a str>,
+    caption: Option<&'a str>,
+}
+
+impl Serialize for SendFileBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("phone", self.phone)?;
+        map.serialize_entry(self.field, self.url)?;
+        if let Some(file_name) = self.file_name {
+            map.serialize_entry("fileName", file_name)?;
+        }
+        if let Some(caption) = self.caption {
+            map.serialize_entry("caption", caption)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendButtonListBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    button_list: ButtonList<'a>,
+}
+
+#[derive(Serialize)]
+struct ButtonList<'a> {
+    buttons: Vec<ListButton<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListButton<'a> {
+    id: &'a str,
+    label: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendButtonActionsBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    footer: Option<&'a str>,
+    button_actions: Vec<ButtonActionBody<'a>>,
+}
+
+/// One of send-button-actions' buttons: `type` CALL, URL or REPLY.
+#[derive(Serialize)]
+struct ButtonActionBody<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    label: &'a str,
+}
+
+/// The send-button-actions form of `button`; `None` for a copy button, which Z-API lacks.
+fn button_action(button: &reply::Button) -> Option<ButtonActionBody<'_>> {
+    let (kind, phone, url) = match &button.action {
+        reply::ButtonAction::Reply => ("REPLY", None, None),
+        reply::ButtonAction::Call(phone) => ("CALL", Some(phone.as_str()), None),
+        reply::ButtonAction::Url(url) => ("URL", None, Some(url.as_str())),
+        reply::ButtonAction::Copy(_) => return None,
+    };
+    Some(ButtonActionBody {
+        id: &button.id,
+        kind,
+        phone,
+        url,
+        label: &button.label,
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadMessageBody<'a> {
+    phone: &'a str,
+    message_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardMessageBody<'a> {
+    phone: &'a str,
+    message_id: &'a str,
+    message_phone: &'a str,
+}
+
+/// send-location: the coordinates as strings.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendLocationBody<'a> {
+    phone: &'a str,
+    title: &'a str,
+    address: &'a str,
+    latitude: String,
+    longitude: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendPollBody<'a> {
+    phone: &'a str,
+    message: &'a str,
+    poll: Vec<PollOption<'a>>,
+    /// 1 for a single answer; left out for several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll_max_options: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct PollOption<'a> {
+    name: &'a str,
 }
 
 #[derive(Deserialize)]

@@ -16,16 +16,19 @@
 //! ```
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 
 use crate::error::ValidationError;
 use crate::gateway::validate::{self, is_digits};
-use crate::gateway::{Capabilities, GatewayKind};
+use crate::gateway::{Capabilities, GatewayKind, PollLimits};
 use crate::id::ChatId;
 
 /// GREEN-API's limit on a request's JSON body, on every messenger: a larger one is answered
 /// 500 `request entity too large`.
 pub(crate) const MAX_BODY_BYTES: usize = 100 * 1024;
+/// sendFileByUpload's limit on a file, on every messenger: 100 MB.
+pub(crate) const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// `typingTime` bounds on every messenger, in milliseconds.
 pub(crate) const TYPING_TIME_MS: (u64, u64) = (1000, 20000);
 /// receiveNotification's `receiveTimeout` bounds, in seconds.
@@ -94,6 +97,35 @@ pub(crate) struct Rules {
     pub(crate) typing_contact: bool,
     /// Whether sendMessage takes `typingType`, the kind of typing indicator.
     pub(crate) typing_type: bool,
+    /// Whether sendFileByUrl, sendLocation and sendPoll take `quotedMessageId`.
+    pub(crate) quote_media: bool,
+    /// What sendPoll takes, and how it writes the options.
+    pub(crate) polls: PollLimits,
+    /// How sendPoll writes the options.
+    pub(crate) poll_options: PollOptions,
+    /// Whether sendInteractiveButtons and sendInteractiveButtonsReply exist (beta).
+    pub(crate) buttons: bool,
+    /// downloadFile calls per second.
+    pub(crate) downloads_per_second: NonZeroU32,
+    /// Whether sendTyping exists.
+    pub(crate) send_typing: bool,
+    /// Whether readChat exists.
+    pub(crate) read_chat: bool,
+    /// Whether forwardMessages exists.
+    pub(crate) forward_messages: bool,
+}
+
+/// The longest caption under a file, in characters, on every messenger: Telegram's own limit,
+/// and the length above which WhatsApp captions have been reported to fail.
+pub(crate) const MAX_CAPTION_CHARS: usize = 1024;
+
+/// How sendPoll writes its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PollOptions {
+    /// `options: [{optionName}]`, `multipleAnswers` (WhatsApp, MAX).
+    Named,
+    /// `options: ["..."]`, `type: "regular"` (Telegram).
+    Plain,
 }
 
 /// How a messenger writes chat ids.
@@ -142,6 +174,19 @@ static WHATSAPP: Rules = Rules {
     quote_contact: true,
     typing_contact: false,
     typing_type: false,
+    quote_media: true,
+    polls: PollLimits {
+        max_question_chars: 255,
+        options: (2, 12),
+        multiple_answers: true,
+        groups_only: false,
+    },
+    poll_options: PollOptions::Named,
+    buttons: true,
+    downloads_per_second: NonZeroU32::new(5).expect("5 is not zero"),
+    send_typing: true,
+    read_chat: true,
+    forward_messages: true,
 };
 
 /// GREEN-API for MAX: quoting is not documented for it, so it is never sent.
@@ -161,6 +206,21 @@ static MAX: Rules = Rules {
     quote_contact: false,
     typing_contact: true,
     typing_type: false,
+    quote_media: false,
+    // MAX documents `allowToChangeAnswer` on polls, not `multipleAnswers`.
+    polls: PollLimits {
+        max_question_chars: 200,
+        options: (2, 12),
+        multiple_answers: false,
+        groups_only: false,
+    },
+    poll_options: PollOptions::Named,
+    // sendTyping and ForwardMessages are documented for MAX; readChat and buttons are not.
+    buttons: false,
+    downloads_per_second: NonZeroU32::new(1).expect("1 is not zero"),
+    send_typing: true,
+    read_chat: false,
+    forward_messages: true,
 };
 
 /// GREEN-API for Telegram: plain paths; Telegram's numeric chat ids, and a phone number as
@@ -169,8 +229,7 @@ static MAX: Rules = Rules {
 /// 15 digits, E.164's range, as GREEN-API documents no bound for Telegram); `typingType` on
 /// texts. Its rate limits are WhatsApp's for every method hookbot calls (the default
 /// [`RateLimits`](crate::gateway::RateLimits)): sendContact 50/s, getContacts and
-/// getContactInfo 1/s each; of the methods it does not call, sendPoll takes 50/s and
-/// downloadFile 5/s.
+/// getContactInfo 1/s each, sendPoll 50/s, downloadFile 5/s.
 static TELEGRAM: Rules = Rules {
     kind: GatewayKind::GreenApiTelegram,
     name: "telegram",
@@ -190,6 +249,21 @@ static TELEGRAM: Rules = Rules {
     quote_contact: true,
     typing_contact: false,
     typing_type: true,
+    quote_media: true,
+    // Telegram's sendPoll: groups only, plain-string options, no multiple answers documented.
+    polls: PollLimits {
+        max_question_chars: 255,
+        options: (2, 12),
+        multiple_answers: false,
+        groups_only: true,
+    },
+    poll_options: PollOptions::Plain,
+    // Buttons, sendTyping, readChat and forwardMessages are not documented for Telegram.
+    buttons: false,
+    downloads_per_second: NonZeroU32::new(5).expect("5 is not zero"),
+    send_typing: false,
+    read_chat: false,
+    forward_messages: false,
 };
 
 impl Platform {
@@ -290,6 +364,13 @@ impl Rules {
             typing_kind: self.typing_type,
             typing_contact: self.typing_contact,
             delay: false,
+            quote_media: self.quote_media,
+            max_caption_chars: MAX_CAPTION_CHARS,
+            polls: self.polls,
+            buttons: self.buttons,
+            typing: self.send_typing,
+            mark_read: self.read_chat,
+            forward: self.forward_messages,
         }
     }
 
