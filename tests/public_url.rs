@@ -308,9 +308,11 @@ async fn a_failed_setup_is_a_warning_without_the_token_and_the_bot_still_serves(
     bot.stop().await.unwrap().unwrap();
 }
 
-/// The configuration of these variables.
+/// The configuration of these variables, with the store in memory (no data directory in the
+/// working directory).
 fn config(vars: &[(&str, &str)]) -> hookbot::Result<Config> {
-    let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+    let mut vars: HashMap<&str, &str> = vars.iter().copied().collect();
+    vars.entry("HOOKBOT_STORE").or_insert("memory");
     Config::from_vars(|name| vars.get(name).map(|value| (*value).to_owned()))
 }
 

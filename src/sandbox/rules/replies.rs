@@ -182,7 +182,7 @@ pub(crate) fn send_poll(platform: Platform, body: &Map<String, Value>) -> Checke
     }
     let poll = SentPoll {
         question,
-        options: poll_options(body)?,
+        options: poll_options(platform, body)?,
         multiple_answers: flag(body, "multipleAnswers")?,
     };
     if platform == Platform::Telegram {
@@ -223,8 +223,9 @@ fn max_poll_question(platform: Platform) -> usize {
     }
 }
 
-/// `options`: 2–12 objects `{optionName}` with unique, non-blank names.
-fn poll_options(body: &Map<String, Value>) -> Checked<Vec<String>> {
+/// `options`: 2–12 objects `{optionName}` with unique, non-blank names; on Telegram each may
+/// also be the plain name, as GREEN-API's Telegram clients send it.
+fn poll_options(platform: Platform, body: &Map<String, Value>) -> Checked<Vec<String>> {
     let (min, max) = POLL_OPTIONS;
     let items = match body.get("options") {
         None | Some(Value::Null) => return Err(invalid("options is required")),
@@ -239,8 +240,12 @@ fn poll_options(body: &Map<String, Value>) -> Checked<Vec<String>> {
     }
     let mut names: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
-        let name = match item.get("optionName") {
-            Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
+        let name = match item {
+            Value::String(name) if platform == Platform::Telegram => Some(name.as_str()),
+            _ => item.get("optionName").and_then(Value::as_str),
+        };
+        let name = match name {
+            Some(name) if !name.trim().is_empty() => name.to_owned(),
             _ => return Err(invalid("each option must be {optionName: <text>}")),
         };
         if names.contains(&name) {
@@ -546,5 +551,18 @@ mod tests {
         assert!(poll(json!({"type": "quiz", "correctOptionId": 2})).is_err());
         assert!(poll(json!({"type": "quiz"})).is_err());
         assert!(poll(json!({"type": "survey"})).is_err());
+    }
+
+    #[test]
+    fn telegram_options_may_be_plain_names_elsewhere_only_objects() {
+        let poll = |platform, chat: &str| {
+            send_poll(
+                platform,
+                &body(json!({"chatId": chat, "message": "Q", "options": ["a", "b"]})),
+            )
+        };
+        let sent = poll(Platform::Telegram, "-1001234567890").unwrap();
+        assert_eq!(sent.content.options, ["a", "b"]);
+        assert!(poll(Platform::WhatsApp, "120363025555555555@g.us").is_err());
     }
 }
