@@ -45,7 +45,7 @@ mod retry;
 mod setup;
 mod transport;
 mod typing;
-mod validate;
+pub(crate) mod validate;
 pub(crate) mod zapi;
 
 use std::fmt;

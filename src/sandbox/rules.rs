@@ -45,9 +45,14 @@ impl Refusal {
     }
 }
 
+/// The largest file sendFileByUpload takes: the client's limit, as GREEN-API documents it
+/// (100 MB).
+pub(crate) const MAX_UPLOAD_BYTES: usize =
+    crate::gateway::green_api::rules::MAX_UPLOAD_BYTES as usize;
+
 pub(crate) use replies::{
-    MAX_UPLOAD_BYTES, ReplyMethod, forward_messages, read_chat, send_buttons, send_file_by_upload,
-    send_file_by_url, send_location, send_poll, send_typing,
+    ReplyMethod, forward_messages, read_chat, send_buttons, send_file_by_upload, send_file_by_url,
+    send_location, send_poll, send_typing,
 };
 
 type Checked<T> = Result<T, Refusal>;

@@ -1,24 +1,17 @@
 //! The checks of GREEN-API's reply methods beyond text and contact cards (files, locations,
-//! polls, buttons, forwards, typing, read marks), and the facts of each messenger they need
-//! that the client's [rules table](crate::gateway::green_api::rules) does not hold: which
-//! methods a messenger has, the poll limits, the button limits.
+//! polls, buttons, forwards, typing, read marks). Which methods a messenger has, its poll
+//! limits and the button limits are read from the client's
+//! [rules table](crate::gateway::green_api::rules) and its checks, so that the emulator and
+//! the client never disagree.
 
 use serde_json::{Map, Value};
 
 use super::{Checked, invalid, quoted_message_id, send_target, typing_time};
-use crate::gateway::green_api::rules::TYPING_TIME_MS;
+use crate::gateway::green_api::rules::{PollOptions, TYPING_TIME_MS};
+use crate::gateway::validate::{MAX_BUTTON_LABEL_CHARS, MAX_BUTTONS};
 use crate::id::{ChatId, MessageId};
 use crate::sandbox::Platform;
 use crate::sandbox::chat::{SentButton, SentButtons, SentFile, SentLocation, SentPoll, Typing};
-
-/// The largest file sendFileByUpload takes, as GREEN-API documents it (100 MB).
-pub(crate) const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
-/// The fewest and the most options of a poll.
-const POLL_OPTIONS: (usize, usize) = (2, 12);
-/// The most buttons of a message with buttons.
-const MAX_BUTTONS: usize = 3;
-/// The longest button label, in characters.
-const MAX_BUTTON_TEXT: usize = 25;
 
 /// A reply method of GREEN-API beyond sendMessage and sendContact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,19 +47,23 @@ impl ReplyMethod {
         (ReplyMethod::ReadChat, "readChat"),
     ];
 
-    /// The method `name` (any letter case) names, when `platform` has it: buttons are
-    /// WhatsApp's only, and MAX documents no readChat. A method a messenger lacks is answered
-    /// as any unknown method (404).
+    /// The method `name` (any letter case) names, when `platform` has it (the rules table
+    /// says which: buttons are WhatsApp's only, MAX documents no readChat, Telegram no
+    /// sendTyping, readChat or forwardMessages). A method a messenger lacks is answered as any
+    /// unknown method (404).
     pub(crate) fn of(platform: Platform, name: &str) -> Option<ReplyMethod> {
         let method = Self::ALL
             .into_iter()
             .find(|(_, known)| known.eq_ignore_ascii_case(name))?
             .0;
+        let rules = platform.rules();
         let has = match method {
             ReplyMethod::SendInteractiveButtons | ReplyMethod::SendInteractiveButtonsReply => {
-                platform == Platform::WhatsApp
+                rules.buttons
             }
-            ReplyMethod::ReadChat => platform != Platform::Max,
+            ReplyMethod::ReadChat => rules.read_chat,
+            ReplyMethod::SendTyping => rules.send_typing,
+            ReplyMethod::ForwardMessages => rules.forward_messages,
             _ => true,
         };
         has.then_some(method)
@@ -164,26 +161,34 @@ pub(crate) fn send_location(
     })
 }
 
-/// sendPoll: `chatId`, `message` (the question: 1–255 characters; MAX 200), `options` (2–12
-/// unique `{optionName}`), optional `multipleAnswers` and `quotedMessageId`. Telegram takes
-/// polls in groups only.
+/// sendPoll: `chatId`, `message` (the question, within the messenger's limit), `options`
+/// (unique, as many as the messenger takes), optional `multipleAnswers` (where the messenger
+/// has it) and `quotedMessageId`. Telegram takes polls in groups only.
 pub(crate) fn send_poll(platform: Platform, body: &Map<String, Value>) -> Checked<Reply<SentPoll>> {
     let chat = send_target(platform, body, "chatId")?;
-    if platform == Platform::Telegram && !platform.is_group(chat.as_str()) {
+    let limits = platform.rules().polls;
+    if limits.groups_only && !platform.is_group(chat.as_str()) {
         return Err(invalid("sendPoll takes group chats only on Telegram"));
     }
     let question = required_text(body, "message")?;
-    let max = max_poll_question(platform);
+    let max = limits.max_question_chars;
     let chars = question.chars().count();
     if chars > max {
         return Err(invalid(format!(
             "message must be at most {max} characters, has {chars}"
         )));
     }
+    let multiple_answers = flag(body, "multipleAnswers")?;
+    if multiple_answers && !limits.multiple_answers {
+        return Err(invalid(format!(
+            "multipleAnswers is not available on {}",
+            platform.messenger()
+        )));
+    }
     let poll = SentPoll {
         question,
         options: poll_options(platform, body)?,
-        multiple_answers: flag(body, "multipleAnswers")?,
+        multiple_answers,
     };
     if platform == Platform::Telegram {
         telegram_poll_kind(body, poll.options.len())?;
@@ -215,18 +220,11 @@ fn telegram_poll_kind(body: &Map<String, Value>, options: usize) -> Checked<()> 
     }
 }
 
-/// The longest poll question: 255 characters, 200 on MAX.
-fn max_poll_question(platform: Platform) -> usize {
-    match platform {
-        Platform::Max => 200,
-        Platform::WhatsApp | Platform::Telegram => 255,
-    }
-}
-
-/// `options`: 2–12 objects `{optionName}` with unique, non-blank names; on Telegram each may
-/// also be the plain name, as GREEN-API's Telegram clients send it.
+/// `options`: unique, non-blank names, as many as the messenger takes; objects `{optionName}`,
+/// or plain names where the messenger takes those (Telegram).
 fn poll_options(platform: Platform, body: &Map<String, Value>) -> Checked<Vec<String>> {
-    let (min, max) = POLL_OPTIONS;
+    let rules = platform.rules();
+    let (min, max) = rules.polls.options;
     let items = match body.get("options") {
         None | Some(Value::Null) => return Err(invalid("options is required")),
         Some(Value::Array(items)) => items,
@@ -240,12 +238,16 @@ fn poll_options(platform: Platform, body: &Map<String, Value>) -> Checked<Vec<St
     }
     let mut names: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
-        let name = match item {
-            Value::String(name) if platform == Platform::Telegram => Some(name.as_str()),
-            _ => item.get("optionName").and_then(Value::as_str),
+        let name = match (rules.poll_options, item) {
+            (PollOptions::Plain, Value::String(name)) => Some(name.as_str()),
+            (PollOptions::Plain, _) => None,
+            (PollOptions::Named, _) => item.get("optionName").and_then(Value::as_str),
         };
         let name = match name {
             Some(name) if !name.trim().is_empty() => name.to_owned(),
+            _ if rules.poll_options == PollOptions::Plain => {
+                return Err(invalid("each option must be a non-blank name"));
+            }
             _ => return Err(invalid("each option must be {optionName: <text>}")),
         };
         if names.contains(&name) {
@@ -311,9 +313,9 @@ fn button(item: &Map<String, Value>, index: usize, reply: bool) -> Checked<SentB
     let text =
         required_text(item, "buttonText").map_err(|_| invalid("each button needs buttonText"))?;
     let chars = text.chars().count();
-    if chars > MAX_BUTTON_TEXT {
+    if chars > MAX_BUTTON_LABEL_CHARS {
         return Err(invalid(format!(
-            "buttonText must be at most {MAX_BUTTON_TEXT} characters, has {chars}"
+            "buttonText must be at most {MAX_BUTTON_LABEL_CHARS} characters, has {chars}"
         )));
     }
     let id = optional_text(item, "buttonId")?
@@ -517,7 +519,9 @@ mod tests {
         assert!(ReplyMethod::of(Platform::Max, "sendInteractiveButtons").is_none());
         assert!(ReplyMethod::of(Platform::Telegram, "sendInteractiveButtonsReply").is_none());
         assert!(ReplyMethod::of(Platform::Max, "readChat").is_none());
-        assert!(ReplyMethod::of(Platform::Telegram, "readChat").is_some());
+        assert!(ReplyMethod::of(Platform::Telegram, "readChat").is_none());
+        assert!(ReplyMethod::of(Platform::Telegram, "sendTyping").is_none());
+        assert!(ReplyMethod::of(Platform::Max, "sendTyping").is_some());
         assert!(ReplyMethod::of(Platform::WhatsApp, "sendMessage").is_none());
     }
 
@@ -540,7 +544,7 @@ mod tests {
     fn telegram_quizzes_name_a_correct_option() {
         let poll = |extra: Value| {
             let mut value = json!({"chatId": "-1001234567890", "message": "Q",
-                                   "options": [{"optionName": "a"}, {"optionName": "b"}]});
+                                   "options": ["a", "b"]});
             for (key, field) in extra.as_object().unwrap() {
                 value[key] = field.clone();
             }
@@ -554,7 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn telegram_options_may_be_plain_names_elsewhere_only_objects() {
+    fn telegram_options_are_plain_names_elsewhere_objects() {
         let poll = |platform, chat: &str| {
             send_poll(
                 platform,
