@@ -36,7 +36,9 @@ use crate::gateway::{ClientSettings, RateLimits, RetryPolicy};
 use crate::id::{ChatId, MessageId};
 use crate::intake::{Intake, PollingSettings};
 use crate::router::Router;
-use crate::sandbox::{Author, ChatEntry, Platform, Sandbox, SandboxBuilder, UserMessage};
+use crate::sandbox::{
+    Author, ChatEntry, EntryContent, Platform, Sandbox, SandboxBuilder, UserMessage,
+};
 
 /// How long [`TestBot::reply`] waits by default.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -180,7 +182,8 @@ impl TestBot {
         }
     }
 
-    /// The next entry by the bot in `chat` within `within`, keeping other chats' entries.
+    /// The next message by the bot in `chat` within `within`, keeping other chats' messages.
+    /// Typing indicators and read marks are no messages: they are passed over.
     async fn next_from_bot(&mut self, chat: &ChatId, within: Duration) -> Option<ChatEntry> {
         let is_wanted =
             |entry: &ChatEntry| &entry.chat == chat && matches!(entry.author, Author::Bot);
@@ -197,6 +200,12 @@ impl TestBot {
                 }
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
             };
+            if matches!(
+                entry.content,
+                EntryContent::Typing(_) | EntryContent::Read { .. }
+            ) {
+                continue;
+            }
             if is_wanted(&entry) {
                 return Some(entry);
             }

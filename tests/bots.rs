@@ -363,3 +363,32 @@ async fn contact_card_bot_on_telegram_answers_through_the_notification_queue_too
     assert_eq!(reply.quoted, Some(asked));
     assert_eq!(card(&reply).phone_contact, Some(79001234570));
 }
+
+// ---- the test kit ----
+
+async fn typing_then_reading_then_text(cx: hookbot::Context) -> hookbot::Result<()> {
+    cx.typing(Duration::from_secs(1), None).await?;
+    cx.mark_read().await?;
+    cx.reply("typed, read, then said").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reply_is_the_bots_next_message_past_its_typing_and_read_marks() {
+    let router =
+        hookbot::Router::new().route(hookbot::filter::incoming(), typing_then_reading_then_text);
+    let mut bot = TestBot::start(router).await;
+    bot.send(VASILISA, "hello").await;
+    let reply = bot.reply(VASILISA).await;
+    assert_eq!(
+        reply.content,
+        EntryContent::Text("typed, read, then said".to_owned())
+    );
+    let journal = bot.sandbox().history(&hookbot::ChatId::new(VASILISA));
+    assert!(
+        journal
+            .iter()
+            .any(|entry| matches!(entry.content, EntryContent::Typing(_))),
+        "the typing indicator reached the sandbox"
+    );
+}
