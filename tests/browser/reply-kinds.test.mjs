@@ -10,41 +10,21 @@
 // delivered to the bot as GREEN-API's pollUpdateMessage) and marks it picked; the location shows
 // its coordinates and a map link; pressing a reply button shows the person's answer.
 // Exit code 0 on success, 1 with a message otherwise.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-
-const [baseUrl, screenshotPath] = process.argv.slice(2);
-if (!baseUrl || !screenshotPath) {
-  console.error('usage: node reply-kinds.test.mjs <base-url> <screenshot-path>');
-  process.exit(2);
-}
+import { STEP_TIMEOUT, fail, runBrowserTest } from './harness.mjs';
 
 const PERSON = '79001234567@c.us';
 // The sandbox's default credentials (hookbot::sandbox::DEFAULT_TOKEN); the instance id is asked.
 const TOKEN = 'sandbox-token';
-const STEP_TIMEOUT = 15_000;
-const OVERALL_TIMEOUT = 90_000;
 // A 48×48 green PNG.
 const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAADAAAAAwCAIAAADYYG7QAAAAOklEQVR42u3OQQ0AAAgEoMtgPKOY3hbOBxsBSE2/EiEhISEhISEhISEhISEhISEhISEhISEhISGhOwsUMRZ5h2K5WAAAAABJRU5ErkJggg==',
   'base64',
 );
 
-const step = (msg) => console.log(`[reply-kinds] ${msg}`);
-const fail = (msg) => { throw new Error(msg); };
-
-const watchdog = setTimeout(() => {
-  console.error(`[reply-kinds] FAIL: the whole test took over ${OVERALL_TIMEOUT / 1000} s`);
-  process.exit(1);
-}, OVERALL_TIMEOUT);
-watchdog.unref();
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbot-chromium-'));
-let context;
+// The page and the harness's helpers, set when the test starts.
 let page;
-const pageErrors = [];
+let step;
+let baseUrl;
 
 /** The URL of the emulator's GREEN-API `method`. */
 async function methodUrl(method) {
@@ -73,27 +53,8 @@ async function shown(id, what) {
   return node;
 }
 
-async function main() {
-  step(`launching ${process.env.CHROMIUM || '/usr/bin/chromium'}`);
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 820 },
-    locale: 'en-GB',
-    timeout: STEP_TIMEOUT * 2,
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[browser console] ${m.text()}`); });
-
-  step(`opening ${baseUrl}`);
-  const res = await page.goto(baseUrl, { waitUntil: 'domcontentloaded', timeout: STEP_TIMEOUT });
-  if (!res || !res.ok()) fail(`GET ${baseUrl} answered ${res ? res.status() : 'nothing'}`);
+async function main(harness) {
+  ({ page, step, baseUrl } = harness);
   await page.locator(`[data-testid="person-select"] option[value="${PERSON}"]`).waitFor({ state: 'attached' })
     .catch(() => fail(`the person picker never offered ${PERSON}`));
   await page.getByTestId('person-select').selectOption(PERSON);
@@ -198,31 +159,6 @@ async function main() {
     fail(`the pressed button shows ${JSON.stringify(answerText)}`);
   }
   step('pressing Pick-up shows my answer, quoting the buttons');
-
-  if (pageErrors.length) fail(`the page threw: ${pageErrors.join(' | ')}`);
-  fs.mkdirSync(path.dirname(path.resolve(screenshotPath)), { recursive: true });
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  step(`PASS (screenshot: ${screenshotPath})`);
 }
 
-let code = 0;
-try {
-  await main();
-} catch (err) {
-  code = 1;
-  console.error(`[reply-kinds] FAIL: ${err && err.message ? err.message : err}`);
-  if (pageErrors.length) console.error(`[reply-kinds] page errors: ${pageErrors.join(' | ')}`);
-  if (page) {
-    const failShot = screenshotPath.replace(/(\.png)?$/, '.failure.png');
-    try {
-      fs.mkdirSync(path.dirname(path.resolve(failShot)), { recursive: true });
-      await page.screenshot({ path: failShot, fullPage: true, timeout: 5_000 });
-      console.error(`[reply-kinds] screenshot of the failure: ${failShot}`);
-    } catch (_) { /* best effort */ }
-  }
-} finally {
-  if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-process.exit(code);
+await runBrowserTest('reply-kinds', main);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web chat in a real browser: starts contact-card-bot in sandbox mode (no gateway configured) on a
 # free port, waits for GET /healthz, then drives the page in Debian's headless Chromium through
-# playwright-core: tests/browser/web-chat.test.mjs (a conversation with the bot) and
+# playwright-core (the frame both share: tests/browser/harness.mjs): tests/browser/web-chat.test.mjs
+# (a conversation with the bot) and
 # tests/browser/reply-kinds.test.mjs (a picture and a poll, sent through the emulator's GREEN-API
 # methods). Screenshots: target/screenshots/web-chat.png, target/screenshots/reply-kinds.png.
 #

@@ -5,36 +5,15 @@
 // As "Василиса Премудрая" in her private chat with contact-card-bot: sends `contact иван`, expects the
 // bot's contact card for Иван quoting the request, takes a screenshot; then sends `contact nobody-such`
 // and expects a short quoted text reply. Exit code 0 on success, 1 with a message otherwise.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-
-const [baseUrl, screenshotPath] = process.argv.slice(2);
-if (!baseUrl || !screenshotPath) {
-  console.error('usage: node web-chat.test.mjs <base-url> <screenshot-path>');
-  process.exit(2);
-}
+import { STEP_TIMEOUT, fail, runBrowserTest } from './harness.mjs';
 
 const PERSON = '79001234567@c.us';
 const PERSON_NAME = 'Василиса Премудрая';
-const STEP_TIMEOUT = 15_000;
-const OVERALL_TIMEOUT = 90_000;
 
-const step = (msg) => console.log(`[web-chat] ${msg}`);
-const fail = (msg) => { throw new Error(msg); };
-
-// Whatever happens, the test ends by itself.
-const watchdog = setTimeout(() => {
-  console.error(`[web-chat] FAIL: the whole test took over ${OVERALL_TIMEOUT / 1000} s`);
-  process.exit(1);
-}, OVERALL_TIMEOUT);
-watchdog.unref();
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookbot-chromium-'));
-let context;
+// The page and the harness's helpers, set when the test starts.
 let page;
-const pageErrors = [];
+let step;
+let baseUrl;
 
 /** Sends `text` through the composer; answers the new message's id (from the page's own POST). */
 async function send(text, how) {
@@ -72,27 +51,8 @@ async function botReplyTo(id, what) {
   return reply;
 }
 
-async function main() {
-  step(`launching ${process.env.CHROMIUM || '/usr/bin/chromium'}`);
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 820 },
-    locale: 'en-GB',
-    timeout: STEP_TIMEOUT * 2,
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[browser console] ${m.text()}`); });
-
-  step(`opening ${baseUrl}`);
-  const res = await page.goto(baseUrl, { waitUntil: 'domcontentloaded', timeout: STEP_TIMEOUT });
-  if (!res || !res.ok()) fail(`GET ${baseUrl} answered ${res ? res.status() : 'nothing'}`);
+async function main(harness) {
+  ({ page, step, baseUrl } = harness);
 
   // Who am I: Василиса Премудрая, in her private chat with the bot.
   const person = page.getByTestId('person-select');
@@ -123,10 +83,6 @@ async function main() {
   if (!quote.includes('contact иван')) fail(`the card's quote does not show the request: ${JSON.stringify(quote)}`);
   step(`card: ${cardText.replace(/\s+/g, ' ')} | quote: ${quote.replace(/\s+/g, ' ')}`);
 
-  fs.mkdirSync(path.dirname(path.resolve(screenshotPath)), { recursive: true });
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  step(`screenshot: ${screenshotPath}`);
-
   // 2. No match: a short text reply, quoted. Sent with Enter this time.
   const missId = await send('contact nobody-such', 'enter');
   step(`sent "contact nobody-such" (${missId}); waiting for the bot's text`);
@@ -135,30 +91,6 @@ async function main() {
   const missText = (await miss.locator('.text').innerText().catch(() => '')).trim();
   if (missType !== 'text' || !missText) fail(`expected a text reply to "contact nobody-such", got ${missType}: ${await miss.innerText()}`);
   step(`no-match reply: ${JSON.stringify(missText)}`);
-
-  if (pageErrors.length) fail(`the page threw: ${pageErrors.join(' | ')}`);
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  step(`PASS (screenshot of the whole conversation: ${screenshotPath})`);
 }
 
-let code = 0;
-try {
-  await main();
-} catch (err) {
-  code = 1;
-  console.error(`[web-chat] FAIL: ${err && err.message ? err.message : err}`);
-  if (pageErrors.length) console.error(`[web-chat] page errors: ${pageErrors.join(' | ')}`);
-  if (page) {
-    const failShot = screenshotPath.replace(/(\.png)?$/, '.failure.png');
-    try {
-      fs.mkdirSync(path.dirname(path.resolve(failShot)), { recursive: true });
-      await page.screenshot({ path: failShot, fullPage: true, timeout: 5_000 });
-      console.error(`[web-chat] screenshot of the failure: ${failShot}`);
-    } catch (_) { /* best effort */ }
-  }
-} finally {
-  if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-process.exit(code);
+await runBrowserTest('web-chat', main);
