@@ -177,8 +177,8 @@ async fn run(plan: Plan) {
     ];
     println!("\nmedians of {} round(s):", rounds.len());
     println!(
-        "{:<32} {:>10} {:>9} {:>9}",
-        "phase", "events/s", "p50 ms", "p99 ms"
+        "{:<32} {:>10} {:>9} {:>9} {:>12}",
+        "phase", "events/s", "p50 ms", "p99 ms", "cpu µs/event"
     );
     print_phase_medians(&rounds, names.iter().copied().enumerate());
     println!(
@@ -215,10 +215,11 @@ fn print_phase_medians<const N: usize>(
     let median_of = |pick: &dyn Fn(&[Figures; N]) -> f64| median(rounds.iter().map(pick).collect());
     for (i, name) in phases {
         println!(
-            "{name:<32} {:>10.0} {:>9.3} {:>9.3}",
+            "{name:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1}",
             median_of(&|r| r[i].rate),
             median_of(&|r| r[i].p50_ms),
-            median_of(&|r| r[i].p99_ms)
+            median_of(&|r| r[i].p99_ms),
+            median_of(&|r| r[i].cpu_us)
         );
     }
 }
@@ -286,6 +287,9 @@ struct Figures {
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time the measured window cost per event, in µs: this process (server, emulator and
+    /// load generator alike) plus, for a phase on Redis, the Redis server.
+    cpu_us: f64,
     errors: u64,
 }
 
@@ -293,8 +297,8 @@ impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.0}/s p50 {:.3} ms p99 {:.3} ms",
-            self.rate, self.p50_ms, self.p99_ms
+            "{:.0}/s p50 {:.3} ms p99 {:.3} ms cpu {:.1} µs/event",
+            self.rate, self.p50_ms, self.p99_ms, self.cpu_us
         )?;
         if self.errors > 0 {
             write!(f, " ({} errors)", self.errors)?;
@@ -315,6 +319,7 @@ async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figur
         warmup: plan.warmup,
         measure: plan.measure,
         rate,
+        redis_cpu: matches!(phase, Phase::IntakeRedis | Phase::EndToEndRedis),
     };
     let figures = load.run().await;
     server.stop().await;
@@ -661,6 +666,8 @@ struct Load {
     measure: Duration,
     /// Events per second over all connections; `None` for as fast as answered.
     rate: Option<f64>,
+    /// Count the Redis server's CPU time with this process's.
+    redis_cpu: bool,
 }
 
 impl Load {
@@ -677,6 +684,7 @@ impl Load {
                 tokio::spawn(async move { load.connection(connection, &next, from, until).await })
             })
             .collect();
+        let cpu = tokio::spawn(cpu_time_between(from, until, load.redis_cpu));
         let mut latencies = Vec::new();
         let mut errors = 0;
         for worker in workers {
@@ -688,11 +696,13 @@ impl Load {
             Some(_) => started.elapsed().as_secs_f64(),
             None => load.measure.as_secs_f64(),
         };
+        let cpu = cpu.await.expect("the CPU clock");
         latencies.sort_unstable();
         Figures {
             rate: latencies.len() as f64 / seconds,
             p50_ms: percentile(&latencies, 0.50),
             p99_ms: percentile(&latencies, 0.99),
+            cpu_us: cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
             errors,
         }
     }
@@ -772,6 +782,63 @@ impl Load {
         }
         (latencies, errors)
     }
+}
+
+/// The CPU time spent between `from` and `until` by this process, and with `redis` by the bench's
+/// Redis server too (its `INFO cpu`).
+async fn cpu_time_between(from: Instant, until: Instant, redis: bool) -> Duration {
+    tokio::time::sleep_until(from.into()).await;
+    let start = process_cpu_time()
+        + if redis {
+            redis_cpu_time().await
+        } else {
+            Duration::ZERO
+        };
+    tokio::time::sleep_until(until.into()).await;
+    let end = process_cpu_time()
+        + if redis {
+            redis_cpu_time().await
+        } else {
+            Duration::ZERO
+        };
+    end.saturating_sub(start)
+}
+
+/// CPU time of every thread of this process so far (`CLOCK_PROCESS_CPUTIME_ID`).
+fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the call's whole duration.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the process CPU clock reads");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// CPU time of the bench's Redis server so far: `used_cpu_user` plus `used_cpu_sys`.
+async fn redis_cpu_time() -> Duration {
+    let url = redis_url().expect("a Redis URL");
+    let client = redis::Client::open(url).expect("a valid Redis URL");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut connection)
+        .await
+        .expect("Redis answers INFO");
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|line| {
+            let value = line
+                .strip_prefix("used_cpu_user:")
+                .or_else(|| line.strip_prefix("used_cpu_sys:"))?;
+            value.trim().parse::<f64>().ok()
+        })
+        .sum();
+    Duration::from_secs_f64(seconds)
 }
 
 /// A realistic GREEN-API `incomingMessageReceived`: `contact Ivan Petrov` from one of [`CHATS`]
@@ -918,6 +985,7 @@ async fn memory_child(child: &str) {
                 warmup: Duration::ZERO,
                 measure: Duration::ZERO,
                 rate: None,
+                redis_cpu: false,
             };
             let figures = load.run().await;
             assert_eq!(figures.errors, 0, "every chat got its reply");
