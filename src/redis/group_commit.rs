@@ -167,3 +167,245 @@ fn log(event: &Event, outcome: Appended) {
         Appended::Queued | Appended::Full => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::future::join_all;
+
+    use super::*;
+    use crate::dedupe::DedupeKey;
+    use crate::gateway::GatewayKind;
+    use crate::redis::Redis;
+
+    fn text(chat: &str, id: &str) -> Event {
+        Event::from_json(
+            GatewayKind::GreenApiWhatsApp,
+            serde_json::json!({
+                "typeWebhook": "incomingMessageReceived",
+                "instanceData": {"idInstance": 1, "wid": "", "typeInstance": "whatsapp"},
+                "timestamp": 1, "idMessage": id,
+                "senderData": {"chatId": chat, "sender": chat, "senderName": "Anna"},
+                "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": id}}
+            }),
+        )
+        .unwrap()
+    }
+
+    /// A queue under a fresh namespace of the test server, its keys deleted when dropped;
+    /// `None` (with a note) when the Redis tests are off (`HOOKBOT_TEST_REDIS_URL` unset).
+    struct TestQueue {
+        url: String,
+        queue: RedisQueue,
+    }
+
+    impl TestQueue {
+        fn new(configure: impl FnOnce(RedisQueue) -> RedisQueue) -> Option<Self> {
+            let Ok(url) = std::env::var("HOOKBOT_TEST_REDIS_URL") else {
+                eprintln!("note: HOOKBOT_TEST_REDIS_URL is unset; skipping this Redis test");
+                return None;
+            };
+            let namespace = format!("hookbot-test-{:016x}", rand::random::<u64>());
+            let redis = Redis::open(url.as_str()).unwrap().namespace(&namespace);
+            Some(Self {
+                url,
+                queue: configure(RedisQueue::new(redis)),
+            })
+        }
+
+        /// The message ids in `event`'s partition's stream, in stream order.
+        async fn ids_beside(&self, event: &Event) -> Vec<String> {
+            let stream = self.queue.stream(self.queue.partition_of(event));
+            let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                .arg(stream)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut self.queue.redis().connection())
+                .await
+                .unwrap();
+            entries
+                .ids
+                .iter()
+                .map(|entry| super::super::queue::decode(entry).unwrap())
+                .map(|event| event.message_id().unwrap().to_string())
+                .collect()
+        }
+
+        async fn is_claimed(&self, event: &Event) -> bool {
+            let key =
+                super::super::dedupe::claim_key(self.queue.redis(), &DedupeKey::of(event).unwrap());
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async(&mut self.queue.redis().connection())
+                .await
+                .unwrap()
+        }
+    }
+
+    impl Drop for TestQueue {
+        fn drop(&mut self) {
+            let pattern = self.queue.redis().key("*");
+            if let Ok(mut connection) =
+                redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+            {
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(pattern)
+                    .query(&mut connection)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<()> =
+                        redis::cmd("DEL").arg(keys).query(&mut connection);
+                }
+            }
+        }
+    }
+
+    /// Appends `events` through `appends`, all asked for before the first batch leaves (the
+    /// test's runtime runs the batching task only once every append waits): one batch.
+    async fn in_one_batch(
+        appends: &GroupCommit,
+        events: &[Event],
+    ) -> Vec<Result<Appended, Unavailable>> {
+        join_all(events.iter().cloned().map(|event| appends.append(event))).await
+    }
+
+    #[tokio::test]
+    async fn one_batch_answers_each_notification_and_keeps_each_chats_order() {
+        let Some(test) = TestQueue::new(|queue| queue.partitions(4)) else {
+            return;
+        };
+        let appends = GroupCommit::new(test.queue.clone());
+        let (anna, boris) = ("79001111111@c.us", "79002222222@c.us");
+        let events = [
+            text(anna, "A1"),
+            text(boris, "B1"),
+            text(anna, "A2"),
+            text(anna, "A1"),
+            text(boris, "B2"),
+            text(anna, "A3"),
+            text(boris, "B2"),
+        ];
+        let outcomes = in_one_batch(&appends, &events).await;
+        use Appended::{Duplicate, Queued};
+        assert_eq!(
+            outcomes,
+            [Queued, Queued, Queued, Duplicate, Queued, Queued, Duplicate].map(Ok)
+        );
+        let anna_ids = test.ids_beside(&events[0]).await;
+        let boris_ids = test.ids_beside(&events[1]).await;
+        let of = |ids: &[String], prefix: char| -> Vec<String> {
+            ids.iter()
+                .filter(|id| id.starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(of(&anna_ids, 'A'), ["A1", "A2", "A3"]);
+        assert_eq!(of(&boris_ids, 'B'), ["B1", "B2"]);
+        assert_eq!(test.queue.depth().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_full_partition_inside_a_batch_refuses_only_what_does_not_fit() {
+        let Some(test) = TestQueue::new(|queue| queue.partitions(1).capacity(2)) else {
+            return;
+        };
+        let appends = GroupCommit::new(test.queue.clone());
+        let events = [
+            text("79001111111@c.us", "A1"),
+            text("79002222222@c.us", "B1"),
+            text("79003333333@c.us", "C1"),
+            text("79001111111@c.us", "A1"),
+        ];
+        let outcomes = in_one_batch(&appends, &events).await;
+        use Appended::{Duplicate, Full, Queued};
+        assert_eq!(outcomes, [Queued, Queued, Full, Duplicate].map(Ok));
+        assert_eq!(test.ids_beside(&events[0]).await, ["A1", "B1"]);
+        assert!(
+            !test.is_claimed(&events[2]).await,
+            "a full queue claims nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_append_redis_refuses_fails_only_its_own_notification() {
+        let Some(test) = TestQueue::new(|queue| queue.partitions(2)) else {
+            return;
+        };
+        let chats: Vec<Event> = (0..100)
+            .map(|n| text(&format!("7900{n:07}@c.us"), &format!("M{n}")))
+            .collect();
+        let on = |partition| {
+            chats
+                .iter()
+                .find(|event| test.queue.partition_of(event) == partition)
+                .unwrap()
+                .clone()
+        };
+        let (poisoned, healthy) = (on(0), on(1));
+        // A stream whose last id is the largest there is takes no new entry: XADD fails.
+        let _: String = redis::cmd("XADD")
+            .arg(test.queue.stream(0))
+            .arg("18446744073709551615-18446744073709551615")
+            .arg("junk")
+            .arg("1")
+            .query_async(&mut test.queue.redis().connection())
+            .await
+            .unwrap();
+
+        let appends = GroupCommit::new(test.queue.clone());
+        let outcomes = in_one_batch(&appends, &[poisoned.clone(), healthy.clone()]).await;
+        assert_eq!(outcomes, [Ok(Appended::Refused), Ok(Appended::Queued)]);
+        assert!(
+            !test.is_claimed(&poisoned).await,
+            "a refused append claims nothing"
+        );
+        assert!(test.is_claimed(&healthy).await);
+    }
+
+    #[tokio::test]
+    async fn every_notification_of_a_batch_that_cannot_reach_redis_is_unavailable() {
+        // Nothing listens on port 1.
+        let queue = RedisQueue::new(Redis::open("redis://127.0.0.1:1").unwrap());
+        let appends = GroupCommit::new(queue);
+        let events = [
+            text("79001111111@c.us", "A1"),
+            text("79002222222@c.us", "B1"),
+            text("79001111111@c.us", "A2"),
+        ];
+        let outcomes = in_one_batch(&appends, &events).await;
+        assert_eq!(outcomes, [Err(Unavailable); 3]);
+        // Nothing is left waiting: a flush comes back at once.
+        appends.flush().await;
+    }
+
+    #[tokio::test]
+    async fn a_flush_waits_for_the_appends_asked_for_before_it() {
+        let Some(test) = TestQueue::new(|queue| queue) else {
+            return;
+        };
+        let appends = GroupCommit::new(test.queue.clone());
+        let events: Vec<Event> = (0..20)
+            .map(|n| text(&format!("7900{n:07}@c.us"), &format!("M{n}")))
+            .collect();
+        let mut asked = std::pin::pin!(join_all(
+            events.into_iter().map(|event| appends.append(event))
+        ));
+        // Polled once: every append is in the inbox, none answered yet.
+        tokio::select! {
+            biased;
+            _ = &mut asked => panic!("answered before the batching task ran"),
+            () = std::future::ready(()) => {}
+        }
+        appends.flush().await;
+        assert_eq!(
+            test.queue.depth().await.unwrap(),
+            20,
+            "flushed: all appended"
+        );
+        let outcomes = asked.await;
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| *outcome == Ok(Appended::Queued))
+        );
+    }
+}
