@@ -26,17 +26,19 @@ pub(crate) const GROUP: &str = "handlers";
 
 /// Claims each notification of a batch against duplicates and appends it to its partition's
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
-/// nothing (and no claim), and an append Redis refuses takes nothing either, while the batch's
-/// other notifications go on. Answers per notification 1 (appended), 0 (a duplicate), -1 (full)
-/// or -2 (refused). The claim is made after the append: a script that fails midway keeps its
-/// earlier writes, and a claim without its entry would turn the gateway's next delivery into a
-/// "duplicate" that nobody handles.
+/// nothing (and keeps no claim), and an append Redis refuses takes nothing either, while the
+/// batch's other notifications go on. Answers per notification 1 (appended), 0 (a duplicate),
+/// -1 (full) or -2 (refused). A claim is taken back when its notification is not appended: a
+/// claim without its entry would turn the gateway's next delivery into a "duplicate" that
+/// nobody handles (so nothing that can fail comes between the claim and the append, which is
+/// a protected call). Each stream's length is read once per batch.
 const APPEND: &str = r"
 -- KEYS: per notification, its partition's stream, then its claim when it has one
 -- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); then per notification:
 -- whether it has a claim ('1' or '0'), the gateway, the notification, the instance it was
 -- accepted for
 local capacity = tonumber(ARGV[1])
+local lengths = {}
 local answers = {}
 local key = 1
 for at = 3, #ARGV, 4 do
@@ -48,20 +50,25 @@ for at = 3, #ARGV, 4 do
   else
     key = key + 1
   end
+  local length = lengths[stream] or redis.call('XLEN', stream)
   local answer = 1
-  if claim and redis.call('EXISTS', claim) == 1 then
+  if claim and not redis.call('SET', claim, '1', 'NX', 'EX', ARGV[2]) then
     answer = 0
-  elseif redis.call('XLEN', stream) >= capacity then
+  elseif length >= capacity then
     answer = -1
   else
     local added = redis.pcall('XADD', stream, '*', 'gateway', ARGV[at + 1],
       'event', ARGV[at + 2], 'instance', ARGV[at + 3])
     if type(added) == 'table' and added.err then
       answer = -2
-    elseif claim then
-      redis.call('SET', claim, '1', 'NX', 'EX', ARGV[2])
+    else
+      length = length + 1
     end
   end
+  if answer < 0 and claim then
+    redis.call('DEL', claim)
+  end
+  lengths[stream] = length
   answers[#answers + 1] = answer
 end
 return answers
