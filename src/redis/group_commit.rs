@@ -38,8 +38,9 @@ pub(crate) struct Unavailable;
 
 /// What the task's inbox takes.
 enum Message {
-    /// A notification to append, and where to say what became of it.
-    Append(Event, oneshot::Sender<Result<Appended, Unavailable>>),
+    /// A notification to append (boxed: a flush is small), and where to say what became of
+    /// it.
+    Append(Box<Event>, oneshot::Sender<Result<Appended, Unavailable>>),
     /// Answered once everything sent before it is answered.
     Flush(oneshot::Sender<()>),
 }
@@ -58,7 +59,7 @@ impl GroupCommit {
     pub(crate) async fn append(&self, event: Event) -> Result<Appended, Unavailable> {
         let (answer, answered) = oneshot::channel();
         self.inbox()
-            .send(Message::Append(event, answer))
+            .send(Message::Append(Box::new(event), answer))
             .await
             .map_err(|_| Unavailable)?;
         answered.await.map_err(|_| Unavailable)?
@@ -114,7 +115,7 @@ impl Batch {
         match message {
             Message::Append(event, answer) => {
                 self.bytes += event.raw.as_str().len();
-                self.events.push(event);
+                self.events.push(*event);
                 self.answers.push(answer);
             }
             Message::Flush(done) => self.flushes.push(done),
