@@ -30,9 +30,9 @@ pub(crate) struct GroupCommit {
     inbox: OnceLock<mpsc::Sender<Message>>,
 }
 
-/// Why a notification was not appended: its batch's script call failed (Redis out of reach,
-/// or it answered an error), or the batching task is gone. Nothing of it was claimed or kept
-/// unless the same notification is delivered again and appended then.
+/// Why a notification may not have been appended: its batch's script call failed (Redis out
+/// of reach, or it answered an error), or the batching task is gone. When only the answer was
+/// lost, it was appended all the same: the gateway's next delivery is then a duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unavailable;
 
