@@ -27,11 +27,14 @@
 //!
 //! [`RedisQueue`] is where an accepted notification waits for its handler:
 //!
-//! - **Intake.** One atomic script per notification claims it against duplicates (`SET NX`,
-//!   kept 24 h) and appends it (`XADD`) to its partition's stream; only then does the receiver
-//!   answer 200 (or the poller delete it from the gateway's queue). A copy is answered 200
-//!   and not appended. Redis out of reach, or the queue full: 503, nothing claimed, and the
-//!   gateway delivers it again.
+//! - **Intake.** A script claims each notification against duplicates (`SET NX`, kept 24 h)
+//!   and appends it (`XADD`) to its partition's stream, atomically; only then does the
+//!   receiver answer 200 (or the poller delete it from the gateway's queue). A copy is
+//!   answered 200 and not appended. Redis out of reach, or the queue full: 503, nothing
+//!   claimed, and the gateway delivers it again. The appends are group-committed: the
+//!   notifications that arrive while one script call is on its way are sent together in the
+//!   next (a lone one goes at once), in the order they came, and each is answered with its
+//!   own outcome once its call is done.
 //! - **Partitions.** A chat's events all go to one of a fixed number of streams (a stable hash
 //!   of gateway, instance and chat; an instance's own events by instance). Each partition is
 //!   handled by one replica at a time, the holder of its lease; replicas announce themselves
@@ -77,6 +80,7 @@ mod consumer;
 mod conversation;
 mod dedupe;
 pub(crate) mod eviction;
+mod group_commit;
 mod lease;
 mod lock;
 pub(crate) mod memo;

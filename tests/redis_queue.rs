@@ -358,6 +358,18 @@ async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
     seen.wait_for(|texts| texts.len() >= 40).await;
     until_empty(&queue).await;
 
+    let by_chat = texts_by_chat(&seen);
+    let expected: Vec<String> = (0..10).map(|m| m.to_string()).collect();
+    assert_eq!(by_chat.len(), 4);
+    for (chat, texts) in &by_chat {
+        assert_eq!(texts, &expected, "chat {chat}: once each, in order");
+    }
+    server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// The texts `seen` handled, per chat, in the order handled.
+fn texts_by_chat(seen: &Seen) -> BTreeMap<String, Vec<String>> {
     let mut by_chat: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for event in seen.events() {
         let text = event.message().and_then(|message| message.text()).unwrap();
@@ -366,8 +378,43 @@ async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
             .or_default()
             .push(text.to_owned());
     }
-    let expected: Vec<String> = (0..10).map(|m| m.to_string()).collect();
-    assert_eq!(by_chat.len(), 4);
+    by_chat
+}
+
+/// Many chats deliver at once, each message twice at the same moment: the appends share
+/// batches, and each delivery still gets its own answer; every message is handled once, each
+/// chat's in order.
+#[tokio::test]
+async fn concurrent_deliveries_sharing_batches_each_get_their_answer_in_order() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    let seen = Seen::default();
+    let server = Server::start(recording_webhook(queue.clone(), &seen)).await;
+    const CHATS: usize = 32;
+    const MESSAGES: usize = 15;
+
+    let senders = (0..CHATS).map(|c| {
+        let url = server.url.clone();
+        tokio::spawn(async move {
+            for m in 0..MESSAGES {
+                let notification = incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
+                let (first, copy) =
+                    tokio::join!(post_to(&url, &notification), post_to(&url, &notification));
+                assert_eq!(first.unwrap(), StatusCode::OK);
+                assert_eq!(copy.unwrap(), StatusCode::OK);
+            }
+        })
+    });
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    seen.wait_for(|texts| texts.len() >= CHATS * MESSAGES).await;
+    until_empty(&queue).await;
+
+    let by_chat = texts_by_chat(&seen);
+    let expected: Vec<String> = (0..MESSAGES).map(|m| m.to_string()).collect();
+    assert_eq!(by_chat.len(), CHATS);
     for (chat, texts) in &by_chat {
         assert_eq!(texts, &expected, "chat {chat}: once each, in order");
     }
@@ -589,6 +636,78 @@ async fn while_redis_is_down_the_receiver_answers_503_and_nothing_acknowledged_i
     seen.wait_for(|texts| texts.len() >= 2).await;
     until_empty(&queue).await;
     assert_eq!(seen.texts(), ["before", "during"]);
+    server.stop().await.unwrap().unwrap();
+    private.stop().await;
+}
+
+/// Redis stops while chats deliver at full pace, batches in flight: each delivery is answered
+/// 200 or 503, and every one answered 200 is handled once Redis is back (none was acknowledged
+/// without being kept), each chat's in order.
+#[tokio::test]
+async fn redis_stopping_mid_burst_answers_503_for_what_it_did_not_keep_and_loses_no_200() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(mut private) = PrivateRedis::start().await else {
+        return;
+    };
+    let queue = RedisQueue::new(Redis::open(private.url()).unwrap()).lease(LEASE);
+    let seen = Seen::default();
+    let webhook = recording_webhook(queue.clone(), &seen);
+    let intake = serve_intake_only(&webhook).await;
+    const CHATS: usize = 16;
+
+    let refused = Arc::new(tokio::sync::Semaphore::new(0));
+    let senders: Vec<_> = (0..CHATS)
+        .map(|c| {
+            let intake = intake.clone();
+            let refused = refused.clone();
+            tokio::spawn(async move {
+                // Sends the chat's messages one after another until one is refused; the
+                // texts answered 200.
+                let mut accepted = Vec::new();
+                for m in 0.. {
+                    let notification =
+                        incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
+                    match post_to(&intake, &notification).await.unwrap() {
+                        StatusCode::OK => accepted.push(m.to_string()),
+                        StatusCode::SERVICE_UNAVAILABLE => break,
+                        other => panic!("unexpected answer {other}"),
+                    }
+                }
+                refused.add_permits(1);
+                (chat(c), accepted)
+            })
+        })
+        .collect();
+    eventually("the burst to get going", || async {
+        queue.depth().await.is_ok_and(|depth| depth >= 100)
+    })
+    .await;
+    private.stop().await;
+    let _ = refused.acquire_many(CHATS as u32).await.unwrap();
+    let mut accepted = BTreeMap::new();
+    for sender in senders {
+        let (chat, texts) = sender.await.unwrap();
+        accepted.insert(chat, texts);
+    }
+
+    assert!(private.run().await, "redis-server starts again");
+    let total: usize = accepted.values().map(Vec::len).sum();
+    let server = Server::start(webhook).await;
+    seen.wait_for(|texts| texts.len() >= total).await;
+    until_empty(&queue).await;
+    let handled = texts_by_chat(&seen);
+    for (chat, texts) in &accepted {
+        let got = handled.get(chat).cloned().unwrap_or_default();
+        // What was answered 503 may have been appended all the same (the answer was lost):
+        // the gateway delivers it again, and it is a duplicate then. Nothing answered 200 is
+        // missing, and the chat's order holds.
+        assert!(
+            got.len() >= texts.len() && got[..texts.len()] == texts[..],
+            "chat {chat}: accepted {texts:?}, handled {got:?}"
+        );
+    }
     server.stop().await.unwrap().unwrap();
     private.stop().await;
 }

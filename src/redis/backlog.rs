@@ -7,14 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 
 use super::consumer::Consumer;
+use super::group_commit::{GroupCommit, Unavailable};
 use super::queue::{Appended, RedisQueue};
 use crate::backlog::{Accepted, Backlog, Refused};
-use crate::dispatch::{Dispatcher, DrainReport, EventIdentity, Rejected};
+use crate::dispatch::{Dispatcher, DrainReport, Rejected};
 use crate::event::Event;
 
 /// Accepted notifications go to a [`RedisQueue`]; this replica handles its share of them.
 pub(crate) struct RedisBacklog {
     queue: RedisQueue,
+    appends: GroupCommit,
     consumer: Consumer,
     dispatcher: Dispatcher,
     closed: AtomicBool,
@@ -24,6 +26,7 @@ pub(crate) struct RedisBacklog {
 pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Backlog> {
     Arc::new(RedisBacklog {
         consumer: Consumer::new(queue.clone(), dispatcher.clone()),
+        appends: GroupCommit::new(queue.clone()),
         queue,
         dispatcher,
         closed: AtomicBool::new(false),
@@ -32,26 +35,17 @@ pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Back
 
 #[async_trait]
 impl Backlog for RedisBacklog {
-    /// Claims `event` and appends it to its partition's stream, atomically: accepted only once
-    /// it is in Redis.
+    /// Claims `event` and appends it to its partition's stream, atomically, in a batch with
+    /// the notifications accepted meanwhile: accepted only once it is in Redis.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown.into());
         }
-        match self.queue.append(&event).await {
+        match self.appends.append(event).await {
             Ok(Appended::Queued) => Ok(Accepted::Queued),
-            Ok(Appended::Duplicate) => {
-                tracing::debug!(
-                    event = %EventIdentity::of(&event),
-                    "duplicate notification acknowledged, not handled again"
-                );
-                Ok(Accepted::Duplicate)
-            }
+            Ok(Appended::Duplicate) => Ok(Accepted::Duplicate),
             Ok(Appended::Full) => Err(Rejected::Full.into()),
-            Err(error) => {
-                tracing::error!(%error, "the Redis queue is unavailable");
-                Err(Refused::Unavailable("queue store"))
-            }
+            Ok(Appended::Refused) | Err(Unavailable) => Err(Refused::Unavailable("queue store")),
         }
     }
 
@@ -66,10 +60,11 @@ impl Backlog for RedisBacklog {
         self.closed.load(Ordering::Acquire) || self.dispatcher.is_closed()
     }
 
-    /// Stops intake (503), stops reading, drains the local dispatcher within its deadline,
+    /// Stops intake (503), answers the appends already asked for, stops reading, drains the local dispatcher within its deadline,
     /// acknowledges what was handled and gives up the leases.
     async fn shutdown(&self) -> DrainReport {
         self.closed.store(true, Ordering::Release);
+        self.appends.flush().await;
         self.consumer.shutdown().await
     }
 }

@@ -24,26 +24,54 @@ const MIN_LEASE: Duration = Duration::from_millis(300);
 /// The consumer group of every partition's stream.
 pub(crate) const GROUP: &str = "handlers";
 
-/// Claims the notification against duplicates and appends it to its partition's stream, in
-/// one atomic step: a duplicate is not appended, a full stream takes nothing (and no claim).
-/// Answers 1 (appended), 0 (a duplicate) or -1 (full). The claim is made after the append:
-/// a script that fails midway keeps its earlier writes, and a claim without its entry would
-/// turn the gateway's next delivery into a "duplicate" that nobody handles.
+/// Claims each notification of a batch against duplicates and appends it to its partition's
+/// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
+/// nothing (and keeps no claim), and an append Redis refuses takes nothing either, while the
+/// batch's other notifications go on. Answers per notification 1 (appended), 0 (a duplicate),
+/// -1 (full) or -2 (refused). A claim is taken back when its notification is not appended: a
+/// claim without its entry would turn the gateway's next delivery into a "duplicate" that
+/// nobody handles (so nothing that can fail comes between the claim and the append, which is
+/// a protected call). Each stream's length is read once per batch.
 const APPEND: &str = r"
--- KEYS[1]: the partition's stream; KEYS[2]: the notification's claim (absent: none)
--- ARGV: the stream's capacity, the claim's retention (s), the gateway, the notification,
--- the instance it was accepted for
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0
+-- KEYS: per notification, its partition's stream, then its claim when it has one
+-- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); then per notification:
+-- whether it has a claim ('1' or '0'), the gateway, the notification, the instance it was
+-- accepted for
+local capacity = tonumber(ARGV[1])
+local lengths = {}
+local answers = {}
+local key = 1
+for at = 3, #ARGV, 4 do
+  local stream = KEYS[key]
+  local claim = false
+  if ARGV[at] == '1' then
+    claim = KEYS[key + 1]
+    key = key + 2
+  else
+    key = key + 1
+  end
+  local length = lengths[stream] or redis.call('XLEN', stream)
+  local answer = 1
+  if claim and not redis.call('SET', claim, '1', 'NX', 'EX', ARGV[2]) then
+    answer = 0
+  elseif length >= capacity then
+    answer = -1
+  else
+    local added = redis.pcall('XADD', stream, '*', 'gateway', ARGV[at + 1],
+      'event', ARGV[at + 2], 'instance', ARGV[at + 3])
+    if type(added) == 'table' and added.err then
+      answer = -2
+    else
+      length = length + 1
+    end
+  end
+  if answer < 0 and claim then
+    redis.call('DEL', claim)
+  end
+  lengths[stream] = length
+  answers[#answers + 1] = answer
 end
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
-  return -1
-end
-redis.call('XADD', KEYS[1], '*', 'gateway', ARGV[3], 'event', ARGV[4], 'instance', ARGV[5])
-if KEYS[2] then
-  redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
-end
-return 1
+return answers
 ";
 
 /// The Redis queue of a bot's accepted notifications, shared by its replicas: the receiver
@@ -83,6 +111,9 @@ pub(crate) enum Appended {
     Duplicate,
     /// Its partition's stream is full: not appended, not claimed.
     Full,
+    /// Redis refused to append it (its stream takes no more entries): not appended, not
+    /// claimed.
+    Refused,
 }
 
 impl From<Redis> for RedisQueue {
@@ -186,28 +217,46 @@ impl RedisQueue {
         (hash.digest() % u64::from(self.partitions)) as u16
     }
 
-    /// Claims `event` and appends it to its partition's stream, in one atomic round trip.
-    pub(crate) async fn append(&self, event: &Event) -> redis::RedisResult<Appended> {
+    /// Claims each of `events` and appends it to its partition's stream, in order, each
+    /// atomically, in one round trip; what became of each, in the same order.
+    pub(crate) async fn append(&self, events: &[Event]) -> redis::RedisResult<Vec<Appended>> {
         static SCRIPT: std::sync::LazyLock<Script> =
             std::sync::LazyLock::new(|| Script::new(APPEND));
         let per_partition = self.capacity.div_ceil(usize::from(self.partitions)).max(1);
-        let mut invocation = SCRIPT.key(self.stream(self.partition_of(event)));
-        if let Some(key) = DedupeKey::of(event) {
-            invocation.key(super::dedupe::claim_key(&self.redis, &key));
-        }
-        let answer: i64 = invocation
+        let mut invocation = SCRIPT.prepare_invoke();
+        invocation
             .arg(per_partition)
-            .arg(DEFAULT_RETENTION.as_secs())
-            .arg(event.gateway.as_str())
-            .arg(event.raw.as_str())
-            .arg(&*event.instance)
+            .arg(DEFAULT_RETENTION.as_secs());
+        for event in events {
+            invocation.key(self.stream(self.partition_of(event)));
+            let claim = DedupeKey::of(event);
+            if let Some(key) = &claim {
+                invocation.key(super::dedupe::claim_key(&self.redis, key));
+            }
+            invocation
+                .arg(if claim.is_some() { "1" } else { "0" })
+                .arg(event.gateway.as_str())
+                .arg(event.raw.as_str())
+                .arg(&*event.instance);
+        }
+        let answers: Vec<i64> = invocation
             .invoke_async(&mut self.redis.connection())
             .await?;
-        Ok(match answer {
-            1 => Appended::Queued,
-            0 => Appended::Duplicate,
-            _ => Appended::Full,
-        })
+        if answers.len() != events.len() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "the append script answered for another number of notifications",
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                1 => Appended::Queued,
+                0 => Appended::Duplicate,
+                -1 => Appended::Full,
+                _ => Appended::Refused,
+            })
+            .collect())
     }
 }
 
