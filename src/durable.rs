@@ -43,6 +43,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod claims;
 mod conversations;
 mod directory;
 mod entries;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::claims::Claims;
 use super::directory::Held;
 use super::entries::{self, Seq};
 use super::schema::{self, Database};
@@ -53,6 +54,8 @@ pub(super) struct Batch<'a> {
     pub(super) now: Millis,
     /// What the store holds, as the batch changes it.
     pub(super) counts: &'a mut Counts,
+    /// The duplicate claims, as the batch changes them.
+    pub(super) claims: &'a mut Claims,
     /// What the store may hold.
     pub(super) limits: &'a Limits,
 }
@@ -65,8 +68,6 @@ pub(super) struct Counts {
     pub(super) entries: u64,
     /// Bytes of their notifications.
     pub(super) bytes: u64,
-    /// Duplicate claims, expired or not.
-    pub(super) claims: u64,
     /// Conversation states, timed out or not.
     pub(super) conversations: u64,
     /// Memo entries, expired or not.
@@ -131,6 +132,7 @@ struct Writer {
     path: PathBuf,
     limits: Limits,
     counts: Counts,
+    claims: Claims,
     clock: Clock,
     /// Handled entries not yet deleted.
     finished: Vec<Seq>,
@@ -153,9 +155,11 @@ pub(super) fn spawn(
     receiver: mpsc::Receiver<Message>,
 ) -> Result<JoinHandle<()>> {
     let counts = count(&database.connection).map_err(|error| database.error(error))?;
+    let claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
     tracing::info!(
         store = %database.path.display(),
         unfinished = counts.entries,
+        claims = claims.len(),
         conversations = counts.conversations,
         "the store is open"
     );
@@ -169,6 +173,7 @@ pub(super) fn spawn(
             claim_retention: millis(settings.claim_retention),
         },
         counts,
+        claims,
         clock,
         finished: Vec::new(),
         next_tidy: Instant::now(),
@@ -192,7 +197,6 @@ fn count(connection: &Connection) -> rusqlite::Result<Counts> {
     Ok(Counts {
         entries: number("SELECT count(*) FROM entries")?,
         bytes: number("SELECT coalesce(sum(octet_length(notification)), 0) FROM entries")?,
-        claims: number("SELECT count(*) FROM claims")?,
         conversations: number(
             "SELECT (SELECT count(*) FROM conversations) + (SELECT count(*) FROM timed_out)",
         )?,
@@ -235,10 +239,14 @@ impl Writer {
         let committed = self
             .commit(&finished, &mut requests)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
-        if let Err(error) = &committed {
-            tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
-            self.counts = counts;
-            self.finished.extend(finished);
+        match &committed {
+            Ok(()) => self.claims.commit(),
+            Err(error) => {
+                tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
+                self.counts = counts;
+                self.claims.roll_back();
+                self.finished.extend(finished);
+            }
         }
         for request in requests {
             request.answer(&committed);
@@ -257,6 +265,7 @@ impl Writer {
             tx: &tx,
             now: self.clock.now(),
             counts: &mut self.counts,
+            claims: &mut self.claims,
             limits: &self.limits,
         };
         entries::delete(&mut batch, finished)?;
@@ -289,8 +298,7 @@ impl Writer {
         let now = self.clock.now();
         let mut more = false;
         for _ in 0..PURGE_CHUNKS_PER_ROUND {
-            let claims =
-                entries::purge_claims(&self.connection, &mut self.counts, now, MAX_CLAIMS)?;
+            let claims = self.claims.purge(&self.connection, now, MAX_CLAIMS)?;
             let memos = memo::purge(&self.connection, &mut self.counts, now)?;
             more = claims || memos;
             if !more {
