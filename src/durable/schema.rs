@@ -26,6 +26,12 @@ const STATEMENT_CACHE: usize = 64;
 /// The size the write-ahead log is truncated to after a checkpoint, in bytes.
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
+/// Pages the write-ahead log grows to before a commit copies them into the database (a
+/// checkpoint, with its two fsyncs): 16 MiB of 4 KiB pages, four times SQLite's default. An
+/// entry is mostly deleted before its pages are copied, and a page written by many batches is
+/// copied once per checkpoint, so fewer checkpoints copy less per notification.
+const AUTOCHECKPOINT_PAGES: i64 = 4096;
+
 /// How many of `quick_check`'s findings a corrupt store's error quotes.
 const CHECK_FINDINGS: usize = 3;
 
@@ -158,6 +164,7 @@ impl Database {
         };
         connection.pragma_update(None, "synchronous", synchronous)?;
         connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+        connection.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         if connection.is_readonly(rusqlite::MAIN_DB)? {
             return Ok(Err(StoreError::NotWritable {
                 path: self.path.clone(),
