@@ -460,6 +460,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_handled_entry_is_deleted_without_further_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        store.finish_soon(seq);
+        let deadline = Instant::now() + PATIENCE;
+        while count(dir.path(), "SELECT count(*) FROM entries") > 0 {
+            assert!(Instant::now() < deadline, "the entry was never deleted");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
     async fn a_redelivery_is_a_duplicate_also_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
