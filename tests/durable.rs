@@ -123,7 +123,7 @@ fn a_store_from_a_newer_version_is_refused_and_left_as_it_was() {
         store_error(&error),
         StoreError::NewerSchema {
             found: 99,
-            supported: 1,
+            supported: 2,
             ..
         }
     ));
