@@ -43,6 +43,7 @@ use axum::routing::{get, post};
 use hookbot::bots::contact_card;
 use hookbot::contacts::{ContactBook, FIND_LIMIT};
 use hookbot::dispatch::DispatchSettings;
+use hookbot::durable::{Durability, StoreSettings};
 use hookbot::gateway::{ClientSettings, GreenApi, RateLimits};
 use hookbot::instance::Instance;
 use hookbot::redis::Redis;
@@ -467,10 +468,16 @@ impl Background {
         }));
     }
 
-    /// A durable store in a fresh temporary directory, with the default settings.
+    /// A durable store in a fresh temporary directory, with the default settings
+    /// (`HOOKBOT_BENCH_DURABILITY=power-loss`: an fsync per commit).
     fn durable_store(&mut self) -> Store {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let store = Store::durable(directory.path()).expect("the store opens");
+        let durability = match std::env::var("HOOKBOT_BENCH_DURABILITY").as_deref() {
+            Ok("power-loss") => Durability::PowerLoss,
+            _ => Durability::Process,
+        };
+        let settings = StoreSettings::new().durability(durability);
+        let store = Store::durable_with(directory.path(), settings).expect("the store opens");
         self.directory = Some(directory);
         store
     }

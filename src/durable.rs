@@ -32,9 +32,17 @@
 //! One writer thread owns the database connection and is fed by a bounded channel: it takes
 //! every request that arrived while it was busy and commits them in one transaction (group
 //! commit), then answers each — an accepted notification is answered only once its batch is
-//! committed. Handled notifications are deleted in the writer's next batch, expired claims are
-//! purged in bounded chunks, and freed pages are given back to the file system
-//! (`auto_vacuum=INCREMENTAL`).
+//! committed. Handled notifications are deleted with the writer's next batch of requests (or
+//! within 2 ms when none comes), expired claims are purged in bounded chunks, and freed pages
+//! are given back to the file system (`auto_vacuum=INCREMENTAL`). Claims are kept in the order
+//! they were made and found by key in an index the writer holds in memory, so that a batch
+//! appends to the end of its tables rather than rewriting a random page per claim.
+//!
+//! [`Durability::Process`] is `synchronous=NORMAL`, not `OFF`: both keep every commit across a
+//! killed process (the log's pages are in the operating system's hands when a commit returns),
+//! but `OFF` also drops the fsyncs at checkpoints, after which a power loss may leave a corrupt
+//! file (which the store refuses at start) rather than lose only the last commits. The log is
+//! checkpointed every 16 MiB, so those fsyncs are rare.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,
 //! which a running store holds with an OS file lock. The lock file, rather than SQLite's
@@ -43,6 +51,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod claims;
 mod conversations;
 mod directory;
 mod entries;

@@ -2,14 +2,19 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
+
+use std::fmt::Write as _;
+
+use rusqlite::params;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::writer::{Batch, Counts, Message, Op, PURGE_CHUNK};
-use super::{DurableStore, Millis};
+use super::DurableStore;
+use super::claims::Key;
+use super::writer::{Batch, Message, Op};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
-use crate::event::Event;
+use crate::event::{Event, RawJson};
 
 /// The place of an accepted notification in the order the store accepted them: larger is
 /// later, and never reused.
@@ -49,8 +54,8 @@ impl DurableStore {
     pub(crate) async fn append(&self, event: &Event) -> Result<Appended> {
         self.run(Append {
             gateway: event.gateway.as_str(),
-            instance: event.instance.to_string(),
-            notification: event.raw.as_str().to_owned(),
+            instance: event.instance.clone(),
+            notification: event.raw.clone(),
             claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
         })
         .await
@@ -150,28 +155,28 @@ impl DurableStore {
 }
 
 /// Claims a notification and keeps it, in one step: a duplicate writes nothing, and neither
-/// does a full store.
+/// does a full store. It shares the event's text rather than copying it.
 struct Append {
     gateway: &'static str,
-    instance: String,
-    notification: String,
-    claim: Option<[u8; 16]>,
+    instance: Arc<str>,
+    notification: RawJson,
+    claim: Option<Key>,
 }
 
 impl Op for Append {
     type Output = Appended;
 
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<Appended> {
-        let claimed = match &self.claim {
-            Some(key) => Some((key, claim_expiry(batch, key)?)),
-            None => None,
-        };
-        if let Some((_, Some(expires))) = claimed
-            && expires > batch.now
+        if let Some(key) = &self.claim
+            && batch
+                .claims
+                .expiry(key)
+                .is_some_and(|expires| expires > batch.now)
         {
             return Ok(Appended::Duplicate);
         }
-        let size = self.notification.len() as u64;
+        let notification = self.notification.as_str();
+        let size = notification.len() as u64;
         let counts = &*batch.counts;
         if counts.entries >= batch.limits.max_events
             || counts.bytes.saturating_add(size) > batch.limits.max_bytes
@@ -183,20 +188,11 @@ impl Op for Append {
             .prepare_cached(
                 "INSERT INTO entries (gateway, instance, notification) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![self.gateway, self.instance, self.notification])?;
+            .execute(params![self.gateway, &*self.instance, notification])?;
         let seq = Seq(batch.tx.last_insert_rowid());
-        if let Some((key, before)) = claimed {
+        if let Some(key) = self.claim {
             let expires = batch.now.saturating_add(batch.limits.claim_retention);
-            batch
-                .tx
-                .prepare_cached(
-                    "INSERT INTO claims (key, expires) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET expires = excluded.expires",
-                )?
-                .execute(params![key.as_slice(), expires])?;
-            if before.is_none() {
-                batch.counts.claims += 1;
-            }
+            batch.claims.claim(batch.tx, key, expires)?;
         }
         batch.counts.entries += 1;
         batch.counts.bytes += size;
@@ -207,7 +203,7 @@ impl Op for Append {
 /// Deletes an entry and its claim, which a refused notification leaves behind.
 struct Withdraw {
     seq: Seq,
-    claim: Option<[u8; 16]>,
+    claim: Option<Key>,
 }
 
 impl Op for Withdraw {
@@ -216,11 +212,7 @@ impl Op for Withdraw {
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
         delete(batch, &[self.seq])?;
         if let Some(key) = &self.claim {
-            let deleted = batch
-                .tx
-                .prepare_cached("DELETE FROM claims WHERE key = ?1")?
-                .execute([key.as_slice()])?;
-            batch.counts.claims = batch.counts.claims.saturating_sub(deleted as u64);
+            batch.claims.release(batch.tx, key)?;
         }
         Ok(())
     }
@@ -237,65 +229,36 @@ impl Op for Flush {
     }
 }
 
-/// When `key`'s claim expires, if there is one (expired or not).
-fn claim_expiry(batch: &Batch<'_>, key: &[u8; 16]) -> rusqlite::Result<Option<Millis>> {
-    batch
-        .tx
-        .prepare_cached("SELECT expires FROM claims WHERE key = ?1")?
-        .query_row([key.as_slice()], |row| row.get(0))
-        .optional()
-}
-
-/// Deletes the `finished` entries (those already gone are skipped).
+/// Deletes the `finished` entries (those already gone are skipped) in two statements, given
+/// their numbers as one JSON array: what they hold is counted, then they are deleted.
+/// (`DELETE … RETURNING` would build a temporary table for each statement.)
 pub(super) fn delete(batch: &mut Batch<'_>, finished: &[Seq]) -> rusqlite::Result<()> {
     if finished.is_empty() {
         return Ok(());
     }
-    let mut statement = batch.tx.prepare_cached(
-        "DELETE FROM entries WHERE seq = ?1 RETURNING octet_length(notification)",
-    )?;
-    for seq in finished {
-        let size: Option<i64> = statement.query_row([seq.0], |row| row.get(0)).optional()?;
-        if let Some(size) = size {
-            batch.counts.entries = batch.counts.entries.saturating_sub(1);
-            batch.counts.bytes = batch.counts.bytes.saturating_sub(size.max(0) as u64);
+    let mut seqs = String::with_capacity(finished.len() * 8 + 2);
+    seqs.push('[');
+    for (n, seq) in finished.iter().enumerate() {
+        if n > 0 {
+            seqs.push(',');
         }
+        let _ = write!(seqs, "{}", seq.0);
     }
-    Ok(())
-}
-
-/// Purges one chunk of claims: expired ones, and while the store holds more than
-/// `max_claims` ([`MAX_CLAIMS`](super::MAX_CLAIMS)), the oldest. Whether more are left to
-/// purge.
-pub(super) fn purge_claims(
-    connection: &Connection,
-    counts: &mut Counts,
-    now: Millis,
-    max_claims: u64,
-) -> rusqlite::Result<bool> {
-    let expired = connection
+    seqs.push(']');
+    let (entries, bytes): (i64, i64) = batch
+        .tx
         .prepare_cached(
-            "DELETE FROM claims WHERE key IN
-             (SELECT key FROM claims WHERE expires <= ?1 ORDER BY expires LIMIT ?2)",
+            "SELECT count(*), coalesce(sum(octet_length(notification)), 0) FROM entries
+             WHERE seq IN (SELECT value FROM json_each(?1))",
         )?
-        .execute(params![now, PURGE_CHUNK])? as u64;
-    counts.claims = counts.claims.saturating_sub(expired);
-    let excess = counts
-        .claims
-        .saturating_sub(max_claims)
-        .min(PURGE_CHUNK as u64);
-    let oldest = if excess > 0 {
-        connection
-            .prepare_cached(
-                "DELETE FROM claims WHERE key IN
-                 (SELECT key FROM claims ORDER BY expires LIMIT ?1)",
-            )?
-            .execute([excess as i64])? as u64
-    } else {
-        0
-    };
-    counts.claims = counts.claims.saturating_sub(oldest);
-    Ok(expired == PURGE_CHUNK as u64 || counts.claims > max_claims)
+        .query_row([&seqs], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    batch
+        .tx
+        .prepare_cached("DELETE FROM entries WHERE seq IN (SELECT value FROM json_each(?1))")?
+        .execute([&seqs])?;
+    batch.counts.entries = batch.counts.entries.saturating_sub(entries.max(0) as u64);
+    batch.counts.bytes = batch.counts.bytes.saturating_sub(bytes.max(0) as u64);
+    Ok(())
 }
 
 /// Entries accepted after `after`, at most `limit`, in accept order.
@@ -497,6 +460,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_handled_entry_is_deleted_without_further_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        store.finish_soon(seq);
+        let deadline = Instant::now() + PATIENCE;
+        while count(dir.path(), "SELECT count(*) FROM entries") > 0 {
+            assert!(Instant::now() < deadline, "the entry was never deleted");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
     async fn a_redelivery_is_a_duplicate_also_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
@@ -525,6 +501,81 @@ mod tests {
             [Appended::Queued(_), Appended::Duplicate]
         ));
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
+    }
+
+    /// Holds the writer busy while `requests` queue up behind it, so that they make one batch.
+    async fn in_one_batch<T>(
+        store: &DurableStore,
+        requests: impl FnOnce() -> Vec<JoinHandle<T>>,
+    ) -> Vec<T> {
+        let busy = Gate::enter(store);
+        busy.wait_reached();
+        let handles = requests();
+        until_queued(store, handles.len()).await;
+        busy.open().await;
+        let mut answers = Vec::new();
+        for handle in handles {
+            answers.push(handle.await.unwrap());
+        }
+        answers
+    }
+
+    fn spawn_append(store: &DurableStore, event: &Event) -> JoinHandle<crate::Result<Appended>> {
+        let (store, event) = (store.clone(), event.clone());
+        tokio::spawn(async move { store.append(&event).await })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_of_one_message_in_one_batch_are_one_entry_and_one_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let (first, second) = (text(ANNA, "M1", "hi"), text(ANNA, "M2", "hi"));
+        let answers = in_one_batch(&store, || {
+            [&first, &first, &second, &first, &second]
+                .into_iter()
+                .map(|event| spawn_append(&store, event))
+                .collect()
+        })
+        .await;
+        let answers: Vec<Appended> = answers.into_iter().map(Result::unwrap).collect();
+        assert!(matches!(
+            answers[..],
+            [
+                Appended::Queued(_),
+                Appended::Duplicate,
+                Appended::Queued(_),
+                Appended::Duplicate,
+                Appended::Duplicate
+            ]
+        ));
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 2);
+        assert_eq!(store.append(&first).await.unwrap(), Appended::Duplicate);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_leaves_no_claim_behind_for_its_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let event = text(ANNA, "M1", "hi");
+        let answers = in_one_batch(&store, || {
+            let copies = [&event, &event].map(|event| spawn_append(&store, event));
+            let failing = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run_step(|_| Err::<(), _>(rusqlite::Error::InvalidQuery))
+                        .await
+                        .map(|()| Appended::Full)
+                })
+            };
+            copies.into_iter().chain([failing]).collect()
+        })
+        .await;
+        assert!(answers.iter().all(Result::is_err), "{answers:?}");
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        queued(store.append(&event).await.unwrap());
+        assert_eq!(store.append(&event).await.unwrap(), Appended::Duplicate);
     }
 
     #[tokio::test]
@@ -665,6 +716,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn entries_finished_together_are_deleted_in_one_batch_and_give_back_their_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StoreSettings::new().max_events(10);
+        let store = open(dir.path(), settings, &Clock::manual(T0));
+        let mut seqs = Vec::new();
+        for n in 1..=10 {
+            seqs.push(queued(
+                store
+                    .append(&text(ANNA, &format!("M{n}"), "hi"))
+                    .await
+                    .unwrap(),
+            ));
+        }
+        assert_eq!(
+            store.append(&text(ANNA, "M11", "hi")).await.unwrap(),
+            Appended::Full
+        );
+        // Finished out of order, one twice, and one that was never appended.
+        for n in [9, 2, 5, 3, 3] {
+            store.finish_soon(seqs[n - 1]);
+        }
+        store.finish_soon(Seq(seqs[9].0 + 100));
+        store.flush().await.unwrap();
+        assert_eq!(
+            ids(&store.unfinished(None, 100).await.unwrap()),
+            ["M1", "M4", "M6", "M7", "M8", "M10"]
+        );
+        for n in 11..=14 {
+            queued(
+                store
+                    .append(&text(ANNA, &format!("M{n}"), "hi"))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            store.append(&text(ANNA, "M15", "hi")).await.unwrap(),
+            Appended::Full,
+            "four deleted, four places given back"
+        );
+    }
+
+    #[tokio::test]
     async fn a_recovered_event_keeps_the_instance_it_was_accepted_for() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
@@ -773,46 +867,6 @@ mod tests {
             .len();
         assert!(log < 24 << 20, "40 MB went through a log of {log} bytes");
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
-    }
-
-    #[tokio::test]
-    async fn expired_claims_are_purged_in_chunks_and_the_oldest_past_the_bound() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
-        let mut connection = peek(dir.path());
-        let claims = 2 * PURGE_CHUNK + PURGE_CHUNK / 2;
-        let tx = connection.transaction().unwrap();
-        for n in 0..claims + 5 {
-            let expires = if n < claims { T0 - 1 } else { T0 + n };
-            tx.execute(
-                "INSERT INTO claims (key, expires) VALUES (?1, ?2)",
-                params![(n as u128).to_be_bytes().as_slice(), expires],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-        let mut counts = Counts {
-            claims: (claims + 5) as u64,
-            ..Counts::default()
-        };
-        assert!(purge_claims(&connection, &mut counts, T0, u64::MAX).unwrap());
-        assert!(purge_claims(&connection, &mut counts, T0, u64::MAX).unwrap());
-        assert!(!purge_claims(&connection, &mut counts, T0, u64::MAX).unwrap());
-        assert_eq!(counts.claims, 5);
-        assert!(!purge_claims(&connection, &mut counts, T0, 3).unwrap());
-        assert_eq!(counts.claims, 3);
-        let left: Vec<i64> = connection
-            .prepare("SELECT expires FROM claims ORDER BY expires")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(
-            left,
-            [T0 + claims + 2, T0 + claims + 3, T0 + claims + 4],
-            "the newest stay"
-        );
     }
 
     /// Where the child of `acknowledged_appends_survive_a_killed_process` keeps its store.
