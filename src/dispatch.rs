@@ -598,3 +598,97 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-text panic payload".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::durable::test_support::text;
+
+    const ANNA: &str = "79001234567@c.us";
+    const BORIS: &str = "79007654321@c.us";
+
+    /// Records the message id of each event it handles; the event `HOLD` waits for `gate`.
+    #[derive(Clone, Default)]
+    struct Record {
+        handled: Arc<Mutex<Vec<String>>>,
+        gate: Arc<Notify>,
+    }
+
+    impl Record {
+        fn handled(&self) -> Vec<String> {
+            self.handled.lock().unwrap().clone()
+        }
+
+        /// Waits (within a generous bound, so that a failure ends the test) until `count`
+        /// events were handled.
+        async fn until_handled(&self, count: usize) {
+            for _ in 0..5_000 {
+                if self.handled.lock().unwrap().len() >= count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            panic!("only {:?} handled", self.handled());
+        }
+    }
+
+    impl Handler for Record {
+        fn handle(
+            &self,
+            event: Event,
+        ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+            let id = event
+                .message_id()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let gate = Arc::clone(&self.gate);
+            self.handled.lock().unwrap().push(id.clone());
+            Box::pin(async move {
+                if id == "HOLD" {
+                    gate.notified().await;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chat_with_events_waiting_takes_turns_with_the_chats_behind_it() {
+        let record = Record::default();
+        let settings = DispatchSettings::new().max_in_flight(1);
+        let dispatcher = Dispatcher::new(record.clone(), settings, None);
+
+        dispatcher.submit(text(ANNA, "HOLD", "1"), None).unwrap();
+        record.until_handled(1).await;
+        for (chat, id) in [(ANNA, "A2"), (ANNA, "A3"), (BORIS, "B1")] {
+            dispatcher.submit(text(chat, id, "hi"), None).unwrap();
+        }
+        record.gate.notify_one();
+        record.until_handled(4).await;
+
+        assert_eq!(record.handled(), ["HOLD", "B1", "A2", "A3"]);
+        assert_eq!(dispatcher.shutdown().await, DrainReport::default());
+    }
+
+    #[tokio::test]
+    async fn workers_end_once_the_dispatcher_is_dropped() {
+        let record = Record::default();
+        let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
+        for (chat, id) in [(ANNA, "A1"), (BORIS, "B1"), (ANNA, "A2")] {
+            dispatcher.submit(text(chat, id, "hi"), None).unwrap();
+        }
+        record.until_handled(3).await;
+
+        drop(dispatcher);
+        // The waiting workers held the dispatcher's handler; they let go of it as they end.
+        for _ in 0..5_000 {
+            if Arc::strong_count(&record.handled) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the dispatcher's workers still run");
+    }
+}
