@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::error::BoxError;
 use crate::event::{Content, Event, EventKind};
@@ -35,14 +36,14 @@ impl DedupeKey {
     /// such as a state change), which is always handled.
     pub fn of(event: &Event) -> Option<Self> {
         let id = event.message_id()?;
-        let mut digest = Digest(Xxh3::new());
+        let mut digest = Digest(Vec::with_capacity(256));
         digest.part(event.gateway.as_str());
         digest.part(&event.instance);
         digest.part(event.kind.name());
         digest.part(event.chat().map_or("", |chat| chat.as_str()));
         digest.part(id.as_str());
         change(event, &mut digest);
-        Some(Self(digest.0.digest128()))
+        Some(Self(xxh3_128(&digest.0)))
     }
 
     /// The key as a number, for stores that keep binary keys.
@@ -69,14 +70,20 @@ impl fmt::Debug for DedupeKey {
     }
 }
 
-/// The parts of a key, fed to the hash one by one.
-struct Digest(Xxh3);
+/// The parts of a key, written one after the other and hashed at once: the same digest as
+/// feeding them to the hash one by one, for a fraction of the work.
+struct Digest(Vec<u8>);
 
 impl Digest {
     /// Writes one part, preceded by its length: parts cannot run into each other.
     fn part(&mut self, text: &str) {
-        self.0.update(&(text.len() as u64).to_le_bytes());
-        self.0.update(text.as_bytes());
+        self.count(text.len());
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// Writes a length.
+    fn count(&mut self, len: usize) {
+        self.0.extend_from_slice(&(len as u64).to_le_bytes());
     }
 }
 
@@ -88,7 +95,7 @@ fn change(event: &Event, digest: &mut Digest) {
         EventKind::Status(status) => {
             digest.part("status");
             digest.part(status.status.as_str());
-            digest.0.update(&(status.ids.len() as u64).to_le_bytes());
+            digest.count(status.ids.len());
             for id in &status.ids {
                 digest.part(id.as_str());
             }
@@ -139,12 +146,65 @@ pub struct MemoryDedupe {
 #[derive(Default)]
 struct Shard {
     /// The claims in force, each with the number it was made under.
-    claims: HashMap<DedupeKey, u64>,
+    claims: HashMap<DedupeKey, u64, KeyHashing>,
     /// Claims in the order they were made: the order they expire in. A released claim stays
     /// here until it reaches the front, and then counts for nothing.
     order: VecDeque<Claim>,
     /// The number of the next claim.
     next: u64,
+}
+
+/// Hashes [`DedupeKey`]s for a shard's map: a key is a hash already, so one keyed multiply
+/// of its folded halves spreads it (as `foldhash` does), far cheaper than SipHash over 16
+/// bytes. The process's random seeds keep a peer from aiming keys at one bucket.
+#[derive(Clone, Copy)]
+struct KeyHashing {
+    seeds: [u64; 2],
+}
+
+impl Default for KeyHashing {
+    fn default() -> Self {
+        static SEEDS: LazyLock<[u64; 2]> = LazyLock::new(|| {
+            let random = RandomState::new();
+            [random.hash_one(0_u8), random.hash_one(1_u8) | 1]
+        });
+        Self { seeds: *SEEDS }
+    }
+}
+
+impl BuildHasher for KeyHashing {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher {
+            seeds: self.seeds,
+            state: 0,
+        }
+    }
+}
+
+/// See [`KeyHashing`].
+struct KeyHasher {
+    seeds: [u64; 2],
+    state: u64,
+}
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let product = u128::from(self.state ^ self.seeds[0]) * u128::from(self.seeds[1]);
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.state ^= (key as u64) ^ ((key >> 64) as u64);
+    }
+
+    /// Not used by a key (it writes one `u128`); folds any other input alike.
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.state = self.state.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
 }
 
 /// One entry of a shard's queue.

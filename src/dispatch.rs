@@ -20,8 +20,8 @@
 //! # let _ = settings;
 //! ```
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::error::BoxError;
@@ -247,40 +247,79 @@ pub struct DrainReport {
 pub(crate) type ErrorHook = Arc<dyn Fn(HandlerFailure) + Send + Sync>;
 
 /// Per-chat ordered queues feeding a handler. Cheap to clone; clones share the queues.
+///
+/// Handlers run in worker tasks, at most [`max_in_flight`](DispatchSettings::max_in_flight)
+/// of them: a worker takes a chat whose turn came, handles its next event, and takes the next
+/// chat waiting — the same again if no other waits. Workers are spawned as they are needed
+/// and kept, waiting for work, until the last clone of the dispatcher is dropped.
 #[derive(Clone)]
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
+    /// Dropped with the last clone: ends the waiting workers.
+    _workers: Arc<Workers>,
 }
 
 struct Shared {
     handler: Arc<dyn Handler>,
     on_error: Option<ErrorHook>,
-    in_flight: Semaphore,
     settings: DispatchSettings,
     closed: AtomicBool,
     queues: Mutex<Queues>,
     drained: Notify,
+    /// Rung for a waiting worker when a chat's turn comes.
+    bell: Notify,
 }
 
-/// The events waiting per chat. A chat has an entry exactly while a worker task serves it
-/// (its queue holds the events waiting behind the one being handled).
+/// The events waiting per chat. A chat has an entry exactly while it has an event waiting for
+/// its turn or being handled; its queue holds the events behind that one.
 #[derive(Default)]
 struct Queues {
-    by_chat: HashMap<QueueKey, std::collections::VecDeque<Job>>,
+    by_chat: HashMap<QueueKey, VecDeque<Job>>,
+    /// Chats whose turn came, in order, each with the event to handle next; taken by workers.
+    turns: VecDeque<(QueueKey, Job)>,
+    /// Worker tasks running, and how many of them wait for a turn.
+    workers: usize,
+    waiting: usize,
+    /// No dispatcher is left to submit events: workers end once no turn is left.
+    abandoned: bool,
     /// Accepted events not yet handled: waiting, or being handled.
     pending: usize,
     /// The raw size of those events, in bytes.
     pending_bytes: usize,
 }
 
+/// Ends a dispatcher's waiting workers when the last clone of the dispatcher is dropped.
+struct Workers(Arc<Shared>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        let mut queues = self.0.lock();
+        queues.abandoned = true;
+        queues.waiting = 0;
+        drop(queues);
+        self.0.bell.notify_waiters();
+    }
+}
+
+/// Counts a worker task out however it ends (a runtime shutting down drops it).
+struct Worker<'a>(&'a Shared);
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        self.0.lock().workers -= 1;
+    }
+}
+
 /// What a backlog is told once an event's handler finished (succeeded, or failed and was
 /// reported): a durable backlog forgets the event then.
 pub(crate) type Done = Box<dyn FnOnce() + Send>;
 
-/// An accepted event, its raw size, and what to call once its handler finished.
+/// An accepted event, its raw size, its metric series, and what to call once its handler
+/// finished.
 struct Job {
     event: Event,
     size: usize,
+    counted: &'static EventSeries,
     done: Option<Done>,
 }
 
@@ -309,24 +348,25 @@ impl Dispatcher {
         settings: DispatchSettings,
         on_error: Option<ErrorHook>,
     ) -> Self {
-        let shared = Shared {
+        let shared = Arc::new(Shared {
             handler: Arc::new(handler),
             on_error,
-            in_flight: Semaphore::new(settings.max_in_flight),
             settings,
             closed: AtomicBool::new(false),
             queues: Mutex::default(),
             drained: Notify::new(),
-        };
+            bell: Notify::new(),
+        });
         Self {
-            shared: Arc::new(shared),
+            _workers: Arc::new(Workers(Arc::clone(&shared))),
+            shared,
         }
     }
 
     /// Accepts `event` into its chat's queue, or says why not; `done` is called once the
     /// event's handler finished (succeeded, or failed and was reported), not if the event is
     /// rejected, nor if shutdown's deadline passes first. Must be called within a tokio
-    /// runtime: the chat's worker is spawned on it.
+    /// runtime: a worker may be spawned on it.
     pub(crate) fn submit(&self, event: Event, done: Option<Done>) -> Result<(), Rejected> {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
@@ -334,7 +374,12 @@ impl Dispatcher {
         let key = QueueKey::of(&event);
         let counted = EventSeries::of(&event);
         let size = event.raw.as_str().len();
-        let job = Job { event, size, done };
+        let job = Job {
+            event,
+            size,
+            counted,
+            done,
+        };
         let settings = &self.shared.settings;
         let mut queues = self.shared.lock();
         let over_bytes = queues.pending > 0
@@ -342,24 +387,23 @@ impl Dispatcher {
         if queues.pending >= settings.capacity || over_bytes {
             return Err(Rejected::Full);
         }
-        let chat_pending = queues
-            .by_chat
-            .get(&key)
-            .map_or(0, |waiting| waiting.len() + 1);
-        if chat_pending >= settings.chat_capacity {
-            return Err(Rejected::ChatFull);
+        match queues.by_chat.entry(key) {
+            // One of the chat's events is being handled or has its turn; these wait behind it.
+            Entry::Occupied(mut waiting) => {
+                if waiting.get().len() + 1 >= settings.chat_capacity {
+                    return Err(Rejected::ChatFull);
+                }
+                waiting.get_mut().push_back(job);
+            }
+            Entry::Vacant(idle) => {
+                let key = idle.key().clone();
+                idle.insert(VecDeque::new());
+                self.shared.give_turn(&mut queues, key, job);
+            }
         }
         queues.pending += 1;
         queues.pending_bytes += size;
         counted.queued();
-        match queues.by_chat.entry(key) {
-            Entry::Occupied(mut waiting) => waiting.get_mut().push_back(job),
-            Entry::Vacant(idle) => {
-                let key = idle.key().clone();
-                idle.insert(Default::default());
-                tokio::spawn(self.shared.clone().serve_chat(key, job));
-            }
-        }
         Ok(())
     }
 
@@ -387,10 +431,8 @@ impl Dispatcher {
             return DrainReport::default();
         }
         let queues = self.shared.lock();
-        let waiting: Vec<String> = queues
-            .by_chat
-            .values()
-            .flatten()
+        let waiting: Vec<String> = (queues.turns.iter().map(|(_, job)| job))
+            .chain(queues.by_chat.values().flatten())
             .map(|job| EventIdentity::of(&job.event).to_string())
             .collect();
         tracing::warn!(
@@ -424,45 +466,96 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The worker of one chat: handles its events in order until its queue is empty.
-    async fn serve_chat(self: Arc<Self>, key: QueueKey, first: Job) {
-        let mut next = Some(first);
-        while let Some(Job { event, size, done }) = next {
-            {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
-                self.handle(event).await;
-            }
-            if let Some(done) = done {
-                done();
-            }
-            next = self.finish_one(&key, size);
+    /// Gives the turn to a chat that had no event waiting: to a waiting worker, else to a new
+    /// one while fewer than `max_in_flight` run, else to the first worker done with its event.
+    fn give_turn(self: &Arc<Self>, queues: &mut Queues, key: QueueKey, job: Job) {
+        if queues.waiting > 0 {
+            queues.waiting -= 1;
+            queues.turns.push_back((key, job));
+            self.bell.notify_one();
+        } else if queues.workers < self.settings.max_in_flight {
+            queues.workers += 1;
+            tokio::spawn(Arc::clone(self).work((key, job)));
+        } else {
+            queues.turns.push_back((key, job));
         }
     }
 
-    /// Counts one event of `size` bytes done and takes the chat's next one, or retires the
-    /// chat's worker.
-    fn finish_one(&self, key: &QueueKey, size: usize) -> Option<Job> {
+    /// A worker: handles the event of the chat whose turn it was given, then of the next chat
+    /// whose turn came, until none is left and the dispatcher is gone.
+    async fn work(self: Arc<Self>, mut turn: (QueueKey, Job)) {
+        let _counted = Worker(&self);
+        loop {
+            let (key, job) = turn;
+            self.handle(job.event, job.counted).await;
+            if let Some(done) = job.done {
+                done();
+            }
+            turn = match self.finish_one(key, job.size) {
+                Some(next) => next,
+                None => match self.next_turn().await {
+                    Some(next) => next,
+                    None => return,
+                },
+            };
+            // Handlers that never wait would keep this worker's thread from other tasks.
+            tokio::task::consume_budget().await;
+        }
+    }
+
+    /// Counts one event of `key`'s chat, `size` bytes, done and takes the next turn: the
+    /// chat's next event goes behind the chats waiting for their turn, and a chat left with
+    /// none is retired.
+    fn finish_one(&self, key: QueueKey, size: usize) -> Option<(QueueKey, Job)> {
         let mut queues = self.lock();
         queues.pending -= 1;
         queues.pending_bytes -= size;
         if queues.pending == 0 {
             self.drained.notify_waiters();
         }
-        let queue = queues.by_chat.get_mut(key)?;
-        let next = queue.pop_front();
-        if next.is_none() {
-            queues.by_chat.remove(key);
+        let next = match queues.by_chat.entry(key) {
+            Entry::Occupied(mut chat) => match chat.get_mut().pop_front() {
+                Some(next) => Some((chat.key().clone(), next)),
+                None => {
+                    chat.remove();
+                    None
+                }
+            },
+            Entry::Vacant(_) => None,
+        };
+        match next {
+            Some(next) if queues.turns.is_empty() => Some(next),
+            Some(next) => {
+                queues.turns.push_back(next);
+                queues.turns.pop_front()
+            }
+            None => queues.turns.pop_front(),
         }
-        next
+    }
+
+    /// Waits for a chat's turn; `None` once the dispatcher is gone and no turn is left.
+    async fn next_turn(&self) -> Option<(QueueKey, Job)> {
+        loop {
+            let bell = self.bell.notified();
+            tokio::pin!(bell);
+            {
+                let mut queues = self.lock();
+                if let Some(turn) = queues.turns.pop_front() {
+                    return Some(turn);
+                }
+                if queues.abandoned {
+                    return None;
+                }
+                bell.as_mut().enable();
+                queues.waiting += 1;
+            }
+            bell.await;
+        }
     }
 
     /// Runs the handler on one event inside the event's span, within the handler deadline;
     /// reports an error, a panic or the deadline passed.
-    async fn handle(&self, event: Event) {
+    async fn handle(&self, event: Event, counted: &EventSeries) {
         let identity = EventIdentity::of(&event);
         let span = tracing::info_span!(
             "event",
@@ -472,7 +565,7 @@ impl Shared {
             chat = identity.chat.as_ref().map(tracing::field::display),
             message_id = identity.message_id.as_ref().map(tracing::field::display),
         );
-        let (counted, started) = (EventSeries::of(&event), Instant::now());
+        let started = Instant::now();
         let deadline = self.settings.handler_timeout;
         let outcome = tokio::time::timeout(
             deadline,
@@ -504,4 +597,98 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|message| (*message).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::durable::test_support::text;
+
+    const ANNA: &str = "79001234567@c.us";
+    const BORIS: &str = "79007654321@c.us";
+
+    /// Records the message id of each event it handles; the event `HOLD` waits for `gate`.
+    #[derive(Clone, Default)]
+    struct Record {
+        handled: Arc<Mutex<Vec<String>>>,
+        gate: Arc<Notify>,
+    }
+
+    impl Record {
+        fn handled(&self) -> Vec<String> {
+            self.handled.lock().unwrap().clone()
+        }
+
+        /// Waits (within a generous bound, so that a failure ends the test) until `count`
+        /// events were handled.
+        async fn until_handled(&self, count: usize) {
+            for _ in 0..5_000 {
+                if self.handled.lock().unwrap().len() >= count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            panic!("only {:?} handled", self.handled());
+        }
+    }
+
+    impl Handler for Record {
+        fn handle(
+            &self,
+            event: Event,
+        ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+            let id = event
+                .message_id()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let gate = Arc::clone(&self.gate);
+            self.handled.lock().unwrap().push(id.clone());
+            Box::pin(async move {
+                if id == "HOLD" {
+                    gate.notified().await;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chat_with_events_waiting_takes_turns_with_the_chats_behind_it() {
+        let record = Record::default();
+        let settings = DispatchSettings::new().max_in_flight(1);
+        let dispatcher = Dispatcher::new(record.clone(), settings, None);
+
+        dispatcher.submit(text(ANNA, "HOLD", "1"), None).unwrap();
+        record.until_handled(1).await;
+        for (chat, id) in [(ANNA, "A2"), (ANNA, "A3"), (BORIS, "B1")] {
+            dispatcher.submit(text(chat, id, "hi"), None).unwrap();
+        }
+        record.gate.notify_one();
+        record.until_handled(4).await;
+
+        assert_eq!(record.handled(), ["HOLD", "B1", "A2", "A3"]);
+        assert_eq!(dispatcher.shutdown().await, DrainReport::default());
+    }
+
+    #[tokio::test]
+    async fn workers_end_once_the_dispatcher_is_dropped() {
+        let record = Record::default();
+        let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
+        for (chat, id) in [(ANNA, "A1"), (BORIS, "B1"), (ANNA, "A2")] {
+            dispatcher.submit(text(chat, id, "hi"), None).unwrap();
+        }
+        record.until_handled(3).await;
+
+        drop(dispatcher);
+        // The waiting workers held the dispatcher's handler; they let go of it as they end.
+        for _ in 0..5_000 {
+            if Arc::strong_count(&record.handled) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the dispatcher's workers still run");
+    }
 }

@@ -26,7 +26,9 @@
 
 mod directory;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::Router;
 use axum::body::Body;
@@ -35,6 +37,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::FutureExt;
 
 use crate::backlog::{Accepted, Backlog, Refused};
 use crate::event::Event;
@@ -169,20 +172,16 @@ impl Shared {
         self.accept(event).await
     }
 
-    /// Hands the event to the backlog; 200 only once the backlog took charge of it. The
-    /// hand-over runs in a task of its own, so that it ends even if the gateway hangs up (or
-    /// the server cuts the connection) meanwhile: stopped half-way, a backlog could hold the
-    /// claim of an event it never queued, and the gateway's redelivery would be acknowledged
-    /// as a duplicate and never handled.
+    /// Hands the event to the backlog; 200 only once the backlog took charge of it.
     async fn accept(&self, event: Event) -> Response {
-        let backlog = Arc::clone(&self.backlog);
-        let Ok(kept) = tokio::spawn(async move { backlog.accept(event).await }).await else {
+        let Some(kept) = hand_over(Arc::clone(&self.backlog), event).await else {
             tracing::error!("the backlog failed while taking a notification; answered 503");
             return unavailable("the backlog failed");
         };
         match kept {
-            Ok(Accepted::Queued) => (StatusCode::OK, "accepted\n").into_response(),
-            Ok(Accepted::Duplicate) => (StatusCode::OK, "duplicate\n").into_response(),
+            // A 200 with a word for a person reading it, and no header to build.
+            Ok(Accepted::Queued) => Response::new(Body::from("accepted\n")),
+            Ok(Accepted::Duplicate) => Response::new(Body::from("duplicate\n")),
             Err(refused) => {
                 if let Refused::Rejected(_) = refused {
                     tracing::warn!(reason = %refused, "notification refused with 503; the gateway will deliver it again");
@@ -190,6 +189,22 @@ impl Shared {
                 unavailable(&refused.to_string())
             }
         }
+    }
+}
+
+/// Runs `backlog`'s [`accept`](Backlog::accept) of `event` to its end even if the gateway hangs
+/// up (or the server cuts the connection) meanwhile: stopped half-way, a backlog could hold the
+/// claim of an event it never queued, and the gateway's redelivery would be acknowledged as a
+/// duplicate and never handled. The hand-over is polled once in place — one that finishes at
+/// once (the in-memory backlog) cannot be stopped half-way and needs no task — and only one
+/// that has to wait (for a store) goes on in a task of its own, before this future could be
+/// dropped. `None` when the backlog panicked.
+async fn hand_over(backlog: Arc<dyn Backlog>, event: Event) -> Option<Result<Accepted, Refused>> {
+    let mut accepting =
+        Box::pin(AssertUnwindSafe(async move { backlog.accept(event).await }).catch_unwind());
+    match std::future::poll_fn(|cx| Poll::Ready(accepting.as_mut().poll(cx))).await {
+        Poll::Ready(kept) => kept.ok(),
+        Poll::Pending => tokio::spawn(accepting).await.ok()?.ok(),
     }
 }
 
