@@ -80,25 +80,21 @@ impl Words {
     }
 }
 
-/// A search query, folded and transliterated once, with a searcher for each of its words.
+/// A search query, folded once, with a searcher for each of its words. Its transliteration
+/// [keys](Query::keys) are made only for a search that needs them.
 #[derive(Debug, Clone)]
 pub(super) struct Query {
     /// The folded words.
     folded: Words,
-    /// The words' transliteration keys.
-    keys: Words,
     /// The query's digits, when it reads as a phone number.
     digits: Option<String>,
 }
 
 impl Query {
-    /// Folds and transliterates `text` for matching names and, when it reads as a phone
-    /// number, keeps its digits.
+    /// Folds `text` for matching names and, when it reads as a phone number, keeps its digits.
     pub(super) fn new(text: &str) -> Self {
-        let folded = fold(text);
         Self {
-            keys: Words::new(key(&folded)),
-            folded: Words::new(folded),
+            folded: Words::new(fold(text)),
             digits: phone_digits(text),
         }
     }
@@ -106,6 +102,11 @@ impl Query {
     /// Whether the query has nothing to match: no letter and no digit.
     pub(super) fn is_empty(&self) -> bool {
         self.folded.finders.is_empty() && self.digits.is_none()
+    }
+
+    /// The words' transliteration keys.
+    fn keys(&self) -> Words {
+        Words::new(key(&self.folded.whole))
     }
 }
 
@@ -171,13 +172,16 @@ impl Index {
     }
 
     /// The best `limit` contacts that match `query`, best first. Only those `limit` are
-    /// sorted: the rest are left unordered.
+    /// sorted: the rest are left unordered. Names are searched by transliteration only when
+    /// fewer than `limit` people match in the query's own script: a match in the query's script
+    /// ranks before any transliterated one.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
-        let mut hits = self.hits(query);
-        if !query.folded.finders.is_empty() {
-            // A contact found by name, key, username or phone counts once, with its best rank.
-            hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
-            hits.dedup_by_key(|hit| hit.contact);
+        let mut hits = Vec::new();
+        self.written_hits(query, &mut |hit| hits.push(hit));
+        dedup(&mut hits);
+        if hits.len() < limit {
+            self.transliterated_hits(query, &mut |hit| hits.push(hit));
+            dedup(&mut hits);
         }
         if hits.len() > limit {
             hits.select_nth_unstable_by_key(limit, Hit::order);
@@ -189,10 +193,16 @@ impl Index {
             .collect()
     }
 
-    /// The best match for `query`.
+    /// The best match for `query`: the first of [`find`](Index::find), kept while the matches
+    /// stream by, without collecting them; by transliteration only when nothing matches in
+    /// the query's script.
     pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
-        let hit = self.hits(query).into_iter().min_by_key(Hit::order)?;
-        self.contacts.get(hit.contact)
+        let mut best: Option<Hit> = None;
+        self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
+        if best.is_none() {
+            self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
+        }
+        self.contacts.get(best?.contact)
     }
 
     /// The names (of `names`) that contain the query word found in the fewest names: only they
@@ -218,25 +228,16 @@ impl Index {
         }
     }
 
-    /// Every match by name, by transliterated name, by username and by phone, unordered; a
-    /// contact may appear more than once.
-    fn hits(&self, query: &Query) -> Vec<Hit> {
-        let mut hits = Vec::new();
-        for (names, words, form) in [
-            (&self.names, &query.folded, Form::Written),
-            (&self.usernames, &query.folded, Form::Written),
-            (&self.keys, &query.keys, Form::Transliterated),
-        ] {
-            match words.finders.as_slice() {
-                [] => {}
-                [word] => rank_names(names.containing(word), words, form, &mut hits),
-                _ => rank_names(Self::candidates(names, words), words, form, &mut hits),
-            }
+    /// Every match in the query's script (by name, by username and by phone), unordered, to
+    /// `hit`; a contact may come more than once.
+    fn written_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+        for names in [&self.names, &self.usernames] {
+            Self::name_hits(names, &query.folded, Form::Written, hit);
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
-                hits.push(Hit {
+                hit(Hit {
                     form: Form::Written,
                     rank: rank_phone(phone, digits),
                     length: entry.chars,
@@ -244,8 +245,35 @@ impl Index {
                 });
             }
         }
-        hits
     }
+
+    /// Every match by transliterated name, unordered, to `hit`.
+    fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+        Self::name_hits(&self.keys, &query.keys(), Form::Transliterated, hit);
+    }
+
+    /// Every one of `names` that `words` match, ranked on `form`, to `hit`.
+    fn name_hits(names: &Haystack, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
+        match words.finders.as_slice() {
+            [] => {}
+            [word] => rank_names(names.containing(word), words, form, hit),
+            _ => rank_names(Self::candidates(names, words), words, form, hit),
+        }
+    }
+}
+
+/// Keeps `hit` as `best` when it sorts before it.
+fn keep_better(best: &mut Option<Hit>, hit: Hit) {
+    if best.is_none_or(|best| hit.order() < best.order()) {
+        *best = Some(hit);
+    }
+}
+
+/// Leaves each contact of `hits` once, with its best hit (a contact may be found by name,
+/// username and phone).
+fn dedup(hits: &mut Vec<Hit>) {
+    hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
+    hits.dedup_by_key(|hit| hit.contact);
 }
 
 /// Search texts joined by newlines, so that one `memmem` pass scans all of them.
@@ -305,13 +333,13 @@ impl Haystack {
     }
 }
 
-/// Ranks each of `names` (with its entry) against `words` and adds the matches, on `form`,
-/// to `hits`.
+/// Ranks each of `names` (with its entry) against `words` and hands the matches, on `form`,
+/// to `hit`.
 fn rank_names<'a>(
     names: impl IntoIterator<Item = (&'a str, Entry)>,
     words: &Words,
     form: Form,
-    hits: &mut Vec<Hit>,
+    hit: &mut impl FnMut(Hit),
 ) {
     for (name, entry) in names {
         let Some(rank) = rank_name(name, words) else {
@@ -320,7 +348,7 @@ fn rank_names<'a>(
         // Inside a word, a transliteration is mostly chance: "anna" reads "ana", which
         // "Svetlana" holds.
         if form == Form::Written || rank > Rank::Substring {
-            hits.push(Hit {
+            hit(Hit {
                 form,
                 rank,
                 length: entry.chars,
@@ -670,6 +698,34 @@ mod tests {
         assert_eq!(found(&index, "petr"), ["4", "5", "3"]);
         // Inside a word, only the written form counts.
         assert_eq!(found(&index, "etro"), ["4"]);
+    }
+
+    #[test]
+    fn transliterated_names_fill_a_limit_that_written_ones_leave_open() {
+        let index = Index::new(vec![
+            person("1", "Иван Петров", "", None),
+            person("2", "Ivan Petrov", "", None),
+            person("3", "Ivan Petrovich", "", None),
+            person("4", "Иван", "", None),
+        ]);
+        let best = |query, limit| -> Vec<&str> {
+            index
+                .find(&Query::new(query), limit)
+                .into_iter()
+                .map(|contact| contact.chat_id.as_str())
+                .collect()
+        };
+        assert_eq!(best("ivan petrov", 1), ["2"]);
+        assert_eq!(best("ivan petrov", 2), ["2", "3"]);
+        assert_eq!(best("ivan petrov", 3), ["2", "3", "1"]);
+        assert_eq!(best("ivan", 3), ["2", "3", "4"]);
+        assert_eq!(best("ivan", 9), ["2", "3", "4", "1"]);
+        let first = |query| index.best(&Query::new(query)).map(|contact| contact.chat_id.as_str());
+        assert_eq!(first("иван петров"), Some("1"));
+        assert_eq!(first("ivan petrovich"), Some("3"));
+        // Nothing written in the query's script: the best transliterated name.
+        assert_eq!(first("иван петрович"), Some("3"));
+        assert_eq!(first("ivanov"), None);
     }
 
     #[test]
