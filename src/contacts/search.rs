@@ -248,18 +248,21 @@ fn dedup(hits: &mut Vec<Hit>) {
 
 /// Names (or usernames, or transliteration keys) with the vocabulary of their words: a query
 /// word is looked for once among the distinct words, not in every name, and the names that
-/// hold a matching word are read from its postings.
+/// hold a matching word are read off its list of holders.
 ///
 /// A query word has no space, so it can only occur inside one word of a name: the word's
 /// rank (whole, beginning, inside) is the name's rank for that query word.
 #[derive(Debug)]
 struct Names {
     texts: Haystack,
-    /// The texts' distinct words; an entry's `contact` is the word's position in `postings`.
+    /// The texts' distinct words; an entry's `contact` is the word's position in the
+    /// vocabulary.
     vocabulary: Haystack,
-    /// For each word of the vocabulary, the positions in `texts.entries` of the texts that
-    /// hold it, ascending.
-    postings: Vec<Box<[u32]>>,
+    /// The positions in `texts.entries` of the texts that hold each word of the vocabulary:
+    /// word after word, each word's ascending.
+    holders: Vec<u32>,
+    /// Where each word's holders end in `holders`; they begin where the previous word's end.
+    ends: Vec<usize>,
 }
 
 impl Names {
@@ -287,11 +290,28 @@ impl Names {
                 }
             }
         }
+        let mut holders = Vec::with_capacity(postings.iter().map(Vec::len).sum());
+        let mut ends = Vec::with_capacity(postings.len());
+        for word in postings {
+            holders.extend(word);
+            ends.push(holders.len());
+        }
         Self {
             vocabulary,
-            postings: postings.into_iter().map(Vec::into_boxed_slice).collect(),
+            holders,
+            ends,
             texts,
         }
+    }
+
+    /// The positions in `texts.entries` of the texts that hold the vocabulary's `word`-th word.
+    fn holders_of(&self, word: usize) -> &[u32] {
+        let start = match word.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or_default(),
+            None => 0,
+        };
+        let end = self.ends.get(word).copied().unwrap_or_default();
+        self.holders.get(start..end).unwrap_or_default()
     }
 
     /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order.
@@ -325,8 +345,7 @@ impl Names {
                 if form == Form::Transliterated && rank == Rank::Substring {
                     continue;
                 }
-                let holders = self.postings.get(entry.contact).map_or(&[][..], |p| p);
-                for &at in holders {
+                for &at in self.holders_of(entry.contact) {
                     if let Some(slot) = word_ranks.get_mut(at as usize) {
                         *slot = (*slot).max(Some(rank));
                     }
