@@ -7,6 +7,7 @@
 //! words and the beginnings of words only: inside a word a transliteration is mostly chance).
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use memchr::memmem::Finder;
@@ -63,7 +64,8 @@ impl Hit {
 struct Words {
     /// The words, joined by single spaces.
     whole: String,
-    /// One searcher per word, longest first.
+    /// One searcher per word, longest first: a long word is found in few names, and a search
+    /// stops at the first word that no name holds.
     finders: Vec<Finder<'static>>,
 }
 
@@ -80,25 +82,21 @@ impl Words {
     }
 }
 
-/// A search query, folded and transliterated once, with a searcher for each of its words.
+/// A search query, folded once, with a searcher for each of its words. Its transliteration
+/// [keys](Query::keys) are made only for a search that needs them.
 #[derive(Debug, Clone)]
 pub(super) struct Query {
     /// The folded words.
     folded: Words,
-    /// The words' transliteration keys.
-    keys: Words,
     /// The query's digits, when it reads as a phone number.
     digits: Option<String>,
 }
 
 impl Query {
-    /// Folds and transliterates `text` for matching names and, when it reads as a phone
-    /// number, keeps its digits.
+    /// Folds `text` for matching names and, when it reads as a phone number, keeps its digits.
     pub(super) fn new(text: &str) -> Self {
-        let folded = fold(text);
         Self {
-            keys: Words::new(key(&folded)),
-            folded: Words::new(folded),
+            folded: Words::new(fold(text)),
             digits: phone_digits(text),
         }
     }
@@ -106,6 +104,11 @@ impl Query {
     /// Whether the query has nothing to match: no letter and no digit.
     pub(super) fn is_empty(&self) -> bool {
         self.folded.finders.is_empty() && self.digits.is_none()
+    }
+
+    /// The words' transliteration keys.
+    fn keys(&self) -> Words {
+        Words::new(key(&self.folded.whole))
     }
 }
 
@@ -116,12 +119,12 @@ impl Query {
 /// shared as a contact card, and a search is for a person to share or to write to.
 pub(super) struct Index {
     contacts: Arc<[Contact]>,
-    names: Haystack,
+    names: Names,
     /// The names' transliteration keys.
-    keys: Haystack,
+    keys: Names,
     /// Telegram usernames, folded as names are (`ivan_tsarevich` reads `ivan tsarevich`, and
     /// so does the query `@ivan_tsarevich`).
-    usernames: Haystack,
+    usernames: Names,
     phones: Haystack,
 }
 
@@ -158,9 +161,9 @@ impl Index {
         }
         Self {
             contacts: contacts.into(),
-            names,
-            keys,
-            usernames,
+            names: Names::new(names),
+            keys: Names::new(keys),
+            usernames: Names::new(usernames),
             phones,
         }
     }
@@ -171,13 +174,16 @@ impl Index {
     }
 
     /// The best `limit` contacts that match `query`, best first. Only those `limit` are
-    /// sorted: the rest are left unordered.
+    /// sorted: the rest are left unordered. Names are searched by transliteration only when
+    /// fewer than `limit` people match in the query's own script: a match in the query's script
+    /// ranks before any transliterated one.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
-        let mut hits = self.hits(query);
-        if !query.folded.finders.is_empty() {
-            // A contact found by name, key, username or phone counts once, with its best rank.
-            hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
-            hits.dedup_by_key(|hit| hit.contact);
+        let mut hits = Vec::new();
+        self.written_hits(query, &mut |hit| hits.push(hit));
+        dedup(&mut hits);
+        if hits.len() < limit {
+            self.transliterated_hits(query, &mut |hit| hits.push(hit));
+            dedup(&mut hits);
         }
         if hits.len() > limit {
             hits.select_nth_unstable_by_key(limit, Hit::order);
@@ -189,54 +195,28 @@ impl Index {
             .collect()
     }
 
-    /// The best match for `query`.
+    /// The best match for `query`: the first of [`find`](Index::find), kept while the matches
+    /// stream by, without collecting them; by transliteration only when nothing matches in
+    /// the query's script.
     pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
-        let hit = self.hits(query).into_iter().min_by_key(Hit::order)?;
-        self.contacts.get(hit.contact)
+        let mut best: Option<Hit> = None;
+        self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
+        if best.is_none() {
+            self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
+        }
+        self.contacts.get(best?.contact)
     }
 
-    /// The names (of `names`) that contain the query word found in the fewest names: only they
-    /// need to be ranked. The words' scans take turns, one name at a time, and the first to run
-    /// out wins (the longest word on a tie), so finding it costs as many steps per word as the
-    /// winner has names, and the winner's names are not scanned for again.
-    fn candidates<'a>(names: &'a Haystack, words: &'a Words) -> Vec<(&'a str, Entry)> {
-        let mut scans: Vec<_> = words
-            .finders
-            .iter()
-            .map(|word| (names.containing(word), Vec::new()))
-            .collect();
-        if scans.is_empty() {
-            return Vec::new();
-        }
-        loop {
-            for (scan, seen) in &mut scans {
-                match scan.next() {
-                    Some(name) => seen.push(name),
-                    None => return std::mem::take(seen),
-                }
-            }
-        }
-    }
-
-    /// Every match by name, by transliterated name, by username and by phone, unordered; a
-    /// contact may appear more than once.
-    fn hits(&self, query: &Query) -> Vec<Hit> {
-        let mut hits = Vec::new();
-        for (names, words, form) in [
-            (&self.names, &query.folded, Form::Written),
-            (&self.usernames, &query.folded, Form::Written),
-            (&self.keys, &query.keys, Form::Transliterated),
-        ] {
-            match words.finders.as_slice() {
-                [] => {}
-                [word] => rank_names(names.containing(word), words, form, &mut hits),
-                _ => rank_names(Self::candidates(names, words), words, form, &mut hits),
-            }
+    /// Every match in the query's script (by name, by username and by phone), unordered, to
+    /// `hit`; a contact may come more than once.
+    fn written_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+        for names in [&self.names, &self.usernames] {
+            names.matching(&query.folded, Form::Written, hit);
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
-                hits.push(Hit {
+                hit(Hit {
                     form: Form::Written,
                     rank: rank_phone(phone, digits),
                     length: entry.chars,
@@ -244,7 +224,148 @@ impl Index {
                 });
             }
         }
-        hits
+    }
+
+    /// Every match by transliterated name, unordered, to `hit`.
+    fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+        self.keys.matching(&query.keys(), Form::Transliterated, hit);
+    }
+}
+
+/// Keeps `hit` as `best` when it sorts before it.
+fn keep_better(best: &mut Option<Hit>, hit: Hit) {
+    if best.is_none_or(|best| hit.order() < best.order()) {
+        *best = Some(hit);
+    }
+}
+
+/// Leaves each contact of `hits` once, with its best hit (a contact may be found by name,
+/// username and phone).
+fn dedup(hits: &mut Vec<Hit>) {
+    hits.sort_unstable_by_key(|hit| (hit.contact, hit.order()));
+    hits.dedup_by_key(|hit| hit.contact);
+}
+
+/// Names (or usernames, or transliteration keys) with the vocabulary of their words: a query
+/// word is looked for once among the distinct words, not in every name, and the names that
+/// hold a matching word are read off its list of holders.
+///
+/// A query word has no space, so it can only occur inside one word of a name: the word's
+/// rank (whole, beginning, inside) is the name's rank for that query word.
+#[derive(Debug)]
+struct Names {
+    texts: Haystack,
+    /// The texts' distinct words; an entry's `contact` is the word's position in the
+    /// vocabulary.
+    vocabulary: Haystack,
+    /// The positions in `texts.entries` of the texts that hold each word of the vocabulary:
+    /// word after word, each word's ascending.
+    holders: Vec<u32>,
+    /// Where each word's holders end in `holders`; they begin where the previous word's end.
+    ends: Vec<usize>,
+}
+
+impl Names {
+    /// `texts` (words joined by single spaces) with the vocabulary of their words.
+    fn new(texts: Haystack) -> Self {
+        let mut vocabulary = Haystack::default();
+        let mut postings: Vec<Vec<u32>> = Vec::new();
+        let mut positions: HashMap<&str, usize> = HashMap::new();
+        for (at, entry) in texts.entries.iter().enumerate() {
+            let at = u32::try_from(at).expect("a list held in memory has fewer than 2³² names");
+            for word in texts
+                .text_of(entry)
+                .split(' ')
+                .filter(|word| !word.is_empty())
+            {
+                let position = *positions.entry(word).or_insert_with(|| {
+                    vocabulary.push(word, postings.len());
+                    postings.push(Vec::new());
+                    postings.len() - 1
+                });
+                if let Some(holders) = postings.get_mut(position)
+                    && holders.last() != Some(&at)
+                {
+                    holders.push(at);
+                }
+            }
+        }
+        let mut holders = Vec::with_capacity(postings.iter().map(Vec::len).sum());
+        let mut ends = Vec::with_capacity(postings.len());
+        for word in postings {
+            holders.extend(word);
+            ends.push(holders.len());
+        }
+        Self {
+            vocabulary,
+            holders,
+            ends,
+            texts,
+        }
+    }
+
+    /// The positions in `texts.entries` of the texts that hold the vocabulary's `word`-th word.
+    fn holders_of(&self, word: usize) -> &[u32] {
+        let start = match word.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or_default(),
+            None => 0,
+        };
+        let end = self.ends.get(word).copied().unwrap_or_default();
+        self.holders.get(start..end).unwrap_or_default()
+    }
+
+    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order.
+    fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
+        for (entry, rank) in self.texts.entries.iter().zip(self.ranks(words, form)) {
+            let Some(mut rank) = rank else {
+                continue;
+            };
+            if rank == Rank::Word && self.texts.text_of(entry) == words.whole {
+                rank = Rank::Exact;
+            }
+            hit(Hit {
+                form,
+                rank,
+                length: entry.chars,
+                contact: entry.contact,
+            });
+        }
+    }
+
+    /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
+    /// word, `None` where some word does not occur (or where there are no words). On the
+    /// transliterated form, a word inside a word does not count: a transliteration there is
+    /// mostly chance ("anna" reads "ana", which "Svetlana" holds).
+    fn ranks(&self, words: &Words, form: Form) -> Vec<Option<Rank>> {
+        let mut ranks: Option<Vec<Option<Rank>>> = None;
+        for word in &words.finders {
+            let mut word_ranks = vec![None; self.texts.entries.len()];
+            for (held, entry) in self.vocabulary.containing(word) {
+                let rank = rank_word(held, word.needle());
+                if form == Form::Transliterated && rank == Rank::Substring {
+                    continue;
+                }
+                for &at in self.holders_of(entry.contact) {
+                    if let Some(slot) = word_ranks.get_mut(at as usize) {
+                        *slot = (*slot).max(Some(rank));
+                    }
+                }
+            }
+            let combined = match ranks {
+                None => word_ranks,
+                Some(mut ranks) => {
+                    for (rank, word_rank) in ranks.iter_mut().zip(word_ranks) {
+                        *rank = (*rank).min(word_rank);
+                    }
+                    ranks
+                }
+            };
+            if combined.iter().all(Option::is_none) {
+                return Vec::new();
+            }
+            ranks = Some(combined);
+        }
+        ranks.unwrap_or_default()
     }
 }
 
@@ -255,12 +376,13 @@ struct Haystack {
     entries: Vec<Entry>,
 }
 
-/// Where one contact's text sits in a [`Haystack`], and how many characters it has.
+/// Where one text sits in a [`Haystack`], how many characters it has, and whose it is.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     start: usize,
     end: usize,
     chars: usize,
+    /// The contact's position in the list (in a [`Names`] vocabulary, the word's position).
     contact: usize,
 }
 
@@ -281,6 +403,11 @@ impl Haystack {
             chars: text.chars().count(),
             contact,
         });
+    }
+
+    /// The text of `entry`, one of this haystack's.
+    fn text_of(&self, entry: &Entry) -> &str {
+        self.text.get(entry.start..entry.end).unwrap_or_default()
     }
 
     /// Each text that contains the searcher's needle (not empty, without newlines), once, with
@@ -305,31 +432,6 @@ impl Haystack {
     }
 }
 
-/// Ranks each of `names` (with its entry) against `words` and adds the matches, on `form`,
-/// to `hits`.
-fn rank_names<'a>(
-    names: impl IntoIterator<Item = (&'a str, Entry)>,
-    words: &Words,
-    form: Form,
-    hits: &mut Vec<Hit>,
-) {
-    for (name, entry) in names {
-        let Some(rank) = rank_name(name, words) else {
-            continue;
-        };
-        // Inside a word, a transliteration is mostly chance: "anna" reads "ana", which
-        // "Svetlana" holds.
-        if form == Form::Written || rank > Rank::Substring {
-            hits.push(Hit {
-                form,
-                rank,
-                length: entry.chars,
-                contact: entry.contact,
-            });
-        }
-    }
-}
-
 /// The position of the first of `entries` (in text order) that ends after byte `at`, or
 /// `entries.len()`. The entry is usually a few places on from the previous hit's, so the
 /// search gallops from the front before it bisects.
@@ -343,38 +445,16 @@ fn first_ending_after(entries: &[Entry], at: usize) -> usize {
     from + entries[from..to].partition_point(|entry| entry.end <= at)
 }
 
-/// How well a `name` matches `words` (both folded, or both keys): `None` unless every word
-/// occurs in it.
-fn rank_name(name: &str, words: &Words) -> Option<Rank> {
-    if name == words.whole {
-        return Some(Rank::Exact);
+/// How well `word` (a word of a name) holds the query word `needle`, which occurs in it:
+/// whole, at its beginning, or inside it.
+fn rank_word(word: &str, needle: &[u8]) -> Rank {
+    if word.as_bytes() == needle {
+        Rank::Word
+    } else if word.as_bytes().starts_with(needle) {
+        Rank::Prefix
+    } else {
+        Rank::Substring
     }
-    words
-        .finders
-        .iter()
-        .map(|word| rank_word(name, word))
-        .try_fold(Rank::Word, |worst, rank| Some(worst.min(rank?)))
-}
-
-/// The best place `word` (folded, without spaces) occurs in the folded `name`: as a whole
-/// word, a word's beginning, or inside a word.
-///
-/// Occurrences are searched without overlaps, which loses no rank: an occurrence that starts
-/// a word cannot overlap an earlier one, since that would span the space before it.
-fn rank_word(name: &str, word: &Finder<'_>) -> Option<Rank> {
-    let bytes = name.as_bytes();
-    word.find_iter(bytes)
-        .map(|at| {
-            let starts = at == 0 || bytes.get(at - 1) == Some(&b' ');
-            let end = at + word.needle().len();
-            let ends = end == bytes.len() || bytes.get(end) == Some(&b' ');
-            match (starts, ends) {
-                (true, true) => Rank::Word,
-                (true, false) => Rank::Prefix,
-                _ => Rank::Substring,
-            }
-        })
-        .max()
 }
 
 /// How well a phone number (digits) matches the query's digits, which it contains.
@@ -445,42 +525,36 @@ mod tests {
         assert_eq!(phone_digits(""), None);
     }
 
+    /// The rank of the name `name` (not yet folded) for `query`, written form.
+    fn rank(name: &str, query: &str) -> Option<Rank> {
+        let mut texts = Haystack::default();
+        texts.push(&fold(name), 0);
+        let mut ranked = None;
+        Names::new(texts).matching(&Query::new(query).folded, Form::Written, &mut |hit| {
+            ranked = Some(hit.rank);
+        });
+        ranked
+    }
+
     #[test]
     fn word_match_beats_prefix_beats_substring() {
-        assert_eq!(
-            rank_word("иван царевич", &Finder::new("иван")),
-            Some(Rank::Word)
-        );
-        assert_eq!(
-            rank_word("иванов петр", &Finder::new("иван")),
-            Some(Rank::Prefix)
-        );
-        assert_eq!(
-            rank_word("диван кожаный", &Finder::new("иван")),
-            Some(Rank::Substring)
-        );
-        assert_eq!(rank_word("петр", &Finder::new("иван")), None);
+        assert_eq!(rank("Иван Царевич", "иван"), Some(Rank::Word));
+        assert_eq!(rank("Иванов Петр", "иван"), Some(Rank::Prefix));
+        assert_eq!(rank("Диван кожаный", "иван"), Some(Rank::Substring));
+        assert_eq!(rank("Петр", "иван"), None);
         // The best of several places counts.
-        assert_eq!(
-            rank_word("диван иван", &Finder::new("иван")),
-            Some(Rank::Word)
-        );
+        assert_eq!(rank("Диван Иван", "иван"), Some(Rank::Word));
+        assert_eq!(rank_word("ивановна", "иван".as_bytes()), Rank::Prefix);
     }
 
     #[test]
     fn every_query_word_must_match_and_the_weakest_decides() {
-        let words = |text| Query::new(text).folded;
-        let query = words("прем васил");
-        assert_eq!(rank_name("василиса премудрая", &query), Some(Rank::Prefix));
-        assert_eq!(
-            rank_name("василиса премудрая", &words("премудрая василиса")),
-            Some(Rank::Word)
-        );
-        assert_eq!(
-            rank_name("василиса премудрая", &words("Василиса Премудрая")),
-            Some(Rank::Exact)
-        );
-        assert_eq!(rank_name("василиса прекрасная", &query), None);
+        let name = "Василиса Премудрая";
+        assert_eq!(rank(name, "прем васил"), Some(Rank::Prefix));
+        assert_eq!(rank(name, "премудрая василиса"), Some(Rank::Word));
+        assert_eq!(rank(name, "Василиса Премудрая"), Some(Rank::Exact));
+        assert_eq!(rank(name, "Василиса Премудрая ПРЕМ"), Some(Rank::Prefix));
+        assert_eq!(rank("Василиса Прекрасная", "прем васил"), None);
     }
 
     #[test]
@@ -670,6 +744,38 @@ mod tests {
         assert_eq!(found(&index, "petr"), ["4", "5", "3"]);
         // Inside a word, only the written form counts.
         assert_eq!(found(&index, "etro"), ["4"]);
+    }
+
+    #[test]
+    fn transliterated_names_fill_a_limit_that_written_ones_leave_open() {
+        let index = Index::new(vec![
+            person("1", "Иван Петров", "", None),
+            person("2", "Ivan Petrov", "", None),
+            person("3", "Ivan Petrovich", "", None),
+            person("4", "Иван", "", None),
+        ]);
+        let best = |query, limit| -> Vec<&str> {
+            index
+                .find(&Query::new(query), limit)
+                .into_iter()
+                .map(|contact| contact.chat_id.as_str())
+                .collect()
+        };
+        assert_eq!(best("ivan petrov", 1), ["2"]);
+        assert_eq!(best("ivan petrov", 2), ["2", "3"]);
+        assert_eq!(best("ivan petrov", 3), ["2", "3", "1"]);
+        assert_eq!(best("ivan", 3), ["2", "3", "4"]);
+        assert_eq!(best("ivan", 9), ["2", "3", "4", "1"]);
+        let first = |query| {
+            index
+                .best(&Query::new(query))
+                .map(|contact| contact.chat_id.as_str())
+        };
+        assert_eq!(first("иван петров"), Some("1"));
+        assert_eq!(first("ivan petrovich"), Some("3"));
+        // Nothing written in the query's script: the best transliterated name.
+        assert_eq!(first("иван петрович"), Some("3"));
+        assert_eq!(first("ivanov"), None);
     }
 
     #[test]
