@@ -208,19 +208,24 @@ impl Directory {
     /// The Z-API instance a call is for: the one whose token ends the path, or else the one
     /// without a token (then the bot's only instance).
     fn zapi_entry(&self, door: Door<'_>) -> Option<&Entry> {
-        let mut zapi = self
-            .entries
-            .iter()
-            .filter(|entry| entry.family() == Family::ZApi);
+        let zapi = |at: &usize| {
+            self.entries
+                .get(*at)
+                .filter(|entry| entry.family() == Family::ZApi)
+        };
         let by_token = match door {
-            Door::Path(presented) => zapi.find(|entry| entry.is_token(presented)),
+            Door::Path(presented) => self
+                .by_token
+                .get(&self.digest.hash_one(presented))
+                .and_then(|positions| {
+                    positions
+                        .iter()
+                        .filter_map(&zapi)
+                        .find(|entry| entry.is_token(presented))
+                }),
             Door::Header(_) => None,
         };
-        by_token.or_else(|| {
-            self.entries
-                .iter()
-                .find(|entry| entry.family() == Family::ZApi && entry.token.is_none())
-        })
+        by_token.or_else(|| self.open.iter().find_map(&zapi))
     }
 
     /// The GREEN-API instance the notification names, if it takes the call's token.
@@ -361,13 +366,13 @@ mod tests {
 
     #[test]
     fn an_instance_without_a_token_takes_any_call_it_is_reachable_by() {
-        let directory = directory(&[
+        let open = directory(&[
             (GatewayKind::GreenApiWhatsApp, "1", Some("a")),
             (GatewayKind::GreenApiWhatsApp, "2", None),
         ]);
-        assert!(directory.knock(Door::Header(None)));
-        assert!(directory.knock(Door::Header(Some(b"anything"))));
-        assert!(directory.knock(Door::Path(b"anything")));
+        assert!(open.knock(Door::Header(None)));
+        assert!(open.knock(Door::Header(Some(b"anything"))));
+        assert!(open.knock(Door::Path(b"anything")));
         let zapi_only = directory(&[(GatewayKind::ZApi, "Z1", None)]);
         assert!(zapi_only.knock(Door::Header(None)));
     }
