@@ -47,7 +47,9 @@ pub(crate) struct Directory {
     /// Positions in `entries` of the GREEN-API instances, by id.
     green_api: HashMap<Arc<str>, usize>,
     /// Positions in `entries` of the instances with a token, by the token's [`digest`]: a
-    /// call's token is compared with the few entries of its digest, not with all of them.
+    /// call's token is compared with the few entries of its digest, not with all of them. Of
+    /// several instances of one family with the same token (a bot's default webhook token),
+    /// the first stands for all: they take the same calls.
     ///
     /// [`digest`]: Directory::digest
     by_token: HashMap<u64, Vec<usize>>,
@@ -125,12 +127,19 @@ impl Directory {
         let mut by_token: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut open = Vec::new();
         for (at, entry) in entries.iter().enumerate() {
-            match &entry.token {
-                Some(token) => by_token
-                    .entry(digest.hash_one(token.expose().as_bytes()))
-                    .or_default()
-                    .push(at),
-                None => open.push(at),
+            let Some(token) = &entry.token else {
+                open.push(at);
+                continue;
+            };
+            let same_digest = by_token
+                .entry(digest.hash_one(token.expose().as_bytes()))
+                .or_default();
+            let stood_for = same_digest.iter().any(|&other| {
+                let other = &entries[other];
+                other.family() == entry.family() && other.token.as_ref() == Some(token)
+            });
+            if !stood_for {
+                same_digest.push(at);
             }
         }
         Self {
@@ -362,6 +371,31 @@ mod tests {
         }
         assert!(directory.knock(Door::Path(b"z1")));
         assert!(directory.knock(Door::Path(b"token-3")));
+    }
+
+    #[test]
+    fn a_token_shared_by_a_thousand_instances_is_compared_once_and_still_admits_each() {
+        let ids: Vec<String> = (0..1000).map(|n| n.to_string()).collect();
+        let mut entries: Vec<_> = ids
+            .iter()
+            .map(|id| (GatewayKind::GreenApiWhatsApp, id.as_str(), Some("shared")))
+            .collect();
+        entries.push((GatewayKind::ZApi, "Z1", Some("shared")));
+        let directory = directory(&entries);
+        let compared: usize = directory.by_token.values().map(Vec::len).sum();
+        assert_eq!(
+            compared, 2,
+            "one GREEN-API and one Z-API entry stand for all"
+        );
+        let door = Door::Header(Some(b"shared"));
+        assert!(directory.knock(door));
+        assert!(!directory.knock(Door::Header(Some(b"other"))));
+        assert_eq!(
+            &*directory.admit(door, &green_api(999)).unwrap().instance,
+            "999"
+        );
+        let path = Door::Path(b"shared");
+        assert_eq!(&*directory.admit(path, &zapi("Z1")).unwrap().instance, "Z1");
     }
 
     #[test]
