@@ -9,6 +9,7 @@
 //! | d. relay | a bare axum `POST` that parses the body, answers 200 and sends one quoted card to the same emulator with a plain `reqwest::Client` | one request, then its quoted card at the emulator |
 //! | b′. intake on Redis | b's webhook on [`BotBuilder::redis`](hookbot::bot::BotBuilder::redis): 200 once the notification is in its Redis stream; the bot's consumer handles it meanwhile | one request |
 //! | c′. end to end on Redis | c's bot on Redis | one request, then its quoted card at the emulator |
+//! | m. end to end, many instances | c's bot serving [`INSTANCES`] GREEN-API instances of an instances file (each its own id, token and contact book), the notifications spread over them all; each instance's book is loaded before the measured run | one request, then its quoted card at the emulator |
 //! | s. intake on the durable store | b's webhook on [`Store::durable`] (default durability) in a fresh temporary directory: 200 once the notification is committed; the bot handles it meanwhile | one request |
 //!
 //! b′ and c′ run when `HOOKBOT_BENCH_REDIS_URL` (or `HOOKBOT_TEST_REDIS_URL`) names a Redis;
@@ -25,10 +26,12 @@
 //!
 //! Memory is read (`VmRSS`) from a child process of this program: once after the contact-card
 //! bot has answered [`CHATS`] chats that each sent one message, once with a
-//! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded. `find` is timed on that book over queries
-//! of each kind the search ranks.
+//! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded; the memory of an idle instance, from two
+//! children serving one and [`INSTANCES`] instances; and once with each of the [`INSTANCES`]
+//! instances' books ([`E2E_CONTACTS`] contacts each) loaded. `find` is timed on that book over
+//! queries of each kind the search ranks.
 //!
-//! `-- --only a` (or `b`, `c`, `d`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
+//! `-- --only a` (or `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,7 +48,7 @@ use hookbot::contacts::{ContactBook, FIND_LIMIT};
 use hookbot::dispatch::DispatchSettings;
 use hookbot::durable::{Durability, StoreSettings};
 use hookbot::gateway::{ClientSettings, GreenApi, RateLimits};
-use hookbot::instance::Instance;
+use hookbot::instance::{Instance, InstanceConfig, Instances};
 use hookbot::redis::Redis;
 use hookbot::store::Store;
 use hookbot::{Bot, Router};
@@ -63,10 +66,14 @@ const CHATS: u64 = 10_000;
 const BOOK_CONTACTS: usize = 100_000;
 /// Contacts the emulator lists for the end-to-end phase.
 const E2E_CONTACTS: usize = 1_000;
+/// GREEN-API instances of the many-instances phase (m) and of its memory children.
+const INSTANCES: usize = 1_000;
 /// The webhook's bearer token.
 const WEBHOOK_TOKEN: &str = "bench-webhook-token";
-/// The emulated GREEN-API instance and its API token.
+/// The emulated GREEN-API instance (the first of m's) and its API token.
 const INSTANCE: &str = "1101000001";
+/// The id of m's first instance, as a number.
+const FIRST_INSTANCE: u64 = 1_101_000_001;
 const API_TOKEN: &str = "bench-api-token";
 /// How long an end-to-end reply may take before it counts as lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -151,7 +158,14 @@ async fn run(plan: Plan) {
             end_to_end.rate / relay.rate,
             durable.rate / intake.rate
         );
-        rounds.push([ceiling, intake, end_to_end, relay, durable]);
+        let many = measure(Phase::ManyInstances, plan, None, tag + 7).await;
+        println!(
+            "round {}, {INSTANCES} instances: m {} | m/c {:.2}",
+            round + 1,
+            many,
+            many.rate / end_to_end.rate
+        );
+        rounds.push([ceiling, intake, end_to_end, relay, durable, many]);
         if redis_url().is_some() {
             let intake_redis = measure(Phase::IntakeRedis, plan, None, tag + 4).await;
             let end_to_end_redis = measure(Phase::EndToEndRedis, plan, None, tag + 5).await;
@@ -168,13 +182,14 @@ async fn run(plan: Plan) {
             redis_rounds.push([ceiling, intake, end_to_end, intake_redis, end_to_end_redis]);
         }
     }
-    let median_of = |pick: &dyn Fn(&[Figures; 5]) -> f64| median(rounds.iter().map(pick).collect());
+    let median_of = |pick: &dyn Fn(&[Figures; 6]) -> f64| median(rounds.iter().map(pick).collect());
     let names = [
         "a. ceiling (bare axum)",
         "b. intake (webhook)",
         "c. end to end (contact card)",
         "d. relay (bare axum + reqwest)",
         "s. intake (durable store)",
+        "m. end to end, 1000 instances",
     ];
     println!("\nmedians of {} round(s):", rounds.len());
     println!(
@@ -193,6 +208,10 @@ async fn run(plan: Plan) {
         "ratios (median of per-round): s/b {:.2}",
         median_of(&|r| r[4].rate / r[1].rate)
     );
+    println!(
+        "ratios (median of per-round): m/c {:.2}",
+        median_of(&|r| r[5].rate / r[2].rate)
+    );
 
     print_redis_medians(&redis_rounds);
 
@@ -204,6 +223,8 @@ async fn run(plan: Plan) {
         let report = memory_of_child(child);
         println!("memory, {child}: {report}");
     }
+    print_idle_instance_memory();
+    println!("memory, books: {}", memory_of_child("books"));
     find_benchmark(plan).await;
 }
 
@@ -254,18 +275,19 @@ fn redis_url() -> Option<String> {
         .ok()
 }
 
-/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `s`, `b-redis`, `c-redis` or `find`.
+/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis` or `find`.
 async fn only(part: &str, plan: Plan) {
     let phase = match part {
         "a" => Phase::Ceiling,
         "b" => Phase::Intake,
         "c" => Phase::EndToEnd,
         "d" => Phase::Relay,
+        "m" => Phase::ManyInstances,
         "s" => Phase::IntakeDurable,
         "b-redis" => Phase::IntakeRedis,
         "c-redis" => Phase::EndToEndRedis,
         "find" => return find_benchmark(plan).await,
-        other => panic!("--only takes a, b, c, d, s, b-redis, c-redis or find, not {other:?}"),
+        other => panic!("--only takes a, b, c, d, m, s, b-redis, c-redis or find, not {other:?}"),
     };
     println!("{}", measure(phase, plan, None, 0).await);
 }
@@ -277,6 +299,7 @@ enum Phase {
     Intake,
     EndToEnd,
     Relay,
+    ManyInstances,
     IntakeDurable,
     IntakeRedis,
     EndToEndRedis,
@@ -312,10 +335,17 @@ impl std::fmt::Display for Figures {
 /// as fast as it answers), stops it.
 async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
     let server = Server::start(phase, E2E_CONTACTS, tag).await;
+    let instances = if phase == Phase::ManyInstances {
+        server.touch_every_instance(tag).await;
+        INSTANCES
+    } else {
+        1
+    };
     let load = Load {
         address: server.address,
         replies: server.replies.clone(),
         tag,
+        instances,
         limit: None,
         warmup: plan.warmup,
         measure: plan.measure,
@@ -381,6 +411,16 @@ impl Server {
                 background.serve(listener, bot.router());
                 replies = Some(emulated);
             }
+            Phase::ManyInstances => {
+                let (url, emulated) = background.emulator_at(contacts).await;
+                let bot = Bot::builder(contact_card::router())
+                    .instances(many_instances(&url, INSTANCES))
+                    .webhook_token(WEBHOOK_TOKEN)
+                    .build()
+                    .expect("a bot");
+                background.serve(listener, bot.router());
+                replies = Some(emulated);
+            }
             Phase::Relay => {
                 let (url, emulated) = background.emulator_at(contacts).await;
                 let relay = Arc::new(Relay {
@@ -437,9 +477,46 @@ impl Server {
         }
     }
 
+    /// Sends one notification to each of m's instances, each waiting for its card: every
+    /// instance's contact book is loaded before the measured run.
+    async fn touch_every_instance(&self, tag: u64) {
+        let load = Load {
+            address: self.address,
+            replies: self.replies.clone(),
+            tag: tag + 1_000,
+            instances: INSTANCES,
+            limit: Some(INSTANCES as u64),
+            warmup: Duration::ZERO,
+            measure: Duration::ZERO,
+            rate: None,
+            redis_cpu: false,
+        };
+        let figures = load.run().await;
+        assert_eq!(
+            figures.errors, 0,
+            "every instance answered its first message"
+        );
+    }
+
     async fn stop(self) {
         self.background.stop().await;
     }
+}
+
+/// `count` GREEN-API instances at the emulator at `url`, from an instances file as a user
+/// writes one: ids from [`INSTANCE`] up, each its own token, client rate limits off (as in c).
+fn many_instances(url: &str, count: usize) -> Instances {
+    let file: String = (0..count as u64)
+        .map(|n| {
+            format!(
+                "[[instance]]\ngateway = \"green-api\"\nurl = \"{url}\"\nid = \"{}\"\ntoken = \"{API_TOKEN}-{n}\"\n\n",
+                FIRST_INSTANCE + n
+            )
+        })
+        .collect();
+    let configs = InstanceConfig::from_toml(&file).expect("a valid instances file");
+    let settings = ClientSettings::new().rate_limits(RateLimits::unlimited());
+    Instances::connect(&configs, &settings).expect("the instances connect")
 }
 
 impl Background {
@@ -667,6 +744,8 @@ struct Load {
     replies: Option<Arc<Replies>>,
     /// Makes the run's message ids its own.
     tag: u64,
+    /// How many instances the notifications are spread over, from [`INSTANCE`] up.
+    instances: usize,
     /// Stop after this many notifications (then no warm-up and no time limit).
     limit: Option<u64>,
     warmup: Duration,
@@ -761,7 +840,10 @@ impl Load {
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::AUTHORIZATION, &authorization)
                 .body(Full::new(Bytes::from(notification(
-                    self.tag, connection, n,
+                    self.tag,
+                    connection,
+                    n,
+                    self.instances,
                 ))))
                 .expect("a valid request");
             let ok = match sender.send_request(request).await {
@@ -849,11 +931,13 @@ async fn redis_cpu_time() -> Duration {
 }
 
 /// A realistic GREEN-API `incomingMessageReceived`: `contact Ivan Petrov` from one of [`CHATS`]
-/// chats, with a message id of its own that names the connection that sent it.
-fn notification(tag: u64, connection: usize, n: u64) -> String {
+/// chats to one of `instances` instances, with a message id of its own that names the
+/// connection that sent it.
+fn notification(tag: u64, connection: usize, n: u64, instances: usize) -> String {
     let chat = 79_000_000_000 + n % CHATS;
+    let instance = FIRST_INSTANCE + n % instances as u64;
     format!(
-        r#"{{"typeWebhook":"incomingMessageReceived","instanceData":{{"idInstance":{INSTANCE},"wid":"79001234567@c.us","typeInstance":"whatsapp"}},"timestamp":1700000000,"idMessage":"BENCH-{tag}-{connection}-{n}","senderData":{{"chatId":"{chat}@c.us","chatName":"Client {chat}","sender":"{chat}@c.us","senderName":"Client {chat}","senderContactName":"","senderPhoneNumber":{chat}}},"messageData":{{"typeMessage":"textMessage","textMessageData":{{"textMessage":"contact Ivan Petrov"}}}}}}"#
+        r#"{{"typeWebhook":"incomingMessageReceived","instanceData":{{"idInstance":{instance},"wid":"79001234567@c.us","typeInstance":"whatsapp"}},"timestamp":1700000000,"idMessage":"BENCH-{tag}-{connection}-{n}","senderData":{{"chatId":"{chat}@c.us","chatName":"Client {chat}","sender":"{chat}@c.us","senderName":"Client {chat}","senderContactName":"","senderPhoneNumber":{chat}}},"messageData":{{"typeMessage":"textMessage","textMessageData":{{"textMessage":"contact Ivan Petrov"}}}}}}"#
     )
 }
 
@@ -988,6 +1072,7 @@ async fn memory_child(child: &str) {
                 address: server.address,
                 replies: server.replies.clone(),
                 tag: 0,
+                instances: 1,
                 limit: Some(CHATS),
                 warmup: Duration::ZERO,
                 measure: Duration::ZERO,
@@ -1018,8 +1103,72 @@ async fn memory_child(child: &str) {
             drop(book);
             background.stop().await;
         }
-        other => panic!("no memory child {other:?}: chats or contacts"),
+        "books" => {
+            let mut background = Background::default();
+            let (url, _) = background.emulator_at(E2E_CONTACTS).await;
+            let instances = many_instances(&url, INSTANCES);
+            let loaded_before = resident_kib();
+            for instance in instances.iter() {
+                let listed = instance.contacts().all().await.expect("the emulator lists");
+                assert_eq!(listed.len(), E2E_CONTACTS, "each book holds every contact");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            println!(
+                "{:.1} MiB resident with each of {INSTANCES} instances' books ({E2E_CONTACTS} contacts each) loaded ({:.1} MiB before loading, {:.1} KiB per book)",
+                mib(resident_kib()),
+                mib(loaded_before),
+                resident_kib().saturating_sub(loaded_before) as f64 / INSTANCES as f64
+            );
+            drop(instances);
+            background.stop().await;
+        }
+        idle => {
+            let count = idle
+                .strip_prefix("idle-")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or_else(|| {
+                    panic!("no memory child {idle:?}: chats, contacts, books or idle-N")
+                });
+            idle_child(count).await;
+        }
     }
+}
+
+/// A child serving the contact-card bot with `count` idle instances (built, serving, no
+/// event yet): prints its resident KiB.
+async fn idle_child(count: usize) {
+    let mut background = Background::default();
+    let (url, _) = background.emulator_at(E2E_CONTACTS).await;
+    let bot = Bot::builder(contact_card::router())
+        .instances(many_instances(&url, count))
+        .webhook_token(WEBHOOK_TOKEN)
+        .build()
+        .expect("a bot");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a local port");
+    background.serve(listener, bot.router());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    println!("{}", resident_kib());
+    background.stop().await;
+}
+
+/// The resident memory of one idle instance: (RSS with [`INSTANCES`] − RSS with 1) / the
+/// instances added, each read in a child of its own.
+fn print_idle_instance_memory() {
+    let resident = |count: usize| -> u64 {
+        let report = memory_of_child(&format!("idle-{count}"));
+        report
+            .parse()
+            .expect("the idle child prints its resident KiB")
+    };
+    let (one, many) = (resident(1), resident(INSTANCES));
+    println!(
+        "memory, idle instances: {:.1} MiB with 1, {:.1} MiB with {INSTANCES}: {:.1} KiB per idle instance",
+        mib(one),
+        mib(many),
+        many.saturating_sub(one) as f64 / (INSTANCES - 1) as f64
+    );
 }
 
 /// This process's resident memory (`VmRSS`), in KiB.

@@ -45,7 +45,7 @@ mod search;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -74,14 +74,22 @@ const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// The instance's contact list and chats' profiles, cached, with search by name and phone.
 ///
-/// Cheap to clone: clones share the caches. See the [module docs](self) for how search ranks.
+/// Cheap to clone: clones share the caches. Each cache is built on its first use, so a book
+/// that is never read costs little (a bot of a thousand instances holds a thousand books).
+/// See the [module docs](self) for how search ranks.
 #[derive(Clone)]
 pub struct ContactBook {
     gateway: Arc<dyn Gateway>,
-    list: Cache<(), Slot<Index>>,
-    info: Cache<ChatId, Slot<ContactInfo>>,
+    caches: Arc<Caches>,
+}
+
+/// A book's caches, each built when first used, and their settings and counters.
+struct Caches {
+    list: OnceLock<Cache<(), Slot<Index>>>,
+    info: OnceLock<Cache<ChatId, Slot<ContactInfo>>>,
     list_ttl: Duration,
     info_ttl: Duration,
+    info_capacity: u64,
     list_counts: CacheCounters,
     info_counts: CacheCounters,
 }
@@ -173,25 +181,34 @@ impl ContactBook {
     /// `chat`'s profile (GREEN-API getContactInfo), cached per chat.
     pub async fn info(&self, chat: &ChatId) -> Result<ContactInfo> {
         let load = async { self.gateway.contact_info(chat).await };
-        let (cache, counts) = (&self.info, &self.info_counts);
-        let slot = load_through(cache, counts, chat.clone(), self.info_ttl, load).await?;
+        let caches = &*self.caches;
+        let (cache, counts) = (caches.info(), &caches.info_counts);
+        let slot = load_through(cache, counts, chat.clone(), caches.info_ttl, load).await?;
         Ok(slot.value.clone())
     }
 
     /// Forgets the contact list: the next look-up loads it again.
     pub async fn invalidate(&self) {
-        self.list.invalidate(&()).await;
+        if let Some(list) = self.caches.list.get() {
+            list.invalidate(&()).await;
+        }
     }
 
     /// Forgets `chat`'s profile: the next [`info`](ContactBook::info) for it loads it again.
     pub async fn invalidate_info(&self, chat: &ChatId) {
-        self.info.invalidate(chat).await;
+        if let Some(info) = self.caches.info.get() {
+            info.invalidate(chat).await;
+        }
     }
 
     /// Forgets the contact list and every profile.
     pub async fn invalidate_all(&self) {
-        self.list.invalidate_all();
-        self.info.invalidate_all();
+        if let Some(list) = self.caches.list.get() {
+            list.invalidate_all();
+        }
+        if let Some(info) = self.caches.info.get() {
+            info.invalidate_all();
+        }
     }
 
     /// The contact list with its search index, loaded when missing or stale.
@@ -201,7 +218,31 @@ impl ContactBook {
             tracing::debug!(contacts = contacts.len(), "contact list loaded");
             Ok(Index::new(contacts))
         };
-        load_through(&self.list, &self.list_counts, (), self.list_ttl, load).await
+        let caches = &*self.caches;
+        let (cache, counts) = (caches.list(), &caches.list_counts);
+        load_through(cache, counts, (), caches.list_ttl, load).await
+    }
+}
+
+impl Caches {
+    /// The contact list's cache, built on first use.
+    fn list(&self) -> &Cache<(), Slot<Index>> {
+        self.list.get_or_init(|| {
+            Cache::builder()
+                .max_capacity(1)
+                .time_to_live(self.list_ttl.min(MAX_TTL))
+                .build()
+        })
+    }
+
+    /// The chats' profiles' cache, built on first use.
+    fn info(&self) -> &Cache<ChatId, Slot<ContactInfo>> {
+        self.info.get_or_init(|| {
+            Cache::builder()
+                .max_capacity(self.info_capacity)
+                .time_to_live(self.info_ttl.min(MAX_TTL))
+                .build()
+        })
     }
 }
 
@@ -209,9 +250,12 @@ impl fmt::Debug for ContactBook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContactBook")
             .field("gateway", &self.gateway)
-            .field("list_ttl", &self.list_ttl)
-            .field("info_ttl", &self.info_ttl)
-            .field("info_entries", &self.info.entry_count())
+            .field("list_ttl", &self.caches.list_ttl)
+            .field("info_ttl", &self.caches.info_ttl)
+            .field(
+                "info_entries",
+                &self.caches.info.get().map_or(0, Cache::entry_count),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -236,22 +280,21 @@ impl ContactBookBuilder {
         self
     }
 
-    /// Builds the contact book; nothing is loaded until the first look-up.
+    /// Builds the contact book; nothing is loaded, and no cache built, until the first
+    /// look-up.
     pub fn build(self) -> ContactBook {
-        ContactBook {
-            list_counts: CacheCounters::new(&*self.gateway, "contacts"),
-            info_counts: CacheCounters::new(&*self.gateway, "contact_info"),
-            gateway: self.gateway,
-            list: Cache::builder()
-                .max_capacity(1)
-                .time_to_live(self.list_ttl.min(MAX_TTL))
-                .build(),
-            info: Cache::builder()
-                .max_capacity(self.info_capacity)
-                .time_to_live(self.info_ttl.min(MAX_TTL))
-                .build(),
+        let caches = Caches {
+            list: OnceLock::new(),
+            info: OnceLock::new(),
             list_ttl: self.list_ttl,
             info_ttl: self.info_ttl,
+            info_capacity: self.info_capacity,
+            list_counts: CacheCounters::new(&*self.gateway, "contacts"),
+            info_counts: CacheCounters::new(&*self.gateway, "contact_info"),
+        };
+        ContactBook {
+            gateway: self.gateway,
+            caches: Arc::new(caches),
         }
     }
 }

@@ -552,6 +552,16 @@ impl ClientSettings {
         self.http = Some(http);
         self
     }
+
+    /// These settings with an HTTP client built now when they name none, so that every
+    /// gateway client built from them shares its connection pool and TLS settings instead of
+    /// building its own (each request still carries its instance's URL, token and time-out).
+    pub(crate) fn sharing_http(mut self) -> Result<Self> {
+        if self.http.is_none() {
+            self.http = Some(transport::http_client()?);
+        }
+        Ok(self)
+    }
 }
 
 /// Logs that `option` was left out of a `method` request because the gateway cannot express it.

@@ -305,12 +305,16 @@ impl Instances {
         )
     }
 
-    /// The instances `configs` describe, each with its own client of `settings`.
+    /// The instances `configs` describe, each with its own client of `settings` (its own
+    /// token, time-out, retries and rate limits). The clients send through one HTTP client,
+    /// `settings`' own or else one built here, so that a thousand instances hold one
+    /// connection pool per host and one TLS configuration between them.
     ///
     /// # Errors
     ///
     /// As [`new`](Instances::new), and when a client cannot be built (a malformed URL).
     pub fn connect(configs: &[InstanceConfig], settings: &ClientSettings) -> Result<Self> {
+        let settings = settings.clone().sharing_http()?;
         let instances = configs
             .iter()
             .enumerate()

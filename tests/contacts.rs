@@ -583,3 +583,52 @@ fn the_book_is_shareable_across_tasks() {
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
     assert_send_sync_clone::<ContactBook>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_profile_look_ups_of_a_new_book_make_one_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(whatsapp_path("getContactInfo")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "chatId": "79876543210@c.us",
+                    "name": "Василиса",
+                    "contactName": "",
+                    "avatar": "",
+                    "isBusiness": false
+                }))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .mount(&server)
+        .await;
+    let book = ContactBook::new(whatsapp(&server));
+    let vasilisa = ChatId::from("79876543210@c.us");
+
+    let mut infos = JoinSet::new();
+    for _ in 0..50 {
+        let (book, chat) = (book.clone(), vasilisa.clone());
+        infos.spawn(async move { book.info(&chat).await });
+    }
+    while let Some(info) = infos.join_next().await {
+        let info = info.expect("no panic").expect("the profile loads");
+        assert_eq!(info.name, "Василиса");
+    }
+
+    assert_eq!(count(&server, "getContactInfo").await, 1);
+}
+
+#[tokio::test]
+async fn forgetting_before_the_first_look_up_loads_nothing_and_the_book_still_loads() {
+    let server = whatsapp_server(whatsapp_contacts()).await;
+    let book = ContactBook::new(whatsapp(&server));
+    book.invalidate().await;
+    book.invalidate_info(&ChatId::from("79876543210@c.us"))
+        .await;
+    book.invalidate_all().await;
+    assert_eq!(count(&server, "getContacts").await, 0);
+
+    let found = book.find_best("василиса").await.unwrap();
+    assert!(found.is_some());
+    assert_eq!(count(&server, "getContacts").await, 1);
+}

@@ -18,7 +18,7 @@ use hookbot::context::{Context, TimedOut};
 use hookbot::conversation::{ConversationKey, Conversations, Storage};
 use hookbot::gateway::{
     ClientSettings, DEFAULT_GREEN_API_TELEGRAM_URL, GatewayConfig, GatewayKind, GreenApi,
-    RateLimits, RetryPolicy, ZApi,
+    RateLimits, RetryPolicy, SendOptions, ZApi,
 };
 use hookbot::instance::{Instance, InstanceConfig, Instances};
 use hookbot::intake::{Intake, PollingSettings};
@@ -942,4 +942,88 @@ fn hookbot_instances_names_the_file_and_excludes_the_single_instance_variables()
         "{error}"
     );
     std::fs::remove_file(&file).unwrap();
+}
+
+/// A GREEN-API mock of instance `id` and `token` whose getContacts answers an empty list
+/// after `delay`, and whose sendMessage answers at once.
+async fn slow_contacts_server(id: &str, token: &str, delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/waInstance{id}/getContacts/{token}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/waInstance{id}/sendMessage/{token}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"idMessage": "SENT1"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn instances_of_a_file_share_one_http_client_yet_each_sends_with_its_own_url_token_and_timeout()
+ {
+    let a = slow_contacts_server(A_ID, "token-a", Duration::from_secs(2)).await;
+    let b = slow_contacts_server(B_ID, "token-b", Duration::from_millis(600)).await;
+    let toml = format!(
+        r#"
+        [[instance]]
+        gateway = "green-api"
+        url = "{a}"
+        id = "{A_ID}"
+        token = "token-a"
+        timeout = "200ms"
+        retries = 0
+
+        [[instance]]
+        gateway = "green-api"
+        url = "{b}"
+        id = "{B_ID}"
+        token = "token-b"
+        retries = 0
+        "#,
+        a = a.uri(),
+        b = b.uri()
+    );
+    let configs = InstanceConfig::from_toml(&toml).unwrap();
+    let instances = Instances::connect(&configs, &settings()).unwrap();
+    let gateway = |id| {
+        instances
+            .get(GatewayKind::GreenApiWhatsApp, id)
+            .unwrap()
+            .gateway()
+            .clone()
+    };
+    let (a_gateway, b_gateway) = (gateway(A_ID), gateway(B_ID));
+    let chat = hookbot::ChatId::from(CHAT);
+
+    a_gateway
+        .send_text(&chat, "to a", &SendOptions::new())
+        .await
+        .unwrap();
+    b_gateway
+        .send_text(&chat, "to b", &SendOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        sent(&a).await.len(),
+        1,
+        "A's send reached A's URL with A's token"
+    );
+    assert_eq!(
+        sent(&b).await.len(),
+        1,
+        "B's send reached B's URL with B's token"
+    );
+
+    // A's time-out is its own: A gives up on a slow answer that B, on the default time-out,
+    // waits for through the same HTTP client.
+    let a_error = a_gateway.contacts().await.unwrap_err();
+    assert!(matches!(a_error, Error::Timeout), "{a_error}");
+    assert!(b_gateway.contacts().await.unwrap().is_empty());
 }

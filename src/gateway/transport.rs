@@ -189,12 +189,7 @@ impl Transport {
         let limiters = limiters(&settings, gateway, instance);
         let http = match settings.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .user_agent(concat!("hookbot/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::none())
-                .referer(false)
-                .build()
-                .map_err(transport_error)?,
+            None => http_client()?,
         };
         Ok(Self {
             http,
@@ -417,6 +412,19 @@ impl Transport {
             .iter()
             .fold(body.trim().to_owned(), |text, secret| secret.redact(&text))
     }
+}
+
+/// The HTTP client hookbot builds when it is given none: its user agent, no redirects
+/// followed (a redirect would carry the instance token in the URL elsewhere), no `Referer`.
+/// Its connection pool and TLS settings are its own; clients that share it share them, and
+/// each request carries its instance's own URL, headers and time-out.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("hookbot/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .build()
+        .map_err(transport_error)
 }
 
 /// The errors every gateway answers alike: 401, 403, 429; anything else keeps its status and

@@ -2,6 +2,7 @@
 //! matched to its instance before it is handled.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
@@ -45,6 +46,18 @@ pub(crate) struct Directory {
     entries: Vec<Entry>,
     /// Positions in `entries` of the GREEN-API instances, by id.
     green_api: HashMap<Arc<str>, usize>,
+    /// Positions in `entries` of the instances with a token, by the token's [`digest`]: a
+    /// call's token is compared with the few entries of its digest, not with all of them. Of
+    /// several instances of one family with the same token (a bot's default webhook token),
+    /// the first stands for all: they take the same calls.
+    ///
+    /// [`digest`]: Directory::digest
+    by_token: HashMap<u64, Vec<usize>>,
+    /// Positions in `entries` of the instances without a token (they take any call).
+    open: Vec<usize>,
+    /// The keyed hash of the digests, its key this process's own and random: which bucket a
+    /// presented token falls in tells nothing of the tokens it is compared with.
+    digest: RandomState,
     /// One entry that takes every notification posted with its token, whatever instance the
     /// notification names.
     lenient: bool,
@@ -99,16 +112,43 @@ impl Directory {
                 token: instance.webhook_token().cloned(),
             })
             .collect();
+        Self::of(entries, instances.is_lenient())
+    }
+
+    /// The directory of `entries`, indexed by GREEN-API id and by token.
+    fn of(entries: Vec<Entry>, lenient: bool) -> Self {
         let green_api = entries
             .iter()
             .enumerate()
             .filter(|(_, entry)| entry.family() == Family::GreenApi)
             .map(|(at, entry)| (entry.id.clone(), at))
             .collect();
+        let digest = RandomState::new();
+        let mut by_token: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut open = Vec::new();
+        for (at, entry) in entries.iter().enumerate() {
+            let Some(token) = &entry.token else {
+                open.push(at);
+                continue;
+            };
+            let same_digest = by_token
+                .entry(digest.hash_one(token.expose().as_bytes()))
+                .or_default();
+            let stood_for = same_digest.iter().any(|&other| {
+                let other = &entries[other];
+                other.family() == entry.family() && other.token.as_ref() == Some(token)
+            });
+            if !stood_for {
+                same_digest.push(at);
+            }
+        }
         Self {
             entries,
             green_api,
-            lenient: instances.is_lenient(),
+            by_token,
+            open,
+            digest,
+            lenient,
         }
     }
 
@@ -125,15 +165,28 @@ impl Directory {
     }
 
     /// Whether some instance reachable through `door` takes its token: the check before the
-    /// body is read. Every entry is compared, so that the time taken does not tell which.
+    /// body is read. The token is compared, in constant time, only with the entries of its
+    /// keyed digest, so that a thousand instances cost no more than one and the time taken
+    /// does not tell which entry it was.
     pub(crate) fn knock(&self, door: Door<'_>) -> bool {
-        let presented = door.presented();
-        let reachable =
-            |entry: &&Entry| self.lenient || matches!(door, Door::Path(_)) || entry.serves_header();
-        self.entries
+        let reachable = |at: &usize| {
+            self.entries.get(*at).filter(|entry| {
+                self.lenient || matches!(door, Door::Path(_)) || entry.serves_header()
+            })
+        };
+        if self.open.iter().find_map(reachable).is_some() {
+            return true;
+        }
+        let Some(presented) = door.presented() else {
+            return false;
+        };
+        let Some(positions) = self.by_token.get(&self.digest.hash_one(presented)) else {
+            return false;
+        };
+        positions
             .iter()
-            .filter(reachable)
-            .fold(false, |any, entry| any | entry.accepts(presented))
+            .filter_map(reachable)
+            .fold(false, |any, entry| any | entry.accepts(Some(presented)))
     }
 
     /// Reads `body` into the event of the instance it names, and checks that instance's
@@ -164,19 +217,24 @@ impl Directory {
     /// The Z-API instance a call is for: the one whose token ends the path, or else the one
     /// without a token (then the bot's only instance).
     fn zapi_entry(&self, door: Door<'_>) -> Option<&Entry> {
-        let mut zapi = self
-            .entries
-            .iter()
-            .filter(|entry| entry.family() == Family::ZApi);
+        let zapi = |at: &usize| {
+            self.entries
+                .get(*at)
+                .filter(|entry| entry.family() == Family::ZApi)
+        };
         let by_token = match door {
-            Door::Path(presented) => zapi.find(|entry| entry.is_token(presented)),
+            Door::Path(presented) => self
+                .by_token
+                .get(&self.digest.hash_one(presented))
+                .and_then(|positions| {
+                    positions
+                        .iter()
+                        .filter_map(&zapi)
+                        .find(|entry| entry.is_token(presented))
+                }),
             Door::Header(_) => None,
         };
-        by_token.or_else(|| {
-            self.entries
-                .iter()
-                .find(|entry| entry.family() == Family::ZApi && entry.token.is_none())
-        })
+        by_token.or_else(|| self.open.iter().find_map(&zapi))
     }
 
     /// The GREEN-API instance the notification names, if it takes the call's token.
@@ -205,26 +263,15 @@ mod tests {
 
     /// A strict directory of `entries`: (gateway, id, webhook token).
     fn directory(entries: &[(GatewayKind, &str, Option<&str>)]) -> Directory {
-        let mut green_api = HashMap::new();
         let entries = entries
             .iter()
-            .enumerate()
-            .map(|(at, &(kind, id, token))| {
-                if Family::of(kind) == Family::GreenApi {
-                    green_api.insert(Arc::from(id), at);
-                }
-                Entry {
-                    kind,
-                    id: Arc::from(id),
-                    token: token.map(Secret::from),
-                }
+            .map(|&(kind, id, token)| Entry {
+                kind,
+                id: Arc::from(id),
+                token: token.map(Secret::from),
             })
             .collect();
-        Directory {
-            entries,
-            green_api,
-            lenient: false,
-        }
+        Directory::of(entries, false)
     }
 
     fn green_api(id: u64) -> Vec<u8> {
@@ -289,6 +336,79 @@ mod tests {
         // Z-API tokens open no door of their own on `POST /webhook`.
         assert!(!directory.knock(Door::Header(Some(b"z1"))));
         assert!(!directory.knock(Door::Path(b"zz")));
+    }
+
+    #[test]
+    fn among_a_thousand_instances_each_token_opens_the_door_and_no_other_does() {
+        let tokens: Vec<String> = (0..1000).map(|n| format!("token-{n}")).collect();
+        let ids: Vec<String> = (0..1000).map(|n| n.to_string()).collect();
+        let mut entries: Vec<_> = (0..1000)
+            .map(|n| {
+                let token = Some(tokens[n].as_str());
+                (GatewayKind::GreenApiWhatsApp, ids[n].as_str(), token)
+            })
+            .collect();
+        entries.push((GatewayKind::GreenApiMax, "1000", Some("token-7")));
+        entries.push((GatewayKind::ZApi, "Z1", Some("z1")));
+        let directory = directory(&entries);
+        for token in ["token-0", "token-7", "token-999"] {
+            assert!(
+                directory.knock(Door::Header(Some(token.as_bytes()))),
+                "{token}"
+            );
+        }
+        let door = Door::Header(Some(b"token-7"));
+        assert_eq!(
+            &*directory.admit(door, &green_api(1000)).unwrap().instance,
+            "1000"
+        );
+        assert_eq!(
+            &*directory.admit(door, &green_api(7)).unwrap().instance,
+            "7"
+        );
+        for wrong in [&b"token-1000"[..], b"token-", b"", b"z1"] {
+            assert!(!directory.knock(Door::Header(Some(wrong))));
+        }
+        assert!(directory.knock(Door::Path(b"z1")));
+        assert!(directory.knock(Door::Path(b"token-3")));
+    }
+
+    #[test]
+    fn a_token_shared_by_a_thousand_instances_is_compared_once_and_still_admits_each() {
+        let ids: Vec<String> = (0..1000).map(|n| n.to_string()).collect();
+        let mut entries: Vec<_> = ids
+            .iter()
+            .map(|id| (GatewayKind::GreenApiWhatsApp, id.as_str(), Some("shared")))
+            .collect();
+        entries.push((GatewayKind::ZApi, "Z1", Some("shared")));
+        let directory = directory(&entries);
+        let compared: usize = directory.by_token.values().map(Vec::len).sum();
+        assert_eq!(
+            compared, 2,
+            "one GREEN-API and one Z-API entry stand for all"
+        );
+        let door = Door::Header(Some(b"shared"));
+        assert!(directory.knock(door));
+        assert!(!directory.knock(Door::Header(Some(b"other"))));
+        assert_eq!(
+            &*directory.admit(door, &green_api(999)).unwrap().instance,
+            "999"
+        );
+        let path = Door::Path(b"shared");
+        assert_eq!(&*directory.admit(path, &zapi("Z1")).unwrap().instance, "Z1");
+    }
+
+    #[test]
+    fn an_instance_without_a_token_takes_any_call_it_is_reachable_by() {
+        let open = directory(&[
+            (GatewayKind::GreenApiWhatsApp, "1", Some("a")),
+            (GatewayKind::GreenApiWhatsApp, "2", None),
+        ]);
+        assert!(open.knock(Door::Header(None)));
+        assert!(open.knock(Door::Header(Some(b"anything"))));
+        assert!(open.knock(Door::Path(b"anything")));
+        let zapi_only = directory(&[(GatewayKind::ZApi, "Z1", None)]);
+        assert!(zapi_only.knock(Door::Header(None)));
     }
 
     #[test]
