@@ -24,6 +24,11 @@
 //! within each round (d is c's ceiling: the same two HTTP exchanges per event, without
 //! hookbot). Then b runs again paced at half its peak, for its latency there.
 //!
+//! Each phase also reports the CPU time its measured window cost per event (µs): this process's
+//! (server, emulator and load generator alike, so compare phases, not absolute values), plus the
+//! Redis server's for the phases on Redis. A change that trades CPU for latency shows there.
+//! `HOOKBOT_BENCH_DURABILITY=power-loss` runs s with an fsync per commit.
+//!
 //! Memory is read (`VmRSS`) from a child process of this program: once after the contact-card
 //! bot has answered [`CHATS`] chats that each sent one message, once with a
 //! [`BOOK_CONTACTS`]-contact [`ContactBook`] loaded; the memory of an idle instance, from two
