@@ -40,6 +40,7 @@
 //! not searched: they cannot be shared as a contact card ([`all`](ContactBook::all) still lists
 //! them).
 
+mod flight;
 mod search;
 
 use std::fmt;
@@ -50,14 +51,14 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use moka::ops::compute::Op;
-use tokio::time::Instant;
 
 use crate::contact::{Contact, ContactInfo};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gateway::Gateway;
 use crate::id::ChatId;
 use crate::metrics::CacheCounters;
 
+use flight::{Flight, Loaded, unshare};
 use search::{Index, Query};
 
 /// How many matches [`ContactBook::find`] returns at most: more than a person reads through,
@@ -83,9 +84,10 @@ pub struct ContactBook {
     caches: Arc<Caches>,
 }
 
-/// A book's caches, each built when first used, and their settings and counters.
+/// A book's caches (the list's loaded on first use, the profiles' built on first use), and
+/// their settings and counters.
 struct Caches {
-    list: OnceLock<Cache<(), Slot<Index>>>,
+    list: Flight<Index>,
     info: OnceLock<Cache<ChatId, Slot<ContactInfo>>>,
     list_ttl: Duration,
     info_ttl: Duration,
@@ -105,16 +107,9 @@ pub struct ContactBookBuilder {
     info_capacity: u64,
 }
 
-/// A loaded value and when it was loaded.
-///
-/// Freshness is judged on tokio's clock, as the client's rate limiter is, so that a test can
-/// pause and advance time; moka's own time-to-live (on the system clock) only frees memory.
-struct Loaded<T> {
-    value: T,
-    at: Instant,
-}
-
-/// What the caches hold: shared, so that a stale entry can be told from its replacement.
+/// What the profiles' cache holds: shared, so that a stale entry can be told from its
+/// replacement (freshness is judged on tokio's clock; moka's own time-to-live, on the system
+/// clock, only frees memory).
 type Slot<T> = Arc<Loaded<T>>;
 
 impl ContactBook {
@@ -189,9 +184,7 @@ impl ContactBook {
 
     /// Forgets the contact list: the next look-up loads it again.
     pub async fn invalidate(&self) {
-        if let Some(list) = self.caches.list.get() {
-            list.invalidate(&()).await;
-        }
+        self.caches.list.invalidate();
     }
 
     /// Forgets `chat`'s profile: the next [`info`](ContactBook::info) for it loads it again.
@@ -203,9 +196,7 @@ impl ContactBook {
 
     /// Forgets the contact list and every profile.
     pub async fn invalidate_all(&self) {
-        if let Some(list) = self.caches.list.get() {
-            list.invalidate_all();
-        }
+        self.caches.list.invalidate();
         if let Some(info) = self.caches.info.get() {
             info.invalidate_all();
         }
@@ -218,23 +209,11 @@ impl ContactBook {
             tracing::debug!(contacts = contacts.len(), "contact list loaded");
             Ok(Index::new(contacts))
         };
-        let caches = &*self.caches;
-        let (cache, counts) = (caches.list(), &caches.list_counts);
-        load_through(cache, counts, (), caches.list_ttl, load).await
+        self.caches.list.get(&self.caches.list_counts, load).await
     }
 }
 
 impl Caches {
-    /// The contact list's cache, built on first use.
-    fn list(&self) -> &Cache<(), Slot<Index>> {
-        self.list.get_or_init(|| {
-            Cache::builder()
-                .max_capacity(1)
-                .time_to_live(self.list_ttl.min(MAX_TTL))
-                .build()
-        })
-    }
-
     /// The chats' profiles' cache, built on first use.
     fn info(&self) -> &Cache<ChatId, Slot<ContactInfo>> {
         self.info.get_or_init(|| {
@@ -284,7 +263,7 @@ impl ContactBookBuilder {
     /// look-up.
     pub fn build(self) -> ContactBook {
         let caches = Caches {
-            list: OnceLock::new(),
+            list: Flight::new(self.list_ttl),
             info: OnceLock::new(),
             list_ttl: self.list_ttl,
             info_ttl: self.info_ttl,
@@ -317,20 +296,14 @@ where
     F: Future<Output = Result<T>>,
 {
     if let Some(hit) = cache.get(&key).await {
-        if hit.at.elapsed() < ttl {
+        if hit.is_fresh(ttl) {
             counts.hit();
             return Ok(hit);
         }
         remove_if_same(cache, key.clone(), &hit).await;
     }
     counts.miss();
-    let load = async {
-        let value = load.await?;
-        Ok(Arc::new(Loaded {
-            value,
-            at: Instant::now(),
-        }))
-    };
+    let load = async { Ok(Loaded::new(load.await?)) };
     cache.try_get_with(key, load).await.map_err(unshare)
 }
 
@@ -350,17 +323,12 @@ where
         .await;
 }
 
-/// Hands a failed load's error to one of the callers that waited for it: moka gives them all
-/// the same `Arc<Error>`; the last holder gets the original, the others a clone.
-fn unshare(error: Arc<Error>) -> Error {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| (*shared).clone())
-}
-
 #[cfg(test)]
 mod tests {
     use std::io;
 
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn every_caller_sharing_a_failed_load_gets_the_whole_error() {

@@ -188,6 +188,62 @@ async fn the_list_is_loaded_again_after_its_ttl() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_finds_on_a_stale_list_make_one_more_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(whatsapp_path("getContacts")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(whatsapp_contacts())
+                .set_delay(Duration::from_millis(200)),
+        )
+        .mount(&server)
+        .await;
+    let book = ContactBook::builder(whatsapp(&server))
+        .list_ttl(Duration::from_millis(1))
+        .build();
+    book.all().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let mut finds = JoinSet::new();
+    for _ in 0..50 {
+        let book = book.clone();
+        finds.spawn(async move { book.find_best("василиса").await });
+    }
+    while let Some(found) = finds.join_next().await {
+        let best = found.expect("no panic").expect("the list loads");
+        assert!(best.is_some(), "found in the reloaded list");
+    }
+
+    assert_eq!(
+        count(&server, "getContacts").await,
+        2,
+        "one load, one reload"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_mid_load_leaves_the_load_to_the_next() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(whatsapp_path("getContacts")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(whatsapp_contacts())
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    let book = ContactBook::new(whatsapp(&server));
+
+    let abandoned = tokio::time::timeout(Duration::from_millis(20), book.all()).await;
+    assert!(abandoned.is_err(), "the first caller gave up");
+    let listed = book.all().await.expect("the next caller loads the list");
+
+    assert_eq!(listed.len(), whatsapp_contacts().as_array().unwrap().len());
+}
+
 #[tokio::test]
 async fn a_custom_list_ttl_is_honoured() {
     let server = whatsapp_server(whatsapp_contacts()).await;

@@ -3,6 +3,7 @@
 //!
 //! All of GREEN-API's REST wire shapes live in this module.
 
+mod contact_list;
 pub(crate) mod notification;
 pub(crate) mod rules;
 
@@ -36,6 +37,7 @@ use crate::event::InstanceState;
 use crate::id::{ChatId, MessageId};
 use crate::reply;
 use crate::secret::Secret;
+use contact_list::{EntryFields, ListedContact};
 pub(crate) use rules::RECEIVE_TIMEOUT_S;
 use rules::{
     Cards, MAX_BODY_BYTES, MAX_CAPTION_CHARS, MAX_UPLOAD_BYTES, Platform, PollOptions, Rules,
@@ -418,8 +420,8 @@ impl GreenApi {
             idempotency: Idempotency::Repeatable,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
-        let entries: Vec<Value> = self.inner.transport.decode("getContacts", &answer)?;
-        Ok(entries.into_iter().filter_map(contact_from_entry).collect())
+        let entries: Vec<ListedContact> = self.inner.transport.decode("getContacts", &answer)?;
+        Ok(entries.into_iter().filter_map(|entry| entry.0).collect())
     }
 }
 
@@ -1232,15 +1234,8 @@ fn quota_exceeded(body: &str) -> Error {
     }
 }
 
-/// One `getContacts` entry as a [`Contact`]; entries without a chat id are skipped.
-fn contact_from_entry(entry: Value) -> Option<Contact> {
-    let entry: ContactEntry = match serde_json::from_value(entry) {
-        Ok(entry) => entry,
-        Err(error) => {
-            tracing::debug!(%error, "getContacts entry skipped");
-            return None;
-        }
-    };
+/// One `getContacts` entry's fields as a [`Contact`]; `None` without a chat id.
+fn contact_from_fields(entry: EntryFields<'_>) -> Option<Contact> {
     let chat_id = ChatId::from(entry.chat_id.or(entry.id)?);
     let kind = contact_kind(entry.kind.as_deref(), &chat_id);
     let mut contact = Contact::new(chat_id, kind);
@@ -1554,19 +1549,6 @@ struct SaveAnswer {
 #[serde(rename_all = "camelCase")]
 struct StateAnswer {
     state_instance: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContactEntry {
-    id: Option<String>,
-    chat_id: Option<String>,
-    name: Option<String>,
-    contact_name: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    phone_number: Option<Value>,
-    username: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
