@@ -468,13 +468,23 @@ fn status_label(status: reqwest::StatusCode) -> &'static str {
     }
 }
 
-/// The labels of one gateway client's calls (its gateway and instance), and its refusal
-/// counters.
+/// The labels of one gateway client's calls (its gateway and instance), its refusal
+/// counters, and the call counters it used so far.
 #[derive(Clone)]
 pub(crate) struct CallLabels {
     gateway: &'static str,
     instance: SharedString,
     refusals: Refusals,
+    calls: Arc<RwLock<Vec<CallCounter>>>,
+}
+
+/// The [`GATEWAY_CALLS`] counter of one method and status, looked up once per client (a
+/// look-up builds, hashes and finds the labels; an increment is one atomic addition). At most
+/// one per method in hookbot's code and status label: both come from fixed lists.
+struct CallCounter {
+    method: &'static str,
+    status: &'static str,
+    counter: Counter,
 }
 
 /// [`GATEWAY_REFUSALS`] of one client, by reason.
@@ -527,6 +537,7 @@ impl CallLabels {
             refusals: Refusals::new(gateway, &instance),
             gateway,
             instance,
+            calls: Arc::default(),
         }
     }
 
@@ -556,14 +567,31 @@ impl CallLabels {
     }
 
     fn count(&self, method: &'static str, status: &'static str) {
-        metrics::counter!(
-            GATEWAY_CALLS,
-            "gateway" => self.gateway,
-            "instance_id" => self.instance.clone(),
-            "method" => method,
-            "status" => status,
-        )
-        .increment(1);
+        let counted = |calls: &[CallCounter]| {
+            let call = calls
+                .iter()
+                .find(|call| call.method == method && call.status == status);
+            call.map(|call| call.counter.increment(1)).is_some()
+        };
+        if counted(&self.calls.read().unwrap_or_else(PoisonError::into_inner)) {
+            return;
+        }
+        let mut calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
+        if !counted(&calls) {
+            let counter = metrics::counter!(
+                GATEWAY_CALLS,
+                "gateway" => self.gateway,
+                "instance_id" => self.instance.clone(),
+                "method" => method,
+                "status" => status,
+            );
+            counter.increment(1);
+            calls.push(CallCounter {
+                method,
+                status,
+                counter,
+            });
+        }
     }
 }
 

@@ -9,7 +9,7 @@ pub(crate) mod rules;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -84,6 +84,9 @@ struct Inner {
     instance: String,
     token: Secret,
     transport: Transport,
+    /// Each method's URL built so far (at most one per method name in hookbot's code), so
+    /// that a call clones it instead of encoding its path again.
+    method_urls: RwLock<Vec<(&'static str, Url)>>,
 }
 
 /// Builds a [`GreenApi`] client; finish with [`build`](GreenApiBuilder::build).
@@ -241,8 +244,27 @@ impl GreenApi {
         self.inner.platform.gateway_kind()
     }
 
-    /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`.
-    fn url(&self, method: &str) -> Url {
+    /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`, built once per method and kept: for
+    /// the methods hookbot's code names.
+    fn url(&self, method: &'static str) -> Url {
+        let built = |urls: &[(&'static str, Url)]| {
+            let url = urls.iter().find(|(name, _)| *name == method);
+            url.map(|(_, url)| url.clone())
+        };
+        let urls = &self.inner.method_urls;
+        if let Some(url) = built(&urls.read().unwrap_or_else(PoisonError::into_inner)) {
+            return url;
+        }
+        let mut urls = urls.write().unwrap_or_else(PoisonError::into_inner);
+        built(&urls).unwrap_or_else(|| {
+            let url = self.url_of(method);
+            urls.push((method, url.clone()));
+            url
+        })
+    }
+
+    /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`, built now: for any method name.
+    fn url_of(&self, method: &str) -> Url {
         let mut url = self.inner.instance_url.clone();
         url.path_segments_mut()
             .expect("the builder accepts only base URLs")
@@ -488,6 +510,7 @@ impl GreenApiBuilder {
             instance: self.instance,
             token: self.token,
             transport,
+            method_urls: RwLock::default(),
         };
         Ok(GreenApi {
             inner: Arc::new(inner),
@@ -892,13 +915,13 @@ impl Gateway for GreenApi {
         let call = match body {
             Some(body) => {
                 let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
-                call.url = self.url(method);
+                call.url = self.url_of(method);
                 call
             }
             None => Call {
                 name: "call_method",
                 method: Method::GET,
-                url: self.url(method),
+                url: self.url_of(method),
                 body: None,
                 limiter,
                 idempotency: Idempotency::Send,
