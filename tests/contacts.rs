@@ -69,6 +69,31 @@ async fn whatsapp_server(contacts: Value) -> MockServer {
     server
 }
 
+/// A mock WhatsApp gateway listing the WhatsApp contacts, each answer `delay` late.
+async fn slow_whatsapp_server(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(whatsapp_path("getContacts")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(whatsapp_contacts())
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Fifty tasks each finding the best match for "василиса" in `book` at once.
+fn fifty_finds_of_vasilisa(book: &ContactBook) -> JoinSet<hookbot::Result<Option<Contact>>> {
+    let mut finds = JoinSet::new();
+    for _ in 0..50 {
+        let book = book.clone();
+        finds.spawn(async move { book.find_best("василиса").await });
+    }
+    finds
+}
+
 /// A mock WhatsApp gateway whose getContactInfo answers a profile named after the asked chat.
 async fn contact_info_server() -> MockServer {
     let server = MockServer::start().await;
@@ -125,23 +150,10 @@ async fn skip(by: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_finds_on_a_cold_cache_make_one_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(whatsapp_path("getContacts")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(whatsapp_contacts())
-                .set_delay(Duration::from_millis(200)),
-        )
-        .mount(&server)
-        .await;
+    let server = slow_whatsapp_server(Duration::from_millis(200)).await;
     let book = ContactBook::new(whatsapp(&server));
 
-    let mut finds = JoinSet::new();
-    for _ in 0..50 {
-        let book = book.clone();
-        finds.spawn(async move { book.find_best("василиса").await });
-    }
+    let mut finds = fifty_finds_of_vasilisa(&book);
     while let Some(found) = finds.join_next().await {
         let best = found.expect("no panic").expect("the list loads");
         assert_eq!(
@@ -190,27 +202,14 @@ async fn the_list_is_loaded_again_after_its_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_finds_on_a_stale_list_make_one_more_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(whatsapp_path("getContacts")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(whatsapp_contacts())
-                .set_delay(Duration::from_millis(200)),
-        )
-        .mount(&server)
-        .await;
+    let server = slow_whatsapp_server(Duration::from_millis(200)).await;
     let book = ContactBook::builder(whatsapp(&server))
         .list_ttl(Duration::from_millis(1))
         .build();
     book.all().await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    let mut finds = JoinSet::new();
-    for _ in 0..50 {
-        let book = book.clone();
-        finds.spawn(async move { book.find_best("василиса").await });
-    }
+    let mut finds = fifty_finds_of_vasilisa(&book);
     while let Some(found) = finds.join_next().await {
         let best = found.expect("no panic").expect("the list loads");
         assert!(best.is_some(), "found in the reloaded list");
@@ -225,16 +224,7 @@ async fn fifty_concurrent_finds_on_a_stale_list_make_one_more_request() {
 
 #[tokio::test]
 async fn a_caller_that_gives_up_mid_load_leaves_the_load_to_the_next() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(whatsapp_path("getContacts")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(whatsapp_contacts())
-                .set_delay(Duration::from_millis(300)),
-        )
-        .mount(&server)
-        .await;
+    let server = slow_whatsapp_server(Duration::from_millis(300)).await;
     let book = ContactBook::new(whatsapp(&server));
 
     let abandoned = tokio::time::timeout(Duration::from_millis(20), book.all()).await;
