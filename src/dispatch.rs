@@ -275,7 +275,7 @@ struct Shared {
 /// its turn or being handled; its queue holds the events behind that one.
 #[derive(Default)]
 struct Queues {
-    by_chat: HashMap<QueueKey, VecDeque<Job>, ChatHashing>,
+    by_chat: HashMap<QueueKey, VecDeque<Job>, FoldHashing>,
     /// Chats whose turn came, in order, each with the event to handle next; taken by workers.
     turns: VecDeque<(QueueKey, Job)>,
     /// Worker tasks running, and how many of them wait for a turn.
@@ -289,21 +289,21 @@ struct Queues {
     pending_bytes: usize,
 }
 
-/// Hashes the per-chat map's keys (looked up twice per event) with foldhash, several times
-/// cheaper than SipHash over a chat's strings, keyed by a seed drawn once per process from
-/// the operating system's randomness as SipHash's is, so that no peer can aim chats at one
-/// bucket.
+/// Hashes the keys of maps looked up for every event (the per-chat queues here, the metric
+/// series by instance) with foldhash, several times cheaper than SipHash over an id's
+/// strings, keyed by a seed drawn once per process from the operating system's randomness as
+/// SipHash's is, so that no peer can aim ids at one bucket.
 #[derive(Clone)]
-struct ChatHashing(foldhash::quality::FixedState);
+pub(crate) struct FoldHashing(foldhash::quality::FixedState);
 
-impl Default for ChatHashing {
+impl Default for FoldHashing {
     fn default() -> Self {
         static SEED: LazyLock<u64> = LazyLock::new(|| RandomState::new().hash_one(0_u8));
         Self(foldhash::quality::FixedState::with_seed(*SEED))
     }
 }
 
-impl BuildHasher for ChatHashing {
+impl BuildHasher for FoldHashing {
     type Hasher = foldhash::quality::FoldHasher<'static>;
 
     fn build_hasher(&self) -> Self::Hasher {
