@@ -1,6 +1,7 @@
 //! Deduplication: the gateways deliver at least once, so each notification is claimed once
 //! before it is handled, and a second copy is acknowledged without being handled again.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -36,14 +37,19 @@ impl DedupeKey {
     /// such as a state change), which is always handled.
     pub fn of(event: &Event) -> Option<Self> {
         let id = event.message_id()?;
-        let mut digest = Digest(Vec::with_capacity(256));
-        digest.part(event.gateway.as_str());
-        digest.part(&event.instance);
-        digest.part(event.kind.name());
-        digest.part(event.chat().map_or("", |chat| chat.as_str()));
-        digest.part(id.as_str());
-        change(event, &mut digest);
-        Some(Self(xxh3_128(&digest.0)))
+        Some(PARTS.with_borrow_mut(|parts| {
+            parts.clear();
+            let mut digest = Digest(&mut *parts);
+            digest.part(event.gateway.as_str());
+            digest.part(&event.instance);
+            digest.part(event.kind.name());
+            digest.part(event.chat().map_or("", |chat| chat.as_str()));
+            digest.part(id.as_str());
+            change(event, &mut digest);
+            let key = Self(xxh3_128(parts));
+            parts.shrink_to(PARTS_KEPT);
+            key
+        }))
     }
 
     /// The key as a number, for stores that keep binary keys.
@@ -70,11 +76,20 @@ impl fmt::Debug for DedupeKey {
     }
 }
 
+/// The bytes of a key's parts a thread's buffer keeps between keys; a key written longer
+/// (a status covering many ids) gives the rest back.
+const PARTS_KEPT: usize = 1024;
+
+thread_local! {
+    /// Each thread's buffer for the parts of a key: no allocation per notification.
+    static PARTS: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(PARTS_KEPT));
+}
+
 /// The parts of a key, written one after the other and hashed at once: the same digest as
 /// feeding them to the hash one by one, for a fraction of the work.
-struct Digest(Vec<u8>);
+struct Digest<'a>(&'a mut Vec<u8>);
 
-impl Digest {
+impl Digest<'_> {
     /// Writes one part, preceded by its length: parts cannot run into each other.
     fn part(&mut self, text: &str) {
         self.count(text.len());
@@ -90,7 +105,7 @@ impl Digest {
 /// Writes what a notification that repeats a message id changes: a status and every id it
 /// covers, a call's state, an edit's new text; for the rest, that nothing changes. Each kind of
 /// change starts with its own tag.
-fn change(event: &Event, digest: &mut Digest) {
+fn change(event: &Event, digest: &mut Digest<'_>) {
     match &event.kind {
         EventKind::Status(status) => {
             digest.part("status");

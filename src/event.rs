@@ -163,9 +163,11 @@ impl fmt::Display for RawJson {
 #[non_exhaustive]
 pub enum EventKind {
     /// A message in a chat: received, or sent by the instance (see [`Message::direction`]).
-    Message(Message),
+    /// Boxed, as the status is, so that an event stays small to move from the webhook to its
+    /// handler.
+    Message(Box<Message>),
     /// A change in the delivery status of messages the instance sent.
-    Status(MessageStatus),
+    Status(Box<MessageStatus>),
     /// The instance's connection or authorization changed.
     InstanceState(InstanceState),
     /// Someone calls the instance.

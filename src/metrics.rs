@@ -69,6 +69,7 @@ use axum::routing::get;
 use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::dispatch::FoldHashing;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::gateway::{Gateway, GatewayKind};
@@ -319,8 +320,8 @@ pub(crate) struct EventSeries {
 /// The series made so far.
 #[derive(Default)]
 struct Registry {
-    /// By the id of each instance a bot serves.
-    served: HashMap<Arc<str>, Vec<&'static EventSeries>>,
+    /// By the id of each instance a bot serves; looked up twice per event.
+    served: HashMap<Arc<str>, Vec<&'static EventSeries>, FoldHashing>,
     /// Of the instances no bot serves, all labelled [`UNKNOWN_INSTANCE`].
     unknown: Vec<&'static EventSeries>,
 }

@@ -308,12 +308,14 @@ impl<S: Send + Sync + 'static, D: ConversationState> RoutingInner<S, D> {
             )
             .into());
         };
+        // The two steps that may wait are boxed apart, only when they run: the future the
+        // dispatcher boxes for each event stays small to build and to allocate.
         let conversation = match &self.conversations {
-            Some(conversations) => conversations.enter(&event).await?,
+            Some(conversations) => Box::pin(conversations.enter(&event)).await?,
             None => Conversation::detached(),
         };
         match self.router.choose(&event, &conversation.get()) {
-            Some(chosen) => chosen.run(event, conversation, services.clone()).await,
+            Some(chosen) => Box::pin(chosen.run(event, conversation, services.clone())).await,
             None => {
                 tracing::debug!(kind = event.kind.name(), "no route for the event");
                 Ok(())

@@ -32,10 +32,16 @@ const BUTTON_REPLIES: [&str; 5] = [
 /// name WhatsApp, MAX or Telegram.
 pub(crate) fn parse(value: Value, gateway: GatewayKind) -> Event {
     let kind = match json::str_at(&value, "/typeWebhook") {
-        "incomingMessageReceived" => EventKind::Message(message(&value, Direction::Incoming)),
-        "outgoingMessageReceived" => EventKind::Message(message(&value, Direction::SentFromPhone)),
-        "outgoingAPIMessageReceived" => EventKind::Message(message(&value, Direction::SentByApi)),
-        "outgoingMessageStatus" => EventKind::Status(status(&value)),
+        "incomingMessageReceived" => {
+            EventKind::Message(Box::new(message(&value, Direction::Incoming)))
+        }
+        "outgoingMessageReceived" => {
+            EventKind::Message(Box::new(message(&value, Direction::SentFromPhone)))
+        }
+        "outgoingAPIMessageReceived" => {
+            EventKind::Message(Box::new(message(&value, Direction::SentByApi)))
+        }
+        "outgoingMessageStatus" => EventKind::Status(Box::new(status(&value))),
         "stateInstanceChanged" => {
             EventKind::InstanceState(instance_state(&value, "/stateInstance"))
         }
@@ -444,7 +450,7 @@ pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
         gateway: gateway_of_type(instance.type_instance.as_str()).unwrap_or(gateway),
         instance: instance.id_instance.string().into(),
         timestamp: wire.timestamp.unsigned().and_then(json::unix_seconds),
-        kind: EventKind::Message(message),
+        kind: EventKind::Message(Box::new(message)),
         raw: RawJson::from_text(text),
     })
 }

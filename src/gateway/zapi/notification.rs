@@ -42,9 +42,9 @@ pub(crate) fn instance_id(value: &Value) -> String {
 pub(crate) fn parse(value: Value) -> Event {
     let type_name = string(&value, "/type");
     let kind = match type_name.to_ascii_lowercase().as_str() {
-        "receivedcallback" => EventKind::Message(message(&value)),
-        "messagestatuscallback" => EventKind::Status(status(&value)),
-        "deliverycallback" => EventKind::Status(delivery(&value)),
+        "receivedcallback" => EventKind::Message(Box::new(message(&value))),
+        "messagestatuscallback" => EventKind::Status(Box::new(status(&value))),
+        "deliverycallback" => EventKind::Status(Box::new(delivery(&value))),
         "connectedcallback" => EventKind::InstanceState(connection(&value, true)),
         "disconnectedcallback" => EventKind::InstanceState(connection(&value, false)),
         _ => EventKind::Unknown { type_name },
