@@ -547,8 +547,10 @@ impl ClientSettings {
         self
     }
 
-    /// Sends through this `reqwest::Client` instead of a new one. Build it as hookbot builds
-    /// its own, with `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`:
+    /// Sends every call through this `reqwest::Client` instead of hookbot's own client (which
+    /// already honours `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` by sending through reqwest
+    /// when one is set). Build it with `.redirect(reqwest::redirect::Policy::none())` and
+    /// `.referer(false)`:
     /// hookbot cannot change a client it is given, and a client that follows redirects hands
     /// the instance token (in the URL) to wherever the gateway points it.
     #[must_use]
