@@ -328,12 +328,27 @@ impl CommandFilter {
         };
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, args) = rest.split_at(end);
-        let name = comparable(word.split('@').next().unwrap_or(word));
-        self.names.contains(&name).then(|| Command {
+        let name = self.name_of(word.split('@').next().unwrap_or(word))?;
+        Some(Command {
             name,
             prefix,
             args: args.trim().to_owned(),
         })
+    }
+
+    /// The name of this filter's that `word` is, compared as [`comparable`] texts. A word of
+    /// ASCII letters and digits is its own folded form in lower case, so it is compared
+    /// without being folded (a router tries each command filter on the same word).
+    fn name_of(&self, word: &str) -> Option<String> {
+        if !word.is_empty() && word.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+            let name = self
+                .names
+                .iter()
+                .find(|name| name.eq_ignore_ascii_case(word));
+            return name.cloned();
+        }
+        let name = comparable(word);
+        self.names.contains(&name).then_some(name)
     }
 }
 
@@ -428,6 +443,21 @@ mod tests {
 
     fn parse(filter: &CommandFilter, text: &str) -> Option<Command> {
         filter.parse(text)
+    }
+
+    #[test]
+    fn ascii_words_match_names_as_folding_them_would() {
+        let filter = command("contact").aliases(["Help2", "контакт", "straße"]);
+        for word in [
+            "contact", "CONTACT", "CoNtAcT", "help2", "HELP2", "contacts", "c0ntact",
+        ] {
+            let folded = comparable(word);
+            let expected = filter.names.contains(&folded).then_some(folded);
+            assert_eq!(filter.name_of(word), expected, "{word}");
+        }
+        assert_eq!(filter.name_of("STRASSE").as_deref(), Some("strasse"));
+        assert_eq!(filter.name_of("КОНТАКТ").as_deref(), Some("контакт"));
+        assert_eq!(filter.name_of("kontakt"), None);
     }
 
     #[test]

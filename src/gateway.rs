@@ -38,6 +38,7 @@
 
 mod config;
 pub(crate) mod green_api;
+mod http;
 mod json;
 mod multipart;
 mod rate_limit;
@@ -486,6 +487,8 @@ pub struct ClientSettings {
     retry: RetryPolicy,
     rate_limits: RateLimits,
     http: Option<reqwest::Client>,
+    /// hookbot's own client, shared by the clients built from these settings.
+    direct: Option<http::Direct>,
     shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
@@ -496,6 +499,7 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             http: None,
+            direct: None,
             shared_limits: None,
         }
     }
@@ -543,13 +547,16 @@ impl ClientSettings {
         self
     }
 
-    /// Sends through this `reqwest::Client` instead of a new one. Build it as hookbot builds
-    /// its own, with `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`:
+    /// Sends every call through this `reqwest::Client` instead of hookbot's own client (which
+    /// already honours `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` by sending through reqwest
+    /// when one is set). Build it with `.redirect(reqwest::redirect::Policy::none())` and
+    /// `.referer(false)`:
     /// hookbot cannot change a client it is given, and a client that follows redirects hands
     /// the instance token (in the URL) to wherever the gateway points it.
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self.direct = None;
         self
     }
 
@@ -559,6 +566,7 @@ impl ClientSettings {
     pub(crate) fn sharing_http(mut self) -> Result<Self> {
         if self.http.is_none() {
             self.http = Some(transport::http_client()?);
+            self.direct = http::Direct::unless_proxied();
         }
         Ok(self)
     }

@@ -549,12 +549,8 @@ impl CallLabels {
 
     /// Counts one attempt of `method` that got no answer: `timeout`, or `transport` (the
     /// connection failed).
-    pub(crate) fn unanswered(&self, method: &'static str, error: &reqwest::Error) {
-        let status = if error.is_timeout() {
-            "timeout"
-        } else {
-            "transport"
-        };
+    pub(crate) fn unanswered(&self, method: &'static str, timed_out: bool) {
+        let status = if timed_out { "timeout" } else { "transport" };
         self.count(method, status);
     }
 

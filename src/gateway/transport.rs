@@ -7,10 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use http_body_util::Full;
+use reqwest::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use super::http::{Direct, Exchanged, Unanswered};
 use super::multipart::Multipart;
 use super::rate_limit::{Limiter, Limiters};
 use super::{ClientSettings, GatewayKind, MAX_RETRY_AFTER, RetryPolicy};
@@ -20,6 +24,9 @@ use crate::secret::Secret;
 
 /// The longest part of a gateway's error body kept in [`Error::Gateway`].
 const MAX_ERROR_BODY_CHARS: usize = 512;
+
+/// The `User-Agent` of every gateway call.
+const HOOKBOT_AGENT: &str = concat!("hookbot/", env!("CARGO_PKG_VERSION"));
 
 /// Turns a non-success answer (status, whole body with secrets removed, `Retry-After`) into the
 /// gateway's typed error; a body kept in the error is [`shorten`]ed.
@@ -113,6 +120,9 @@ pub(crate) enum Answer<Id> {
 #[derive(Debug)]
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// hookbot's own client, for every call but uploads; `None` when the user gave a reqwest
+    /// client or the environment names a proxy (then everything goes through `http`).
+    direct: Option<Direct>,
     timeout: Duration,
     retry: RetryPolicy,
     headers: HeaderMap,
@@ -158,15 +168,6 @@ impl Reach {
             Reach::Unknown
         }
     }
-
-    /// What a request that got no answer says: refused only when no connection was made.
-    fn of_unanswered(error: &reqwest::Error) -> Self {
-        if error.is_connect() {
-            Reach::Refused
-        } else {
-            Reach::Unknown
-        }
-    }
 }
 
 /// What a send's records said, when they allow going on.
@@ -187,12 +188,13 @@ impl Transport {
         secrets: Vec<Secret>,
     ) -> Result<Self> {
         let limiters = limiters(&settings, gateway, instance);
-        let http = match settings.http {
-            Some(http) => http,
-            None => http_client()?,
+        let (http, direct) = match settings.http {
+            Some(http) => (http, settings.direct),
+            None => (http_client()?, Direct::unless_proxied()),
         };
         Ok(Self {
             http,
+            direct,
             timeout: settings.timeout,
             retry: settings.retry,
             headers,
@@ -296,6 +298,86 @@ impl Transport {
         timeout: Duration,
         map_error: ErrorMapper,
     ) -> Result<Bytes, Failure> {
+        let exchanged = match (&self.direct, &call.body) {
+            (Some(direct), None | Some(Body::Json(_))) => {
+                let request = self.direct_request(call)?;
+                direct.exchange(request, timeout).await
+            }
+            _ => {
+                let request = self.reqwest_request(call, timeout).await?;
+                exchange(request).await
+            }
+        };
+        let Exchanged {
+            status,
+            headers,
+            body,
+        } = exchanged.map_err(|unanswered| self.unanswered(call.name, unanswered))?;
+        self.counted.answered(call.name, status);
+        if status.is_redirection() {
+            return Err(Failure {
+                error: Error::Redirected {
+                    status: status.as_u16(),
+                },
+                retry_after: None,
+                reach: Reach::Refused,
+            });
+        }
+        tracing::trace!(
+            method = call.name,
+            status = status.as_u16(),
+            "gateway answered"
+        );
+        if status.is_success() {
+            return Ok(body);
+        }
+        let retry_after = retry_after(&headers);
+        let text = self.redact(&String::from_utf8_lossy(&body));
+        let error = map_error(status, &text, retry_after);
+        self.counted.refused(&error);
+        Err(Failure {
+            error,
+            retry_after,
+            reach: Reach::of_status(status),
+        })
+    }
+
+    /// `call` as a request of hookbot's own client: its URL, the instance's headers, and for
+    /// a body, JSON.
+    fn direct_request(&self, call: &Call<'_>) -> Result<hyper::Request<Full<Bytes>>, Failure> {
+        let json = match &call.body {
+            Some(Body::Json(json)) => Some(json.clone()),
+            _ => None,
+        };
+        let is_json = json.is_some();
+        let mut request = hyper::Request::new(Full::new(json.unwrap_or_default()));
+        *request.method_mut() = call.method.clone();
+        *request.uri_mut() = call.url.as_str().parse().map_err(|error| Failure {
+            error: Error::Transport {
+                source: Arc::new(error),
+            },
+            retry_after: None,
+            reach: Reach::Refused,
+        })?;
+        let headers = request.headers_mut();
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+        headers.insert(USER_AGENT, HeaderValue::from_static(HOOKBOT_AGENT));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        if is_json {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Ok(request)
+    }
+
+    /// `call` as a request of the reqwest client (uploads, a client the user gave, a proxy);
+    /// fails when an upload's file cannot be opened.
+    async fn reqwest_request(
+        &self,
+        call: &Call<'_>,
+        timeout: Duration,
+    ) -> Result<reqwest::RequestBuilder, Failure> {
         let mut request = self
             .http
             .request(call.method.clone(), call.url.clone())
@@ -324,57 +406,19 @@ impl Transport {
             }
             None => {}
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| self.unanswered(call.name, error, None))?;
-        let status = response.status();
-        if status.is_redirection() {
-            self.counted.answered(call.name, status);
-            return Err(Failure {
-                error: Error::Redirected {
-                    status: status.as_u16(),
-                },
-                retry_after: None,
-                reach: Reach::Refused,
-            });
-        }
-        let retry_after = retry_after(response.headers());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| self.unanswered(call.name, error, Some(status)))?;
-        self.counted.answered(call.name, status);
-        tracing::trace!(
-            method = call.name,
-            status = status.as_u16(),
-            "gateway answered"
-        );
-        if status.is_success() {
-            return Ok(body);
-        }
-        let text = self.redact(&String::from_utf8_lossy(&body));
-        let error = map_error(status, &text, retry_after);
-        self.counted.refused(&error);
-        Err(Failure {
-            error,
-            retry_after,
-            reach: Reach::of_status(status),
-        })
+        Ok(request)
     }
 
-    /// Counts an attempt of `method` that got no whole answer (none at all, or only its
-    /// `status`); the failure as hookbot's.
-    fn unanswered(
-        &self,
-        method: &'static str,
-        error: reqwest::Error,
-        status: Option<StatusCode>,
-    ) -> Failure {
-        self.counted.unanswered(method, &error);
-        let reach = status.map_or_else(|| Reach::of_unanswered(&error), Reach::of_status);
+    /// Counts an attempt of `method` that got no whole answer; the failure as hookbot's.
+    fn unanswered(&self, method: &'static str, unanswered: Unanswered) -> Failure {
+        self.counted.unanswered(method, unanswered.timed_out);
+        let reach = match unanswered.status {
+            Some(status) => Reach::of_status(status),
+            None if unanswered.unconnected => Reach::Refused,
+            None => Reach::Unknown,
+        };
         Failure {
-            error: transport_error(error),
+            error: unanswered.error,
             retry_after: None,
             reach,
         }
@@ -420,7 +464,7 @@ impl Transport {
 /// each request carries its instance's own URL, headers and time-out.
 pub(crate) fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
-        .user_agent(concat!("hookbot/", env!("CARGO_PKG_VERSION")))
+        .user_agent(HOOKBOT_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)
         .build()
@@ -447,6 +491,44 @@ pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(MAX_ERROR_BODY_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+/// Sends `request` through reqwest and reads the whole answer (a redirect's without its
+/// body).
+async fn exchange(request: reqwest::RequestBuilder) -> Result<Exchanged, Unanswered> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| reqwest_unanswered(error, None))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    if status.is_redirection() {
+        return Ok(Exchanged {
+            status,
+            headers,
+            body: Bytes::new(),
+        });
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| reqwest_unanswered(error, Some(status)))?;
+    Ok(Exchanged {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A reqwest error that left an exchange without a whole answer (the answer's `status` came
+/// when given).
+fn reqwest_unanswered(error: reqwest::Error, status: Option<StatusCode>) -> Unanswered {
+    Unanswered {
+        timed_out: error.is_timeout(),
+        unconnected: error.is_connect(),
+        status,
+        error: transport_error(error),
     }
 }
 
@@ -578,6 +660,6 @@ mod tests {
         let error = reqwest::get(format!("http://{address}/"))
             .await
             .unwrap_err();
-        assert_eq!(Reach::of_unanswered(&error), Reach::Refused);
+        assert!(reqwest_unanswered(error, None).unconnected);
     }
 }
