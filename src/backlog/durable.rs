@@ -36,7 +36,7 @@ impl DurableBacklog {
     /// What the dispatcher calls once the handler of entry `seq` finished: deletes the entry.
     fn done(&self, seq: Seq) -> Done {
         let store = self.store.clone();
-        Box::new(move || store.finish_soon(seq))
+        Box::new(move || store.finish(seq))
     }
 
     /// Hands every entry left unfinished by the last run to the dispatcher, in accept order,

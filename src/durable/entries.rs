@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::fmt::Write as _;
 
 use rusqlite::params;
-use tokio::sync::mpsc::error::TrySendError;
 
 use super::DurableStore;
 use super::claims::Key;
@@ -61,29 +60,16 @@ impl DurableStore {
         .await
     }
 
-    /// Deletes a handled entry in the writer's next batch. It returns once the writer has it,
-    /// before the commit: a crash in between replays the entry at the next start.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
-    pub(crate) async fn finish(&self, seq: Seq) -> Result<()> {
-        self.send(Message::Finish(seq)).await
-    }
-
-    /// Deletes a handled entry like [`finish`](DurableStore::finish), without waiting: for
-    /// the dispatcher's completion, which cannot wait. When the writer's channel is full, a
-    /// task hands the entry over; when the store is closing, the entry is replayed at the next
-    /// start.
-    pub(crate) fn finish_soon(&self, seq: Seq) {
-        let Some(sender) = &self.inner.sender else {
-            return;
-        };
-        if let Err(TrySendError::Full(_)) = sender.try_send(Message::Finish(seq)) {
-            let store = self.clone();
-            tokio::spawn(async move {
-                let _ = store.finish(seq).await;
-            });
+    /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
+    /// none comes; it does not wait for the commit (a crash before it replays the entry at the
+    /// next start), so the dispatcher's completion, which cannot wait, calls it. Only the first
+    /// entry of each lot wakes the writer; when its channel is full, the writer is about to
+    /// commit and takes the entry along.
+    pub(crate) fn finish(&self, seq: Seq) {
+        if self.inner.finished.add(seq)
+            && let Some(sender) = &self.inner.sender
+        {
+            let _ = sender.try_send(Message::Finished);
         }
     }
 
@@ -145,7 +131,7 @@ impl DurableStore {
                     }),
                     None => {
                         tracing::error!(seq = entry.seq.0, gateway = %entry.gateway, "an entry of the store does not read as a notification; it is dropped");
-                        self.finish(entry.seq).await?;
+                        self.finish(entry.seq);
                     }
                 }
             }
@@ -453,7 +439,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
-        store.finish_soon(seq);
+        store.finish(seq);
         store.flush().await.unwrap();
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
         assert!(store.unfinished(None, 10).await.unwrap().is_empty());
@@ -464,7 +450,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
-        store.finish_soon(seq);
+        store.finish(seq);
         let deadline = Instant::now() + PATIENCE;
         while count(dir.path(), "SELECT count(*) FROM entries") > 0 {
             assert!(Instant::now() < deadline, "the entry was never deleted");
@@ -644,7 +630,7 @@ mod tests {
             "no claim for it"
         );
 
-        store.finish(first).await.unwrap();
+        store.finish(first);
         queued(store.append(&third).await.unwrap());
         assert_eq!(store.append(&third).await.unwrap(), Appended::Duplicate);
     }
@@ -663,7 +649,7 @@ mod tests {
         let seq = queued(store.append(&first).await.unwrap());
         assert_eq!(store.append(&second).await.unwrap(), Appended::Full);
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
-        store.finish(seq).await.unwrap();
+        store.finish(seq);
         queued(store.append(&second).await.unwrap());
     }
 
@@ -682,7 +668,7 @@ mod tests {
                         .unwrap(),
                 );
                 if n == 2 {
-                    store.finish(seq).await.unwrap();
+                    store.finish(seq);
                 }
             }
         }
@@ -714,7 +700,7 @@ mod tests {
             let store = open(dir.path(), settings.clone(), &clock);
             let first = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
             queued(store.append(&text(ANNA, "M2", "hi")).await.unwrap());
-            store.finish(first).await.unwrap();
+            store.finish(first);
         }
         let store = open(dir.path(), settings, &clock);
         assert_eq!(ids(&store.unfinished(None, 10).await.unwrap()), ["M2"]);
@@ -746,9 +732,9 @@ mod tests {
         );
         // Finished out of order, one twice, and one that was never appended.
         for n in [9, 2, 5, 3, 3] {
-            store.finish_soon(seqs[n - 1]);
+            store.finish(seqs[n - 1]);
         }
-        store.finish_soon(Seq(seqs[9].0 + 100));
+        store.finish(Seq(seqs[9].0 + 100));
         store.flush().await.unwrap();
         assert_eq!(
             ids(&store.unfinished(None, 100).await.unwrap()),
@@ -858,6 +844,47 @@ mod tests {
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deletion_in_a_failed_batch_is_done_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let first = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        let set_max_pages = |pages: i64| {
+            store.run_step(move |batch| {
+                let pages = if pages > 0 {
+                    pages
+                } else {
+                    batch
+                        .tx
+                        .query_row("PRAGMA page_count", [], |row| row.get(0))?
+                };
+                batch
+                    .tx
+                    .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                        row.get::<_, i64>(0)
+                    })
+            })
+        };
+        set_max_pages(0).await.unwrap();
+        // M1's deletion and an append too large for the file wait for the same batch.
+        let busy = Gate::enter(&store);
+        busy.wait_reached();
+        store.finish(first);
+        let large = text(ANNA, "M2", &"x".repeat(200_000));
+        let append = {
+            let (store, large) = (store.clone(), large.clone());
+            tokio::spawn(async move { store.append(&large).await })
+        };
+        until_queued(&store, 2).await;
+        busy.open().await;
+        append.await.unwrap().unwrap_err();
+
+        // The deletion was put back for a later batch: M1 is gone once the file may grow.
+        set_max_pages(1 << 30).await.unwrap();
+        queued(store.append(&large).await.unwrap());
+        assert_eq!(ids(&store.unfinished(None, 10).await.unwrap()), ["M2"]);
+    }
+
     #[tokio::test]
     async fn the_log_is_checkpointed_while_handled_entries_come_and_go() {
         let dir = tempfile::tempdir().unwrap();
@@ -870,7 +897,7 @@ mod tests {
                     .await
                     .unwrap(),
             );
-            store.finish(seq).await.unwrap();
+            store.finish(seq);
         }
         queued(store.append(&text(ANNA, "last", "hi")).await.unwrap());
         let log = std::fs::metadata(dir.path().join("hookbot.sqlite3-wal"))

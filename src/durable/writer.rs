@@ -1,10 +1,12 @@
 //! The store's one writer: a thread that owns the database connection, takes the requests
 //! that arrived while it was busy, commits them in one transaction and only then answers
 //! them (group commit). Handled entries are deleted in the next batch of requests, or within
-//! `FINISH_DELAY` when none comes. Between batches it tidies up: expired claims and memos are purged in
+//! `FINISH_DELAY` when none comes: they wait in a list the writer takes with each batch, so that
+//! only the first of each lot wakes it. Between batches it tidies up: expired claims and memos are purged in
 //! bounded chunks, and freed space is given back.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,9 +42,44 @@ const PURGE_CHUNKS_PER_ROUND: usize = 10;
 pub(super) enum Message {
     /// A request, answered after its batch is committed.
     Request(Box<dyn Pending>),
-    /// A handled entry, deleted in the next batch (unanswered: a crash before that commit
-    /// replays the entry, as the delivery guarantee allows).
-    Finish(Seq),
+    /// The [`Finished`] list was empty and is not: its entries are to be deleted in the next
+    /// batch, or within `FINISH_DELAY`.
+    Finished,
+}
+
+/// Handled entries waiting for their deletion, which the writer takes with its next batch
+/// (unanswered: a crash before that commit replays them, as the delivery guarantee allows).
+/// A handler's completion adds its entry without waking the writer — only the first entry of
+/// each lot sends it [`Message::Finished`].
+#[derive(Debug, Default)]
+pub(super) struct Finished(Mutex<Vec<Seq>>);
+
+impl Finished {
+    /// Adds `seq`; `true` when the list was empty, so the writer must be told.
+    pub(super) fn add(&self, seq: Seq) -> bool {
+        let mut seqs = self.lock();
+        seqs.push(seq);
+        seqs.len() == 1
+    }
+
+    /// Swaps the list for `spare` (empty): what was finished is in `spare` then.
+    fn take(&self, spare: &mut Vec<Seq>) {
+        std::mem::swap(&mut *self.lock(), spare);
+    }
+
+    /// Puts back `seqs`, whose deletion failed.
+    fn put_back(&self, seqs: &mut Vec<Seq>) {
+        self.lock().append(seqs);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seq>> {
+        // A list of numbers cannot be left half-changed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// One step of a batch, run inside its transaction.
@@ -143,7 +180,9 @@ struct Writer {
     claims: Claims,
     clock: Clock,
     /// Handled entries not yet deleted.
-    finished: Vec<Seq>,
+    finished: Arc<Finished>,
+    /// The list [`Finished`] is swapped with, empty between batches.
+    spare: Vec<Seq>,
     /// When they are deleted at the latest, without waiting any longer for requests.
     finish_by: Option<Instant>,
     /// Times the writer's waits for requests while handled entries wait for their deletion.
@@ -165,6 +204,7 @@ pub(super) fn spawn(
     settings: &StoreSettings,
     clock: Clock,
     receiver: mpsc::Receiver<Message>,
+    finished: Arc<Finished>,
 ) -> Result<JoinHandle<()>> {
     let counts = count(&database.connection).map_err(|error| database.error(error))?;
     let claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
@@ -195,7 +235,8 @@ pub(super) fn spawn(
         counts,
         claims,
         clock,
-        finished: Vec::new(),
+        finished,
+        spare: Vec::new(),
         finish_by: None,
         timer,
         next_tidy: Instant::now(),
@@ -255,7 +296,7 @@ impl Writer {
                 };
                 self.take(message, &mut requests);
             }
-            if requests.is_empty() && self.finished.len() < MAX_BATCH {
+            if requests.is_empty() {
                 continue;
             }
             self.commit_batch(requests);
@@ -267,11 +308,10 @@ impl Writer {
     fn take(&mut self, message: Message, requests: &mut Vec<Box<dyn Pending>>) {
         match message {
             Message::Request(request) => requests.push(request),
-            Message::Finish(seq) => {
-                if self.finished.is_empty() {
+            Message::Finished => {
+                if self.finish_by.is_none() && !self.finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_DELAY);
                 }
-                self.finished.push(seq);
             }
         }
     }
@@ -281,7 +321,8 @@ impl Writer {
     /// with the error.
     fn commit_batch(&mut self, mut requests: Vec<Box<dyn Pending>>) {
         let counts = self.counts;
-        let finished = std::mem::take(&mut self.finished);
+        let mut finished = std::mem::take(&mut self.spare);
+        self.finished.take(&mut finished);
         let committed = self
             .commit(&finished, &mut requests)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
@@ -289,6 +330,8 @@ impl Writer {
             Ok(()) => {
                 self.claims.commit();
                 self.finish_by = None;
+                finished.clear();
+                self.spare = finished;
             }
             Err(error) => {
                 tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
@@ -297,7 +340,7 @@ impl Writer {
                 if !finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_RETRY);
                 }
-                self.finished.extend(finished);
+                self.finished.put_back(&mut finished);
             }
         }
         for request in requests {
