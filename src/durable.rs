@@ -74,7 +74,7 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-pub(crate) use entries::{Appended, Seq};
+pub(crate) use entries::{Appended, Committing, Seq};
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
 use writer::{Finished, Message, Op, Request};

@@ -2,15 +2,18 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use std::sync::Arc;
-
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use rusqlite::params;
+use tokio::sync::oneshot;
 
-use super::DurableStore;
 use super::claims::Key;
-use super::writer::{Batch, Message, Op};
+use super::writer::{Batch, Message, Op, Request};
+use super::{DurableStore, StoreError};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::{Event, RawJson};
@@ -50,14 +53,30 @@ impl DurableStore {
     /// [`Error::Storage`](crate::Error::Storage) when the batch could not be committed (a
     /// full disk, an I/O error): nothing of it was written, and the gateway should deliver
     /// again.
+    #[cfg(test)]
     pub(crate) async fn append(&self, event: &Event) -> Result<Appended> {
-        self.run(Append {
+        self.hand_over(event).await?.await
+    }
+
+    /// Hands `event`'s [`append`](DurableStore::append) to the writer, waiting for room in its
+    /// channel, and gives the answer to come. Dropped before it returns, it handed nothing
+    /// over; once it returned, the writer commits the append (or fails its batch) whether or
+    /// not the answer is awaited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
+    pub(crate) async fn hand_over(&self, event: &Event) -> Result<Committing> {
+        let (reply, answer) = oneshot::channel();
+        let append = Append {
             gateway: event.gateway.as_str(),
             instance: event.instance.clone(),
             notification: event.raw.clone(),
             claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
-        })
-        .await
+        };
+        self.send(Message::Append(Request::new(append, reply)))
+            .await?;
+        Ok(Committing(answer))
     }
 
     /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
@@ -140,9 +159,23 @@ impl DurableStore {
     }
 }
 
+/// An append the writer has: what became of it, once its batch is committed.
+#[derive(Debug)]
+pub(crate) struct Committing(oneshot::Receiver<Result<Appended>>);
+
+impl Future for Committing {
+    type Output = Result<Appended>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(StoreError::Closed.into())))
+    }
+}
+
 /// Claims a notification and keeps it, in one step: a duplicate writes nothing, and neither
 /// does a full store. It shares the event's text rather than copying it.
-struct Append {
+pub(super) struct Append {
     gateway: &'static str,
     instance: Arc<str>,
     notification: RawJson,

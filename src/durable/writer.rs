@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::claims::Claims;
 use super::directory::Held;
-use super::entries::{self, Seq};
+use super::entries::{self, Append, Seq};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -40,7 +40,10 @@ const PURGE_CHUNKS_PER_ROUND: usize = 10;
 
 /// What the writer is handed.
 pub(super) enum Message {
-    /// A request, answered after its batch is committed.
+    /// An append, answered after its batch is committed: the common request, carried without
+    /// a box of its own (which the writer would free on the memory of the caller's thread).
+    Append(Request<Append>),
+    /// Any other request, answered after its batch is committed.
     Request(Box<dyn Pending>),
     /// The [`Finished`] list was empty and is not: its entries are to be deleted in the next
     /// batch, or within `FINISH_DELAY`.
@@ -160,6 +163,13 @@ impl<O: Op> Pending for Request<O> {
     }
 
     fn answer(self: Box<Self>, committed: &Result<()>) {
+        (*self).reply(committed);
+    }
+}
+
+impl<O: Op> Request<O> {
+    /// Answers the caller: the step's output if the batch was `committed`, else its error.
+    fn reply(self, committed: &Result<()>) {
         let answer = match (committed, self.output) {
             (Ok(()), Some(output)) => Ok(output),
             (Err(error), _) => Err(error.clone()),
@@ -168,6 +178,28 @@ impl<O: Op> Pending for Request<O> {
         };
         // A caller that stopped waiting does not want the answer.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// A request of a batch.
+enum Job {
+    Append(Request<Append>),
+    Other(Box<dyn Pending>),
+}
+
+impl Job {
+    fn apply(&mut self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
+        match self {
+            Job::Append(request) => request.apply(batch),
+            Job::Other(request) => request.apply(batch),
+        }
+    }
+
+    fn answer(self, committed: &Result<()>) {
+        match self {
+            Job::Append(request) => request.reply(committed),
+            Job::Other(request) => request.answer(committed),
+        }
     }
 }
 
@@ -268,6 +300,7 @@ impl Writer {
     /// Commits batches until every sender is gone, then deletes what was finished, checkpoints
     /// the log, and closes the database before releasing the directory.
     fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        let mut requests = Vec::new();
         loop {
             let first = match self.finish_by {
                 None => receiver.blocking_recv(),
@@ -280,7 +313,7 @@ impl Writer {
                     match next {
                         Ok(message) => message,
                         Err(_) => {
-                            self.commit_batch(Vec::new());
+                            self.commit_batch(&mut requests);
                             self.tidy_when_due();
                             continue;
                         }
@@ -288,7 +321,6 @@ impl Writer {
                 }
             };
             let Some(first) = first else { break };
-            let mut requests = Vec::new();
             self.take(first, &mut requests);
             for _ in 1..MAX_BATCH {
                 let Ok(message) = receiver.try_recv() else {
@@ -299,15 +331,16 @@ impl Writer {
             if requests.is_empty() {
                 continue;
             }
-            self.commit_batch(requests);
+            self.commit_batch(&mut requests);
             self.tidy_when_due();
         }
         self.close();
     }
 
-    fn take(&mut self, message: Message, requests: &mut Vec<Box<dyn Pending>>) {
+    fn take(&mut self, message: Message, requests: &mut Vec<Job>) {
         match message {
-            Message::Request(request) => requests.push(request),
+            Message::Append(request) => requests.push(Job::Append(request)),
+            Message::Request(request) => requests.push(Job::Other(request)),
             Message::Finished => {
                 if self.finish_by.is_none() && !self.finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_DELAY);
@@ -317,14 +350,14 @@ impl Writer {
     }
 
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
-    /// each request. On failure nothing of the batch is kept, and every request is answered
+    /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and every request is answered
     /// with the error.
-    fn commit_batch(&mut self, mut requests: Vec<Box<dyn Pending>>) {
+    fn commit_batch(&mut self, requests: &mut Vec<Job>) {
         let counts = self.counts;
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
         let committed = self
-            .commit(&finished, &mut requests)
+            .commit(&finished, requests)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
@@ -343,16 +376,12 @@ impl Writer {
                 self.finished.put_back(&mut finished);
             }
         }
-        for request in requests {
+        for request in requests.drain(..) {
             request.answer(&committed);
         }
     }
 
-    fn commit(
-        &mut self,
-        finished: &[Seq],
-        requests: &mut [Box<dyn Pending>],
-    ) -> rusqlite::Result<()> {
+    fn commit(&mut self, finished: &[Seq], requests: &mut [Job]) -> rusqlite::Result<()> {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -408,7 +437,7 @@ impl Writer {
     /// the database, then releases the directory.
     fn close(mut self) {
         if !self.finished.is_empty() {
-            self.commit_batch(Vec::new());
+            self.commit_batch(&mut Vec::new());
         }
         if let Err(error) = self
             .connection
