@@ -31,8 +31,8 @@
 //!
 //! One writer thread owns the database connection and is fed by a bounded channel: it takes
 //! every request that arrived while it was busy and commits them in one transaction (group
-//! commit), then answers each — an accepted notification is answered only once its batch is
-//! committed. Handled notifications are deleted with the writer's next batch of requests (or
+//! commit; while it is busy, the first request of a batch waits 100 µs for the others), then
+//! answers each — an accepted notification is answered only once its batch is committed. Handled notifications are deleted with the writer's next batch of requests (or
 //! within 2 ms when none comes; a handled notification joins a list the writer takes, and only
 //! the first of each lot wakes it), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). Claims are kept in the order
