@@ -46,6 +46,13 @@ pub(crate) trait Backlog: Send + Sync {
     /// Claims `event` against duplicates and keeps it for its handler, or says why not.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused>;
 
+    /// Whether [`keep`](Backlog::keep) may be dropped part-way without harm: such a backlog
+    /// finishes on its own what a dropped `keep` began, so an intake awaits it in place rather
+    /// than in a task of its own.
+    fn finishes_dropped_keeps(&self) -> bool {
+        false
+    }
+
     /// Gets ready to serve, before the intake accepts anything: checks its store and starts
     /// handling what is kept where that needs work of its own (a shared store's consumer).
     /// Called once, by the bot, when it starts serving.

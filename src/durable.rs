@@ -31,9 +31,10 @@
 //!
 //! One writer thread owns the database connection and is fed by a bounded channel: it takes
 //! every request that arrived while it was busy and commits them in one transaction (group
-//! commit), then answers each — an accepted notification is answered only once its batch is
-//! committed. Handled notifications are deleted with the writer's next batch of requests (or
-//! within 2 ms when none comes), expired claims are purged in bounded chunks, and freed pages
+//! commit; while it is busy, the first request of a batch waits 100 µs for the others), then
+//! answers each — an accepted notification is answered only once its batch is committed. Handled notifications are deleted with the writer's next batch of requests (or
+//! within 2 ms when none comes; a handled notification joins a list the writer takes, and only
+//! the first of each lot wakes it), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). Claims are kept in the order
 //! they were made and found by key in an index the writer holds in memory, so that a batch
 //! appends to the end of its tables rather than rewriting a random page per claim.
@@ -73,10 +74,10 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-pub(crate) use entries::{Appended, Seq};
+pub(crate) use entries::{Appended, Committing, Seq};
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
-use writer::{Message, Op, Request};
+use writer::{Finished, Message, Op, Request};
 
 /// Unhandled notifications a store keeps at most by default, like the Redis queue's
 /// capacity; past it (or past [`DEFAULT_MAX_BYTES`]) the intake answers 503.
@@ -261,6 +262,8 @@ pub struct DurableStore {
 struct Inner {
     directory: PathBuf,
     sender: Option<mpsc::Sender<Message>>,
+    /// Handled entries, waiting for the writer's next batch to delete them.
+    finished: Arc<Finished>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -283,11 +286,20 @@ impl DurableStore {
         let held = directory::hold(directory)?;
         let database = schema::open(&held.database_path(), settings.durability)?;
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
-        let writer = writer::spawn(database, held, &settings, clock, receiver)?;
+        let finished = Arc::new(Finished::default());
+        let writer = writer::spawn(
+            database,
+            held,
+            &settings,
+            clock,
+            receiver,
+            Arc::clone(&finished),
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 directory: directory.to_owned(),
                 sender: Some(sender),
+                finished,
                 writer: Some(writer),
             }),
         })

@@ -3,6 +3,11 @@
 //! dispatcher, and its entry deleted once its handler finished. At start, what was accepted
 //! and not finished before (a crash, a drain's deadline) is handled first, in accept order.
 //!
+//! The append is handed to the store's writer before anything awaits its commit; from then on
+//! the writer commits it whether or not the request waits, and a request dropped meanwhile (the
+//! gateway hung up) leaves the queueing to a task of its own, so that the intake can await
+//! [`keep`](Backlog::keep) in place.
+//!
 //! Delivery is at least once: a process that dies between a handler's effect (a reply) and
 //! the commit of its entry's deletion handles the event again at its next start.
 
@@ -13,7 +18,7 @@ use async_trait::async_trait;
 use super::{Accepted, Backlog, Refused};
 use crate::dedupe::DedupeKey;
 use crate::dispatch::{Dispatcher, Done, DrainReport, EventIdentity, Rejected};
-use crate::durable::{Appended, DurableStore, Seq};
+use crate::durable::{Appended, Committing, DurableStore, Seq};
 use crate::event::Event;
 
 /// Unfinished entries read at once when recovering.
@@ -31,12 +36,6 @@ impl DurableBacklog {
     /// Keeps in `store`, handles with `dispatcher`.
     pub(crate) fn new(store: DurableStore, dispatcher: Dispatcher) -> Self {
         Self { store, dispatcher }
-    }
-
-    /// What the dispatcher calls once the handler of entry `seq` finished: deletes the entry.
-    fn done(&self, seq: Seq) -> Done {
-        let store = self.store.clone();
-        Box::new(move || store.finish_soon(seq))
     }
 
     /// Hands every entry left unfinished by the last run to the dispatcher, in accept order,
@@ -64,7 +63,10 @@ impl DurableBacklog {
     /// down.
     async fn resubmit(&self, seq: Seq, event: Event) -> bool {
         loop {
-            match self.dispatcher.submit(event.clone(), Some(self.done(seq))) {
+            match self
+                .dispatcher
+                .submit(event.clone(), Some(done(&self.store, seq)))
+            {
                 Ok(()) => return true,
                 Err(Rejected::Full | Rejected::ChatFull) => {
                     tokio::time::sleep(RECOVERY_IDLE).await;
@@ -80,7 +82,8 @@ impl Backlog for DurableBacklog {
     /// Claims `event` and appends it in the store's next group commit, then queues it. A full
     /// dispatcher refuses before anything is written; one that refuses after the commit (it
     /// filled up meanwhile, or is shutting down) has the entry and claim withdrawn, so that
-    /// the gateway's next delivery is accepted.
+    /// the gateway's next delivery is accepted. Dropped once the append is handed over, it
+    /// finishes in a task of its own.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
         if self.dispatcher.is_closed() {
             return Err(Rejected::ShuttingDown.into());
@@ -88,7 +91,121 @@ impl Backlog for DurableBacklog {
         if self.dispatcher.room() == 0 {
             return Err(Rejected::Full.into());
         }
-        let seq = match self.store.append(&event).await {
+        let committing = match self.store.hand_over(&event).await {
+            Ok(committing) => committing,
+            Err(error) => {
+                tracing::error!(%error, "the durable store could not keep a notification");
+                return Err(Refused::Unavailable("durable store"));
+            }
+        };
+        Handed(Some(Parts {
+            store: self.store.clone(),
+            dispatcher: self.dispatcher.clone(),
+            committing,
+            event,
+        }))
+        .settle()
+        .await
+    }
+
+    /// Replays what was accepted
+    /// Replays what was accepted and not finished before, in accept order (so each chat's in
+    /// its order), before the intake serves.
+    async fn start(&self) -> crate::Result<()> {
+        let recovered = self.recover().await?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                store = %self.store.directory().display(),
+                "handling the notifications accepted and not handled before the restart"
+            );
+        }
+        Ok(())
+    }
+
+    fn finishes_dropped_keeps(&self) -> bool {
+        true
+    }
+
+    fn is_closed(&self) -> bool {
+        self.dispatcher.is_closed()
+    }
+
+    /// Drains the dispatcher within its deadline, then commits the deletions of what was
+    /// handled; what was not handled stays for the next start.
+    async fn shutdown(&self) -> DrainReport {
+        let report = self.dispatcher.shutdown().await;
+        if let Err(error) = self.store.flush().await {
+            tracing::warn!(%error, "the store could not commit the last handled notifications; they are handled again at the next start");
+        }
+        report
+    }
+}
+
+/// What the dispatcher calls once the handler of entry `seq` finished: deletes the entry.
+fn done(store: &DurableStore, seq: Seq) -> Done {
+    let store = store.clone();
+    Box::new(move || store.finish(seq))
+}
+
+/// An append handed to the store's writer, with what queues its event once it is committed.
+/// Dropped before that (the request was dropped), it leaves the rest to a task of its own: the
+/// writer commits the append regardless, and a committed entry must reach the dispatcher (or
+/// be withdrawn), or its claim would turn the gateway's redeliveries away while the event
+/// waits for the next start.
+struct Handed(Option<Parts>);
+
+/// What [`Handed`] holds until its append is answered.
+struct Parts {
+    store: DurableStore,
+    dispatcher: Dispatcher,
+    committing: Committing,
+    event: Event,
+}
+
+impl Handed {
+    /// Waits for the commit, then queues the event.
+    async fn settle(mut self) -> Result<Accepted, Refused> {
+        let Some(parts) = &mut self.0 else {
+            return Err(Refused::Unavailable("durable store"));
+        };
+        let appended = (&mut parts.committing).await;
+        match self.0.take() {
+            Some(parts) => parts.queue(appended).await,
+            None => Err(Refused::Unavailable("durable store")),
+        }
+    }
+}
+
+impl Drop for Handed {
+    fn drop(&mut self) {
+        let Some(mut parts) = self.0.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "a notification's request ended outside the runtime before its commit; if committed, it is handled at the next start"
+            );
+            return;
+        };
+        runtime.spawn(async move {
+            let appended = (&mut parts.committing).await;
+            let _ = parts.queue(appended).await;
+        });
+    }
+}
+
+impl Parts {
+    /// Queues the event once its append is answered: a committed entry is submitted to the
+    /// dispatcher, and withdrawn when the dispatcher refuses it.
+    async fn queue(self, appended: crate::Result<Appended>) -> Result<Accepted, Refused> {
+        let Self {
+            store,
+            dispatcher,
+            event,
+            ..
+        } = self;
+        let seq = match appended {
             Ok(Appended::Queued(seq)) => seq,
             Ok(Appended::Duplicate) => {
                 tracing::debug!(
@@ -107,41 +224,21 @@ impl Backlog for DurableBacklog {
             }
         };
         let claim = DedupeKey::of(&event);
-        let Err(rejected) = self.dispatcher.submit(event, Some(self.done(seq))) else {
+        let Err(rejected) = dispatcher.submit(event, Some(done(&store, seq))) else {
             return Ok(Accepted::Queued);
         };
-        if let Err(error) = self.store.withdraw(seq, claim).await {
-            tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
+        // In a task of its own, which a dropped request cannot stop half-way.
+        let withdrawing = tokio::spawn(async move { store.withdraw(seq, claim).await });
+        match withdrawing.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
+            }
+            Err(error) => {
+                tracing::error!(%error, "the withdrawal of a refused notification failed; it is handled at the next start");
+            }
         }
         Err(rejected.into())
-    }
-
-    /// Replays what was accepted and not finished before, in accept order (so each chat's in
-    /// its order), before the intake serves.
-    async fn start(&self) -> crate::Result<()> {
-        let recovered = self.recover().await?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                store = %self.store.directory().display(),
-                "handling the notifications accepted and not handled before the restart"
-            );
-        }
-        Ok(())
-    }
-
-    fn is_closed(&self) -> bool {
-        self.dispatcher.is_closed()
-    }
-
-    /// Drains the dispatcher within its deadline, then commits the deletions of what was
-    /// handled; what was not handled stays for the next start.
-    async fn shutdown(&self) -> DrainReport {
-        let report = self.dispatcher.shutdown().await;
-        if let Err(error) = self.store.flush().await {
-            tracing::warn!(%error, "the store could not commit the last handled notifications; they are handled again at the next start");
-        }
-        report
     }
 }
 
@@ -150,6 +247,7 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
 
     use super::*;
     use crate::dispatch::{DispatchSettings, Handler};
@@ -173,6 +271,43 @@ mod tests {
             self.0.lock().unwrap().extend(id);
             Box::pin(async { Ok(()) })
         }
+    }
+
+    #[tokio::test]
+    async fn a_keep_dropped_once_its_append_was_handed_over_is_still_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let record = Record::default();
+        let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
+        let backlog = DurableBacklog::new(store, dispatcher);
+        backlog.start().await.unwrap();
+
+        // A request that goes away while its append is being committed (one whose commit was
+        // answered at the first poll is an ordinary keep: the next one is tried).
+        let mut sent = Vec::new();
+        loop {
+            let event = text(ANNA, &format!("M{}", sent.len()), "hi");
+            sent.push(event.message_id().unwrap().to_string());
+            let mut keep = backlog.keep(event);
+            match keep.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Pending => break,
+                Poll::Ready(kept) => assert_eq!(kept, Ok(Accepted::Queued)),
+            }
+        }
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while record.0.lock().unwrap().len() < sent.len() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the dropped request's event was never handled"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(*record.0.lock().unwrap(), sent);
+        let copy = text(ANNA, sent.last().unwrap(), "hi");
+        assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
+        assert_eq!(backlog.shutdown().await, DrainReport::default());
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
     }
 
     #[tokio::test]

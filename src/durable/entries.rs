@@ -2,16 +2,18 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use std::sync::Arc;
-
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use rusqlite::params;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::oneshot;
 
-use super::DurableStore;
 use super::claims::Key;
-use super::writer::{Batch, Message, Op};
+use super::writer::{Batch, Message, Op, Request};
+use super::{DurableStore, StoreError};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::{Event, RawJson};
@@ -51,39 +53,42 @@ impl DurableStore {
     /// [`Error::Storage`](crate::Error::Storage) when the batch could not be committed (a
     /// full disk, an I/O error): nothing of it was written, and the gateway should deliver
     /// again.
+    #[cfg(test)]
     pub(crate) async fn append(&self, event: &Event) -> Result<Appended> {
-        self.run(Append {
-            gateway: event.gateway.as_str(),
-            instance: event.instance.clone(),
-            notification: event.raw.clone(),
-            claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
-        })
-        .await
+        self.hand_over(event).await?.await
     }
 
-    /// Deletes a handled entry in the writer's next batch. It returns once the writer has it,
-    /// before the commit: a crash in between replays the entry at the next start.
+    /// Hands `event`'s [`append`](DurableStore::append) to the writer, waiting for room in its
+    /// channel, and gives the answer to come. Dropped before it returns, it handed nothing
+    /// over; once it returned, the writer commits the append (or fails its batch) whether or
+    /// not the answer is awaited.
     ///
     /// # Errors
     ///
     /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
-    pub(crate) async fn finish(&self, seq: Seq) -> Result<()> {
-        self.send(Message::Finish(seq)).await
+    pub(crate) async fn hand_over(&self, event: &Event) -> Result<Committing> {
+        let (reply, answer) = oneshot::channel();
+        let append = Append {
+            gateway: event.gateway.as_str(),
+            instance: event.instance.clone(),
+            notification: event.raw.clone(),
+            claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
+        };
+        self.send(Message::Append(Request::new(append, reply)))
+            .await?;
+        Ok(Committing(answer))
     }
 
-    /// Deletes a handled entry like [`finish`](DurableStore::finish), without waiting: for
-    /// the dispatcher's completion, which cannot wait. When the writer's channel is full, a
-    /// task hands the entry over; when the store is closing, the entry is replayed at the next
-    /// start.
-    pub(crate) fn finish_soon(&self, seq: Seq) {
-        let Some(sender) = &self.inner.sender else {
-            return;
-        };
-        if let Err(TrySendError::Full(_)) = sender.try_send(Message::Finish(seq)) {
-            let store = self.clone();
-            tokio::spawn(async move {
-                let _ = store.finish(seq).await;
-            });
+    /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
+    /// none comes; it does not wait for the commit (a crash before it replays the entry at the
+    /// next start), so the dispatcher's completion, which cannot wait, calls it. Only the first
+    /// entry of each lot wakes the writer; when its channel is full, the writer is about to
+    /// commit and takes the entry along.
+    pub(crate) fn finish(&self, seq: Seq) {
+        if self.inner.finished.add(seq)
+            && let Some(sender) = &self.inner.sender
+        {
+            let _ = sender.try_send(Message::Finished);
         }
     }
 
@@ -145,7 +150,7 @@ impl DurableStore {
                     }),
                     None => {
                         tracing::error!(seq = entry.seq.0, gateway = %entry.gateway, "an entry of the store does not read as a notification; it is dropped");
-                        self.finish(entry.seq).await?;
+                        self.finish(entry.seq);
                     }
                 }
             }
@@ -154,9 +159,23 @@ impl DurableStore {
     }
 }
 
+/// An append the writer has: what became of it, once its batch is committed.
+#[derive(Debug)]
+pub(crate) struct Committing(oneshot::Receiver<Result<Appended>>);
+
+impl Future for Committing {
+    type Output = Result<Appended>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(StoreError::Closed.into())))
+    }
+}
+
 /// Claims a notification and keeps it, in one step: a duplicate writes nothing, and neither
 /// does a full store. It shares the event's text rather than copying it.
-struct Append {
+pub(super) struct Append {
     gateway: &'static str,
     instance: Arc<str>,
     notification: RawJson,
@@ -453,7 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
-        store.finish_soon(seq);
+        store.finish(seq);
         store.flush().await.unwrap();
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
         assert!(store.unfinished(None, 10).await.unwrap().is_empty());
@@ -464,7 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
-        store.finish_soon(seq);
+        store.finish(seq);
         let deadline = Instant::now() + PATIENCE;
         while count(dir.path(), "SELECT count(*) FROM entries") > 0 {
             assert!(Instant::now() < deadline, "the entry was never deleted");
@@ -644,7 +663,7 @@ mod tests {
             "no claim for it"
         );
 
-        store.finish(first).await.unwrap();
+        store.finish(first);
         queued(store.append(&third).await.unwrap());
         assert_eq!(store.append(&third).await.unwrap(), Appended::Duplicate);
     }
@@ -663,7 +682,7 @@ mod tests {
         let seq = queued(store.append(&first).await.unwrap());
         assert_eq!(store.append(&second).await.unwrap(), Appended::Full);
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
-        store.finish(seq).await.unwrap();
+        store.finish(seq);
         queued(store.append(&second).await.unwrap());
     }
 
@@ -682,7 +701,7 @@ mod tests {
                         .unwrap(),
                 );
                 if n == 2 {
-                    store.finish(seq).await.unwrap();
+                    store.finish(seq);
                 }
             }
         }
@@ -714,7 +733,7 @@ mod tests {
             let store = open(dir.path(), settings.clone(), &clock);
             let first = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
             queued(store.append(&text(ANNA, "M2", "hi")).await.unwrap());
-            store.finish(first).await.unwrap();
+            store.finish(first);
         }
         let store = open(dir.path(), settings, &clock);
         assert_eq!(ids(&store.unfinished(None, 10).await.unwrap()), ["M2"]);
@@ -746,9 +765,9 @@ mod tests {
         );
         // Finished out of order, one twice, and one that was never appended.
         for n in [9, 2, 5, 3, 3] {
-            store.finish_soon(seqs[n - 1]);
+            store.finish(seqs[n - 1]);
         }
-        store.finish_soon(Seq(seqs[9].0 + 100));
+        store.finish(Seq(seqs[9].0 + 100));
         store.flush().await.unwrap();
         assert_eq!(
             ids(&store.unfinished(None, 100).await.unwrap()),
@@ -858,6 +877,47 @@ mod tests {
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deletion_in_a_failed_batch_is_done_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let first = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
+        let set_max_pages = |pages: i64| {
+            store.run_step(move |batch| {
+                let pages = if pages > 0 {
+                    pages
+                } else {
+                    batch
+                        .tx
+                        .query_row("PRAGMA page_count", [], |row| row.get(0))?
+                };
+                batch
+                    .tx
+                    .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                        row.get::<_, i64>(0)
+                    })
+            })
+        };
+        set_max_pages(0).await.unwrap();
+        // M1's deletion and an append too large for the file wait for the same batch.
+        let busy = Gate::enter(&store);
+        busy.wait_reached();
+        store.finish(first);
+        let large = text(ANNA, "M2", &"x".repeat(200_000));
+        let append = {
+            let (store, large) = (store.clone(), large.clone());
+            tokio::spawn(async move { store.append(&large).await })
+        };
+        until_queued(&store, 2).await;
+        busy.open().await;
+        append.await.unwrap().unwrap_err();
+
+        // The deletion was put back for a later batch: M1 is gone once the file may grow.
+        set_max_pages(1 << 30).await.unwrap();
+        queued(store.append(&large).await.unwrap());
+        assert_eq!(ids(&store.unfinished(None, 10).await.unwrap()), ["M2"]);
+    }
+
     #[tokio::test]
     async fn the_log_is_checkpointed_while_handled_entries_come_and_go() {
         let dir = tempfile::tempdir().unwrap();
@@ -870,7 +930,7 @@ mod tests {
                     .await
                     .unwrap(),
             );
-            store.finish(seq).await.unwrap();
+            store.finish(seq);
         }
         queued(store.append(&text(ANNA, "last", "hi")).await.unwrap());
         let log = std::fs::metadata(dir.path().join("hookbot.sqlite3-wal"))

@@ -1,10 +1,12 @@
 //! The store's one writer: a thread that owns the database connection, takes the requests
 //! that arrived while it was busy, commits them in one transaction and only then answers
 //! them (group commit). Handled entries are deleted in the next batch of requests, or within
-//! `FINISH_DELAY` when none comes. Between batches it tidies up: expired claims and memos are purged in
+//! `FINISH_DELAY` when none comes: they wait in a list the writer takes with each batch, so that
+//! only the first of each lot wakes it. Between batches it tidies up: expired claims and memos are purged in
 //! bounded chunks, and freed space is given back.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::claims::Claims;
 use super::directory::Held;
-use super::entries::{self, Seq};
+use super::entries::{self, Append, Seq};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -26,6 +28,11 @@ const MAX_BATCH: usize = 1024;
 /// the next batch of requests takes them along; a store without requests commits them after
 /// this. (Each committed alone, they made four commits in five.)
 const FINISH_DELAY: Duration = Duration::from_millis(2);
+/// How long the first request of a batch waits for company while the store is busy (its last
+/// batch had several requests): the callers answered by the last commit send their next
+/// requests a moment later, and without the wait the first of them took a commit of its own
+/// (batches of 1, 63, 1, 63 … under a load of 64), as costly in writes as a full one.
+const COMPANY_WAIT: Duration = Duration::from_micros(100);
 /// How long handled entries wait after their deletion failed, before it is tried again on its
 /// own (the next batch of requests tries it sooner).
 const FINISH_RETRY: Duration = Duration::from_secs(1);
@@ -38,11 +45,49 @@ const PURGE_CHUNKS_PER_ROUND: usize = 10;
 
 /// What the writer is handed.
 pub(super) enum Message {
-    /// A request, answered after its batch is committed.
+    /// An append, answered after its batch is committed: the common request, carried without
+    /// a box of its own (which the writer would free on the memory of the caller's thread).
+    Append(Request<Append>),
+    /// Any other request, answered after its batch is committed.
     Request(Box<dyn Pending>),
-    /// A handled entry, deleted in the next batch (unanswered: a crash before that commit
-    /// replays the entry, as the delivery guarantee allows).
-    Finish(Seq),
+    /// The [`Finished`] list was empty and is not: its entries are to be deleted in the next
+    /// batch, or within `FINISH_DELAY`.
+    Finished,
+}
+
+/// Handled entries waiting for their deletion, which the writer takes with its next batch
+/// (unanswered: a crash before that commit replays them, as the delivery guarantee allows).
+/// A handler's completion adds its entry without waking the writer — only the first entry of
+/// each lot sends it [`Message::Finished`].
+#[derive(Debug, Default)]
+pub(super) struct Finished(Mutex<Vec<Seq>>);
+
+impl Finished {
+    /// Adds `seq`; `true` when the list was empty, so the writer must be told.
+    pub(super) fn add(&self, seq: Seq) -> bool {
+        let mut seqs = self.lock();
+        seqs.push(seq);
+        seqs.len() == 1
+    }
+
+    /// Swaps the list for `spare` (empty): what was finished is in `spare` then.
+    fn take(&self, spare: &mut Vec<Seq>) {
+        std::mem::swap(&mut *self.lock(), spare);
+    }
+
+    /// Puts back `seqs`, whose deletion failed.
+    fn put_back(&self, seqs: &mut Vec<Seq>) {
+        self.lock().append(seqs);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seq>> {
+        // A list of numbers cannot be left half-changed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// One step of a batch, run inside its transaction.
@@ -123,6 +168,13 @@ impl<O: Op> Pending for Request<O> {
     }
 
     fn answer(self: Box<Self>, committed: &Result<()>) {
+        (*self).reply(committed);
+    }
+}
+
+impl<O: Op> Request<O> {
+    /// Answers the caller: the step's output if the batch was `committed`, else its error.
+    fn reply(self, committed: &Result<()>) {
         let answer = match (committed, self.output) {
             (Ok(()), Some(output)) => Ok(output),
             (Err(error), _) => Err(error.clone()),
@@ -131,6 +183,28 @@ impl<O: Op> Pending for Request<O> {
         };
         // A caller that stopped waiting does not want the answer.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// A request of a batch.
+enum Job {
+    Append(Request<Append>),
+    Other(Box<dyn Pending>),
+}
+
+impl Job {
+    fn apply(&mut self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
+        match self {
+            Job::Append(request) => request.apply(batch),
+            Job::Other(request) => request.apply(batch),
+        }
+    }
+
+    fn answer(self, committed: &Result<()>) {
+        match self {
+            Job::Append(request) => request.reply(committed),
+            Job::Other(request) => request.answer(committed),
+        }
     }
 }
 
@@ -143,7 +217,9 @@ struct Writer {
     claims: Claims,
     clock: Clock,
     /// Handled entries not yet deleted.
-    finished: Vec<Seq>,
+    finished: Arc<Finished>,
+    /// The list [`Finished`] is swapped with, empty between batches.
+    spare: Vec<Seq>,
     /// When they are deleted at the latest, without waiting any longer for requests.
     finish_by: Option<Instant>,
     /// Times the writer's waits for requests while handled entries wait for their deletion.
@@ -165,6 +241,7 @@ pub(super) fn spawn(
     settings: &StoreSettings,
     clock: Clock,
     receiver: mpsc::Receiver<Message>,
+    finished: Arc<Finished>,
 ) -> Result<JoinHandle<()>> {
     let counts = count(&database.connection).map_err(|error| database.error(error))?;
     let claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
@@ -195,7 +272,8 @@ pub(super) fn spawn(
         counts,
         claims,
         clock,
-        finished: Vec::new(),
+        finished,
+        spare: Vec::new(),
         finish_by: None,
         timer,
         next_tidy: Instant::now(),
@@ -227,6 +305,8 @@ impl Writer {
     /// Commits batches until every sender is gone, then deletes what was finished, checkpoints
     /// the log, and closes the database before releasing the directory.
     fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        let mut requests = Vec::new();
+        let mut busy = false;
         loop {
             let first = match self.finish_by {
                 None => receiver.blocking_recv(),
@@ -239,7 +319,7 @@ impl Writer {
                     match next {
                         Ok(message) => message,
                         Err(_) => {
-                            self.commit_batch(Vec::new());
+                            self.commit_batch(&mut requests);
                             self.tidy_when_due();
                             continue;
                         }
@@ -247,48 +327,54 @@ impl Writer {
                 }
             };
             let Some(first) = first else { break };
-            let mut requests = Vec::new();
             self.take(first, &mut requests);
+            if busy && !requests.is_empty() {
+                std::thread::sleep(COMPANY_WAIT);
+            }
             for _ in 1..MAX_BATCH {
                 let Ok(message) = receiver.try_recv() else {
                     break;
                 };
                 self.take(message, &mut requests);
             }
-            if requests.is_empty() && self.finished.len() < MAX_BATCH {
+            if requests.is_empty() {
                 continue;
             }
-            self.commit_batch(requests);
+            busy = requests.len() > 1;
+            self.commit_batch(&mut requests);
             self.tidy_when_due();
         }
         self.close();
     }
 
-    fn take(&mut self, message: Message, requests: &mut Vec<Box<dyn Pending>>) {
+    fn take(&mut self, message: Message, requests: &mut Vec<Job>) {
         match message {
-            Message::Request(request) => requests.push(request),
-            Message::Finish(seq) => {
-                if self.finished.is_empty() {
+            Message::Append(request) => requests.push(Job::Append(request)),
+            Message::Request(request) => requests.push(Job::Other(request)),
+            Message::Finished => {
+                if self.finish_by.is_none() && !self.finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_DELAY);
                 }
-                self.finished.push(seq);
             }
         }
     }
 
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
-    /// each request. On failure nothing of the batch is kept, and every request is answered
+    /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and every request is answered
     /// with the error.
-    fn commit_batch(&mut self, mut requests: Vec<Box<dyn Pending>>) {
+    fn commit_batch(&mut self, requests: &mut Vec<Job>) {
         let counts = self.counts;
-        let finished = std::mem::take(&mut self.finished);
+        let mut finished = std::mem::take(&mut self.spare);
+        self.finished.take(&mut finished);
         let committed = self
-            .commit(&finished, &mut requests)
+            .commit(&finished, requests)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
                 self.claims.commit();
                 self.finish_by = None;
+                finished.clear();
+                self.spare = finished;
             }
             Err(error) => {
                 tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
@@ -297,19 +383,15 @@ impl Writer {
                 if !finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_RETRY);
                 }
-                self.finished.extend(finished);
+                self.finished.put_back(&mut finished);
             }
         }
-        for request in requests {
+        for request in requests.drain(..) {
             request.answer(&committed);
         }
     }
 
-    fn commit(
-        &mut self,
-        finished: &[Seq],
-        requests: &mut [Box<dyn Pending>],
-    ) -> rusqlite::Result<()> {
+    fn commit(&mut self, finished: &[Seq], requests: &mut [Job]) -> rusqlite::Result<()> {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -365,7 +447,7 @@ impl Writer {
     /// the database, then releases the directory.
     fn close(mut self) {
         if !self.finished.is_empty() {
-            self.commit_batch(Vec::new());
+            self.commit_batch(&mut Vec::new());
         }
         if let Err(error) = self
             .connection

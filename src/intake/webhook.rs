@@ -198,12 +198,15 @@ impl Shared {
 /// duplicate and never handled. The hand-over is polled once in place — one that finishes at
 /// once (the in-memory backlog) cannot be stopped half-way and needs no task — and only one
 /// that has to wait (for a store) goes on in a task of its own, before this future could be
-/// dropped. `None` when the backlog panicked.
+/// dropped — unless the backlog finishes a dropped hand-over itself (the durable store's).
+/// `None` when the backlog panicked.
 async fn hand_over(backlog: Arc<dyn Backlog>, event: Event) -> Option<Result<Accepted, Refused>> {
+    let in_place = backlog.finishes_dropped_keeps();
     let mut accepting =
         Box::pin(AssertUnwindSafe(async move { backlog.accept(event).await }).catch_unwind());
     match std::future::poll_fn(|cx| Poll::Ready(accepting.as_mut().poll(cx))).await {
         Poll::Ready(kept) => kept.ok(),
+        Poll::Pending if in_place => accepting.await.ok(),
         Poll::Pending => tokio::spawn(accepting).await.ok()?.ok(),
     }
 }
