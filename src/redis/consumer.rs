@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
+use redis::streams::StreamInfoConsumersReply;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::lease::{Leases, fair_share, renewal_period};
-use super::queue::{GROUP, RedisQueue, decode};
+use super::queue::{Entries, Entry, GROUP, RedisQueue, StreamsRead};
 use crate::backoff::Backoff;
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::shutdown::{Shutdown, Trigger};
@@ -431,38 +431,39 @@ impl Shared {
         let mut connection = self.queue.redis().connection();
         let mut start = "0-0".to_owned();
         loop {
-            let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg(self.leases.id())
-                .arg(0)
-                .arg(&start)
-                .arg("COUNT")
-                .arg(MAX_BATCH)
-                .query_async(&mut connection)
-                .await?;
-            if !claimed.deleted_ids.is_empty() {
+            let (next, Entries(claimed), deleted): (String, Entries, Vec<String>) =
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&stream)
+                    .arg(GROUP)
+                    .arg(self.leases.id())
+                    .arg(0)
+                    .arg(&start)
+                    .arg("COUNT")
+                    .arg(MAX_BATCH)
+                    .query_async(&mut connection)
+                    .await?;
+            if !deleted.is_empty() {
                 redis::cmd("XACK")
                     .arg(&stream)
                     .arg(GROUP)
-                    .arg(&claimed.deleted_ids)
+                    .arg(&deleted)
                     .query_async::<()>(&mut connection)
                     .await?;
             }
-            if !claimed.claimed.is_empty() {
+            if !claimed.is_empty() {
                 tracing::info!(
                     partition = number,
-                    entries = claimed.claimed.len(),
+                    entries = claimed.len(),
                     "claimed pending entries of the partition"
                 );
             }
-            if !self.submit(number, claimed.claimed) {
+            if !self.submit(number, claimed) {
                 return Ok(());
             }
-            if claimed.next_stream_id == "0-0" {
+            if next == "0-0" {
                 break;
             }
-            start = claimed.next_stream_id;
+            start = next;
         }
         if let Some(partition) = self.lock().get_mut(&number) {
             partition.recover = false;
@@ -519,7 +520,7 @@ impl Shared {
         numbers: &[u16],
         room: usize,
         block: Duration,
-    ) -> redis::RedisResult<StreamReadReply> {
+    ) -> redis::RedisResult<StreamsRead> {
         let connection = match reader {
             Some(connection) => connection,
             None => {
@@ -550,23 +551,21 @@ impl Shared {
         for _ in numbers {
             read.arg(">");
         }
-        let reply: Option<StreamReadReply> = read.query_async(connection).await?;
-        Ok(reply.unwrap_or_default())
+        read.query_async(connection).await
     }
 
     /// Submits what a read returned, stream by stream.
-    fn submit_read(&self, read: StreamReadReply) {
-        for stream in read.keys {
-            let number = stream
-                .key
+    fn submit_read(&self, StreamsRead(streams): StreamsRead) {
+        for (key, entries) in streams {
+            let number = key
                 .rsplit(':')
                 .next()
                 .and_then(|number| number.parse().ok());
             match number {
                 Some(number) => {
-                    self.submit(number, stream.ids);
+                    self.submit(number, entries);
                 }
-                None => tracing::error!(stream = stream.key, "read a stream that is no partition"),
+                None => tracing::error!(stream = key, "read a stream that is no partition"),
             }
         }
     }
@@ -574,12 +573,12 @@ impl Shared {
     /// Submits `entries` of partition `number` to the dispatcher in order, each to be
     /// acknowledged once handled; skips those in flight already. `false` when the dispatcher
     /// refused one: the partition is then marked for recovery, and the rest wait.
-    fn submit(&self, number: u16, entries: Vec<StreamId>) -> bool {
+    fn submit(&self, number: u16, entries: Vec<Entry>) -> bool {
         for entry in entries {
             if !self.track(number, &entry.id) {
                 continue;
             }
-            let Some(event) = decode(&entry) else {
+            let Some(event) = entry.event else {
                 tracing::error!(
                     partition = number,
                     entry = entry.id,
