@@ -21,8 +21,6 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 100_000;
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// The shortest lease: renewals come three times per lease.
 const MIN_LEASE: Duration = Duration::from_millis(300);
-/// The consumer group of every partition's stream.
-pub(crate) const GROUP: &str = "handlers";
 
 /// Claims each notification of a batch against duplicates and appends it to its partition's
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
@@ -266,17 +264,16 @@ pub(crate) struct Entry {
     /// The entry's id in its stream.
     pub(crate) id: String,
     /// The event it holds, or `None` for an entry hookbot did not write (logged by the
-    /// caller, then acknowledged: it can never be handled). The event keeps the instance it
+    /// caller, then deleted: it can never be handled). The event keeps the instance it
     /// was accepted for, also when the notification names none (a Z-API callback is its path
     /// token's instance).
     pub(crate) event: Option<Event>,
 }
 
-/// A stream's entries in stream order, as `XRANGE` (or the second part of `XAUTOCLAIM`'s
-/// reply) returns them.
+/// A stream's entries in stream order, as `XRANGE` returns them (and `XREAD` per stream).
 pub(crate) struct Entries(pub(crate) Vec<Entry>);
 
-/// What a read of several streams (`XREAD`, `XREADGROUP`) returned: each stream's key and
+/// What a read of several streams (`XREAD`) returned: each stream's key and
 /// entries; empty when the read timed out.
 pub(crate) struct StreamsRead(pub(crate) Vec<(String, Vec<Entry>)>);
 
