@@ -1,6 +1,7 @@
 //! The durable shared queue: accepted notifications as entries of Redis streams, a stream per
 //! partition, a partition per chat.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{FromRedisValue, ParsingError, Script, Value};
@@ -95,6 +96,8 @@ return answers
 pub struct RedisQueue {
     redis: Redis,
     partitions: u16,
+    /// Each partition's stream key, made once.
+    streams: Arc<[String]>,
     capacity: usize,
     lease: Duration,
     replica: Option<String>,
@@ -125,6 +128,7 @@ impl RedisQueue {
     /// [`DEFAULT_LEASE`].
     pub fn new(redis: Redis) -> Self {
         Self {
+            streams: stream_keys(&redis, DEFAULT_PARTITIONS),
             redis,
             partitions: DEFAULT_PARTITIONS,
             capacity: DEFAULT_QUEUE_CAPACITY,
@@ -137,6 +141,7 @@ impl RedisQueue {
     /// over more replicas; all replicas must agree on the number.
     pub fn partitions(mut self, partitions: u16) -> Self {
         self.partitions = partitions.max(1);
+        self.streams = stream_keys(&self.redis, self.partitions);
         self
     }
 
@@ -195,9 +200,9 @@ impl RedisQueue {
         self.lease
     }
 
-    /// The stream of `partition`.
-    pub(crate) fn stream(&self, partition: u16) -> String {
-        self.redis.key(format_args!("queue:{partition}"))
+    /// The stream of `partition` (one of the queue's).
+    pub(crate) fn stream(&self, partition: u16) -> &str {
+        &self.streams[usize::from(partition)]
     }
 
     /// The partition of `event`: a stable hash of its gateway, instance and chat (no chat: the
@@ -256,6 +261,13 @@ impl RedisQueue {
             })
             .collect())
     }
+}
+
+/// The stream keys of `partitions` partitions under `redis`'s namespace.
+fn stream_keys(redis: &Redis, partitions: u16) -> Arc<[String]> {
+    (0..partitions)
+        .map(|partition| redis.key(format_args!("queue:{partition}")))
+        .collect()
 }
 
 /// One entry of a partition's stream, decoded straight from Redis's reply: its fields are
