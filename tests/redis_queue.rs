@@ -369,6 +369,50 @@ async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
     forget_namespace(&url, &namespace).await;
 }
 
+/// A replica whose dispatcher has room for far fewer events than a read returns: each read
+/// submits what fits and the rest is read again later, from where the dispatcher refused;
+/// every event is handled once, each chat's in order.
+#[tokio::test]
+async fn a_dispatcher_with_little_room_takes_the_rest_on_later_reads_once_and_in_order() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    // Everything is queued first, while no replica reads.
+    let filling = recording_webhook(queue.clone(), &Seen::default());
+    let intake = serve_intake_only(&filling).await;
+    for m in 0..3 {
+        for c in 0..24 {
+            let notification = incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
+            assert_eq!(
+                post_to(&intake, &notification).await.unwrap(),
+                StatusCode::OK
+            );
+        }
+    }
+    assert_eq!(queue.depth().await.unwrap(), 72);
+
+    let seen = Seen::default();
+    let narrow = offline_bot(
+        GatewayKind::GreenApiWhatsApp,
+        recording(&seen),
+        WEBHOOK_TOKEN,
+    )
+    .store(queue.clone())
+    .dispatch(DispatchSettings::new().capacity(2).max_in_flight(1))
+    .build()
+    .unwrap();
+    let server = Server::start(narrow).await;
+    seen.wait_for(|texts| texts.len() >= 72).await;
+    until_empty(&queue).await;
+    let by_chat = texts_by_chat(&seen);
+    assert_eq!(by_chat.len(), 24);
+    for (chat, texts) in &by_chat {
+        assert_eq!(texts, &["0", "1", "2"], "chat {chat}: once each, in order");
+    }
+    server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
 /// The texts `seen` handled, per chat, in the order handled.
 fn texts_by_chat(seen: &Seen) -> BTreeMap<String, Vec<String>> {
     let mut by_chat: BTreeMap<String, Vec<String>> = BTreeMap::new();
