@@ -40,20 +40,22 @@
 //!   handled by one replica at a time, the holder of its lease; replicas announce themselves
 //!   with heartbeats and each holds a fair share of the partitions, so a chat's events are
 //!   handled in order even with many replicas.
-//! - **Handling.** A replica reads its partitions' streams (consumer group `handlers`) while
-//!   its dispatcher has room, and once an event's handler finished (or failed and was
-//!   reported) acknowledges and deletes the entry: a stream's length is its partition's depth
-//!   ([`RedisQueue::depth`]).
-//! - **Failover.** A replica that dies leaves its entries pending. Its leases expire
-//!   ([`RedisQueue::lease`], 10 s by default); the replicas that take its partitions first
-//!   claim the pending entries (`XAUTOCLAIM`) and handle them, in order, before new ones.
+//! - **Handling.** A replica reads its partitions' streams (`XREAD`, each on from the last
+//!   entry it took) while its dispatcher has room, and once an event's handler finished (or
+//!   failed and was reported) deletes the entry (`XDEL`, a batch per call): a stream holds
+//!   exactly its partition's unhandled events, and its length is the partition's depth
+//!   ([`RedisQueue::depth`]). No consumer group is needed.
+//! - **Failover.** A replica that dies leaves its unhandled entries in their streams. Its
+//!   leases expire ([`RedisQueue::lease`], 10 s by default); a replica that takes a partition
+//!   reads its stream from the start, so those entries are handled, in order, before new
+//!   ones.
 //! - **Shutdown.** Intake stops (503), reading stops, the dispatcher drains within the
 //!   deadline (the leases are renewed meanwhile, so no other replica takes over events still
-//!   being handled), what was handled is acknowledged and the leases are given up at once;
-//!   what was read but not handled stays pending for the next holder.
+//!   being handled), what was handled is deleted and the leases are given up at once; what
+//!   was read but not handled stays in its stream for the next holder.
 //!
 //! Delivery is at least once. A replica that dies after a handler's effect (its reply was
-//! sent) and before the entry's acknowledgement leaves the entry pending, and the next holder
+//! sent) and before the entry's deletion leaves the entry in its stream, and the next holder
 //! runs the handler again; so does a replica that loses a lease while Redis is out of reach
 //! for longer than a lease. Handlers whose effects must not repeat check for themselves.
 //!

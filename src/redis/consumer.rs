@@ -1,12 +1,14 @@
 //! A replica's consumer of the queue: it holds leases on a fair share of the partitions, reads
-//! their streams (`XREADGROUP`, on a connection of its own) while the local [`Dispatcher`] has
-//! room, submits each entry's event, and once its handler finished acknowledges and deletes the
-//! entry (`XACK`, `XDEL`: a stream's length is its partition's depth). When it takes a
-//! partition, it first claims the entries the previous holder left pending (`XAUTOCLAIM`) and
-//! submits them before new ones, so a chat's events stay in order across replicas.
+//! their streams (`XREAD`, on a connection of its own) while the local [`Dispatcher`] has
+//! room, submits each entry's event, and once its handler finished deletes the entry (`XDEL`).
+//! An entry stays in its stream until it is handled, so a stream is exactly its partition's
+//! unhandled events (its length is the partition's depth) and needs no consumer group: the
+//! holder reads each partition on from the last entry it submitted, and a replica that takes a
+//! partition reads it from the start, so the entries the previous holder left come first and a
+//! chat's events stay in order across replicas.
 //!
 //! Delivery is at least once: a replica that dies between a handler's effect (a reply) and the
-//! entry's acknowledgement leaves the entry pending, and the next holder handles it again.
+//! entry's deletion leaves the entry in its stream, and the next holder handles it again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,19 +16,18 @@ use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::lease::{Leases, fair_share, renewal_period};
-use super::queue::{GROUP, RedisQueue, decode};
+use super::queue::{Entry, RedisQueue, StreamsRead};
 use crate::backoff::Backoff;
 use crate::dispatch::{Dispatcher, DrainReport};
 use crate::shutdown::{Shutdown, Trigger};
 
-/// Entries read or claimed at once from one stream, at most.
+/// Entries read at once from one stream, at most.
 const MAX_BATCH: usize = 100;
 /// The longest a read waits for new entries.
 const MAX_BLOCK: Duration = Duration::from_millis(500);
@@ -67,19 +68,33 @@ struct Shared {
 }
 
 /// What this replica knows of one partition.
-#[derive(Default)]
 struct Partition {
     /// It holds the partition's lease.
     leased: bool,
     /// It gives the lease up once the partition's entries in flight are acknowledged.
     shedding: bool,
-    /// Its pending entries must be claimed and submitted before new ones are read.
-    recover: bool,
+    /// The id of the last entry submitted (or skipped) since the lease was taken: reads go on
+    /// after it. `0-0` once taken: everything its stream holds is still to handle.
+    cursor: String,
     /// Entries submitted to the dispatcher and not yet acknowledged.
     in_flight: HashSet<String>,
 }
 
-/// An entry whose handler finished: to acknowledge and delete.
+impl Default for Partition {
+    fn default() -> Self {
+        Self {
+            leased: false,
+            shedding: false,
+            cursor: FROM_THE_START.to_owned(),
+            in_flight: HashSet::new(),
+        }
+    }
+}
+
+/// The cursor before a stream's first entry.
+const FROM_THE_START: &str = "0-0";
+
+/// An entry whose handler finished: to delete.
 struct Handled {
     partition: u16,
     id: String,
@@ -140,8 +155,8 @@ impl Consumer {
     }
 
     /// Stops reading, lets the dispatcher drain within its deadline (renewing the leases
-    /// meanwhile), acknowledges what was handled, and gives up the leases. Entries read but not handled stay pending, for the
-    /// partitions' next holders.
+    /// meanwhile), deletes what was handled, and gives up the leases. Entries read but not
+    /// handled stay in their streams, for the partitions' next holders.
     pub(crate) async fn shutdown(&self) -> DrainReport {
         let running = self
             .running
@@ -200,9 +215,9 @@ impl Shared {
         }
     }
 
-    /// One round of the read loop: the leases' upkeep when it is due, the recovery of newly
-    /// held partitions, then one read (which `stop` cuts short: what it delivered stays
-    /// pending for the partitions' next holders).
+    /// One round of the read loop: the leases' upkeep when it is due, then one read (which
+    /// `stop` cuts short: what it returned stays in the streams for the partitions' next
+    /// holders).
     async fn round(&self, reading: &mut Reading, stop: &mut Shutdown) -> Round {
         if stop.is_signalled() {
             return Round::Stop;
@@ -212,10 +227,6 @@ impl Shared {
                 tracing::warn!(%error, "could not renew the queue's leases; trying again");
             }
             reading.upkeep_at = Instant::now() + renewal_period(self.queue.lease_time());
-        }
-        if let Err(error) = self.recover_all().await {
-            tracing::warn!(%error, "could not claim a partition's pending entries; trying again");
-            return Round::Wait(reading.failures.next());
         }
         let until_upkeep = reading.upkeep_at.saturating_duration_since(Instant::now());
         let readable = self.readable();
@@ -237,9 +248,8 @@ impl Shared {
             }
             Err(error) => {
                 tracing::warn!(%error, "could not read the queue; trying again");
-                // What the failed read delivered is pending: claim it before reading on.
+                // Nothing was submitted: the next read starts where this one did.
                 reading.reader = None;
-                self.mark_for_recovery(&readable);
                 Round::Wait(reading.failures.next())
             }
         }
@@ -302,7 +312,6 @@ impl Shared {
             if let Some(partition) = partitions.get_mut(number) {
                 partition.leased = false;
                 partition.shedding = false;
-                partition.recover = false;
             }
         }
         partitions.retain(|_, partition| partition.leased || !partition.in_flight.is_empty());
@@ -347,7 +356,7 @@ impl Shared {
                 let partition = partitions.entry(number).or_default();
                 partition.leased = true;
                 partition.shedding = false;
-                partition.recover = true;
+                FROM_THE_START.clone_into(&mut partition.cursor);
                 holding += 1;
             }
         }
@@ -386,140 +395,25 @@ impl Shared {
         self.lock().clear();
     }
 
-    /// The partitions to read new entries from: held, not being shed, nothing to recover.
-    fn readable(&self) -> Vec<u16> {
+    /// The partitions to read, each with the id to read on after: held, not being shed.
+    fn readable(&self) -> Vec<(u16, String)> {
         let partitions = self.lock();
         partitions
             .iter()
-            .filter(|(_, partition)| partition.leased && !partition.shedding && !partition.recover)
-            .map(|(number, _)| *number)
+            .filter(|(_, partition)| partition.leased && !partition.shedding)
+            .map(|(number, partition)| (*number, partition.cursor.clone()))
             .collect()
     }
 
-    fn mark_for_recovery(&self, numbers: &[u16]) {
-        let mut partitions = self.lock();
-        for number in numbers {
-            if let Some(partition) = partitions.get_mut(number) {
-                partition.recover = true;
-            }
-        }
-    }
-
-    /// Recovers every held partition marked for it.
-    async fn recover_all(&self) -> redis::RedisResult<()> {
-        let marked: Vec<u16> = {
-            let partitions = self.lock();
-            partitions
-                .iter()
-                .filter(|(_, partition)| partition.leased && partition.recover)
-                .map(|(number, _)| *number)
-                .collect()
-        };
-        for number in marked {
-            self.recover(number).await?;
-        }
-        Ok(())
-    }
-
-    /// Makes sure the partition's stream and consumer group exist, then claims the entries
-    /// pending in the group (the previous holder's, or this replica's own that a failed read
-    /// delivered) and submits them in order, skipping those in flight here. Stays marked when
-    /// the dispatcher has no room for all of them.
-    async fn recover(&self, number: u16) -> redis::RedisResult<()> {
-        let stream = self.queue.stream(number);
-        self.ensure_group(&stream).await?;
-        let mut connection = self.queue.redis().connection();
-        let mut start = "0-0".to_owned();
-        loop {
-            let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg(self.leases.id())
-                .arg(0)
-                .arg(&start)
-                .arg("COUNT")
-                .arg(MAX_BATCH)
-                .query_async(&mut connection)
-                .await?;
-            if !claimed.deleted_ids.is_empty() {
-                redis::cmd("XACK")
-                    .arg(&stream)
-                    .arg(GROUP)
-                    .arg(&claimed.deleted_ids)
-                    .query_async::<()>(&mut connection)
-                    .await?;
-            }
-            if !claimed.claimed.is_empty() {
-                tracing::info!(
-                    partition = number,
-                    entries = claimed.claimed.len(),
-                    "claimed pending entries of the partition"
-                );
-            }
-            if !self.submit(number, claimed.claimed) {
-                return Ok(());
-            }
-            if claimed.next_stream_id == "0-0" {
-                break;
-            }
-            start = claimed.next_stream_id;
-        }
-        if let Some(partition) = self.lock().get_mut(&number) {
-            partition.recover = false;
-        }
-        self.forget_idle_consumers(&stream).await
-    }
-
-    /// Makes the stream and its consumer group, unless they exist. The group starts at the
-    /// stream's first entry, so that nothing appended before it is skipped.
-    async fn ensure_group(&self, stream: &str) -> redis::RedisResult<()> {
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(stream)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut self.queue.redis().connection())
-            .await;
-        match created {
-            Err(error) if error.code() != Some("BUSYGROUP") => Err(error),
-            _ => Ok(()),
-        }
-    }
-
-    /// Removes from the partition's group the consumers with nothing pending, other than this
-    /// replica: earlier holders, which would otherwise pile up over restarts.
-    async fn forget_idle_consumers(&self, stream: &str) -> redis::RedisResult<()> {
-        let mut connection = self.queue.redis().connection();
-        let consumers: StreamInfoConsumersReply = redis::cmd("XINFO")
-            .arg("CONSUMERS")
-            .arg(stream)
-            .arg(GROUP)
-            .query_async(&mut connection)
-            .await?;
-        for consumer in consumers.consumers {
-            if consumer.pending == 0 && consumer.name != self.leases.id() {
-                redis::cmd("XGROUP")
-                    .arg("DELCONSUMER")
-                    .arg(stream)
-                    .arg(GROUP)
-                    .arg(&consumer.name)
-                    .query_async::<()>(&mut connection)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads new entries of `numbers`, waiting up to `block` for some, on the reader's own
-    /// connection (made first if need be).
+    /// Reads the entries of each partition of `readable` after its cursor, waiting up to
+    /// `block` for some, on the reader's own connection (made first if need be).
     async fn read(
         &self,
         reader: &mut Option<MultiplexedConnection>,
-        numbers: &[u16],
+        readable: &[(u16, String)],
         room: usize,
         block: Duration,
-    ) -> redis::RedisResult<StreamReadReply> {
+    ) -> redis::RedisResult<StreamsRead> {
         let connection = match reader {
             Some(connection) => connection,
             None => {
@@ -534,57 +428,55 @@ impl Shared {
                 )
             }
         };
-        let count = (room / numbers.len()).clamp(1, MAX_BATCH);
-        let mut read = redis::cmd("XREADGROUP");
-        read.arg("GROUP")
-            .arg(GROUP)
-            .arg(self.leases.id())
-            .arg("COUNT")
+        let count = (room / readable.len()).clamp(1, MAX_BATCH);
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT")
             .arg(count)
             .arg("BLOCK")
             .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
             .arg("STREAMS");
-        for number in numbers {
+        for (number, _) in readable {
             read.arg(self.queue.stream(*number));
         }
-        for _ in numbers {
-            read.arg(">");
+        for (_, cursor) in readable {
+            read.arg(cursor);
         }
-        let reply: Option<StreamReadReply> = read.query_async(connection).await?;
-        Ok(reply.unwrap_or_default())
+        read.query_async(connection).await
     }
 
     /// Submits what a read returned, stream by stream.
-    fn submit_read(&self, read: StreamReadReply) {
-        for stream in read.keys {
-            let number = stream
-                .key
+    fn submit_read(&self, StreamsRead(streams): StreamsRead) {
+        for (key, entries) in streams {
+            let number = key
                 .rsplit(':')
                 .next()
                 .and_then(|number| number.parse().ok());
             match number {
                 Some(number) => {
-                    self.submit(number, stream.ids);
+                    self.submit(number, entries);
                 }
-                None => tracing::error!(stream = stream.key, "read a stream that is no partition"),
+                None => tracing::error!(stream = key, "read a stream that is no partition"),
             }
         }
     }
 
     /// Submits `entries` of partition `number` to the dispatcher in order, each to be
-    /// acknowledged once handled; skips those in flight already. `false` when the dispatcher
-    /// refused one: the partition is then marked for recovery, and the rest wait.
-    fn submit(&self, number: u16, entries: Vec<StreamId>) -> bool {
+    /// deleted once handled; skips those in flight already. Moves the partition's cursor past
+    /// each one submitted or skipped; when the dispatcher refuses one, the rest wait and the
+    /// next read starts at it.
+    fn submit(&self, number: u16, entries: Vec<Entry>) {
         for entry in entries {
             if !self.track(number, &entry.id) {
+                self.read_past(number, &entry.id);
                 continue;
             }
-            let Some(event) = decode(&entry) else {
+            let Some(event) = entry.event else {
                 tracing::error!(
                     partition = number,
                     entry = entry.id,
-                    "queue entry that is not a notification acknowledged unhandled"
+                    "queue entry that is not a notification deleted unhandled"
                 );
+                self.read_past(number, &entry.id);
                 self.finished(number, entry.id);
                 continue;
             };
@@ -597,16 +489,23 @@ impl Shared {
                 });
             });
             if let Err(rejected) = self.dispatcher.submit(event, Some(done)) {
-                tracing::debug!(partition = number, reason = %rejected, "entry left pending for later");
-                let mut partitions = self.lock();
-                if let Some(partition) = partitions.get_mut(&number) {
+                tracing::debug!(partition = number, reason = %rejected, "entry left for a later read");
+                if let Some(partition) = self.lock().get_mut(&number) {
                     partition.in_flight.remove(&entry.id);
-                    partition.recover = true;
                 }
-                return false;
+                return;
             }
+            self.read_past(number, &entry.id);
         }
-        true
+    }
+
+    /// Moves partition `number`'s cursor to entry `id`, when it still holds the partition.
+    fn read_past(&self, number: u16, id: &str) {
+        if let Some(partition) = self.lock().get_mut(&number)
+            && partition.leased
+        {
+            id.clone_into(&mut partition.cursor);
+        }
     }
 
     /// Counts entry `id` of partition `number` in flight; `false` if it already is.
@@ -688,7 +587,7 @@ impl Shared {
         );
     }
 
-    /// `XACK` and `XDEL` the entries, per partition, in one atomic pipeline.
+    /// Deletes the entries (`XDEL`), one command per partition, in one pipeline.
     async fn ack(&self, batch: &[Handled]) -> redis::RedisResult<()> {
         let mut by_partition: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
         for handled in batch {
@@ -698,11 +597,11 @@ impl Shared {
                 .push(&handled.id);
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
         for (number, ids) in &by_partition {
-            let stream = self.queue.stream(*number);
-            pipe.cmd("XACK").arg(&stream).arg(GROUP).arg(ids).ignore();
-            pipe.cmd("XDEL").arg(&stream).arg(ids).ignore();
+            pipe.cmd("XDEL")
+                .arg(self.queue.stream(*number))
+                .arg(ids)
+                .ignore();
         }
         pipe.query_async(&mut self.queue.redis().connection()).await
     }

@@ -216,7 +216,7 @@ mod tests {
         /// The message ids in `event`'s partition's stream, in stream order.
         async fn ids_beside(&self, event: &Event) -> Vec<String> {
             let stream = self.queue.stream(self.queue.partition_of(event));
-            let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            let super::super::queue::Entries(entries) = redis::cmd("XRANGE")
                 .arg(stream)
                 .arg("-")
                 .arg("+")
@@ -224,9 +224,8 @@ mod tests {
                 .await
                 .unwrap();
             entries
-                .ids
-                .iter()
-                .map(|entry| super::super::queue::decode(entry).unwrap())
+                .into_iter()
+                .map(|entry| entry.event.unwrap())
                 .map(|event| event.message_id().unwrap().to_string())
                 .collect()
         }

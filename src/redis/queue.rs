@@ -1,9 +1,10 @@
 //! The durable shared queue: accepted notifications as entries of Redis streams, a stream per
 //! partition, a partition per chat.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::Script;
+use redis::{FromRedisValue, ParsingError, Script, Value};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Redis, storage_error};
@@ -21,8 +22,6 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 100_000;
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// The shortest lease: renewals come three times per lease.
 const MIN_LEASE: Duration = Duration::from_millis(300);
-/// The consumer group of every partition's stream.
-pub(crate) const GROUP: &str = "handlers";
 
 /// Claims each notification of a batch against duplicates and appends it to its partition's
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
@@ -97,6 +96,8 @@ return answers
 pub struct RedisQueue {
     redis: Redis,
     partitions: u16,
+    /// Each partition's stream key, made once.
+    streams: Arc<[String]>,
     capacity: usize,
     lease: Duration,
     replica: Option<String>,
@@ -127,6 +128,7 @@ impl RedisQueue {
     /// [`DEFAULT_LEASE`].
     pub fn new(redis: Redis) -> Self {
         Self {
+            streams: stream_keys(&redis, DEFAULT_PARTITIONS),
             redis,
             partitions: DEFAULT_PARTITIONS,
             capacity: DEFAULT_QUEUE_CAPACITY,
@@ -139,6 +141,7 @@ impl RedisQueue {
     /// over more replicas; all replicas must agree on the number.
     pub fn partitions(mut self, partitions: u16) -> Self {
         self.partitions = partitions.max(1);
+        self.streams = stream_keys(&self.redis, self.partitions);
         self
     }
 
@@ -197,9 +200,9 @@ impl RedisQueue {
         self.lease
     }
 
-    /// The stream of `partition`.
-    pub(crate) fn stream(&self, partition: u16) -> String {
-        self.redis.key(format_args!("queue:{partition}"))
+    /// The stream of `partition` (one of the queue's).
+    pub(crate) fn stream(&self, partition: u16) -> &str {
+        &self.streams[usize::from(partition)]
     }
 
     /// The partition of `event`: a stable hash of its gateway, instance and chat (no chat: the
@@ -260,15 +263,144 @@ impl RedisQueue {
     }
 }
 
-/// The event an entry holds, or `None` for an entry hookbot did not write (logged by the
-/// caller, then acknowledged: it can never be handled). The event keeps the instance it was
-/// accepted for, also when the notification names none (a Z-API callback is its path token's
-/// instance).
-pub(crate) fn decode(entry: &redis::streams::StreamId) -> Option<Event> {
-    let gateway: String = entry.get("gateway")?;
-    let notification: String = entry.get("event")?;
-    let instance: String = entry.get("instance").unwrap_or_default();
-    Event::restore(&gateway, &notification, &instance)
+/// The stream keys of `partitions` partitions under `redis`'s namespace.
+fn stream_keys(redis: &Redis, partitions: u16) -> Arc<[String]> {
+    (0..partitions)
+        .map(|partition| redis.key(format_args!("queue:{partition}")))
+        .collect()
+}
+
+/// One entry of a partition's stream, decoded straight from Redis's reply: its fields are
+/// moved out of the reply and read once, into the event.
+pub(crate) struct Entry {
+    /// The entry's id in its stream.
+    pub(crate) id: String,
+    /// The event it holds, or `None` for an entry hookbot did not write (logged by the
+    /// caller, then deleted: it can never be handled). The event keeps the instance it
+    /// was accepted for, also when the notification names none (a Z-API callback is its path
+    /// token's instance).
+    pub(crate) event: Option<Event>,
+}
+
+/// A stream's entries in stream order, as `XRANGE` returns them (and `XREAD` per stream).
+pub(crate) struct Entries(pub(crate) Vec<Entry>);
+
+/// What a read of several streams (`XREAD`) returned: each stream's key and
+/// entries; empty when the read timed out.
+pub(crate) struct StreamsRead(pub(crate) Vec<(String, Vec<Entry>)>);
+
+impl FromRedisValue for Entry {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        let Value::Array(parts) = value else {
+            return Err(unexpected("a stream entry", &value));
+        };
+        let mut parts = parts.into_iter();
+        let (Some(id), Some(fields), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("a stream entry is not an id and its fields".into());
+        };
+        Ok(Self {
+            id: String::from_redis_value(id)?,
+            event: event_of(fields),
+        })
+    }
+}
+
+impl FromRedisValue for Entries {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        match value {
+            Value::Nil => Ok(Self(Vec::new())),
+            Value::Array(entries) => Ok(Self(
+                entries
+                    .into_iter()
+                    .map(Entry::from_redis_value)
+                    .collect::<Result<_, _>>()?,
+            )),
+            other => Err(unexpected("a stream's entries", &other)),
+        }
+    }
+}
+
+impl FromRedisValue for StreamsRead {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        let streams = match value {
+            Value::Nil => return Ok(Self(Vec::new())),
+            // RESP3 answers a map of stream keys to entries.
+            Value::Map(streams) => streams,
+            Value::Array(streams) => streams
+                .into_iter()
+                .map(|stream| {
+                    let Value::Array(pair) = stream else {
+                        return Err(unexpected("a stream and its entries", &stream));
+                    };
+                    let mut pair = pair.into_iter();
+                    match (pair.next(), pair.next(), pair.next()) {
+                        (Some(key), Some(entries), None) => Ok((key, entries)),
+                        _ => Err("a stream read is not a key and its entries".into()),
+                    }
+                })
+                .collect::<Result<_, ParsingError>>()?,
+            other => return Err(unexpected("streams read", &other)),
+        };
+        streams
+            .into_iter()
+            .map(|(key, entries)| {
+                Ok((
+                    String::from_redis_value(key)?,
+                    Entries::from_redis_value(entries)?.0,
+                ))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+/// The event of an entry's fields, read in place; `None` when they are not hookbot's (or the
+/// entry was deleted: no fields).
+fn event_of(fields: Value) -> Option<Event> {
+    let pairs: Vec<(Value, Value)> = match fields {
+        Value::Array(flat) => {
+            let mut flat = flat.into_iter();
+            std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
+        }
+        Value::Map(pairs) => pairs,
+        _ => return None,
+    };
+    let (mut gateway, mut notification, mut instance) = (None, None, None);
+    for (name, value) in pairs {
+        let (Value::BulkString(name), Value::BulkString(value)) = (name, value) else {
+            continue;
+        };
+        match name.as_slice() {
+            b"gateway" => gateway = Some(value),
+            b"event" => notification = Some(value),
+            b"instance" => instance = Some(value),
+            _ => {}
+        }
+    }
+    Event::restore(
+        text(gateway.as_deref())?,
+        text(notification.as_deref())?,
+        text(instance.as_deref()).unwrap_or_default(),
+    )
+}
+
+/// `bytes` as text, if they are some and UTF-8.
+fn text(bytes: Option<&[u8]>) -> Option<&str> {
+    std::str::from_utf8(bytes?).ok()
+}
+
+/// The error for a reply that is not `what`, naming the reply's kind only (a reply may hold
+/// a notification's text).
+fn unexpected(what: &str, value: &Value) -> ParsingError {
+    let kind = match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        Value::BulkString(_) | Value::SimpleString(_) | Value::VerbatimString { .. } => "a string",
+        _ => "another kind of value",
+    };
+    format!("expected {what}, got {kind}").into()
 }
 
 #[cfg(test)]
@@ -301,5 +433,67 @@ mod tests {
             .map(|n| queue.partition_of(&text(&format!("7900{n:07}@c.us"))))
             .collect();
         assert_eq!(used.len(), usize::from(DEFAULT_PARTITIONS));
+    }
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str, fields: &[(&str, &str)]) -> Value {
+        let fields = fields
+            .iter()
+            .flat_map(|(name, value)| [bulk(name), bulk(value)])
+            .collect();
+        Value::Array(vec![bulk(id), Value::Array(fields)])
+    }
+
+    #[test]
+    fn a_read_decodes_each_streams_entries_in_order_and_marks_foreign_ones() {
+        let event = text("79001234567@c.us");
+        let ours = [
+            ("gateway", event.gateway.as_str()),
+            ("event", event.raw.as_str()),
+            ("instance", "1101000001"),
+        ];
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("bot:queue:3"),
+            Value::Array(vec![
+                entry("1-0", &ours),
+                entry("2-0", &[("junk", "1")]),
+                Value::Array(vec![bulk("3-0"), Value::Nil]),
+                entry("4-0", &ours),
+            ]),
+        ])]);
+        let StreamsRead(streams) = StreamsRead::from_redis_value(reply).unwrap();
+        assert_eq!(streams.len(), 1);
+        let (key, entries) = &streams[0];
+        assert_eq!(key, "bot:queue:3");
+        let ids: Vec<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+        assert_eq!(ids, ["1-0", "2-0", "3-0", "4-0"]);
+        let decoded: Vec<bool> = entries.iter().map(|entry| entry.event.is_some()).collect();
+        assert_eq!(decoded, [true, false, false, true]);
+        let first = entries[0].event.as_ref().unwrap();
+        assert_eq!(first.raw.as_str(), event.raw.as_str());
+        assert_eq!(first.chat(), event.chat());
+    }
+
+    #[test]
+    fn a_read_that_timed_out_is_empty_and_a_reply_of_another_shape_is_an_error() {
+        assert!(
+            StreamsRead::from_redis_value(Value::Nil)
+                .unwrap()
+                .0
+                .is_empty()
+        );
+        let error = StreamsRead::from_redis_value(Value::Int(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("expected streams read, got an integer"),
+            "{error}"
+        );
+        let truncated = Value::Array(vec![Value::Array(vec![bulk("1-0")])]);
+        assert!(Entries::from_redis_value(truncated).is_err());
     }
 }
