@@ -159,6 +159,7 @@ impl Index {
             scratch.extend(digits.filter(char::is_ascii_digit));
             phones.push(&scratch, position);
         }
+        phones.shrink_to_fit();
         Self {
             contacts: contacts.into(),
             names: Names::new(names),
@@ -219,8 +220,8 @@ impl Index {
                 hit(Hit {
                     form: Form::Written,
                     rank: rank_phone(phone, digits),
-                    length: entry.chars,
-                    contact: entry.contact,
+                    length: entry.chars(),
+                    contact: entry.contact(),
                 });
             }
         }
@@ -267,7 +268,8 @@ struct Names {
 
 impl Names {
     /// `texts` (words joined by single spaces) with the vocabulary of their words.
-    fn new(texts: Haystack) -> Self {
+    fn new(mut texts: Haystack) -> Self {
+        texts.shrink_to_fit();
         let mut vocabulary = Haystack::default();
         let mut postings: Vec<Vec<u32>> = Vec::new();
         let mut positions: HashMap<&str, usize> = HashMap::new();
@@ -296,6 +298,7 @@ impl Names {
             holders.extend(word);
             ends.push(holders.len());
         }
+        vocabulary.shrink_to_fit();
         Self {
             vocabulary,
             holders,
@@ -314,10 +317,13 @@ impl Names {
         self.holders.get(start..end).unwrap_or_default()
     }
 
-    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order.
+    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order. Only
+    /// the entries of the texts that match are read: a search touches little of an index
+    /// that is not in the processor's caches (a bot of many instances searches a different
+    /// book each time).
     fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
-        for (entry, rank) in self.texts.entries.iter().zip(self.ranks(words, form)) {
-            let Some(mut rank) = rank else {
+        for (at, rank) in self.ranks(words, form).into_iter().enumerate() {
+            let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
             if rank == Rank::Word && self.texts.text_of(entry) == words.whole {
@@ -326,8 +332,8 @@ impl Names {
             hit(Hit {
                 form,
                 rank,
-                length: entry.chars,
-                contact: entry.contact,
+                length: entry.chars(),
+                contact: entry.contact(),
             });
         }
     }
@@ -345,7 +351,7 @@ impl Names {
                 if form == Form::Transliterated && rank == Rank::Substring {
                     continue;
                 }
-                for &at in self.holders_of(entry.contact) {
+                for &at in self.holders_of(entry.contact()) {
                     if let Some(slot) = word_ranks.get_mut(at as usize) {
                         *slot = (*slot).max(Some(rank));
                     }
@@ -376,38 +382,81 @@ struct Haystack {
     entries: Vec<Entry>,
 }
 
-/// Where one text sits in a [`Haystack`], how many characters it has, and whose it is.
+/// Where one text sits in a [`Haystack`], how many characters it has, and whose it is; in
+/// 32-bit fields (16 bytes an entry, not 32: an index holds a few entries per contact).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    start: usize,
-    end: usize,
-    chars: usize,
+    start: u32,
+    end: u32,
+    chars: u32,
     /// The contact's position in the list (in a [`Names`] vocabulary, the word's position).
-    contact: usize,
+    contact: u32,
+}
+
+impl Entry {
+    /// Where the text begins in its haystack's text.
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    /// Where the text ends in its haystack's text.
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// How many characters the text has.
+    fn chars(&self) -> usize {
+        self.chars as usize
+    }
+
+    /// The contact's position in the list (in a [`Names`] vocabulary, the word's position).
+    fn contact(&self) -> usize {
+        self.contact as usize
+    }
 }
 
 impl Haystack {
-    /// Adds `text` (without newlines) for the contact at `contact`; empty texts are left out.
+    /// Adds `text` (without newlines) for the contact at `contact`; empty texts are left out,
+    /// and so is a text that would end past 4 GiB of texts (4 GiB of names is no real
+    /// contact list).
     fn push(&mut self, text: &str, contact: usize) {
         if text.is_empty() {
             return;
         }
-        if !self.entries.is_empty() {
+        let separator = usize::from(!self.entries.is_empty());
+        let start = self.text.len() + separator;
+        let (Ok(start32), Ok(end), Ok(contact)) = (
+            u32::try_from(start),
+            u32::try_from(start + text.len()),
+            u32::try_from(contact),
+        ) else {
+            return;
+        };
+        if separator == 1 {
             self.text.push('\n');
         }
-        let start = self.text.len();
         self.text.push_str(text);
         self.entries.push(Entry {
-            start,
-            end: self.text.len(),
-            chars: text.chars().count(),
+            start: start32,
+            end,
+            // No more characters than bytes, which fit.
+            chars: text.chars().count() as u32,
             contact,
         });
     }
 
+    /// Gives back the room left over from growing: a loaded index is kept for minutes, a
+    /// thousand of them in a bot of a thousand instances.
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.entries.shrink_to_fit();
+    }
+
     /// The text of `entry`, one of this haystack's.
     fn text_of(&self, entry: &Entry) -> &str {
-        self.text.get(entry.start..entry.end).unwrap_or_default()
+        self.text
+            .get(entry.start()..entry.end())
+            .unwrap_or_default()
     }
 
     /// Each text that contains the searcher's needle (not empty, without newlines), once, with
@@ -426,8 +475,8 @@ impl Haystack {
             let (&entry, after) = entries.get(skipped..)?.split_first()?;
             entries = after;
             // Skip the rest of this text: one hit per contact is enough to rank it.
-            from = entry.end;
-            Some((self.text.get(entry.start..entry.end)?, entry))
+            from = entry.end();
+            Some((self.text.get(entry.start()..entry.end())?, entry))
         })
     }
 }
@@ -437,12 +486,12 @@ impl Haystack {
 /// search gallops from the front before it bisects.
 fn first_ending_after(entries: &[Entry], at: usize) -> usize {
     let mut bound = 1;
-    while bound < entries.len() && entries[bound - 1].end <= at {
+    while bound < entries.len() && entries[bound - 1].end() <= at {
         bound *= 2;
     }
     let from = bound / 2;
     let to = bound.min(entries.len());
-    from + entries[from..to].partition_point(|entry| entry.end <= at)
+    from + entries[from..to].partition_point(|entry| entry.end() <= at)
 }
 
 /// How well `word` (a word of a name) holds the query word `needle`, which occurs in it:
@@ -630,7 +679,7 @@ mod tests {
             for at in 0..1005 {
                 assert_eq!(
                     first_ending_after(rest, at),
-                    rest.partition_point(|entry| entry.end <= at),
+                    rest.partition_point(|entry| entry.end() <= at),
                     "from {from} at {at}"
                 );
             }

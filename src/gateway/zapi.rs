@@ -3,6 +3,7 @@
 //!
 //! All of Z-API's REST wire shapes live in this module.
 
+mod contact_list;
 pub(crate) mod notification;
 
 use std::fmt;
@@ -34,6 +35,7 @@ use crate::event::{InstanceState, MediaKind};
 use crate::id::{ChatId, MessageId};
 use crate::reply;
 use crate::secret::Secret;
+use contact_list::{EntryFields, ListedContact};
 
 /// `delayMessage` and `delayTyping` bounds, in seconds.
 const DELAY_SECONDS: (u64, u64) = (1, 15);
@@ -320,7 +322,7 @@ impl ZApi {
         }
     }
 
-    async fn contacts_page(&self, page: usize) -> Result<Vec<Value>> {
+    async fn contacts_page(&self, page: usize) -> Result<Vec<ListedContact>> {
         let mut url = self.url(&["contacts"]);
         url.query_pairs_mut()
             .append_pair("page", &page.to_string())
@@ -754,7 +756,7 @@ impl Gateway for ZApi {
         for page in 1..=MAX_CONTACT_PAGES {
             let entries = self.contacts_page(page).await?;
             let last = entries.len() < CONTACTS_PAGE_SIZE;
-            contacts.extend(entries.into_iter().filter_map(contact_from_entry));
+            contacts.extend(entries.into_iter().filter_map(|entry| entry.0));
             if last {
                 break;
             }
@@ -872,14 +874,7 @@ fn zapi_error(status: StatusCode, body: &str, retry_after: Option<Duration>) -> 
 }
 
 /// One `contacts` entry as a [`Contact`]: `name` is the phone-book name, `notify` the person's own.
-fn contact_from_entry(entry: Value) -> Option<Contact> {
-    let entry: ContactAnswer = match serde_json::from_value(entry) {
-        Ok(entry) => entry,
-        Err(error) => {
-            tracing::debug!(%error, "contacts entry skipped");
-            return None;
-        }
-    };
+fn contact_from_answer(entry: EntryFields) -> Option<Contact> {
     let chat_id = ChatId::from(entry.phone.filter(|phone| !phone.is_empty())?);
     let kind = if chat_id.is_group() {
         ContactKind::Group

@@ -60,11 +60,11 @@ enum Field {
 }
 
 /// A field the rules want as text (or `null`) is something else.
-struct NotText;
+pub(crate) struct NotText;
 
 /// Any JSON value, as much of it as the rules read: text, a number, `null`, or something else
-/// (read past).
-enum Loose<'de> {
+/// (read past). Z-API's contact pages are read with it too.
+pub(crate) enum Loose<'de> {
     Null,
     Text(Cow<'de, str>),
     Number(Number),
@@ -73,7 +73,7 @@ enum Loose<'de> {
 
 impl<'de> Loose<'de> {
     /// A text field: `Ok(None)` for `null`, `Err` (the entry is skipped) when not text.
-    fn text(self) -> Result<Option<String>, NotText> {
+    pub(crate) fn text(self) -> Result<Option<String>, NotText> {
         self.borrowed_text().map(|text| text.map(Cow::into_owned))
     }
 

@@ -196,20 +196,41 @@ impl Directory {
             let kind = self.kind().unwrap_or(GatewayKind::GreenApiWhatsApp);
             return Event::parse(kind, body).map_err(Refusal::Malformed);
         }
+        match self.zapi_entry(door) {
+            Some(entry) => Self::admit_zapi(entry, body),
+            None => self.admit_green_api(door, body),
+        }
+    }
+
+    /// Reads `body` as a callback of the Z-API instance `entry`: one that names another
+    /// instance is refused, one that names none is `entry`'s.
+    fn admit_zapi(entry: &Entry, body: &[u8]) -> Result<Event, Refusal> {
         let value = Event::read_object(body).map_err(Refusal::Malformed)?;
-        let entry = match self.zapi_entry(door) {
-            Some(entry) => {
-                let named = Event::instance_of(GatewayKind::ZApi, &value);
-                if !named.is_empty() && *named != *entry.id {
-                    return Err(Refusal::UnknownInstance);
-                }
-                entry
-            }
-            None => self.green_api_entry(door, &value)?,
-        };
+        let named = Event::instance_of(GatewayKind::ZApi, &value);
+        if !named.is_empty() && *named != *entry.id {
+            return Err(Refusal::UnknownInstance);
+        }
         let mut event = Event::from_json(entry.kind, value).map_err(Refusal::Malformed)?;
         if event.instance.is_empty() {
             event.instance = entry.id.clone();
+        }
+        Ok(event)
+    }
+
+    /// Reads `body` as a notification of the GREEN-API instance it names, if that instance
+    /// takes the call's token.
+    ///
+    /// The body is read once, as WhatsApp's (through [`Event::parse`]'s pass over the text for
+    /// the messages bots get most, as a bot of one instance reads it): the instance a
+    /// notification names does not depend on the gateway assumed. Only a notification without
+    /// `instanceData.typeInstance` for a MAX or Telegram instance is read again, as its
+    /// instance's gateway.
+    fn admit_green_api(&self, door: Door<'_>, body: &[u8]) -> Result<Event, Refusal> {
+        let assumed = GatewayKind::GreenApiWhatsApp;
+        let event = Event::parse(assumed, body).map_err(Refusal::Malformed)?;
+        let entry = self.green_api_entry(door, &event.instance)?;
+        if entry.kind != assumed && event.gateway == assumed {
+            return Event::parse(entry.kind, body).map_err(Refusal::Malformed);
         }
         Ok(event)
     }
@@ -237,16 +258,11 @@ impl Directory {
         by_token.or_else(|| self.open.iter().find_map(&zapi))
     }
 
-    /// The GREEN-API instance the notification names, if it takes the call's token.
-    fn green_api_entry(
-        &self,
-        door: Door<'_>,
-        value: &serde_json::Value,
-    ) -> Result<&Entry, Refusal> {
-        let named = Event::instance_of(GatewayKind::GreenApiWhatsApp, value);
+    /// The GREEN-API instance `named`, if it takes the call's token.
+    fn green_api_entry(&self, door: Door<'_>, named: &str) -> Result<&Entry, Refusal> {
         let entry = self
             .green_api
-            .get(named.as_str())
+            .get(named)
             .and_then(|&at| self.entries.get(at))
             .ok_or(Refusal::UnknownInstance)?;
         if entry.accepts(door.presented()) {
@@ -425,5 +441,73 @@ mod tests {
             );
         }
         assert!(!directory.knock(Door::Header(Some(b"b"))));
+    }
+
+    /// A GREEN-API text message to instance `id`, with `instanceData.typeInstance` when given.
+    fn text_message(id: serde_json::Value, type_instance: Option<&str>) -> Vec<u8> {
+        let mut instance = serde_json::json!({"idInstance": id, "wid": "79001234567@c.us"});
+        if let Some(type_instance) = type_instance {
+            instance["typeInstance"] = type_instance.into();
+        }
+        serde_json::to_vec(&serde_json::json!({
+            "typeWebhook": "incomingMessageReceived",
+            "instanceData": instance,
+            "timestamp": 1700000000,
+            "idMessage": "BAE5F4886F6F2D05",
+            "senderData": {"chatId": "79001112233@c.us", "sender": "79001112233@c.us", "senderName": "Ivan"},
+            "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "contact Ivan"}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_green_api_notification_reads_as_its_instances_gateway_as_read_from_its_json() {
+        let directory = directory(&[
+            (GatewayKind::GreenApiWhatsApp, "1", Some("t")),
+            (GatewayKind::GreenApiMax, "2", Some("t")),
+            (GatewayKind::GreenApiTelegram, "3", Some("t")),
+        ]);
+        let door = Door::Header(Some(b"t"));
+        let mut bodies = vec![b"{}".to_vec(), b"[]".to_vec(), b"{".to_vec()];
+        for id in ["1", "2", "3", "4"] {
+            let number: u64 = id.parse().unwrap();
+            for type_instance in [
+                None,
+                Some("whatsapp"),
+                Some("v3"),
+                Some("telegram"),
+                Some("x"),
+            ] {
+                bodies.push(text_message(number.into(), type_instance));
+                bodies.push(text_message(id.into(), type_instance));
+            }
+            bodies.push(green_api(number));
+        }
+        for body in bodies {
+            // What the directory read before its pass over the text: the JSON tree, read as
+            // the named instance's gateway.
+            let expected = Event::read_object(&body)
+                .map_err(Refusal::Malformed)
+                .and_then(|value| {
+                    let named = Event::instance_of(GatewayKind::GreenApiWhatsApp, &value);
+                    let entry = directory.green_api_entry(door, &named)?;
+                    Event::from_json(entry.kind, value).map_err(Refusal::Malformed)
+                });
+            let admitted = directory.admit(door, &body);
+            let text = String::from_utf8_lossy(&body);
+            match (admitted, expected) {
+                (Ok(admitted), Ok(expected)) => assert_eq!(admitted, expected, "{text}"),
+                (Err(Refusal::UnknownInstance), Err(Refusal::UnknownInstance))
+                | (Err(Refusal::Malformed(_)), Err(Refusal::Malformed(_))) => {}
+                (admitted, expected) => panic!("{text}: {admitted:?}, not {expected:?}"),
+            }
+        }
+        let max = directory
+            .admit(door, &text_message(2.into(), None))
+            .unwrap();
+        assert_eq!(
+            (max.gateway, &*max.instance),
+            (GatewayKind::GreenApiMax, "2")
+        );
     }
 }
