@@ -108,7 +108,6 @@ impl Backlog for DurableBacklog {
         .await
     }
 
-    /// Replays what was accepted
     /// Replays what was accepted and not finished before, in accept order (so each chat's in
     /// its order), before the intake serves.
     async fn start(&self) -> crate::Result<()> {
