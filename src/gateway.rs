@@ -37,6 +37,7 @@
 //!   built: the token would cross the network unencrypted.
 
 mod config;
+mod contact_entry;
 pub(crate) mod green_api;
 mod http;
 mod json;

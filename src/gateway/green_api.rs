@@ -3,7 +3,7 @@
 //!
 //! All of GREEN-API's REST wire shapes live in this module.
 
-pub(crate) mod contact_list;
+mod contact_list;
 pub(crate) mod notification;
 pub(crate) mod rules;
 

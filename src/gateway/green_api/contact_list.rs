@@ -6,23 +6,17 @@
 //! logged at debug level), as is one without a chat id; the rest of the list is kept.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Number, Value};
+use serde::de::MapAccess;
+use serde_json::Value;
 
 use super::contact_from_fields;
 use crate::contact::Contact;
+use crate::gateway::contact_entry::{self, EntryReader, FieldKey, Loose, NotText};
 
 /// One `getContacts` entry: its contact, or `None` when the entry is skipped.
-pub(super) struct ListedContact(pub(super) Option<Contact>);
-
-impl<'de> Deserialize<'de> for ListedContact {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(EntryVisitor)
-    }
-}
+pub(super) type ListedContact = contact_entry::ListedContact<GetContactsEntry>;
 
 /// The fields of an entry the contact is made of, as the answer has them.
 #[derive(Default)]
@@ -59,170 +53,28 @@ enum Field {
     Other,
 }
 
-/// A field the rules want as text (or `null`) is something else.
-pub(crate) struct NotText;
+/// How a `getContacts` entry that is an object is read.
+pub(super) struct GetContactsEntry;
 
-/// Any JSON value, as much of it as the rules read: text, a number, `null`, or something else
-/// (read past). Z-API's contact pages are read with it too.
-pub(crate) enum Loose<'de> {
-    Null,
-    Text(Cow<'de, str>),
-    Number(Number),
-    Other,
-}
+impl EntryReader for GetContactsEntry {
+    const LIST: &'static str = "getContacts";
 
-impl<'de> Loose<'de> {
-    /// A text field: `Ok(None)` for `null`, `Err` (the entry is skipped) when not text.
-    pub(crate) fn text(self) -> Result<Option<String>, NotText> {
-        self.borrowed_text().map(|text| text.map(Cow::into_owned))
-    }
-
-    /// A text field kept borrowed.
-    fn borrowed_text(self) -> Result<Option<Cow<'de, str>>, NotText> {
-        match self {
-            Loose::Null => Ok(None),
-            Loose::Text(text) => Ok(Some(text)),
-            Loose::Number(_) | Loose::Other => Err(NotText),
-        }
-    }
-
-    /// A field the rules read as a number or text; anything else reads as absent.
-    fn scalar(self) -> Option<Value> {
-        match self {
-            Loose::Text(text) => Some(Value::String(text.into_owned())),
-            Loose::Number(number) => Some(Value::Number(number)),
-            Loose::Null | Loose::Other => None,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Loose<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LooseVisitor)
-    }
-}
-
-struct LooseVisitor;
-
-impl<'de> Visitor<'de> for LooseVisitor {
-    type Value = Loose<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Loose::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Loose::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Loose::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
-        Ok(Loose::Number(number.into()))
-    }
-
-    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Self::Value, E> {
-        Ok(Loose::Number(number.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Self::Value, E> {
-        Ok(Number::from_f64(number).map_or(Loose::Other, Loose::Number))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Owned(text.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Owned(text)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Loose::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_map(map).map(|_| Loose::Other)
-    }
-}
-
-struct EntryVisitor;
-
-impl EntryVisitor {
-    /// An entry that is not an object: skipped.
-    fn not_an_object<E>(self) -> Result<ListedContact, E> {
-        tracing::debug!("getContacts entry skipped: not an object");
-        Ok(ListedContact(None))
-    }
-}
-
-impl<'de> Visitor<'de> for EntryVisitor {
-    type Value = ListedContact;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a getContacts entry")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq)?;
-        self.not_an_object()
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read_object<'de, A: MapAccess<'de>>(map: A) -> Result<Option<Contact>, A::Error> {
         let mut fields = EntryFields::default();
-        // The fields whose last value is not text though it should be, one bit each.
-        let mut wrong = 0_u8;
-        while let Some(field) = map.next_key::<Field>()? {
-            if let Field::Other = field {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let value = map.next_value::<Loose>()?;
-            let bit = 1 << field as u8;
-            match fields.set(field, value) {
-                Ok(()) => wrong &= !bit,
-                Err(_) => wrong |= bit,
-            }
-        }
-        if wrong != 0 {
+        if !contact_entry::read_fields(map, |field: Field, value| fields.set(field, value))? {
             tracing::debug!("getContacts entry skipped: a text field is not text");
-            return Ok(ListedContact(None));
+            return Ok(None);
         }
-        Ok(ListedContact(contact_from_fields(fields)))
+        Ok(contact_from_fields(fields))
+    }
+}
+
+impl FieldKey for Field {
+    fn position(self) -> Option<u8> {
+        match self {
+            Field::Other => None,
+            field => Some(field as u8),
+        }
     }
 }
 
@@ -359,21 +211,7 @@ mod tests {
                 0..6,
             )
         ) {
-            let body = format!(
-                "[{}]",
-                entries
-                    .iter()
-                    .map(|fields| format!(
-                        "{{{}}}",
-                        fields
-                            .iter()
-                            .map(|(key, value)| format!("{}:{value}", Value::from(*key)))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
+            let body = contact_entry::list_body(&entries);
             prop_assert_eq!(direct(&body), through_values(&body), "{}", body);
         }
     }

@@ -6,23 +6,15 @@
 //! is skipped (and logged at debug level), as is one without a phone; the rest of the page is
 //! kept, and counted (a page shorter than asked for is the last).
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::MapAccess;
 
 use super::contact_from_answer;
 use crate::contact::Contact;
-use crate::gateway::green_api::contact_list::Loose;
+use crate::gateway::contact_entry::{self, EntryReader, FieldKey, Loose, NotText};
 
 /// One `contacts` entry: its contact, or `None` when the entry is skipped.
-pub(super) struct ListedContact(pub(super) Option<Contact>);
-
-impl<'de> Deserialize<'de> for ListedContact {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(EntryVisitor)
-    }
-}
+pub(super) type ListedContact = contact_entry::ListedContact<ContactsEntry>;
 
 /// The text fields of an entry the contact is made of.
 #[derive(Default)]
@@ -54,82 +46,36 @@ enum Field {
     Other,
 }
 
-struct EntryVisitor;
+/// How a `contacts` entry that is an object is read.
+pub(super) struct ContactsEntry;
 
-impl EntryVisitor {
-    /// An entry that is not an object: skipped.
-    fn not_an_object<E>(self) -> Result<ListedContact, E> {
-        tracing::debug!("contacts entry skipped: not an object");
-        Ok(ListedContact(None))
+impl EntryReader for ContactsEntry {
+    const LIST: &'static str = "contacts";
+
+    fn read_object<'de, A: MapAccess<'de>>(map: A) -> Result<Option<Contact>, A::Error> {
+        let mut fields = EntryFields::default();
+        if !contact_entry::read_fields(map, |field: Field, value| fields.set(field, value))? {
+            tracing::debug!("contacts entry skipped: a text field is not text");
+            return Ok(None);
+        }
+        Ok(contact_from_answer(fields))
     }
 }
 
-impl<'de> Visitor<'de> for EntryVisitor {
-    type Value = ListedContact;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a contacts entry")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        self.not_an_object()
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq)?;
-        self.not_an_object()
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = EntryFields::default();
-        // The fields whose last value is not text though it should be, one bit each.
-        let mut wrong = 0_u8;
-        while let Some(field) = map.next_key::<Field>()? {
-            if let Field::Other = field {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let text = map.next_value::<Loose>()?.text();
-            let bit = 1 << field as u8;
-            match text {
-                Ok(text) => {
-                    wrong &= !bit;
-                    fields.set(field, text);
-                }
-                Err(_) => wrong |= bit,
-            }
+impl FieldKey for Field {
+    fn position(self) -> Option<u8> {
+        match self {
+            Field::Other => None,
+            field => Some(field as u8),
         }
-        if wrong != 0 {
-            tracing::debug!("contacts entry skipped: a text field is not text");
-            return Ok(ListedContact(None));
-        }
-        Ok(ListedContact(contact_from_answer(fields)))
     }
 }
 
 impl EntryFields {
-    /// Keeps one field's text (the last of a repeated key wins).
-    fn set(&mut self, field: Field, text: Option<String>) {
+    /// Keeps one field's text (the last of a repeated key wins); `Err` when it is not text
+    /// (`imgUrl` and `about` are checked, not kept).
+    fn set(&mut self, field: Field, value: Loose<'_>) -> Result<(), NotText> {
+        let text = value.text()?;
         match field {
             Field::Phone => self.phone = text,
             Field::Name => self.name = text,
@@ -138,6 +84,7 @@ impl EntryFields {
             Field::Vname => self.vname = text,
             Field::ImgUrl | Field::About | Field::Other => {}
         }
+        Ok(())
     }
 }
 
@@ -243,21 +190,7 @@ mod tests {
                 0..6,
             )
         ) {
-            let body = format!(
-                "[{}]",
-                entries
-                    .iter()
-                    .map(|fields| format!(
-                        "{{{}}}",
-                        fields
-                            .iter()
-                            .map(|(key, value)| format!("{}:{value}", Value::from(*key)))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
+            let body = contact_entry::list_body(&entries);
             prop_assert_eq!(direct(&body), through_values(&body), "{}", body);
         }
     }
