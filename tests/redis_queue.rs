@@ -359,12 +359,7 @@ async fn five_deliveries_are_handled_once_and_each_chat_in_order() {
     seen.wait_for(|texts| texts.len() >= 40).await;
     until_empty(&queue).await;
 
-    let by_chat = texts_by_chat(&seen);
-    let expected: Vec<String> = (0..10).map(|m| m.to_string()).collect();
-    assert_eq!(by_chat.len(), 4);
-    for (chat, texts) in &by_chat {
-        assert_eq!(texts, &expected, "chat {chat}: once each, in order");
-    }
+    assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), 4, 10);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
 }
@@ -404,13 +399,23 @@ async fn a_dispatcher_with_little_room_takes_the_rest_on_later_reads_once_and_in
     let server = Server::start(narrow).await;
     seen.wait_for(|texts| texts.len() >= 72).await;
     until_empty(&queue).await;
-    let by_chat = texts_by_chat(&seen);
-    assert_eq!(by_chat.len(), 24);
-    for (chat, texts) in &by_chat {
-        assert_eq!(texts, &["0", "1", "2"], "chat {chat}: once each, in order");
-    }
+    assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), 24, 3);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
+}
+
+/// Each of `chats` chats' texts (`by_chat`) are `0`, `1`, … up to `messages`, once each and in
+/// order.
+fn assert_each_chat_once_in_order<'a>(
+    by_chat: impl ExactSizeIterator<Item = (&'a String, &'a Vec<String>)>,
+    chats: usize,
+    messages: usize,
+) {
+    assert_eq!(by_chat.len(), chats, "chats");
+    let expected: Vec<String> = (0..messages).map(|m| m.to_string()).collect();
+    for (chat, texts) in by_chat {
+        assert_eq!(texts, &expected, "chat {chat}: once each, in order");
+    }
 }
 
 /// The texts `seen` handled, per chat, in the order handled.
@@ -457,12 +462,7 @@ async fn concurrent_deliveries_sharing_batches_each_get_their_answer_in_order() 
     seen.wait_for(|texts| texts.len() >= CHATS * MESSAGES).await;
     until_empty(&queue).await;
 
-    let by_chat = texts_by_chat(&seen);
-    let expected: Vec<String> = (0..MESSAGES).map(|m| m.to_string()).collect();
-    assert_eq!(by_chat.len(), CHATS);
-    for (chat, texts) in &by_chat {
-        assert_eq!(texts, &expected, "chat {chat}: once each, in order");
-    }
+    assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), CHATS, MESSAGES);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
 }
@@ -993,12 +993,7 @@ async fn burst(replicas: &Arc<Mutex<Vec<String>>>, chats: usize, first: usize, m
 
 /// Each of `chats` chats got the replies `0..messages`, once each and in order.
 fn assert_replied_once_in_order(sent: &Sent, chats: usize, messages: usize) {
-    let by_chat = sent.by_chat();
-    let expected: Vec<String> = (0..messages).map(|m| m.to_string()).collect();
-    assert_eq!(by_chat.len(), chats, "{by_chat:?}");
-    for (chat, texts) in &by_chat {
-        assert_eq!(texts, &expected, "chat {chat}: once each, in order");
-    }
+    assert_each_chat_once_in_order(sent.by_chat().iter(), chats, messages);
     assert_eq!(sent.len(), chats * messages);
 }
 
