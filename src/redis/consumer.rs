@@ -37,6 +37,10 @@ const MAX_BLOCK: Duration = Duration::from_millis(500);
 const MIN_BLOCK: Duration = Duration::from_millis(10);
 /// The wait before looking again when there is nothing to read, or no room.
 const IDLE: Duration = Duration::from_millis(20);
+/// The wait before looking again when there was nothing to read, while this replica is the
+/// only live one: only a replica that started since the last heartbeat appends what this
+/// one does not take from memory (or is woken for).
+const ALONE_IDLE: Duration = Duration::from_millis(100);
 /// The wait after a failed Redis command; it doubles with each further failure.
 const ERROR_PAUSE: Duration = Duration::from_millis(250);
 /// The longest wait after failed Redis commands.
@@ -265,7 +269,7 @@ impl Shared {
                 let found = !read.0.is_empty();
                 self.submit_read(read);
                 if alone && !found {
-                    Round::Wait(IDLE.min(until_upkeep))
+                    Round::Wait(ALONE_IDLE.min(until_upkeep))
                 } else {
                     Round::Again
                 }
@@ -714,17 +718,19 @@ impl Feed {
                 else {
                     continue;
                 };
+                let Some(partition) = partitions.get_mut(&number) else {
+                    continue;
+                };
                 let taken = expected.take().is_some_and(|cursor| {
-                    partitions.get_mut(&number).is_some_and(|partition| {
-                        partition.leased
-                            && !partition.shedding
-                            && partition.cursor == cursor
-                            && self.0.offer(partition, number, id, event).is_ok()
-                    })
+                    partition.leased
+                        && !partition.shedding
+                        && partition.cursor == cursor
+                        && self.0.offer(partition, number, id, event).is_ok()
                 });
                 if taken {
                     *expected = Some(id);
-                } else {
+                } else if partition.cursor < id {
+                    // Not read yet (a read that came first moved the cursor past it).
                     left = true;
                 }
             }
