@@ -7,6 +7,12 @@
 //! partition reads it from the start, so the entries the previous holder left come first and a
 //! chat's events stay in order across replicas.
 //!
+//! While no other replica is live, the replica's own appends to the partitions it reads come
+//! from memory ([`Feed`]): the append script checks that nothing came after the partition's
+//! cursor, the events are submitted in order and the cursor moved past them (a read that
+//! returns them all the same skips what is up to the cursor); and reads do not block, since
+//! each of those appends would wake a blocked read and have its entries sent back.
+//!
 //! Delivery is at least once: a replica that dies between a handler's effect (a reply) and the
 //! entry's deletion leaves the entry in its stream, and the next holder handles it again.
 
