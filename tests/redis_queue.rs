@@ -1065,6 +1065,43 @@ async fn three_replicas_handle_every_event_once_and_each_chat_in_order() {
     forget_namespace(&url, &namespace).await;
 }
 
+/// A replica alone takes its own appends from memory, not reading them back; killed before
+/// it handled them, it leaves them in their streams, and the replica started after it
+/// handles each once, each chat's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_replica_killed_leaves_what_it_took_from_memory_to_the_next() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let (gateway, sent) = mock_green_api().await;
+    let never = Duration::from_secs(3600);
+    let victim = Replica::start("alone", &url, &namespace, &gateway, never).await;
+    eventually("the lone replica to hold every partition", || async {
+        lease_holders(&url, &namespace)
+            .await
+            .values()
+            .sum::<usize>()
+            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
+    })
+    .await;
+    let urls = Arc::new(Mutex::new(vec![victim.url.clone()]));
+    burst(&urls, 8, 0, 3).await;
+    eventually("the victim to take entries", || async {
+        victim.started.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let mut process = victim.process;
+    process.kill().await.unwrap();
+
+    let quick = Duration::from_millis(10);
+    let next = Replica::start("next", &url, &namespace, &gateway, quick).await;
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    eventually("every reply", || async { sent.len() >= 8 * 3 }).await;
+    until_empty(&queue).await;
+    assert_replied_once_in_order(&sent, 8, 3);
+    stop_all(vec![next]).await;
+    forget_namespace(&url, &namespace).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_events_are_handled_by_the_others_once() {
     let Some(url) = redis_url() else { return };
