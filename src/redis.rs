@@ -44,7 +44,11 @@
 //!   entry it took) while its dispatcher has room, and once an event's handler finished (or
 //!   failed and was reported) deletes the entry (`XDEL`, a batch per call): a stream holds
 //!   exactly its partition's unhandled events, and its length is the partition's depth
-//!   ([`RedisQueue::depth`]). No consumer group is needed.
+//!   ([`RedisQueue::depth`]). No consumer group is needed. While a replica is the only live
+//!   one, what it appends to its own partitions is not read back: the append script tells
+//!   it, per partition, whether anything came after the last entry it took, and when nothing
+//!   did it hands the appended events to its dispatcher from memory (otherwise it reads, as
+//!   above); it then looks for entries it did not append every 100 ms.
 //! - **Failover.** A replica that dies leaves its unhandled entries in their streams. Its
 //!   leases expire ([`RedisQueue::lease`], 10 s by default); a replica that takes a partition
 //!   reads its stream from the start, so those entries are handled, in order, before new

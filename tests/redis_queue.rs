@@ -404,6 +404,52 @@ async fn a_dispatcher_with_little_room_takes_the_rest_on_later_reads_once_and_in
     forget_namespace(&url, &namespace).await;
 }
 
+/// Two replicas on one Redis, each chat's messages delivered to one and then the other. The
+/// first holds every partition and, alone as far as its last heartbeat knows, takes its own
+/// appends from memory instead of reading them back; the other's appends come between them
+/// in the same partitions and must be read first. Every message is handled once, each
+/// chat's in order.
+#[tokio::test]
+async fn two_replicas_taking_turns_at_each_chat_handle_every_message_once_and_in_order() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue = || RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    let seen = Seen::default();
+    let first = Server::start(recording_webhook(queue(), &seen)).await;
+    eventually("the first replica to hold every partition", || async {
+        lease_holders(&url, &namespace)
+            .await
+            .values()
+            .sum::<usize>()
+            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
+    })
+    .await;
+    let second = Server::start(recording_webhook(queue(), &seen)).await;
+    const CHATS: usize = 8;
+    const MESSAGES: usize = 20;
+
+    let senders = (0..CHATS).map(|c| {
+        let replicas = [first.url.clone(), second.url.clone()];
+        tokio::spawn(async move {
+            for m in 0..MESSAGES {
+                let notification = incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
+                let status = post_to(&replicas[m % 2], &notification).await.unwrap();
+                assert_eq!(status, StatusCode::OK);
+            }
+        })
+    });
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    seen.wait_for(|texts| texts.len() >= CHATS * MESSAGES).await;
+    until_empty(&queue()).await;
+
+    assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), CHATS, MESSAGES);
+    second.stop().await.unwrap().unwrap();
+    first.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
 /// Each of `chats` chats' texts (`by_chat`) are `0`, `1`, … up to `messages`, once each and in
 /// order.
 fn assert_each_chat_once_in_order<'a>(
@@ -1016,6 +1062,43 @@ async fn three_replicas_handle_every_event_once_and_each_chat_in_order() {
     let handled_by: HashSet<String> = lease_holders(&url, &namespace).await.into_keys().collect();
     assert_eq!(handled_by.len(), 3, "all three replicas hold partitions");
     stop_all(replicas).await;
+    forget_namespace(&url, &namespace).await;
+}
+
+/// A replica alone takes its own appends from memory, not reading them back; killed before
+/// it handled them, it leaves them in their streams, and the replica started after it
+/// handles each once, each chat's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_replica_killed_leaves_what_it_took_from_memory_to_the_next() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let (gateway, sent) = mock_green_api().await;
+    let never = Duration::from_secs(3600);
+    let victim = Replica::start("alone", &url, &namespace, &gateway, never).await;
+    eventually("the lone replica to hold every partition", || async {
+        lease_holders(&url, &namespace)
+            .await
+            .values()
+            .sum::<usize>()
+            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
+    })
+    .await;
+    let urls = Arc::new(Mutex::new(vec![victim.url.clone()]));
+    burst(&urls, 8, 0, 3).await;
+    eventually("the victim to take entries", || async {
+        victim.started.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let mut process = victim.process;
+    process.kill().await.unwrap();
+
+    let quick = Duration::from_millis(10);
+    let next = Replica::start("next", &url, &namespace, &gateway, quick).await;
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    eventually("every reply", || async { sent.len() >= 8 * 3 }).await;
+    until_empty(&queue).await;
+    assert_replied_once_in_order(&sent, 8, 3);
+    stop_all(vec![next]).await;
     forget_namespace(&url, &namespace).await;
 }
 

@@ -24,9 +24,10 @@ pub(crate) struct RedisBacklog {
 
 /// The backlog of `queue`, feeding `dispatcher` once started.
 pub(crate) fn backlog(queue: RedisQueue, dispatcher: Dispatcher) -> Arc<dyn Backlog> {
+    let consumer = Consumer::new(queue.clone(), dispatcher.clone());
     Arc::new(RedisBacklog {
-        consumer: Consumer::new(queue.clone(), dispatcher.clone()),
-        appends: GroupCommit::new(queue.clone()),
+        appends: GroupCommit::new(queue.clone()).feeding(consumer.feed()),
+        consumer,
         queue,
         dispatcher,
         closed: AtomicBool::new(false),

@@ -7,24 +7,32 @@
 //! partition reads it from the start, so the entries the previous holder left come first and a
 //! chat's events stay in order across replicas.
 //!
+//! While no other replica is live, the replica's own appends to the partitions it reads come
+//! from memory ([`Feed`]): the append script checks that nothing came after the partition's
+//! cursor, the events are submitted in order and the cursor moved past them (a read that
+//! returns them all the same skips what is up to the cursor); and reads do not block, since
+//! each of those appends would wake a blocked read and have its entries sent back.
+//!
 //! Delivery is at least once: a replica that dies between a handler's effect (a reply) and the
 //! entry's deletion leaves the entry in its stream, and the next holder handles it again.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::lease::{Leases, fair_share, renewal_period};
-use super::queue::{Entry, RedisQueue, StreamsRead};
+use super::queue::{Entry, RedisQueue, StreamId, StreamsRead};
 use crate::backoff::Backoff;
-use crate::dispatch::{Dispatcher, DrainReport};
+use crate::dispatch::{Dispatcher, DrainReport, Rejected};
+use crate::event::Event;
 use crate::shutdown::{Shutdown, Trigger};
 
 /// Entries read at once from one stream, at most.
@@ -35,6 +43,10 @@ const MAX_BLOCK: Duration = Duration::from_millis(500);
 const MIN_BLOCK: Duration = Duration::from_millis(10);
 /// The wait before looking again when there is nothing to read, or no room.
 const IDLE: Duration = Duration::from_millis(20);
+/// The wait before looking again when there was nothing to read, while this replica is the
+/// only live one: only a replica that started since the last heartbeat appends what this
+/// one does not take from memory (or is woken for).
+const ALONE_IDLE: Duration = Duration::from_millis(100);
 /// The wait after a failed Redis command; it doubles with each further failure.
 const ERROR_PAUSE: Duration = Duration::from_millis(250);
 /// The longest wait after failed Redis commands.
@@ -65,6 +77,12 @@ struct Shared {
     offset: u16,
     partitions: Mutex<BTreeMap<u16, Partition>>,
     handled: mpsc::UnboundedSender<Handled>,
+    /// No other replica is live (as of the last heartbeat): this replica's own appends to its
+    /// partitions are taken from memory ([`Feed`]), and its reads do not block, since a
+    /// blocked read would be woken, and answered, by those very appends.
+    alone: AtomicBool,
+    /// Asks the read loop to read at once: an append taken from memory left entries to read.
+    wake: Notify,
 }
 
 /// What this replica knows of one partition.
@@ -74,10 +92,11 @@ struct Partition {
     /// It gives the lease up once the partition's entries in flight are acknowledged.
     shedding: bool,
     /// The id of the last entry submitted (or skipped) since the lease was taken: reads go on
-    /// after it. `0-0` once taken: everything its stream holds is still to handle.
-    cursor: String,
+    /// after it, and skip what a read answered up to it (taken from memory meanwhile).
+    /// `0-0` once taken: everything its stream holds is still to handle.
+    cursor: StreamId,
     /// Entries submitted to the dispatcher and not yet acknowledged.
-    in_flight: HashSet<String>,
+    in_flight: HashSet<StreamId>,
 }
 
 impl Default for Partition {
@@ -85,19 +104,16 @@ impl Default for Partition {
         Self {
             leased: false,
             shedding: false,
-            cursor: FROM_THE_START.to_owned(),
+            cursor: StreamId::START,
             in_flight: HashSet::new(),
         }
     }
 }
 
-/// The cursor before a stream's first entry.
-const FROM_THE_START: &str = "0-0";
-
 /// An entry whose handler finished: to delete.
 struct Handled {
     partition: u16,
-    id: String,
+    id: StreamId,
 }
 
 impl Consumer {
@@ -116,12 +132,20 @@ impl Consumer {
             offset,
             partitions: Mutex::default(),
             handled,
+            alone: AtomicBool::new(false),
+            wake: Notify::new(),
         };
         Self {
             shared: Arc::new(shared),
             handled: Mutex::new(Some(receiver)),
             running: Mutex::new(None),
         }
+    }
+
+    /// The consumer's side of the queue's group commit: this replica's own appends, taken
+    /// from memory.
+    pub(crate) fn feed(&self) -> Feed {
+        Feed(self.shared.clone())
     }
 
     /// Starts reading and acknowledging, once; later calls do nothing. Call it within a tokio
@@ -209,8 +233,10 @@ impl Shared {
                 Round::Wait(wait) => wait,
                 Round::Stop => return,
             };
-            if !stop.pause(wait).await {
-                return;
+            tokio::select! {
+                biased;
+                () = self.wake.notified() => {}
+                going_on = stop.pause(wait) => if !going_on { return },
             }
         }
     }
@@ -234,7 +260,10 @@ impl Shared {
         if readable.is_empty() || room == 0 {
             return Round::Wait(IDLE.min(until_upkeep));
         }
-        let block = until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK);
+        // Alone, this replica's own appends come from memory; a blocked read would be woken by
+        // each of them. It looks now and then instead (and when an append asks it to).
+        let alone = self.alone.load(Ordering::Acquire);
+        let block = (!alone).then(|| until_upkeep.clamp(MIN_BLOCK, MAX_BLOCK));
         let read = tokio::select! {
             biased;
             () = stop.signalled() => return Round::Stop,
@@ -243,8 +272,13 @@ impl Shared {
         match read {
             Ok(read) => {
                 reading.failures.reset();
+                let found = !read.0.is_empty();
                 self.submit_read(read);
-                Round::Again
+                if alone && !found {
+                    Round::Wait(ALONE_IDLE.min(until_upkeep))
+                } else {
+                    Round::Again
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "could not read the queue; trying again");
@@ -259,6 +293,7 @@ impl Shared {
     /// share, and gives up the shed ones whose entries are all acknowledged.
     async fn upkeep(&self) -> redis::RedisResult<()> {
         let live = self.leases.heartbeat().await?;
+        self.alone.store(live <= 1, Ordering::Release);
         let held: Vec<u16> = self.held();
         let renewed = self.leases.renew(&held).await?;
         self.forget_lost(&held, &renewed);
@@ -356,7 +391,7 @@ impl Shared {
                 let partition = partitions.entry(number).or_default();
                 partition.leased = true;
                 partition.shedding = false;
-                FROM_THE_START.clone_into(&mut partition.cursor);
+                partition.cursor = StreamId::START;
                 holding += 1;
             }
         }
@@ -396,24 +431,26 @@ impl Shared {
     }
 
     /// The partitions to read, each with the id to read on after: held, not being shed.
-    fn readable(&self) -> Vec<(u16, String)> {
+    fn readable(&self) -> Vec<(u16, StreamId)> {
         let partitions = self.lock();
         partitions
             .iter()
             .filter(|(_, partition)| partition.leased && !partition.shedding)
-            .map(|(number, partition)| (*number, partition.cursor.clone()))
+            .map(|(number, partition)| (*number, partition.cursor))
             .collect()
     }
 
     /// Reads the entries of each partition of `readable` after its cursor, waiting up to
-    /// `block` for some, on the reader's own connection (made first if need be).
+    /// `block` for some (not at all without), on the reader's own connection (made first if
+    /// need be).
     async fn read(
         &self,
         reader: &mut Option<MultiplexedConnection>,
-        readable: &[(u16, String)],
+        readable: &[(u16, StreamId)],
         room: usize,
-        block: Duration,
+        block: Option<Duration>,
     ) -> redis::RedisResult<StreamsRead> {
+        let block = block.unwrap_or_default();
         let connection = match reader {
             Some(connection) => connection,
             None => {
@@ -430,11 +467,12 @@ impl Shared {
         };
         let count = (room / readable.len()).clamp(1, MAX_BATCH);
         let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
-            .arg("STREAMS");
+        read.arg("COUNT").arg(count);
+        if !block.is_zero() {
+            read.arg("BLOCK")
+                .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX));
+        }
+        read.arg("STREAMS");
         for (number, _) in readable {
             read.arg(self.queue.stream(*number));
         }
@@ -461,27 +499,49 @@ impl Shared {
     }
 
     /// Submits `entries` of partition `number` to the dispatcher in order, each to be
-    /// deleted once handled; skips those in flight already. Moves the partition's cursor past
-    /// each one submitted or skipped; when the dispatcher refuses one, the rest wait and the
-    /// next read starts at it.
+    /// deleted once handled; skips those up to the partition's cursor (taken from memory
+    /// while the read was on its way) and those in flight already. Moves the partition's
+    /// cursor past each one submitted or skipped; when the dispatcher refuses one, the rest
+    /// wait and the next read starts at it.
     fn submit(&self, number: u16, entries: Vec<Entry>) {
+        let mut partitions = self.lock();
+        let partition = partitions.entry(number).or_default();
         for entry in entries {
-            if !self.track(number, &entry.id) {
-                self.read_past(number, &entry.id);
+            if partition.leased && entry.id <= partition.cursor {
                 continue;
             }
             let Some(event) = entry.event else {
                 tracing::error!(
                     partition = number,
-                    entry = entry.id,
+                    entry = %entry.id,
                     "queue entry that is not a notification deleted unhandled"
                 );
-                self.read_past(number, &entry.id);
-                self.finished(number, entry.id);
+                if partition.in_flight.insert(entry.id) {
+                    self.finished(number, entry.id);
+                }
+                partition.read_past(entry.id);
                 continue;
             };
+            if let Err(rejected) = self.offer(partition, number, entry.id, event) {
+                tracing::debug!(partition = number, reason = %rejected, "entry left for a later read");
+                return;
+            }
+        }
+    }
+
+    /// Submits `event`, entry `id` of `partition` (number `number`), to the dispatcher, to be
+    /// deleted once handled, and moves the cursor past it; skips it (moving the cursor all the
+    /// same) when it is in flight already. Called with the partitions locked, so that an
+    /// entry read and the same entry taken from memory are never both submitted.
+    fn offer(
+        &self,
+        partition: &mut Partition,
+        number: u16,
+        id: StreamId,
+        event: Event,
+    ) -> Result<(), Rejected> {
+        if partition.in_flight.insert(id) {
             let handled = self.handled.clone();
-            let id = entry.id.clone();
             let done = Box::new(move || {
                 let _ = handled.send(Handled {
                     partition: number,
@@ -489,37 +549,16 @@ impl Shared {
                 });
             });
             if let Err(rejected) = self.dispatcher.submit(event, Some(done)) {
-                tracing::debug!(partition = number, reason = %rejected, "entry left for a later read");
-                if let Some(partition) = self.lock().get_mut(&number) {
-                    partition.in_flight.remove(&entry.id);
-                }
-                return;
+                partition.in_flight.remove(&id);
+                return Err(rejected);
             }
-            self.read_past(number, &entry.id);
         }
-    }
-
-    /// Moves partition `number`'s cursor to entry `id`, when it still holds the partition.
-    fn read_past(&self, number: u16, id: &str) {
-        if let Some(partition) = self.lock().get_mut(&number)
-            && partition.leased
-        {
-            id.clone_into(&mut partition.cursor);
-        }
-    }
-
-    /// Counts entry `id` of partition `number` in flight; `false` if it already is.
-    fn track(&self, number: u16, id: &str) -> bool {
-        let mut partitions = self.lock();
-        partitions
-            .entry(number)
-            .or_default()
-            .in_flight
-            .insert(id.to_owned())
+        partition.read_past(id);
+        Ok(())
     }
 
     /// Queues entry `id` for acknowledgement.
-    fn finished(&self, number: u16, id: String) {
+    fn finished(&self, number: u16, id: StreamId) {
         let _ = self.handled.send(Handled {
             partition: number,
             id,
@@ -589,12 +628,12 @@ impl Shared {
 
     /// Deletes the entries (`XDEL`), one command per partition, in one pipeline.
     async fn ack(&self, batch: &[Handled]) -> redis::RedisResult<()> {
-        let mut by_partition: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+        let mut by_partition: BTreeMap<u16, Vec<StreamId>> = BTreeMap::new();
         for handled in batch {
             by_partition
                 .entry(handled.partition)
                 .or_default()
-                .push(&handled.id);
+                .push(handled.id);
         }
         let mut pipe = redis::pipe();
         for (number, ids) in &by_partition {
@@ -615,6 +654,96 @@ impl Shared {
             }
         }
         partitions.retain(|_, partition| partition.leased || !partition.in_flight.is_empty());
+    }
+}
+
+impl Partition {
+    /// Moves the cursor to entry `id`, when the partition is still held.
+    fn read_past(&mut self, id: StreamId) {
+        if self.leased {
+            self.cursor = id;
+        }
+    }
+}
+
+/// The consumer's side of the queue's group commit ([`Consumer::feed`]): while this replica
+/// is the only live one, what it appends to a partition it reads is submitted from memory,
+/// not read back, when nothing else came first. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Feed(Arc<Shared>);
+
+impl Feed {
+    /// The cursors to send with an append to `partitions`: those of the partitions among
+    /// them that this replica reads, each once; none unless it is alone.
+    pub(crate) fn cursors(
+        &self,
+        partitions: impl IntoIterator<Item = u16>,
+    ) -> Vec<(u16, StreamId)> {
+        if !self.0.alone.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let held = self.0.lock();
+        let mut cursors: Vec<(u16, StreamId)> = Vec::new();
+        for number in partitions {
+            if cursors.iter().any(|(seen, _)| *seen == number) {
+                continue;
+            }
+            if let Some(partition) = held.get(&number)
+                && partition.leased
+                && !partition.shedding
+            {
+                cursors.push((number, partition.cursor));
+            }
+        }
+        cursors
+    }
+
+    /// Takes what an append sent with `cursors` appended (`appended`: each event's
+    /// partition, entry id and event, in the order appended): a partition whose stream held
+    /// nothing after its cursor (`clear`, per cursor) and whose cursor has not moved since has
+    /// its events submitted in order, the cursor moved past each; the rest is left to the
+    /// read loop, which is woken to read it.
+    pub(crate) fn take(
+        &self,
+        cursors: &[(u16, StreamId)],
+        clear: &[bool],
+        appended: Vec<(u16, StreamId, Event)>,
+    ) {
+        // Per partition sent, the cursor its next event must find; none once it is left to
+        // the read loop.
+        let mut expected: Vec<(u16, Option<StreamId>)> = cursors
+            .iter()
+            .zip(clear)
+            .map(|(&(number, cursor), &clear)| (number, clear.then_some(cursor)))
+            .collect();
+        let mut left = cursors.len() > clear.iter().filter(|clear| **clear).count();
+        {
+            let mut partitions = self.0.lock();
+            for (number, id, event) in appended {
+                let Some((_, expected)) = expected.iter_mut().find(|(sent, _)| *sent == number)
+                else {
+                    continue;
+                };
+                let Some(partition) = partitions.get_mut(&number) else {
+                    continue;
+                };
+                let taken = expected.take().is_some_and(|cursor| {
+                    partition.leased
+                        && !partition.shedding
+                        && partition.cursor == cursor
+                        && self.0.offer(partition, number, id, event).is_ok()
+                });
+                if taken {
+                    *expected = Some(id);
+                } else if partition.cursor < id {
+                    // Not read yet (a read that came first moved the cursor past it).
+                    left = true;
+                }
+            }
+        }
+        if left {
+            self.0.wake.notify_one();
+        }
     }
 }
 

@@ -7,11 +7,17 @@
 //! (so two of one chat keep their order). A lone notification is sent at once; batches only
 //! gather what arrived meanwhile. The task's inbox is bounded: when it is full, callers wait
 //! for room (each is an HTTP request the server already bounds).
+//!
+//! With a [`Feed`], the appended events go on to this replica's consumer from memory: each
+//! call sends the cursors of the partitions the consumer reads, and where the script found
+//! nothing after a cursor, the consumer submits the events appended there without reading
+//! them back.
 
 use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::consumer::Feed;
 use super::queue::{Appended, RedisQueue};
 use crate::dispatch::EventIdentity;
 use crate::event::Event;
@@ -27,6 +33,7 @@ const INBOX: usize = 4 * MAX_BATCH;
 /// The queue's appends, gathered into batches by a task started on first use.
 pub(crate) struct GroupCommit {
     queue: RedisQueue,
+    feed: Option<Feed>,
     inbox: OnceLock<mpsc::Sender<Message>>,
 }
 
@@ -50,8 +57,15 @@ impl GroupCommit {
     pub(crate) fn new(queue: RedisQueue) -> Self {
         Self {
             queue,
+            feed: None,
             inbox: OnceLock::new(),
         }
+    }
+
+    /// Hands the appended events to `feed` too.
+    pub(crate) fn feeding(mut self, feed: Feed) -> Self {
+        self.feed = Some(feed);
+        self
     }
 
     /// Appends `event` with whatever else arrives meanwhile; what became of it once its batch
@@ -80,14 +94,14 @@ impl GroupCommit {
     fn inbox(&self) -> &mpsc::Sender<Message> {
         self.inbox.get_or_init(|| {
             let (inbox, messages) = mpsc::channel(INBOX);
-            tokio::spawn(commit_loop(self.queue.clone(), messages));
+            tokio::spawn(commit_loop(self.queue.clone(), self.feed.clone(), messages));
             inbox
         })
     }
 }
 
 /// Sends batches until every sender is gone.
-async fn commit_loop(queue: RedisQueue, mut messages: mpsc::Receiver<Message>) {
+async fn commit_loop(queue: RedisQueue, feed: Option<Feed>, mut messages: mpsc::Receiver<Message>) {
     let mut batch = Batch::default();
     while let Some(first) = messages.recv().await {
         batch.take(first);
@@ -97,7 +111,7 @@ async fn commit_loop(queue: RedisQueue, mut messages: mpsc::Receiver<Message>) {
                 Err(_) => break,
             }
         }
-        batch.commit(&queue).await;
+        batch.commit(&queue, feed.as_ref()).await;
     }
 }
 
@@ -126,16 +140,34 @@ impl Batch {
         self.events.len() >= MAX_BATCH || self.bytes >= MAX_BATCH_BYTES
     }
 
-    /// Appends the batch, answers each caller, then the flushes; leaves the batch empty.
-    async fn commit(&mut self, queue: &RedisQueue) {
+    /// Appends the batch, answers each caller, hands the appended events to `feed`, then
+    /// answers the flushes; leaves the batch empty.
+    async fn commit(&mut self, queue: &RedisQueue, feed: Option<&Feed>) {
         if !self.events.is_empty() {
-            match queue.append(&self.events).await {
-                Ok(outcomes) => {
-                    for ((event, answer), outcome) in
-                        self.events.iter().zip(self.answers.drain(..)).zip(outcomes)
+            let cursors = feed.map_or_else(Vec::new, |feed| {
+                feed.cursors(self.events.iter().map(|event| queue.partition_of(event)))
+            });
+            match queue.append(&self.events, &cursors).await {
+                Ok(appends) => {
+                    let mut appended = Vec::new();
+                    for ((event, answer), (outcome, id)) in self
+                        .events
+                        .drain(..)
+                        .zip(self.answers.drain(..))
+                        .zip(appends.outcomes)
                     {
-                        log(event, outcome);
+                        log(&event, outcome);
                         let _ = answer.send(Ok(outcome));
+                        if let Some(id) = id
+                            && !cursors.is_empty()
+                        {
+                            appended.push((queue.partition_of(&event), id, event));
+                        }
+                    }
+                    if let Some(feed) = feed
+                        && !cursors.is_empty()
+                    {
+                        feed.take(&cursors, &appends.clear, appended);
                     }
                 }
                 Err(error) => {

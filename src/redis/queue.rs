@@ -1,10 +1,11 @@
 //! The durable shared queue: accepted notifications as entries of Redis streams, a stream per
 //! partition, a partition per chat.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{FromRedisValue, ParsingError, Script, Value};
+use redis::{FromRedisValue, ParsingError, RedisWrite, Script, ToRedisArgs, Value};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Redis, storage_error};
@@ -26,21 +27,29 @@ const MIN_LEASE: Duration = Duration::from_millis(300);
 /// Claims each notification of a batch against duplicates and appends it to its partition's
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
 /// nothing (and keeps no claim), and an append Redis refuses takes nothing either, while the
-/// batch's other notifications go on. Answers per notification 1 (appended), 0 (a duplicate),
-/// -1 (full) or -2 (refused). A claim is taken back when its notification is not appended: a
-/// claim without its entry would turn the gateway's next delivery into a "duplicate" that
-/// nobody handles (so nothing that can fail comes between the claim and the append, which is
-/// a protected call). Each stream's length is read once per batch.
+/// batch's other notifications go on. Answers per notification its entry's id (appended), or
+/// 0 (a duplicate), -1 (full) or -2 (refused); then, per cursor given, 1 when its stream held
+/// nothing after the cursor before the batch's first append to it (else 0). A claim is taken
+/// back when its notification is not appended: a claim without its entry would turn the
+/// gateway's next delivery into a "duplicate" that nobody handles (so nothing that can fail
+/// comes between the claim and the append, which is a protected call). Each stream's length
+/// is read once per batch.
 const APPEND: &str = r"
 -- KEYS: per notification, its partition's stream, then its claim when it has one
--- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); then per notification:
--- whether it has a claim ('1' or '0'), the gateway, the notification, the instance it was
--- accepted for
+-- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); ARGV[3]: how many
+-- cursors follow, each a stream and an entry id; then per notification: whether it has a
+-- claim ('1' or '0'), the gateway, the notification, the instance it was accepted for
 local capacity = tonumber(ARGV[1])
+local cursors = {}
+local first = 4 + 2 * tonumber(ARGV[3])
+for at = 4, first - 1, 2 do
+  cursors[ARGV[at]] = ARGV[at + 1]
+end
+local clear = {}
 local lengths = {}
 local answers = {}
 local key = 1
-for at = 3, #ARGV, 4 do
+for at = first, #ARGV, 4 do
   local stream = KEYS[key]
   local claim = false
   if ARGV[at] == '1' then
@@ -49,8 +58,16 @@ for at = 3, #ARGV, 4 do
   else
     key = key + 1
   end
-  local length = lengths[stream] or redis.call('XLEN', stream)
-  local answer = 1
+  local length = lengths[stream]
+  if not length then
+    length = redis.call('XLEN', stream)
+    local cursor = cursors[stream]
+    if cursor then
+      local after = redis.pcall('XRANGE', stream, '(' .. cursor, '+', 'COUNT', 1)
+      clear[stream] = type(after) == 'table' and not after.err and #after == 0
+    end
+  end
+  local answer
   if claim and not redis.call('SET', claim, '1', 'NX', 'EX', ARGV[2]) then
     answer = 0
   elseif length >= capacity then
@@ -61,14 +78,18 @@ for at = 3, #ARGV, 4 do
     if type(added) == 'table' and added.err then
       answer = -2
     else
+      answer = added
       length = length + 1
     end
   end
-  if answer < 0 and claim then
+  if type(answer) == 'number' and answer < 0 and claim then
     redis.call('DEL', claim)
   end
   lengths[stream] = length
   answers[#answers + 1] = answer
+end
+for at = 4, first - 1, 2 do
+  answers[#answers + 1] = clear[ARGV[at]] and 1 or 0
 end
 return answers
 ";
@@ -221,15 +242,25 @@ impl RedisQueue {
     }
 
     /// Claims each of `events` and appends it to its partition's stream, in order, each
-    /// atomically, in one round trip; what became of each, in the same order.
-    pub(crate) async fn append(&self, events: &[Event]) -> redis::RedisResult<Vec<Appended>> {
+    /// atomically, in one round trip; what became of each, in the same order. For each of
+    /// `cursors` (a partition and an entry id) it also says whether the partition's stream
+    /// held nothing after that entry before the call appended to it.
+    pub(crate) async fn append(
+        &self,
+        events: &[Event],
+        cursors: &[(u16, StreamId)],
+    ) -> redis::RedisResult<Appends> {
         static SCRIPT: std::sync::LazyLock<Script> =
             std::sync::LazyLock::new(|| Script::new(APPEND));
         let per_partition = self.capacity.div_ceil(usize::from(self.partitions)).max(1);
         let mut invocation = SCRIPT.prepare_invoke();
         invocation
             .arg(per_partition)
-            .arg(DEFAULT_RETENTION.as_secs());
+            .arg(DEFAULT_RETENTION.as_secs())
+            .arg(cursors.len());
+        for (partition, cursor) in cursors {
+            invocation.arg(self.stream(*partition)).arg(cursor);
+        }
         for event in events {
             invocation.key(self.stream(self.partition_of(event)));
             let claim = DedupeKey::of(event);
@@ -242,24 +273,102 @@ impl RedisQueue {
                 .arg(event.raw.as_str())
                 .arg(&*event.instance);
         }
-        let answers: Vec<i64> = invocation
+        let answers: Vec<Value> = invocation
             .invoke_async(&mut self.redis.connection())
             .await?;
-        if answers.len() != events.len() {
-            return Err(redis::RedisError::from((
+        Appends::of(answers, events.len(), cursors.len()).ok_or_else(|| {
+            redis::RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
-                "the append script answered for another number of notifications",
-            )));
+                "the append script answered in another shape",
+            ))
+        })
+    }
+}
+
+/// What one call of the append script did.
+pub(crate) struct Appends {
+    /// Per notification, in order: what became of it, and its entry's id when it was
+    /// appended.
+    pub(crate) outcomes: Vec<(Appended, Option<StreamId>)>,
+    /// Per cursor given, in order: whether its stream held nothing after it before the
+    /// call's first append to it.
+    pub(crate) clear: Vec<bool>,
+}
+
+impl Appends {
+    /// The script's `answers` for `events` notifications and `cursors` cursors; `None` when
+    /// they are of another shape.
+    fn of(answers: Vec<Value>, events: usize, cursors: usize) -> Option<Self> {
+        if answers.len() != events + cursors {
+            return None;
         }
-        Ok(answers
-            .into_iter()
+        let mut answers = answers.into_iter();
+        let outcomes = answers
+            .by_ref()
+            .take(events)
             .map(|answer| match answer {
-                1 => Appended::Queued,
-                0 => Appended::Duplicate,
-                -1 => Appended::Full,
-                _ => Appended::Refused,
+                Value::BulkString(id) => Some((Appended::Queued, Some(StreamId::parse(&id)?))),
+                Value::Int(0) => Some((Appended::Duplicate, None)),
+                Value::Int(-1) => Some((Appended::Full, None)),
+                Value::Int(_) => Some((Appended::Refused, None)),
+                _ => None,
             })
-            .collect())
+            .collect::<Option<_>>()?;
+        let clear = answers
+            .map(|answer| match answer {
+                Value::Int(flag) => Some(flag == 1),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        Some(Self { outcomes, clear })
+    }
+}
+
+/// An entry's id in its stream (`{milliseconds}-{sequence}`), ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct StreamId {
+    millis: u64,
+    sequence: u64,
+}
+
+impl StreamId {
+    /// Before a stream's first entry: `0-0`.
+    pub(crate) const START: Self = Self {
+        millis: 0,
+        sequence: 0,
+    };
+
+    /// The id written as `text`, if it is one.
+    fn parse(text: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(text).ok()?;
+        let (millis, sequence) = text.split_once('-')?;
+        Some(Self {
+            millis: millis.parse().ok()?,
+            sequence: sequence.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.millis, self.sequence)
+    }
+}
+
+impl ToRedisArgs for StreamId {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self);
+    }
+}
+
+impl FromRedisValue for StreamId {
+    fn from_redis_value(value: Value) -> Result<Self, ParsingError> {
+        match &value {
+            Value::BulkString(text) => {
+                Self::parse(text).ok_or_else(|| "a stream entry's id is malformed".into())
+            }
+            other => Err(unexpected("a stream entry's id", other)),
+        }
     }
 }
 
@@ -274,7 +383,7 @@ fn stream_keys(redis: &Redis, partitions: u16) -> Arc<[String]> {
 /// moved out of the reply and read once, into the event.
 pub(crate) struct Entry {
     /// The entry's id in its stream.
-    pub(crate) id: String,
+    pub(crate) id: StreamId,
     /// The event it holds, or `None` for an entry hookbot did not write (logged by the
     /// caller, then deleted: it can never be handled). The event keeps the instance it
     /// was accepted for, also when the notification names none (a Z-API callback is its path
@@ -299,7 +408,7 @@ impl FromRedisValue for Entry {
             return Err("a stream entry is not an id and its fields".into());
         };
         Ok(Self {
-            id: String::from_redis_value(id)?,
+            id: StreamId::from_redis_value(id)?,
             event: event_of(fields),
         })
     }
@@ -468,7 +577,7 @@ mod tests {
         assert_eq!(streams.len(), 1);
         let (key, entries) = &streams[0];
         assert_eq!(key, "bot:queue:3");
-        let ids: Vec<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+        let ids: Vec<String> = entries.iter().map(|entry| entry.id.to_string()).collect();
         assert_eq!(ids, ["1-0", "2-0", "3-0", "4-0"]);
         let decoded: Vec<bool> = entries.iter().map(|entry| entry.event.is_some()).collect();
         assert_eq!(decoded, [true, false, false, true]);
