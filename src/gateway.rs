@@ -38,6 +38,7 @@
 
 mod config;
 mod contact_entry;
+mod endpoint;
 pub(crate) mod green_api;
 mod http;
 mod json;

@@ -12,8 +12,8 @@ use reqwest::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{Method, StatusCode};
-use url::Url;
 
+use super::endpoint::Endpoint;
 use super::http::{Direct, Exchanged, Unanswered};
 use super::multipart::Multipart;
 use super::rate_limit::{Limiter, Limiters};
@@ -48,7 +48,7 @@ pub(crate) struct Call<'a> {
     /// The gateway's method name, for logs (`sendContact`, `send-text`).
     pub(crate) name: &'static str,
     pub(crate) method: Method,
-    pub(crate) url: Url,
+    pub(crate) endpoint: Endpoint,
     /// The body, already checked against the gateway's size limit; shared by the attempts,
     /// not copied for each.
     pub(crate) body: Option<Body>,
@@ -352,9 +352,9 @@ impl Transport {
         let is_json = json.is_some();
         let mut request = hyper::Request::new(Full::new(json.unwrap_or_default()));
         *request.method_mut() = call.method.clone();
-        *request.uri_mut() = call.url.as_str().parse().map_err(|error| Failure {
+        *request.uri_mut() = call.endpoint.uri().cloned().map_err(|error| Failure {
             error: Error::Transport {
-                source: Arc::new(error),
+                source: error.clone(),
             },
             retry_after: None,
             reach: Reach::Refused,
@@ -380,7 +380,7 @@ impl Transport {
     ) -> Result<reqwest::RequestBuilder, Failure> {
         let mut request = self
             .http
-            .request(call.method.clone(), call.url.clone())
+            .request(call.method.clone(), call.endpoint.url().clone())
             .timeout(timeout);
         if !self.headers.is_empty() {
             request = request.headers(self.headers.clone());
