@@ -492,7 +492,7 @@ impl GreenApiBuilder {
             (self.platform.gateway_kind(), &self.instance),
             HeaderMap::new(),
             vec![self.token.clone()],
-        )?;
+        );
         let media_instance_url = instance_url(self.platform, &media_url, &self.instance);
         let instance_url = instance_url(self.platform, &api_url, &self.instance);
         let inner = Inner {

@@ -401,7 +401,7 @@ impl ZApiBuilder {
             (GatewayKind::ZApi, &self.instance),
             headers,
             secrets,
-        )?;
+        );
         let inner = Inner {
             base_url,
             instance: self.instance,
