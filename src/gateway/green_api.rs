@@ -1255,11 +1255,11 @@ fn contact_from_fields(entry: EntryFields<'_>) -> Option<Contact> {
     let chat_id = ChatId::from(entry.chat_id.or(entry.id)?);
     let kind = contact_kind(entry.kind.as_deref(), &chat_id);
     let mut contact = Contact::new(chat_id, kind);
-    contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id);
+    contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id).map(Into::into);
     contact.phone_hidden = !kind.is_group() && is_hidden(entry.phone_number.as_ref());
-    contact.username = username(entry.username.as_ref());
-    contact.name = entry.name.unwrap_or_default();
-    contact.contact_name = entry.contact_name.unwrap_or_default();
+    contact.username = username(entry.username.as_ref()).map(Into::into);
+    contact.name = entry.name.unwrap_or_default().into();
+    contact.contact_name = entry.contact_name.unwrap_or_default().into();
     Some(contact)
 }
 

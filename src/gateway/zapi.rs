@@ -892,9 +892,9 @@ fn contact_from_answer(entry: EntryFields) -> Option<Contact> {
         ContactKind::User
     };
     let mut contact = Contact::new(chat_id, kind);
-    contact.phone = is_digits(contact.chat_id.as_str()).then(|| contact.chat_id.to_string());
-    contact.name = entry.notify.or(entry.vname).unwrap_or_default();
-    contact.contact_name = entry.name.or(entry.short).unwrap_or_default();
+    contact.phone = is_digits(contact.chat_id.as_str()).then(|| contact.chat_id.as_str().into());
+    contact.name = entry.notify.or(entry.vname).unwrap_or_default().into();
+    contact.contact_name = entry.name.or(entry.short).unwrap_or_default().into();
     Some(contact)
 }
 
