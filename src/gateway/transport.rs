@@ -459,30 +459,33 @@ impl Transport {
 pub(crate) enum Clients {
     /// A reqwest client the user gave, for every call.
     Given(reqwest::Client),
-    /// hookbot's own: `direct` for JSON and body-less calls (none when the environment names
-    /// a proxy), and for the other calls (uploads, every call through a proxy) reqwest's
-    /// [`http_client`], built at the first such call: a bot that never makes one never builds
-    /// it.
-    Own {
-        direct: Option<Direct>,
-        reqwest: Arc<OnceLock<reqwest::Client>>,
-    },
+    /// hookbot's own.
+    Own(Arc<Own>),
+}
+
+/// hookbot's own clients: `direct` for JSON and body-less calls (none when the environment
+/// names a proxy), and for the other calls (uploads, every call through a proxy) reqwest's
+/// [`http_client`], built at the first such call: a bot that never makes one never builds it.
+#[derive(Debug)]
+pub(crate) struct Own {
+    direct: Option<Direct>,
+    reqwest: OnceLock<reqwest::Client>,
 }
 
 impl Clients {
     /// hookbot's own clients, reqwest's not built yet.
     pub(crate) fn own() -> Self {
-        Clients::Own {
+        Clients::Own(Arc::new(Own {
             direct: Direct::unless_proxied(),
-            reqwest: Arc::default(),
-        }
+            reqwest: OnceLock::new(),
+        }))
     }
 
     /// hookbot's own client, when the call can go through it.
     fn direct(&self) -> Option<&Direct> {
         match self {
             Clients::Given(_) => None,
-            Clients::Own { direct, .. } => direct.as_ref(),
+            Clients::Own(own) => own.direct.as_ref(),
         }
     }
 
@@ -490,12 +493,12 @@ impl Clients {
     fn reqwest(&self) -> Result<&reqwest::Client> {
         match self {
             Clients::Given(http) => Ok(http),
-            Clients::Own { reqwest, .. } => {
-                if let Some(http) = reqwest.get() {
+            Clients::Own(own) => {
+                if let Some(http) = own.reqwest.get() {
                     return Ok(http);
                 }
                 let built = http_client()?;
-                Ok(reqwest.get_or_init(|| built))
+                Ok(own.reqwest.get_or_init(|| built))
             }
         }
     }
@@ -698,13 +701,16 @@ mod tests {
     #[test]
     fn hookbot_s_reqwest_client_is_built_at_its_first_use_and_shared_by_clones() {
         let own = Clients::own();
-        let Clients::Own { reqwest, .. } = &own else {
+        let Clients::Own(shared) = &own else {
             panic!("hookbot's own clients are not Own");
         };
-        assert!(reqwest.get().is_none(), "built before any call needed it");
+        assert!(
+            shared.reqwest.get().is_none(),
+            "built before any call needed it"
+        );
         let clone = own.clone();
         let first: *const reqwest::Client = own.reqwest().unwrap();
-        assert!(reqwest.get().is_some());
+        assert!(shared.reqwest.get().is_some());
         assert!(std::ptr::eq(first, clone.reqwest().unwrap()));
         assert!(std::ptr::eq(first, own.reqwest().unwrap()));
 
