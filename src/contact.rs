@@ -14,16 +14,16 @@ pub struct Contact {
     /// The contact's chat.
     pub chat_id: ChatId,
     /// The name the person gave themselves (profile name); may be empty.
-    pub name: String,
+    pub name: Box<str>,
     /// The name saved in the instance's phone book; may be empty.
-    pub contact_name: String,
+    pub contact_name: Box<str>,
     /// The phone number, digits only, when the gateway tells it.
-    pub phone: Option<String>,
+    pub phone: Option<Box<str>>,
     /// Whether the gateway said the person hides their phone number (GREEN-API MAX and
     /// Telegram `phoneNumber: 0`): such a contact cannot be shared as a card by phone number.
     pub phone_hidden: bool,
     /// The Telegram username, without the `@` (`ivan_tsarevich`), when the account has one.
-    pub username: Option<String>,
+    pub username: Option<Box<str>>,
     /// A person, a bot, or a chat of many.
     pub kind: ContactKind,
 }
@@ -95,8 +95,8 @@ impl Contact {
     pub fn new(chat_id: impl Into<ChatId>, kind: ContactKind) -> Self {
         Self {
             chat_id: chat_id.into(),
-            name: String::new(),
-            contact_name: String::new(),
+            name: Box::default(),
+            contact_name: Box::default(),
             phone: None,
             phone_hidden: false,
             username: None,

@@ -38,6 +38,7 @@
 
 mod config;
 mod contact_entry;
+mod endpoint;
 pub(crate) mod green_api;
 mod http;
 mod json;
@@ -487,9 +488,9 @@ pub struct ClientSettings {
     timeout: Duration,
     retry: RetryPolicy,
     rate_limits: RateLimits,
-    http: Option<reqwest::Client>,
-    /// hookbot's own client, shared by the clients built from these settings.
-    direct: Option<http::Direct>,
+    /// The user's reqwest client, or hookbot's clients shared by every gateway client built
+    /// from these settings; `None`: each gateway client gets its own.
+    http: Option<transport::Clients>,
     shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
@@ -500,7 +501,6 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             rate_limits: RateLimits::default(),
             http: None,
-            direct: None,
             shared_limits: None,
         }
     }
@@ -556,20 +556,16 @@ impl ClientSettings {
     /// the instance token (in the URL) to wherever the gateway points it.
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
-        self.direct = None;
+        self.http = Some(transport::Clients::Given(http));
         self
     }
 
-    /// These settings with an HTTP client built now when they name none, so that every
-    /// gateway client built from them shares its connection pool and TLS settings instead of
-    /// building its own (each request still carries its instance's URL, token and time-out).
-    pub(crate) fn sharing_http(mut self) -> Result<Self> {
-        if self.http.is_none() {
-            self.http = Some(transport::http_client()?);
-            self.direct = http::Direct::unless_proxied();
-        }
-        Ok(self)
+    /// These settings with hookbot's HTTP clients when they name none, so that every gateway
+    /// client built from them shares their connection pools and TLS settings instead of having
+    /// its own (each request still carries its instance's URL, token and time-out).
+    pub(crate) fn sharing_http(mut self) -> Self {
+        self.http.get_or_insert_with(transport::Clients::own);
+        self
     }
 }
 

@@ -314,7 +314,7 @@ impl Instances {
     ///
     /// As [`new`](Instances::new), and when a client cannot be built (a malformed URL).
     pub fn connect(configs: &[InstanceConfig], settings: &ClientSettings) -> Result<Self> {
-        let settings = settings.clone().sharing_http()?;
+        let settings = settings.clone().sharing_http();
         let instances = configs
             .iter()
             .enumerate()

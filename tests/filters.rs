@@ -119,7 +119,7 @@ async fn a_filter_and_the_contact_search_agree_that_artem_is_artyom() {
     let found = contacts.find_best("артем").await.unwrap();
     assert_eq!(
         found.map(|contact| contact.contact_name),
-        Some("Артём".to_owned())
+        Some("Артём".into())
     );
     assert!(passes(&filter::text_ignore_case("артем"), &text("Артём")));
 }

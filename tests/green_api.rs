@@ -260,15 +260,15 @@ async fn whatsapp_contacts_gets_the_whole_list_and_reads_each_entry() {
 
     let person = &contacts[0];
     assert_eq!(person.chat_id, ChatId::from("79001234567@c.us"));
-    assert_eq!(person.name, "Артем");
-    assert_eq!(person.contact_name, "Артем Евпаторийский");
+    assert_eq!(&*person.name, "Артем");
+    assert_eq!(&*person.contact_name, "Артем Евпаторийский");
     assert_eq!(person.phone.as_deref(), Some("79001234567"));
     assert_eq!(person.kind, ContactKind::User);
 
     let group = &contacts[1];
     assert_eq!(group.chat_id, ChatId::from("120363043968066561@g.us"));
-    assert_eq!(group.name, "Велосипедисты");
-    assert_eq!(group.contact_name, "");
+    assert_eq!(&*group.name, "Велосипедисты");
+    assert_eq!(&*group.contact_name, "");
     assert_eq!(group.phone, None);
     assert_eq!(group.kind, ContactKind::Group);
 
@@ -523,8 +523,8 @@ async fn max_contacts_reads_phone_numbers_and_zero_as_hidden() {
         .map(|contact| {
             (
                 contact.chat_id.as_str(),
-                contact.name.as_str(),
-                contact.contact_name.as_str(),
+                &*contact.name,
+                &*contact.contact_name,
                 contact.phone.as_deref(),
                 contact.kind,
             )

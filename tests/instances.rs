@@ -446,10 +446,7 @@ async fn a_bot_built_on_one_client_serves_what_it_is_posted_as_before() {
 /// Answers with the names of the instance's contacts.
 async fn list_contacts(cx: Context) -> hookbot::Result<()> {
     let contacts = cx.contacts().all().await?;
-    let names: Vec<&str> = contacts
-        .iter()
-        .map(|contact| contact.name.as_str())
-        .collect();
+    let names: Vec<&str> = contacts.iter().map(|contact| &*contact.name).collect();
     cx.reply(names.join(",")).await?;
     Ok(())
 }

@@ -298,15 +298,15 @@ async fn contacts_reads_names_notify_and_phone_of_each_entry() {
 
     let person = &contacts[0];
     assert_eq!(person.chat_id, ChatId::from("5544999999999"));
-    assert_eq!(person.contact_name, "Ana Souza");
-    assert_eq!(person.name, "Aninha");
+    assert_eq!(&*person.contact_name, "Ana Souza");
+    assert_eq!(&*person.name, "Aninha");
     assert_eq!(person.phone.as_deref(), Some("5544999999999"));
     assert_eq!(person.kind, ContactKind::User);
 
     let group = &contacts[1];
     assert_eq!(group.chat_id, ChatId::from("120363019502650977-group"));
-    assert_eq!(group.contact_name, "Time");
-    assert_eq!(group.name, "Time vcard");
+    assert_eq!(&*group.contact_name, "Time");
+    assert_eq!(&*group.name, "Time vcard");
     assert_eq!(group.phone, None);
     assert_eq!(group.kind, ContactKind::Group);
 }

@@ -9,7 +9,7 @@ pub(crate) mod rules;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::endpoint::{Endpoint, Endpoints};
 use super::json;
 use super::multipart::Multipart;
 use super::rate_limit::Limiter;
@@ -84,9 +85,9 @@ struct Inner {
     instance: String,
     token: Secret,
     transport: Transport,
-    /// Each method's URL built so far (at most one per method name in hookbot's code), so
-    /// that a call clones it instead of encoding its path again.
-    method_urls: RwLock<Vec<(&'static str, Url)>>,
+    /// Each method's endpoint built so far, so that a call shares it instead of encoding and
+    /// parsing its URL again.
+    endpoints: Endpoints,
 }
 
 /// Builds a [`GreenApi`] client; finish with [`build`](GreenApiBuilder::build).
@@ -136,7 +137,7 @@ impl GreenApi {
         let mut url = self.url("getContacts");
         url.query_pairs_mut()
             .append_pair("count", &count.to_string());
-        self.get_contacts(url).await
+        self.get_contacts(url.into()).await
     }
 
     /// receiveNotification: the head of the instance's notification queue, waiting up to
@@ -159,7 +160,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            url,
+            endpoint: url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.receive_notification,
             idempotency: Idempotency::Repeatable,
@@ -187,7 +188,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::DELETE,
-            url,
+            endpoint: url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.delete_notification,
             idempotency: Idempotency::Repeatable,
@@ -211,7 +212,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            url: self.url(METHOD),
+            endpoint: self.endpoint(METHOD),
             body: None,
             limiter: &self.inner.transport.limiters.settings,
             idempotency: Idempotency::Repeatable,
@@ -246,21 +247,13 @@ impl GreenApi {
 
     /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`, built once per method and kept: for
     /// the methods hookbot's code names.
+    fn endpoint(&self, method: &'static str) -> Endpoint {
+        self.inner.endpoints.get(method, || self.url_of(method))
+    }
+
+    /// A copy of `method`'s URL, to add a query or a path segment to.
     fn url(&self, method: &'static str) -> Url {
-        let built = |urls: &[(&'static str, Url)]| {
-            let url = urls.iter().find(|(name, _)| *name == method);
-            url.map(|(_, url)| url.clone())
-        };
-        let urls = &self.inner.method_urls;
-        if let Some(url) = built(&urls.read().unwrap_or_else(PoisonError::into_inner)) {
-            return url;
-        }
-        let mut urls = urls.write().unwrap_or_else(PoisonError::into_inner);
-        built(&urls).unwrap_or_else(|| {
-            let url = self.url_of(method);
-            urls.push((method, url.clone()));
-            url
-        })
+        self.endpoint(method).url().clone()
     }
 
     /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`, built now: for any method name.
@@ -401,7 +394,7 @@ impl GreenApi {
         Ok(Call {
             name: method,
             method: Method::POST,
-            url: self.url(method),
+            endpoint: self.endpoint(method),
             body: Some(body.into()),
             limiter,
             idempotency,
@@ -422,7 +415,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            url,
+            endpoint: url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.sent_messages,
             idempotency: Idempotency::Repeatable,
@@ -431,12 +424,12 @@ impl GreenApi {
         self.inner.transport.decode(METHOD, &answer)
     }
 
-    async fn get_contacts(&self, url: Url) -> Result<Vec<Contact>> {
+    async fn get_contacts(&self, endpoint: Endpoint) -> Result<Vec<Contact>> {
         let limiter = &self.inner.transport.limiters.contacts;
         let call = Call {
             name: "getContacts",
             method: Method::GET,
-            url,
+            endpoint,
             body: None,
             limiter,
             idempotency: Idempotency::Repeatable,
@@ -499,7 +492,7 @@ impl GreenApiBuilder {
             (self.platform.gateway_kind(), &self.instance),
             HeaderMap::new(),
             vec![self.token.clone()],
-        )?;
+        );
         let media_instance_url = instance_url(self.platform, &media_url, &self.instance);
         let instance_url = instance_url(self.platform, &api_url, &self.instance);
         let inner = Inner {
@@ -510,7 +503,7 @@ impl GreenApiBuilder {
             instance: self.instance,
             token: self.token,
             transport,
-            method_urls: RwLock::default(),
+            endpoints: Endpoints::default(),
         };
         Ok(GreenApi {
             inner: Arc::new(inner),
@@ -699,7 +692,7 @@ impl Gateway for GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::POST,
-            url,
+            endpoint: url.into(),
             body: Some(Body::Multipart(Multipart::new(
                 fields,
                 "file",
@@ -915,13 +908,13 @@ impl Gateway for GreenApi {
         let call = match body {
             Some(body) => {
                 let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
-                call.url = self.url_of(method);
+                call.endpoint = self.url_of(method).into();
                 call
             }
             None => Call {
                 name: "call_method",
                 method: Method::GET,
-                url: self.url_of(method),
+                endpoint: self.url_of(method).into(),
                 body: None,
                 limiter,
                 idempotency: Idempotency::Send,
@@ -932,7 +925,7 @@ impl Gateway for GreenApi {
     }
 
     async fn contacts(&self) -> Result<Vec<Contact>> {
-        self.get_contacts(self.url("getContacts")).await
+        self.get_contacts(self.endpoint("getContacts")).await
     }
 
     async fn contact_info(&self, chat: &ChatId) -> Result<ContactInfo> {
@@ -957,7 +950,7 @@ impl Gateway for GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            url: self.url(METHOD),
+            endpoint: self.endpoint(METHOD),
             body: None,
             limiter: &self.inner.transport.limiters.instance_state,
             idempotency: Idempotency::Repeatable,
@@ -1262,11 +1255,11 @@ fn contact_from_fields(entry: EntryFields<'_>) -> Option<Contact> {
     let chat_id = ChatId::from(entry.chat_id.or(entry.id)?);
     let kind = contact_kind(entry.kind.as_deref(), &chat_id);
     let mut contact = Contact::new(chat_id, kind);
-    contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id);
+    contact.phone = phone_of(entry.phone_number.as_ref(), &contact.chat_id).map(Into::into);
     contact.phone_hidden = !kind.is_group() && is_hidden(entry.phone_number.as_ref());
-    contact.username = username(entry.username.as_ref());
-    contact.name = entry.name.unwrap_or_default();
-    contact.contact_name = entry.contact_name.unwrap_or_default();
+    contact.username = username(entry.username.as_ref()).map(Into::into);
+    contact.name = entry.name.unwrap_or_default().into();
+    contact.contact_name = entry.contact_name.unwrap_or_default().into();
     Some(contact)
 }
 

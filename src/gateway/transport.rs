@@ -2,7 +2,7 @@
 //! a send whose answer was lost, the gateway's records before any retry.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -12,8 +12,8 @@ use reqwest::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{Method, StatusCode};
-use url::Url;
 
+use super::endpoint::Endpoint;
 use super::http::{Direct, Exchanged, Unanswered};
 use super::multipart::Multipart;
 use super::rate_limit::{Limiter, Limiters};
@@ -48,7 +48,7 @@ pub(crate) struct Call<'a> {
     /// The gateway's method name, for logs (`sendContact`, `send-text`).
     pub(crate) name: &'static str,
     pub(crate) method: Method,
-    pub(crate) url: Url,
+    pub(crate) endpoint: Endpoint,
     /// The body, already checked against the gateway's size limit; shared by the attempts,
     /// not copied for each.
     pub(crate) body: Option<Body>,
@@ -119,10 +119,7 @@ pub(crate) enum Answer<Id> {
 /// An HTTP client with one instance's rate limits, retry policy and secrets.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
-    /// hookbot's own client, for every call but uploads; `None` when the user gave a reqwest
-    /// client or the environment names a proxy (then everything goes through `http`).
-    direct: Option<Direct>,
+    clients: Clients,
     timeout: Duration,
     retry: RetryPolicy,
     headers: HeaderMap,
@@ -186,22 +183,17 @@ impl Transport {
         (gateway, instance): (GatewayKind, &str),
         headers: HeaderMap,
         secrets: Vec<Secret>,
-    ) -> Result<Self> {
+    ) -> Self {
         let limiters = limiters(&settings, gateway, instance);
-        let (http, direct) = match settings.http {
-            Some(http) => (http, settings.direct),
-            None => (http_client()?, Direct::unless_proxied()),
-        };
-        Ok(Self {
-            http,
-            direct,
+        Self {
+            clients: settings.http.unwrap_or_else(Clients::own),
             timeout: settings.timeout,
             retry: settings.retry,
             headers,
             secrets,
             limiters,
             counted: CallLabels::new(gateway, instance),
-        })
+        }
     }
 
     /// Sends `call` until it succeeds, fails for good, or the retry policy gives up; returns
@@ -298,7 +290,7 @@ impl Transport {
         timeout: Duration,
         map_error: ErrorMapper,
     ) -> Result<Bytes, Failure> {
-        let exchanged = match (&self.direct, &call.body) {
+        let exchanged = match (self.clients.direct(), &call.body) {
             (Some(direct), None | Some(Body::Json(_))) => {
                 let request = self.direct_request(call)?;
                 direct.exchange(request, timeout).await
@@ -352,9 +344,9 @@ impl Transport {
         let is_json = json.is_some();
         let mut request = hyper::Request::new(Full::new(json.unwrap_or_default()));
         *request.method_mut() = call.method.clone();
-        *request.uri_mut() = call.url.as_str().parse().map_err(|error| Failure {
+        *request.uri_mut() = call.endpoint.uri().cloned().map_err(|error| Failure {
             error: Error::Transport {
-                source: Arc::new(error),
+                source: error.clone(),
             },
             retry_after: None,
             reach: Reach::Refused,
@@ -378,9 +370,13 @@ impl Transport {
         call: &Call<'_>,
         timeout: Duration,
     ) -> Result<reqwest::RequestBuilder, Failure> {
-        let mut request = self
-            .http
-            .request(call.method.clone(), call.url.clone())
+        let http = self.clients.reqwest().map_err(|error| Failure {
+            error,
+            retry_after: None,
+            reach: Reach::Refused,
+        })?;
+        let mut request = http
+            .request(call.method.clone(), call.endpoint.url().clone())
             .timeout(timeout);
         if !self.headers.is_empty() {
             request = request.headers(self.headers.clone());
@@ -455,6 +451,56 @@ impl Transport {
         self.secrets
             .iter()
             .fold(body.trim().to_owned(), |text, secret| secret.redact(&text))
+    }
+}
+
+/// The HTTP clients of a gateway client; clones share them (and their connection pools).
+#[derive(Debug, Clone)]
+pub(crate) enum Clients {
+    /// A reqwest client the user gave, for every call.
+    Given(reqwest::Client),
+    /// hookbot's own.
+    Own(Arc<Own>),
+}
+
+/// hookbot's own clients: `direct` for JSON and body-less calls (none when the environment
+/// names a proxy), and for the other calls (uploads, every call through a proxy) reqwest's
+/// [`http_client`], built at the first such call: a bot that never makes one never builds it.
+#[derive(Debug)]
+pub(crate) struct Own {
+    direct: Option<Direct>,
+    reqwest: OnceLock<reqwest::Client>,
+}
+
+impl Clients {
+    /// hookbot's own clients, reqwest's not built yet.
+    pub(crate) fn own() -> Self {
+        Clients::Own(Arc::new(Own {
+            direct: Direct::unless_proxied(),
+            reqwest: OnceLock::new(),
+        }))
+    }
+
+    /// hookbot's own client, when the call can go through it.
+    fn direct(&self) -> Option<&Direct> {
+        match self {
+            Clients::Given(_) => None,
+            Clients::Own(own) => own.direct.as_ref(),
+        }
+    }
+
+    /// The reqwest client, built now if it is hookbot's and was not yet.
+    fn reqwest(&self) -> Result<&reqwest::Client> {
+        match self {
+            Clients::Given(http) => Ok(http),
+            Clients::Own(own) => {
+                if let Some(http) = own.reqwest.get() {
+                    return Ok(http);
+                }
+                let built = http_client()?;
+                Ok(own.reqwest.get_or_init(|| built))
+            }
+        }
     }
 }
 
@@ -650,6 +696,27 @@ mod tests {
             let status = StatusCode::from_u16(open).unwrap();
             assert_eq!(Reach::of_status(status), Reach::Unknown, "{open}");
         }
+    }
+
+    #[test]
+    fn hookbot_s_reqwest_client_is_built_at_its_first_use_and_shared_by_clones() {
+        let own = Clients::own();
+        let Clients::Own(shared) = &own else {
+            panic!("hookbot's own clients are not Own");
+        };
+        assert!(
+            shared.reqwest.get().is_none(),
+            "built before any call needed it"
+        );
+        let clone = own.clone();
+        let first: *const reqwest::Client = own.reqwest().unwrap();
+        assert!(shared.reqwest.get().is_some());
+        assert!(std::ptr::eq(first, clone.reqwest().unwrap()));
+        assert!(std::ptr::eq(first, own.reqwest().unwrap()));
+
+        let given = Clients::Given(http_client().unwrap());
+        assert!(given.direct().is_none());
+        assert!(given.reqwest().is_ok());
     }
 
     #[tokio::test]

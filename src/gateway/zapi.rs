@@ -20,6 +20,7 @@ use url::Url;
 
 use base64::Engine;
 
+use super::endpoint::{Endpoint, Endpoints};
 use super::green_api::rules::whatsapp_phone;
 use super::green_api::upload_size;
 use super::rate_limit::Limiter;
@@ -89,6 +90,9 @@ struct Inner {
     instance: String,
     token: Secret,
     transport: Transport,
+    /// Each method's endpoint built so far, so that a call shares it instead of encoding and
+    /// parsing its URL again.
+    endpoints: Endpoints,
 }
 
 /// Builds a [`ZApi`] client; finish with [`build`](ZApiBuilder::build).
@@ -131,6 +135,11 @@ impl ZApi {
         url
     }
 
+    /// `{base_url}/instances/{id}/token/{token}/{method}`, built once per method and kept.
+    fn endpoint(&self, method: &'static str) -> Endpoint {
+        self.inner.endpoints.get(method, || self.url(&[method]))
+    }
+
     /// A delay option in whole seconds, checked.
     fn seconds(
         field: &'static str,
@@ -165,7 +174,7 @@ impl ZApi {
         let call = Call {
             name: method,
             method: Method::POST,
-            url: self.url(&[method]),
+            endpoint: self.endpoint(method),
             body: Some(body.into()),
             limiter,
             idempotency: Idempotency::Send,
@@ -194,7 +203,7 @@ impl ZApi {
         Call {
             name: method,
             method: Method::POST,
-            url: self.url(&[method]),
+            endpoint: self.endpoint(method),
             body: Some(
                 serde_json::to_vec(body)
                     .expect("request bodies are plain structs that always serialise")
@@ -222,7 +231,7 @@ impl ZApi {
         let call = Call {
             name: METHOD,
             method: Method::POST,
-            url,
+            endpoint: url.into(),
             body: Some(body.into()),
             limiter,
             idempotency: Idempotency::Send,
@@ -291,7 +300,7 @@ impl ZApi {
         let call = Call {
             name,
             method: Method::GET,
-            url,
+            endpoint: url.into(),
             body: None,
             limiter,
             idempotency: Idempotency::Repeatable,
@@ -306,7 +315,7 @@ impl ZApi {
         let call = Call {
             name: method,
             method: Method::PUT,
-            url: self.url(&[method]),
+            endpoint: self.endpoint(method),
             body: Some(body.into()),
             limiter: &self.inner.transport.limiters.settings,
             idempotency: Idempotency::Repeatable,
@@ -392,12 +401,13 @@ impl ZApiBuilder {
             (GatewayKind::ZApi, &self.instance),
             headers,
             secrets,
-        )?;
+        );
         let inner = Inner {
             base_url,
             instance: self.instance,
             token: self.token,
             transport,
+            endpoints: Endpoints::default(),
         };
         Ok(ZApi {
             inner: Arc::new(inner),
@@ -485,7 +495,7 @@ impl Gateway for ZApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            url: self.url(&[METHOD]),
+            endpoint: self.endpoint(METHOD),
             body: None,
             limiter: &self.inner.transport.limiters.instance_state,
             idempotency: Idempotency::Repeatable,
@@ -738,7 +748,7 @@ impl Gateway for ZApi {
             } else {
                 Method::GET
             },
-            url,
+            endpoint: url.into(),
             body: body.map(|body| {
                 serde_json::to_vec(body)
                     .expect("a JSON value always serialises")
@@ -882,9 +892,9 @@ fn contact_from_answer(entry: EntryFields) -> Option<Contact> {
         ContactKind::User
     };
     let mut contact = Contact::new(chat_id, kind);
-    contact.phone = is_digits(contact.chat_id.as_str()).then(|| contact.chat_id.to_string());
-    contact.name = entry.notify.or(entry.vname).unwrap_or_default();
-    contact.contact_name = entry.name.or(entry.short).unwrap_or_default();
+    contact.phone = is_digits(contact.chat_id.as_str()).then(|| contact.chat_id.as_str().into());
+    contact.name = entry.notify.or(entry.vname).unwrap_or_default().into();
+    contact.contact_name = entry.name.or(entry.short).unwrap_or_default().into();
     Some(contact)
 }
 

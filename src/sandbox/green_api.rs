@@ -427,11 +427,9 @@ async fn contact_info(shared: &Shared, body: Body) -> Response {
         Err(refusal) => return refuse(shared, METHOD, rules::named_chat(&body), refusal),
     };
     let known = shared.contact(chat.as_str());
-    let name = known
-        .map(|contact| contact.name.as_str())
-        .unwrap_or_default();
+    let name = known.map(|contact| &*contact.name).unwrap_or_default();
     let contact_name = known
-        .map(|contact| contact.contact_name.as_str())
+        .map(|contact| &*contact.contact_name)
         .unwrap_or_default();
     let info = match shared.platform {
         Platform::WhatsApp => json!({

@@ -227,7 +227,7 @@ fn names(shared: &Shared, chat: &ChatId) -> (String, String) {
     shared
         .contact(chat.as_str())
         .map_or_else(Default::default, |contact| {
-            (contact.name.clone(), contact.contact_name.clone())
+            (contact.name.to_string(), contact.contact_name.to_string())
         })
 }
 

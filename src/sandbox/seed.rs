@@ -88,12 +88,12 @@ pub fn seed_contacts_for(platform: Platform) -> Vec<Contact> {
                     }
                 };
                 let mut contact = Contact::new(chat_id, ContactKind::User);
-                contact.name = name.to_owned();
-                contact.contact_name = contact_name.to_owned();
-                contact.phone = phone.map(str::to_owned);
+                contact.name = name.into();
+                contact.contact_name = contact_name.into();
+                contact.phone = phone.map(Into::into);
                 contact.phone_hidden = contact.phone.is_none();
                 if platform == Platform::Telegram && !username.is_empty() {
-                    contact.username = Some(username.to_owned());
+                    contact.username = Some(username.into());
                 }
                 contact
             },
@@ -102,8 +102,8 @@ pub fn seed_contacts_for(platform: Platform) -> Vec<Contact> {
     if platform == Platform::Telegram {
         let (bot_id, bot_name, bot_username) = BOT;
         let mut bot = Contact::new(bot_id, ContactKind::Bot);
-        bot.name = bot_name.to_owned();
-        bot.username = Some(bot_username.to_owned());
+        bot.name = bot_name.into();
+        bot.username = Some(bot_username.into());
         bot.phone_hidden = true;
         contacts.push(bot);
     }
@@ -114,7 +114,7 @@ pub fn seed_contacts_for(platform: Platform) -> Vec<Contact> {
         Platform::Telegram => (telegram_group, ContactKind::Supergroup),
     };
     let mut group = Contact::new(group_id, group_kind);
-    group.name = group_name.to_owned();
+    group.name = group_name.into();
     contacts.push(group);
     contacts
 }

@@ -140,10 +140,7 @@ mod tests {
         }
         let parsed = direct(FIXTURES[0]);
         assert_eq!(parsed.len(), 3);
-        assert_eq!(
-            (parsed[1].name.as_str(), parsed[1].contact_name.as_str()),
-            ("Loja", "")
-        );
+        assert_eq!((&*parsed[1].name, &*parsed[1].contact_name), ("Loja", ""));
     }
 
     #[test]
