@@ -52,6 +52,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod checkpointer;
 mod claims;
 mod conversations;
 mod directory;
