@@ -32,9 +32,9 @@ const STATEMENT_CACHE: usize = 64;
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// Pages the write-ahead log grows to before a commit copies them into the database (a
-/// checkpoint, with its two fsyncs): 16 MiB of 4 KiB pages, four times SQLite's default. An
-/// entry is mostly deleted before its pages are copied, and a page written by many batches is
-/// copied once per checkpoint, so fewer checkpoints copy less per notification.
+/// checkpoint, with its two fsyncs) on the writer's thread: 16 MiB of 4 KiB pages, a bound
+/// for when the checkpointer (`checkpointer.rs`), which keeps the log well below it, falls
+/// behind.
 const AUTOCHECKPOINT_PAGES: i64 = 4096;
 
 /// How many of `quick_check`'s findings a corrupt store's error quotes.
