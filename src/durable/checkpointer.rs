@@ -28,6 +28,11 @@ const PAUSE: Duration = Duration::from_millis(10);
 /// half the writer's own automatic checkpoint, so that the writer's rarely runs.
 const RESTART_FRAMES: i64 = 2048;
 
+/// How long the checkpointer waits for a lock: a `RESTART` holds the writer while it waits
+/// for the writer's transaction and then for other connections' readers (a `sqlite3` shell),
+/// so it gives up soon, and the next round tries again.
+const PATIENCE: Duration = Duration::from_millis(10);
+
 /// What the writer and the checkpointer share.
 #[derive(Debug, Default)]
 struct Shared {
@@ -115,7 +120,7 @@ fn connect(path: &Path, durability: Durability) -> rusqlite::Result<Connection> 
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    schema::set_busy_handler(&mut connection)?;
+    schema::set_busy_handler(&mut connection, Some(PATIENCE))?;
     connection.pragma_update(None, "synchronous", schema::synchronous(durability))?;
     Ok(connection)
 }

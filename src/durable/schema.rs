@@ -117,7 +117,7 @@ impl Database {
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Database, StoreError> {
     let fail = |error| classify(path, error);
     let mut connection = Connection::open_with_flags(path, OpenFlags::default()).map_err(fail)?;
-    set_busy_handler(&mut connection).map_err(fail)?;
+    set_busy_handler(&mut connection, None).map_err(fail)?;
     let database = Database {
         connection,
         path: path.to_owned(),
@@ -232,11 +232,14 @@ impl Database {
 }
 
 /// Makes a statement of `connection` wait for another connection's lock, trying again every
-/// [`BUSY_PAUSE`] for [`BUSY_TIMEOUT`] at least.
-pub(super) fn set_busy_handler(connection: &mut Connection) -> rusqlite::Result<()> {
-    const TRIES: u128 = BUSY_TIMEOUT.as_micros() / BUSY_PAUSE.as_micros();
-    connection.busy_handler(Some(|tries: i32| {
-        if u128::try_from(tries).unwrap_or(0) >= TRIES {
+/// [`BUSY_PAUSE`] for `patience` at least ([`BUSY_TIMEOUT`] when `None`).
+pub(super) fn set_busy_handler(
+    connection: &mut Connection,
+    patience: Option<Duration>,
+) -> rusqlite::Result<()> {
+    let tries = patience.unwrap_or(BUSY_TIMEOUT).as_micros() / BUSY_PAUSE.as_micros();
+    connection.busy_handler(Some(move |tried: i32| {
+        if u128::try_from(tried).unwrap_or(0) >= tries {
             return false;
         }
         std::thread::sleep(BUSY_PAUSE);
