@@ -73,11 +73,17 @@ impl dyn Backlog {
         let counted = EventSeries::of(&event);
         counted.received();
         let kept = self.keep(event).await;
-        match kept {
-            Ok(Accepted::Queued) => counted.acknowledged(),
-            Ok(Accepted::Duplicate) => counted.duplicate(),
-            Err(_) => {}
-        }
+        count(counted, &kept);
         kept
+    }
+}
+
+/// Counts on `counted` what became of a kept event: [`accept`](dyn Backlog::accept)'s count,
+/// also taken by a backlog that [finishes a dropped keep](Backlog::finishes_dropped_keeps).
+fn count(counted: &EventSeries, kept: &Result<Accepted, Refused>) {
+    match kept {
+        Ok(Accepted::Queued) => counted.acknowledged(),
+        Ok(Accepted::Duplicate) => counted.duplicate(),
+        Err(_) => {}
     }
 }

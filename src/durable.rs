@@ -42,8 +42,9 @@
 //! [`Durability::Process`] is `synchronous=NORMAL`, not `OFF`: both keep every commit across a
 //! killed process (the log's pages are in the operating system's hands when a commit returns),
 //! but `OFF` also drops the fsyncs at checkpoints, after which a power loss may leave a corrupt
-//! file (which the store refuses at start) rather than lose only the last commits. The log is
-//! checkpointed every 16 MiB, so those fsyncs are rare.
+//! file (which the store refuses at start) rather than lose only the last commits. Those fsyncs
+//! are a checkpointer thread's, which copies the log into the database every 10 ms while
+//! commits come, so that the writer does not wait for them.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,
 //! which a running store holds with an OS file lock. The lock file, rather than SQLite's
@@ -52,6 +53,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod checkpointer;
 mod claims;
 mod conversations;
 mod directory;

@@ -20,6 +20,7 @@ use crate::dedupe::DedupeKey;
 use crate::dispatch::{Dispatcher, Done, DrainReport, EventIdentity, Rejected};
 use crate::durable::{Appended, Committing, DurableStore, Seq};
 use crate::event::Event;
+use crate::metrics::EventSeries;
 
 /// Unfinished entries read at once when recovering.
 const RECOVERY_PAGE: usize = 1000;
@@ -148,7 +149,8 @@ fn done(store: &DurableStore, seq: Seq) -> Done {
 }
 
 /// An append handed to the store's writer, with what queues its event once it is committed.
-/// Dropped before that (the request was dropped), it leaves the rest to a task of its own: the
+/// Dropped before that (the request was dropped), it leaves the rest to a task of its own,
+/// which also counts the event on `GET /metrics` as the request would have: the
 /// writer commits the append regardless, and a committed entry must reach the dispatcher (or
 /// be withdrawn), or its claim would turn the gateway's redeliveries away while the event
 /// waits for the next start.
@@ -187,9 +189,11 @@ impl Drop for Handed {
             );
             return;
         };
+        // Counted as the request would have counted it: the event is kept all the same.
+        let counted = EventSeries::of(&parts.event);
         runtime.spawn(async move {
             let appended = (&mut parts.committing).await;
-            let _ = parts.queue(appended).await;
+            super::count(counted, &parts.queue(appended).await);
         });
     }
 }
@@ -307,6 +311,62 @@ mod tests {
         assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
         assert_eq!(backlog.shutdown().await, DrainReport::default());
         assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+    }
+
+    /// `hookbot_events_acknowledged_total` of `instance`'s text messages, as `GET /metrics`
+    /// shows it.
+    fn acknowledged(instance: &str) -> f64 {
+        let label = format!("instance_id=\"{instance}\"");
+        crate::metrics::render()
+            .expect("hookbot's recorder")
+            .lines()
+            .find(|line| {
+                line.starts_with(crate::metrics::EVENTS_ACKNOWLEDGED) && line.contains(&label)
+            })
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[tokio::test]
+    async fn a_keep_dropped_once_its_append_was_handed_over_is_counted_as_acknowledged() {
+        const INSTANCE: &str = "durable-dropped-keep";
+        crate::metrics::label_instance(INSTANCE);
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let record = Record::default();
+        let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
+        let backlog: Box<dyn Backlog> = Box::new(DurableBacklog::new(store, dispatcher));
+        backlog.start().await.unwrap();
+
+        // Accepted as an intake accepts, by requests of which the last goes away while its
+        // append is being committed.
+        let mut sent = 0;
+        loop {
+            let mut event = text(ANNA, &format!("M{sent}"), "hi");
+            event.instance = INSTANCE.into();
+            sent += 1;
+            let mut accept = std::pin::pin!(backlog.accept(event));
+            match accept
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+            {
+                Poll::Pending => break,
+                Poll::Ready(kept) => assert_eq!(kept, Ok(Accepted::Queued)),
+            }
+        }
+
+        // Counted once its task queued it, which may be after its handler ran.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while acknowledged(INSTANCE) < sent as f64 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the dropped request's event was never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(acknowledged(INSTANCE), sent as f64);
+        assert_eq!(backlog.shutdown().await, DrainReport::default());
+        assert_eq!(record.0.lock().unwrap().len(), sent, "each handled once");
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! deletions free given back to the file system.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -16,9 +17,13 @@ pub(super) const SCHEMA_VERSION: i64 = 2;
 /// SQLite's `application_id` of a hookbot store: "hkbt".
 const APPLICATION_ID: i64 = 0x686b_6274;
 
-/// How long a statement waits for a lock that another connection (a `sqlite3` shell reading
-/// the file) holds before it fails.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a statement waits for a lock that another connection (the checkpointer restarting
+/// the log, a `sqlite3` shell reading the file) holds before it fails, at least.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a statement sleeps between its tries for a lock: SQLite's own busy timeout sleeps
+/// 1, 2, 5, 10 … ms, long against the checkpointer's hold of a millisecond or so.
+const BUSY_PAUSE: Duration = Duration::from_micros(100);
 
 /// Prepared statements kept for reuse: more than the store has.
 const STATEMENT_CACHE: usize = 64;
@@ -27,9 +32,9 @@ const STATEMENT_CACHE: usize = 64;
 const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 
 /// Pages the write-ahead log grows to before a commit copies them into the database (a
-/// checkpoint, with its two fsyncs): 16 MiB of 4 KiB pages, four times SQLite's default. An
-/// entry is mostly deleted before its pages are copied, and a page written by many batches is
-/// copied once per checkpoint, so fewer checkpoints copy less per notification.
+/// checkpoint, with its two fsyncs) on the writer's thread: 16 MiB of 4 KiB pages, a bound
+/// for when the checkpointer (`checkpointer.rs`), which keeps the log well below it, falls
+/// behind.
 const AUTOCHECKPOINT_PAGES: i64 = 4096;
 
 /// How many of `quick_check`'s findings a corrupt store's error quotes.
@@ -111,7 +116,8 @@ impl Database {
 /// [`StoreError::Database`], each naming `path`.
 pub(super) fn open(path: &Path, durability: Durability) -> Result<Database, StoreError> {
     let fail = |error| classify(path, error);
-    let connection = Connection::open_with_flags(path, OpenFlags::default()).map_err(fail)?;
+    let mut connection = Connection::open_with_flags(path, OpenFlags::default()).map_err(fail)?;
+    set_busy_handler(&mut connection, None).map_err(fail)?;
     let database = Database {
         connection,
         path: path.to_owned(),
@@ -125,7 +131,6 @@ impl Database {
     /// connection up. The outer error is SQLite's, the inner one a finding about the file.
     fn prepare(&self, durability: Durability) -> rusqlite::Result<Result<(), StoreError>> {
         let connection = &self.connection;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
         let application: i64 =
@@ -158,11 +163,7 @@ impl Database {
                 reason: format!("SQLite cannot keep a write-ahead log here (journal mode {mode})"),
             }));
         }
-        let synchronous = match durability {
-            Durability::Process => "NORMAL",
-            Durability::PowerLoss => "FULL",
-        };
-        connection.pragma_update(None, "synchronous", synchronous)?;
+        connection.pragma_update(None, "synchronous", synchronous(durability))?;
         connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         connection.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         if connection.is_readonly(rusqlite::MAIN_DB)? {
@@ -227,6 +228,30 @@ impl Database {
             path: self.path.clone(),
             reason: findings.join("; "),
         })
+    }
+}
+
+/// Makes a statement of `connection` wait for another connection's lock, trying again every
+/// [`BUSY_PAUSE`] for `patience` at least ([`BUSY_TIMEOUT`] when `None`).
+pub(super) fn set_busy_handler(
+    connection: &mut Connection,
+    patience: Option<Duration>,
+) -> rusqlite::Result<()> {
+    let tries = patience.unwrap_or(BUSY_TIMEOUT).as_micros() / BUSY_PAUSE.as_micros();
+    connection.busy_handler(Some(move |tried: i32| {
+        if u128::try_from(tried).unwrap_or(0) >= tries {
+            return false;
+        }
+        std::thread::sleep(BUSY_PAUSE);
+        true
+    }))
+}
+
+/// The `synchronous` setting of `durability`.
+pub(super) fn synchronous(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Process => "NORMAL",
+        Durability::PowerLoss => "FULL",
     }
 }
 

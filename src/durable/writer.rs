@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpointer::Checkpointer;
 use super::claims::Claims;
 use super::directory::Held;
 use super::entries::{self, Append, Seq};
@@ -226,6 +227,8 @@ struct Writer {
     timer: tokio::runtime::Runtime,
     /// When to tidy up next.
     next_tidy: Instant,
+    /// Copies the log into the database, off this thread.
+    checkpointer: Checkpointer,
     /// Held until the connection is closed.
     held: Held,
 }
@@ -252,6 +255,7 @@ pub(super) fn spawn(
         conversations = counts.conversations,
         "the store is open"
     );
+    let checkpointer = Checkpointer::spawn(&database, settings.durability)?;
     let path = database.path.clone();
     let failed = |error: std::io::Error| StoreError::Database {
         path: path.clone(),
@@ -277,6 +281,7 @@ pub(super) fn spawn(
         finish_by: None,
         timer,
         next_tidy: Instant::now(),
+        checkpointer,
         held,
     };
     let thread = std::thread::Builder::new()
@@ -371,6 +376,7 @@ impl Writer {
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
+                self.checkpointer.committed();
                 self.claims.commit();
                 self.finish_by = None;
                 finished.clear();
@@ -443,21 +449,26 @@ impl Writer {
         Ok(more || reclaim)
     }
 
-    /// Deletes the last finished entries, checkpoints the log into the database, and closes
-    /// the database, then releases the directory.
+    /// Deletes the last finished entries, stops the checkpointer, checkpoints the log into the
+    /// database, and closes the database, then releases the directory.
     fn close(mut self) {
         if !self.finished.is_empty() {
             self.commit_batch(&mut Vec::new());
         }
-        if let Err(error) = self
-            .connection
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        {
-            tracing::warn!(error = %schema::classify(&self.path, error), "the store's log was not checkpointed at close; it is replayed at the next open");
+        let Writer {
+            connection,
+            path,
+            checkpointer,
+            held,
+            ..
+        } = self;
+        drop(checkpointer);
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::warn!(error = %schema::classify(&path, error), "the store's log was not checkpointed at close; it is replayed at the next open");
         }
-        if let Err((_, error)) = self.connection.close() {
-            tracing::warn!(error = %schema::classify(&self.path, error), "the store's database did not close cleanly");
+        if let Err((_, error)) = connection.close() {
+            tracing::warn!(error = %schema::classify(&path, error), "the store's database did not close cleanly");
         }
-        drop(self.held);
+        drop(held);
     }
 }
