@@ -23,16 +23,18 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tokio::sync::Notify;
+use tokio::time::error::Elapsed;
 use tracing::Instrument;
 
 use crate::error::BoxError;
@@ -514,23 +516,52 @@ impl Shared {
             if let Some(done) = job.done {
                 done();
             }
-            turn = match self.finish_one(key, job.size) {
+            turn = match self.next_turn(key, job.size).await {
                 Some(next) => next,
-                None => match self.next_turn().await {
-                    Some(next) => next,
-                    None => return,
-                },
+                None => return,
             };
             // Handlers that never wait would keep this worker's thread from other tasks.
             tokio::task::consume_budget().await;
         }
     }
 
+    /// Counts one event of `key`'s chat, `size` bytes, done, and takes the next turn, waiting
+    /// for one if none has come; `None` once the dispatcher is gone and no turn is left. The
+    /// count and the first look for a turn share one lock.
+    async fn next_turn(&self, key: QueueKey, size: usize) -> Option<(QueueKey, Job)> {
+        let bell = self.bell.notified();
+        tokio::pin!(bell);
+        let mut finished = Some((key, size));
+        loop {
+            {
+                let mut queues = self.lock();
+                let turn = match finished.take() {
+                    Some((key, size)) => self.finish_one(&mut queues, key, size),
+                    None => queues.turns.pop_front(),
+                };
+                if turn.is_some() {
+                    return turn;
+                }
+                if queues.abandoned {
+                    return None;
+                }
+                bell.as_mut().enable();
+                queues.waiting += 1;
+            }
+            bell.as_mut().await;
+            bell.set(self.bell.notified());
+        }
+    }
+
     /// Counts one event of `key`'s chat, `size` bytes, done and takes the next turn: the
     /// chat's next event goes behind the chats waiting for their turn, and a chat left with
     /// none is retired.
-    fn finish_one(&self, key: QueueKey, size: usize) -> Option<(QueueKey, Job)> {
-        let mut queues = self.lock();
+    fn finish_one(
+        &self,
+        queues: &mut Queues,
+        key: QueueKey,
+        size: usize,
+    ) -> Option<(QueueKey, Job)> {
         queues.pending -= 1;
         queues.pending_bytes -= size;
         if queues.pending == 0 {
@@ -556,26 +587,6 @@ impl Shared {
         }
     }
 
-    /// Waits for a chat's turn; `None` once the dispatcher is gone and no turn is left.
-    async fn next_turn(&self) -> Option<(QueueKey, Job)> {
-        loop {
-            let bell = self.bell.notified();
-            tokio::pin!(bell);
-            {
-                let mut queues = self.lock();
-                if let Some(turn) = queues.turns.pop_front() {
-                    return Some(turn);
-                }
-                if queues.abandoned {
-                    return None;
-                }
-                bell.as_mut().enable();
-                queues.waiting += 1;
-            }
-            bell.await;
-        }
-    }
-
     /// Runs the handler on one event inside the event's span, within the handler deadline;
     /// reports an error, a panic or the deadline passed.
     async fn handle(&self, event: Event, counted: &EventSeries) {
@@ -590,12 +601,8 @@ impl Shared {
         );
         let started = Instant::now();
         let deadline = self.settings.handler_timeout;
-        let outcome = tokio::time::timeout(
-            deadline,
-            AssertUnwindSafe(self.handler.handle(event)).catch_unwind(),
-        )
-        .instrument(span.clone())
-        .await;
+        let handling = AssertUnwindSafe(self.handler.handle(event)).catch_unwind();
+        let outcome = within(deadline, handling).instrument(span.clone()).await;
         counted.done(started, matches!(outcome, Ok(Ok(Ok(())))));
         let cause = match outcome {
             Ok(Ok(Ok(()))) => return,
@@ -610,6 +617,17 @@ impl Shared {
                 error: cause,
             });
         }
+    }
+}
+
+/// Runs `future` for at most `deadline`, counted from its first poll. One that is done at that
+/// poll (a handler that does not wait) finishes without a timer: the deadline's timer is made
+/// only for one that has to wait.
+async fn within<F: Future>(deadline: Duration, future: F) -> Result<F::Output, Elapsed> {
+    let mut future = pin!(future);
+    match poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(deadline, future).await,
     }
 }
 
