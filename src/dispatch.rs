@@ -20,8 +20,7 @@
 //! # let _ = settings;
 //! ```
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::hash::{BuildHasher, RandomState};
@@ -33,6 +32,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use hashbrown::{HashTable, hash_table};
 use tokio::sync::Notify;
 use tokio::time::error::Elapsed;
 use tracing::Instrument;
@@ -277,9 +277,14 @@ struct Shared {
 /// its turn or being handled; its queue holds the events behind that one.
 #[derive(Default)]
 struct Queues {
-    by_chat: HashMap<QueueKey, VecDeque<Job>, FoldHashing>,
+    /// Found by the hash of a chat's key: an event's chat by the key's parts in the event, a
+    /// turn's chat by its number.
+    chats: HashTable<ChatQueue>,
+    hashing: FoldHashing,
+    /// The number of the next chat given an entry.
+    next_chat: u64,
     /// Chats whose turn came, in order, each with the event to handle next; taken by workers.
-    turns: VecDeque<(QueueKey, Job)>,
+    turns: VecDeque<Turn>,
     /// Worker tasks running, and how many of them wait for a turn.
     workers: usize,
     waiting: usize,
@@ -349,7 +354,6 @@ struct Job {
 }
 
 /// One ordered queue: per chat of an instance; instance-level events share the instance's.
-#[derive(Clone, PartialEq, Eq, Hash)]
 struct QueueKey {
     gateway: GatewayKind,
     instance: Arc<str>,
@@ -364,6 +368,41 @@ impl QueueKey {
             chat: event.chat().cloned(),
         }
     }
+
+    /// The hash of `event`'s key, from the event's own parts: no key is made (nor its shared
+    /// instance id counted) to find an event's chat.
+    fn hash(hashing: &FoldHashing, event: &Event) -> u64 {
+        let chat = event.chat().map(ChatId::as_str);
+        hashing.hash_one((event.gateway, &*event.instance, chat))
+    }
+
+    /// Whether `event` belongs to this queue.
+    fn holds(&self, event: &Event) -> bool {
+        self.gateway == event.gateway
+            && *self.instance == *event.instance
+            && self.chat.as_ref().map(ChatId::as_str) == event.chat().map(ChatId::as_str)
+    }
+}
+
+/// A chat with an event waiting for its turn or being handled, and the events behind it.
+struct ChatQueue {
+    key: QueueKey,
+    at: ChatAt,
+    waiting: VecDeque<Job>,
+}
+
+/// Where a chat's entry is: its key's hash and its number, unique among the entries made.
+/// Workers find the chat of the event they handled by it.
+#[derive(Clone, Copy)]
+struct ChatAt {
+    hash: u64,
+    number: u64,
+}
+
+/// A chat's turn: the event of it to handle next.
+struct Turn {
+    chat: ChatAt,
+    job: Job,
 }
 
 impl Dispatcher {
@@ -396,7 +435,6 @@ impl Dispatcher {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
         }
-        let key = QueueKey::of(&event);
         let counted = EventSeries::of(&event);
         let size = event.raw.as_str().len();
         let job = Job {
@@ -406,24 +444,39 @@ impl Dispatcher {
             done,
         };
         let settings = &self.shared.settings;
-        let mut queues = self.shared.lock();
+        let mut guard = self.shared.lock();
+        let queues = &mut *guard;
         let over_bytes = queues.pending > 0
             && queues.pending_bytes.saturating_add(size) > settings.capacity_bytes;
         if queues.pending >= settings.capacity || over_bytes {
             return Err(Rejected::Full);
         }
-        match queues.by_chat.entry(key) {
+        let hash = QueueKey::hash(&queues.hashing, &job.event);
+        let found =
+            queues
+                .chats
+                .entry(hash, |chat| chat.key.holds(&job.event), |chat| chat.at.hash);
+        match found {
             // One of the chat's events is being handled or has its turn; these wait behind it.
-            Entry::Occupied(mut waiting) => {
-                if waiting.get().len() + 1 >= settings.chat_capacity {
+            hash_table::Entry::Occupied(mut chat) => {
+                let waiting = &mut chat.get_mut().waiting;
+                if waiting.len() + 1 >= settings.chat_capacity {
                     return Err(Rejected::ChatFull);
                 }
-                waiting.get_mut().push_back(job);
+                waiting.push_back(job);
             }
-            Entry::Vacant(idle) => {
-                let key = idle.key().clone();
-                idle.insert(VecDeque::new());
-                self.shared.give_turn(&mut queues, key, job);
+            hash_table::Entry::Vacant(idle) => {
+                let chat = ChatAt {
+                    hash,
+                    number: queues.next_chat,
+                };
+                idle.insert(ChatQueue {
+                    key: QueueKey::of(&job.event),
+                    at: chat,
+                    waiting: VecDeque::new(),
+                });
+                queues.next_chat += 1;
+                self.shared.give_turn(queues, Turn { chat, job });
             }
         }
         queues.pending += 1;
@@ -456,8 +509,8 @@ impl Dispatcher {
             return DrainReport::default();
         }
         let queues = self.shared.lock();
-        let waiting: Vec<String> = (queues.turns.iter().map(|(_, job)| job))
-            .chain(queues.by_chat.values().flatten())
+        let waiting: Vec<String> = (queues.turns.iter().map(|turn| &turn.job))
+            .chain(queues.chats.iter().flat_map(|chat| &chat.waiting))
             .map(|job| EventIdentity::of(&job.event).to_string())
             .collect();
         tracing::warn!(
@@ -493,30 +546,30 @@ impl Shared {
 
     /// Gives the turn to a chat that had no event waiting: to a waiting worker, else to a new
     /// one while fewer than `max_in_flight` run, else to the first worker done with its event.
-    fn give_turn(self: &Arc<Self>, queues: &mut Queues, key: QueueKey, job: Job) {
+    fn give_turn(self: &Arc<Self>, queues: &mut Queues, turn: Turn) {
         if queues.waiting > 0 {
             queues.waiting -= 1;
-            queues.turns.push_back((key, job));
+            queues.turns.push_back(turn);
             self.bell.notify_one();
         } else if queues.workers < self.settings.max_in_flight {
             queues.workers += 1;
-            tokio::spawn(Arc::clone(self).work((key, job)));
+            tokio::spawn(Arc::clone(self).work(turn));
         } else {
-            queues.turns.push_back((key, job));
+            queues.turns.push_back(turn);
         }
     }
 
     /// A worker: handles the event of the chat whose turn it was given, then of the next chat
     /// whose turn came, until none is left and the dispatcher is gone.
-    async fn work(self: Arc<Self>, mut turn: (QueueKey, Job)) {
+    async fn work(self: Arc<Self>, mut turn: Turn) {
         let _counted = Worker(&self);
         loop {
-            let (key, job) = turn;
+            let Turn { chat, job } = turn;
             self.handle(job.event, job.counted).await;
             if let Some(done) = job.done {
                 done();
             }
-            turn = match self.next_turn(key, job.size).await {
+            turn = match self.next_turn(chat, job.size).await {
                 Some(next) => next,
                 None => return,
             };
@@ -525,18 +578,18 @@ impl Shared {
         }
     }
 
-    /// Counts one event of `key`'s chat, `size` bytes, done, and takes the next turn, waiting
-    /// for one if none has come; `None` once the dispatcher is gone and no turn is left. The
-    /// count and the first look for a turn share one lock.
-    async fn next_turn(&self, key: QueueKey, size: usize) -> Option<(QueueKey, Job)> {
+    /// Counts one event of `chat`, `size` bytes, done, and takes the next turn, waiting for
+    /// one if none has come; `None` once the dispatcher is gone and no turn is left. The count
+    /// and the first look for a turn share one lock.
+    async fn next_turn(&self, chat: ChatAt, size: usize) -> Option<Turn> {
         let bell = self.bell.notified();
         tokio::pin!(bell);
-        let mut finished = Some((key, size));
+        let mut finished = Some((chat, size));
         loop {
             {
                 let mut queues = self.lock();
                 let turn = match finished.take() {
-                    Some((key, size)) => self.finish_one(&mut queues, key, size),
+                    Some((chat, size)) => self.finish_one(&mut queues, chat, size),
                     None => queues.turns.pop_front(),
                 };
                 if turn.is_some() {
@@ -553,29 +606,25 @@ impl Shared {
         }
     }
 
-    /// Counts one event of `key`'s chat, `size` bytes, done and takes the next turn: the
-    /// chat's next event goes behind the chats waiting for their turn, and a chat left with
-    /// none is retired.
-    fn finish_one(
-        &self,
-        queues: &mut Queues,
-        key: QueueKey,
-        size: usize,
-    ) -> Option<(QueueKey, Job)> {
+    /// Counts one event of `chat`, `size` bytes, done and takes the next turn: the chat's next
+    /// event goes behind the chats waiting for their turn, and a chat left with none is
+    /// retired.
+    fn finish_one(&self, queues: &mut Queues, chat: ChatAt, size: usize) -> Option<Turn> {
         queues.pending -= 1;
         queues.pending_bytes -= size;
         if queues.pending == 0 {
             self.drained.notify_waiters();
         }
-        let next = match queues.by_chat.entry(key) {
-            Entry::Occupied(mut chat) => match chat.get_mut().pop_front() {
-                Some(next) => Some((chat.key().clone(), next)),
+        let found = (queues.chats).find_entry(chat.hash, |queue| queue.at.number == chat.number);
+        let next = match found {
+            Ok(mut queue) => match queue.get_mut().waiting.pop_front() {
+                Some(job) => Some(Turn { chat, job }),
                 None => {
-                    chat.remove();
+                    queue.remove();
                     None
                 }
             },
-            Entry::Vacant(_) => None,
+            Err(_) => None,
         };
         match next {
             Some(next) if queues.turns.is_empty() => Some(next),
@@ -590,15 +639,16 @@ impl Shared {
     /// Runs the handler on one event inside the event's span, within the handler deadline;
     /// reports an error, a panic or the deadline passed.
     async fn handle(&self, event: Event, counted: &EventSeries) {
-        let identity = EventIdentity::of(&event);
         let span = tracing::info_span!(
             "event",
-            gateway = %identity.gateway,
-            instance = %identity.instance,
-            kind = identity.kind,
-            chat = identity.chat.as_ref().map(tracing::field::display),
-            message_id = identity.message_id.as_ref().map(tracing::field::display),
+            gateway = %event.gateway,
+            instance = %event.instance,
+            kind = event.kind.name(),
+            chat = event.chat().map(tracing::field::display),
+            message_id = event.message_id().map(tracing::field::display),
         );
+        // Only the error hook is told which event failed once the handler took it.
+        let identity = self.on_error.is_some().then(|| EventIdentity::of(&event));
         let started = Instant::now();
         let deadline = self.settings.handler_timeout;
         let handling = AssertUnwindSafe(self.handler.handle(event)).catch_unwind();
@@ -611,7 +661,7 @@ impl Shared {
             Err(_) => FailureCause::TimedOut(deadline),
         };
         span.in_scope(|| tracing::error!(error = %cause, "handler failed"));
-        if let Some(hook) = &self.on_error {
+        if let (Some(hook), Some(identity)) = (&self.on_error, identity) {
             hook(HandlerFailure {
                 event: identity,
                 error: cause,
