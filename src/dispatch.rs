@@ -28,7 +28,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -269,8 +269,6 @@ struct Shared {
     closed: AtomicBool,
     queues: Mutex<Queues>,
     drained: Notify,
-    /// Rung for a waiting worker when a chat's turn comes.
-    bell: Notify,
 }
 
 /// The events waiting per chat. A chat has an entry exactly while it has an event waiting for
@@ -285,9 +283,14 @@ struct Queues {
     next_chat: u64,
     /// Chats whose turn came, in order, each with the event to handle next; taken by workers.
     turns: VecDeque<Turn>,
-    /// Worker tasks running, and how many of them wait for a turn.
+    /// Worker tasks running.
     workers: usize,
-    waiting: usize,
+    /// The workers waiting for a turn, in the order they began to: each one's ticket (see
+    /// [`Worker`]) and how to wake it. Each turn given wakes the one that began last (its
+    /// memory is the likeliest still in cache); the rest wait on.
+    idle: Vec<(u64, Waker)>,
+    /// The ticket of the next worker to wait.
+    next_ticket: u64,
     /// No dispatcher is left to submit events: workers end once no turn is left.
     abandoned: bool,
     /// Accepted events not yet handled: waiting, or being handled.
@@ -325,18 +328,45 @@ impl Drop for Workers {
     fn drop(&mut self) {
         let mut queues = self.0.lock();
         queues.abandoned = true;
-        queues.waiting = 0;
+        let idle = std::mem::take(&mut queues.idle);
         drop(queues);
-        self.0.bell.notify_waiters();
+        for (_, worker) in idle {
+            worker.wake();
+        }
     }
 }
 
-/// Counts a worker task out however it ends (a runtime shutting down drops it).
-struct Worker<'a>(&'a Shared);
+/// Counts a worker task out however it ends (a runtime shutting down drops it), and takes it
+/// off the waiting workers if it waited.
+struct Worker<'a> {
+    shared: &'a Shared,
+    /// While the worker waits (or may still be listed as waiting): its place among
+    /// [`Queues::idle`], whose tickets only grow.
+    ticket: Option<u64>,
+}
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
-        self.0.lock().workers -= 1;
+        let mut queues = self.shared.lock();
+        queues.workers -= 1;
+        queues.unlist(self.ticket);
+    }
+}
+
+impl Queues {
+    /// Where the worker holding `ticket` is listed among the waiting ones, if it is.
+    fn listed(&self, ticket: Option<u64>) -> Option<usize> {
+        let ticket = ticket?;
+        self.idle
+            .binary_search_by_key(&ticket, |(listed, _)| *listed)
+            .ok()
+    }
+
+    /// Takes the worker holding `ticket` off the waiting ones, if it is listed.
+    fn unlist(&mut self, ticket: Option<u64>) {
+        if let Some(at) = self.listed(ticket) {
+            self.idle.remove(at);
+        }
     }
 }
 
@@ -419,7 +449,6 @@ impl Dispatcher {
             closed: AtomicBool::new(false),
             queues: Mutex::default(),
             drained: Notify::new(),
-            bell: Notify::new(),
         });
         Self {
             _workers: Arc::new(Workers(Arc::clone(&shared))),
@@ -456,7 +485,7 @@ impl Dispatcher {
             queues
                 .chats
                 .entry(hash, |chat| chat.key.holds(&job.event), |chat| chat.at.hash);
-        match found {
+        let woken = match found {
             // One of the chat's events is being handled or has its turn; these wait behind it.
             hash_table::Entry::Occupied(mut chat) => {
                 let waiting = &mut chat.get_mut().waiting;
@@ -464,6 +493,7 @@ impl Dispatcher {
                     return Err(Rejected::ChatFull);
                 }
                 waiting.push_back(job);
+                None
             }
             hash_table::Entry::Vacant(idle) => {
                 let chat = ChatAt {
@@ -476,11 +506,15 @@ impl Dispatcher {
                     waiting: VecDeque::new(),
                 });
                 queues.next_chat += 1;
-                self.shared.give_turn(queues, Turn { chat, job });
+                self.shared.give_turn(queues, Turn { chat, job })
             }
-        }
+        };
         queues.pending += 1;
         queues.pending_bytes += size;
+        drop(guard);
+        if let Some(worker) = woken {
+            worker.wake();
+        }
         counted.queued();
         Ok(())
     }
@@ -544,32 +578,38 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Gives the turn to a chat that had no event waiting: to a waiting worker, else to a new
-    /// one while fewer than `max_in_flight` run, else to the first worker done with its event.
-    fn give_turn(self: &Arc<Self>, queues: &mut Queues, turn: Turn) {
-        if queues.waiting > 0 {
-            queues.waiting -= 1;
+    /// Gives the turn to a chat that had no event waiting: to a waiting worker (whose waker
+    /// it returns, to wake once the lock is let go), else to a new one while fewer than
+    /// `max_in_flight` run, else to the first worker done with its event.
+    #[must_use]
+    fn give_turn(self: &Arc<Self>, queues: &mut Queues, turn: Turn) -> Option<Waker> {
+        if let Some((_, worker)) = queues.idle.pop() {
             queues.turns.push_back(turn);
-            self.bell.notify_one();
-        } else if queues.workers < self.settings.max_in_flight {
+            return Some(worker);
+        }
+        if queues.workers < self.settings.max_in_flight {
             queues.workers += 1;
             tokio::spawn(Arc::clone(self).work(turn));
         } else {
             queues.turns.push_back(turn);
         }
+        None
     }
 
     /// A worker: handles the event of the chat whose turn it was given, then of the next chat
     /// whose turn came, until none is left and the dispatcher is gone.
     async fn work(self: Arc<Self>, mut turn: Turn) {
-        let _counted = Worker(&self);
+        let mut worker = Worker {
+            shared: &self,
+            ticket: None,
+        };
         loop {
             let Turn { chat, job } = turn;
             self.handle(job.event, job.counted).await;
             if let Some(done) = job.done {
                 done();
             }
-            turn = match self.next_turn(chat, job.size).await {
+            turn = match self.next_turn(chat, job.size, &mut worker.ticket).await {
                 Some(next) => next,
                 None => return,
             };
@@ -580,30 +620,33 @@ impl Shared {
 
     /// Counts one event of `chat`, `size` bytes, done, and takes the next turn, waiting for
     /// one if none has come; `None` once the dispatcher is gone and no turn is left. The count
-    /// and the first look for a turn share one lock.
-    async fn next_turn(&self, chat: ChatAt, size: usize) -> Option<Turn> {
-        let bell = self.bell.notified();
-        tokio::pin!(bell);
+    /// and the first look for a turn share one lock; a waiting worker is listed in
+    /// [`Queues::idle`] under `ticket`, and woken by the turn given to it.
+    async fn next_turn(&self, chat: ChatAt, size: usize, ticket: &mut Option<u64>) -> Option<Turn> {
         let mut finished = Some((chat, size));
-        loop {
-            {
-                let mut queues = self.lock();
-                let turn = match finished.take() {
-                    Some((chat, size)) => self.finish_one(&mut queues, chat, size),
-                    None => queues.turns.pop_front(),
-                };
-                if turn.is_some() {
-                    return turn;
-                }
-                if queues.abandoned {
-                    return None;
-                }
-                bell.as_mut().enable();
-                queues.waiting += 1;
+        poll_fn(|cx| {
+            let mut queues = self.lock();
+            let turn = match finished.take() {
+                Some((chat, size)) => self.finish_one(&mut queues, chat, size),
+                None => queues.turns.pop_front(),
+            };
+            if turn.is_some() || queues.abandoned {
+                queues.unlist(ticket.take());
+                return Poll::Ready(turn);
             }
-            bell.as_mut().await;
-            bell.set(self.bell.notified());
-        }
+            match queues.listed(*ticket) {
+                // Polled while still listed: it keeps its place, with the waker it has now.
+                Some(at) => queues.idle[at].1.clone_from(cx.waker()),
+                None => {
+                    let listed = queues.next_ticket;
+                    queues.next_ticket += 1;
+                    queues.idle.push((listed, cx.waker().clone()));
+                    *ticket = Some(listed);
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Counts one event of `chat`, `size` bytes, done and takes the next turn: the chat's next
