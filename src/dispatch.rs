@@ -20,19 +20,21 @@
 //! # let _ = settings;
 //! ```
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use hashbrown::{HashTable, hash_table};
 use tokio::sync::Notify;
+use tokio::time::error::Elapsed;
 use tracing::Instrument;
 
 use crate::error::BoxError;
@@ -267,20 +269,28 @@ struct Shared {
     closed: AtomicBool,
     queues: Mutex<Queues>,
     drained: Notify,
-    /// Rung for a waiting worker when a chat's turn comes.
-    bell: Notify,
 }
 
 /// The events waiting per chat. A chat has an entry exactly while it has an event waiting for
 /// its turn or being handled; its queue holds the events behind that one.
 #[derive(Default)]
 struct Queues {
-    by_chat: HashMap<QueueKey, VecDeque<Job>, FoldHashing>,
+    /// Found by the hash of a chat's key: an event's chat by the key's parts in the event, a
+    /// turn's chat by its number.
+    chats: HashTable<ChatQueue>,
+    hashing: FoldHashing,
+    /// The number of the next chat given an entry.
+    next_chat: u64,
     /// Chats whose turn came, in order, each with the event to handle next; taken by workers.
-    turns: VecDeque<(QueueKey, Job)>,
-    /// Worker tasks running, and how many of them wait for a turn.
+    turns: VecDeque<Turn>,
+    /// Worker tasks running.
     workers: usize,
-    waiting: usize,
+    /// The workers waiting for a turn, in the order they began to: each one's ticket (see
+    /// [`Worker`]) and how to wake it. Each turn given wakes the one that began last (its
+    /// memory is the likeliest still in cache); the rest wait on.
+    idle: Vec<(u64, Waker)>,
+    /// The ticket of the next worker to wait.
+    next_ticket: u64,
     /// No dispatcher is left to submit events: workers end once no turn is left.
     abandoned: bool,
     /// Accepted events not yet handled: waiting, or being handled.
@@ -318,18 +328,45 @@ impl Drop for Workers {
     fn drop(&mut self) {
         let mut queues = self.0.lock();
         queues.abandoned = true;
-        queues.waiting = 0;
+        let idle = std::mem::take(&mut queues.idle);
         drop(queues);
-        self.0.bell.notify_waiters();
+        for (_, worker) in idle {
+            worker.wake();
+        }
     }
 }
 
-/// Counts a worker task out however it ends (a runtime shutting down drops it).
-struct Worker<'a>(&'a Shared);
+/// Counts a worker task out however it ends (a runtime shutting down drops it), and takes it
+/// off the waiting workers if it waited.
+struct Worker<'a> {
+    shared: &'a Shared,
+    /// While the worker waits (or may still be listed as waiting): its place among
+    /// [`Queues::idle`], whose tickets only grow.
+    ticket: Option<u64>,
+}
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
-        self.0.lock().workers -= 1;
+        let mut queues = self.shared.lock();
+        queues.workers -= 1;
+        queues.unlist(self.ticket);
+    }
+}
+
+impl Queues {
+    /// Where the worker holding `ticket` is listed among the waiting ones, if it is.
+    fn listed(&self, ticket: Option<u64>) -> Option<usize> {
+        let ticket = ticket?;
+        self.idle
+            .binary_search_by_key(&ticket, |(listed, _)| *listed)
+            .ok()
+    }
+
+    /// Takes the worker holding `ticket` off the waiting ones, if it is listed.
+    fn unlist(&mut self, ticket: Option<u64>) {
+        if let Some(at) = self.listed(ticket) {
+            self.idle.remove(at);
+        }
     }
 }
 
@@ -347,7 +384,6 @@ struct Job {
 }
 
 /// One ordered queue: per chat of an instance; instance-level events share the instance's.
-#[derive(Clone, PartialEq, Eq, Hash)]
 struct QueueKey {
     gateway: GatewayKind,
     instance: Arc<str>,
@@ -362,6 +398,41 @@ impl QueueKey {
             chat: event.chat().cloned(),
         }
     }
+
+    /// The hash of `event`'s key, from the event's own parts: no key is made (nor its shared
+    /// instance id counted) to find an event's chat.
+    fn hash(hashing: &FoldHashing, event: &Event) -> u64 {
+        let chat = event.chat().map(ChatId::as_str);
+        hashing.hash_one((event.gateway, &*event.instance, chat))
+    }
+
+    /// Whether `event` belongs to this queue.
+    fn holds(&self, event: &Event) -> bool {
+        self.gateway == event.gateway
+            && *self.instance == *event.instance
+            && self.chat.as_ref().map(ChatId::as_str) == event.chat().map(ChatId::as_str)
+    }
+}
+
+/// A chat with an event waiting for its turn or being handled, and the events behind it.
+struct ChatQueue {
+    key: QueueKey,
+    at: ChatAt,
+    waiting: VecDeque<Job>,
+}
+
+/// Where a chat's entry is: its key's hash and its number, unique among the entries made.
+/// Workers find the chat of the event they handled by it.
+#[derive(Clone, Copy)]
+struct ChatAt {
+    hash: u64,
+    number: u64,
+}
+
+/// A chat's turn: the event of it to handle next.
+struct Turn {
+    chat: ChatAt,
+    job: Job,
 }
 
 impl Dispatcher {
@@ -378,7 +449,6 @@ impl Dispatcher {
             closed: AtomicBool::new(false),
             queues: Mutex::default(),
             drained: Notify::new(),
-            bell: Notify::new(),
         });
         Self {
             _workers: Arc::new(Workers(Arc::clone(&shared))),
@@ -394,7 +464,6 @@ impl Dispatcher {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
         }
-        let key = QueueKey::of(&event);
         let counted = EventSeries::of(&event);
         let size = event.raw.as_str().len();
         let job = Job {
@@ -404,28 +473,48 @@ impl Dispatcher {
             done,
         };
         let settings = &self.shared.settings;
-        let mut queues = self.shared.lock();
+        let mut guard = self.shared.lock();
+        let queues = &mut *guard;
         let over_bytes = queues.pending > 0
             && queues.pending_bytes.saturating_add(size) > settings.capacity_bytes;
         if queues.pending >= settings.capacity || over_bytes {
             return Err(Rejected::Full);
         }
-        match queues.by_chat.entry(key) {
+        let hash = QueueKey::hash(&queues.hashing, &job.event);
+        let found =
+            queues
+                .chats
+                .entry(hash, |chat| chat.key.holds(&job.event), |chat| chat.at.hash);
+        let woken = match found {
             // One of the chat's events is being handled or has its turn; these wait behind it.
-            Entry::Occupied(mut waiting) => {
-                if waiting.get().len() + 1 >= settings.chat_capacity {
+            hash_table::Entry::Occupied(mut chat) => {
+                let waiting = &mut chat.get_mut().waiting;
+                if waiting.len() + 1 >= settings.chat_capacity {
                     return Err(Rejected::ChatFull);
                 }
-                waiting.get_mut().push_back(job);
+                waiting.push_back(job);
+                None
             }
-            Entry::Vacant(idle) => {
-                let key = idle.key().clone();
-                idle.insert(VecDeque::new());
-                self.shared.give_turn(&mut queues, key, job);
+            hash_table::Entry::Vacant(idle) => {
+                let chat = ChatAt {
+                    hash,
+                    number: queues.next_chat,
+                };
+                idle.insert(ChatQueue {
+                    key: QueueKey::of(&job.event),
+                    at: chat,
+                    waiting: VecDeque::new(),
+                });
+                queues.next_chat += 1;
+                self.shared.give_turn(queues, Turn { chat, job })
             }
-        }
+        };
         queues.pending += 1;
         queues.pending_bytes += size;
+        drop(guard);
+        if let Some(worker) = woken {
+            worker.wake();
+        }
         counted.queued();
         Ok(())
     }
@@ -454,8 +543,8 @@ impl Dispatcher {
             return DrainReport::default();
         }
         let queues = self.shared.lock();
-        let waiting: Vec<String> = (queues.turns.iter().map(|(_, job)| job))
-            .chain(queues.by_chat.values().flatten())
+        let waiting: Vec<String> = (queues.turns.iter().map(|turn| &turn.job))
+            .chain(queues.chats.iter().flat_map(|chat| &chat.waiting))
             .map(|job| EventIdentity::of(&job.event).to_string())
             .collect();
         tracing::warn!(
@@ -489,62 +578,96 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Gives the turn to a chat that had no event waiting: to a waiting worker, else to a new
-    /// one while fewer than `max_in_flight` run, else to the first worker done with its event.
-    fn give_turn(self: &Arc<Self>, queues: &mut Queues, key: QueueKey, job: Job) {
-        if queues.waiting > 0 {
-            queues.waiting -= 1;
-            queues.turns.push_back((key, job));
-            self.bell.notify_one();
-        } else if queues.workers < self.settings.max_in_flight {
-            queues.workers += 1;
-            tokio::spawn(Arc::clone(self).work((key, job)));
-        } else {
-            queues.turns.push_back((key, job));
+    /// Gives the turn to a chat that had no event waiting: to a waiting worker (whose waker
+    /// it returns, to wake once the lock is let go), else to a new one while fewer than
+    /// `max_in_flight` run, else to the first worker done with its event.
+    #[must_use]
+    fn give_turn(self: &Arc<Self>, queues: &mut Queues, turn: Turn) -> Option<Waker> {
+        if let Some((_, worker)) = queues.idle.pop() {
+            queues.turns.push_back(turn);
+            return Some(worker);
         }
+        if queues.workers < self.settings.max_in_flight {
+            queues.workers += 1;
+            tokio::spawn(Arc::clone(self).work(turn));
+        } else {
+            queues.turns.push_back(turn);
+        }
+        None
     }
 
     /// A worker: handles the event of the chat whose turn it was given, then of the next chat
     /// whose turn came, until none is left and the dispatcher is gone.
-    async fn work(self: Arc<Self>, mut turn: (QueueKey, Job)) {
-        let _counted = Worker(&self);
+    async fn work(self: Arc<Self>, mut turn: Turn) {
+        let mut worker = Worker {
+            shared: &self,
+            ticket: None,
+        };
         loop {
-            let (key, job) = turn;
+            let Turn { chat, job } = turn;
             self.handle(job.event, job.counted).await;
             if let Some(done) = job.done {
                 done();
             }
-            turn = match self.finish_one(key, job.size) {
+            turn = match self.next_turn(chat, job.size, &mut worker.ticket).await {
                 Some(next) => next,
-                None => match self.next_turn().await {
-                    Some(next) => next,
-                    None => return,
-                },
+                None => return,
             };
             // Handlers that never wait would keep this worker's thread from other tasks.
             tokio::task::consume_budget().await;
         }
     }
 
-    /// Counts one event of `key`'s chat, `size` bytes, done and takes the next turn: the
-    /// chat's next event goes behind the chats waiting for their turn, and a chat left with
-    /// none is retired.
-    fn finish_one(&self, key: QueueKey, size: usize) -> Option<(QueueKey, Job)> {
-        let mut queues = self.lock();
+    /// Counts one event of `chat`, `size` bytes, done, and takes the next turn, waiting for
+    /// one if none has come; `None` once the dispatcher is gone and no turn is left. The count
+    /// and the first look for a turn share one lock; a waiting worker is listed in
+    /// [`Queues::idle`] under `ticket`, and woken by the turn given to it.
+    async fn next_turn(&self, chat: ChatAt, size: usize, ticket: &mut Option<u64>) -> Option<Turn> {
+        let mut finished = Some((chat, size));
+        poll_fn(|cx| {
+            let mut queues = self.lock();
+            let turn = match finished.take() {
+                Some((chat, size)) => self.finish_one(&mut queues, chat, size),
+                None => queues.turns.pop_front(),
+            };
+            if turn.is_some() || queues.abandoned {
+                queues.unlist(ticket.take());
+                return Poll::Ready(turn);
+            }
+            match queues.listed(*ticket) {
+                // Polled while still listed: it keeps its place, with the waker it has now.
+                Some(at) => queues.idle[at].1.clone_from(cx.waker()),
+                None => {
+                    let listed = queues.next_ticket;
+                    queues.next_ticket += 1;
+                    queues.idle.push((listed, cx.waker().clone()));
+                    *ticket = Some(listed);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Counts one event of `chat`, `size` bytes, done and takes the next turn: the chat's next
+    /// event goes behind the chats waiting for their turn, and a chat left with none is
+    /// retired.
+    fn finish_one(&self, queues: &mut Queues, chat: ChatAt, size: usize) -> Option<Turn> {
         queues.pending -= 1;
         queues.pending_bytes -= size;
         if queues.pending == 0 {
             self.drained.notify_waiters();
         }
-        let next = match queues.by_chat.entry(key) {
-            Entry::Occupied(mut chat) => match chat.get_mut().pop_front() {
-                Some(next) => Some((chat.key().clone(), next)),
+        let found = (queues.chats).find_entry(chat.hash, |queue| queue.at.number == chat.number);
+        let next = match found {
+            Ok(mut queue) => match queue.get_mut().waiting.pop_front() {
+                Some(job) => Some(Turn { chat, job }),
                 None => {
-                    chat.remove();
+                    queue.remove();
                     None
                 }
             },
-            Entry::Vacant(_) => None,
+            Err(_) => None,
         };
         match next {
             Some(next) if queues.turns.is_empty() => Some(next),
@@ -556,46 +679,23 @@ impl Shared {
         }
     }
 
-    /// Waits for a chat's turn; `None` once the dispatcher is gone and no turn is left.
-    async fn next_turn(&self) -> Option<(QueueKey, Job)> {
-        loop {
-            let bell = self.bell.notified();
-            tokio::pin!(bell);
-            {
-                let mut queues = self.lock();
-                if let Some(turn) = queues.turns.pop_front() {
-                    return Some(turn);
-                }
-                if queues.abandoned {
-                    return None;
-                }
-                bell.as_mut().enable();
-                queues.waiting += 1;
-            }
-            bell.await;
-        }
-    }
-
     /// Runs the handler on one event inside the event's span, within the handler deadline;
     /// reports an error, a panic or the deadline passed.
     async fn handle(&self, event: Event, counted: &EventSeries) {
-        let identity = EventIdentity::of(&event);
         let span = tracing::info_span!(
             "event",
-            gateway = %identity.gateway,
-            instance = %identity.instance,
-            kind = identity.kind,
-            chat = identity.chat.as_ref().map(tracing::field::display),
-            message_id = identity.message_id.as_ref().map(tracing::field::display),
+            gateway = %event.gateway,
+            instance = %event.instance,
+            kind = event.kind.name(),
+            chat = event.chat().map(tracing::field::display),
+            message_id = event.message_id().map(tracing::field::display),
         );
+        // Only the error hook is told which event failed once the handler took it.
+        let identity = self.on_error.is_some().then(|| EventIdentity::of(&event));
         let started = Instant::now();
         let deadline = self.settings.handler_timeout;
-        let outcome = tokio::time::timeout(
-            deadline,
-            AssertUnwindSafe(self.handler.handle(event)).catch_unwind(),
-        )
-        .instrument(span.clone())
-        .await;
+        let handling = AssertUnwindSafe(self.handler.handle(event)).catch_unwind();
+        let outcome = within(deadline, handling).instrument(span.clone()).await;
         counted.done(started, matches!(outcome, Ok(Ok(Ok(())))));
         let cause = match outcome {
             Ok(Ok(Ok(()))) => return,
@@ -604,12 +704,23 @@ impl Shared {
             Err(_) => FailureCause::TimedOut(deadline),
         };
         span.in_scope(|| tracing::error!(error = %cause, "handler failed"));
-        if let Some(hook) = &self.on_error {
+        if let (Some(hook), Some(identity)) = (&self.on_error, identity) {
             hook(HandlerFailure {
                 event: identity,
                 error: cause,
             });
         }
+    }
+}
+
+/// Runs `future` for at most `deadline`, counted from its first poll. One that is done at that
+/// poll (a handler that does not wait) finishes without a timer: the deadline's timer is made
+/// only for one that has to wait.
+async fn within<F: Future>(deadline: Duration, future: F) -> Result<F::Output, Elapsed> {
+    let mut future = pin!(future);
+    match poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(deadline, future).await,
     }
 }
 

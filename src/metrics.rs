@@ -56,6 +56,7 @@
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
 //! metrics in that recorder; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
@@ -306,6 +307,8 @@ impl SeriesKey {
 /// state says, and sets [`INSTANCE_CONNECTED`] when the event is acknowledged.
 pub(crate) struct EventSeries {
     key: SeriesKey,
+    /// The served instance the series is of; `None` for those of instances no bot serves.
+    instance: Option<Arc<str>>,
     received: Counter,
     acknowledged: Counter,
     duplicate: Counter,
@@ -340,17 +343,17 @@ impl Registry {
     /// Makes and keeps the series of `instance` and `key` (they live as long as the recorder
     /// keeps them).
     fn make(&mut self, instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let made = |label: &str| -> &'static EventSeries {
-            Box::leak(Box::new(EventSeries::register(key, label)))
+        let made = |label: &str, instance: Option<Arc<str>>| -> &'static EventSeries {
+            Box::leak(Box::new(EventSeries::register(key, label, instance)))
         };
         match self.served.get_mut(instance) {
             Some(series) => {
-                let made = made(instance);
+                let made = made(instance, Some(Arc::from(instance)));
                 series.push(made);
                 made
             }
             None => {
-                let made = made(UNKNOWN_INSTANCE);
+                let made = made(UNKNOWN_INSTANCE, None);
                 self.unknown.push(made);
                 made
             }
@@ -360,29 +363,53 @@ impl Registry {
 
 static SERIES: LazyLock<RwLock<Registry>> = LazyLock::new(Default::default);
 
+thread_local! {
+    /// The series this thread found last for a served instance: an event is counted by the
+    /// intake and again by the dispatcher, and a bot's events mostly come from few instances of
+    /// few kinds, so most lookups end here without touching the registry's lock, which both
+    /// cores would otherwise pass between them twice per event. Only a served instance's
+    /// series is kept: an unknown instance's label changes once the instance is served.
+    static LAST_SERIES: Cell<Option<&'static EventSeries>> = const { Cell::new(None) };
+}
+
 impl EventSeries {
     /// The series of `event`'s gateway, instance and kind.
     pub(crate) fn of(event: &Event) -> &'static EventSeries {
         let key = SeriesKey::of(event);
+        if let Some(last) = LAST_SERIES.get()
+            && last.key == key
+            && last.instance.as_deref() == Some(&*event.instance)
+        {
+            return last;
+        }
+        let found = Self::look_up(&event.instance, key);
+        if found.instance.is_some() {
+            LAST_SERIES.set(Some(found));
+        }
+        found
+    }
+
+    /// The series of `instance` and `key` in the registry, made if it is new.
+    fn look_up(instance: &str, key: SeriesKey) -> &'static EventSeries {
         let found = {
             let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-            registry.find(&event.instance, key)
+            registry.find(instance, key)
         };
         found.unwrap_or_else(|| {
             let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-            match registry.find(&event.instance, key) {
+            match registry.find(instance, key) {
                 Some(made) => made,
-                None => registry.make(&event.instance, key),
+                None => registry.make(instance, key),
             }
         })
     }
 
-    fn register(key: SeriesKey, instance: &str) -> Self {
+    fn register(key: SeriesKey, label: &str, served: Option<Arc<str>>) -> Self {
         recorder();
         let labels = || {
             [
                 ("gateway", SharedString::const_str(key.gateway.as_str())),
-                ("instance_id", instance_label(instance)),
+                ("instance_id", instance_label(label)),
                 ("kind", SharedString::const_str(key.kind)),
             ]
         };
@@ -391,19 +418,20 @@ impl EventSeries {
             let gauge = metrics::gauge!(
                 INSTANCE_CONNECTED,
                 "gateway" => key.gateway.as_str(),
-                "instance_id" => instance_label(instance),
+                "instance_id" => instance_label(label),
             );
             (gauge, if connected { 1.0 } else { 0.0 })
         });
         Self {
             key,
+            instance: served,
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
             handled: counter(EVENTS_HANDLED),
             failed: counter(EVENTS_FAILED),
             duration: metrics::histogram!(HANDLER_DURATION, &labels()),
-            depth: queue_depth(key.gateway, instance),
+            depth: queue_depth(key.gateway, label),
             connection,
         }
     }
