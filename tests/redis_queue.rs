@@ -32,7 +32,7 @@ use hookbot::testing::TestBot;
 use hookbot::{Event, Secret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
@@ -402,6 +402,110 @@ async fn a_dispatcher_with_little_room_takes_the_rest_on_later_reads_once_and_in
     assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), 24, 3);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
+}
+
+/// A replica whose dispatcher refuses what it read because the chat is full (its handler is
+/// stuck, more of its messages wait in the stream) pauses before reading them again, rather
+/// than reading and being refused in a loop against Redis until the handler finishes; then
+/// every message is handled once, in order. Its reads are counted by a proxy in front of
+/// Redis, which sees only this replica's connections.
+#[tokio::test]
+async fn entries_refused_for_a_full_chat_are_not_read_again_in_a_loop() {
+    let Some(url) = redis_url() else { return };
+    let namespace = fresh_namespace();
+    let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
+    let filling = recording_webhook(queue.clone(), &Seen::default());
+    let intake = serve_intake_only(&filling).await;
+    for m in 0..10 {
+        let notification = incoming_text(&chat(1), &format!("M-{m}"), &format!("{m}"));
+        assert_eq!(
+            post_to(&intake, &notification).await.unwrap(),
+            StatusCode::OK
+        );
+    }
+
+    let (proxy_url, reads) = counting_proxy(&url, b"XREAD").await;
+    let (seen, gate) = (Seen::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let stuck = offline_bot(
+        GatewayKind::GreenApiWhatsApp,
+        common::gated(&seen, &gate),
+        WEBHOOK_TOKEN,
+    )
+    .store(RedisQueue::new(
+        Redis::open(proxy_url.as_str())
+            .unwrap()
+            .namespace(&namespace),
+    ))
+    .dispatch(DispatchSettings::new().chat_capacity(2))
+    .build()
+    .unwrap();
+    let server = Server::start(stuck).await;
+    seen.wait_for(|texts| !texts.is_empty()).await;
+    let before = reads.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = reads.load(Ordering::Relaxed) - before;
+    assert!(
+        during < 100,
+        "{during} reads in half a second while the chat was full"
+    );
+
+    gate.add_permits(10);
+    seen.wait_for(|texts| texts.len() >= 10).await;
+    until_empty(&queue).await;
+    assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), 1, 10);
+    server.stop().await.unwrap().unwrap();
+    forget_namespace(&url, &namespace).await;
+}
+
+/// A TCP proxy in front of the Redis at `url`: the URL to reach Redis through it, and how
+/// many times `command` appeared in what its clients sent (a command split across two reads
+/// may be missed: a lower bound).
+async fn counting_proxy(url: &str, command: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let mut proxied = reqwest::Url::parse(url).unwrap();
+    let target = format!(
+        "{}:{}",
+        proxied.host_str().unwrap(),
+        proxied.port().unwrap_or(6379)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    proxied.set_ip_host(address.ip()).unwrap();
+    proxied.set_port(Some(address.port())).unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let upstream = async {
+                    let mut buffer = vec![0; 64 * 1024];
+                    loop {
+                        let read = client_read.read(&mut buffer).await.unwrap_or(0);
+                        if read == 0 {
+                            break;
+                        }
+                        let seen = buffer[..read]
+                            .windows(command.len())
+                            .filter(|window| window.eq_ignore_ascii_case(command))
+                            .count();
+                        counted.fetch_add(seen, Ordering::Relaxed);
+                        if server_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+                tokio::select! {
+                    () = upstream => {}
+                    _ = downstream => {}
+                }
+            });
+        }
+    });
+    (proxied.to_string(), count)
 }
 
 /// Two replicas on one Redis, each chat's messages delivered to one and then the other. The

@@ -41,7 +41,9 @@ const MAX_BATCH: usize = 100;
 const MAX_BLOCK: Duration = Duration::from_millis(500);
 /// The shortest a read waits for new entries.
 const MIN_BLOCK: Duration = Duration::from_millis(10);
-/// The wait before looking again when there is nothing to read, or no room.
+/// The wait before looking again when there is nothing to read, or no room — also for a
+/// chat, when the dispatcher refused an entry read: the same entries read again at once would
+/// only be refused again until a handler finishes.
 const IDLE: Duration = Duration::from_millis(20);
 /// The wait before looking again when there was nothing to read, while this replica is the
 /// only live one: only a replica that started since the last heartbeat appends what this
@@ -273,8 +275,9 @@ impl Shared {
             Ok(read) => {
                 reading.failures.reset();
                 let found = !read.0.is_empty();
-                self.submit_read(read);
-                if alone && !found {
+                if self.submit_read(read) == Submitted::Refused {
+                    Round::Wait(IDLE.min(until_upkeep))
+                } else if alone && !found {
                     Round::Wait(ALONE_IDLE.min(until_upkeep))
                 } else {
                     Round::Again
@@ -482,8 +485,10 @@ impl Shared {
         read.query_async(connection).await
     }
 
-    /// Submits what a read returned, stream by stream.
-    fn submit_read(&self, StreamsRead(streams): StreamsRead) {
+    /// Submits what a read returned, stream by stream; refused when the dispatcher refused
+    /// an entry of any of them.
+    fn submit_read(&self, StreamsRead(streams): StreamsRead) -> Submitted {
+        let mut submitted = Submitted::All;
         for (key, entries) in streams {
             let number = key
                 .rsplit(':')
@@ -491,11 +496,14 @@ impl Shared {
                 .and_then(|number| number.parse().ok());
             match number {
                 Some(number) => {
-                    self.submit(number, entries);
+                    if self.submit(number, entries) == Submitted::Refused {
+                        submitted = Submitted::Refused;
+                    }
                 }
                 None => tracing::error!(stream = key, "read a stream that is no partition"),
             }
         }
+        submitted
     }
 
     /// Submits `entries` of partition `number` to the dispatcher in order, each to be
@@ -503,7 +511,7 @@ impl Shared {
     /// while the read was on its way) and those in flight already. Moves the partition's
     /// cursor past each one submitted or skipped; when the dispatcher refuses one, the rest
     /// wait and the next read starts at it.
-    fn submit(&self, number: u16, entries: Vec<Entry>) {
+    fn submit(&self, number: u16, entries: Vec<Entry>) -> Submitted {
         let mut partitions = self.lock();
         let partition = partitions.entry(number).or_default();
         for entry in entries {
@@ -524,9 +532,10 @@ impl Shared {
             };
             if let Err(rejected) = self.offer(partition, number, entry.id, event) {
                 tracing::debug!(partition = number, reason = %rejected, "entry left for a later read");
-                return;
+                return Submitted::Refused;
             }
         }
+        Submitted::All
     }
 
     /// Submits `event`, entry `id` of `partition` (number `number`), to the dispatcher, to be
@@ -757,6 +766,15 @@ struct Reading {
 }
 
 /// What the read loop does after a round.
+/// Whether the dispatcher took every entry a read gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Submitted {
+    /// Each entry was submitted (or skipped: in flight already, or not a notification).
+    All,
+    /// The dispatcher refused one: it and those after it in its stream wait for a later read.
+    Refused,
+}
+
 enum Round {
     /// The next round, at once.
     Again,
