@@ -372,19 +372,7 @@ async fn a_dispatcher_with_little_room_takes_the_rest_on_later_reads_once_and_in
     let Some(url) = redis_url() else { return };
     let namespace = fresh_namespace();
     let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
-    // Everything is queued first, while no replica reads.
-    let filling = recording_webhook(queue.clone(), &Seen::default());
-    let intake = serve_intake_only(&filling).await;
-    for m in 0..3 {
-        for c in 0..24 {
-            let notification = incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
-            assert_eq!(
-                post_to(&intake, &notification).await.unwrap(),
-                StatusCode::OK
-            );
-        }
-    }
-    assert_eq!(queue.depth().await.unwrap(), 72);
+    queue_while_nobody_reads(&queue, 24, 3).await;
 
     let seen = Seen::default();
     let narrow = offline_bot(
@@ -414,15 +402,7 @@ async fn entries_refused_for_a_full_chat_are_not_read_again_in_a_loop() {
     let Some(url) = redis_url() else { return };
     let namespace = fresh_namespace();
     let queue = RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
-    let filling = recording_webhook(queue.clone(), &Seen::default());
-    let intake = serve_intake_only(&filling).await;
-    for m in 0..10 {
-        let notification = incoming_text(&chat(1), &format!("M-{m}"), &format!("{m}"));
-        assert_eq!(
-            post_to(&intake, &notification).await.unwrap(),
-            StatusCode::OK
-        );
-    }
+    queue_while_nobody_reads(&queue, 1, 10).await;
 
     let (proxy_url, reads) = counting_proxy(&url, b"XREAD").await;
     let (seen, gate) = (Seen::default(), Arc::new(tokio::sync::Semaphore::new(0)));
@@ -455,6 +435,33 @@ async fn entries_refused_for_a_full_chat_are_not_read_again_in_a_loop() {
     assert_each_chat_once_in_order(texts_by_chat(&seen).iter(), 1, 10);
     server.stop().await.unwrap().unwrap();
     forget_namespace(&url, &namespace).await;
+}
+
+/// Queues `messages` texts ("0", "1", …) from each of `chats` chats in `queue` through a
+/// webhook whose bot does not read the queue, taking turns between the chats.
+async fn queue_while_nobody_reads(queue: &RedisQueue, chats: usize, messages: usize) {
+    let filling = recording_webhook(queue.clone(), &Seen::default());
+    let intake = serve_intake_only(&filling).await;
+    for m in 0..messages {
+        for c in 0..chats {
+            let notification = incoming_text(&chat(c), &format!("M-{c}-{m}"), &format!("{m}"));
+            assert_eq!(
+                post_to(&intake, &notification).await.unwrap(),
+                StatusCode::OK
+            );
+        }
+    }
+    assert_eq!(queue.depth().await.unwrap(), chats * messages);
+}
+
+/// Waits until the replicas of `namespace` hold every partition between them (the first
+/// replica started: all of them).
+async fn until_every_partition_is_held(url: &str, namespace: &str) {
+    eventually("every partition to be held", || async {
+        lease_holders(url, namespace).await.values().sum::<usize>()
+            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
+    })
+    .await;
 }
 
 /// A TCP proxy in front of the Redis at `url`: the URL to reach Redis through it, and how
@@ -520,14 +527,7 @@ async fn two_replicas_taking_turns_at_each_chat_handle_every_message_once_and_in
     let queue = || RedisQueue::new(Redis::open(url.as_str()).unwrap().namespace(&namespace));
     let seen = Seen::default();
     let first = Server::start(recording_webhook(queue(), &seen)).await;
-    eventually("the first replica to hold every partition", || async {
-        lease_holders(&url, &namespace)
-            .await
-            .values()
-            .sum::<usize>()
-            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
-    })
-    .await;
+    until_every_partition_is_held(&url, &namespace).await;
     let second = Server::start(recording_webhook(queue(), &seen)).await;
     const CHATS: usize = 8;
     const MESSAGES: usize = 20;
@@ -1179,14 +1179,7 @@ async fn a_lone_replica_killed_leaves_what_it_took_from_memory_to_the_next() {
     let (gateway, sent) = mock_green_api().await;
     let never = Duration::from_secs(3600);
     let victim = Replica::start("alone", &url, &namespace, &gateway, never).await;
-    eventually("the lone replica to hold every partition", || async {
-        lease_holders(&url, &namespace)
-            .await
-            .values()
-            .sum::<usize>()
-            == usize::from(hookbot::redis::DEFAULT_PARTITIONS)
-    })
-    .await;
+    until_every_partition_is_held(&url, &namespace).await;
     let urls = Arc::new(Mutex::new(vec![victim.url.clone()]));
     burst(&urls, 8, 0, 3).await;
     eventually("the victim to take entries", || async {
