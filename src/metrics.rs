@@ -16,7 +16,7 @@
 //! | metric | labels | what it counts |
 //! |---|---|---|
 //! | `hookbot_events_received_total` | `gateway`, `instance_id`, `kind` | notifications parsed into events and offered to the intake (webhook or poller), each delivery once |
-//! | `hookbot_events_acknowledged_total` | `gateway`, `instance_id`, `kind` | events the gateway was told it may forget (200, or deleteNotification): queued for handling, or duplicates; received − acknowledged were refused (503, or left in the queue) |
+//! | `hookbot_events_acknowledged_total` | `gateway`, `instance_id`, `kind` | events accepted for good: the gateway told it may forget them (200, or deleteNotification), or kept although their request was dropped before its answer — queued for handling, or duplicates; received − acknowledged were refused (503, or left in the queue) |
 //! | `hookbot_events_duplicate_total` | `gateway`, `instance_id`, `kind` | acknowledged events that were copies of one accepted before, not handled again |
 //! | `hookbot_events_handled_total` | `gateway`, `instance_id`, `kind` | events whose handler returned `Ok` (an event no route matched included) |
 //! | `hookbot_events_failed_total` | `gateway`, `instance_id`, `kind` | events whose handler returned an error or panicked |
