@@ -226,3 +226,27 @@ pub(crate) fn list_body(entries: &[Vec<(&str, Value)>]) -> String {
     let objects: Vec<String> = entries.iter().map(object).collect();
     format!("[{}]", objects.join(","))
 }
+
+/// Any contact-list entries for the parsers' property tests: up to 5 objects of up to 7
+/// members, each named from `names` and holding any JSON value — null, a boolean, a number of
+/// either sign, text from `texts`, an array, or an object `{nested_key: "nested"}`.
+#[cfg(test)]
+pub(crate) fn any_entries(
+    names: Vec<&'static str>,
+    texts: proptest::strategy::BoxedStrategy<String>,
+    nested_key: &'static str,
+) -> impl proptest::strategy::Strategy<Value = Vec<Vec<(&'static str, Value)>>> {
+    use proptest::prelude::*;
+    let value = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-1e12..1e12_f64).prop_map(Value::from),
+        texts.prop_map(Value::from),
+        Just(serde_json::json!([1, {"a": null}])),
+        Just(serde_json::json!({ nested_key: "nested" })),
+    ];
+    let member = (prop::sample::select(names), value);
+    prop::collection::vec(prop::collection::vec(member, 0..8), 0..6)
+}

@@ -91,7 +91,7 @@ impl EntryFields {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{Value, json};
+    use serde_json::Value;
 
     use super::*;
     use crate::gateway::zapi::ContactAnswer;
@@ -155,36 +155,13 @@ mod tests {
         assert!(serde_json::from_str::<Vec<ListedContact>>(r#"[{"phone":"1""#).is_err());
     }
 
-    /// Any JSON value a field may hold.
-    fn any_value() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            (-1e12..1e12_f64).prop_map(Value::from),
-            prop_oneof![
-                Just(String::new()),
-                "[0-9]{0,13}(-group|@lid)?",
-                "\\PC{0,8}",
-            ]
-            .prop_map(Value::from),
-            Just(json!([1, {"a": null}])),
-            Just(json!({"phone": "nested"})),
-        ]
-    }
-
     proptest! {
         #[test]
         fn the_direct_parse_equals_the_value_parse_on_any_entries(
-            entries in prop::collection::vec(
-                prop::collection::vec(
-                    (prop::sample::select(vec![
-                        "phone", "name", "short", "notify", "vname", "imgUrl", "about",
-                        "other",
-                    ]), any_value()),
-                    0..8,
-                ),
-                0..6,
+            entries in contact_entry::any_entries(
+                vec!["phone", "name", "short", "notify", "vname", "imgUrl", "about", "other"],
+                prop_oneof![Just(String::new()), "[0-9]{0,13}(-group|@lid)?", "\\PC{0,8}"].boxed(),
+                "phone",
             )
         ) {
             let body = contact_entry::list_body(&entries);
