@@ -411,9 +411,7 @@ impl Queues {
 pub(crate) type Done = Box<dyn FnOnce() + Send>;
 
 /// An accepted event, its raw size, its metric series, and what to call once its handler
-/// finished. Kept boxed from its intake to its worker: the queues, which every thread writes,
-/// move a pointer, and the job's own memory is written only by the thread that accepted it
-/// (the woken worker mostly runs next on that same thread).
+/// finished.
 struct Job {
     event: Event,
     size: usize,
@@ -456,7 +454,7 @@ impl QueueKey {
 struct ChatQueue {
     key: QueueKey,
     at: ChatAt,
-    waiting: VecDeque<Box<Job>>,
+    waiting: VecDeque<Job>,
 }
 
 /// Where a chat's entry is: its key's hash and its number, unique among the entries made.
@@ -470,7 +468,7 @@ struct ChatAt {
 /// A chat's turn: the event of it to handle next.
 struct Turn {
     chat: ChatAt,
-    job: Box<Job>,
+    job: Job,
 }
 
 impl Dispatcher {
@@ -504,12 +502,12 @@ impl Dispatcher {
         }
         let counted = EventSeries::of(&event);
         let size = event.raw.as_str().len();
-        let job = Box::new(Job {
+        let job = Job {
             event,
             size,
             counted,
             done,
-        });
+        };
         let settings = &self.shared.settings;
         let mut guard = self.shared.lock();
         let queues = &mut *guard;
@@ -643,17 +641,11 @@ impl Shared {
         };
         loop {
             let Turn { chat, job } = turn;
-            let Job {
-                event,
-                size,
-                counted,
-                done,
-            } = *job;
-            self.handle(event, counted).await;
-            if let Some(done) = done {
+            self.handle(job.event, job.counted).await;
+            if let Some(done) = job.done {
                 done();
             }
-            turn = match self.next_turn(chat, size, &mut worker.ticket).await {
+            turn = match self.next_turn(chat, job.size, &mut worker.ticket).await {
                 Some(next) => next,
                 None => return,
             };
