@@ -289,11 +289,10 @@ struct Queues {
     turns: VecDeque<Turn>,
     /// Worker tasks running.
     workers: usize,
-    /// The workers waiting for a turn, in the order they began to. Each turn given wakes the
-    /// one that began last on the thread giving it, else the one that began last: the woken
-    /// worker runs next on that thread, and its memory is the likeliest in that core's cache
-    /// (it was last written there); the rest wait on.
-    idle: Vec<Idle>,
+    /// The workers waiting for a turn, in the order they began to: each one's ticket (see
+    /// [`Worker`]) and how to wake it. Each turn given wakes the one that began last (its
+    /// memory is the likeliest still in cache); the rest wait on.
+    idle: Vec<(u64, Waker)>,
     /// The ticket of the next worker to wait.
     next_ticket: u64,
     /// No dispatcher is left to submit events: workers end once no turn is left.
@@ -326,28 +325,6 @@ impl BuildHasher for FoldHashing {
     }
 }
 
-/// A worker waiting for a turn: its ticket (see [`Worker`]), the thread it was last polled on,
-/// and how to wake it.
-struct Idle {
-    ticket: u64,
-    thread: ThreadTag,
-    waker: Waker,
-}
-
-/// Which thread code runs on: the address of a thread-local, distinct among the threads alive
-/// (a thread started later may get an ended one's; it only steers which worker is woken).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ThreadTag(usize);
-
-impl ThreadTag {
-    fn here() -> Self {
-        thread_local! {
-            static HERE: u8 = const { 0 };
-        }
-        HERE.with(|here| Self(std::ptr::from_ref(here).addr()))
-    }
-}
-
 /// Ends a dispatcher's waiting workers when the last clone of the dispatcher is dropped.
 struct Workers(Arc<Shared>);
 
@@ -357,8 +334,8 @@ impl Drop for Workers {
         queues.abandoned = true;
         let idle = std::mem::take(&mut queues.idle);
         drop(queues);
-        for worker in idle {
-            worker.waker.wake();
+        for (_, worker) in idle {
+            worker.wake();
         }
     }
 }
@@ -385,7 +362,7 @@ impl Queues {
     fn listed(&self, ticket: Option<u64>) -> Option<usize> {
         let ticket = ticket?;
         self.idle
-            .binary_search_by_key(&ticket, |listed| listed.ticket)
+            .binary_search_by_key(&ticket, |(listed, _)| *listed)
             .ok()
     }
 
@@ -394,15 +371,6 @@ impl Queues {
         if let Some(at) = self.listed(ticket) {
             self.idle.remove(at);
         }
-    }
-
-    /// Takes the waiting worker to wake for a turn given on this thread: the last that began
-    /// to wait here, else the last that began to wait.
-    fn take_idle(&mut self) -> Option<Waker> {
-        let here = ThreadTag::here();
-        let at = (self.idle.iter().rposition(|idle| idle.thread == here))
-            .or_else(|| self.idle.len().checked_sub(1))?;
-        Some(self.idle.remove(at).waker)
     }
 }
 
@@ -619,7 +587,7 @@ impl Shared {
     /// `max_in_flight` run, else to the first worker done with its event.
     #[must_use]
     fn give_turn(self: &Arc<Self>, queues: &mut Queues, turn: Turn) -> Option<Waker> {
-        if let Some(worker) = queues.take_idle() {
+        if let Some((_, worker)) = queues.idle.pop() {
             queues.turns.push_back(turn);
             return Some(worker);
         }
@@ -671,21 +639,12 @@ impl Shared {
                 return Poll::Ready(turn);
             }
             match queues.listed(*ticket) {
-                // Polled while still listed: it keeps its place, with the waker and thread it has
-                // now.
-                Some(at) => {
-                    let idle = &mut queues.idle[at];
-                    idle.waker.clone_from(cx.waker());
-                    idle.thread = ThreadTag::here();
-                }
+                // Polled while still listed: it keeps its place, with the waker it has now.
+                Some(at) => queues.idle[at].1.clone_from(cx.waker()),
                 None => {
                     let listed = queues.next_ticket;
                     queues.next_ticket += 1;
-                    queues.idle.push(Idle {
-                        ticket: listed,
-                        thread: ThreadTag::here(),
-                        waker: cx.waker().clone(),
-                    });
+                    queues.idle.push((listed, cx.waker().clone()));
                     *ticket = Some(listed);
                 }
             }
