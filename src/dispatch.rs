@@ -138,8 +138,12 @@ impl DispatchSettings {
 
 /// What handles an accepted event: the bot's router (see [`Routing`](crate::router)).
 pub(crate) trait Handler: Send + Sync + 'static {
-    /// Handles one event.
-    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+    /// Handles one event. The future may borrow the handler: the dispatcher keeps it while
+    /// the future runs, so that nothing shared need be counted per event to make one.
+    fn handle(
+        &self,
+        event: Event,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + '_>>;
 }
 
 /// Which event failed: enough to find it in the logs and in the gateway's history.

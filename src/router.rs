@@ -325,9 +325,8 @@ impl<S: Send + Sync + 'static, D: ConversationState> RoutingInner<S, D> {
 }
 
 impl<S: Send + Sync + 'static, D: ConversationState> crate::dispatch::Handler for Routing<S, D> {
-    fn handle(&self, event: Event) -> BoxFuture {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.route(event).await })
+    fn handle(&self, event: Event) -> Pin<Box<dyn Future<Output = HandlerResult> + Send + '_>> {
+        Box::pin(self.inner.route(event))
     }
 }
 
