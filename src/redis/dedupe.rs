@@ -1,9 +1,11 @@
 //! Claims against duplicates kept in Redis: one key per claim, made with `SET NX` and kept for
 //! the retention time, so that replicas sharing the Redis deduplicate together.
 
+use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use redis::{RedisWrite, ToRedisArgs};
 
 use super::Redis;
 use crate::dedupe::{DEFAULT_RETENTION, DedupeKey, DedupeStore};
@@ -12,7 +14,33 @@ use crate::error::BoxError;
 /// The key of the claim on `key`: `{namespace}:dedupe:{32 hex digits}`. The queue's append
 /// script makes the same claims.
 pub(crate) fn claim_key(redis: &Redis, key: &DedupeKey) -> String {
-    redis.key(format_args!("dedupe:{key}"))
+    ClaimKey::new(redis, key).to_string()
+}
+
+/// The key of a claim ([`claim_key`]), written where it goes (a command's argument) without
+/// a string of its own.
+pub(crate) struct ClaimKey<'a> {
+    redis: &'a Redis,
+    key: &'a DedupeKey,
+}
+
+impl<'a> ClaimKey<'a> {
+    /// The key of the claim on `key` in `redis`'s namespace.
+    pub(crate) fn new(redis: &'a Redis, key: &'a DedupeKey) -> Self {
+        Self { redis, key }
+    }
+}
+
+impl fmt::Display for ClaimKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:dedupe:{}", self.redis.namespace, self.key)
+    }
+}
+
+impl ToRedisArgs for ClaimKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self);
+    }
 }
 
 /// A [`DedupeStore`] in Redis, for a bot that keeps its queue in memory but shares claims with

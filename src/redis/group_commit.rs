@@ -335,6 +335,113 @@ mod tests {
         assert_eq!(test.queue.depth().await.unwrap(), 5);
     }
 
+    /// A notification of `instance` of type `kind` (`whatsapp`, `telegram`), with a message
+    /// id (claimed) or, without `id`, a state change (no claim).
+    fn of_instance(kind: &str, instance: u64, chat: &str, id: Option<&str>) -> Event {
+        let mut json = serde_json::json!({
+            "typeWebhook": "incomingMessageReceived",
+            "instanceData": {"idInstance": instance, "wid": "", "typeInstance": kind},
+            "timestamp": 1, "idMessage": id,
+            "senderData": {"chatId": chat, "sender": chat, "senderName": "Anna"},
+            "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+        });
+        if id.is_none() {
+            json = serde_json::json!({
+                "typeWebhook": "stateInstanceChanged",
+                "instanceData": {"idInstance": instance, "wid": "", "typeInstance": kind},
+                "timestamp": 1, "stateInstance": "authorized"
+            });
+        }
+        Event::from_json(GatewayKind::GreenApiWhatsApp, json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_several_gateways_and_instances_keeps_each_notifications_own() {
+        let Some(test) = TestQueue::new(|queue| queue.partitions(3)) else {
+            return;
+        };
+        let appends = GroupCommit::new(test.queue.clone());
+        let events: Vec<Event> = (0..12)
+            .map(|n| {
+                let kind = if n % 3 == 0 { "telegram" } else { "whatsapp" };
+                let chat = format!("7900{n:07}@c.us");
+                let id = format!("M{n}");
+                of_instance(kind, 1 + n % 2, &chat, (n % 4 != 3).then_some(id.as_str()))
+            })
+            .collect();
+        let outcomes = in_one_batch(&appends, &events).await;
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| *outcome == Ok(Appended::Queued))
+        );
+        let mut stored = Vec::new();
+        for partition in 0..3 {
+            let super::super::queue::Entries(entries) = redis::cmd("XRANGE")
+                .arg(test.queue.stream(partition))
+                .arg("-")
+                .arg("+")
+                .query_async(&mut test.queue.redis().connection())
+                .await
+                .unwrap();
+            stored.extend(
+                entries
+                    .into_iter()
+                    .map(|entry| (partition, entry.event.unwrap())),
+            );
+        }
+        assert_eq!(stored.len(), events.len());
+        for event in &events {
+            let (partition, kept) = stored
+                .iter()
+                .find(|(_, kept)| kept.raw.as_str() == event.raw.as_str())
+                .expect("each notification is in a stream");
+            assert_eq!(
+                (kept.gateway, &*kept.instance),
+                (event.gateway, &*event.instance)
+            );
+            assert_eq!(
+                *partition,
+                test.queue.partition_of(event),
+                "in its own stream"
+            );
+        }
+        let gateways: std::collections::HashSet<_> =
+            events.iter().map(|event| event.gateway).collect();
+        assert_eq!(gateways.len(), 2, "the batch mixes gateways");
+        // Appended again: the claimed ones are duplicates, the state changes (no claim) are not.
+        let again = in_one_batch(&appends, &events).await;
+        for (event, outcome) in events.iter().zip(again) {
+            let expected = if DedupeKey::of(event).is_some() {
+                Appended::Duplicate
+            } else {
+                Appended::Queued
+            };
+            assert_eq!(outcome, Ok(expected));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_after_redis_lost_its_scripts_loads_the_script_again() {
+        let Some(test) = TestQueue::new(|queue| queue) else {
+            return;
+        };
+        let appends = GroupCommit::new(test.queue.clone());
+        let first = [text("79001111111@c.us", "A1")];
+        assert_eq!(in_one_batch(&appends, &first).await, [Ok(Appended::Queued)]);
+        let _: String = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut test.queue.redis().connection())
+            .await
+            .unwrap();
+        let second = [text("79001111111@c.us", "A2")];
+        assert_eq!(
+            in_one_batch(&appends, &second).await,
+            [Ok(Appended::Queued)]
+        );
+        assert_eq!(test.ids_beside(&second[0]).await, ["A1", "A2"]);
+    }
+
     #[tokio::test]
     async fn a_full_partition_inside_a_batch_refuses_only_what_does_not_fit() {
         let Some(test) = TestQueue::new(|queue| queue.partitions(1).capacity(2)) else {

@@ -28,68 +28,74 @@ const MIN_LEASE: Duration = Duration::from_millis(300);
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
 /// nothing (and keeps no claim), and an append Redis refuses takes nothing either, while the
 /// batch's other notifications go on. Answers per notification its entry's id (appended), or
-/// 0 (a duplicate), -1 (full) or -2 (refused); then, per cursor given, 1 when its stream held
-/// nothing after the cursor before the batch's first append to it (else 0). A claim is taken
-/// back when its notification is not appended: a claim without its entry would turn the
-/// gateway's next delivery into a "duplicate" that nobody handles (so nothing that can fail
-/// comes between the claim and the append, which is a protected call). Each stream's length
-/// is read once per batch.
+/// 0 (a duplicate), -1 (full) or -2 (refused); then, per stream of the batch, 1 when it was
+/// given a cursor and held nothing after it before the batch (else 0). A claim is taken back
+/// when its notification is not appended: a claim without its entry would turn the gateway's
+/// next delivery into a "duplicate" that nobody handles (so nothing that can fail comes
+/// between the claim and the append, which is a protected call). Each stream's length is
+/// read once per batch.
+///
+/// What repeats within a batch goes once: its streams, and its sources (a gateway and an
+/// instance); a notification names both by one number, its tag.
 const APPEND: &str = r"
--- KEYS: per notification, its partition's stream, then its claim when it has one
--- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); ARGV[3]: how many
--- cursors follow, each a stream and an entry id; then per notification: whether it has a
--- claim ('1' or '0'), the gateway, the notification, the instance it was accepted for
+-- KEYS: the batch's streams, each once (n); then the claims of the notifications that have
+-- one, in order
+-- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); ARGV[3]: n; ARGV[4]: how
+-- many sources follow the cursors; then per stream its cursor ('' for none); then per source
+-- its gateway and instance; then per notification its tag and its text. A tag is
+-- (source - 1) * n + stream, negated when the notification has no claim.
 local capacity = tonumber(ARGV[1])
-local cursors = {}
-local first = 4 + 2 * tonumber(ARGV[3])
-for at = 4, first - 1, 2 do
-  cursors[ARGV[at]] = ARGV[at + 1]
-end
-local clear = {}
+local streams = tonumber(ARGV[3])
+local sources = 5 + streams
+local first = sources + 2 * tonumber(ARGV[4])
 local lengths = {}
-local answers = {}
-local key = 1
-for at = first, #ARGV, 4 do
-  local stream = KEYS[key]
-  local claim = false
-  if ARGV[at] == '1' then
-    claim = KEYS[key + 1]
-    key = key + 2
-  else
-    key = key + 1
-  end
-  local length = lengths[stream]
-  if not length then
-    length = redis.call('XLEN', stream)
-    local cursor = cursors[stream]
-    if cursor then
-      local after = redis.pcall('XRANGE', stream, '(' .. cursor, '+', 'COUNT', 1)
-      clear[stream] = type(after) == 'table' and not after.err and #after == 0
+local clear = {}
+for s = 1, streams do
+  lengths[s] = redis.call('XLEN', KEYS[s])
+  local cursor = ARGV[4 + s]
+  clear[s] = 0
+  if cursor ~= '' then
+    local after = redis.pcall('XRANGE', KEYS[s], '(' .. cursor, '+', 'COUNT', 1)
+    if type(after) == 'table' and not after.err and #after == 0 then
+      clear[s] = 1
     end
   end
+end
+local answers = {}
+local claims = streams
+for at = first, #ARGV, 2 do
+  local tag = tonumber(ARGV[at])
+  local claim = false
+  if tag > 0 then
+    claims = claims + 1
+    claim = KEYS[claims]
+  else
+    tag = -tag
+  end
+  local s = (tag - 1) % streams + 1
+  local source = sources + 2 * ((tag - s) / streams)
   local answer
   if claim and not redis.call('SET', claim, '1', 'NX', 'EX', ARGV[2]) then
     answer = 0
-  elseif length >= capacity then
+  elseif lengths[s] >= capacity then
     answer = -1
   else
-    local added = redis.pcall('XADD', stream, '*', 'gateway', ARGV[at + 1],
-      'event', ARGV[at + 2], 'instance', ARGV[at + 3])
+    local added = redis.pcall('XADD', KEYS[s], '*', 'gateway', ARGV[source],
+      'event', ARGV[at + 1], 'instance', ARGV[source + 1])
     if type(added) == 'table' and added.err then
       answer = -2
     else
       answer = added
-      length = length + 1
+      lengths[s] = lengths[s] + 1
     end
   end
   if type(answer) == 'number' and answer < 0 and claim then
     redis.call('DEL', claim)
   end
-  lengths[stream] = length
   answers[#answers + 1] = answer
 end
-for at = 4, first - 1, 2 do
-  answers[#answers + 1] = clear[ARGV[at]] and 1 or 0
+for s = 1, streams do
+  answers[#answers + 1] = clear[s]
 end
 return answers
 ";
@@ -252,37 +258,133 @@ impl RedisQueue {
     ) -> redis::RedisResult<Appends> {
         static SCRIPT: std::sync::LazyLock<Script> =
             std::sync::LazyLock::new(|| Script::new(APPEND));
-        let per_partition = self.capacity.div_ceil(usize::from(self.partitions)).max(1);
-        let mut invocation = SCRIPT.prepare_invoke();
-        invocation
+        let call = AppendCall::new(self, events);
+        let command = call.command(SCRIPT.get_hash(), cursors);
+        let mut connection = self.redis.connection();
+        let answers: Vec<Value> = match command.query_async(&mut connection).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                SCRIPT.prepare_invoke().load_async(&mut connection).await?;
+                command.query_async(&mut connection).await?
+            }
+            answers => answers?,
+        };
+        Appends::of(answers, events.len(), call.streams.len())
+            .map(|appends| appends.per_cursor(&call.streams, cursors))
+            .ok_or_else(|| {
+                redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "the append script answered in another shape",
+                ))
+            })
+    }
+}
+
+/// One call of the append script for a batch: its streams and sources, each once, and each
+/// notification's tag naming them.
+struct AppendCall<'a> {
+    queue: &'a RedisQueue,
+    events: &'a [Event],
+    /// The batch's partitions, in the order they first come.
+    streams: Vec<u16>,
+    /// The batch's gateways and instances, in the order they first come.
+    sources: Vec<(&'a str, &'a str)>,
+    /// Per notification: its tag (see [`APPEND`]) and its claim, if it has one.
+    tags: Vec<(i64, Option<DedupeKey>)>,
+}
+
+impl<'a> AppendCall<'a> {
+    fn new(queue: &'a RedisQueue, events: &'a [Event]) -> Self {
+        let mut streams = Vec::new();
+        let mut sources = Vec::new();
+        let placed: Vec<(i64, i64, Option<DedupeKey>)> = events
+            .iter()
+            .map(|event| {
+                let stream = index_of(&mut streams, queue.partition_of(event));
+                let source = index_of(&mut sources, (event.gateway.as_str(), &*event.instance));
+                (stream, source, DedupeKey::of(event))
+            })
+            .collect();
+        let count = streams.len() as i64;
+        let tags = placed
+            .into_iter()
+            .map(|(stream, source, claim)| (source * count + stream + 1, claim))
+            .collect();
+        Self {
+            queue,
+            events,
+            streams,
+            sources,
+            tags,
+        }
+    }
+
+    /// The `EVALSHA` of the script whose hash is `hash`, checking `cursors`: each argument
+    /// written once, straight into the command.
+    fn command(&self, hash: &str, cursors: &[(u16, StreamId)]) -> redis::Cmd {
+        let claims = self
+            .tags
+            .iter()
+            .filter(|(_, claim)| claim.is_some())
+            .count();
+        let arguments =
+            7 + 2 * self.streams.len() + 2 * self.sources.len() + claims + 2 * self.events.len();
+        let bytes: usize = self
+            .events
+            .iter()
+            .map(|event| event.raw.as_str().len() + 96)
+            .sum();
+        let mut command = redis::Cmd::with_capacity(arguments, bytes + 64 * self.streams.len());
+        command
+            .arg("EVALSHA")
+            .arg(hash)
+            .arg(self.streams.len() + claims);
+        for &partition in &self.streams {
+            command.arg(self.queue.stream(partition));
+        }
+        for (_, claim) in &self.tags {
+            if let Some(key) = claim {
+                command.arg(super::dedupe::ClaimKey::new(&self.queue.redis, key));
+            }
+        }
+        let per_partition = self
+            .queue
+            .capacity
+            .div_ceil(usize::from(self.queue.partitions))
+            .max(1);
+        command
             .arg(per_partition)
             .arg(DEFAULT_RETENTION.as_secs())
-            .arg(cursors.len());
-        for (partition, cursor) in cursors {
-            invocation.arg(self.stream(*partition)).arg(cursor);
+            .arg(self.streams.len())
+            .arg(self.sources.len());
+        for partition in &self.streams {
+            match cursors.iter().find(|(sent, _)| sent == partition) {
+                Some((_, cursor)) => command.arg(cursor),
+                None => command.arg(""),
+            };
         }
-        for event in events {
-            invocation.key(self.stream(self.partition_of(event)));
-            let claim = DedupeKey::of(event);
-            if let Some(key) = &claim {
-                invocation.key(super::dedupe::claim_key(&self.redis, key));
-            }
-            invocation
-                .arg(if claim.is_some() { "1" } else { "0" })
-                .arg(event.gateway.as_str())
-                .arg(event.raw.as_str())
-                .arg(&*event.instance);
+        for (gateway, instance) in &self.sources {
+            command.arg(*gateway).arg(*instance);
         }
-        let answers: Vec<Value> = invocation
-            .invoke_async(&mut self.redis.connection())
-            .await?;
-        Appends::of(answers, events.len(), cursors.len()).ok_or_else(|| {
-            redis::RedisError::from((
-                redis::ErrorKind::UnexpectedReturnType,
-                "the append script answered in another shape",
-            ))
-        })
+        for (event, (tag, claim)) in self.events.iter().zip(&self.tags) {
+            let tag = if claim.is_some() { *tag } else { -*tag };
+            command.arg(tag).arg(event.raw.as_str());
+        }
+        command
     }
+}
+
+/// The place of `item` in `items`, added at the end when it is not there yet.
+fn index_of<T: PartialEq>(items: &mut Vec<T>, item: T) -> i64 {
+    let at = items
+        .iter()
+        .position(|seen| *seen == item)
+        .unwrap_or_else(|| {
+            items.push(item);
+            items.len() - 1
+        });
+    at as i64
 }
 
 /// What one call of the append script did.
@@ -291,15 +393,30 @@ pub(crate) struct Appends {
     /// appended.
     pub(crate) outcomes: Vec<(Appended, Option<StreamId>)>,
     /// Per cursor given, in order: whether its stream held nothing after it before the
-    /// call's first append to it.
+    /// call.
     pub(crate) clear: Vec<bool>,
 }
 
 impl Appends {
-    /// The script's `answers` for `events` notifications and `cursors` cursors; `None` when
-    /// they are of another shape.
-    fn of(answers: Vec<Value>, events: usize, cursors: usize) -> Option<Self> {
-        if answers.len() != events + cursors {
+    /// The answers with one clear flag per stream of `streams` turned into one per cursor of
+    /// `cursors` (not clear for a cursor whose stream the batch did not append to).
+    fn per_cursor(mut self, streams: &[u16], cursors: &[(u16, StreamId)]) -> Self {
+        self.clear = cursors
+            .iter()
+            .map(|(partition, _)| {
+                streams
+                    .iter()
+                    .position(|stream| stream == partition)
+                    .is_some_and(|at| self.clear[at])
+            })
+            .collect();
+        self
+    }
+
+    /// The script's `answers` for `events` notifications in `streams` streams (a clear flag
+    /// per stream); `None` when they are of another shape.
+    fn of(answers: Vec<Value>, events: usize, streams: usize) -> Option<Self> {
+        if answers.len() != events + streams {
             return None;
         }
         let mut answers = answers.into_iter();
