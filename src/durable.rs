@@ -53,6 +53,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod batches;
 mod checkpointer;
 mod claims;
 mod conversations;
@@ -453,6 +454,22 @@ pub(crate) mod test_support {
         peek(directory)
             .query_row(sql, [], |row| row.get(0))
             .expect("the count reads")
+    }
+
+    /// Unhandled notifications the database in `directory` holds, read by a connection of its
+    /// own.
+    pub(crate) fn unhandled(directory: &Path) -> i64 {
+        let (_, unhandled) =
+            super::batches::Batches::load(&peek(directory)).expect("the rows read");
+        unhandled.events as i64
+    }
+
+    /// Claims (expired or not) the database in `directory` holds, read by a connection of its
+    /// own.
+    pub(crate) fn claims(directory: &Path) -> i64 {
+        super::claims::Claims::load(&peek(directory))
+            .expect("the claims read")
+            .len() as i64
     }
 
     /// A GREEN-API text message `id` in `chat`, as received.
