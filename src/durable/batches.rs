@@ -291,7 +291,7 @@ impl Batches {
         }
     }
 
-    /// Records `finished` (sorted and deduplicated here) as handled in `tx`: rows all handled
+    /// Records `finished` (sorted here) as handled in `tx`: rows all handled
     /// are deleted, the others' bitmaps written. Numbers already handled, or of no row, are
     /// skipped. What was handled, and its bytes.
     pub(super) fn finish(
@@ -314,7 +314,7 @@ impl Batches {
             let mut done = self.staged.get(&id).unwrap_or(&row.done).clone();
             let mut changed = false;
             for place in places {
-                if done.mark(place) {
+                if place < row.sizes.len() && done.mark(place) {
                     changed = true;
                     freed.events += 1;
                     freed.bytes += u64::from(row.sizes[place]);

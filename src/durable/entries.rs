@@ -814,9 +814,17 @@ mod tests {
             })
             .await;
             assert_eq!(count(dir.path(), "SELECT count(*) FROM batches"), 1);
+            let seqs: Vec<Seq> = answers
+                .iter()
+                .map(|answer| queued(*answer.as_ref().unwrap()))
+                .collect();
             for n in [1, 3] {
-                store.finish(queued(answers[n].as_ref().copied().unwrap()));
+                store.finish(seqs[n]);
             }
+            // A number past the row's last notification, twice: nothing.
+            let past = Seq(seqs.iter().max().unwrap().0 + 1);
+            store.finish(past);
+            store.finish(past);
             store.flush().await.unwrap();
             assert_eq!(count(dir.path(), "SELECT count(*) FROM handled"), 1);
         }
