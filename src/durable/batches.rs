@@ -19,7 +19,7 @@ use super::entries::Seq;
 /// Bits of a [`Seq`] that number a notification in its row.
 const PLACE_BITS: u32 = 10;
 /// Notifications one row holds at most (at least as many as one batch of requests).
-pub(super) const ROW_EVENTS: usize = 1 << PLACE_BITS;
+const ROW_EVENTS: usize = 1 << PLACE_BITS;
 /// Bytes past which a batch's notifications go on in a row of their own (in the same commit),
 /// so that a row stays far below SQLite's largest blob.
 const ROW_BYTES: usize = 32 << 20;
@@ -66,7 +66,7 @@ impl Record<'_> {
     }
 
     /// The records of a row's `blob`, or `None` when it is not one.
-    pub(super) fn decode_all(mut blob: &[u8]) -> Option<Vec<Record<'_>>> {
+    fn decode_all(mut blob: &[u8]) -> Option<Vec<Record<'_>>> {
         let mut records = Vec::new();
         while !blob.is_empty() {
             let (gateway, rest) = take(blob, usize::from(blob[0]), 1)?;
