@@ -35,9 +35,14 @@
 //! answers each — an accepted notification is answered only once its batch is committed. Handled notifications are deleted with the writer's next batch of requests (or
 //! within 2 ms when none comes; a handled notification joins a list the writer takes, and only
 //! the first of each lot wakes it), expired claims are purged in bounded chunks, and freed pages
-//! are given back to the file system (`auto_vacuum=INCREMENTAL`). Claims are kept in the order
-//! they were made and found by key in an index the writer holds in memory, so that a batch
-//! appends to the end of its tables rather than rewriting a random page per claim.
+//! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
+//! notifications are one row (packed; a notification's number is the row's id and its place in
+//! it), and so are its claims (their keys packed, one expiry), found by key in an index the
+//! writer holds in memory: a batch runs two inserts rather than two per notification, and
+//! appends to the end of its tables rather than rewriting a random page per claim. Which
+//! notifications of a row are handled the writer counts in memory; a row all handled is
+//! deleted, a row partly handled records which in a small row of its own, in the commit that
+//! would have deleted them.
 //!
 //! [`Durability::Process`] is `synchronous=NORMAL`, not `OFF`: both keep every commit across a
 //! killed process (the log's pages are in the operating system's hands when a commit returns),
@@ -53,6 +58,7 @@
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
 //! stays readable by other connections (the `sqlite3` shell, a test).
 
+mod batches;
 mod checkpointer;
 mod claims;
 mod conversations;
@@ -453,6 +459,22 @@ pub(crate) mod test_support {
         peek(directory)
             .query_row(sql, [], |row| row.get(0))
             .expect("the count reads")
+    }
+
+    /// Unhandled notifications the database in `directory` holds, read by a connection of its
+    /// own.
+    pub(crate) fn unhandled(directory: &Path) -> i64 {
+        let (_, unhandled) =
+            super::batches::Batches::load(&peek(directory)).expect("the rows read");
+        unhandled.events as i64
+    }
+
+    /// Claims (expired or not) the database in `directory` holds, read by a connection of its
+    /// own.
+    pub(crate) fn claims(directory: &Path) -> i64 {
+        super::claims::Claims::load(&peek(directory))
+            .expect("the claims read")
+            .len() as i64
     }
 
     /// A GREEN-API text message `id` in `chat`, as received.

@@ -63,7 +63,7 @@ fn open_creates_the_directory_and_reopens_it() {
     assert_eq!(store.directory(), directory);
     assert!(directory.join(DATABASE).is_file());
     drop(store);
-    assert_eq!(user_version(&directory), 2);
+    assert_eq!(user_version(&directory), 3);
     open(&directory).unwrap();
 }
 
@@ -123,7 +123,7 @@ fn a_store_from_a_newer_version_is_refused_and_left_as_it_was() {
         store_error(&error),
         StoreError::NewerSchema {
             found: 99,
-            supported: 2,
+            supported: 3,
             ..
         }
     ));

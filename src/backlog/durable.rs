@@ -254,7 +254,7 @@ mod tests {
 
     use super::*;
     use crate::dispatch::{DispatchSettings, Handler};
-    use crate::durable::test_support::{T0, count, open, text};
+    use crate::durable::test_support::{T0, open, text, unhandled};
     use crate::durable::{Clock, StoreSettings};
     use crate::error::BoxError;
 
@@ -310,7 +310,7 @@ mod tests {
         let copy = text(ANNA, sent.last().unwrap(), "hi");
         assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
         assert_eq!(backlog.shutdown().await, DrainReport::default());
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert_eq!(unhandled(dir.path()), 0);
     }
 
     /// `hookbot_events_acknowledged_total` of `instance`'s text messages, as `GET /metrics`
@@ -409,6 +409,6 @@ mod tests {
             assert_eq!(ids, expected, "{chat}'s events in accept order");
         }
         assert_eq!(handled.len(), accepted.len(), "each once");
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert_eq!(unhandled(dir.path()), 0);
     }
 }

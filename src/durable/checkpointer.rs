@@ -181,7 +181,7 @@ mod tests {
     /// How long the test waits for the checkpoint before it fails.
     const PATIENCE: Duration = Duration::from_secs(60);
 
-    /// Entries the database file holds without its log, read from a copy of the file alone;
+    /// Rows of notifications the database file holds without its log, read from a copy of the file alone;
     /// `None` while the copy does not read (taken in the middle of a checkpoint).
     fn entries_without_the_log(directory: &Path) -> Option<i64> {
         let copy = tempfile::tempdir().unwrap();
@@ -192,7 +192,7 @@ mod tests {
         .ok()?;
         Connection::open(copy.path().join(DATABASE_FILE))
             .and_then(|connection| {
-                connection.query_row("SELECT count(*) FROM entries", [], |row| row.get(0))
+                connection.query_row("SELECT count(*) FROM batches", [], |row| row.get(0))
             })
             .ok()
     }

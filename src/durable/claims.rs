@@ -1,15 +1,19 @@
-//! Duplicate claims: rows of the `claims` table in the order they were made, found by key in
-//! an index the writer keeps in memory (read from the table when the store opens).
+//! Duplicate claims: rows of the `claims` table in the order they were made, each holding the
+//! keys one batch claimed (packed, 16 bytes each) and their common expiry, found by key in an
+//! index the writer keeps in memory (read from the table when the store opens).
 //!
 //! A claim's key is a hash, so a table ordered by it takes each new claim on a random page:
 //! a batch of a hundred appends rewrote about a hundred pages of claims, four fifths of what
-//! it wrote to the log. Rows in the order they were made fill the table's last page instead,
-//! and the index in memory answers "is this a duplicate?" without reading the file. It costs
-//! about 40 bytes of memory per claim kept ([`MAX_CLAIMS`](super::MAX_CLAIMS) at most).
+//! it wrote to the log. A row per batch, in the order they were made, fills the table's last
+//! page instead with one statement, and the index in memory answers "is this a duplicate?"
+//! without reading the file. A key claimed again after its claim expired lives in its new row
+//! (the index points there, so purging the old row leaves it); a released key is cut out of its
+//! row. It costs about 40 bytes of memory per claim kept ([`MAX_CLAIMS`](super::MAX_CLAIMS) at
+//! most).
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Millis;
 use super::writer::PURGE_CHUNK;
@@ -31,26 +35,35 @@ pub(super) struct Claims {
     index: HashMap<Key, Claim>,
     /// What the running batch changed: each key with its claim before.
     undo: Vec<(Key, Option<Claim>)>,
+    /// The id of the running batch's row.
+    next: i64,
+    /// The keys the running batch claimed, for its row, and their expiry.
+    pending: Vec<u8>,
+    pending_expires: Millis,
 }
 
 impl Claims {
     /// The claims `connection`'s database holds.
     pub(super) fn load(connection: &Connection) -> rusqlite::Result<Self> {
         let mut statement =
-            connection.prepare("SELECT id, key, expires FROM claims ORDER BY id")?;
+            connection.prepare("SELECT id, keys, expires FROM claims ORDER BY id")?;
         let mut rows = statement.query([])?;
         let mut index = HashMap::new();
+        let mut last = 0;
         while let Some(row) = rows.next()? {
-            let (id, key, expires): (i64, Vec<u8>, Millis) =
-                (row.get(0)?, row.get(1)?, row.get(2)?);
-            // A key of another length is no hookbot claim: it can match nothing.
-            if let Ok(key) = Key::try_from(key.as_slice()) {
+            let (id, keys, expires): (i64, &[u8], Millis) =
+                (row.get(0)?, row.get_ref(1)?.as_blob()?, row.get(2)?);
+            // Bytes past the last whole key are no hookbot claim: they match nothing.
+            for key in keys.chunks_exact(size_of::<Key>()) {
+                let key = Key::try_from(key).expect("a chunk of a key's length");
                 index.insert(key, Claim { id, expires });
             }
+            last = id;
         }
         Ok(Self {
             index,
-            undo: Vec::new(),
+            next: last + 1,
+            ..Self::default()
         })
     }
 
@@ -64,39 +77,53 @@ impl Claims {
         self.index.get(key).map(|claim| claim.expires)
     }
 
-    /// Claims `key` until `expires` in `tx`: a new row at the table's end, or the expiry of
-    /// the key's (expired) row moved on.
-    pub(super) fn claim(
-        &mut self,
-        tx: &Transaction<'_>,
-        key: Key,
-        expires: Millis,
-    ) -> rusqlite::Result<()> {
-        let before = self.index.get(&key).copied();
-        let id = match before {
-            Some(claim) => {
-                tx.prepare_cached("UPDATE claims SET expires = ?1 WHERE id = ?2")?
-                    .execute(params![expires, claim.id])?;
-                claim.id
-            }
-            None => {
-                tx.prepare_cached("INSERT INTO claims (key, expires) VALUES (?1, ?2)")?
-                    .execute(params![key.as_slice(), expires])?;
-                tx.last_insert_rowid()
-            }
-        };
+    /// Claims `key` until `expires` (the same for every key of a batch) in the running batch's
+    /// row, which [`write`](Claims::write) writes.
+    pub(super) fn claim(&mut self, key: Key, expires: Millis) {
+        let before = self.index.insert(
+            key,
+            Claim {
+                id: self.next,
+                expires,
+            },
+        );
         self.undo.push((key, before));
-        self.index.insert(key, Claim { id, expires });
+        self.pending.extend_from_slice(&key);
+        self.pending_expires = expires;
+    }
+
+    /// Writes the running batch's row of claims in `tx`, if it claimed any.
+    pub(super) fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        tx.prepare_cached("INSERT INTO claims (id, keys, expires) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.next, self.pending, self.pending_expires])?;
         Ok(())
     }
 
-    /// Deletes `key`'s claim in `tx`, if there is one.
+    /// Deletes `key`'s claim in `tx`, if there is one: its row is written again without it (or
+    /// deleted, when it was the row's last).
     pub(super) fn release(&mut self, tx: &Transaction<'_>, key: &Key) -> rusqlite::Result<()> {
         let Some(claim) = self.index.get(key).copied() else {
             return Ok(());
         };
-        tx.prepare_cached("DELETE FROM claims WHERE id = ?1")?
-            .execute([claim.id])?;
+        if claim.id == self.next {
+            self.pending = without(&self.pending, key);
+        } else {
+            let keys: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT keys FROM claims WHERE id = ?1")?
+                .query_row([claim.id], |row| row.get(0))
+                .optional()?;
+            let left = without(&keys.unwrap_or_default(), key);
+            if left.is_empty() {
+                tx.prepare_cached("DELETE FROM claims WHERE id = ?1")?
+                    .execute([claim.id])?;
+            } else {
+                tx.prepare_cached("UPDATE claims SET keys = ?1 WHERE id = ?2")?
+                    .execute(params![left, claim.id])?;
+            }
+        }
         self.undo.push((*key, Some(claim)));
         self.index.remove(key);
         Ok(())
@@ -105,10 +132,15 @@ impl Claims {
     /// The running batch was committed: its changes stay.
     pub(super) fn commit(&mut self) {
         self.undo.clear();
+        if !self.pending.is_empty() {
+            self.next += 1;
+            self.pending.clear();
+        }
     }
 
     /// The running batch failed: its changes are undone, last first.
     pub(super) fn roll_back(&mut self) {
+        self.pending.clear();
         while let Some((key, before)) = self.undo.pop() {
             match before {
                 Some(claim) => self.index.insert(key, claim),
@@ -117,9 +149,9 @@ impl Claims {
         }
     }
 
-    /// Purges one chunk of claims (each statement committed on its own): expired ones, and
-    /// while more than `max_claims` ([`MAX_CLAIMS`](super::MAX_CLAIMS)) are kept, the oldest.
-    /// Whether more are left to purge.
+    /// Purges one chunk of rows of claims (each statement committed on its own): expired ones,
+    /// and while more than `max_claims` ([`MAX_CLAIMS`](super::MAX_CLAIMS)) are kept, the
+    /// oldest. Whether more are left to purge.
     pub(super) fn purge(
         &mut self,
         connection: &Connection,
@@ -130,26 +162,26 @@ impl Claims {
             connection,
             "DELETE FROM claims WHERE id IN
              (SELECT id FROM claims WHERE expires <= ?1 ORDER BY expires LIMIT ?2)
-             RETURNING id, key",
+             RETURNING id, keys",
             params![now, PURGE_CHUNK],
         )?;
-        let excess = self
-            .len()
-            .saturating_sub(max_claims)
-            .min(PURGE_CHUNK as u64);
-        if excess > 0 {
+        for _ in 0..PURGE_CHUNK {
+            if self.len() <= max_claims {
+                break;
+            }
             self.delete(
                 connection,
                 "DELETE FROM claims WHERE id IN
-                 (SELECT id FROM claims ORDER BY expires LIMIT ?1)
-                 RETURNING id, key",
-                [excess as i64],
+                 (SELECT id FROM claims ORDER BY expires LIMIT 1)
+                 RETURNING id, keys",
+                [],
             )?;
         }
         Ok(expired == PURGE_CHUNK as usize || self.len() > max_claims)
     }
 
-    /// Runs a `DELETE … RETURNING id, key` and forgets the rows it deleted; how many.
+    /// Runs a `DELETE … RETURNING id, keys` and forgets the claims of the rows it deleted
+    /// (not a key claimed again since, which lives in a newer row); how many rows.
     fn delete(
         &mut self,
         connection: &Connection,
@@ -162,15 +194,25 @@ impl Claims {
                 Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (id, key) in &deleted {
-            if let Ok(key) = Key::try_from(key.as_slice())
-                && self.index.get(&key).is_some_and(|claim| claim.id == *id)
-            {
-                self.index.remove(&key);
+        for (id, keys) in &deleted {
+            for key in keys.chunks_exact(size_of::<Key>()) {
+                let key = Key::try_from(key).expect("a chunk of a key's length");
+                if self.index.get(&key).is_some_and(|claim| claim.id == *id) {
+                    self.index.remove(&key);
+                }
             }
         }
         Ok(deleted.len())
     }
+}
+
+/// `keys` (packed) without `key`.
+fn without(keys: &[u8], key: &Key) -> Vec<u8> {
+    keys.chunks_exact(size_of::<Key>())
+        .filter(|other| *other != key)
+        .flatten()
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]
@@ -193,7 +235,7 @@ mod tests {
         for n in 0..claims + 5 {
             let expires = if n < claims { T0 - 1 } else { T0 + n };
             tx.execute(
-                "INSERT INTO claims (key, expires) VALUES (?1, ?2)",
+                "INSERT INTO claims (keys, expires) VALUES (?1, ?2)",
                 params![key(n).as_slice(), expires],
             )
             .unwrap();
@@ -224,41 +266,94 @@ mod tests {
         assert_eq!(index.expiry(&key(claims + 4)), Some(T0 + claims + 4));
     }
 
+    fn rows(connection: &Connection) -> i64 {
+        connection
+            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    /// Runs `batch` on `index` in a transaction of `connection` and commits it.
+    fn committed(
+        connection: &mut Connection,
+        index: &mut Claims,
+        batch: impl FnOnce(&Transaction<'_>, &mut Claims),
+    ) {
+        let tx = connection.transaction().unwrap();
+        batch(&tx, index);
+        index.write(&tx).unwrap();
+        tx.commit().unwrap();
+        index.commit();
+    }
+
     #[test]
-    fn a_claim_moved_on_keeps_its_row_and_a_rolled_back_batch_restores_the_index() {
+    fn a_batchs_claims_are_one_row_and_a_claim_made_again_lives_in_its_new_row() {
         let dir = tempfile::tempdir().unwrap();
         drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
         let mut connection = peek(dir.path());
         let mut index = Claims::load(&connection).unwrap();
-        let tx = connection.transaction().unwrap();
-        index.claim(&tx, key(1), T0).unwrap();
-        index.claim(&tx, key(2), T0).unwrap();
-        tx.commit().unwrap();
-        index.commit();
+        committed(&mut connection, &mut index, |_, index| {
+            index.claim(key(1), T0);
+            index.claim(key(2), T0);
+        });
+        assert_eq!(rows(&connection), 1);
 
+        // Rolled back: the index is as before.
         let tx = connection.transaction().unwrap();
-        index.claim(&tx, key(1), T0 + 10).unwrap();
+        index.claim(key(1), T0 + 10);
         index.release(&tx, &key(2)).unwrap();
-        index.claim(&tx, key(3), T0).unwrap();
+        index.claim(key(3), T0 + 10);
         assert_eq!(index.expiry(&key(1)), Some(T0 + 10));
         assert_eq!(index.expiry(&key(2)), None);
-        drop(tx); // rolled back
+        drop(tx);
         index.roll_back();
         assert_eq!(index.expiry(&key(1)), Some(T0));
         assert_eq!(index.expiry(&key(2)), Some(T0));
         assert_eq!(index.expiry(&key(3)), None);
 
-        let tx = connection.transaction().unwrap();
-        index.claim(&tx, key(1), T0 + 10).unwrap();
-        tx.commit().unwrap();
-        index.commit();
-        let rows: i64 = connection
-            .query_row("SELECT count(*) FROM claims", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(rows, 2, "one row per key");
+        // Key 1, expired, is claimed again: a new row, which purging the old one leaves.
+        committed(&mut connection, &mut index, |_, index| {
+            index.claim(key(1), T0 + 10);
+        });
+        assert_eq!(rows(&connection), 2);
         assert_eq!(
             Claims::load(&connection).unwrap().expiry(&key(1)),
             Some(T0 + 10)
         );
+        assert!(!index.purge(&connection, T0 + 1, u64::MAX).unwrap());
+        let loaded = Claims::load(&connection).unwrap();
+        for claims in [&index, &loaded] {
+            assert_eq!(claims.expiry(&key(1)), Some(T0 + 10));
+            assert_eq!(claims.expiry(&key(2)), None);
+        }
+        assert_eq!(rows(&connection), 1);
+    }
+
+    #[test]
+    fn a_released_claim_is_cut_out_of_its_row_and_its_rows_last_deletes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
+        let mut connection = peek(dir.path());
+        let mut index = Claims::load(&connection).unwrap();
+        committed(&mut connection, &mut index, |_, index| {
+            index.claim(key(1), T0);
+            index.claim(key(2), T0);
+        });
+        // Claimed and released in one batch: never written.
+        committed(&mut connection, &mut index, |tx, index| {
+            index.claim(key(3), T0);
+            index.release(tx, &key(3)).unwrap();
+            index.release(tx, &key(1)).unwrap();
+        });
+        assert_eq!(rows(&connection), 1);
+        let loaded = Claims::load(&connection).unwrap();
+        assert_eq!(
+            [1, 2, 3].map(|n| loaded.expiry(&key(n))),
+            [None, Some(T0), None]
+        );
+        committed(&mut connection, &mut index, |tx, index| {
+            index.release(tx, &key(2)).unwrap();
+        });
+        assert_eq!(rows(&connection), 0);
+        assert_eq!(index.len(), 0);
     }
 }

@@ -2,15 +2,14 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use rusqlite::params;
 use tokio::sync::oneshot;
 
+use super::batches::{Record, Stored};
 use super::claims::Key;
 use super::writer::{Batch, Message, Op, Request};
 use super::{DurableStore, StoreError};
@@ -21,7 +20,7 @@ use crate::event::{Event, RawJson};
 /// The place of an accepted notification in the order the store accepted them: larger is
 /// later, and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Seq(i64);
+pub(crate) struct Seq(pub(super) i64);
 
 /// What became of an appended notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,16 +201,17 @@ impl Op for Append {
         {
             return Ok(Appended::Full);
         }
-        batch
-            .tx
-            .prepare_cached(
-                "INSERT INTO entries (gateway, instance, notification) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![self.gateway, &*self.instance, notification])?;
-        let seq = Seq(batch.tx.last_insert_rowid());
+        let seq = batch.batches.push(
+            batch.tx,
+            &Record {
+                gateway: self.gateway,
+                instance: &self.instance,
+                notification,
+            },
+        )?;
         if let Some(key) = self.claim {
             let expires = batch.now.saturating_add(batch.limits.claim_retention);
-            batch.claims.claim(batch.tx, key, expires)?;
+            batch.claims.claim(key, expires);
         }
         batch.counts.entries += 1;
         batch.counts.bytes += size;
@@ -229,7 +229,7 @@ impl Op for Withdraw {
     type Output = ();
 
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<()> {
-        delete(batch, &[self.seq])?;
+        delete(batch, &mut [self.seq])?;
         if let Some(key) = &self.claim {
             batch.claims.release(batch.tx, key)?;
         }
@@ -248,35 +248,14 @@ impl Op for Flush {
     }
 }
 
-/// Deletes the `finished` entries (those already gone are skipped) in two statements, given
-/// their numbers as one JSON array: what they hold is counted, then they are deleted.
-/// (`DELETE … RETURNING` would build a temporary table for each statement.)
-pub(super) fn delete(batch: &mut Batch<'_>, finished: &[Seq]) -> rusqlite::Result<()> {
+/// Deletes the `finished` entries (those already gone are skipped) and gives back their room.
+pub(super) fn delete(batch: &mut Batch<'_>, finished: &mut [Seq]) -> rusqlite::Result<()> {
     if finished.is_empty() {
         return Ok(());
     }
-    let mut seqs = String::with_capacity(finished.len() * 8 + 2);
-    seqs.push('[');
-    for (n, seq) in finished.iter().enumerate() {
-        if n > 0 {
-            seqs.push(',');
-        }
-        let _ = write!(seqs, "{}", seq.0);
-    }
-    seqs.push(']');
-    let (entries, bytes): (i64, i64) = batch
-        .tx
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(octet_length(notification)), 0) FROM entries
-             WHERE seq IN (SELECT value FROM json_each(?1))",
-        )?
-        .query_row([&seqs], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    batch
-        .tx
-        .prepare_cached("DELETE FROM entries WHERE seq IN (SELECT value FROM json_each(?1))")?
-        .execute([&seqs])?;
-    batch.counts.entries = batch.counts.entries.saturating_sub(entries.max(0) as u64);
-    batch.counts.bytes = batch.counts.bytes.saturating_sub(bytes.max(0) as u64);
+    let freed = batch.batches.finish(batch.tx, finished)?;
+    batch.counts.entries = batch.counts.entries.saturating_sub(freed.events);
+    batch.counts.bytes = batch.counts.bytes.saturating_sub(freed.bytes);
     Ok(())
 }
 
@@ -286,32 +265,11 @@ struct ReadEntries {
     limit: usize,
 }
 
-/// An entry as stored.
-struct Stored {
-    seq: Seq,
-    gateway: String,
-    instance: String,
-    notification: String,
-}
-
 impl Op for ReadEntries {
     type Output = Vec<Stored>;
 
     fn apply(&self, batch: &mut Batch<'_>) -> rusqlite::Result<Vec<Stored>> {
-        let limit = i64::try_from(self.limit).unwrap_or(i64::MAX);
-        let mut statement = batch.tx.prepare_cached(
-            "SELECT seq, gateway, instance, notification FROM entries
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = statement.query_map(params![self.after.0, limit], |row| {
-            Ok(Stored {
-                seq: Seq(row.get(0)?),
-                gateway: row.get(1)?,
-                instance: row.get(2)?,
-                notification: row.get(3)?,
-            })
-        })?;
-        rows.collect()
+        batch.batches.read(batch.tx, self.after, self.limit)
     }
 }
 
@@ -335,7 +293,8 @@ mod tests {
     use tokio::task::JoinHandle;
 
     use super::*;
-    use crate::durable::test_support::{T0, count, open, peek, text};
+    use crate::durable::batches::row_of;
+    use crate::durable::test_support::{T0, claims, count, open, peek, text, unhandled};
     use crate::durable::writer::CHANNEL_CAPACITY;
     use crate::durable::{Clock, Durability, StoreSettings};
 
@@ -433,7 +392,7 @@ mod tests {
         commit.wait_reached();
 
         assert_eq!(
-            count(dir.path(), "SELECT count(*) FROM entries"),
+            unhandled(dir.path()),
             0,
             "nothing is visible before the commit"
         );
@@ -446,10 +405,7 @@ mod tests {
         for append in appends {
             seqs.push(queued(append.await.unwrap().unwrap()));
         }
-        assert_eq!(
-            count(dir.path(), "SELECT count(*) FROM entries"),
-            APPENDS as i64
-        );
+        assert_eq!(unhandled(dir.path()), APPENDS as i64);
         assert_eq!(seqs.iter().collect::<HashSet<_>>().len(), APPENDS);
     }
 
@@ -461,8 +417,8 @@ mod tests {
         let event = text(ANNA, "M1", "hi");
         let seq = queued(store.append(&event).await.unwrap());
         store.withdraw(seq, DedupeKey::of(&event)).await.unwrap();
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        assert_eq!(unhandled(dir.path()), 0);
+        assert_eq!(claims(dir.path()), 0);
         // The redelivery is no duplicate, and the store of one has room for it.
         queued(store.append(&event).await.unwrap());
     }
@@ -474,7 +430,7 @@ mod tests {
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
         store.finish(seq);
         store.flush().await.unwrap();
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 0);
+        assert_eq!(unhandled(dir.path()), 0);
         assert!(store.unfinished(None, 10).await.unwrap().is_empty());
     }
 
@@ -485,7 +441,7 @@ mod tests {
         let seq = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
         store.finish(seq);
         let deadline = Instant::now() + PATIENCE;
-        while count(dir.path(), "SELECT count(*) FROM entries") > 0 {
+        while unhandled(dir.path()) > 0 {
             assert!(Instant::now() < deadline, "the entry was never deleted");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -504,7 +460,7 @@ mod tests {
         let store = open(dir.path(), StoreSettings::new(), &clock);
         assert_eq!(store.append(&first).await.unwrap(), Appended::Duplicate);
         queued(store.append(&text(ANNA, "M2", "hi")).await.unwrap());
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
+        assert_eq!(unhandled(dir.path()), 2);
     }
 
     #[tokio::test]
@@ -519,7 +475,7 @@ mod tests {
             answers,
             [Appended::Queued(_), Appended::Duplicate]
         ));
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
+        assert_eq!(unhandled(dir.path()), 1);
     }
 
     /// Holds the writer busy while `requests` queue up behind it, so that they make one batch.
@@ -578,8 +534,8 @@ mod tests {
                 .iter()
                 .all(|answer| matches!(answer, Ok(Appended::Queued(_) | Appended::Duplicate)))
         );
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 2);
+        assert_eq!(unhandled(dir.path()), 2);
+        assert_eq!(claims(dir.path()), 2);
         assert_eq!(store.append(&first).await.unwrap(), Appended::Duplicate);
     }
 
@@ -603,7 +559,7 @@ mod tests {
         })
         .await;
         assert!(answers.iter().all(Result::is_err), "{answers:?}");
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        assert_eq!(claims(dir.path()), 0);
         queued(store.append(&event).await.unwrap());
         assert_eq!(store.append(&event).await.unwrap(), Appended::Duplicate);
     }
@@ -623,7 +579,7 @@ mod tests {
         .unwrap();
         queued(store.append(&state).await.unwrap());
         queued(store.append(&state).await.unwrap());
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 0);
+        assert_eq!(claims(dir.path()), 0);
     }
 
     #[tokio::test]
@@ -641,7 +597,7 @@ mod tests {
         assert_eq!(store.append(&event).await.unwrap(), Appended::Duplicate);
         clock.advance(Duration::from_secs(60));
         queued(store.append(&event).await.unwrap());
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 1);
+        assert_eq!(claims(dir.path()), 1);
     }
 
     #[tokio::test]
@@ -656,12 +612,8 @@ mod tests {
         queued(store.append(&text(ANNA, "M2", "two")).await.unwrap());
         let third = text(ANNA, "M3", "three");
         assert_eq!(store.append(&third).await.unwrap(), Appended::Full);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
-        assert_eq!(
-            count(dir.path(), "SELECT count(*) FROM claims"),
-            2,
-            "no claim for it"
-        );
+        assert_eq!(unhandled(dir.path()), 2);
+        assert_eq!(claims(dir.path()), 2, "no claim for it");
 
         store.finish(first);
         queued(store.append(&third).await.unwrap());
@@ -681,7 +633,7 @@ mod tests {
         );
         let seq = queued(store.append(&first).await.unwrap());
         assert_eq!(store.append(&second).await.unwrap(), Appended::Full);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
+        assert_eq!(unhandled(dir.path()), 1);
         store.finish(seq);
         queued(store.append(&second).await.unwrap());
     }
@@ -822,10 +774,15 @@ mod tests {
             let store = open(dir.path(), StoreSettings::new(), &clock);
             queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
         }
+        let telegram = Record {
+            gateway: "telegram",
+            instance: "1",
+            notification: "{}",
+        };
         peek(dir.path())
             .execute(
-                "INSERT INTO entries (gateway, instance, notification) VALUES ('telegram', '1', '{}')",
-                [],
+                "INSERT INTO batches (events) VALUES (?1)",
+                [row_of(&[telegram])],
             )
             .unwrap();
         {
@@ -836,7 +793,85 @@ mod tests {
                 ["M1", "M2"]
             );
         }
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
+        assert_eq!(unhandled(dir.path()), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_partly_handled_gives_back_only_its_unhandled_entries_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let settings = StoreSettings::new().max_events(5);
+        let events: Vec<Event> = (1..=4)
+            .map(|n| text(ANNA, &format!("M{n}"), "hi"))
+            .collect();
+        {
+            let store = open(dir.path(), settings.clone(), &clock);
+            let answers = in_one_batch(&store, || {
+                events
+                    .iter()
+                    .map(|event| spawn_append(&store, event))
+                    .collect()
+            })
+            .await;
+            assert_eq!(count(dir.path(), "SELECT count(*) FROM batches"), 1);
+            let seqs: Vec<Seq> = answers
+                .iter()
+                .map(|answer| queued(*answer.as_ref().unwrap()))
+                .collect();
+            for n in [1, 3] {
+                store.finish(seqs[n]);
+            }
+            // A number past the row's last notification, twice: nothing.
+            let past = Seq(seqs.iter().max().unwrap().0 + 1);
+            store.finish(past);
+            store.finish(past);
+            store.flush().await.unwrap();
+            assert_eq!(count(dir.path(), "SELECT count(*) FROM handled"), 1);
+        }
+        let store = open(dir.path(), settings, &clock);
+        let left = store.unfinished(None, 10).await.unwrap();
+        let mut left_ids = ids(&left);
+        left_ids.sort();
+        assert_eq!(left_ids, ["M1", "M3"]);
+        assert_eq!(unhandled(dir.path()), 2);
+        for n in 5..=7 {
+            queued(
+                store
+                    .append(&text(ANNA, &format!("M{n}"), "hi"))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            store.append(&text(ANNA, "M8", "hi")).await.unwrap(),
+            Appended::Full,
+            "the handled two gave back their room, not more"
+        );
+        for entry in &left {
+            store.finish(entry.seq);
+        }
+        store.flush().await.unwrap();
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM handled"), 0);
+        assert_eq!(count(dir.path(), "SELECT count(*) FROM batches"), 3);
+    }
+
+    #[test]
+    fn a_row_that_does_not_read_as_notifications_is_refused_at_open_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
+        peek(dir.path())
+            .execute("INSERT INTO batches (events) VALUES (x'05ff')", [])
+            .unwrap();
+        let error = DurableStore::open(dir.path(), StoreSettings::new()).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("row 1 of batches does not read"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&*dir.path().to_string_lossy()),
+            "names the path: {message}"
+        );
     }
 
     #[tokio::test]
@@ -869,12 +904,12 @@ mod tests {
             message.contains(&*dir.path().to_string_lossy()),
             "names the path: {message}"
         );
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM claims"), 1);
+        assert_eq!(unhandled(dir.path()), 1);
+        assert_eq!(claims(dir.path()), 1);
 
         set_max_pages(Some(1 << 30)).await.unwrap();
         queued(store.append(&large).await.unwrap());
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 2);
+        assert_eq!(unhandled(dir.path()), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -937,7 +972,7 @@ mod tests {
             .unwrap()
             .len();
         assert!(log < 24 << 20, "40 MB went through a log of {log} bytes");
-        assert_eq!(count(dir.path(), "SELECT count(*) FROM entries"), 1);
+        assert_eq!(unhandled(dir.path()), 1);
     }
 
     /// Where the child of `acknowledged_appends_survive_a_killed_process` keeps its store.

@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-use super::{Durability, StoreError};
+use super::{Durability, StoreError, batches};
 
 /// The schema this version of hookbot writes, kept in SQLite's `user_version`. A later
 /// version that changes the tables raises it and migrates older files; this one refuses
 /// newer ones.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// SQLite's `application_id` of a hookbot store: "hkbt".
 const APPLICATION_ID: i64 = 0x686b_6274;
@@ -44,18 +44,22 @@ const CHECK_FINDINGS: usize = 3;
 /// how many pages one round gives back at most.
 const RECLAIM_PAGES: i64 = 1024;
 
-/// The tables of schema version 2. Claims are rows in the order they were made, found by key
-/// in memory (see `claims.rs`); version 1 kept them ordered by key.
+/// The tables of schema version 3. Accepted notifications are a row per batch (see
+/// `batches.rs`), claims a row per batch in the order they were made, found by key in memory
+/// (see `claims.rs`); version 2 kept a row per notification and per claim, version 1 kept the
+/// claims ordered by key.
 const TABLES: &str = "
-CREATE TABLE entries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    gateway TEXT NOT NULL,
-    instance TEXT NOT NULL,
-    notification TEXT NOT NULL
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    events BLOB NOT NULL
+);
+CREATE TABLE handled (
+    batch INTEGER PRIMARY KEY,
+    done BLOB NOT NULL
 );
 CREATE TABLE claims (
     id INTEGER PRIMARY KEY,
-    key BLOB NOT NULL,
+    keys BLOB NOT NULL,
     expires INTEGER NOT NULL
 );
 CREATE INDEX claims_by_expiry ON claims (expires);
@@ -83,7 +87,7 @@ CREATE INDEX memos_by_expiry ON memos (expires) WHERE expires IS NOT NULL;
 ";
 
 /// Version 1's claims (ordered by key) moved into version 2's table, oldest first.
-const MIGRATE_FROM_1: &str = "
+const MIGRATE_1_TO_2: &str = "
 ALTER TABLE claims RENAME TO claims_1;
 CREATE TABLE claims (
     id INTEGER PRIMARY KEY,
@@ -93,6 +97,20 @@ CREATE TABLE claims (
 INSERT INTO claims (key, expires) SELECT key, expires FROM claims_1 ORDER BY expires;
 DROP TABLE claims_1;
 CREATE INDEX claims_by_expiry ON claims (expires);
+";
+
+/// Version 2's claims (one key per row) as version 3's rows, and its table of notifications'
+/// successors (which [`Database::migrate`] fills).
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE claims RENAME COLUMN key TO keys;
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    events BLOB NOT NULL
+);
+CREATE TABLE handled (
+    batch INTEGER PRIMARY KEY,
+    done BLOB NOT NULL
+);
 ";
 
 /// An open database and the path of its file.
@@ -174,8 +192,8 @@ impl Database {
         }
         if fresh {
             self.create()?;
-        } else if version == 1 {
-            self.migrate_from_1()?;
+        } else if version < SCHEMA_VERSION {
+            self.migrate(version)?;
         }
         Ok(self.check())
     }
@@ -199,14 +217,19 @@ impl Database {
         ))
     }
 
-    /// Brings a version 1 file to version 2, in one transaction.
-    fn migrate_from_1(&self) -> rusqlite::Result<()> {
-        self.connection.execute_batch(&format!(
-            "BEGIN IMMEDIATE;
-             {MIGRATE_FROM_1}
-             PRAGMA user_version = {SCHEMA_VERSION};
-             COMMIT;"
-        ))
+    /// Brings a file of `version` (1 or 2) to [`SCHEMA_VERSION`], in one transaction: its
+    /// claims and its unhandled notifications, in their order, carried across.
+    fn migrate(&self, version: i64) -> rusqlite::Result<()> {
+        let tx = Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate)?;
+        if version < 2 {
+            tx.execute_batch(MIGRATE_1_TO_2)?;
+        }
+        tx.execute_batch(MIGRATE_2_TO_3)?;
+        batches::move_entries(&tx)?;
+        tx.execute_batch(&format!(
+            "DROP TABLE entries; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))?;
+        tx.commit()
     }
 
     /// Checks every page of the file (`PRAGMA quick_check`): a corrupt store is refused at
@@ -305,6 +328,112 @@ mod tests {
             .unwrap()
     }
 
+    /// Turns the fresh store in `directory` into an empty file of schema version 2.
+    fn as_version_2(directory: &std::path::Path) {
+        peek(directory)
+            .execute_batch(
+                "DROP TABLE batches;
+                 DROP TABLE handled;
+                 DROP TABLE claims;
+                 CREATE TABLE entries (
+                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                     gateway TEXT NOT NULL,
+                     instance TEXT NOT NULL,
+                     notification TEXT NOT NULL
+                 );
+                 CREATE TABLE claims (
+                     id INTEGER PRIMARY KEY,
+                     key BLOB NOT NULL,
+                     expires INTEGER NOT NULL
+                 );
+                 CREATE INDEX claims_by_expiry ON claims (expires);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+    }
+
+    /// `bytes` as an SQL blob literal.
+    fn blob(bytes: &[u8]) -> String {
+        format!(
+            "x'{}'",
+            bytes
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
+        )
+    }
+
+    /// Adds an unhandled entry of `event` to a file of version 1 or 2.
+    fn old_entry(directory: &std::path::Path, event: &crate::event::Event) {
+        peek(directory)
+            .execute(
+                "INSERT INTO entries (gateway, instance, notification) VALUES (?1, ?2, ?3)",
+                [event.gateway.as_str(), &*event.instance, event.raw.as_str()],
+            )
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_2_store_keeps_its_claims_and_entries_in_their_order_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let events: Vec<_> = (1..=5)
+            .map(|n| text("79001234567@c.us", &format!("M{n}"), "hi"))
+            .collect();
+        drop(open_store(dir.path(), StoreSettings::new(), &clock));
+        as_version_2(dir.path());
+        // M1 and M2 were handled (their entries deleted), M3–M5 not; M1's claim expired.
+        for (n, event) in events.iter().enumerate() {
+            let key = DedupeKey::of(event).unwrap().to_bytes();
+            let expires = if n == 0 { T0 - 1 } else { T0 + 1000 };
+            peek(dir.path())
+                .execute_batch(&format!(
+                    "INSERT INTO claims (key, expires) VALUES ({}, {expires});",
+                    blob(&key)
+                ))
+                .unwrap();
+            if n >= 2 {
+                old_entry(dir.path(), event);
+            }
+        }
+
+        let settings = StoreSettings::new().max_events(4);
+        let store = open_store(dir.path(), settings.clone(), &clock);
+        let unfinished = store.unfinished(None, 10).await.unwrap();
+        let ids: Vec<String> = unfinished
+            .iter()
+            .map(|entry| entry.event.message_id().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["M3", "M4", "M5"]);
+        for event in &events[1..] {
+            assert_eq!(store.append(event).await.unwrap(), Appended::Duplicate);
+        }
+        assert!(matches!(
+            store.append(&events[0]).await.unwrap(),
+            Appended::Queued(_)
+        ));
+        let sixth = text("79001234567@c.us", "M6", "hi");
+        assert_eq!(
+            store.append(&sixth).await.unwrap(),
+            Appended::Full,
+            "the entries carried across count"
+        );
+        store.finish(unfinished[1].seq);
+        store.flush().await.unwrap();
+        drop(store);
+
+        assert_eq!(pages(&peek(dir.path()), "user_version"), SCHEMA_VERSION);
+        let store = open_store(dir.path(), settings, &clock);
+        let ids: Vec<String> = store
+            .unfinished(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|entry| entry.event.message_id().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["M3", "M5", "M1"]);
+    }
+
     #[tokio::test]
     async fn a_version_1_store_keeps_its_claims_and_entries_when_opened() {
         let dir = tempfile::tempdir().unwrap();
@@ -314,6 +443,7 @@ mod tests {
             text("79001234567@c.us", "M2", "hi"),
         );
         drop(open_store(dir.path(), StoreSettings::new(), &clock));
+        as_version_2(dir.path());
         let key = DedupeKey::of(&claimed).unwrap().to_bytes();
         // The same file as version 1 wrote it: claims ordered by key.
         peek(dir.path())
@@ -321,14 +451,13 @@ mod tests {
                 "DROP TABLE claims;
                  CREATE TABLE claims (key BLOB PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
                  CREATE INDEX claims_by_expiry ON claims (expires);
-                 INSERT INTO claims VALUES (x'{}', {});
-                 INSERT INTO entries (gateway, instance, notification) VALUES ('green-api', '1101000001', '{}');
+                 INSERT INTO claims VALUES ({}, {});
                  PRAGMA user_version = 1;",
-                key.iter().map(|byte| format!("{byte:02x}")).collect::<String>(),
+                blob(&key),
                 T0 + 1000,
-                waiting.raw.as_str(),
             ))
             .unwrap();
+        old_entry(dir.path(), &waiting);
 
         let store = open_store(dir.path(), StoreSettings::new(), &clock);
         assert_eq!(store.append(&claimed).await.unwrap(), Appended::Duplicate);
@@ -352,10 +481,9 @@ mod tests {
             .execute_batch(
                 "BEGIN;
                  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-                 INSERT INTO entries (gateway, instance, notification)
-                 SELECT 'green-api', '1', hex(randomblob(2048)) FROM n;
+                 INSERT INTO batches (events) SELECT randomblob(4096) FROM n;
                  COMMIT;
-                 DELETE FROM entries;",
+                 DELETE FROM batches;",
             )
             .unwrap();
         let free = pages(&connection, "freelist_count");

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::batches::{Batches, Tally};
 use super::checkpointer::Checkpointer;
 use super::claims::Claims;
 use super::directory::Held;
@@ -110,6 +111,8 @@ pub(super) struct Batch<'a> {
     pub(super) counts: &'a mut Counts,
     /// The duplicate claims, as the batch changes them.
     pub(super) claims: &'a mut Claims,
+    /// The accepted notifications' rows, as the batch changes them.
+    pub(super) batches: &'a mut Batches,
     /// What the store may hold.
     pub(super) limits: &'a Limits,
 }
@@ -216,6 +219,7 @@ struct Writer {
     limits: Limits,
     counts: Counts,
     claims: Claims,
+    batches: Batches,
     clock: Clock,
     /// Handled entries not yet deleted.
     finished: Arc<Finished>,
@@ -246,7 +250,9 @@ pub(super) fn spawn(
     receiver: mpsc::Receiver<Message>,
     finished: Arc<Finished>,
 ) -> Result<JoinHandle<()>> {
-    let counts = count(&database.connection).map_err(|error| database.error(error))?;
+    let (batches, unfinished) =
+        Batches::load(&database.connection).map_err(|error| database.error(error))?;
+    let counts = count(&database.connection, unfinished).map_err(|error| database.error(error))?;
     let claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
     tracing::info!(
         store = %database.path.display(),
@@ -275,6 +281,7 @@ pub(super) fn spawn(
         },
         counts,
         claims,
+        batches,
         clock,
         finished,
         spare: Vec::new(),
@@ -291,14 +298,14 @@ pub(super) fn spawn(
     Ok(thread)
 }
 
-/// What the database holds now.
-fn count(connection: &Connection) -> rusqlite::Result<Counts> {
+/// What the database holds now, its `unfinished` notifications counted already.
+fn count(connection: &Connection, unfinished: Tally) -> rusqlite::Result<Counts> {
     let number = |sql: &str| -> rusqlite::Result<u64> {
         connection.query_row(sql, [], |row| row.get::<_, i64>(0).map(|n| n.max(0) as u64))
     };
     Ok(Counts {
-        entries: number("SELECT count(*) FROM entries")?,
-        bytes: number("SELECT coalesce(sum(octet_length(notification)), 0) FROM entries")?,
+        entries: unfinished.events,
+        bytes: unfinished.bytes,
         conversations: number(
             "SELECT (SELECT count(*) FROM conversations) + (SELECT count(*) FROM timed_out)",
         )?,
@@ -372,12 +379,13 @@ impl Writer {
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
         let committed = self
-            .commit(&finished, requests)
+            .commit(&mut finished, requests)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
                 self.checkpointer.committed();
                 self.claims.commit();
+                self.batches.commit();
                 self.finish_by = None;
                 finished.clear();
                 self.spare = finished;
@@ -386,6 +394,7 @@ impl Writer {
                 tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
                 self.counts = counts;
                 self.claims.roll_back();
+                self.batches.roll_back();
                 if !finished.is_empty() {
                     self.finish_by = Some(Instant::now() + FINISH_RETRY);
                 }
@@ -397,7 +406,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, finished: &[Seq], requests: &mut [Job]) -> rusqlite::Result<()> {
+    fn commit(&mut self, finished: &mut [Seq], requests: &mut [Job]) -> rusqlite::Result<()> {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -406,12 +415,15 @@ impl Writer {
             now: self.clock.now(),
             counts: &mut self.counts,
             claims: &mut self.claims,
+            batches: &mut self.batches,
             limits: &self.limits,
         };
         entries::delete(&mut batch, finished)?;
         for request in requests.iter_mut() {
             request.apply(&mut batch)?;
         }
+        batch.batches.write(&tx)?;
+        batch.claims.write(&tx)?;
         tx.commit()
     }
 

@@ -1,0 +1,456 @@
+//! Accepted notifications as the file keeps them: one row of the `batches` table per group
+//! commit, holding that batch's notifications packed in one blob, rather than a row (three
+//! texts, an insert and later a delete, each rewriting B-tree pages) per notification.
+//!
+//! A notification's [`Seq`] is its row's id and its place in the row, so the accept order is
+//! the rows' order and then the places'; the ids come from an `AUTOINCREMENT` table and are never
+//! reused. Which notifications of a row are handled the writer keeps in memory: a row whose
+//! notifications are all handled is deleted, and a row only partly handled records which are in
+//! a small row of `handled` (a bitmap), written in the same commit that a deletion would have
+//! been, so that a crash hands out a handled notification no more than before. The writer reads
+//! every row's sizes when the store opens: the bounds (notifications, bytes) stay exact.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::entries::Seq;
+
+/// Bits of a [`Seq`] that number a notification in its row.
+const PLACE_BITS: u32 = 10;
+/// Notifications one row holds at most (at least as many as one batch of requests).
+const ROW_EVENTS: usize = 1 << PLACE_BITS;
+/// Bytes past which a batch's notifications go on in a row of their own (in the same commit),
+/// so that a row stays far below SQLite's largest blob.
+const ROW_BYTES: usize = 32 << 20;
+
+impl Seq {
+    /// The notification at `place` in row `row`.
+    fn new(row: i64, place: usize) -> Self {
+        Self((row << PLACE_BITS) | place as i64)
+    }
+
+    /// Its row.
+    fn row(self) -> i64 {
+        self.0 >> PLACE_BITS
+    }
+
+    /// Its place in the row.
+    fn place(self) -> usize {
+        (self.0 & (ROW_EVENTS as i64 - 1)) as usize
+    }
+}
+
+/// A notification as a row keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Record<'a> {
+    /// The gateway's name ([`GatewayKind::as_str`](crate::gateway::GatewayKind::as_str)).
+    pub(super) gateway: &'a str,
+    /// The instance it was accepted for.
+    pub(super) instance: &'a str,
+    /// Its JSON text.
+    pub(super) notification: &'a str,
+}
+
+impl Record<'_> {
+    /// Appends the record to `blob`: each text after its length (the gateway's in one byte,
+    /// the others in four, little-endian).
+    fn encode(&self, blob: &mut Vec<u8>) {
+        let gateway = &self.gateway.as_bytes()[..self.gateway.len().min(u8::MAX.into())];
+        blob.push(gateway.len() as u8);
+        blob.extend_from_slice(gateway);
+        for text in [self.instance, self.notification] {
+            blob.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            blob.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// The records of a row's `blob`, or `None` when it is not one.
+    fn decode_all(mut blob: &[u8]) -> Option<Vec<Record<'_>>> {
+        let mut records = Vec::new();
+        while !blob.is_empty() {
+            let (gateway, rest) = take(blob, usize::from(blob[0]), 1)?;
+            let (instance, rest) = take_text(rest)?;
+            let (notification, rest) = take_text(rest)?;
+            records.push(Record {
+                gateway,
+                instance,
+                notification,
+            });
+            blob = rest;
+        }
+        Some(records)
+    }
+}
+
+/// A text of `length` bytes after `skip` bytes of `blob`, and what follows it.
+fn take(blob: &[u8], length: usize, skip: usize) -> Option<(&str, &[u8])> {
+    let end = skip.checked_add(length)?;
+    let text = std::str::from_utf8(blob.get(skip..end)?).ok()?;
+    Some((text, &blob[end..]))
+}
+
+/// A text after its four-byte length, and what follows it.
+fn take_text(blob: &[u8]) -> Option<(&str, &[u8])> {
+    let length = u32::from_le_bytes(blob.get(..4)?.try_into().ok()?);
+    take(blob, usize::try_from(length).ok()?, 4)
+}
+
+/// What the writer knows of a committed row with unhandled notifications.
+#[derive(Debug, Clone)]
+struct Row {
+    /// Each notification's size in bytes.
+    sizes: Vec<u32>,
+    /// Which are handled.
+    done: Handled,
+}
+
+/// Which notifications of a row are handled: a bitmap, and how many are not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Handled {
+    bits: Vec<u64>,
+    left: usize,
+    /// Whether the row has a row of `handled` in the file.
+    recorded: bool,
+}
+
+impl Handled {
+    fn none(events: usize) -> Self {
+        Self {
+            bits: vec![0; events.div_ceil(64)],
+            left: events,
+            recorded: false,
+        }
+    }
+
+    fn is_done(&self, place: usize) -> bool {
+        self.bits
+            .get(place / 64)
+            .is_some_and(|word| word & (1 << (place % 64)) != 0)
+    }
+
+    /// Marks `place` handled; whether it was not.
+    fn mark(&mut self, place: usize) -> bool {
+        let Some(word) = self.bits.get_mut(place / 64) else {
+            return false;
+        };
+        let bit = 1 << (place % 64);
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        self.left -= 1;
+        true
+    }
+
+    /// The bitmap as `handled` keeps it: its words, little-endian.
+    fn to_blob(&self) -> Vec<u8> {
+        self.bits
+            .iter()
+            .flat_map(|word| word.to_le_bytes())
+            .collect()
+    }
+
+    /// The bitmap `blob` of `handled` for a row of `events`: only its first `events` bits count.
+    fn from_blob(blob: &[u8], events: usize) -> Self {
+        let mut done = Self::none(events);
+        for (n, byte) in blob.iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (1 << bit) != 0 && n * 8 + bit < events {
+                    done.mark(n * 8 + bit);
+                }
+            }
+        }
+        done.recorded = true;
+        done
+    }
+}
+
+/// An amount of notifications and their bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tally {
+    /// Notifications handled.
+    pub(super) events: u64,
+    /// Their bytes.
+    pub(super) bytes: u64,
+}
+
+/// The rows of `batches`, as the writer knows them, and the running batch's new row.
+#[derive(Debug, Default)]
+pub(super) struct Batches {
+    /// Committed rows with unhandled notifications, by id.
+    rows: BTreeMap<i64, Row>,
+    /// The id of the next row.
+    next: i64,
+    /// The running batch's notifications, for the row of id `pending_id`.
+    pending: Vec<u8>,
+    pending_sizes: Vec<u32>,
+    pending_id: i64,
+    /// Rows the running batch wrote, known once it is committed.
+    written: Vec<(i64, Row)>,
+    /// What the running batch changed of the committed rows' handled notifications.
+    staged: HashMap<i64, Handled>,
+}
+
+/// A row's blob larger than this is not kept for the next batch (the memory goes back).
+const SPARE_BYTES: usize = 1 << 20;
+
+impl Batches {
+    /// What `connection`'s database holds, with how many notifications (and bytes) are
+    /// unhandled; an error names a row that does not read as one.
+    pub(super) fn load(connection: &Connection) -> rusqlite::Result<(Self, Tally)> {
+        let mut rows = BTreeMap::new();
+        let mut statement = connection.prepare("SELECT id, events FROM batches ORDER BY id")?;
+        let mut query = statement.query([])?;
+        while let Some(row) = query.next()? {
+            let id: i64 = row.get(0)?;
+            let sizes = decode(id, row.get_ref(1)?.as_blob()?)?
+                .iter()
+                .map(|record| record.notification.len() as u32)
+                .collect::<Vec<_>>();
+            let done = Handled::none(sizes.len());
+            rows.insert(id, Row { sizes, done });
+        }
+        let mut statement = connection.prepare("SELECT batch, done FROM handled")?;
+        let mut query = statement.query([])?;
+        while let Some(row) = query.next()? {
+            let id: i64 = row.get(0)?;
+            if let Some(kept) = rows.get_mut(&id) {
+                kept.done = Handled::from_blob(row.get_ref(1)?.as_blob()?, kept.sizes.len());
+            }
+        }
+        rows.retain(|_, row| row.done.left > 0);
+        let last: Option<i64> = connection
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'batches'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let next = last
+            .unwrap_or(0)
+            .max(rows.last_key_value().map_or(0, |(id, _)| *id))
+            + 1;
+        let mut kept = Tally::default();
+        for row in rows.values() {
+            kept.events += row.done.left as u64;
+            kept.bytes += row
+                .sizes
+                .iter()
+                .enumerate()
+                .filter(|(place, _)| !row.done.is_done(*place))
+                .map(|(_, size)| u64::from(*size))
+                .sum::<u64>();
+        }
+        let batches = Self {
+            rows,
+            next,
+            pending_id: next,
+            ..Self::default()
+        };
+        Ok((batches, kept))
+    }
+
+    /// Adds `record` to the running batch's row, its number.
+    pub(super) fn push(
+        &mut self,
+        tx: &Transaction<'_>,
+        record: &Record<'_>,
+    ) -> rusqlite::Result<Seq> {
+        let full = self.pending_sizes.len() == ROW_EVENTS
+            || self.pending.len() + record.notification.len() > ROW_BYTES;
+        if full && !self.pending_sizes.is_empty() {
+            self.write(tx)?;
+        }
+        let seq = Seq::new(self.pending_id, self.pending_sizes.len());
+        record.encode(&mut self.pending);
+        self.pending_sizes.push(record.notification.len() as u32);
+        Ok(seq)
+    }
+
+    /// Writes the running batch's row, if it has notifications.
+    pub(super) fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if self.pending_sizes.is_empty() {
+            return Ok(());
+        }
+        tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
+            .execute(params![self.pending_id, self.pending])?;
+        let sizes = std::mem::take(&mut self.pending_sizes);
+        let done = Handled::none(sizes.len());
+        self.written.push((self.pending_id, Row { sizes, done }));
+        self.pending_id += 1;
+        self.clear_pending();
+        Ok(())
+    }
+
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.pending_sizes.clear();
+        if self.pending.capacity() > SPARE_BYTES {
+            self.pending = Vec::new();
+        }
+    }
+
+    /// Records `finished` (sorted here) as handled in `tx`: rows all handled
+    /// are deleted, the others' bitmaps written. Numbers already handled, or of no row, are
+    /// skipped. What was handled, and its bytes.
+    pub(super) fn finish(
+        &mut self,
+        tx: &Transaction<'_>,
+        finished: &mut [Seq],
+    ) -> rusqlite::Result<Tally> {
+        finished.sort_unstable();
+        let mut freed = Tally::default();
+        let mut seqs = finished.iter().peekable();
+        while let Some(first) = seqs.next() {
+            let id = first.row();
+            let mut places = vec![first.place()];
+            while let Some(seq) = seqs.next_if(|seq| seq.row() == id) {
+                places.push(seq.place());
+            }
+            let Some(row) = self.rows.get(&id) else {
+                continue;
+            };
+            let mut done = self.staged.get(&id).unwrap_or(&row.done).clone();
+            let mut changed = false;
+            for place in places {
+                if place < row.sizes.len() && done.mark(place) {
+                    changed = true;
+                    freed.events += 1;
+                    freed.bytes += u64::from(row.sizes[place]);
+                }
+            }
+            if !changed {
+                continue;
+            }
+            if done.left == 0 {
+                tx.prepare_cached("DELETE FROM batches WHERE id = ?1")?
+                    .execute([id])?;
+                if done.recorded {
+                    tx.prepare_cached("DELETE FROM handled WHERE batch = ?1")?
+                        .execute([id])?;
+                }
+            } else {
+                tx.prepare_cached("INSERT OR REPLACE INTO handled (batch, done) VALUES (?1, ?2)")?
+                    .execute(params![id, done.to_blob()])?;
+                done.recorded = true;
+            }
+            self.staged.insert(id, done);
+        }
+        Ok(freed)
+    }
+
+    /// The running batch was committed: what it wrote and changed is known from now on.
+    pub(super) fn commit(&mut self) {
+        for (id, done) in self.staged.drain() {
+            if done.left == 0 {
+                self.rows.remove(&id);
+            } else if let Some(row) = self.rows.get_mut(&id) {
+                row.done = done;
+            }
+        }
+        self.rows.extend(self.written.drain(..));
+        self.next = self.pending_id;
+        self.clear_pending();
+    }
+
+    /// The running batch failed: nothing of it was written.
+    pub(super) fn roll_back(&mut self) {
+        self.staged.clear();
+        self.written.clear();
+        self.pending_id = self.next;
+        self.clear_pending();
+    }
+
+    /// Up to `limit` unhandled notifications after `after`, in accept order.
+    pub(super) fn read(
+        &self,
+        tx: &Transaction<'_>,
+        after: Seq,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Stored>> {
+        let mut statement =
+            tx.prepare_cached("SELECT id, events FROM batches WHERE id >= ?1 ORDER BY id")?;
+        let mut query = statement.query([after.row()])?;
+        let mut stored = Vec::new();
+        while stored.len() < limit
+            && let Some(row) = query.next()?
+        {
+            let id: i64 = row.get(0)?;
+            let Some(kept) = self.rows.get(&id) else {
+                continue;
+            };
+            let records = decode(id, row.get_ref(1)?.as_blob()?)?;
+            for (place, record) in records.into_iter().enumerate() {
+                let seq = Seq::new(id, place);
+                if seq <= after || kept.done.is_done(place) {
+                    continue;
+                }
+                stored.push(Stored {
+                    seq,
+                    gateway: record.gateway.to_owned(),
+                    instance: record.instance.to_owned(),
+                    notification: record.notification.to_owned(),
+                });
+                if stored.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// An unhandled notification as read back.
+pub(super) struct Stored {
+    pub(super) seq: Seq,
+    pub(super) gateway: String,
+    pub(super) instance: String,
+    pub(super) notification: String,
+}
+
+/// The records of row `id`'s `blob`; an error naming the row when it is not one (the file
+/// was changed by something other than the store).
+fn decode(id: i64, blob: &[u8]) -> rusqlite::Result<Vec<Record<'_>>> {
+    Record::decode_all(blob)
+        .filter(|records| records.len() <= ROW_EVENTS)
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Blob,
+                format!("row {id} of batches does not read as accepted notifications").into(),
+            )
+        })
+}
+
+/// Moves the notifications of version 2's `entries` table into rows of `batches`, in their
+/// order (a schema migration, in its transaction `tx`).
+pub(super) fn move_entries(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut batches = Batches {
+        next: 1,
+        pending_id: 1,
+        ..Batches::default()
+    };
+    let mut statement =
+        tx.prepare("SELECT gateway, instance, notification FROM entries ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let record = Record {
+            gateway: row.get_ref(0)?.as_str()?,
+            instance: row.get_ref(1)?.as_str()?,
+            notification: row.get_ref(2)?.as_str()?,
+        };
+        batches.push(tx, &record)?;
+    }
+    batches.write(tx)
+}
+
+/// A row's blob of `records`.
+#[cfg(test)]
+pub(super) fn row_of(records: &[Record<'_>]) -> Vec<u8> {
+    let mut blob = Vec::new();
+    for record in records {
+        record.encode(&mut blob);
+    }
+    blob
+}
