@@ -309,6 +309,24 @@ mod tests {
         }
     }
 
+    /// Appends Anna's messages `M{n}` for each of `numbers`, then checks that the next one finds
+    /// the store full (`why` says whose room it is); their numbers.
+    async fn append_until_full(
+        store: &DurableStore,
+        numbers: std::ops::RangeInclusive<usize>,
+        why: &str,
+    ) -> Vec<Seq> {
+        let next = numbers.end() + 1;
+        let mut seqs = Vec::new();
+        for n in numbers {
+            let event = text(ANNA, &format!("M{n}"), "hi");
+            seqs.push(queued(store.append(&event).await.unwrap()));
+        }
+        let event = text(ANNA, &format!("M{next}"), "hi");
+        assert_eq!(store.append(&event).await.unwrap(), Appended::Full, "{why}");
+        seqs
+    }
+
     fn ids(unfinished: &[Unfinished]) -> Vec<String> {
         unfinished
             .iter()
@@ -702,19 +720,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let settings = StoreSettings::new().max_events(10);
         let store = open(dir.path(), settings, &Clock::manual(T0));
-        let mut seqs = Vec::new();
-        for n in 1..=10 {
-            seqs.push(queued(
-                store
-                    .append(&text(ANNA, &format!("M{n}"), "hi"))
-                    .await
-                    .unwrap(),
-            ));
-        }
-        assert_eq!(
-            store.append(&text(ANNA, "M11", "hi")).await.unwrap(),
-            Appended::Full
-        );
+        let seqs = append_until_full(&store, 1..=10, "ten kept").await;
         // Finished out of order, one twice, and one that was never appended.
         for n in [9, 2, 5, 3, 3] {
             store.finish(seqs[n - 1]);
@@ -725,19 +731,7 @@ mod tests {
             ids(&store.unfinished(None, 100).await.unwrap()),
             ["M1", "M4", "M6", "M7", "M8", "M10"]
         );
-        for n in 11..=14 {
-            queued(
-                store
-                    .append(&text(ANNA, &format!("M{n}"), "hi"))
-                    .await
-                    .unwrap(),
-            );
-        }
-        assert_eq!(
-            store.append(&text(ANNA, "M15", "hi")).await.unwrap(),
-            Appended::Full,
-            "four deleted, four places given back"
-        );
+        append_until_full(&store, 11..=14, "four deleted, four places given back").await;
     }
 
     #[tokio::test]
@@ -834,19 +828,12 @@ mod tests {
         left_ids.sort();
         assert_eq!(left_ids, ["M1", "M3"]);
         assert_eq!(unhandled(dir.path()), 2);
-        for n in 5..=7 {
-            queued(
-                store
-                    .append(&text(ANNA, &format!("M{n}"), "hi"))
-                    .await
-                    .unwrap(),
-            );
-        }
-        assert_eq!(
-            store.append(&text(ANNA, "M8", "hi")).await.unwrap(),
-            Appended::Full,
-            "the handled two gave back their room, not more"
-        );
+        append_until_full(
+            &store,
+            5..=7,
+            "the handled two gave back their room, not more",
+        )
+        .await;
         for entry in &left {
             store.finish(entry.seq);
         }

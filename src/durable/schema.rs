@@ -44,11 +44,10 @@ const CHECK_FINDINGS: usize = 3;
 /// how many pages one round gives back at most.
 const RECLAIM_PAGES: i64 = 1024;
 
-/// The tables of schema version 3. Accepted notifications are a row per batch (see
-/// `batches.rs`), claims a row per batch in the order they were made, found by key in memory
-/// (see `claims.rs`); version 2 kept a row per notification and per claim, version 1 kept the
-/// claims ordered by key.
-const TABLES: &str = "
+/// The tables of accepted notifications since schema version 3: a row per batch (see
+/// `batches.rs`), and which notifications of a partly handled row are handled; version 2 kept a
+/// row per notification.
+const BATCH_TABLES: &str = "
 CREATE TABLE batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     events BLOB NOT NULL
@@ -57,6 +56,12 @@ CREATE TABLE handled (
     batch INTEGER PRIMARY KEY,
     done BLOB NOT NULL
 );
+";
+
+/// The other tables of schema version 3. Claims are a row per batch in the order they were
+/// made, found by key in memory (see `claims.rs`); version 2 kept a row per claim, version 1
+/// kept the claims ordered by key.
+const TABLES: &str = "
 CREATE TABLE claims (
     id INTEGER PRIMARY KEY,
     keys BLOB NOT NULL,
@@ -99,19 +104,9 @@ DROP TABLE claims_1;
 CREATE INDEX claims_by_expiry ON claims (expires);
 ";
 
-/// Version 2's claims (one key per row) as version 3's rows, and its table of notifications'
-/// successors (which [`Database::migrate`] fills).
-const MIGRATE_2_TO_3: &str = "
-ALTER TABLE claims RENAME COLUMN key TO keys;
-CREATE TABLE batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    events BLOB NOT NULL
-);
-CREATE TABLE handled (
-    batch INTEGER PRIMARY KEY,
-    done BLOB NOT NULL
-);
-";
+/// Version 2's claims (one key per row) as version 3's rows; [`Database::migrate`] then
+/// creates [`BATCH_TABLES`] and fills them.
+const MIGRATE_2_TO_3: &str = "ALTER TABLE claims RENAME COLUMN key TO keys;";
 
 /// An open database and the path of its file.
 pub(super) struct Database {
@@ -210,6 +205,7 @@ impl Database {
     fn create(&self) -> rusqlite::Result<()> {
         self.connection.execute_batch(&format!(
             "BEGIN IMMEDIATE;
+             {BATCH_TABLES}
              {TABLES}
              PRAGMA application_id = {APPLICATION_ID};
              PRAGMA user_version = {SCHEMA_VERSION};
@@ -225,6 +221,7 @@ impl Database {
             tx.execute_batch(MIGRATE_1_TO_2)?;
         }
         tx.execute_batch(MIGRATE_2_TO_3)?;
+        tx.execute_batch(BATCH_TABLES)?;
         batches::move_entries(&tx)?;
         tx.execute_batch(&format!(
             "DROP TABLE entries; PRAGMA user_version = {SCHEMA_VERSION};"
