@@ -285,8 +285,9 @@ mod tests {
         index.commit();
     }
 
-    #[test]
-    fn a_batchs_claims_are_one_row_and_a_claim_made_again_lives_in_its_new_row() {
+    /// A new store whose first batch claimed keys 1 and 2 until `T0`: its directory, a
+    /// connection to it and its claims.
+    fn two_claims_in_one_batch() -> (tempfile::TempDir, Connection, Claims) {
         let dir = tempfile::tempdir().unwrap();
         drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
         let mut connection = peek(dir.path());
@@ -295,6 +296,12 @@ mod tests {
             index.claim(key(1), T0);
             index.claim(key(2), T0);
         });
+        (dir, connection, index)
+    }
+
+    #[test]
+    fn a_batchs_claims_are_one_row_and_a_claim_made_again_lives_in_its_new_row() {
+        let (_dir, mut connection, mut index) = two_claims_in_one_batch();
         assert_eq!(rows(&connection), 1);
 
         // Rolled back: the index is as before.
@@ -330,14 +337,7 @@ mod tests {
 
     #[test]
     fn a_released_claim_is_cut_out_of_its_row_and_its_rows_last_deletes_it() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(open(dir.path(), StoreSettings::new(), &Clock::manual(T0)));
-        let mut connection = peek(dir.path());
-        let mut index = Claims::load(&connection).unwrap();
-        committed(&mut connection, &mut index, |_, index| {
-            index.claim(key(1), T0);
-            index.claim(key(2), T0);
-        });
+        let (_dir, mut connection, mut index) = two_claims_in_one_batch();
         // Claimed and released in one batch: never written.
         committed(&mut connection, &mut index, |tx, index| {
             index.claim(key(3), T0);
