@@ -108,13 +108,16 @@ struct Row {
 /// Which notifications of a row are handled: a bitmap, and how many are not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Handled {
+    /// A bit per notification, by place: set once it is handled.
     bits: Vec<u64>,
+    /// How many are not handled.
     left: usize,
     /// Whether the row has a row of `handled` in the file.
     recorded: bool,
 }
 
 impl Handled {
+    /// A row of `events` notifications none of which is handled yet.
     fn none(events: usize) -> Self {
         Self {
             bits: vec![0; events.div_ceil(64)],
@@ -123,6 +126,7 @@ impl Handled {
         }
     }
 
+    /// Whether the notification at `place` is handled.
     fn is_done(&self, place: usize) -> bool {
         self.bits
             .get(place / 64)
@@ -283,6 +287,7 @@ impl Batches {
         Ok(())
     }
 
+    /// Empties the running batch's row, giving back an unusually large blob's memory.
     fn clear_pending(&mut self) {
         self.pending.clear();
         self.pending_sizes.clear();
