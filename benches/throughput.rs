@@ -15,19 +15,20 @@
 //! b′ and c′ run when `HOOKBOT_BENCH_REDIS_URL` (or `HOOKBOT_TEST_REDIS_URL`) names a Redis;
 //! each run uses a namespace of its own and deletes its keys afterwards.
 //!
-//! Each phase runs on a fresh server, in this process's tokio runtime (as many worker threads as
-//! cores), with the same load generator: [`CONNECTIONS`] keep-alive HTTP/1.1 connections over
-//! loopback, each sending its next notification when the last one is done (for c: when the
-//! emulator has its reply). Every notification is a realistic GREEN-API
-//! `incomingMessageReceived` with its own message id, from one of [`CHATS`] chats. The phases
-//! take turns over several rounds; the figures are the medians, and b/a, c/a and c/d are taken
-//! within each round (d is c's ceiling: the same two HTTP exchanges per event, without
+//! Each phase runs in a child process of this program (a fresh heap and tokio runtime, as many
+//! worker threads as cores), on a fresh server, with the same load generator: [`CONNECTIONS`]
+//! keep-alive HTTP/1.1 connections over loopback, each sending its next notification when the last
+//! one is done (for c: when the emulator has its reply). Every notification is a realistic
+//! GREEN-API `incomingMessageReceived` with its own message id, from one of [`CHATS`] chats. The
+//! phases take turns over several rounds, in an order that keeps each ratio's two phases close
+//! together, reversed every other round; the figures are the medians, and b/a, c/a and c/d are
+//! taken within each round (d is c's ceiling: the same two HTTP exchanges per event, without
 //! hookbot). Then b runs again paced at half its peak, for its latency there.
 //!
-//! Each phase also reports the CPU time its measured window cost per event (µs): this process's
-//! (server, emulator and load generator alike, so compare phases, not absolute values), plus the
-//! Redis server's for the phases on Redis. A change that trades CPU for latency shows there.
-//! `HOOKBOT_BENCH_DURABILITY=power-loss` runs s with an fsync per commit.
+//! Each phase also reports the CPU time its measured window cost per event (µs): its child
+//! process's (server, emulator and load generator alike, so compare phases, not absolute values),
+//! plus the Redis server's for the phases on Redis. A change that trades CPU for latency shows
+//! there. `HOOKBOT_BENCH_DURABILITY=power-loss` runs s with an fsync per commit.
 //!
 //! Memory is read (`VmRSS`) from a child process of this program: once after the contact-card
 //! bot has answered [`CHATS`] chats that each sent one message, once with a
@@ -36,7 +37,8 @@
 //! instances' books ([`E2E_CONTACTS`] contacts each) loaded. `find` is timed on that book over
 //! queries of each kind the search ranks.
 //!
-//! `-- --only a` (or `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone, for a profiler.
+//! `-- --only a` (or `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone in
+//! this process, for a profiler.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,6 +88,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long and how often to measure.
 #[derive(Clone, Copy)]
 struct Plan {
+    quick: bool,
     rounds: usize,
     warmup: Duration,
     measure: Duration,
@@ -95,6 +98,7 @@ struct Plan {
 impl Plan {
     fn full() -> Self {
         Self {
+            quick: false,
             rounds: 5,
             warmup: Duration::from_secs(1),
             measure: Duration::from_secs(4),
@@ -104,6 +108,7 @@ impl Plan {
 
     fn quick() -> Self {
         Self {
+            quick: true,
             rounds: 1,
             warmup: Duration::from_millis(200),
             measure: Duration::from_millis(500),
@@ -122,6 +127,10 @@ fn main() {
     let quick = args.iter().any(|arg| arg == "--quick")
         || std::env::var_os("HOOKBOT_BENCH_QUICK").is_some();
     let plan = if quick { Plan::quick() } else { Plan::full() };
+    if let Some(at) = args.iter().position(|arg| arg == "--phase") {
+        runtime().block_on(phase_child(&args[at + 1..], plan));
+        return;
+    }
     match args.iter().position(|arg| arg == "--only") {
         Some(at) => runtime().block_on(only(args.get(at + 1).map_or("", String::as_str), plan)),
         None => runtime().block_on(run(plan)),
@@ -144,12 +153,20 @@ async fn run(plan: Plan) {
     let mut rounds = Vec::new();
     let mut redis_rounds = Vec::new();
     for round in 0..plan.rounds {
-        let tag = round as u64 * 10;
-        let ceiling = measure(Phase::Ceiling, plan, None, tag).await;
-        let intake = measure(Phase::Intake, plan, None, tag + 1).await;
-        let end_to_end = measure(Phase::EndToEnd, plan, None, tag + 2).await;
-        let relay = measure(Phase::Relay, plan, None, tag + 3).await;
-        let durable = measure(Phase::IntakeDurable, plan, None, tag + 6).await;
+        let figures = measure_round(plan, round).await;
+        let [ceiling, intake, end_to_end, relay, durable, many] = [
+            Phase::Ceiling,
+            Phase::Intake,
+            Phase::EndToEnd,
+            Phase::Relay,
+            Phase::IntakeDurable,
+            Phase::ManyInstances,
+        ]
+        .map(|phase| {
+            figures
+                .of(phase)
+                .expect("every in-memory phase runs each round")
+        });
         println!(
             "round {}: a {} | b {} | c {} | d {} | s {} | b/a {:.2} c/a {:.2} c/d {:.2} s/b {:.2}",
             round + 1,
@@ -163,7 +180,6 @@ async fn run(plan: Plan) {
             end_to_end.rate / relay.rate,
             durable.rate / intake.rate
         );
-        let many = measure(Phase::ManyInstances, plan, None, tag + 7).await;
         println!(
             "round {}, {INSTANCES} instances: m {} | m/c {:.2}",
             round + 1,
@@ -171,9 +187,10 @@ async fn run(plan: Plan) {
             many.rate / end_to_end.rate
         );
         rounds.push([ceiling, intake, end_to_end, relay, durable, many]);
-        if redis_url().is_some() {
-            let intake_redis = measure(Phase::IntakeRedis, plan, None, tag + 4).await;
-            let end_to_end_redis = measure(Phase::EndToEndRedis, plan, None, tag + 5).await;
+        if let (Some(intake_redis), Some(end_to_end_redis)) = (
+            figures.of(Phase::IntakeRedis),
+            figures.of(Phase::EndToEndRedis),
+        ) {
             println!(
                 "round {} on Redis: b' {} | c' {} | b'/a {:.2} c'/a {:.2} b'/b {:.2} c'/c {:.2}",
                 round + 1,
@@ -221,7 +238,7 @@ async fn run(plan: Plan) {
     print_redis_medians(&redis_rounds);
 
     let half = median_of(&|r| r[1].rate) / 2.0;
-    let paced = measure(Phase::Intake, plan, Some(half), 90).await;
+    let paced = measure_in_child(Phase::Intake, plan, Some(half), 90);
     println!("b. intake paced at half its peak ({half:.0}/s): {paced}");
 
     for child in ["chats", "contacts"] {
@@ -231,6 +248,51 @@ async fn run(plan: Plan) {
     print_idle_instance_memory();
     println!("memory, books: {}", memory_of_child("books"));
     find_benchmark(plan).await;
+}
+
+/// The order the phases of a round run in: the two phases of each ratio close together (b
+/// between a and s, b′ next to s, c between m and d), and every other round the reverse, so
+/// that neither phase of a ratio always runs first — the first of two runs back to back tends to
+/// read low.
+const ROUND_ORDER: [Phase; 8] = [
+    Phase::Ceiling,
+    Phase::Intake,
+    Phase::IntakeDurable,
+    Phase::IntakeRedis,
+    Phase::EndToEndRedis,
+    Phase::ManyInstances,
+    Phase::EndToEnd,
+    Phase::Relay,
+];
+
+/// One round's figures, by phase; the phases on Redis only when a Redis was given.
+struct RoundFigures(Vec<(Phase, Figures)>);
+
+impl RoundFigures {
+    fn of(&self, phase: Phase) -> Option<Figures> {
+        self.0
+            .iter()
+            .find(|(measured, _)| *measured == phase)
+            .map(|(_, figures)| *figures)
+    }
+}
+
+/// Measures every phase once, in [`ROUND_ORDER`] (reversed in odd rounds).
+async fn measure_round(plan: Plan, round: usize) -> RoundFigures {
+    let mut order = ROUND_ORDER;
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    let with_redis = redis_url().is_some();
+    let mut figures = Vec::with_capacity(order.len());
+    for phase in order {
+        if phase.on_redis() && !with_redis {
+            continue;
+        }
+        let tag = round as u64 * 10 + phase.tag_offset();
+        figures.push((phase, measure_in_child(phase, plan, None, tag)));
+    }
+    RoundFigures(figures)
 }
 
 /// One line per phase (its index in each round, its name): the medians of its throughput,
@@ -280,21 +342,65 @@ fn redis_url() -> Option<String> {
         .ok()
 }
 
-/// One part alone, for a profiler: `--only a`, `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis` or `find`.
+/// One part alone, in this process, for a profiler: `--only a`, `b`, `c`, `d`, `m`, `s`,
+/// `b-redis`, `c-redis` or `find`.
 async fn only(part: &str, plan: Plan) {
-    let phase = match part {
-        "a" => Phase::Ceiling,
-        "b" => Phase::Intake,
-        "c" => Phase::EndToEnd,
-        "d" => Phase::Relay,
-        "m" => Phase::ManyInstances,
-        "s" => Phase::IntakeDurable,
-        "b-redis" => Phase::IntakeRedis,
-        "c-redis" => Phase::EndToEndRedis,
-        "find" => return find_benchmark(plan).await,
-        other => panic!("--only takes a, b, c, d, m, s, b-redis, c-redis or find, not {other:?}"),
-    };
+    if part == "find" {
+        return find_benchmark(plan).await;
+    }
+    let phase = Phase::from_part(part).unwrap_or_else(|| {
+        panic!("--only takes a, b, c, d, m, s, b-redis, c-redis or find, not {part:?}")
+    });
     println!("{}", measure(phase, plan, None, 0).await);
+}
+
+/// Measures `phase` in a child process of this program, so that no phase runs on the heap,
+/// the threads or the leftovers of another (a phase run after m's thousand contact books
+/// cost up to twice the CPU per event in the same process).
+fn measure_in_child(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
+    let program = std::env::current_exe().expect("this program's path");
+    let mut command = std::process::Command::new(program);
+    command.args(["--phase", phase.part(), &tag.to_string()]);
+    if let Some(rate) = rate {
+        command.args(["--pace", &rate.to_string()]);
+    }
+    if plan.quick {
+        command.arg("--quick");
+    }
+    let output = command.output().expect("the phase's child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the child measuring {} failed: {}{}",
+        phase.part(),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout.lines().find_map(Figures::decode).unwrap_or_else(|| {
+        panic!(
+            "the child measuring {} printed no figures: {stdout}",
+            phase.part()
+        )
+    })
+}
+
+/// The child of [`measure_in_child`]: `--phase <part> <tag> [--pace <events/s>]`; prints its
+/// figures in [`Figures::encode`]'s form.
+async fn phase_child(args: &[String], plan: Plan) {
+    let phase = args
+        .first()
+        .and_then(|part| Phase::from_part(part))
+        .expect("--phase names a phase");
+    let tag = args
+        .get(1)
+        .and_then(|tag| tag.parse().ok())
+        .expect("--phase's tag is a number");
+    let rate = args
+        .iter()
+        .position(|arg| arg == "--pace")
+        .and_then(|at| args.get(at + 1))
+        .map(|rate| rate.parse().expect("--pace takes events per second"));
+    println!("{}", measure(phase, plan, rate, tag).await.encode());
 }
 
 /// Which server a run measures.
@@ -308,6 +414,53 @@ enum Phase {
     IntakeDurable,
     IntakeRedis,
     EndToEndRedis,
+}
+
+impl Phase {
+    /// Every phase, with its name on the command line.
+    const PARTS: [(Self, &'static str); 8] = [
+        (Self::Ceiling, "a"),
+        (Self::Intake, "b"),
+        (Self::EndToEnd, "c"),
+        (Self::Relay, "d"),
+        (Self::ManyInstances, "m"),
+        (Self::IntakeDurable, "s"),
+        (Self::IntakeRedis, "b-redis"),
+        (Self::EndToEndRedis, "c-redis"),
+    ];
+
+    fn from_part(part: &str) -> Option<Self> {
+        Self::PARTS
+            .iter()
+            .find(|(_, name)| *name == part)
+            .map(|(phase, _)| *phase)
+    }
+
+    fn part(self) -> &'static str {
+        Self::PARTS
+            .iter()
+            .find(|(phase, _)| *phase == self)
+            .map(|(_, name)| *name)
+            .expect("every phase has a name")
+    }
+
+    fn on_redis(self) -> bool {
+        matches!(self, Self::IntakeRedis | Self::EndToEndRedis)
+    }
+
+    /// Added to a round's tag, so that each phase of each round sends message ids of its own.
+    fn tag_offset(self) -> u64 {
+        match self {
+            Self::Ceiling => 0,
+            Self::Intake => 1,
+            Self::EndToEnd => 2,
+            Self::Relay => 3,
+            Self::IntakeRedis => 4,
+            Self::EndToEndRedis => 5,
+            Self::IntakeDurable => 6,
+            Self::ManyInstances => 7,
+        }
+    }
 }
 
 /// One run's result.
@@ -336,6 +489,30 @@ impl std::fmt::Display for Figures {
     }
 }
 
+impl Figures {
+    /// One line a parent reads back with [`Figures::decode`].
+    fn encode(&self) -> String {
+        format!(
+            "figures {} {} {} {} {}",
+            self.rate, self.p50_ms, self.p99_ms, self.cpu_us, self.errors
+        )
+    }
+
+    fn decode(line: &str) -> Option<Self> {
+        let mut fields = line.strip_prefix("figures ")?.split_whitespace();
+        let mut number = || fields.next()?.parse::<f64>().ok();
+        let (rate, p50_ms, p99_ms, cpu_us, errors) =
+            (number()?, number()?, number()?, number()?, number()?);
+        Some(Self {
+            rate,
+            p50_ms,
+            p99_ms,
+            cpu_us,
+            errors: errors as u64,
+        })
+    }
+}
+
 /// Starts `phase`'s server, loads it for the plan's time (at `rate` events/s when given, else
 /// as fast as it answers), stops it.
 async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
@@ -355,7 +532,7 @@ async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figur
         warmup: plan.warmup,
         measure: plan.measure,
         rate,
-        redis_cpu: matches!(phase, Phase::IntakeRedis | Phase::EndToEndRedis),
+        redis_cpu: phase.on_redis(),
     };
     let figures = load.run().await;
     server.stop().await;
