@@ -187,19 +187,6 @@ impl Redis {
         self.connection.clone()
     }
 
-    /// A connection of one's own, with the shared connection's time limits but no
-    /// reconnection: the commands sent on it run in the order they were first polled.
-    pub(crate) async fn own_connection(
-        &self,
-    ) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        self.client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-    }
-
     /// The client, to open a connection of one's own (a blocking read must not hold up the
     /// shared connection's other commands).
     pub(crate) fn client(&self) -> &redis::Client {

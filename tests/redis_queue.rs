@@ -468,17 +468,6 @@ async fn until_every_partition_is_held(url: &str, namespace: &str) {
 /// many times `command` appeared in what its clients sent (a command split across two reads
 /// may be missed: a lower bound).
 async fn counting_proxy(url: &str, command: &'static [u8]) -> (String, Arc<AtomicUsize>) {
-    let (url, count, _) = holding_proxy(url, command).await;
-    (url, count)
-}
-
-/// A [`counting_proxy`] that holds Redis's answers back while its switch is set to `false`
-/// (it starts `true`: answers pass).
-async fn holding_proxy(
-    url: &str,
-    command: &'static [u8],
-) -> (String, Arc<AtomicUsize>, tokio::sync::watch::Sender<bool>) {
-    let (passing, pass) = tokio::sync::watch::channel(true);
     let mut proxied = reqwest::Url::parse(url).unwrap();
     let target = format!(
         "{}:{}",
@@ -497,7 +486,6 @@ async fn holding_proxy(
             let (mut client_read, mut client_write) = client.into_split();
             let (mut server_read, mut server_write) = server.into_split();
             let counted = Arc::clone(&counted);
-            let mut pass = pass.clone();
             tokio::spawn(async move {
                 let upstream = async {
                     let mut buffer = vec![0; 64 * 1024];
@@ -516,103 +504,15 @@ async fn holding_proxy(
                         }
                     }
                 };
-                let downstream = async {
-                    let mut buffer = vec![0; 64 * 1024];
-                    loop {
-                        let read = server_read.read(&mut buffer).await.unwrap_or(0);
-                        if read == 0 || pass.wait_for(|pass| *pass).await.is_err() {
-                            break;
-                        }
-                        if client_write.write_all(&buffer[..read]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
+                let downstream = tokio::io::copy(&mut server_read, &mut client_write);
                 tokio::select! {
                     () = upstream => {}
-                    () = downstream => {}
+                    _ = downstream => {}
                 }
             });
         }
     });
-    (proxied.to_string(), count, passing)
-}
-
-/// While one batch is in Redis, the next is sent behind it: two batches of one chat on their
-/// way at once (Redis's answers held back until both were sent) are appended in the order
-/// they came, each answered 200 once its batch is in, and handled in that order. With
-/// `flush_scripts`, Redis has forgotten the append script when both arrive: both are sent
-/// again once it is loaded, still in order.
-async fn two_batches_of_one_chat_on_their_way_at_once(flush_scripts: bool) {
-    let Some(url) = redis_url() else { return };
-    let namespace = fresh_namespace();
-    // Each of chat 0's notifications names its message once: counted as its batch is sent.
-    let (proxy_url, sent, pass) = holding_proxy(&url, b"\"M-0-").await;
-    let queue = || {
-        RedisQueue::new(
-            Redis::open(proxy_url.as_str())
-                .unwrap()
-                .namespace(&namespace),
-        )
-    };
-    let seen = Seen::default();
-    let server = Server::start(recording_webhook(queue(), &seen)).await;
-    until_every_partition_is_held(&url, &namespace).await;
-    // One message first, so that Redis knows the script.
-    let warm_up = incoming_text(&chat(1), "M-1-0", "0");
-    assert_eq!(
-        post_to(&server.url, &warm_up).await.unwrap(),
-        StatusCode::OK
-    );
-    if flush_scripts {
-        let mut direct = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let _: () = redis::cmd("SCRIPT")
-            .arg("FLUSH")
-            .query_async(&mut direct)
-            .await
-            .unwrap();
-    }
-
-    pass.send_replace(false);
-    let mut answers = Vec::new();
-    for m in 0..2 {
-        let before = sent.load(Ordering::Relaxed);
-        let notification = incoming_text(&chat(0), &format!("M-0-{m}"), &format!("{m}"));
-        let url = server.url.clone();
-        answers.push(tokio::spawn(
-            async move { post_to(&url, &notification).await },
-        ));
-        eventually("the batch to be sent", || async {
-            sent.load(Ordering::Relaxed) > before
-        })
-        .await;
-    }
-    pass.send_replace(true);
-    for answer in answers {
-        assert_eq!(answer.await.unwrap().unwrap(), StatusCode::OK);
-    }
-    seen.wait_for(|texts| texts.len() >= 3).await;
-    until_empty(&queue()).await;
-
-    let by_chat = texts_by_chat(&seen);
-    assert_eq!(by_chat[&chat(0)], ["0", "1"], "in the order they came");
-    assert_eq!(seen.events().len(), 3, "each handled once");
-    server.stop().await.unwrap().unwrap();
-    forget_namespace(&url, &namespace).await;
-}
-
-#[tokio::test]
-async fn two_batches_of_one_chat_on_their_way_at_once_keep_their_order() {
-    two_batches_of_one_chat_on_their_way_at_once(false).await;
-}
-
-#[tokio::test]
-async fn two_batches_on_their_way_when_redis_forgot_the_script_are_sent_again_in_order() {
-    two_batches_of_one_chat_on_their_way_at_once(true).await;
+    (proxied.to_string(), count)
 }
 
 /// Two replicas on one Redis, each chat's messages delivered to one and then the other. The

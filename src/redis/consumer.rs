@@ -8,10 +8,9 @@
 //! chat's events stay in order across replicas.
 //!
 //! While no other replica is live, the replica's own appends to the partitions it reads come
-//! from memory ([`Feed`]): the append script answers the last entry each stream held before
-//! it, and where the partition's cursor has reached that entry, the events are submitted in
-//! order and the cursor moved past them (a read that returns them all the same skips what is
-//! up to the cursor); and reads do not block, since
+//! from memory ([`Feed`]): the append script checks that nothing came after the partition's
+//! cursor, the events are submitted in order and the cursor moved past them (a read that
+//! returns them all the same skips what is up to the cursor); and reads do not block, since
 //! each of those appends would wake a blocked read and have its entries sent back.
 //!
 //! Delivery is at least once: a replica that dies between a handler's effect (a reply) and the
@@ -683,68 +682,70 @@ impl Partition {
 pub(crate) struct Feed(Arc<Shared>);
 
 impl Feed {
-    /// The partitions among `partitions` whose last entry an append should answer: those
-    /// this replica reads, each once; none unless it is alone.
-    pub(crate) fn marked(&self, partitions: impl IntoIterator<Item = u16>) -> Vec<u16> {
+    /// The cursors to send with an append to `partitions`: those of the partitions among
+    /// them that this replica reads, each once; none unless it is alone.
+    pub(crate) fn cursors(
+        &self,
+        partitions: impl IntoIterator<Item = u16>,
+    ) -> Vec<(u16, StreamId)> {
         if !self.0.alone.load(Ordering::Acquire) {
             return Vec::new();
         }
         let held = self.0.lock();
-        let mut marked: Vec<u16> = Vec::new();
+        let mut cursors: Vec<(u16, StreamId)> = Vec::new();
         for number in partitions {
-            if marked.contains(&number) {
+            if cursors.iter().any(|(seen, _)| *seen == number) {
                 continue;
             }
-            if held
-                .get(&number)
-                .is_some_and(|partition| partition.leased && !partition.shedding)
+            if let Some(partition) = held.get(&number)
+                && partition.leased
+                && !partition.shedding
             {
-                marked.push(number);
+                cursors.push((number, partition.cursor));
             }
         }
-        marked
+        cursors
     }
 
-    /// Takes what an append made with `marked` appended (`appended`: each event's partition,
-    /// entry id and event, in the order appended; `last`: per partition marked, the last entry
-    /// its stream held before the append). Appends are taken in the order they were made, so a
-    /// partition whose cursor has reached the entry before the append's (every entry before
-    /// it is submitted) has the append's events submitted in order, the cursor moved past each
-    /// — those a read submitted already are passed over; the rest is left to the read loop,
-    /// which is woken to read it.
+    /// Takes what an append sent with `cursors` appended (`appended`: each event's
+    /// partition, entry id and event, in the order appended): a partition whose stream held
+    /// nothing after its cursor (`clear`, per cursor) and whose cursor has not moved since has
+    /// its events submitted in order, the cursor moved past each; the rest is left to the
+    /// read loop, which is woken to read it.
     pub(crate) fn take(
         &self,
-        marked: &[u16],
-        last: &[Option<StreamId>],
+        cursors: &[(u16, StreamId)],
+        clear: &[bool],
         appended: Vec<(u16, StreamId, Event)>,
     ) {
-        // Per partition marked, whether its events are still taken: the stream held nothing
-        // this replica has not submitted before the append.
-        let mut taking: Vec<(u16, Option<StreamId>, bool)> = marked
+        // Per partition sent, the cursor its next event must find; none once it is left to
+        // the read loop.
+        let mut expected: Vec<(u16, Option<StreamId>)> = cursors
             .iter()
-            .zip(last)
-            .map(|(&number, &last)| (number, last, true))
+            .zip(clear)
+            .map(|(&(number, cursor), &clear)| (number, clear.then_some(cursor)))
             .collect();
-        let mut left = false;
+        let mut left = cursors.len() > clear.iter().filter(|clear| **clear).count();
         {
             let mut partitions = self.0.lock();
             for (number, id, event) in appended {
-                let Some((_, last, taking)) = taking.iter_mut().find(|(sent, ..)| *sent == number)
+                let Some((_, expected)) = expected.iter_mut().find(|(sent, _)| *sent == number)
                 else {
                     continue;
                 };
                 let Some(partition) = partitions.get_mut(&number) else {
                     continue;
                 };
-                if id <= partition.cursor {
-                    continue;
-                }
-                *taking = *taking
-                    && partition.leased
-                    && !partition.shedding
-                    && *last <= Some(partition.cursor)
-                    && self.0.offer(partition, number, id, event).is_ok();
-                if !*taking {
+                let taken = expected.take().is_some_and(|cursor| {
+                    partition.leased
+                        && !partition.shedding
+                        && partition.cursor == cursor
+                        && self.0.offer(partition, number, id, event).is_ok()
+                });
+                if taken {
+                    *expected = Some(id);
+                } else if partition.cursor < id {
+                    // Not read yet (a read that came first moved the cursor past it).
                     left = true;
                 }
             }

@@ -1,34 +1,24 @@
-//! Group commit of the queue's appends: the notifications accepted while a batch is on its way
-//! to Redis are gathered and appended together, in one script call (a [`AppendCall`]), and
-//! each caller learns what became of its own notification once its batch is in Redis.
+//! Group commit of the queue's appends: the notifications accepted while one batch is on its
+//! way to Redis are gathered and appended together, in one script call
+//! ([`RedisQueue::append`]), and each caller learns what became of its own notification once
+//! its batch is in Redis.
 //!
-//! One task per queue sends the batches, in the order the notifications came (so two of one
-//! chat keep their order), on a connection of its own. A lone notification is sent at once;
-//! batches only gather what arrived meanwhile. While one batch is in Redis the next is sent
-//! behind it ([`IN_FLIGHT`]), so that gathering and answering go on while Redis runs a
-//! batch: both are on one connection, the second sent only after the first, and Redis runs
-//! them in that order; the answers are taken in the same order. The task's inbox is bounded:
-//! when it is full, callers wait for room (each is an HTTP request the server already
-//! bounds).
+//! One task per queue sends the batches, one at a time, in the order the notifications came
+//! (so two of one chat keep their order). A lone notification is sent at once; batches only
+//! gather what arrived meanwhile. The task's inbox is bounded: when it is full, callers wait
+//! for room (each is an HTTP request the server already bounds).
 //!
 //! With a [`Feed`], the appended events go on to this replica's consumer from memory: each
-//! call asks for the last entry of the partitions the consumer reads, and where the consumer
-//! had submitted everything up to that entry, it submits the events appended there without
-//! reading them back.
+//! call sends the cursors of the partitions the consumer reads, and where the script found
+//! nothing after a cursor, the consumer submits the events appended there without reading
+//! them back.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::Poll;
+use std::sync::OnceLock;
 
-use futures_util::future::{MaybeDone, maybe_done};
-use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::consumer::Feed;
-use super::queue::{AppendCall, Appended, RedisQueue, is_no_script, load_append_script};
+use super::queue::{Appended, RedisQueue};
 use crate::dispatch::EventIdentity;
 use crate::event::Event;
 
@@ -39,8 +29,6 @@ const MAX_BATCH: usize = 256;
 const MAX_BATCH_BYTES: usize = 1 << 20;
 /// Notifications waiting for the next batch, at most; past it callers wait.
 const INBOX: usize = 4 * MAX_BATCH;
-/// Batches sent and not yet answered, at most.
-const IN_FLIGHT: usize = 2;
 
 /// The queue's appends, gathered into batches by a task started on first use.
 pub(crate) struct GroupCommit {
@@ -114,224 +102,16 @@ impl GroupCommit {
 
 /// Sends batches until every sender is gone.
 async fn commit_loop(queue: RedisQueue, feed: Option<Feed>, mut messages: mpsc::Receiver<Message>) {
-    let mut committer = Committer {
-        queue,
-        feed,
-        connection: None,
-        in_flight: VecDeque::with_capacity(IN_FLIGHT),
-    };
-    let mut open = true;
-    loop {
-        let next = if committer.in_flight.is_empty() {
-            if !open {
-                return;
-            }
-            Step::Gather(messages.recv().await)
-        } else if open && committer.in_flight.len() < IN_FLIGHT {
-            tokio::select! {
-                biased;
-                answers = committer.in_flight[0].answers() => Step::Finish(answers),
-                first = messages.recv() => Step::Gather(first),
-            }
-        } else {
-            Step::Finish(committer.in_flight[0].answers().await)
-        };
-        match next {
-            Step::Gather(Some(first)) => {
-                let mut batch = Batch::default();
-                batch.take(first);
-                while !batch.is_full() {
-                    match messages.try_recv() {
-                        Ok(next) => batch.take(next),
-                        Err(_) => break,
-                    }
-                }
-                committer.send(batch).await;
-            }
-            Step::Gather(None) => open = false,
-            Step::Finish(answers) => committer.finish(answers).await,
-        }
-    }
-}
-
-/// What the commit loop does next.
-enum Step {
-    /// Gathers a batch from this first message and sends it; none: every sender is gone.
-    Gather(Option<Message>),
-    /// Answers the oldest batch sent with what Redis answered.
-    Finish(redis::RedisResult<Vec<Value>>),
-}
-
-/// The commit loop's state: its connection and the batches on their way.
-struct Committer {
-    queue: RedisQueue,
-    feed: Option<Feed>,
-    /// The connection the batches go on, made when first needed and after a failure.
-    connection: Option<MultiplexedConnection>,
-    /// The batches sent, oldest first.
-    in_flight: VecDeque<Sent>,
-}
-
-/// The answer of a script call on its way.
-type Answer = Pin<Box<MaybeDone<Pin<Box<dyn Future<Output = Answers> + Send>>>>>;
-/// What a script call answered.
-type Answers = redis::RedisResult<Vec<Value>>;
-
-/// A batch sent to Redis, and the partitions whose last entry its call asks for.
-struct Sent {
-    batch: Batch,
-    marked: Vec<u16>,
-    /// The call, when the batch has notifications (else it only holds flushes).
-    call: Option<(AppendCall, Answer)>,
-}
-
-impl Sent {
-    /// What Redis answered; an empty answer for a batch of flushes only.
-    async fn answers(&mut self) -> Answers {
-        let Some((_, answer)) = &mut self.call else {
-            return Ok(Vec::new());
-        };
-        answer.as_mut().await;
-        answer.as_mut().take_output().unwrap_or_else(|| {
-            Err(redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "the append's answer was taken twice",
-            )))
-        })
-    }
-
-    /// Whether Redis answered that it does not know the script (waiting for its answer),
-    /// the answer left for [`answers`](Self::answers).
-    async fn lacked_the_script(&mut self) -> bool {
-        let Some((_, answer)) = &mut self.call else {
-            return false;
-        };
-        answer.as_mut().await;
-        matches!(answer.as_mut().output_mut(), Some(Err(error)) if is_no_script(error))
-    }
-}
-
-impl Committer {
-    /// Sends `batch` behind those on their way: its command is queued on the connection
-    /// before this returns, so that Redis runs the batches in the order sent.
-    async fn send(&mut self, batch: Batch) {
-        let call = if batch.events.is_empty() {
-            None
-        } else {
-            let marked = self.feed.as_ref().map_or_else(Vec::new, |feed| {
-                feed.marked(
-                    batch
-                        .events
-                        .iter()
-                        .map(|event| self.queue.partition_of(event)),
-                )
-            });
-            let call = self.queue.append_call(&batch.events, &marked);
-            let answer = self.call(&call).await;
-            Some((marked, call, answer))
-        };
-        let sent = match call {
-            Some((marked, call, answer)) => Sent {
-                batch,
-                marked,
-                call: Some((call, answer)),
-            },
-            None => Sent {
-                batch,
-                marked: Vec::new(),
-                call: None,
-            },
-        };
-        self.in_flight.push_back(sent);
-    }
-
-    /// Sends `call` on the connection (made first if need be), polled once so that it is
-    /// queued behind what was sent before.
-    async fn call(&mut self, call: &AppendCall) -> Answer {
-        let connection = match &self.connection {
-            Some(connection) => Ok(connection.clone()),
-            None => self
-                .queue
-                .redis()
-                .own_connection()
-                .await
-                .inspect(|connection| {
-                    self.connection = Some(connection.clone());
-                }),
-        };
-        let command = Arc::clone(call.command());
-        let answered: Pin<Box<dyn Future<Output = Answers> + Send>> =
-            Box::pin(async move { command.query_async::<Vec<Value>>(&mut connection?).await });
-        let mut answer = Box::pin(maybe_done(answered));
-        std::future::poll_fn(|cx| {
-            let _ = answer.as_mut().poll(cx);
-            Poll::Ready(())
-        })
-        .await;
-        answer
-    }
-
-    /// Answers the oldest batch sent, which Redis answered with `answers`: each caller, then
-    /// the feed, then the flushes.
-    async fn finish(&mut self, answers: Answers) {
-        let Some(mut sent) = self.in_flight.pop_front() else {
-            return;
-        };
-        let answers = match answers {
-            Err(error) if is_no_script(&error) => self.after_no_script(&mut sent, error).await,
-            answers => answers,
-        };
-        let Some((call, _)) = &sent.call else {
-            sent.batch.answer_flushes();
-            return;
-        };
-        if answers.is_err() {
-            // The connection may be broken: the next batch makes another.
-            self.connection = None;
-        }
-        let appends = answers.and_then(|answers| {
-            call.appends(answers, &sent.marked).ok_or_else(|| {
-                redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "the append script answered in another shape",
-                ))
-            })
-        });
-        sent.batch
-            .answer(appends, &self.queue, self.feed.as_ref(), &sent.marked);
-    }
-
-    /// What the call of `sent` answers once it is sent again, after Redis answered `error`:
-    /// it did not know the script. The script is loaded, and the batch sent again with the
-    /// one behind it — unless that one was appended meanwhile (another client loaded the
-    /// script between the two): the batch then fails with `error`, as any failed batch,
-    /// rather than being appended after the one that came later.
-    async fn after_no_script(&mut self, sent: &mut Sent, error: redis::RedisError) -> Answers {
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(error);
-        };
-        load_append_script(connection).await?;
-        let behind = match self.in_flight.front_mut() {
-            Some(behind) => {
-                if !behind.lacked_the_script().await {
-                    return Err(error);
-                }
-                behind.call.as_ref().map(|(call, _)| call.clone())
-            }
-            None => None,
-        };
-        let (call, _) = sent.call.take().expect("a batch Redis answered was sent");
-        let mut answer = self.call(&call).await;
-        if let Some(behind) = behind {
-            let answer = self.call(&behind).await;
-            if let Some(sent) = self.in_flight.front_mut() {
-                sent.call = Some((behind, answer));
+    let mut batch = Batch::default();
+    while let Some(first) = messages.recv().await {
+        batch.take(first);
+        while !batch.is_full() {
+            match messages.try_recv() {
+                Ok(next) => batch.take(next),
+                Err(_) => break,
             }
         }
-        answer.as_mut().await;
-        let answers = answer.as_mut().take_output().unwrap_or_else(|| Err(error));
-        sent.call = Some((call, answer));
-        answers
+        batch.commit(&queue, feed.as_ref()).await;
     }
 }
 
@@ -360,62 +140,49 @@ impl Batch {
         self.events.len() >= MAX_BATCH || self.bytes >= MAX_BATCH_BYTES
     }
 
-    /// Answers each caller with what became of its notification (`appends`, the answer of
-    /// the batch's call made with `marked`), hands the appended events to `feed`, then
-    /// answers the flushes.
-    fn answer(
-        self,
-        appends: redis::RedisResult<super::queue::Appends>,
-        queue: &RedisQueue,
-        feed: Option<&Feed>,
-        marked: &[u16],
-    ) {
-        let Batch {
-            events,
-            answers,
-            flushes,
-            ..
-        } = self;
-        match appends {
-            Ok(appends) => {
-                let mut appended = Vec::new();
-                for ((event, answer), (outcome, id)) in
-                    events.into_iter().zip(answers).zip(appends.outcomes)
-                {
-                    log(&event, outcome);
-                    let _ = answer.send(Ok(outcome));
-                    if let Some(id) = id
-                        && !marked.is_empty()
+    /// Appends the batch, answers each caller, hands the appended events to `feed`, then
+    /// answers the flushes; leaves the batch empty.
+    async fn commit(&mut self, queue: &RedisQueue, feed: Option<&Feed>) {
+        if !self.events.is_empty() {
+            let cursors = feed.map_or_else(Vec::new, |feed| {
+                feed.cursors(self.events.iter().map(|event| queue.partition_of(event)))
+            });
+            match queue.append(&self.events, &cursors).await {
+                Ok(appends) => {
+                    let mut appended = Vec::new();
+                    for ((event, answer), (outcome, id)) in self
+                        .events
+                        .drain(..)
+                        .zip(self.answers.drain(..))
+                        .zip(appends.outcomes)
                     {
-                        appended.push((queue.partition_of(&event), id, event));
+                        log(&event, outcome);
+                        let _ = answer.send(Ok(outcome));
+                        if let Some(id) = id
+                            && !cursors.is_empty()
+                        {
+                            appended.push((queue.partition_of(&event), id, event));
+                        }
+                    }
+                    if let Some(feed) = feed
+                        && !cursors.is_empty()
+                    {
+                        feed.take(&cursors, &appends.clear, appended);
                     }
                 }
-                if let Some(feed) = feed
-                    && !marked.is_empty()
-                {
-                    feed.take(marked, &appends.last, appended);
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, events = events.len(), "the Redis queue is unavailable");
-                for answer in answers {
-                    let _ = answer.send(Err(Unavailable));
+                Err(error) => {
+                    tracing::error!(%error, events = self.events.len(), "the Redis queue is unavailable");
+                    for answer in self.answers.drain(..) {
+                        let _ = answer.send(Err(Unavailable));
+                    }
                 }
             }
         }
-        flushed(flushes);
-    }
-
-    /// Answers the flushes: everything sent before them is answered.
-    fn answer_flushes(self) {
-        flushed(self.flushes);
-    }
-}
-
-/// Answers `flushes`: everything sent before them is answered.
-fn flushed(flushes: Vec<oneshot::Sender<()>>) {
-    for done in flushes {
-        let _ = done.send(());
+        self.events.clear();
+        self.bytes = 0;
+        for done in self.flushes.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 

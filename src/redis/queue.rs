@@ -28,12 +28,12 @@ const MIN_LEASE: Duration = Duration::from_millis(300);
 /// stream, in order, each in one atomic step: a duplicate is not appended, a full stream takes
 /// nothing (and keeps no claim), and an append Redis refuses takes nothing either, while the
 /// batch's other notifications go on. Answers per notification its entry's id (appended), or
-/// 0 (a duplicate), -1 (full) or -2 (refused); then, per stream of the batch, the id of the
-/// last entry it held before the batch when asked for it (0: none, or not asked). A claim is
-/// taken back when its notification is not appended: a claim without its entry would turn the
-/// gateway's next delivery into a "duplicate" that nobody handles (so nothing that can fail
-/// comes between the claim and the append, which is a protected call). Each stream's length
-/// is read once per batch.
+/// 0 (a duplicate), -1 (full) or -2 (refused); then, per stream of the batch, 1 when it was
+/// given a cursor and held nothing after it before the batch (else 0). A claim is taken back
+/// when its notification is not appended: a claim without its entry would turn the gateway's
+/// next delivery into a "duplicate" that nobody handles (so nothing that can fail comes
+/// between the claim and the append, which is a protected call). Each stream's length is
+/// read once per batch.
 ///
 /// What repeats within a batch goes once: its streams, and its sources (a gateway and an
 /// instance); a notification names both by one number, its tag.
@@ -41,7 +41,7 @@ const APPEND: &str = r"
 -- KEYS: the batch's streams, each once (n); then the claims of the notifications that have
 -- one, in order
 -- ARGV[1]: a stream's capacity; ARGV[2]: the claims' retention (s); ARGV[3]: n; ARGV[4]: how
--- many sources follow the marks; then per stream a mark ('1': answer its last id); then per source
+-- many sources follow the cursors; then per stream its cursor ('' for none); then per source
 -- its gateway and instance; then per notification its tag and its text. A tag is
 -- (source - 1) * n + stream, negated when the notification has no claim.
 local capacity = tonumber(ARGV[1])
@@ -49,12 +49,16 @@ local streams = tonumber(ARGV[3])
 local sources = 5 + streams
 local first = sources + 2 * tonumber(ARGV[4])
 local lengths = {}
-local last = {}
+local clear = {}
 for s = 1, streams do
   lengths[s] = redis.call('XLEN', KEYS[s])
-  last[s] = 0
-  if lengths[s] > 0 and ARGV[4 + s] == '1' then
-    last[s] = redis.call('XREVRANGE', KEYS[s], '+', '-', 'COUNT', 1)[1][1]
+  local cursor = ARGV[4 + s]
+  clear[s] = 0
+  if cursor ~= '' then
+    local after = redis.pcall('XRANGE', KEYS[s], '(' .. cursor, '+', 'COUNT', 1)
+    if type(after) == 'table' and not after.err and #after == 0 then
+      clear[s] = 1
+    end
   end
 end
 local answers = {}
@@ -91,7 +95,7 @@ for at = first, #ARGV, 2 do
   answers[#answers + 1] = answer
 end
 for s = 1, streams do
-  answers[#answers + 1] = last[s]
+  answers[#answers + 1] = clear[s]
 end
 return answers
 ";
@@ -243,67 +247,43 @@ impl RedisQueue {
         (hash.digest() % u64::from(self.partitions)) as u16
     }
 
-    /// The script call that claims each of `events` and appends it to its partition's stream,
-    /// in order, each atomically, in one round trip. For each partition of `marked` (some of
-    /// the batch's) it also answers the last entry its stream held before the call.
-    pub(crate) fn append_call(&self, events: &[Event], marked: &[u16]) -> AppendCall {
-        let batch = BatchLayout::new(self, events);
-        AppendCall {
-            command: Arc::new(batch.command(APPEND_SCRIPT.get_hash(), marked)),
-            events: events.len(),
-            streams: batch.streams,
-        }
+    /// Claims each of `events` and appends it to its partition's stream, in order, each
+    /// atomically, in one round trip; what became of each, in the same order. For each of
+    /// `cursors` (a partition and an entry id) it also says whether the partition's stream
+    /// held nothing after that entry before the call appended to it.
+    pub(crate) async fn append(
+        &self,
+        events: &[Event],
+        cursors: &[(u16, StreamId)],
+    ) -> redis::RedisResult<Appends> {
+        static SCRIPT: std::sync::LazyLock<Script> =
+            std::sync::LazyLock::new(|| Script::new(APPEND));
+        let call = AppendCall::new(self, events);
+        let command = call.command(SCRIPT.get_hash(), cursors);
+        let mut connection = self.redis.connection();
+        let answers: Vec<Value> = match command.query_async(&mut connection).await {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                SCRIPT.prepare_invoke().load_async(&mut connection).await?;
+                command.query_async(&mut connection).await?
+            }
+            answers => answers?,
+        };
+        Appends::of(answers, events.len(), call.streams.len())
+            .map(|appends| appends.per_cursor(&call.streams, cursors))
+            .ok_or_else(|| {
+                redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "the append script answered in another shape",
+                ))
+            })
     }
 }
 
-/// The append script ([`APPEND`]), hashed once.
-static APPEND_SCRIPT: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| Script::new(APPEND));
-
-/// Loads the append script into Redis: after an [`AppendCall`] was answered that Redis does
-/// not know it (it restarted, or its scripts were flushed).
-pub(crate) async fn load_append_script(
-    connection: &mut impl redis::aio::ConnectionLike,
-) -> redis::RedisResult<()> {
-    APPEND_SCRIPT
-        .prepare_invoke()
-        .load_async(connection)
-        .await
-        .map(drop)
-}
-
-/// Whether `error` says that Redis does not know the script called.
-pub(crate) fn is_no_script(error: &redis::RedisError) -> bool {
-    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-}
-
-/// One call of the append script, ready to send (an `EVALSHA`; see [`load_append_script`]),
-/// and how to read its answers. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct AppendCall {
-    command: Arc<redis::Cmd>,
-    events: usize,
-    /// The batch's partitions, in the order the script numbers them.
-    streams: Vec<u16>,
-}
-
-impl AppendCall {
-    /// The command to send.
-    pub(crate) fn command(&self) -> &Arc<redis::Cmd> {
-        &self.command
-    }
-
-    /// What the call did, from its `answers`, with the last entry before it of each partition
-    /// of `marked` (those it was made with); `None` when they are of another shape.
-    pub(crate) fn appends(&self, answers: Vec<Value>, marked: &[u16]) -> Option<Appends> {
-        Appends::of(answers, self.events, self.streams.len())
-            .map(|appends| appends.per_mark(&self.streams, marked))
-    }
-}
-
-/// The arguments of one call of the append script for a batch: its streams and sources, each
-/// once, and each notification's tag naming them.
-struct BatchLayout<'a> {
+/// One call of the append script for a batch: its streams and sources, each once, and each
+/// notification's tag naming them.
+struct AppendCall<'a> {
     queue: &'a RedisQueue,
     events: &'a [Event],
     /// The batch's partitions, in the order they first come.
@@ -314,7 +294,7 @@ struct BatchLayout<'a> {
     tags: Vec<(i64, Option<DedupeKey>)>,
 }
 
-impl<'a> BatchLayout<'a> {
+impl<'a> AppendCall<'a> {
     fn new(queue: &'a RedisQueue, events: &'a [Event]) -> Self {
         let mut streams = Vec::new();
         let mut sources = Vec::new();
@@ -340,9 +320,9 @@ impl<'a> BatchLayout<'a> {
         }
     }
 
-    /// The `EVALSHA` of the script whose hash is `hash`, asking for the last entry of the
-    /// streams of `marked`: each argument written once, straight into the command.
-    fn command(&self, hash: &str, marked: &[u16]) -> redis::Cmd {
+    /// The `EVALSHA` of the script whose hash is `hash`, checking `cursors`: each argument
+    /// written once, straight into the command.
+    fn command(&self, hash: &str, cursors: &[(u16, StreamId)]) -> redis::Cmd {
         let claims = self
             .tags
             .iter()
@@ -379,7 +359,10 @@ impl<'a> BatchLayout<'a> {
             .arg(self.streams.len())
             .arg(self.sources.len());
         for partition in &self.streams {
-            command.arg(if marked.contains(partition) { "1" } else { "" });
+            match cursors.iter().find(|(sent, _)| sent == partition) {
+                Some((_, cursor)) => command.arg(cursor),
+                None => command.arg(""),
+            };
         }
         for (gateway, instance) in &self.sources {
             command.arg(*gateway).arg(*instance);
@@ -409,28 +392,28 @@ pub(crate) struct Appends {
     /// Per notification, in order: what became of it, and its entry's id when it was
     /// appended.
     pub(crate) outcomes: Vec<(Appended, Option<StreamId>)>,
-    /// Per partition marked, in order: the last entry its stream held before the call, if
-    /// any.
-    pub(crate) last: Vec<Option<StreamId>>,
+    /// Per cursor given, in order: whether its stream held nothing after it before the
+    /// call.
+    pub(crate) clear: Vec<bool>,
 }
 
 impl Appends {
-    /// The answers with one last entry per stream of `streams` turned into one per partition
-    /// of `marked` (none for a partition the batch did not append to).
-    fn per_mark(mut self, streams: &[u16], marked: &[u16]) -> Self {
-        self.last = marked
+    /// The answers with one clear flag per stream of `streams` turned into one per cursor of
+    /// `cursors` (not clear for a cursor whose stream the batch did not append to).
+    fn per_cursor(mut self, streams: &[u16], cursors: &[(u16, StreamId)]) -> Self {
+        self.clear = cursors
             .iter()
-            .map(|partition| {
+            .map(|(partition, _)| {
                 streams
                     .iter()
                     .position(|stream| stream == partition)
-                    .and_then(|at| self.last[at])
+                    .is_some_and(|at| self.clear[at])
             })
             .collect();
         self
     }
 
-    /// The script's `answers` for `events` notifications in `streams` streams (a last entry
+    /// The script's `answers` for `events` notifications in `streams` streams (a clear flag
     /// per stream); `None` when they are of another shape.
     fn of(answers: Vec<Value>, events: usize, streams: usize) -> Option<Self> {
         if answers.len() != events + streams {
@@ -448,14 +431,13 @@ impl Appends {
                 _ => None,
             })
             .collect::<Option<_>>()?;
-        let last = answers
+        let clear = answers
             .map(|answer| match answer {
-                Value::BulkString(id) => Some(Some(StreamId::parse(&id)?)),
-                Value::Int(0) => Some(None),
+                Value::Int(flag) => Some(flag == 1),
                 _ => None,
             })
             .collect::<Option<_>>()?;
-        Some(Self { outcomes, last })
+        Some(Self { outcomes, clear })
     }
 }
 
