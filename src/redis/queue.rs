@@ -33,7 +33,7 @@ const MIN_LEASE: Duration = Duration::from_millis(300);
 /// when its notification is not appended: a claim without its entry would turn the gateway's
 /// next delivery into a "duplicate" that nobody handles (so nothing that can fail comes
 /// between the claim and the append, which is a protected call). Each stream's length is
-/// read once per batch.
+/// read once per batch; an empty one holds nothing after a cursor, unread.
 ///
 /// What repeats within a batch goes once: its streams, and its sources (a gateway and an
 /// instance); a notification names both by one number, its tag.
@@ -54,7 +54,9 @@ for s = 1, streams do
   lengths[s] = redis.call('XLEN', KEYS[s])
   local cursor = ARGV[4 + s]
   clear[s] = 0
-  if cursor ~= '' then
+  if cursor ~= '' and lengths[s] == 0 then
+    clear[s] = 1
+  elseif cursor ~= '' then
     local after = redis.pcall('XRANGE', KEYS[s], '(' .. cursor, '+', 'COUNT', 1)
     if type(after) == 'table' and not after.err and #after == 0 then
       clear[s] = 1
