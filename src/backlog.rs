@@ -16,7 +16,7 @@ use crate::event::Event;
 use crate::metrics::EventSeries;
 
 pub(crate) use durable::DurableBacklog;
-pub(crate) use memory::MemoryBacklog;
+pub(crate) use memory::{Claims, MemoryBacklog};
 
 /// A notification the backlog took charge of: the gateway may forget it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,12 @@ pub(crate) trait Backlog: Send + Sync {
     /// Claims `event` against duplicates and keeps it for its handler, or says why not.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused>;
 
+    /// [`keep`](Backlog::keep)s `event` at once when this backlog has nothing to wait for
+    /// (claims and queues in this process), without a future; gives the event back otherwise.
+    fn keep_now(&self, event: Event) -> Result<Result<Accepted, Refused>, Event> {
+        Err(event)
+    }
+
     /// Whether [`keep`](Backlog::keep) may be dropped part-way without harm: such a backlog
     /// finishes on its own what a dropped `keep` began, so an intake awaits it in place rather
     /// than in a task of its own.
@@ -72,10 +78,35 @@ impl dyn Backlog {
     pub(crate) async fn accept(&self, event: Event) -> Result<Accepted, Refused> {
         let counted = EventSeries::of(&event);
         counted.received();
-        let kept = self.keep(event).await;
-        count(counted, &kept);
+        self.accept_waiting(Waiting { event, counted }).await
+    }
+
+    /// [`accept`](dyn Backlog::accept) at once through [`keep_now`](Backlog::keep_now), or the
+    /// event back, counted as received, for [`accept_waiting`](dyn Backlog::accept_waiting).
+    pub(crate) fn accept_now(&self, event: Event) -> Result<Result<Accepted, Refused>, Waiting> {
+        let counted = EventSeries::of(&event);
+        counted.received();
+        match self.keep_now(event) {
+            Ok(kept) => {
+                count(counted, &kept);
+                Ok(kept)
+            }
+            Err(event) => Err(Waiting { event, counted }),
+        }
+    }
+
+    /// The rest of [`accept`](dyn Backlog::accept) for an event already counted as received.
+    pub(crate) async fn accept_waiting(&self, waiting: Waiting) -> Result<Accepted, Refused> {
+        let kept = self.keep(waiting.event).await;
+        count(waiting.counted, &kept);
         kept
     }
+}
+
+/// An event [`accept_now`](dyn Backlog::accept_now) could not keep at once, counted as received.
+pub(crate) struct Waiting {
+    event: Event,
+    counted: &'static EventSeries,
 }
 
 /// Counts on `counted` what became of a kept event: [`accept`](dyn Backlog::accept)'s count,

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -152,6 +152,8 @@ pub trait DedupeStore: Send + Sync + fmt::Debug + 'static {
 #[derive(Clone)]
 pub struct MemoryDedupe {
     shards: Arc<[Mutex<Shard>]>,
+    /// What a claim's time is counted from.
+    epoch: Instant,
     retention: Duration,
     /// Claims one shard keeps at most.
     shard_capacity: usize,
@@ -161,7 +163,7 @@ pub struct MemoryDedupe {
 #[derive(Default)]
 struct Shard {
     /// The claims in force, each with the number it was made under.
-    claims: HashMap<DedupeKey, u64, KeyHashing>,
+    claims: HashMap<StoredKey, u64, KeyHashing>,
     /// Claims in the order they were made: the order they expire in. A released claim stays
     /// here until it reaches the front, and then counts for nothing.
     order: VecDeque<Claim>,
@@ -222,19 +224,40 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// One entry of a shard's queue.
+/// A key as a shard keeps it: its two halves, so that a map entry (with its number) takes 24
+/// bytes and a queue entry 32, against 32 and 48 for a `u128` key (aligned to 16) and an
+/// `Instant`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct StoredKey([u64; 2]);
+
+impl From<&DedupeKey> for StoredKey {
+    fn from(key: &DedupeKey) -> Self {
+        Self([key.0 as u64, (key.0 >> 64) as u64])
+    }
+}
+
+impl Hash for StoredKey {
+    /// As the key's `u128`, which [`KeyHasher`] folds.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from(self.0[0]) | (u128::from(self.0[1]) << 64));
+    }
+}
+
+/// One entry of a shard's queue: the claim's key, its number, and when it was made, in
+/// nanoseconds from the store's epoch.
 struct Claim {
-    key: DedupeKey,
+    key: StoredKey,
     number: u64,
-    at: Instant,
+    at: u64,
 }
 
 impl Shard {
     /// Forgets the claims older than `retention`, and more of the oldest while `room` more
     /// would not fit in `capacity`.
-    fn forget(&mut self, now: Instant, retention: Duration, capacity: usize, room: usize) {
+    /// `now` and `retention` in nanoseconds, as [`Claim::at`].
+    fn forget(&mut self, now: u64, retention: u64, capacity: usize, room: usize) {
         while let Some(oldest) = self.order.front() {
-            let expired = now.saturating_duration_since(oldest.at) >= retention;
+            let expired = now.saturating_sub(oldest.at) >= retention;
             if !expired && self.order.len() + room <= capacity {
                 break;
             }
@@ -244,6 +267,11 @@ impl Shard {
             }
         }
     }
+}
+
+/// `duration` in nanoseconds (up to 584 years; longer ones count as that).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// How many claims make a shard of their own: small stores keep one exact queue.
@@ -265,6 +293,7 @@ impl MemoryDedupe {
         let shard_capacity = usize::try_from(capacity.div_ceil(shards)).unwrap_or(usize::MAX);
         Self {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
+            epoch: Instant::now(),
             retention,
             shard_capacity,
         }
@@ -305,27 +334,41 @@ impl fmt::Debug for MemoryDedupe {
 #[async_trait]
 impl DedupeStore for MemoryDedupe {
     async fn claim(&self, key: &DedupeKey) -> Result<bool, BoxError> {
-        let now = Instant::now();
-        let mut shard = self.shard(key);
-        shard.forget(now, self.retention, self.shard_capacity, 0);
-        if shard.claims.contains_key(key) {
-            return Ok(false);
-        }
-        shard.forget(now, self.retention, self.shard_capacity, 1);
-        let number = shard.next;
-        shard.next += 1;
-        shard.claims.insert(*key, number);
-        shard.order.push_back(Claim {
-            key: *key,
-            number,
-            at: now,
-        });
-        Ok(true)
+        Ok(self.claim_now(key))
     }
 
     async fn release(&self, key: &DedupeKey) -> Result<(), BoxError> {
-        self.shard(key).claims.remove(key);
+        self.release_now(key);
         Ok(())
+    }
+}
+
+impl MemoryDedupe {
+    /// [`claim`](DedupeStore::claim), which in memory never waits nor fails.
+    pub(crate) fn claim_now(&self, key: &DedupeKey) -> bool {
+        let now = nanos(self.epoch.elapsed());
+        let retention = nanos(self.retention);
+        let stored = StoredKey::from(key);
+        let mut shard = self.shard(key);
+        shard.forget(now, retention, self.shard_capacity, 0);
+        if shard.claims.contains_key(&stored) {
+            return false;
+        }
+        shard.forget(now, retention, self.shard_capacity, 1);
+        let number = shard.next;
+        shard.next += 1;
+        shard.claims.insert(stored, number);
+        shard.order.push_back(Claim {
+            key: stored,
+            number,
+            at: now,
+        });
+        true
+    }
+
+    /// [`release`](DedupeStore::release), which in memory never waits nor fails.
+    pub(crate) fn release_now(&self, key: &DedupeKey) {
+        self.shard(key).claims.remove(&StoredKey::from(key));
     }
 }
 

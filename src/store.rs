@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::backlog::{Backlog, DurableBacklog, MemoryBacklog};
+use crate::backlog::{Backlog, Claims, DurableBacklog, MemoryBacklog};
 use crate::conversation::{ConversationState, Conversations};
 use crate::dedupe::{DedupeStore, MemoryDedupe};
 use crate::dispatch::Dispatcher;
@@ -43,7 +43,7 @@ pub struct Store(Kind);
 #[derive(Debug, Clone)]
 enum Kind {
     /// In this process, with claims in this store.
-    Memory(Arc<dyn DedupeStore>),
+    Memory(Claims),
     /// In the embedded durable store.
     Durable(DurableStore),
     /// A Redis queue shared by replicas (made in [`redis`](crate::redis)).
@@ -68,7 +68,7 @@ impl Store {
     /// In this process, with the claims against duplicates in `claims` (a store shared by
     /// replicas that each keep their queue in memory, say).
     pub fn memory_with_claims(claims: impl DedupeStore) -> Self {
-        Self(Kind::Memory(Arc::new(claims)))
+        Self(Kind::Memory(Claims::of(claims)))
     }
 
     /// In the embedded durable store in `directory` (see [`durable`](crate::durable)), with the

@@ -2,13 +2,18 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use common::{Seen, Server, body, gated, incoming_text, offline_bot, recording};
+use hookbot::dedupe::{DedupeKey, DedupeStore, MemoryDedupe};
 use hookbot::dispatch::DispatchSettings;
 use hookbot::gateway::GatewayKind;
 use hookbot::intake::{Intake, WebhookSettings};
+use hookbot::store::Store;
+use hookbot::{BoxError, Event};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -264,6 +269,89 @@ async fn each_status_of_a_message_is_handled_once() {
         .filter_map(|event| event.status_text().map(str::to_owned))
         .collect();
     assert_eq!(statuses, ["sent", "delivered", "read"]);
+}
+
+/// Claims of its own, as a store shared by replicas keeps them: counted, and unreachable on
+/// demand.
+#[derive(Debug, Default, Clone)]
+struct OwnClaims(Arc<Claimed>);
+
+#[derive(Debug, Default)]
+struct Claimed {
+    keys: Mutex<Vec<DedupeKey>>,
+    calls: AtomicUsize,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl DedupeStore for OwnClaims {
+    async fn claim(&self, key: &DedupeKey) -> Result<bool, BoxError> {
+        self.0.calls.fetch_add(1, Ordering::SeqCst);
+        if self.0.down.load(Ordering::SeqCst) {
+            return Err("claims unreachable".into());
+        }
+        let mut claimed = self.0.keys.lock().unwrap();
+        let first = !claimed.contains(key);
+        if first {
+            claimed.push(*key);
+        }
+        Ok(first)
+    }
+
+    async fn release(&self, key: &DedupeKey) -> Result<(), BoxError> {
+        self.0.keys.lock().unwrap().retain(|claimed| claimed != key);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn claims_in_a_store_of_the_bots_own_are_awaited_and_its_failure_is_503() {
+    let seen = Seen::default();
+    let claims = OwnClaims::default();
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, recording(&seen), TOKEN)
+        .store(Store::memory_with_claims(claims.clone()));
+    let server = Server::start(bot.build().unwrap()).await;
+    let copy = body(&incoming_text("79001234567@c.us", "OWN1", "once"));
+    for _ in 0..2 {
+        assert_eq!(
+            server.post("/webhook", copy.clone(), Some(TOKEN)).await,
+            StatusCode::OK
+        );
+    }
+    claims.0.down.store(true, Ordering::SeqCst);
+    let refused = body(&incoming_text("79001234567@c.us", "OWN2", "refused"));
+    assert_eq!(
+        server.post("/webhook", refused, Some(TOKEN)).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    claims.0.down.store(false, Ordering::SeqCst);
+    let sentinel = body(&incoming_text("79001234567@c.us", "OWN3", "sentinel"));
+    server.post("/webhook", sentinel, Some(TOKEN)).await;
+    seen.wait_for(|texts| texts.last().is_some_and(|text| text == "sentinel"))
+        .await;
+    assert_eq!(seen.texts(), ["once", "sentinel"]);
+    assert_eq!(claims.0.calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn a_memory_dedupe_given_as_the_claims_is_the_one_the_webhook_claims_in() {
+    let seen = Seen::default();
+    let claims = MemoryDedupe::new(Duration::from_secs(60), 100);
+    let bot = offline_bot(GatewayKind::GreenApiWhatsApp, recording(&seen), TOKEN)
+        .store(Store::memory_with_claims(claims.clone()));
+    let server = Server::start(bot.build().unwrap()).await;
+    let copy = body(&incoming_text("79001234567@c.us", "MEM1", "claimed before"));
+    let event = Event::parse(GatewayKind::GreenApiWhatsApp, &copy).unwrap();
+    assert!(claims.claim(&DedupeKey::of(&event).unwrap()).await.unwrap());
+    assert_eq!(
+        server.post("/webhook", copy, Some(TOKEN)).await,
+        StatusCode::OK
+    );
+    let fresh = body(&incoming_text("79001234567@c.us", "MEM2", "fresh"));
+    server.post("/webhook", fresh.clone(), Some(TOKEN)).await;
+    seen.wait_for(|texts| texts == ["fresh"]).await;
+    let event = Event::parse(GatewayKind::GreenApiWhatsApp, &fresh).unwrap();
+    assert!(!claims.claim(&DedupeKey::of(&event).unwrap()).await.unwrap());
 }
 
 #[tokio::test]

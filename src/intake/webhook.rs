@@ -195,15 +195,22 @@ impl Shared {
 /// Runs `backlog`'s [`accept`](Backlog::accept) of `event` to its end even if the gateway hangs
 /// up (or the server cuts the connection) meanwhile: stopped half-way, a backlog could hold the
 /// claim of an event it never queued, and the gateway's redelivery would be acknowledged as a
-/// duplicate and never handled. The hand-over is polled once in place — one that finishes at
-/// once (the in-memory backlog) cannot be stopped half-way and needs no task — and only one
-/// that has to wait (for a store) goes on in a task of its own, before this future could be
-/// dropped — unless the backlog finishes a dropped hand-over itself (the durable store's).
-/// `None` when the backlog panicked.
+/// duplicate and never handled. A backlog that keeps the event at once (the in-memory one,
+/// through [`accept_now`](dyn Backlog::accept_now)) needs no future; the hand-over of one that
+/// may wait is polled once in place — one that finishes then cannot be stopped half-way and
+/// needs no task — and only one that has to wait (for a store) goes on in a task of its own,
+/// before this future could be dropped — unless the backlog finishes a dropped hand-over itself
+/// (the durable store's). `None` when the backlog panicked.
 async fn hand_over(backlog: Arc<dyn Backlog>, event: Event) -> Option<Result<Accepted, Refused>> {
+    let waiting = match std::panic::catch_unwind(AssertUnwindSafe(|| backlog.accept_now(event))) {
+        Ok(Ok(kept)) => return Some(kept),
+        Ok(Err(waiting)) => waiting,
+        Err(_) => return None,
+    };
     let in_place = backlog.finishes_dropped_keeps();
-    let mut accepting =
-        Box::pin(AssertUnwindSafe(async move { backlog.accept(event).await }).catch_unwind());
+    let mut accepting = Box::pin(
+        AssertUnwindSafe(async move { backlog.accept_waiting(waiting).await }).catch_unwind(),
+    );
     match std::future::poll_fn(|cx| Poll::Ready(accepting.as_mut().poll(cx))).await {
         Poll::Ready(kept) => kept.ok(),
         Poll::Pending if in_place => accepting.await.ok(),

@@ -4,6 +4,8 @@
 //! type adds its own fields, and a message's `messageData.typeMessage` names where its payload
 //! sits. Fields are read leniently: missing or mistyped ones read as empty.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::rules::{Platform, whatsapp_phone};
@@ -109,12 +111,17 @@ fn message(value: &Value, direction: Direction) -> Message {
 
 /// The digits of the phone number at `pointer`; `0` means hidden.
 fn phone_number(value: &Value, pointer: &str) -> Option<String> {
-    hidden_or_digits(&text(value, pointer)?)
+    hidden_or_digits(text(value, pointer)?.into())
 }
 
-/// The digits of `phone`; `None` when they are all `0` (hidden).
-fn hidden_or_digits(phone: &str) -> Option<String> {
-    let phone = json::digits(phone);
+/// The digits of `phone` (`phone` itself, not a copy, when it is digits only and owned);
+/// `None` when they are all `0` (hidden).
+fn hidden_or_digits(phone: Cow<'_, str>) -> Option<String> {
+    let phone = if phone.bytes().all(|byte| byte.is_ascii_digit()) {
+        phone.into_owned()
+    } else {
+        json::digits(&phone)
+    };
     (!phone.trim_start_matches('0').is_empty()).then_some(phone)
 }
 
@@ -430,7 +437,7 @@ pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
         sender_phone: sender_data
             .sender_phone_number
             .text()
-            .and_then(|phone| hidden_or_digits(&phone))
+            .and_then(hidden_or_digits)
             .or_else(|| phone_of_chat(&sender)),
         sender_kind: PeerKind::of_name(sender_data.sender_type.as_str()),
         chat_kind: PeerKind::of_name(sender_data.chat_type.as_str()),
