@@ -112,8 +112,9 @@ impl DurableStore {
         .await
     }
 
-    /// Answers once everything handed to the writer before it is committed (the finished
-    /// entries included).
+    /// Answers once everything handed to the writer thread before it is committed, and the
+    /// entries finished before it deleted (an append committed on the runtime is answered by
+    /// its own commit).
     ///
     /// # Errors
     ///

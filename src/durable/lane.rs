@@ -125,13 +125,15 @@ impl Lane {
     /// Commits `append` and the first appends waiting in one transaction, answers those;
     /// what became of `append`.
     fn commit(&self, append: &Append) -> Result<Appended> {
+        // The connection first: appends that arrive while the writer thread holds it join.
+        let mut core = writer::lock(&self.core);
         let mut batch: Vec<Waiting> = {
             let mut state = self.lock();
             let taken = state.waiting.len().min(MAX_LEAD - 1);
             state.waiting.drain(..taken).collect()
         };
         let mut output = None;
-        let committed = match writer::lock(&self.core).as_mut() {
+        let committed = match core.as_mut() {
             Some(core) => core.commit_with(|step| {
                 output = Some(append.apply(step)?);
                 for waiting in &mut batch {
@@ -141,6 +143,7 @@ impl Lane {
             }),
             None => Err(StoreError::Closed.into()),
         };
+        drop(core);
         for waiting in batch {
             let answer = outcome(&committed, waiting.output);
             // A request that stopped waiting does not want the answer.
