@@ -279,6 +279,8 @@ mod tests {
     use crate::gateway::GatewayKind;
     use std::collections::HashSet;
     use std::process::Stdio;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -429,6 +431,42 @@ mod tests {
         }
         assert_eq!(seqs.len(), APPENDS);
         assert_eq!(unhandled(dir.path()), APPENDS as i64);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_leader_that_finds_the_writer_holding_the_connection_leaves_its_worker_to_other_tasks()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let busy = Gate::enter(&store);
+        tokio::task::yield_now().await;
+        busy.wait_reached();
+        // Were the leader to wait on the connection, this runtime's one thread would stop
+        // until the watchdog opens the gate.
+        let watchdog_opened = Arc::new(AtomicBool::new(false));
+        {
+            let release = busy.release.clone();
+            let opened = Arc::clone(&watchdog_opened);
+            std::thread::spawn(move || {
+                std::thread::sleep(PATIENCE);
+                opened.store(true, Ordering::SeqCst);
+                let _ = release.send(());
+            });
+        }
+        let append = {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(&text(ANNA, "M1", "hi")).await })
+        };
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !watchdog_opened.load(Ordering::SeqCst),
+            "the runtime's thread waited for the writer thread"
+        );
+        assert!(!append.is_finished(), "answered before its commit");
+        busy.open().await;
+        assert!(matches!(append.await.unwrap(), Ok(Appended::Queued(_))));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,11 +9,14 @@
 //!
 //! The commit is SQLite's in WAL with `synchronous=NORMAL`: it writes the log, it does not
 //! fsync, so it holds the worker about as long as a write of the batch's pages, a fraction of
-//! a millisecond for a bounded batch (see [`MAX_LEAD`]). The store's other requests (finished entries' deletions without appends,
-//! withdrawals, reads, conversations, memos, tidying) stay on the writer thread, which shares
-//! the connection behind a lock; so do all appends of a store with
-//! [`Durability::PowerLoss`](super::Durability::PowerLoss), whose commits fsync, and appends
-//! that find the lane full.
+//! a millisecond for a bounded batch (see [`MAX_LEAD`]) — longer only when SQLite waits for
+//! the checkpointer's restart of the log, at most one worker at a time (one leader). The
+//! store's other requests (finished entries' deletions without appends, withdrawals, reads,
+//! conversations, memos, tidying) stay on the writer thread, which shares the connection
+//! behind a lock; a leader that finds the writer thread holding it leaves its worker to other
+//! tasks until it is free, rather than wait on it. All appends of a store with
+//! [`Durability::PowerLoss`](super::Durability::PowerLoss), whose commits fsync, go to the
+//! writer thread, and so do appends that find the lane full.
 //!
 //! A leader commits inside one poll of its request, so it is never dropped halfway. A request
 //! dropped while it waits is committed all the same (its append was handed over); one dropped
@@ -30,7 +33,7 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::entries::{Append, Appended};
-use super::writer::{self, Op, Shared};
+use super::writer::{self, Core, Op, Shared};
 use crate::error::Result;
 
 /// Appends one leader commits at most, its own included. Measured with the benchmark's
@@ -109,24 +112,29 @@ impl Lane {
         }))
     }
 
-    /// Commits `append` with the appends waiting, answers them, and hands the lead on; what
-    /// became of `append`.
+    /// [`lead_with`](Lane::lead_with) the connection once the writer thread lets go of it
+    /// (blocking this thread meanwhile: for a request dropped while it led).
     fn lead(&self, append: Append) -> Result<Appended> {
-        let answer = self.commit(&append);
+        self.lead_with(writer::lock(&self.core), append)
+    }
+
+    /// Commits `append` with the appends waiting through `core`, answers them, and hands the
+    /// lead on; what became of `append`.
+    fn lead_with(&self, core: MutexGuard<'_, Option<Core>>, append: Append) -> Result<Appended> {
+        let answer = self.commit(core, &append);
         // An append whose request is gone is committed here rather than handed the lead.
         let mut orphan = self.hand_on();
         while let Some(append) = orphan {
-            let _ = self.commit(&append);
+            let _ = self.commit(writer::lock(&self.core), &append);
             orphan = self.hand_on();
         }
         answer
     }
 
-    /// Commits `append` and the first appends waiting in one transaction, answers those;
-    /// what became of `append`.
-    fn commit(&self, append: &Append) -> Result<Appended> {
-        // The connection first: appends that arrive while the writer thread holds it join.
-        let mut core = writer::lock(&self.core);
+    /// Commits `append` and the first appends waiting in one transaction through `core`,
+    /// answers those; what became of `append`. The connection is taken before the appends:
+    /// those that arrived while the writer thread held it join.
+    fn commit(&self, mut core: MutexGuard<'_, Option<Core>>, append: &Append) -> Result<Appended> {
         let mut batch: Vec<Waiting> = {
             let mut state = self.lock();
             let taken = state.waiting.len().min(MAX_LEAD - 1);
@@ -209,7 +217,8 @@ enum Waited {
     Leading {
         lane: Arc<Lane>,
         own: Option<Append>,
-        pause: Pin<Box<dyn Future<Output = ()> + Send>>,
+        /// The yields before the commit; `None` once they are over.
+        pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     },
 }
 
@@ -218,11 +227,11 @@ impl Waited {
         Waited::Leading {
             lane,
             own: Some(own),
-            pause: Box::pin(async {
+            pause: Some(Box::pin(async {
                 for _ in 0..COMPANY_YIELDS {
                     tokio::task::yield_now().await;
                 }
-            }),
+            })),
         }
     }
 }
@@ -258,10 +267,22 @@ impl Future for Committing {
                 Poll::Ready(answer)
             }
             Waited::Leading { lane, own, pause } => {
-                std::task::ready!(pause.as_mut().poll(cx));
+                if let Some(yields) = pause {
+                    std::task::ready!(yields.as_mut().poll(cx));
+                    *pause = None;
+                }
+                let Some(core) = writer::try_lock(&lane.core) else {
+                    // The writer thread holds the connection (a request of its own, a round
+                    // of tidying): the worker runs other tasks until it lets go.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                };
                 let answer = match own.take() {
-                    Some(append) => lane.lead(append),
-                    None => closed(),
+                    Some(append) => lane.lead_with(core, append),
+                    None => {
+                        drop(core);
+                        closed()
+                    }
                 };
                 self.0 = Waited::Done(None);
                 Poll::Ready(answer)

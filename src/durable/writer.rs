@@ -9,7 +9,7 @@
 //! space is given back.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -224,6 +224,15 @@ pub(super) type Shared = Mutex<Option<Core>>;
 /// the counts as the batch changed them, as the writer thread's panic always did.
 pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`], or `None` while someone else (the writer thread) holds the connection.
+pub(super) fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, Option<Core>>> {
+    match shared.try_lock() {
+        Ok(core) => Some(core),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
 
 /// The database's connection and what the store knows of it.
