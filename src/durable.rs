@@ -29,12 +29,18 @@
 //!
 //! # How it works
 //!
-//! One writer thread owns the database connection and is fed by a bounded channel: it takes
-//! every request that arrived while it was busy and commits them in one transaction (group
-//! commit; while it is busy, the first request of a batch waits 100 µs for the others), then
-//! answers each — an accepted notification is answered only once its batch is committed. Handled notifications are deleted with the writer's next batch of requests (or
-//! within 2 ms when none comes; a handled notification joins a list the writer takes, and only
-//! the first of each lot wakes it), expired claims are purged in bounded chunks, and freed pages
+//! Accepted notifications are committed on the runtime, by a leader among the requests that
+//! wait (group commit without a thread hop, see `lane`): the first request to find no
+//! commit under way yields a few times to the tasks ready on its worker, then commits its
+//! notification with every one that arrived meanwhile in one transaction, answers them, and
+//! hands the lead to the first that came after — an accepted notification is answered only
+//! once its batch is committed. Everything else goes to a writer thread fed by a bounded
+//! channel, which shares the connection behind a lock: it takes every request that arrived
+//! while it was busy and commits them in one transaction (while it is busy, the first request
+//! of a batch waits 100 µs for the others), then answers each; with [`Durability::PowerLoss`],
+//! whose commits fsync, it commits the notifications too. Handled notifications are deleted with the next commit (or
+//! within 2 ms when none comes; a handled notification joins a list the next commit takes,
+//! and only the first of each lot wakes the writer), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
 //! notifications are one row (packed; a notification's number is the row's id and its place in
 //! it), and so are its claims (their keys packed, one expiry), found by key in an index the
@@ -64,6 +70,7 @@ mod claims;
 mod conversations;
 mod directory;
 mod entries;
+mod lane;
 mod memo;
 mod schema;
 mod writer;
@@ -82,7 +89,8 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-pub(crate) use entries::{Appended, Committing, Seq};
+pub(crate) use entries::{Appended, Seq};
+pub(crate) use lane::Committing;
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
 use writer::{Finished, Message, Op, Request};
@@ -270,6 +278,8 @@ pub struct DurableStore {
 struct Inner {
     directory: PathBuf,
     sender: Option<mpsc::Sender<Message>>,
+    /// Where appends are committed on the runtime; `None` when commits fsync.
+    lane: Option<Arc<lane::Lane>>,
     /// Handled entries, waiting for the writer's next batch to delete them.
     finished: Arc<Finished>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -295,7 +305,7 @@ impl DurableStore {
         let database = schema::open(&held.database_path(), settings.durability)?;
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
         let finished = Arc::new(Finished::default());
-        let writer = writer::spawn(
+        let (writer, core) = writer::spawn(
             database,
             held,
             &settings,
@@ -303,10 +313,12 @@ impl DurableStore {
             receiver,
             Arc::clone(&finished),
         )?;
+        let lane = (settings.durability == Durability::Process).then(|| lane::Lane::new(core));
         Ok(Self {
             inner: Arc::new(Inner {
                 directory: directory.to_owned(),
                 sender: Some(sender),
+                lane,
                 finished,
                 writer: Some(writer),
             }),

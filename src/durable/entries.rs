@@ -2,17 +2,15 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use super::DurableStore;
 use super::batches::{Record, Stored};
 use super::claims::Key;
+use super::lane::Committing;
 use super::writer::{Batch, Message, Op, Request};
-use super::{DurableStore, StoreError};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::{Event, RawJson};
@@ -66,16 +64,23 @@ impl DurableStore {
     ///
     /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
     pub(crate) async fn hand_over(&self, event: &Event) -> Result<Committing> {
-        let (reply, answer) = oneshot::channel();
         let append = Append {
             gateway: event.gateway.as_str(),
             instance: event.instance.clone(),
             notification: event.raw.clone(),
             claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
         };
+        let append = match &self.inner.lane {
+            Some(lane) => match lane.hand_over(append) {
+                Ok(committing) => return Ok(committing),
+                Err(append) => append,
+            },
+            None => append,
+        };
+        let (reply, answer) = oneshot::channel();
         self.send(Message::Append(Request::new(append, reply)))
             .await?;
-        Ok(Committing(answer))
+        Ok(Committing::writer(answer))
     }
 
     /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
@@ -107,8 +112,9 @@ impl DurableStore {
         .await
     }
 
-    /// Answers once everything handed to the writer before it is committed (the finished
-    /// entries included).
+    /// Answers once everything handed to the writer thread before it is committed, and the
+    /// entries finished before it deleted (an append committed on the runtime is answered by
+    /// its own commit).
     ///
     /// # Errors
     ///
@@ -155,20 +161,6 @@ impl DurableStore {
             }
         }
         Ok(unfinished)
-    }
-}
-
-/// An append the writer has: what became of it, once its batch is committed.
-#[derive(Debug)]
-pub(crate) struct Committing(oneshot::Receiver<Result<Appended>>);
-
-impl Future for Committing {
-    type Output = Result<Appended>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|answer| answer.unwrap_or_else(|_| Err(StoreError::Closed.into())))
     }
 }
 
@@ -287,6 +279,8 @@ mod tests {
     use crate::gateway::GatewayKind;
     use std::collections::HashSet;
     use std::process::Stdio;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -375,6 +369,12 @@ mod tests {
         }
     }
 
+    /// A store's settings whose appends go through the writer thread (its commits fsync), so
+    /// that a test can hold a batch open while they queue up behind it.
+    fn writer_settings() -> StoreSettings {
+        StoreSettings::new().durability(Durability::PowerLoss)
+    }
+
     /// Waits until the writer's channel holds `queued` messages.
     async fn until_queued(store: &DurableStore, queued: usize) {
         let sender = store.inner.sender.as_ref().expect("open");
@@ -389,10 +389,91 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_committed_on_the_runtime_are_answered_only_after_their_commit() {
+        const APPENDS: usize = 20;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        // The writer holds the connection: the lane's leader waits for it.
+        let busy = Gate::enter(&store);
+        busy.wait_reached();
+        let appends: Vec<JoinHandle<crate::Result<Appended>>> = (0..APPENDS)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(&text(ANNA, &format!("M{n}"), "hi")).await })
+            })
+            .collect();
+        let lane = store
+            .inner
+            .lane
+            .as_ref()
+            .expect("appends go through the lane");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while lane.waiting() < APPENDS - 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the appends never waited for their leader"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            unhandled(dir.path()),
+            0,
+            "nothing is visible before the commit"
+        );
+        assert!(
+            appends.iter().all(|append| !append.is_finished()),
+            "no append is answered before its batch is committed"
+        );
+        busy.open().await;
+        let mut seqs = HashSet::new();
+        for append in appends {
+            seqs.insert(queued(append.await.unwrap().unwrap()));
+        }
+        assert_eq!(seqs.len(), APPENDS);
+        assert_eq!(unhandled(dir.path()), APPENDS as i64);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_leader_that_finds_the_writer_holding_the_connection_leaves_its_worker_to_other_tasks()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let busy = Gate::enter(&store);
+        tokio::task::yield_now().await;
+        busy.wait_reached();
+        // Were the leader to wait on the connection, this runtime's one thread would stop
+        // until the watchdog opens the gate.
+        let watchdog_opened = Arc::new(AtomicBool::new(false));
+        {
+            let release = busy.release.clone();
+            let opened = Arc::clone(&watchdog_opened);
+            std::thread::spawn(move || {
+                std::thread::sleep(PATIENCE);
+                opened.store(true, Ordering::SeqCst);
+                let _ = release.send(());
+            });
+        }
+        let append = {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(&text(ANNA, "M1", "hi")).await })
+        };
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !watchdog_opened.load(Ordering::SeqCst),
+            "the runtime's thread waited for the writer thread"
+        );
+        assert!(!append.is_finished(), "answered before its commit");
+        busy.open().await;
+        assert!(matches!(append.await.unwrap(), Ok(Appended::Queued(_))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn appends_that_arrive_together_are_committed_in_one_transaction_and_answered_after_it() {
         const APPENDS: usize = 200;
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         // The writer is busy with a first batch while the appends queue up behind it.
         let busy = Gate::enter(&store);
         busy.wait_reached();
@@ -521,7 +602,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn copies_of_one_message_in_one_batch_are_one_entry_and_one_claim() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let (first, second) = (text(ANNA, "M1", "hi"), text(ANNA, "M2", "hi"));
         let copies = [&first, &first, &second, &first, &second];
         let answers = in_one_batch(&store, || {
@@ -560,7 +641,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_leaves_no_claim_behind_for_its_copies() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let event = text(ANNA, "M1", "hi");
         let answers = in_one_batch(&store, || {
             let copies = [&event, &event].map(|event| spawn_append(&store, event));
@@ -794,7 +875,7 @@ mod tests {
     async fn a_batch_partly_handled_gives_back_only_its_unhandled_entries_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
-        let settings = StoreSettings::new().max_events(5);
+        let settings = writer_settings().max_events(5);
         let events: Vec<Event> = (1..=4)
             .map(|n| text(ANNA, &format!("M{n}"), "hi"))
             .collect();
@@ -902,7 +983,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_deletion_in_a_failed_batch_is_done_by_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let first = queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
         let set_max_pages = |pages: i64| {
             store.run_step(move |batch| {

@@ -1,12 +1,15 @@
-//! The store's one writer: a thread that owns the database connection, takes the requests
-//! that arrived while it was busy, commits them in one transaction and only then answers
-//! them (group commit). Handled entries are deleted in the next batch of requests, or within
-//! `FINISH_DELAY` when none comes: they wait in a list the writer takes with each batch, so that
-//! only the first of each lot wakes it. Between batches it tidies up: expired claims and memos are purged in
-//! bounded chunks, and freed space is given back.
+//! The store's writer thread and the connection it shares with the lane's leaders: a thread
+//! that takes the requests that arrived while it was busy, commits them in one transaction and
+//! only then answers them (group commit) — every request but the appends of a store whose
+//! commits do not fsync, which the [`Lane`](super::lane::Lane) commits on the runtime. Whoever
+//! commits holds the connection's lock ([`Shared`]). Handled entries are deleted with the next
+//! commit (a leader's or the writer's), or within `FINISH_DELAY` when none comes: they wait in
+//! a list the next commit takes, so that only the first of each lot wakes the writer. Between
+//! batches it tidies up: expired claims and memos are purged in bounded chunks, and freed
+//! space is given back.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -212,8 +215,28 @@ impl Job {
     }
 }
 
-/// The writer thread's state.
-struct Writer {
+/// The connection and what is known of the database, which the writer thread and the
+/// leaders of the [`Lane`](super::lane::Lane) share behind one lock (`None` once the store
+/// closed): whoever holds it commits a batch.
+pub(super) type Shared = Mutex<Option<Core>>;
+
+/// Locks `shared`. A panic inside a commit leaves the transaction rolled back by its drop and
+/// the counts as the batch changed them, as the writer thread's panic always did.
+pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`], or `None` while someone else (the writer thread) holds the connection.
+pub(super) fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, Option<Core>>> {
+    match shared.try_lock() {
+        Ok(core) => Some(core),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// The database's connection and what the store knows of it.
+pub(super) struct Core {
     connection: Connection,
     path: PathBuf,
     limits: Limits,
@@ -227,17 +250,23 @@ struct Writer {
     spare: Vec<Seq>,
     /// When they are deleted at the latest, without waiting any longer for requests.
     finish_by: Option<Instant>,
+    /// Copies the log into the database, off the committing thread.
+    checkpointer: Checkpointer,
+}
+
+/// The writer thread's state.
+struct Writer {
+    core: Arc<Shared>,
     /// Times the writer's waits for requests while handled entries wait for their deletion.
     timer: tokio::runtime::Runtime,
     /// When to tidy up next.
     next_tidy: Instant,
-    /// Copies the log into the database, off this thread.
-    checkpointer: Checkpointer,
     /// Held until the connection is closed.
     held: Held,
 }
 
-/// Reads what `database` holds and starts its writer on `receiver`.
+/// Reads what `database` holds and starts its writer on `receiver`; the thread, and the
+/// connection's lock for the [`Lane`](super::lane::Lane).
 ///
 /// # Errors
 ///
@@ -249,7 +278,7 @@ pub(super) fn spawn(
     clock: Clock,
     receiver: mpsc::Receiver<Message>,
     finished: Arc<Finished>,
-) -> Result<JoinHandle<()>> {
+) -> Result<(JoinHandle<()>, Arc<Shared>)> {
     let (batches, unfinished) =
         Batches::load(&database.connection).map_err(|error| database.error(error))?;
     let counts = count(&database.connection, unfinished).map_err(|error| database.error(error))?;
@@ -271,7 +300,7 @@ pub(super) fn spawn(
         .enable_time()
         .build()
         .map_err(failed)?;
-    let writer = Writer {
+    let core = Arc::new(Mutex::new(Some(Core {
         path: database.path,
         connection: database.connection,
         limits: Limits {
@@ -286,16 +315,19 @@ pub(super) fn spawn(
         finished,
         spare: Vec::new(),
         finish_by: None,
+        checkpointer,
+    })));
+    let writer = Writer {
+        core: Arc::clone(&core),
         timer,
         next_tidy: Instant::now(),
-        checkpointer,
         held,
     };
     let thread = std::thread::Builder::new()
         .name("hookbot-store".to_owned())
         .spawn(move || writer.run(receiver))
         .map_err(failed)?;
-    Ok(thread)
+    Ok((thread, core))
 }
 
 /// What the database holds now, its `unfinished` notifications counted already.
@@ -320,7 +352,8 @@ impl Writer {
         let mut requests = Vec::new();
         let mut busy = false;
         loop {
-            let first = match self.finish_by {
+            let finish_by = lock(&self.core).as_ref().and_then(|core| core.finish_by);
+            let first = match finish_by {
                 None => receiver.blocking_recv(),
                 Some(deadline) => {
                     let deadline = tokio::time::Instant::from_std(deadline);
@@ -364,22 +397,105 @@ impl Writer {
             Message::Append(request) => requests.push(Job::Append(request)),
             Message::Request(request) => requests.push(Job::Other(request)),
             Message::Finished => {
-                if self.finish_by.is_none() && !self.finished.is_empty() {
-                    self.finish_by = Some(Instant::now() + FINISH_DELAY);
+                if let Some(core) = lock(&self.core).as_mut()
+                    && core.finish_by.is_none()
+                    && !core.finished.is_empty()
+                {
+                    core.finish_by = Some(Instant::now() + FINISH_DELAY);
                 }
             }
         }
     }
 
-    /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
-    /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and every request is answered
-    /// with the error.
+    /// Commits `requests` (and the finished entries) as one batch, and answers them.
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
+        match lock(&self.core).as_mut() {
+            // Nothing to do: the finished entries went with a leader's commit meanwhile.
+            Some(core) if requests.is_empty() && core.finished.is_empty() => core.finish_by = None,
+            Some(core) => core.commit_batch(requests),
+            None => {
+                for request in requests.drain(..) {
+                    request.answer(&Err(StoreError::Closed.into()));
+                }
+            }
+        }
+    }
+
+    /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
+    /// bounded amount per round; when more is left, the round after the next batch goes on.
+    fn tidy_when_due(&mut self) {
+        if Instant::now() < self.next_tidy {
+            return;
+        }
+        let Some(tidied) = lock(&self.core).as_mut().map(Core::tidy) else {
+            return;
+        };
+        let interval = match tidied {
+            Ok(true) => Duration::ZERO,
+            Ok(false) => TIDY_INTERVAL,
+            Err(error) => {
+                tracing::warn!(%error, "the store could not purge or reclaim space; trying again later");
+                TIDY_INTERVAL
+            }
+        };
+        self.next_tidy = Instant::now() + interval;
+    }
+
+    /// Deletes the last finished entries, stops the checkpointer, checkpoints the log into the
+    /// database, and closes the database, then releases the directory.
+    fn close(self) {
+        let Writer { core, held, .. } = self;
+        let Some(mut core) = lock(&core).take() else {
+            return;
+        };
+        if !core.finished.is_empty() {
+            core.commit_batch(&mut Vec::new());
+        }
+        let Core {
+            connection,
+            path,
+            checkpointer,
+            ..
+        } = core;
+        drop(checkpointer);
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::warn!(error = %schema::classify(&path, error), "the store's log was not checkpointed at close; it is replayed at the next open");
+        }
+        if let Err((_, error)) = connection.close() {
+            tracing::warn!(error = %schema::classify(&path, error), "the store's database did not close cleanly");
+        }
+        drop(held);
+    }
+}
+
+impl Core {
+    /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
+    /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and
+    /// every request is answered with the error.
+    fn commit_batch(&mut self, requests: &mut Vec<Job>) {
+        let committed = self.commit_with(|batch| {
+            for request in requests.iter_mut() {
+                request.apply(batch)?;
+            }
+            Ok(())
+        });
+        for request in requests.drain(..) {
+            request.answer(&committed);
+        }
+    }
+
+    /// Runs `steps` (after deleting the finished entries) in one transaction and commits it.
+    /// On failure nothing of the batch is kept: the counts, claims and rows are as before,
+    /// and the finished entries wait for the next batch.
+    pub(super) fn commit_with(
+        &mut self,
+        steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
+    ) -> Result<()> {
         let counts = self.counts;
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
         let committed = self
-            .commit(&mut finished, requests)
+            .commit(&mut finished, steps)
             .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
@@ -391,7 +507,7 @@ impl Writer {
                 self.spare = finished;
             }
             Err(error) => {
-                tracing::error!(%error, requests = requests.len(), "the store could not commit a batch; its requests are refused");
+                tracing::error!(%error, "the store could not commit a batch; its requests are refused");
                 self.counts = counts;
                 self.claims.roll_back();
                 self.batches.roll_back();
@@ -401,12 +517,14 @@ impl Writer {
                 self.finished.put_back(&mut finished);
             }
         }
-        for request in requests.drain(..) {
-            request.answer(&committed);
-        }
+        committed
     }
 
-    fn commit(&mut self, finished: &mut [Seq], requests: &mut [Job]) -> rusqlite::Result<()> {
+    fn commit(
+        &mut self,
+        finished: &mut [Seq],
+        steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<()> {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -419,34 +537,19 @@ impl Writer {
             limits: &self.limits,
         };
         entries::delete(&mut batch, finished)?;
-        for request in requests.iter_mut() {
-            request.apply(&mut batch)?;
-        }
+        steps(&mut batch)?;
         batch.batches.write(&tx)?;
         batch.claims.write(&tx)?;
         tx.commit()
     }
 
-    /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
-    /// bounded amount per round; when more is left, the round after the next batch goes on.
-    fn tidy_when_due(&mut self) {
-        if Instant::now() < self.next_tidy {
-            return;
-        }
-        let interval = match self.tidy() {
-            Ok(true) => Duration::ZERO,
-            Ok(false) => TIDY_INTERVAL,
-            Err(error) => {
-                let error = schema::classify(&self.path, error);
-                tracing::warn!(%error, "the store could not purge or reclaim space; trying again later");
-                TIDY_INTERVAL
-            }
-        };
-        self.next_tidy = Instant::now() + interval;
+    /// One round of tidying; whether more is left to purge or to give back.
+    fn tidy(&mut self) -> Result<bool> {
+        self.purge_and_reclaim()
+            .map_err(|error| Error::from(schema::classify(&self.path, error)))
     }
 
-    /// One round of tidying; whether more is left to purge or to give back.
-    fn tidy(&mut self) -> rusqlite::Result<bool> {
+    fn purge_and_reclaim(&mut self) -> rusqlite::Result<bool> {
         let now = self.clock.now();
         let mut more = false;
         for _ in 0..PURGE_CHUNKS_PER_ROUND {
@@ -459,28 +562,5 @@ impl Writer {
         }
         let reclaim = schema::reclaim_space(&self.connection)?;
         Ok(more || reclaim)
-    }
-
-    /// Deletes the last finished entries, stops the checkpointer, checkpoints the log into the
-    /// database, and closes the database, then releases the directory.
-    fn close(mut self) {
-        if !self.finished.is_empty() {
-            self.commit_batch(&mut Vec::new());
-        }
-        let Writer {
-            connection,
-            path,
-            checkpointer,
-            held,
-            ..
-        } = self;
-        drop(checkpointer);
-        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-            tracing::warn!(error = %schema::classify(&path, error), "the store's log was not checkpointed at close; it is replayed at the next open");
-        }
-        if let Err((_, error)) = connection.close() {
-            tracing::warn!(error = %schema::classify(&path, error), "the store's database did not close cleanly");
-        }
-        drop(held);
     }
 }
