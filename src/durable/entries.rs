@@ -369,6 +369,28 @@ mod tests {
         }
     }
 
+    /// Asserts that none of `appends` is visible or answered yet, lets their batch commit
+    /// (`commit`), then that each is answered with a number of its own and all are kept.
+    async fn answered_only_after(
+        dir: &std::path::Path,
+        appends: Vec<JoinHandle<crate::Result<Appended>>>,
+        commit: impl std::future::Future<Output = ()>,
+    ) {
+        assert_eq!(unhandled(dir), 0, "nothing is visible before the commit");
+        assert!(
+            appends.iter().all(|append| !append.is_finished()),
+            "no append is answered before its batch is committed"
+        );
+        commit.await;
+        let count = appends.len();
+        let mut seqs = HashSet::new();
+        for append in appends {
+            seqs.insert(queued(append.await.unwrap().unwrap()));
+        }
+        assert_eq!(seqs.len(), count, "each append has a number of its own");
+        assert_eq!(unhandled(dir), count as i64);
+    }
+
     /// A store's settings whose appends go through the writer thread (its commits fsync), so
     /// that a test can hold a batch open while they queue up behind it.
     fn writer_settings() -> StoreSettings {
@@ -415,22 +437,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert_eq!(
-            unhandled(dir.path()),
-            0,
-            "nothing is visible before the commit"
-        );
-        assert!(
-            appends.iter().all(|append| !append.is_finished()),
-            "no append is answered before its batch is committed"
-        );
-        busy.open().await;
-        let mut seqs = HashSet::new();
-        for append in appends {
-            seqs.insert(queued(append.await.unwrap().unwrap()));
-        }
-        assert_eq!(seqs.len(), APPENDS);
-        assert_eq!(unhandled(dir.path()), APPENDS as i64);
+        answered_only_after(dir.path(), appends, busy.open()).await;
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -489,23 +496,7 @@ mod tests {
         until_queued(&store, APPENDS + 1).await;
         busy.open().await;
         commit.wait_reached();
-
-        assert_eq!(
-            unhandled(dir.path()),
-            0,
-            "nothing is visible before the commit"
-        );
-        assert!(
-            appends.iter().all(|append| !append.is_finished()),
-            "no append is answered before its batch is committed"
-        );
-        commit.open().await;
-        let mut seqs = Vec::new();
-        for append in appends {
-            seqs.push(queued(append.await.unwrap().unwrap()));
-        }
-        assert_eq!(unhandled(dir.path()), APPENDS as i64);
-        assert_eq!(seqs.iter().collect::<HashSet<_>>().len(), APPENDS);
+        answered_only_after(dir.path(), appends, commit.open()).await;
     }
 
     #[tokio::test]
