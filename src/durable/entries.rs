@@ -369,6 +369,19 @@ mod tests {
         }
     }
 
+    /// Appends `count` messages of Anna (`M0`, `M1`, …), each in a task of its own.
+    fn spawn_appends(
+        store: &DurableStore,
+        count: usize,
+    ) -> Vec<JoinHandle<crate::Result<Appended>>> {
+        (0..count)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(&text(ANNA, &format!("M{n}"), "hi")).await })
+            })
+            .collect()
+    }
+
     /// Asserts that none of `appends` is visible or answered yet, lets their batch commit
     /// (`commit`), then that each is answered with a number of its own and all are kept.
     async fn answered_only_after(
@@ -418,12 +431,7 @@ mod tests {
         // The writer holds the connection: the lane's leader waits for it.
         let busy = Gate::enter(&store);
         busy.wait_reached();
-        let appends: Vec<JoinHandle<crate::Result<Appended>>> = (0..APPENDS)
-            .map(|n| {
-                let store = store.clone();
-                tokio::spawn(async move { store.append(&text(ANNA, &format!("M{n}"), "hi")).await })
-            })
-            .collect();
+        let appends = spawn_appends(&store, APPENDS);
         let lane = store
             .inner
             .lane
@@ -484,12 +492,7 @@ mod tests {
         // The writer is busy with a first batch while the appends queue up behind it.
         let busy = Gate::enter(&store);
         busy.wait_reached();
-        let appends: Vec<JoinHandle<crate::Result<Appended>>> = (0..APPENDS)
-            .map(|n| {
-                let store = store.clone();
-                tokio::spawn(async move { store.append(&text(ANNA, &format!("M{n}"), "hi")).await })
-            })
-            .collect();
+        let appends = spawn_appends(&store, APPENDS);
         until_queued(&store, APPENDS).await;
         // Last in the next batch: holds it open after every append of it ran.
         let commit = Gate::enter(&store);
