@@ -7,11 +7,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{Seen, Server, body, gated, incoming_text, offline, offline_bot, on_every_event};
+use common::{
+    Seen, Server, body, capture_logs, gated, incoming_text, offline, offline_bot, on_every_event,
+};
 use hookbot::config::Config;
 use hookbot::dispatch::{DispatchSettings, FailureCause, HandlerFailure};
 use hookbot::gateway::GatewayKind;
@@ -191,21 +192,6 @@ fn a_bot_binary_without_a_webhook_token_does_not_start() {
     assert!(!printed.contains("api-token-secret"), "{printed}");
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_loud_opt_out_serves_an_anonymous_webhook_and_warns() {
     let (allowed, refused) = (
@@ -223,21 +209,14 @@ async fn the_loud_opt_out_serves_an_anonymous_webhook_and_warns() {
     };
     assert_eq!(variable, "HOOKBOT_ALLOW_ANONYMOUS_WEBHOOK");
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("hookbot=warn")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let bot = tracing::subscriber::with_default(subscriber, || {
-        Bot::builder(plain())
-            .config(Config::from_vars(allowed).unwrap())
-            .unwrap()
-            .build()
-            .unwrap()
-    });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let (captured, guard) = capture_logs("hookbot=warn");
+    let bot = Bot::builder(plain())
+        .config(Config::from_vars(allowed).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    drop(guard);
+    let logs = captured.text();
     assert!(
         logs.contains("WARN") && logs.contains("ANONYMOUS WEBHOOK"),
         "{logs}"

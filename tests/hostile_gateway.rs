@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{INSTANCE, MAX_ATTEMPTS, TOKEN, requests, whatsapp, whatsapp_path, zapi};
+use common::{
+    INSTANCE, MAX_ATTEMPTS, TOKEN, capture_logs, requests, whatsapp, whatsapp_path, zapi,
+};
 use hookbot::gateway::{Gateway, GreenApi, MAX_RETRY_AFTER, SendOptions, ZApi};
 use hookbot::{ChatId, Error};
 use serde_json::json;
@@ -213,35 +213,12 @@ async fn absurd_phone_numbers_in_a_contact_list_fall_back_to_the_chat_id() {
 
 // ---- plain http to another machine ----
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What building a GREEN-API and a Z-API client of `url` logs at warning level.
 fn warnings_building_clients_of(url: &str) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("hookbot=warn")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        GreenApi::whatsapp(url, INSTANCE, TOKEN).build().unwrap();
-        ZApi::builder(url, "3C4A1B2C", TOKEN).build().unwrap();
-    });
-    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    let (logs, _guard) = capture_logs("hookbot=warn");
+    GreenApi::whatsapp(url, INSTANCE, TOKEN).build().unwrap();
+    ZApi::builder(url, "3C4A1B2C", TOKEN).build().unwrap();
+    logs.text()
 }
 
 #[test]

@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use common::{Seen, Server, incoming_text, on_every_event};
+use common::{Seen, Server, capture_logs, incoming_text, on_every_event};
 use hookbot::bot::Bot;
 use hookbot::context::Context;
 use hookbot::dispatch::{DispatchSettings, DrainReport};
@@ -388,35 +388,10 @@ async fn webhook_url_reads_get_settings_and_an_empty_url_means_the_queue() {
     assert_eq!(client.webhook_url().await.unwrap(), None);
 }
 
-/// Log lines written while the guard lives (this thread's, so the test's runtime's).
-fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || SharedWriter(writer.clone()))
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
-}
-
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_poller_warns_when_the_instance_posts_to_a_webhook_and_not_otherwise() {
     for webhook_url in ["https://bot.example/webhook?secret=s3cr3t", ""] {
-        let (logs, _guard) = capture_logs();
+        let (logs, _guard) = capture_logs("warn");
         let queue = MockQueue::default();
         queue.0.lock().unwrap().webhook_url = webhook_url.to_owned();
         let url = queue.serve().await;
@@ -427,7 +402,7 @@ async fn a_poller_warns_when_the_instance_posts_to_a_webhook_and_not_otherwise()
         })
         .await;
         poller.stop().await;
-        let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+        let logs = logs.text();
         assert_eq!(
             logs.contains("has a webhook URL set"),
             !webhook_url.is_empty(),

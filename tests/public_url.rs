@@ -7,11 +7,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    INSTANCE, Server, TOKEN, ZAPI_INSTANCE, fast_settings, requests, whatsapp_path, zapi_path,
+    INSTANCE, Server, TOKEN, ZAPI_INSTANCE, capture_logs, fast_settings, requests, whatsapp_path,
+    zapi_path,
 };
 use hookbot::bot::Bot;
 use hookbot::config::Config;
@@ -92,35 +93,6 @@ fn json_body(request: &Request) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
 
-/// Log lines written while the guard lives (this thread's, so the test's runtime's).
-fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || SharedWriter(writer.clone()))
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
-}
-
-fn text_of(logs: &Arc<Mutex<Vec<u8>>>) -> String {
-    String::from_utf8_lossy(&logs.lock().unwrap()).into_owned()
-}
-
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Asserts that no secret of the tests is in `logs`.
 fn assert_no_secret(logs: &str) {
     for secret in [TOKEN, WEBHOOK_TOKEN] {
@@ -130,7 +102,7 @@ fn assert_no_secret(logs: &str) {
 
 #[tokio::test]
 async fn green_api_settings_are_written_on_start_when_they_differ() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_logs("info");
     let server = green_api(
         json!({"webhookUrl": "", "webhookUrlToken": "", "incomingWebhook": "yes",
                "outgoingMessageWebhook": "no", "outgoingAPIMessageWebhook": "yes",
@@ -144,7 +116,7 @@ async fn green_api_settings_are_written_on_start_when_they_differ() {
     let written = requests_to(&server, &whatsapp_path("setSettings")).await;
     assert_eq!(written.len(), 1);
     assert_eq!(json_body(&written[0]), wanted_settings());
-    let logs = text_of(&logs);
+    let logs = logs.text();
     assert!(
         logs.contains("https://bot.example.org/hooks/webhook"),
         "{logs}"
@@ -157,7 +129,7 @@ async fn green_api_settings_are_written_on_start_when_they_differ() {
 
 #[tokio::test]
 async fn green_api_settings_already_right_are_not_written_again() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_logs("info");
     let mut settings = wanted_settings();
     settings["outgoingAPIMessageWebhook"] = json!("no");
     let server = green_api(settings, "authorized").await;
@@ -175,7 +147,10 @@ async fn green_api_settings_already_right_are_not_written_again() {
             .await
             .is_empty()
     );
-    assert!(text_of(&logs).contains("already posts its notifications to this bot"));
+    assert!(
+        logs.text()
+            .contains("already posts its notifications to this bot")
+    );
     bot.stop().await.unwrap().unwrap();
 }
 
@@ -188,21 +163,21 @@ async fn an_instance_that_cannot_work_is_a_plain_warning_and_the_bot_still_serve
         ("yellowCard", "reboot the instance"),
         ("sleepMode", "the phone is off or offline"),
     ] {
-        let (logs, _guard) = capture_logs();
+        let (logs, _guard) = capture_logs("info");
         let server = green_api(wanted_settings(), state).await;
         let bot = Server::start(green_api_bot(&server.uri())).await;
         wait_for_request(&server, &whatsapp_path("getStateInstance")).await;
         // The state is logged after the answer is read: wait for the line.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !text_of(&logs).contains(advice) {
+        while !logs.text().contains(advice) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{state}: {}",
-                text_of(&logs)
+                logs.text()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let logs = text_of(&logs);
+        let logs = logs.text();
         assert!(logs.contains("WARN") && logs.contains(state), "{logs}");
         let health = reqwest::get(format!("{}/healthz", bot.url)).await.unwrap();
         assert_eq!(health.status(), 200, "{state}");
@@ -260,7 +235,7 @@ fn zapi_bot(uri: &str) -> Bot {
 
 #[tokio::test]
 async fn zapi_webhook_is_written_with_the_token_in_the_url_and_the_owners_messages_on() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_logs("info");
     let server = zapi(200, false).await;
     let bot = Server::start(zapi_bot(&server.uri())).await;
     wait_for_request(&server, &zapi_path("status")).await;
@@ -274,26 +249,26 @@ async fn zapi_webhook_is_written_with_the_token_in_the_url_and_the_owners_messag
     let sent_by_me = requests_to(&server, &zapi_path("update-notify-sent-by-me")).await;
     assert_eq!(json_body(&sent_by_me[0]), json!({"notifySentByMe": true}));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !text_of(&logs).contains("scan the QR code in the Z-API panel") {
-        assert!(tokio::time::Instant::now() < deadline, "{}", text_of(&logs));
+    while !logs.text().contains("scan the QR code in the Z-API panel") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", logs.text());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_no_secret(&text_of(&logs));
+    assert_no_secret(&logs.text());
     bot.stop().await.unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn a_failed_setup_is_a_warning_without_the_token_and_the_bot_still_serves() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = capture_logs("info");
     let server = zapi(400, true).await;
     let bot = Server::start(zapi_bot(&server.uri())).await;
     wait_for_request(&server, &zapi_path("status")).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !text_of(&logs).contains("instance state") {
-        assert!(tokio::time::Instant::now() < deadline, "{}", text_of(&logs));
+    while !logs.text().contains("instance state") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", logs.text());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let logs = text_of(&logs);
+    let logs = logs.text();
     assert!(
         logs.contains("could not point the instance's notifications at this bot"),
         "{logs}"

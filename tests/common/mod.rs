@@ -364,3 +364,53 @@ pub fn incoming_text(chat: &str, id: &str, text: &str) -> Value {
 pub fn body(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
 }
+
+/// Log lines captured by [`capture_logs`], as written (no colours).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Everything captured so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines `filter` (an `EnvFilter` directive: `"info"`, `"hookbot=warn"`) lets through,
+/// written on this thread while the guard lives — so by the tasks of a current-thread test
+/// runtime too.
+pub fn capture_logs(filter: &str) -> (Logs, tracing::subscriber::DefaultGuard) {
+    listen_everywhere();
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// Gives the process a global subscriber that listens to everything and writes nothing.
+/// `tracing` caches per call site whether any subscriber listens, asked on the thread that
+/// reaches the call site first: without a listener everywhere, a test that logs with no
+/// subscriber of its own could mark a call site "never" for the whole process, and a test
+/// capturing that line on another thread would miss it.
+fn listen_everywhere() {
+    static LISTENING: std::sync::Once = std::sync::Once::new();
+    LISTENING.call_once(|| {
+        // Another test of the file may have set a global subscriber: it listens too.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
