@@ -4,13 +4,17 @@
 //! | phase | server | one event is |
 //! |---|---|---|
 //! | a. ceiling | a bare axum `POST` that parses the body into a `serde_json::Value` and answers 200 | one request |
-//! | b. intake | hookbot's [`Webhook`]: bearer token, parse, dedupe, dispatch to a no-op handler | one request |
-//! | c. end to end | the contact-card bot on a [`Webhook`], replying to a local GREEN-API emulator | one request, then its quoted card at the emulator |
+//! | b. intake | a bot on the in-memory backlog: bearer token, parse, dedupe, dispatch to a no-op handler | one request |
+//! | c. end to end | the contact-card bot on the in-memory backlog, replying to a local GREEN-API emulator | one request, then its quoted card at the emulator |
 //! | d. relay | a bare axum `POST` that parses the body, answers 200 and sends one quoted card to the same emulator with a plain `reqwest::Client` | one request, then its quoted card at the emulator |
 //! | b′. intake on Redis | b's webhook on [`BotBuilder::redis`](hookbot::bot::BotBuilder::redis): 200 once the notification is in its Redis stream; the bot's consumer handles it meanwhile | one request |
 //! | c′. end to end on Redis | c's bot on Redis | one request, then its quoted card at the emulator |
 //! | m. end to end, many instances | c's bot serving [`INSTANCES`] GREEN-API instances of an instances file (each its own id, token and contact book), the notifications spread over them all; each instance's book is loaded before the measured run | one request, then its quoted card at the emulator |
 //! | s. intake on the durable store | b's webhook on [`Store::durable`] (default durability) in a fresh temporary directory: 200 once the notification is committed; the bot handles it meanwhile | one request |
+//!
+//! Every hookbot phase is served as a bot is: by [`Bot::serve`], hookbot's own front door (its
+//! time limits on slow peers, its bound on connections) in front of the webhook, so that the
+//! ratios against a and d count it, and so that b, s and b′ differ only in their backlog.
 //!
 //! b′ and c′ run when `HOOKBOT_BENCH_REDIS_URL` (or `HOOKBOT_TEST_REDIS_URL`) names a Redis;
 //! each run uses a namespace of its own and deletes its keys afterwards.
@@ -581,7 +585,7 @@ impl Server {
                     .webhook_token(WEBHOOK_TOKEN)
                     .build()
                     .expect("a bot");
-                background.serve(listener, bot.router());
+                background.serve_bot(listener, bot);
             }
             Phase::EndToEnd => {
                 let (gateway, emulated) = background.emulator(contacts).await;
@@ -590,7 +594,7 @@ impl Server {
                     .webhook_token(WEBHOOK_TOKEN)
                     .build()
                     .expect("a bot");
-                background.serve(listener, bot.router());
+                background.serve_bot(listener, bot);
                 replies = Some(emulated);
             }
             Phase::ManyInstances => {
@@ -600,7 +604,7 @@ impl Server {
                     .webhook_token(WEBHOOK_TOKEN)
                     .build()
                     .expect("a bot");
-                background.serve(listener, bot.router());
+                background.serve_bot(listener, bot);
                 replies = Some(emulated);
             }
             Phase::Relay => {
@@ -714,7 +718,8 @@ impl Background {
         }));
     }
 
-    /// Serves `bot` (its webhook, and on Redis its consumer) until stopped.
+    /// Serves `bot` as a user's bot is served (its front door, its webhook, and on Redis its
+    /// consumer) until stopped.
     fn serve_bot(&mut self, listener: TcpListener, bot: Bot) {
         let (stop, stopped) = oneshot::channel::<()>();
         self.stops.push(stop);
