@@ -11,6 +11,8 @@
 //! Delivery is at least once: a process that dies between a handler's effect (a reply) and
 //! the commit of its entry's deletion handles the event again at its next start.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -172,7 +174,10 @@ impl Handed {
         };
         let appended = (&mut parts.committing).await;
         match self.0.take() {
-            Some(parts) => parts.queue(appended).await,
+            Some(parts) => match parts.queue(appended) {
+                Queued::Settled(settled) => settled,
+                Queued::Withdrawing(withdrawing) => withdrawing.await,
+            },
             None => Err(Refused::Unavailable("durable store")),
         }
     }
@@ -193,15 +198,28 @@ impl Drop for Handed {
         let counted = EventSeries::of(&parts.event);
         runtime.spawn(async move {
             let appended = (&mut parts.committing).await;
-            super::count(counted, &parts.queue(appended).await);
+            let settled = match parts.queue(appended) {
+                Queued::Settled(settled) => settled,
+                Queued::Withdrawing(withdrawing) => withdrawing.await,
+            };
+            super::count(counted, &settled);
         });
     }
+}
+
+/// What [`Parts::queue`] made of an answered append.
+enum Queued {
+    /// The request's answer.
+    Settled(Result<Accepted, Refused>),
+    /// The dispatcher refused the committed entry: the request is refused once the entry is
+    /// withdrawn. (Boxed: a request's future carries this wait only when it is taken.)
+    Withdrawing(Pin<Box<dyn Future<Output = Result<Accepted, Refused>> + Send>>),
 }
 
 impl Parts {
     /// Queues the event once its append is answered: a committed entry is submitted to the
     /// dispatcher, and withdrawn when the dispatcher refuses it.
-    async fn queue(self, appended: crate::Result<Appended>) -> Result<Accepted, Refused> {
+    fn queue(self, appended: crate::Result<Appended>) -> Queued {
         let Self {
             store,
             dispatcher,
@@ -215,33 +233,35 @@ impl Parts {
                     event = %EventIdentity::of(&event),
                     "duplicate notification acknowledged, not handled again"
                 );
-                return Ok(Accepted::Duplicate);
+                return Queued::Settled(Ok(Accepted::Duplicate));
             }
             Ok(Appended::Full) => {
                 tracing::debug!("the durable store is full; the notification is refused");
-                return Err(Rejected::Full.into());
+                return Queued::Settled(Err(Rejected::Full.into()));
             }
             Err(error) => {
                 tracing::error!(%error, "the durable store could not keep a notification");
-                return Err(Refused::Unavailable("durable store"));
+                return Queued::Settled(Err(Refused::Unavailable("durable store")));
             }
         };
         let claim = DedupeKey::of(&event);
         let Err(rejected) = dispatcher.submit(event, Some(done(&store, seq))) else {
-            return Ok(Accepted::Queued);
+            return Queued::Settled(Ok(Accepted::Queued));
         };
         // In a task of its own, which a dropped request cannot stop half-way.
         let withdrawing = tokio::spawn(async move { store.withdraw(seq, claim).await });
-        match withdrawing.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
+        Queued::Withdrawing(Box::pin(async move {
+            match withdrawing.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the withdrawal of a refused notification failed; it is handled at the next start");
+                }
             }
-            Err(error) => {
-                tracing::error!(%error, "the withdrawal of a refused notification failed; it is handled at the next start");
-            }
-        }
-        Err(rejected.into())
+            Err(rejected.into())
+        }))
     }
 }
 
@@ -311,6 +331,31 @@ mod tests {
         assert_eq!(backlog.keep(copy).await, Ok(Accepted::Duplicate));
         assert_eq!(backlog.shutdown().await, DrainReport::default());
         assert_eq!(unhandled(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn a_committed_event_the_dispatcher_refuses_is_withdrawn_and_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let dispatcher = Dispatcher::new(Record::default(), DispatchSettings::new(), None);
+        let backlog = DurableBacklog::new(store.clone(), dispatcher.clone());
+        backlog.start().await.unwrap();
+
+        // The dispatcher had room when the request came, and shuts down while its append is
+        // being committed.
+        let event = text(ANNA, "M1", "hi");
+        let mut keep = backlog.keep(event.clone());
+        let first = keep.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(first.is_pending(), "answered before its commit: {first:?}");
+        dispatcher.shutdown().await;
+
+        assert_eq!(keep.await, Err(Rejected::ShuttingDown.into()));
+        assert_eq!(unhandled(dir.path()), 0, "the entry is withdrawn");
+        let again = store.append(&event).await;
+        assert!(
+            matches!(again, Ok(Appended::Queued(_))),
+            "its claim is withdrawn too, so the gateway's next delivery is kept: {again:?}"
+        );
     }
 
     /// `hookbot_events_acknowledged_total` of `instance`'s text messages, as `GET /metrics`
