@@ -11,8 +11,6 @@
 //! Delivery is at least once: a process that dies between a handler's effect (a reply) and
 //! the commit of its entry's deletion handles the event again at its next start.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -174,10 +172,7 @@ impl Handed {
         };
         let appended = (&mut parts.committing).await;
         match self.0.take() {
-            Some(parts) => match parts.queue(appended) {
-                Queued::Settled(settled) => settled,
-                Queued::Withdrawing(withdrawing) => withdrawing.await,
-            },
+            Some(parts) => parts.queue(appended).await,
             None => Err(Refused::Unavailable("durable store")),
         }
     }
@@ -198,28 +193,15 @@ impl Drop for Handed {
         let counted = EventSeries::of(&parts.event);
         runtime.spawn(async move {
             let appended = (&mut parts.committing).await;
-            let settled = match parts.queue(appended) {
-                Queued::Settled(settled) => settled,
-                Queued::Withdrawing(withdrawing) => withdrawing.await,
-            };
-            super::count(counted, &settled);
+            super::count(counted, &parts.queue(appended).await);
         });
     }
-}
-
-/// What [`Parts::queue`] made of an answered append.
-enum Queued {
-    /// The request's answer.
-    Settled(Result<Accepted, Refused>),
-    /// The dispatcher refused the committed entry: the request is refused once the entry is
-    /// withdrawn. (Boxed: a request's future carries this wait only when it is taken.)
-    Withdrawing(Pin<Box<dyn Future<Output = Result<Accepted, Refused>> + Send>>),
 }
 
 impl Parts {
     /// Queues the event once its append is answered: a committed entry is submitted to the
     /// dispatcher, and withdrawn when the dispatcher refuses it.
-    fn queue(self, appended: crate::Result<Appended>) -> Queued {
+    async fn queue(self, appended: crate::Result<Appended>) -> Result<Accepted, Refused> {
         let Self {
             store,
             dispatcher,
@@ -233,35 +215,33 @@ impl Parts {
                     event = %EventIdentity::of(&event),
                     "duplicate notification acknowledged, not handled again"
                 );
-                return Queued::Settled(Ok(Accepted::Duplicate));
+                return Ok(Accepted::Duplicate);
             }
             Ok(Appended::Full) => {
                 tracing::debug!("the durable store is full; the notification is refused");
-                return Queued::Settled(Err(Rejected::Full.into()));
+                return Err(Rejected::Full.into());
             }
             Err(error) => {
                 tracing::error!(%error, "the durable store could not keep a notification");
-                return Queued::Settled(Err(Refused::Unavailable("durable store")));
+                return Err(Refused::Unavailable("durable store"));
             }
         };
         let claim = DedupeKey::of(&event);
         let Err(rejected) = dispatcher.submit(event, Some(done(&store, seq))) else {
-            return Queued::Settled(Ok(Accepted::Queued));
+            return Ok(Accepted::Queued);
         };
         // In a task of its own, which a dropped request cannot stop half-way.
         let withdrawing = tokio::spawn(async move { store.withdraw(seq, claim).await });
-        Queued::Withdrawing(Box::pin(async move {
-            match withdrawing.await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
-                }
-                Err(error) => {
-                    tracing::error!(%error, "the withdrawal of a refused notification failed; it is handled at the next start");
-                }
+        match withdrawing.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "could not withdraw a refused notification; it is handled at the next start");
             }
-            Err(rejected.into())
-        }))
+            Err(error) => {
+                tracing::error!(%error, "the withdrawal of a refused notification failed; it is handled at the next start");
+            }
+        }
+        Err(rejected.into())
     }
 }
 

@@ -2,11 +2,8 @@
 //! group-committed batch), read back at start in the order they were accepted, deleted once
 //! handled; expired claims purged.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::future::{self, Either};
 use tokio::sync::oneshot;
 
 use super::DurableStore;
@@ -17,13 +14,6 @@ use super::writer::{Batch, Message, Op, Request};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::{Event, RawJson};
-
-/// [`DurableStore::hand_over`]'s future: handed to the lane at once, or waiting for room in
-/// the writer thread's channel.
-pub(crate) type HandingOver = Either<
-    future::Ready<Result<Committing>>,
-    Pin<Box<dyn Future<Output = Result<Committing>> + Send>>,
->;
 
 /// The place of an accepted notification in the order the store accepted them: larger is
 /// later, and never reused.
@@ -65,16 +55,15 @@ impl DurableStore {
         self.hand_over(event).await?.await
     }
 
-    /// Hands `event`'s [`append`](DurableStore::append) over — to the lane at once, or (a
-    /// [`Durability::PowerLoss`](super::Durability::PowerLoss) store, a full lane) to the
-    /// writer thread once its channel has room — and gives the answer to come. Once handed
-    /// over, the append is committed (or its batch fails) whether or not the answer is
-    /// awaited; dropped while it waits for room in the channel, it handed nothing over.
+    /// Hands `event`'s [`append`](DurableStore::append) to the writer, waiting for room in its
+    /// channel, and gives the answer to come. Dropped before it returns, it handed nothing
+    /// over; once it returned, the writer commits the append (or fails its batch) whether or
+    /// not the answer is awaited.
     ///
     /// # Errors
     ///
     /// [`Error::Storage`](crate::Error::Storage) when the store is closed.
-    pub(crate) fn hand_over(&self, event: &Event) -> HandingOver {
+    pub(crate) async fn hand_over(&self, event: &Event) -> Result<Committing> {
         let append = Append {
             gateway: event.gateway.as_str(),
             instance: event.instance.clone(),
@@ -83,21 +72,15 @@ impl DurableStore {
         };
         let append = match &self.inner.lane {
             Some(lane) => match lane.hand_over(append) {
-                Ok(committing) => return Either::Left(future::ready(Ok(committing))),
+                Ok(committing) => return Ok(committing),
                 Err(append) => append,
             },
             None => append,
         };
-        // Boxed: a request's future carries the wait for the writer's channel only when its
-        // append takes that way.
-        let store = self.clone();
-        Either::Right(Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            store
-                .send(Message::Append(Request::new(append, reply)))
-                .await?;
-            Ok(Committing::writer(answer))
-        }))
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Append(Request::new(append, reply)))
+            .await?;
+        Ok(Committing::writer(answer))
     }
 
     /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
