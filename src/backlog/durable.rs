@@ -313,6 +313,31 @@ mod tests {
         assert_eq!(unhandled(dir.path()), 0);
     }
 
+    #[tokio::test]
+    async fn a_committed_event_the_dispatcher_refuses_is_withdrawn_and_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let dispatcher = Dispatcher::new(Record::default(), DispatchSettings::new(), None);
+        let backlog = DurableBacklog::new(store.clone(), dispatcher.clone());
+        backlog.start().await.unwrap();
+
+        // The dispatcher had room when the request came, and shuts down while its append is
+        // being committed.
+        let event = text(ANNA, "M1", "hi");
+        let mut keep = backlog.keep(event.clone());
+        let first = keep.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(first.is_pending(), "answered before its commit: {first:?}");
+        dispatcher.shutdown().await;
+
+        assert_eq!(keep.await, Err(Rejected::ShuttingDown.into()));
+        assert_eq!(unhandled(dir.path()), 0, "the entry is withdrawn");
+        let again = store.append(&event).await;
+        assert!(
+            matches!(again, Ok(Appended::Queued(_))),
+            "its claim is withdrawn too, so the gateway's next delivery is kept: {again:?}"
+        );
+    }
+
     /// `hookbot_events_acknowledged_total` of `instance`'s text messages, as `GET /metrics`
     /// shows it.
     fn acknowledged(instance: &str) -> f64 {
