@@ -531,6 +531,44 @@ mod tests {
         assert_eq!(store.len(), 3);
     }
 
+    #[tokio::test]
+    async fn a_store_of_several_shards_keeps_its_newest_claims_up_to_its_capacity() {
+        let capacity = 4 * CLAIMS_PER_SHARD;
+        let store = MemoryDedupe::new(DEFAULT_RETENTION, capacity);
+        assert_eq!(store.shards.len(), 4);
+        let claims = u128::from(capacity) * 3;
+        for n in 1..=claims {
+            assert!(store.claim(&key(n)).await.unwrap(), "claim {n}");
+        }
+        assert!(store.len() <= capacity as usize);
+        // Keys spread evenly: the newest half of a full store's worth is still claimed.
+        let newest = claims - u128::from(capacity) / 2..=claims;
+        for n in newest {
+            assert!(
+                !store.claim(&key(n)).await.unwrap(),
+                "claim {n} was forgotten"
+            );
+        }
+        assert!(
+            store.claim(&key(1)).await.unwrap(),
+            "the oldest was forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_released_and_made_again_outlives_its_first_place_in_a_full_store() {
+        let store = MemoryDedupe::new(DEFAULT_RETENTION, 3);
+        assert!(store.claim(&key(1)).await.unwrap());
+        store.release(&key(1)).await.unwrap();
+        assert!(store.claim(&key(2)).await.unwrap());
+        assert!(store.claim(&key(1)).await.unwrap());
+        // Full: the first claim on 1 leaves the queue, and must not take the second with it.
+        assert!(store.claim(&key(3)).await.unwrap());
+        assert!(!store.claim(&key(1)).await.unwrap());
+        assert!(!store.claim(&key(2)).await.unwrap());
+        assert!(!store.claim(&key(3)).await.unwrap());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_released_claim_made_again_lives_its_full_time() {
         let store = MemoryDedupe::new(Duration::from_secs(60), 100);
