@@ -31,11 +31,13 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use body_timeout::BodyTimeout;
+
+mod body_timeout;
 
 /// How long a request's headers may take to arrive, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,7 +125,7 @@ pub async fn serve(
     settings: ServerSettings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
-    let app = app.layer(RequestBodyTimeoutLayer::new(settings.body_timeout));
+    let app = BodyTimeout::new(app, settings.body_timeout);
     let builder = settings.connection_builder();
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let graceful = GracefulShutdown::new();
@@ -146,7 +148,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .serve_connection(TokioIo::new(stream), app.clone())
             .into_owned();
         let connection = graceful.watch(connection);
         connections.spawn(async move {
