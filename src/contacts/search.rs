@@ -41,6 +41,17 @@ enum Form {
     Transliterated,
 }
 
+/// Where in the words of a name a query word is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// At the beginnings of words only (whole words and prefixes): found by bisecting the
+    /// sorted vocabulary, so a search reads a few of its entries, not all of it (a bot of many
+    /// instances searches a different, cold index each time).
+    Beginnings,
+    /// Anywhere inside words: the whole vocabulary is scanned.
+    Anywhere,
+}
+
 /// A contact that matched: on which form, how well, the length in characters of the text it
 /// matched on (shorter is closer), and its position in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,8 +191,16 @@ impl Index {
     /// ranks before any transliterated one.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = Vec::new();
-        self.written_hits(query, &mut |hit| hits.push(hit));
+        self.phone_hits(query, &mut |hit| hits.push(hit));
+        self.name_hits(query, Reach::Beginnings, &mut |hit| hits.push(hit));
         dedup(&mut hits);
+        // A match inside a word ranks after every match at the beginnings of words: the
+        // vocabulary is scanned only when fewer than `limit` people match better.
+        let better = hits.iter().filter(|hit| hit.rank > Rank::Substring).count();
+        if better < limit {
+            self.name_hits(query, Reach::Anywhere, &mut |hit| hits.push(hit));
+            dedup(&mut hits);
+        }
         if hits.len() < limit {
             self.transliterated_hits(query, &mut |hit| hits.push(hit));
             dedup(&mut hits);
@@ -201,19 +220,32 @@ impl Index {
     /// the query's script.
     pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
         let mut best: Option<Hit> = None;
-        self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
+        self.phone_hits(query, &mut |hit| keep_better(&mut best, hit));
+        self.name_hits(query, Reach::Beginnings, &mut |hit| {
+            keep_better(&mut best, hit)
+        });
+        // Only matches inside words are left, and they rank after any other.
+        if best.is_none_or(|hit| hit.rank == Rank::Substring) {
+            self.name_hits(query, Reach::Anywhere, &mut |hit| {
+                keep_better(&mut best, hit)
+            });
+        }
         if best.is_none() {
             self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
         }
         self.contacts.get(best?.contact)
     }
 
-    /// Every match in the query's script (by name, by username and by phone), unordered, to
-    /// `hit`; a contact may come more than once.
-    fn written_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+    /// Every match by name and by username in the query's script, with the query's words
+    /// looked for as far as `reach`, unordered, to `hit`; a contact may come more than once.
+    fn name_hits(&self, query: &Query, reach: Reach, hit: &mut impl FnMut(Hit)) {
         for names in [&self.names, &self.usernames] {
-            names.matching(&query.folded, Form::Written, hit);
+            names.matching(&query.folded, Form::Written, reach, hit);
         }
+    }
+
+    /// Every match by phone number, unordered, to `hit`.
+    fn phone_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
@@ -227,9 +259,13 @@ impl Index {
         }
     }
 
-    /// Every match by transliterated name, unordered, to `hit`.
+    /// Every match by transliterated name, unordered, to `hit`. Only whole words and the
+    /// beginnings of words count: inside a word a transliteration is mostly chance ("anna"
+    /// reads "ana", which "Svetlana" holds).
     fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
-        self.keys.matching(&query.keys(), Form::Transliterated, hit);
+        let keys = query.keys();
+        self.keys
+            .matching(&keys, Form::Transliterated, Reach::Beginnings, hit);
     }
 }
 
@@ -249,15 +285,16 @@ fn dedup(hits: &mut Vec<Hit>) {
 
 /// Names (or usernames, or transliteration keys) with the vocabulary of their words: a query
 /// word is looked for once among the distinct words, not in every name, and the names that
-/// hold a matching word are read off its list of holders.
+/// hold a matching word are read off its list of holders. The vocabulary is in byte order, so
+/// the words a query word begins are found by bisection.
 ///
 /// A query word has no space, so it can only occur inside one word of a name: the word's
 /// rank (whole, beginning, inside) is the name's rank for that query word.
 #[derive(Debug)]
 struct Names {
     texts: Haystack,
-    /// The texts' distinct words; an entry's `contact` is the word's position in the
-    /// vocabulary.
+    /// The texts' distinct words, in byte order; an entry's `contact` is the word's position
+    /// in the vocabulary.
     vocabulary: Haystack,
     /// The positions in `texts.entries` of the texts that hold each word of the vocabulary:
     /// word after word, each word's ascending.
@@ -270,9 +307,7 @@ impl Names {
     /// `texts` (words joined by single spaces) with the vocabulary of their words.
     fn new(mut texts: Haystack) -> Self {
         texts.shrink_to_fit();
-        let mut vocabulary = Haystack::default();
-        let mut postings: Vec<Vec<u32>> = Vec::new();
-        let mut positions: HashMap<&str, usize> = HashMap::new();
+        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
         for (at, entry) in texts.entries.iter().enumerate() {
             let at = u32::try_from(at).expect("a list held in memory has fewer than 2³² names");
             for word in texts
@@ -280,22 +315,20 @@ impl Names {
                 .split(' ')
                 .filter(|word| !word.is_empty())
             {
-                let position = *positions.entry(word).or_insert_with(|| {
-                    vocabulary.push(word, postings.len());
-                    postings.push(Vec::new());
-                    postings.len() - 1
-                });
-                if let Some(holders) = postings.get_mut(position)
-                    && holders.last() != Some(&at)
-                {
+                let holders = postings.entry(word).or_default();
+                if holders.last() != Some(&at) {
                     holders.push(at);
                 }
             }
         }
-        let mut holders = Vec::with_capacity(postings.iter().map(Vec::len).sum());
-        let mut ends = Vec::with_capacity(postings.len());
-        for word in postings {
-            holders.extend(word);
+        let mut words: Vec<_> = postings.into_iter().collect();
+        words.sort_unstable_by_key(|&(word, _)| word);
+        let mut vocabulary = Haystack::default();
+        let mut holders = Vec::with_capacity(words.iter().map(|(_, held)| held.len()).sum());
+        let mut ends = Vec::with_capacity(words.len());
+        for (position, (word, held)) in words.into_iter().enumerate() {
+            vocabulary.push(word, position);
+            holders.extend(held);
             ends.push(holders.len());
         }
         vocabulary.shrink_to_fit();
@@ -317,12 +350,12 @@ impl Names {
         self.holders.get(start..end).unwrap_or_default()
     }
 
-    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order. Only
-    /// the entries of the texts that match are read: a search touches little of an index
-    /// that is not in the processor's caches (a bot of many instances searches a different
-    /// book each time).
-    fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
-        for (at, rank) in self.ranks(words, form).into_iter().enumerate() {
+    /// Every text that `words` match (each looked for as far as `reach`), ranked on `form`,
+    /// to `hit`, in the list's order. Only the entries of the texts that match are read: a
+    /// search touches little of an index that is not in the processor's caches (a bot of many
+    /// instances searches a different book each time).
+    fn matching(&self, words: &Words, form: Form, reach: Reach, hit: &mut impl FnMut(Hit)) {
+        for (at, rank) in self.ranks(words, reach).into_iter().enumerate() {
             let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
@@ -338,22 +371,30 @@ impl Names {
         }
     }
 
-    /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
-    /// word, `None` where some word does not occur (or where there are no words). On the
-    /// transliterated form, a word inside a word does not count: a transliteration there is
-    /// mostly chance ("anna" reads "ana", which "Svetlana" holds).
-    fn ranks(&self, words: &Words, form: Form) -> Vec<Option<Rank>> {
+    /// Each text's rank against `words` (in `texts.entries`' order), each word looked for
+    /// as far as `reach`: the rank of its weakest word, `None` where some word does not occur
+    /// (or where there are no words).
+    fn ranks(&self, words: &Words, reach: Reach) -> Vec<Option<Rank>> {
         let mut ranks: Option<Vec<Option<Rank>>> = None;
         for word in &words.finders {
             let mut word_ranks = vec![None; self.texts.entries.len()];
-            for (held, entry) in self.vocabulary.containing(word) {
+            let mut rank_holders = |held: &str, entry: Entry| {
                 let rank = rank_word(held, word.needle());
-                if form == Form::Transliterated && rank == Rank::Substring {
-                    continue;
-                }
                 for &at in self.holders_of(entry.contact()) {
                     if let Some(slot) = word_ranks.get_mut(at as usize) {
                         *slot = (*slot).max(Some(rank));
+                    }
+                }
+            };
+            match reach {
+                Reach::Beginnings => {
+                    for (held, entry) in self.vocabulary.beginning_with(word.needle()) {
+                        rank_holders(held, entry);
+                    }
+                }
+                Reach::Anywhere => {
+                    for (held, entry) in self.vocabulary.containing(word) {
+                        rank_holders(held, entry);
                     }
                 }
             }
@@ -457,6 +498,20 @@ impl Haystack {
         self.text
             .get(entry.start()..entry.end())
             .unwrap_or_default()
+    }
+
+    /// Each text that begins with `prefix`, with its entry, in a haystack whose texts were
+    /// pushed in byte order (a [`Names`] vocabulary): the first is found by bisection.
+    fn beginning_with<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a str, Entry)> {
+        let first = self
+            .entries
+            .partition_point(|entry| self.text_of(entry).as_bytes() < prefix);
+        self.entries
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&entry| (self.text_of(&entry), entry))
+            .take_while(move |(text, _)| text.as_bytes().starts_with(prefix))
     }
 
     /// Each text that contains the searcher's needle (not empty, without newlines), once, with
@@ -579,10 +634,91 @@ mod tests {
         let mut texts = Haystack::default();
         texts.push(&fold(name), 0);
         let mut ranked = None;
-        Names::new(texts).matching(&Query::new(query).folded, Form::Written, &mut |hit| {
+        let words = Query::new(query).folded;
+        Names::new(texts).matching(&words, Form::Written, Reach::Anywhere, &mut |hit| {
             ranked = Some(hit.rank);
         });
         ranked
+    }
+
+    #[test]
+    fn looking_at_beginnings_finds_what_the_scan_ranks_above_substring() {
+        let names = [
+            "Ivan Petrov",
+            "Ivanka Petrova",
+            "Iva Ivanova (Office 12)",
+            "Divan Sofa",
+            "Ива Ивановна",
+            "João Gonçalves",
+            "Ann Annabel",
+            "Zoe",
+            "Bob Smith (Office 2)",
+        ];
+        let mut texts = Haystack::default();
+        for (at, name) in names.iter().enumerate() {
+            texts.push(&fold(name), at);
+        }
+        let index = Names::new(texts);
+        let mut queries: Vec<String> = Vec::new();
+        for name in names {
+            let folded = fold(name);
+            for word in folded.split(' ') {
+                let chars: Vec<char> = word.chars().collect();
+                for from in 0..chars.len() {
+                    for to in from + 1..=chars.len() {
+                        queries.push(chars[from..to].iter().collect());
+                    }
+                }
+            }
+        }
+        queries.extend(
+            ["ivan petrov", "petr iva", "an an", "office 1", "zz", "a z"].map(String::from),
+        );
+        for query in queries {
+            let words = Query::new(&query).folded;
+            let scanned = index.ranks(&words, Reach::Anywhere);
+            let beginnings = index.ranks(&words, Reach::Beginnings);
+            let expected: Vec<_> = scanned
+                .iter()
+                .map(|rank| rank.filter(|&rank| rank > Rank::Substring))
+                .collect();
+            let found: Vec<_> = (0..names.len())
+                .map(|at| beginnings.get(at).copied().flatten())
+                .collect();
+            let expected: Vec<_> = (0..names.len())
+                .map(|at| expected.get(at).copied().flatten())
+                .collect();
+            assert_eq!(found, expected, "query {query:?}");
+        }
+    }
+
+    #[test]
+    fn a_match_inside_a_word_counts_only_when_nothing_better_does() {
+        let index = Index::new(vec![
+            person("1", "Диван Кожаный", "", None),
+            person("2", "Иванов Петр", "", None),
+            person("3", "Иван", "", None),
+        ]);
+        let best = |query, limit| -> Vec<&str> {
+            index
+                .find(&Query::new(query), limit)
+                .into_iter()
+                .map(|contact| contact.chat_id.as_str())
+                .collect()
+        };
+        assert_eq!(best("иван", 2), ["3", "2"]);
+        assert_eq!(best("иван", 3), ["3", "2", "1"]);
+        assert_eq!(best("ван", 3), ["3", "2", "1"]);
+        let first = |query| {
+            index
+                .best(&Query::new(query))
+                .map(|contact| contact.chat_id.as_str())
+        };
+        assert_eq!(first("иван"), Some("3"));
+        assert_eq!(first("ван"), Some("3"));
+        assert_eq!(first("диван"), Some("1"));
+        assert_eq!(first("ожан"), Some("1"));
+        assert_eq!(first("етр"), Some("2"));
     }
 
     #[test]
