@@ -41,17 +41,6 @@ enum Form {
     Transliterated,
 }
 
-/// Where in the words of a name a query word is looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reach {
-    /// At the beginnings of words only (whole words and prefixes): found by bisecting the
-    /// sorted vocabulary, so a search reads a few of its entries, not all of it (a bot of many
-    /// instances searches a different, cold index each time).
-    Beginnings,
-    /// Anywhere inside words: the whole vocabulary is scanned.
-    Anywhere,
-}
-
 /// A contact that matched: on which form, how well, the length in characters of the text it
 /// matched on (shorter is closer), and its position in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,16 +180,8 @@ impl Index {
     /// ranks before any transliterated one.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = Vec::new();
-        self.phone_hits(query, &mut |hit| hits.push(hit));
-        self.name_hits(query, Reach::Beginnings, &mut |hit| hits.push(hit));
+        self.written_hits(query, &mut |hit| hits.push(hit));
         dedup(&mut hits);
-        // A match inside a word ranks after every match at the beginnings of words: the
-        // vocabulary is scanned only when fewer than `limit` people match better.
-        let better = hits.iter().filter(|hit| hit.rank > Rank::Substring).count();
-        if better < limit {
-            self.name_hits(query, Reach::Anywhere, &mut |hit| hits.push(hit));
-            dedup(&mut hits);
-        }
         if hits.len() < limit {
             self.transliterated_hits(query, &mut |hit| hits.push(hit));
             dedup(&mut hits);
@@ -220,32 +201,19 @@ impl Index {
     /// the query's script.
     pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
         let mut best: Option<Hit> = None;
-        self.phone_hits(query, &mut |hit| keep_better(&mut best, hit));
-        self.name_hits(query, Reach::Beginnings, &mut |hit| {
-            keep_better(&mut best, hit)
-        });
-        // Only matches inside words are left, and they rank after any other.
-        if best.is_none_or(|hit| hit.rank == Rank::Substring) {
-            self.name_hits(query, Reach::Anywhere, &mut |hit| {
-                keep_better(&mut best, hit)
-            });
-        }
+        self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
         if best.is_none() {
             self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
         }
         self.contacts.get(best?.contact)
     }
 
-    /// Every match by name and by username in the query's script, with the query's words
-    /// looked for as far as `reach`, unordered, to `hit`; a contact may come more than once.
-    fn name_hits(&self, query: &Query, reach: Reach, hit: &mut impl FnMut(Hit)) {
+    /// Every match in the query's script (by name, by username and by phone), unordered, to
+    /// `hit`; a contact may come more than once.
+    fn written_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
         for names in [&self.names, &self.usernames] {
-            names.matching(&query.folded, Form::Written, reach, hit);
+            names.matching(&query.folded, Form::Written, hit);
         }
-    }
-
-    /// Every match by phone number, unordered, to `hit`.
-    fn phone_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
@@ -263,9 +231,7 @@ impl Index {
     /// beginnings of words count: inside a word a transliteration is mostly chance ("anna"
     /// reads "ana", which "Svetlana" holds).
     fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
-        let keys = query.keys();
-        self.keys
-            .matching(&keys, Form::Transliterated, Reach::Beginnings, hit);
+        self.keys.matching(&query.keys(), Form::Transliterated, hit);
     }
 }
 
@@ -350,12 +316,12 @@ impl Names {
         self.holders.get(start..end).unwrap_or_default()
     }
 
-    /// Every text that `words` match (each looked for as far as `reach`), ranked on `form`,
-    /// to `hit`, in the list's order. Only the entries of the texts that match are read: a
-    /// search touches little of an index that is not in the processor's caches (a bot of many
-    /// instances searches a different book each time).
-    fn matching(&self, words: &Words, form: Form, reach: Reach, hit: &mut impl FnMut(Hit)) {
-        for (at, rank) in self.ranks(words, reach).into_iter().enumerate() {
+    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order. Only
+    /// the entries of the texts that match are read: a search touches little of an index
+    /// that is not in the processor's caches (a bot of many instances searches a different
+    /// book each time).
+    fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
+        for (at, rank) in self.ranks(words, form).into_iter().enumerate() {
             let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
@@ -371,10 +337,12 @@ impl Names {
         }
     }
 
-    /// Each text's rank against `words` (in `texts.entries`' order), each word looked for
-    /// as far as `reach`: the rank of its weakest word, `None` where some word does not occur
-    /// (or where there are no words).
-    fn ranks(&self, words: &Words, reach: Reach) -> Vec<Option<Rank>> {
+    /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
+    /// word, `None` where some word does not occur (or where there are no words). On the
+    /// written form a query word counts anywhere inside a word of the text, and the whole
+    /// vocabulary is scanned for it; on the transliterated form only at the beginnings of
+    /// words, and those are found by bisecting the vocabulary.
+    fn ranks(&self, words: &Words, form: Form) -> Vec<Option<Rank>> {
         let mut ranks: Option<Vec<Option<Rank>>> = None;
         for word in &words.finders {
             let mut word_ranks = vec![None; self.texts.entries.len()];
@@ -386,13 +354,13 @@ impl Names {
                     }
                 }
             };
-            match reach {
-                Reach::Beginnings => {
+            match form {
+                Form::Transliterated => {
                     for (held, entry) in self.vocabulary.beginning_with(word.needle()) {
                         rank_holders(held, entry);
                     }
                 }
-                Reach::Anywhere => {
+                Form::Written => {
                     for (held, entry) in self.vocabulary.containing(word) {
                         rank_holders(held, entry);
                     }
@@ -634,15 +602,14 @@ mod tests {
         let mut texts = Haystack::default();
         texts.push(&fold(name), 0);
         let mut ranked = None;
-        let words = Query::new(query).folded;
-        Names::new(texts).matching(&words, Form::Written, Reach::Anywhere, &mut |hit| {
+        Names::new(texts).matching(&Query::new(query).folded, Form::Written, &mut |hit| {
             ranked = Some(hit.rank);
         });
         ranked
     }
 
     #[test]
-    fn looking_at_beginnings_finds_what_the_scan_ranks_above_substring() {
+    fn bisecting_for_beginnings_finds_what_the_scan_ranks_above_substring() {
         let names = [
             "Ivan Petrov",
             "Ivanka Petrova",
@@ -676,19 +643,15 @@ mod tests {
         );
         for query in queries {
             let words = Query::new(&query).folded;
-            let scanned = index.ranks(&words, Reach::Anywhere);
-            let beginnings = index.ranks(&words, Reach::Beginnings);
-            let expected: Vec<_> = scanned
-                .iter()
-                .map(|rank| rank.filter(|&rank| rank > Rank::Substring))
-                .collect();
-            let found: Vec<_> = (0..names.len())
-                .map(|at| beginnings.get(at).copied().flatten())
-                .collect();
-            let expected: Vec<_> = (0..names.len())
-                .map(|at| expected.get(at).copied().flatten())
-                .collect();
-            assert_eq!(found, expected, "query {query:?}");
+            // No match at all leaves the ranks empty.
+            let scanned = index.ranks(&words, Form::Written);
+            let bisected = index.ranks(&words, Form::Transliterated);
+            for at in 0..names.len() {
+                let scanned = scanned.get(at).copied().flatten();
+                let expected = scanned.filter(|&rank| rank > Rank::Substring);
+                let found = bisected.get(at).copied().flatten();
+                assert_eq!(found, expected, "query {query:?}, name {at}");
+            }
         }
     }
 
