@@ -162,9 +162,9 @@ impl Index {
         phones.shrink_to_fit();
         Self {
             contacts: contacts.into(),
-            names: Names::new(names),
-            keys: Names::new(keys),
-            usernames: Names::new(usernames),
+            names: Names::new(names, Lookup::Anywhere),
+            keys: Names::new(keys, Lookup::Beginnings),
+            usernames: Names::new(usernames, Lookup::Anywhere),
             phones,
         }
     }
@@ -227,9 +227,8 @@ impl Index {
         }
     }
 
-    /// Every match by transliterated name, unordered, to `hit`. Only whole words and the
-    /// beginnings of words count: inside a word a transliteration is mostly chance ("anna"
-    /// reads "ana", which "Svetlana" holds).
+    /// Every match by transliterated name, unordered, to `hit` (whole words and beginnings of
+    /// words only, see [`Lookup::Beginnings`]).
     fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
         self.keys.matching(&query.keys(), Form::Transliterated, hit);
     }
@@ -249,19 +248,32 @@ fn dedup(hits: &mut Vec<Hit>) {
     hits.dedup_by_key(|hit| hit.contact);
 }
 
+/// Where a query word counts in the words of [`Names`], and so how their vocabulary is
+/// searched for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Anywhere inside a word: the vocabulary, in the order its words first occur, is scanned.
+    Anywhere,
+    /// At the beginning of a word only (the transliteration keys: inside a word a
+    /// transliteration is mostly chance, "anna" reads "ana", which "Svetlana" holds): the
+    /// vocabulary is kept in byte order and bisected, so a search reads a few of its entries.
+    Beginnings,
+}
+
 /// Names (or usernames, or transliteration keys) with the vocabulary of their words: a query
 /// word is looked for once among the distinct words, not in every name, and the names that
-/// hold a matching word are read off its list of holders. The vocabulary is in byte order, so
-/// the words a query word begins are found by bisection.
+/// hold a matching word are read off its list of holders.
 ///
 /// A query word has no space, so it can only occur inside one word of a name: the word's
 /// rank (whole, beginning, inside) is the name's rank for that query word.
 #[derive(Debug)]
 struct Names {
     texts: Haystack,
-    /// The texts' distinct words, in byte order; an entry's `contact` is the word's position
-    /// in the vocabulary.
+    /// The texts' distinct words, in the order they first occur, or in byte order for a
+    /// look-up at the beginnings of words; an entry's `contact` is the word's position in the
+    /// vocabulary.
     vocabulary: Haystack,
+    lookup: Lookup,
     /// The positions in `texts.entries` of the texts that hold each word of the vocabulary:
     /// word after word, each word's ascending.
     holders: Vec<u32>,
@@ -270,10 +282,13 @@ struct Names {
 }
 
 impl Names {
-    /// `texts` (words joined by single spaces) with the vocabulary of their words.
-    fn new(mut texts: Haystack) -> Self {
+    /// `texts` (words joined by single spaces) with the vocabulary of their words, to be
+    /// searched as `lookup` says.
+    fn new(mut texts: Haystack, lookup: Lookup) -> Self {
         texts.shrink_to_fit();
-        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
+        // Each distinct word with the texts that hold it, in the order words first occur.
+        let mut words: Vec<(&str, Vec<u32>)> = Vec::new();
+        let mut positions: HashMap<&str, usize> = HashMap::new();
         for (at, entry) in texts.entries.iter().enumerate() {
             let at = u32::try_from(at).expect("a list held in memory has fewer than 2³² names");
             for word in texts
@@ -281,14 +296,20 @@ impl Names {
                 .split(' ')
                 .filter(|word| !word.is_empty())
             {
-                let holders = postings.entry(word).or_default();
-                if holders.last() != Some(&at) {
+                let position = *positions.entry(word).or_insert_with(|| {
+                    words.push((word, Vec::new()));
+                    words.len() - 1
+                });
+                if let Some((_, holders)) = words.get_mut(position)
+                    && holders.last() != Some(&at)
+                {
                     holders.push(at);
                 }
             }
         }
-        let mut words: Vec<_> = postings.into_iter().collect();
-        words.sort_unstable_by_key(|&(word, _)| word);
+        if lookup == Lookup::Beginnings {
+            words.sort_unstable_by_key(|&(word, _)| word);
+        }
         let mut vocabulary = Haystack::default();
         let mut holders = Vec::with_capacity(words.iter().map(|(_, held)| held.len()).sum());
         let mut ends = Vec::with_capacity(words.len());
@@ -300,6 +321,7 @@ impl Names {
         vocabulary.shrink_to_fit();
         Self {
             vocabulary,
+            lookup,
             holders,
             ends,
             texts,
@@ -321,7 +343,7 @@ impl Names {
     /// that is not in the processor's caches (a bot of many instances searches a different
     /// book each time).
     fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
-        for (at, rank) in self.ranks(words, form).into_iter().enumerate() {
+        for (at, rank) in self.ranks(words).into_iter().enumerate() {
             let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
@@ -338,11 +360,9 @@ impl Names {
     }
 
     /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
-    /// word, `None` where some word does not occur (or where there are no words). On the
-    /// written form a query word counts anywhere inside a word of the text, and the whole
-    /// vocabulary is scanned for it; on the transliterated form only at the beginnings of
-    /// words, and those are found by bisecting the vocabulary.
-    fn ranks(&self, words: &Words, form: Form) -> Vec<Option<Rank>> {
+    /// word, `None` where some word does not occur as far as the [look-up](Lookup) reaches
+    /// (or where there are no words).
+    fn ranks(&self, words: &Words) -> Vec<Option<Rank>> {
         let mut ranks: Option<Vec<Option<Rank>>> = None;
         for word in &words.finders {
             let mut word_ranks = vec![None; self.texts.entries.len()];
@@ -354,13 +374,13 @@ impl Names {
                     }
                 }
             };
-            match form {
-                Form::Transliterated => {
+            match self.lookup {
+                Lookup::Beginnings => {
                     for (held, entry) in self.vocabulary.beginning_with(word.needle()) {
                         rank_holders(held, entry);
                     }
                 }
-                Form::Written => {
+                Lookup::Anywhere => {
                     for (held, entry) in self.vocabulary.containing(word) {
                         rank_holders(held, entry);
                     }
@@ -602,9 +622,13 @@ mod tests {
         let mut texts = Haystack::default();
         texts.push(&fold(name), 0);
         let mut ranked = None;
-        Names::new(texts).matching(&Query::new(query).folded, Form::Written, &mut |hit| {
-            ranked = Some(hit.rank);
-        });
+        Names::new(texts, Lookup::Anywhere).matching(
+            &Query::new(query).folded,
+            Form::Written,
+            &mut |hit| {
+                ranked = Some(hit.rank);
+            },
+        );
         ranked
     }
 
@@ -621,11 +645,14 @@ mod tests {
             "Zoe",
             "Bob Smith (Office 2)",
         ];
-        let mut texts = Haystack::default();
-        for (at, name) in names.iter().enumerate() {
-            texts.push(&fold(name), at);
-        }
-        let index = Names::new(texts);
+        let built = |lookup| {
+            let mut texts = Haystack::default();
+            for (at, name) in names.iter().enumerate() {
+                texts.push(&fold(name), at);
+            }
+            Names::new(texts, lookup)
+        };
+        let (anywhere, beginnings) = (built(Lookup::Anywhere), built(Lookup::Beginnings));
         let mut queries: Vec<String> = Vec::new();
         for name in names {
             let folded = fold(name);
@@ -644,8 +671,8 @@ mod tests {
         for query in queries {
             let words = Query::new(&query).folded;
             // No match at all leaves the ranks empty.
-            let scanned = index.ranks(&words, Form::Written);
-            let bisected = index.ranks(&words, Form::Transliterated);
+            let scanned = anywhere.ranks(&words);
+            let bisected = beginnings.ranks(&words);
             for at in 0..names.len() {
                 let scanned = scanned.get(at).copied().flatten();
                 let expected = scanned.filter(|&rank| rank > Rank::Substring);
