@@ -489,7 +489,8 @@ impl Haystack {
     }
 
     /// Each text that begins with `prefix`, with its entry, in a haystack whose texts were
-    /// pushed in byte order (a [`Names`] vocabulary): the first is found by bisection.
+    /// pushed in byte order (the vocabulary of a [`Lookup::Beginnings`] look-up): the first is
+    /// found by bisection.
     fn beginning_with<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a str, Entry)> {
         let first = self
             .entries
