@@ -162,9 +162,9 @@ impl Index {
         phones.shrink_to_fit();
         Self {
             contacts: contacts.into(),
-            names: Names::new(names),
-            keys: Names::new(keys),
-            usernames: Names::new(usernames),
+            names: Names::new(names, Lookup::Anywhere),
+            keys: Names::new(keys, Lookup::Beginnings),
+            usernames: Names::new(usernames, Lookup::Anywhere),
             phones,
         }
     }
@@ -227,7 +227,8 @@ impl Index {
         }
     }
 
-    /// Every match by transliterated name, unordered, to `hit`.
+    /// Every match by transliterated name, unordered, to `hit` (whole words and beginnings of
+    /// words only, see [`Lookup::Beginnings`]).
     fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
         self.keys.matching(&query.keys(), Form::Transliterated, hit);
     }
@@ -247,6 +248,18 @@ fn dedup(hits: &mut Vec<Hit>) {
     hits.dedup_by_key(|hit| hit.contact);
 }
 
+/// Where a query word counts in the words of [`Names`], and so how their vocabulary is
+/// searched for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Anywhere inside a word: the vocabulary, in the order its words first occur, is scanned.
+    Anywhere,
+    /// At the beginning of a word only (the transliteration keys: inside a word a
+    /// transliteration is mostly chance, "anna" reads "ana", which "Svetlana" holds): the
+    /// vocabulary is kept in byte order and bisected, so a search reads a few of its entries.
+    Beginnings,
+}
+
 /// Names (or usernames, or transliteration keys) with the vocabulary of their words: a query
 /// word is looked for once among the distinct words, not in every name, and the names that
 /// hold a matching word are read off its list of holders.
@@ -256,9 +269,11 @@ fn dedup(hits: &mut Vec<Hit>) {
 #[derive(Debug)]
 struct Names {
     texts: Haystack,
-    /// The texts' distinct words; an entry's `contact` is the word's position in the
+    /// The texts' distinct words, in the order they first occur, or in byte order for a
+    /// look-up at the beginnings of words; an entry's `contact` is the word's position in the
     /// vocabulary.
     vocabulary: Haystack,
+    lookup: Lookup,
     /// The positions in `texts.entries` of the texts that hold each word of the vocabulary:
     /// word after word, each word's ascending.
     holders: Vec<u32>,
@@ -267,11 +282,12 @@ struct Names {
 }
 
 impl Names {
-    /// `texts` (words joined by single spaces) with the vocabulary of their words.
-    fn new(mut texts: Haystack) -> Self {
+    /// `texts` (words joined by single spaces) with the vocabulary of their words, to be
+    /// searched as `lookup` says.
+    fn new(mut texts: Haystack, lookup: Lookup) -> Self {
         texts.shrink_to_fit();
-        let mut vocabulary = Haystack::default();
-        let mut postings: Vec<Vec<u32>> = Vec::new();
+        // Each distinct word with the texts that hold it, in the order words first occur.
+        let mut words: Vec<(&str, Vec<u32>)> = Vec::new();
         let mut positions: HashMap<&str, usize> = HashMap::new();
         for (at, entry) in texts.entries.iter().enumerate() {
             let at = u32::try_from(at).expect("a list held in memory has fewer than 2³² names");
@@ -281,26 +297,31 @@ impl Names {
                 .filter(|word| !word.is_empty())
             {
                 let position = *positions.entry(word).or_insert_with(|| {
-                    vocabulary.push(word, postings.len());
-                    postings.push(Vec::new());
-                    postings.len() - 1
+                    words.push((word, Vec::new()));
+                    words.len() - 1
                 });
-                if let Some(holders) = postings.get_mut(position)
+                if let Some((_, holders)) = words.get_mut(position)
                     && holders.last() != Some(&at)
                 {
                     holders.push(at);
                 }
             }
         }
-        let mut holders = Vec::with_capacity(postings.iter().map(Vec::len).sum());
-        let mut ends = Vec::with_capacity(postings.len());
-        for word in postings {
-            holders.extend(word);
+        if lookup == Lookup::Beginnings {
+            words.sort_unstable_by_key(|&(word, _)| word);
+        }
+        let mut vocabulary = Haystack::default();
+        let mut holders = Vec::with_capacity(words.iter().map(|(_, held)| held.len()).sum());
+        let mut ends = Vec::with_capacity(words.len());
+        for (position, (word, held)) in words.into_iter().enumerate() {
+            vocabulary.push(word, position);
+            holders.extend(held);
             ends.push(holders.len());
         }
         vocabulary.shrink_to_fit();
         Self {
             vocabulary,
+            lookup,
             holders,
             ends,
             texts,
@@ -322,7 +343,7 @@ impl Names {
     /// that is not in the processor's caches (a bot of many instances searches a different
     /// book each time).
     fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
-        for (at, rank) in self.ranks(words, form).into_iter().enumerate() {
+        for (at, rank) in self.ranks(words).into_iter().enumerate() {
             let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
@@ -339,21 +360,29 @@ impl Names {
     }
 
     /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
-    /// word, `None` where some word does not occur (or where there are no words). On the
-    /// transliterated form, a word inside a word does not count: a transliteration there is
-    /// mostly chance ("anna" reads "ana", which "Svetlana" holds).
-    fn ranks(&self, words: &Words, form: Form) -> Vec<Option<Rank>> {
+    /// word, `None` where some word does not occur as far as the [look-up](Lookup) reaches
+    /// (or where there are no words).
+    fn ranks(&self, words: &Words) -> Vec<Option<Rank>> {
         let mut ranks: Option<Vec<Option<Rank>>> = None;
         for word in &words.finders {
             let mut word_ranks = vec![None; self.texts.entries.len()];
-            for (held, entry) in self.vocabulary.containing(word) {
+            let mut rank_holders = |held: &str, entry: Entry| {
                 let rank = rank_word(held, word.needle());
-                if form == Form::Transliterated && rank == Rank::Substring {
-                    continue;
-                }
                 for &at in self.holders_of(entry.contact()) {
                     if let Some(slot) = word_ranks.get_mut(at as usize) {
                         *slot = (*slot).max(Some(rank));
+                    }
+                }
+            };
+            match self.lookup {
+                Lookup::Beginnings => {
+                    for (held, entry) in self.vocabulary.beginning_with(word.needle()) {
+                        rank_holders(held, entry);
+                    }
+                }
+                Lookup::Anywhere => {
+                    for (held, entry) in self.vocabulary.containing(word) {
+                        rank_holders(held, entry);
                     }
                 }
             }
@@ -457,6 +486,21 @@ impl Haystack {
         self.text
             .get(entry.start()..entry.end())
             .unwrap_or_default()
+    }
+
+    /// Each text that begins with `prefix`, with its entry, in a haystack whose texts were
+    /// pushed in byte order (the vocabulary of a [`Lookup::Beginnings`] look-up): the first is
+    /// found by bisection.
+    fn beginning_with<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a str, Entry)> {
+        let first = self
+            .entries
+            .partition_point(|entry| self.text_of(entry).as_bytes() < prefix);
+        self.entries
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&entry| (self.text_of(&entry), entry))
+            .take_while(move |(text, _)| text.as_bytes().starts_with(prefix))
     }
 
     /// Each text that contains the searcher's needle (not empty, without newlines), once, with
@@ -579,10 +623,93 @@ mod tests {
         let mut texts = Haystack::default();
         texts.push(&fold(name), 0);
         let mut ranked = None;
-        Names::new(texts).matching(&Query::new(query).folded, Form::Written, &mut |hit| {
-            ranked = Some(hit.rank);
-        });
+        Names::new(texts, Lookup::Anywhere).matching(
+            &Query::new(query).folded,
+            Form::Written,
+            &mut |hit| {
+                ranked = Some(hit.rank);
+            },
+        );
         ranked
+    }
+
+    #[test]
+    fn bisecting_for_beginnings_finds_what_the_scan_ranks_above_substring() {
+        let names = [
+            "Ivan Petrov",
+            "Ivanka Petrova",
+            "Iva Ivanova (Office 12)",
+            "Divan Sofa",
+            "Ива Ивановна",
+            "João Gonçalves",
+            "Ann Annabel",
+            "Zoe",
+            "Bob Smith (Office 2)",
+        ];
+        let built = |lookup| {
+            let mut texts = Haystack::default();
+            for (at, name) in names.iter().enumerate() {
+                texts.push(&fold(name), at);
+            }
+            Names::new(texts, lookup)
+        };
+        let (anywhere, beginnings) = (built(Lookup::Anywhere), built(Lookup::Beginnings));
+        let mut queries: Vec<String> = Vec::new();
+        for name in names {
+            let folded = fold(name);
+            for word in folded.split(' ') {
+                let chars: Vec<char> = word.chars().collect();
+                for from in 0..chars.len() {
+                    for to in from + 1..=chars.len() {
+                        queries.push(chars[from..to].iter().collect());
+                    }
+                }
+            }
+        }
+        queries.extend(
+            ["ivan petrov", "petr iva", "an an", "office 1", "zz", "a z"].map(String::from),
+        );
+        for query in queries {
+            let words = Query::new(&query).folded;
+            // No match at all leaves the ranks empty.
+            let scanned = anywhere.ranks(&words);
+            let bisected = beginnings.ranks(&words);
+            for at in 0..names.len() {
+                let scanned = scanned.get(at).copied().flatten();
+                let expected = scanned.filter(|&rank| rank > Rank::Substring);
+                let found = bisected.get(at).copied().flatten();
+                assert_eq!(found, expected, "query {query:?}, name {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_match_inside_a_word_counts_only_when_nothing_better_does() {
+        let index = Index::new(vec![
+            person("1", "Диван Кожаный", "", None),
+            person("2", "Иванов Петр", "", None),
+            person("3", "Иван", "", None),
+        ]);
+        let best = |query, limit| -> Vec<&str> {
+            index
+                .find(&Query::new(query), limit)
+                .into_iter()
+                .map(|contact| contact.chat_id.as_str())
+                .collect()
+        };
+        assert_eq!(best("иван", 2), ["3", "2"]);
+        assert_eq!(best("иван", 3), ["3", "2", "1"]);
+        assert_eq!(best("ван", 3), ["3", "2", "1"]);
+        let first = |query| {
+            index
+                .best(&Query::new(query))
+                .map(|contact| contact.chat_id.as_str())
+        };
+        assert_eq!(first("иван"), Some("3"));
+        assert_eq!(first("ван"), Some("3"));
+        assert_eq!(first("диван"), Some("1"));
+        assert_eq!(first("ожан"), Some("1"));
+        assert_eq!(first("етр"), Some("2"));
     }
 
     #[test]
