@@ -144,24 +144,29 @@ impl Batch {
     /// answers the flushes; leaves the batch empty.
     async fn commit(&mut self, queue: &RedisQueue, feed: Option<&Feed>) {
         if !self.events.is_empty() {
-            let cursors = feed.map_or_else(Vec::new, |feed| {
-                feed.cursors(self.events.iter().map(|event| queue.partition_of(event)))
-            });
-            match queue.append(&self.events, &cursors).await {
+            let partitions: Vec<u16> = self
+                .events
+                .iter()
+                .map(|event| queue.partition_of(event))
+                .collect();
+            let cursors =
+                feed.map_or_else(Vec::new, |feed| feed.cursors(partitions.iter().copied()));
+            match queue.append(&self.events, &partitions, &cursors).await {
                 Ok(appends) => {
                     let mut appended = Vec::new();
-                    for ((event, answer), (outcome, id)) in self
+                    for (((event, answer), (outcome, id)), partition) in self
                         .events
                         .drain(..)
                         .zip(self.answers.drain(..))
                         .zip(appends.outcomes)
+                        .zip(partitions)
                     {
                         log(&event, outcome);
                         let _ = answer.send(Ok(outcome));
                         if let Some(id) = id
                             && !cursors.is_empty()
                         {
-                            appended.push((queue.partition_of(&event), id, event));
+                            appended.push((partition, id, event));
                         }
                     }
                     if let Some(feed) = feed

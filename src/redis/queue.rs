@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{FromRedisValue, ParsingError, RedisWrite, Script, ToRedisArgs, Value};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use super::{Redis, storage_error};
 use crate::dedupe::{DEFAULT_RETENTION, DedupeKey};
@@ -237,30 +237,28 @@ impl RedisQueue {
     /// The partition of `event`: a stable hash of its gateway, instance and chat (no chat: the
     /// instance's events share one), the same in every replica and version.
     pub(crate) fn partition_of(&self, event: &Event) -> u16 {
-        let mut hash = Xxh3::new();
-        for part in [
+        let digest = digest_of(&[
             event.gateway.as_str(),
             &event.instance,
             event.chat().map_or("", |chat| chat.as_str()),
-        ] {
-            hash.update(&(part.len() as u64).to_le_bytes());
-            hash.update(part.as_bytes());
-        }
-        (hash.digest() % u64::from(self.partitions)) as u16
+        ]);
+        (digest % u64::from(self.partitions)) as u16
     }
 
-    /// Claims each of `events` and appends it to its partition's stream, in order, each
+    /// Claims each of `events` and appends it to its partition's stream (`partitions`, one
+    /// per event, as [`partition_of`](Self::partition_of) gives them), in order, each
     /// atomically, in one round trip; what became of each, in the same order. For each of
     /// `cursors` (a partition and an entry id) it also says whether the partition's stream
     /// held nothing after that entry before the call appended to it.
     pub(crate) async fn append(
         &self,
         events: &[Event],
+        partitions: &[u16],
         cursors: &[(u16, StreamId)],
     ) -> redis::RedisResult<Appends> {
         static SCRIPT: std::sync::LazyLock<Script> =
             std::sync::LazyLock::new(|| Script::new(APPEND));
-        let call = AppendCall::new(self, events);
+        let call = AppendCall::new(self, events, partitions);
         let command = call.command(SCRIPT.get_hash(), cursors);
         let mut connection = self.redis.connection();
         let answers: Vec<Value> = match command.query_async(&mut connection).await {
@@ -297,13 +295,14 @@ struct AppendCall<'a> {
 }
 
 impl<'a> AppendCall<'a> {
-    fn new(queue: &'a RedisQueue, events: &'a [Event]) -> Self {
+    fn new(queue: &'a RedisQueue, events: &'a [Event], partitions: &[u16]) -> Self {
         let mut streams = Vec::new();
         let mut sources = Vec::new();
         let placed: Vec<(i64, i64, Option<DedupeKey>)> = events
             .iter()
-            .map(|event| {
-                let stream = index_of(&mut streams, queue.partition_of(event));
+            .zip(partitions)
+            .map(|(event, &partition)| {
+                let stream = index_of(&mut streams, partition);
                 let source = index_of(&mut sources, (event.gateway.as_str(), &*event.instance));
                 (stream, source, DedupeKey::of(event))
             })
@@ -375,6 +374,34 @@ impl<'a> AppendCall<'a> {
         }
         command
     }
+}
+
+/// The xxh3 hash of `parts`, each preceded by its length (eight bytes, little-endian): hashed
+/// at once from the stack when they are short (as they are: a gateway, an instance and a
+/// chat), else streamed; the same digest either way.
+fn digest_of(parts: &[&str]) -> u64 {
+    let mut buffer = [0u8; 256];
+    let mut used = 0;
+    for part in parts {
+        let end = used + 8 + part.len();
+        let Some(room) = buffer.get_mut(used..end) else {
+            return streamed_digest_of(parts);
+        };
+        room[..8].copy_from_slice(&(part.len() as u64).to_le_bytes());
+        room[8..].copy_from_slice(part.as_bytes());
+        used = end;
+    }
+    xxh3_64(&buffer[..used])
+}
+
+/// [`digest_of`] `parts` of any length, streamed.
+fn streamed_digest_of(parts: &[&str]) -> u64 {
+    let mut hash = Xxh3::new();
+    for part in parts {
+        hash.update(&(part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.digest()
 }
 
 /// The place of `item` in `items`, added at the end when it is not there yet.
@@ -661,6 +688,22 @@ mod tests {
             .map(|n| queue.partition_of(&text(&format!("7900{n:07}@c.us"))))
             .collect();
         assert_eq!(used.len(), usize::from(DEFAULT_PARTITIONS));
+    }
+
+    #[tokio::test]
+    async fn a_partition_is_the_same_hashed_at_once_or_streamed() {
+        let queue = RedisQueue::new(Redis::open("redis://127.0.0.1:1").unwrap());
+        let event = text("79001234567@c.us");
+        let parts = [event.gateway.as_str(), &*event.instance, "79001234567@c.us"];
+        assert_eq!(digest_of(&parts), streamed_digest_of(&parts));
+        assert_eq!(
+            u64::from(queue.partition_of(&event)),
+            streamed_digest_of(&parts) % u64::from(DEFAULT_PARTITIONS)
+        );
+        let long = "7".repeat(300);
+        let parts = ["green-api-whatsapp", "1101000001", long.as_str()];
+        assert_eq!(digest_of(&parts), streamed_digest_of(&parts));
+        assert_eq!(digest_of(&["", "", ""]), streamed_digest_of(&["", "", ""]));
     }
 
     fn bulk(text: &str) -> Value {
