@@ -597,13 +597,25 @@ mod tests {
         contact
     }
 
-    /// The chat ids of the matches of `query`, best first.
-    fn found(index: &Index, query: &str) -> Vec<String> {
+    /// The chats of every match of `query`, best first.
+    fn found<'a>(index: &'a Index, query: &str) -> Vec<&'a str> {
+        found_up_to(index, query, usize::MAX)
+    }
+
+    /// The chats of the best `limit` matches of `query`, best first.
+    fn found_up_to<'a>(index: &'a Index, query: &str, limit: usize) -> Vec<&'a str> {
         index
-            .find(&Query::new(query), usize::MAX)
+            .find(&Query::new(query), limit)
             .into_iter()
-            .map(|contact| contact.chat_id.to_string())
+            .map(|contact| contact.chat_id.as_str())
             .collect()
+    }
+
+    /// The chat of the best match of `query`.
+    fn best_of<'a>(index: &'a Index, query: &str) -> Option<&'a str> {
+        index
+            .best(&Query::new(query))
+            .map(|contact| contact.chat_id.as_str())
     }
 
     #[test]
@@ -690,26 +702,14 @@ mod tests {
             person("2", "Иванов Петр", "", None),
             person("3", "Иван", "", None),
         ]);
-        let best = |query, limit| -> Vec<&str> {
-            index
-                .find(&Query::new(query), limit)
-                .into_iter()
-                .map(|contact| contact.chat_id.as_str())
-                .collect()
-        };
-        assert_eq!(best("иван", 2), ["3", "2"]);
-        assert_eq!(best("иван", 3), ["3", "2", "1"]);
-        assert_eq!(best("ван", 3), ["3", "2", "1"]);
-        let first = |query| {
-            index
-                .best(&Query::new(query))
-                .map(|contact| contact.chat_id.as_str())
-        };
-        assert_eq!(first("иван"), Some("3"));
-        assert_eq!(first("ван"), Some("3"));
-        assert_eq!(first("диван"), Some("1"));
-        assert_eq!(first("ожан"), Some("1"));
-        assert_eq!(first("етр"), Some("2"));
+        assert_eq!(found_up_to(&index, "иван", 2), ["3", "2"]);
+        assert_eq!(found_up_to(&index, "иван", 3), ["3", "2", "1"]);
+        assert_eq!(found_up_to(&index, "ван", 3), ["3", "2", "1"]);
+        assert_eq!(best_of(&index, "иван"), Some("3"));
+        assert_eq!(best_of(&index, "ван"), Some("3"));
+        assert_eq!(best_of(&index, "диван"), Some("1"));
+        assert_eq!(best_of(&index, "ожан"), Some("1"));
+        assert_eq!(best_of(&index, "етр"), Some("2"));
     }
 
     #[test]
@@ -763,17 +763,10 @@ mod tests {
     #[test]
     fn a_limit_keeps_the_best_matches_in_order() {
         let index = ivans();
-        let best = |limit| -> Vec<&str> {
-            index
-                .find(&Query::new("иван"), limit)
-                .into_iter()
-                .map(|contact| contact.chat_id.as_str())
-                .collect()
-        };
-        assert_eq!(best(2), ["4", "3"]);
-        assert_eq!(best(4), ["4", "3", "5", "2"]);
-        assert_eq!(best(9), ["4", "3", "5", "2", "1"]);
-        assert!(best(0).is_empty());
+        assert_eq!(found_up_to(&index, "иван", 2), ["4", "3"]);
+        assert_eq!(found_up_to(&index, "иван", 4), ["4", "3", "5", "2"]);
+        assert_eq!(found_up_to(&index, "иван", 9), ["4", "3", "5", "2", "1"]);
+        assert!(found_up_to(&index, "иван", 0).is_empty());
     }
 
     #[test]
@@ -930,28 +923,16 @@ mod tests {
             person("3", "Ivan Petrovich", "", None),
             person("4", "Иван", "", None),
         ]);
-        let best = |query, limit| -> Vec<&str> {
-            index
-                .find(&Query::new(query), limit)
-                .into_iter()
-                .map(|contact| contact.chat_id.as_str())
-                .collect()
-        };
-        assert_eq!(best("ivan petrov", 1), ["2"]);
-        assert_eq!(best("ivan petrov", 2), ["2", "3"]);
-        assert_eq!(best("ivan petrov", 3), ["2", "3", "1"]);
-        assert_eq!(best("ivan", 3), ["2", "3", "4"]);
-        assert_eq!(best("ivan", 9), ["2", "3", "4", "1"]);
-        let first = |query| {
-            index
-                .best(&Query::new(query))
-                .map(|contact| contact.chat_id.as_str())
-        };
-        assert_eq!(first("иван петров"), Some("1"));
-        assert_eq!(first("ivan petrovich"), Some("3"));
+        assert_eq!(found_up_to(&index, "ivan petrov", 1), ["2"]);
+        assert_eq!(found_up_to(&index, "ivan petrov", 2), ["2", "3"]);
+        assert_eq!(found_up_to(&index, "ivan petrov", 3), ["2", "3", "1"]);
+        assert_eq!(found_up_to(&index, "ivan", 3), ["2", "3", "4"]);
+        assert_eq!(found_up_to(&index, "ivan", 9), ["2", "3", "4", "1"]);
+        assert_eq!(best_of(&index, "иван петров"), Some("1"));
+        assert_eq!(best_of(&index, "ivan petrovich"), Some("3"));
         // Nothing written in the query's script: the best transliterated name.
-        assert_eq!(first("иван петрович"), Some("3"));
-        assert_eq!(first("ivanov"), None);
+        assert_eq!(best_of(&index, "иван петрович"), Some("3"));
+        assert_eq!(best_of(&index, "ivanov"), None);
     }
 
     #[test]
