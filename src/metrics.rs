@@ -262,10 +262,21 @@ pub(crate) fn undeleted(gateway: GatewayKind) {
 /// where events naming an instance no bot of this process serves count as
 /// [`UNKNOWN_INSTANCE`]. A bot calls it for each of its instances when it is built.
 pub(crate) fn label_instance(id: &str) {
+    served(id);
+}
+
+/// The event series of the instance `id`, which a bot serves from now on (see
+/// [`label_instance`]): what an intake that found an event's instance counts the event on,
+/// without the registry.
+pub(crate) fn served(id: &str) -> &'static InstanceSeries {
     let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-    if !registry.served.contains_key(id) {
-        registry.served.insert(Arc::from(id), Default::default());
+    if let Some(series) = registry.served.get(id) {
+        return series;
     }
+    let id: Arc<str> = Arc::from(id);
+    let series = InstanceSeries::leaked(Some(id.clone()));
+    registry.served.insert(id, series);
+    series
 }
 
 /// `hookbot_queue_depth{gateway, instance_id}`: moved by one as the dispatcher accepts and
@@ -288,6 +299,33 @@ struct SeriesKey {
 }
 
 impl SeriesKey {
+    /// How many keys there are: an instance's series are made in as many slots.
+    const SLOTS: usize = GATEWAYS * KIND_SLOTS;
+
+    /// The place of `event`'s key among [`SLOTS`](SeriesKey::SLOTS): by gateway, then kind,
+    /// then what an instance's state says.
+    fn slot(event: &Event) -> usize {
+        let gateway = match event.gateway {
+            GatewayKind::GreenApiWhatsApp => 0,
+            GatewayKind::GreenApiMax => 1,
+            GatewayKind::GreenApiTelegram => 2,
+            GatewayKind::ZApi => 3,
+        };
+        let kind = match &event.kind {
+            EventKind::Message(_) => 0,
+            EventKind::Status(_) => 1,
+            EventKind::Call(_) => 2,
+            EventKind::Block(_) => 3,
+            EventKind::Unknown { .. } => 4,
+            EventKind::InstanceState(state) => match state.connected {
+                None => 5,
+                Some(false) => 6,
+                Some(true) => 7,
+            },
+        };
+        gateway * KIND_SLOTS + kind
+    }
+
     fn of(event: &Event) -> Self {
         let connected = match &event.kind {
             EventKind::InstanceState(state) => state.connected,
@@ -300,6 +338,13 @@ impl SeriesKey {
         }
     }
 }
+
+/// How many gateways there are.
+const GATEWAYS: usize = GatewayKind::ALL.len();
+
+/// How many keys a gateway's events have: five kinds, and an instance's state of three
+/// (connected, not, not said).
+const KIND_SLOTS: usize = 8;
 
 /// The counters and histogram of one (gateway, instance, kind), fetched once and kept: the
 /// intake and the dispatcher count each event with a few atomic additions, without
@@ -320,60 +365,82 @@ pub(crate) struct EventSeries {
     connection: Option<(Gauge, f64)>,
 }
 
-/// The series made so far.
-#[derive(Default)]
+/// The event series of one instance label: a served instance's, or [`UNKNOWN_INSTANCE`]'s.
+/// Each (gateway, kind) has a slot, its series made on its first event and kept; an intake
+/// that found an event's instance holds these, so that counting the event takes neither the
+/// registry's lock nor a hash of the instance's id.
+pub(crate) struct InstanceSeries {
+    /// The served instance; `None` for the series of instances no bot serves.
+    instance: Option<Arc<str>>,
+    made: [OnceLock<&'static EventSeries>; SeriesKey::SLOTS],
+}
+
+impl InstanceSeries {
+    /// The series of `instance` (`None`: of every instance no bot serves), kept for good.
+    fn leaked(instance: Option<Arc<str>>) -> &'static Self {
+        Box::leak(Box::new(Self {
+            instance,
+            made: std::array::from_fn(|_| OnceLock::new()),
+        }))
+    }
+
+    /// The series of `event`'s gateway and kind, made if it is the first such event. The
+    /// caller vouches that `event` is of this instance.
+    pub(crate) fn of(&self, event: &Event) -> &'static EventSeries {
+        self.made[SeriesKey::slot(event)].get_or_init(|| {
+            let key = SeriesKey::of(event);
+            let label = self.instance.as_deref().unwrap_or(UNKNOWN_INSTANCE);
+            let made = EventSeries::register(key, label, self.instance.clone());
+            Box::leak(Box::new(made))
+        })
+    }
+
+    /// Whether these are `instance`'s own series.
+    pub(crate) fn is_of(&self, instance: &str) -> bool {
+        self.instance.as_deref() == Some(instance)
+    }
+}
+
+/// The series made so far, by instance label.
 struct Registry {
-    /// By the id of each instance a bot serves; looked up twice per event.
-    served: HashMap<Arc<str>, Vec<&'static EventSeries>, FoldHashing>,
+    /// By the id of each instance a bot serves.
+    served: HashMap<Arc<str>, &'static InstanceSeries, FoldHashing>,
     /// Of the instances no bot serves, all labelled [`UNKNOWN_INSTANCE`].
-    unknown: Vec<&'static EventSeries>,
+    unknown: &'static InstanceSeries,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            served: HashMap::default(),
+            unknown: InstanceSeries::leaked(None),
+        }
+    }
 }
 
 impl Registry {
     /// The series of `instance`'s label: its own when it is served, else the unknown ones.
-    fn series_of(&self, instance: &str) -> &[&'static EventSeries] {
-        self.served.get(instance).unwrap_or(&self.unknown)
-    }
-
-    fn find(&self, instance: &str, key: SeriesKey) -> Option<&'static EventSeries> {
-        let series = self.series_of(instance);
-        series.iter().find(|series| series.key == key).copied()
-    }
-
-    /// Makes and keeps the series of `instance` and `key` (they live as long as the recorder
-    /// keeps them).
-    fn make(&mut self, instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let made = |label: &str, instance: Option<Arc<str>>| -> &'static EventSeries {
-            Box::leak(Box::new(EventSeries::register(key, label, instance)))
-        };
-        match self.served.get_mut(instance) {
-            Some(series) => {
-                let made = made(instance, Some(Arc::from(instance)));
-                series.push(made);
-                made
-            }
-            None => {
-                let made = made(UNKNOWN_INSTANCE, None);
-                self.unknown.push(made);
-                made
-            }
-        }
+    fn series_of(&self, instance: &str) -> &'static InstanceSeries {
+        self.served.get(instance).copied().unwrap_or(self.unknown)
     }
 }
 
 static SERIES: LazyLock<RwLock<Registry>> = LazyLock::new(Default::default);
 
 thread_local! {
-    /// The series this thread found last for a served instance: an event is counted by the
-    /// intake and again by the dispatcher, and a bot's events mostly come from few instances of
-    /// few kinds, so most lookups end here without touching the registry's lock, which both
-    /// cores would otherwise pass between them twice per event. Only a served instance's
-    /// series is kept: an unknown instance's label changes once the instance is served.
+    /// The series this thread found last for a served instance, for the events counted without
+    /// their instance's [`InstanceSeries`] at hand (those a store hands back to the dispatcher,
+    /// the poller's): a bot's events mostly come from few instances of few kinds, so most
+    /// lookups end here without touching the registry's lock, which both cores would otherwise
+    /// pass between them. Only a served instance's series is kept: an unknown instance's label
+    /// changes once the instance is served.
     static LAST_SERIES: Cell<Option<&'static EventSeries>> = const { Cell::new(None) };
 }
 
 impl EventSeries {
-    /// The series of `event`'s gateway, instance and kind.
+    /// The series of `event`'s gateway, instance and kind, found in the registry (through this
+    /// thread's last one); an intake that found the event's instance takes them from its
+    /// [`InstanceSeries`] instead.
     pub(crate) fn of(event: &Event) -> &'static EventSeries {
         let key = SeriesKey::of(event);
         if let Some(last) = LAST_SERIES.get()
@@ -382,26 +449,20 @@ impl EventSeries {
         {
             return last;
         }
-        let found = Self::look_up(&event.instance, key);
+        let found = Self::look_up(event);
         if found.instance.is_some() {
             LAST_SERIES.set(Some(found));
         }
         found
     }
 
-    /// The series of `instance` and `key` in the registry, made if it is new.
-    fn look_up(instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let found = {
-            let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-            registry.find(instance, key)
-        };
-        found.unwrap_or_else(|| {
-            let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-            match registry.find(instance, key) {
-                Some(made) => made,
-                None => registry.make(instance, key),
-            }
-        })
+    /// The series of `event`'s instance, gateway and kind in the registry, made if it is new.
+    fn look_up(event: &Event) -> &'static EventSeries {
+        let series = SERIES
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .series_of(&event.instance);
+        series.of(event)
     }
 
     fn register(key: SeriesKey, label: &str, served: Option<Arc<str>>) -> Self {
@@ -665,6 +726,94 @@ impl CacheCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GREEN-API WhatsApp notification of `type_webhook`, with `fields`, as if `gateway`
+    /// had sent it.
+    fn event(gateway: GatewayKind, type_webhook: &str, fields: serde_json::Value) -> Event {
+        let mut value = serde_json::json!({
+            "typeWebhook": type_webhook,
+            "instanceData": {"idInstance": 1101000901u64, "wid": "79990000000@c.us"},
+            "timestamp": 1588091580,
+            "idMessage": "M1",
+            "chatId": "79001234567@c.us",
+        });
+        for (key, field) in fields.as_object().unwrap() {
+            value[key] = field.clone();
+        }
+        let mut event = Event::from_json(GatewayKind::GreenApiWhatsApp, value).unwrap();
+        event.gateway = gateway;
+        event
+    }
+
+    /// One event of every key: each kind, and an instance's state of every kind, of `gateway`.
+    fn one_of_each(gateway: GatewayKind) -> Vec<Event> {
+        use serde_json::json;
+        let message = json!({
+            "senderData": {"chatId": "79001234567@c.us", "sender": "79001234567@c.us"},
+            "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+        });
+        vec![
+            event(gateway, "incomingMessageReceived", message),
+            event(gateway, "outgoingMessageStatus", json!({"status": "read"})),
+            event(gateway, "incomingCall", json!({"from": "79001234567@c.us"})),
+            event(gateway, "incomingBlock", json!({"statusBlock": "blocked"})),
+            event(gateway, "deviceInfo", json!({})),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "madeUp"}),
+            ),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "blocked"}),
+            ),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "authorized"}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn an_instance_has_one_series_of_each_gateway_kind_and_state_and_each_is_its_own() {
+        let served = served("1101000901");
+        assert!(std::ptr::eq(served, super::served("1101000901")));
+        let mut made: Vec<&'static EventSeries> = Vec::new();
+        for gateway in GatewayKind::ALL {
+            for event in one_of_each(gateway) {
+                let series = served.of(&event);
+                assert_eq!(series.key, SeriesKey::of(&event));
+                assert_eq!(series.instance.as_deref(), Some("1101000901"));
+                assert!(std::ptr::eq(series, served.of(&event)));
+                assert!(std::ptr::eq(series, EventSeries::of(&event)));
+                assert!(
+                    made.iter().all(|other| other.key != series.key),
+                    "{:?} made twice",
+                    series.key
+                );
+                made.push(series);
+            }
+        }
+        assert_eq!(made.len(), SeriesKey::SLOTS);
+    }
+
+    #[test]
+    fn an_event_of_an_instance_no_bot_serves_is_counted_on_the_unknown_series() {
+        let mut event = event(
+            GatewayKind::GreenApiWhatsApp,
+            "stateInstanceChanged",
+            serde_json::json!({"stateInstance": "authorized"}),
+        );
+        event.instance = Arc::from("1101000902");
+        let series = EventSeries::of(&event);
+        assert_eq!(series.instance, None);
+        assert!(!served("1101000903").is_of("1101000902"));
+        assert!(served("1101000902").is_of("1101000902"));
+        let series = EventSeries::of(&event);
+        assert_eq!(series.instance.as_deref(), Some("1101000902"));
+    }
 
     #[test]
     fn a_status_the_gateways_document_is_its_code_and_any_other_its_class() {
