@@ -54,12 +54,14 @@
 //! histograms drained every few seconds on a small thread of its own. An application's own
 //! `metrics::counter!` calls then appear on the same `GET /metrics`. An application that
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
-//! metrics in that recorder; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
+//! metrics in that recorder — the events' counts and queue depths each second, as a thread of
+//! hookbot's passes them on; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -122,6 +124,9 @@ pub const STATUS_CODES: [&str; 18] = [
 /// How often the recorder's histograms are drained when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the events' counts go to a recorder the application installed.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What `GET /metrics` answers when another recorder was installed first.
 const NOT_OURS: &str = "hookbot's metrics go to the metrics recorder this process installed before hookbot's; scrape that recorder's exporter\n";
 
@@ -137,7 +142,9 @@ pub fn router() -> Router {
 /// The metrics of this process in Prometheus text format; `None` when the application
 /// installed a metrics recorder of its own before hookbot's (its exporter has them).
 pub fn render() -> Option<String> {
-    recorder().map(PrometheusHandle::render)
+    let handle = recorder()?;
+    flush_events();
+    Some(handle.render())
 }
 
 /// Installs hookbot's Prometheus recorder as the process's metrics recorder, unless one is
@@ -180,8 +187,25 @@ fn install_recorder() -> Option<PrometheusHandle> {
         }
         Err(error) => {
             tracing::info!(%error, "another metrics recorder is installed: hookbot's metrics go to it, and GET /metrics answers 404");
+            keep_flushed();
             None
         }
+    }
+}
+
+/// Passes the events' counts to another recorder every [`FLUSH_INTERVAL`]: nobody renders
+/// them through hookbot then.
+fn keep_flushed() {
+    let flusher = std::thread::Builder::new()
+        .name("hookbot-metrics".to_owned())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(FLUSH_INTERVAL);
+                flush_events();
+            }
+        });
+    if let Err(error) = flusher {
+        tracing::warn!(%error, "no thread to pass the event counts to the metrics recorder: they stay at 0 there");
     }
 }
 
@@ -354,6 +378,11 @@ pub(crate) struct EventSeries {
     key: SeriesKey,
     /// The served instance the series is of; `None` for those of instances no bot serves.
     instance: Option<Arc<str>>,
+    /// What the events did, counted here and passed on to the counters and the depth gauge
+    /// when the metrics are [flushed](EventSeries::flush).
+    counts: Counts,
+    /// The counts passed on so far.
+    flushed: Mutex<Flushed>,
     received: Counter,
     acknowledged: Counter,
     duplicate: Counter,
@@ -363,6 +392,34 @@ pub(crate) struct EventSeries {
     depth: Gauge,
     /// [`INSTANCE_CONNECTED`] and the value this event's state gives it.
     connection: Option<(Gauge, f64)>,
+}
+
+/// One series' event counts, on one cache line: an event is counted with a few additions
+/// there, where the recorder's counters and gauge are each an allocation of their own (and
+/// each addition two atomic operations), several lines an event would miss on when events
+/// rotate over many instances.
+#[derive(Default)]
+#[repr(align(64))]
+struct Counts {
+    received: AtomicU64,
+    acknowledged: AtomicU64,
+    duplicate: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+    /// Events the dispatcher accepted; less those done, the queue's depth.
+    queued: AtomicU64,
+    /// Events whose handler is done.
+    done: AtomicU64,
+}
+
+/// The counters' values last passed on to the recorder.
+#[derive(Default)]
+struct Flushed {
+    received: u64,
+    acknowledged: u64,
+    duplicate: u64,
+    handled: u64,
+    failed: u64,
 }
 
 /// The event series of one instance label: a served instance's, or [`UNKNOWN_INSTANCE`]'s.
@@ -486,6 +543,8 @@ impl EventSeries {
         Self {
             key,
             instance: served,
+            counts: Counts::default(),
+            flushed: Mutex::default(),
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
@@ -499,13 +558,13 @@ impl EventSeries {
 
     /// The event was offered to the intake.
     pub(crate) fn received(&self) {
-        self.received.increment(1);
+        add(&self.counts.received);
     }
 
     /// The event was queued for handling, and the gateway told so; an instance's state takes
     /// effect.
     pub(crate) fn acknowledged(&self) {
-        self.acknowledged.increment(1);
+        add(&self.counts.acknowledged);
         if let Some((gauge, value)) = &self.connection {
             gauge.set(*value);
         }
@@ -513,25 +572,67 @@ impl EventSeries {
 
     /// The event was a copy of one accepted before: acknowledged, not handled again.
     pub(crate) fn duplicate(&self) {
-        self.acknowledged.increment(1);
-        self.duplicate.increment(1);
+        add(&self.counts.acknowledged);
+        add(&self.counts.duplicate);
     }
 
     /// The dispatcher accepted the event: one more waits.
     pub(crate) fn queued(&self) {
-        self.depth.increment(1.0);
+        add(&self.counts.queued);
     }
 
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
-        self.depth.decrement(1.0);
         self.duration.record(started.elapsed().as_secs_f64());
-        if ok {
-            self.handled.increment(1);
+        add(if ok {
+            &self.counts.handled
         } else {
-            self.failed.increment(1);
+            &self.counts.failed
+        });
+        add(&self.counts.done);
+    }
+
+    /// Passes the counts to the recorder: what each counter gained since the last flush, and
+    /// the queue's depth now.
+    fn flush(&self) {
+        let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        let flushed = &mut *flushed;
+        let counts = &self.counts;
+        for (counter, count, passed) in [
+            (&self.received, &counts.received, &mut flushed.received),
+            (
+                &self.acknowledged,
+                &counts.acknowledged,
+                &mut flushed.acknowledged,
+            ),
+            (&self.duplicate, &counts.duplicate, &mut flushed.duplicate),
+            (&self.handled, &counts.handled, &mut flushed.handled),
+            (&self.failed, &counts.failed, &mut flushed.failed),
+        ] {
+            let now = count.load(Ordering::Relaxed);
+            counter.increment(now - *passed);
+            *passed = now;
         }
+        // A handler may be done before its event's hand-over is counted: the depth read in
+        // that moment is clamped at zero.
+        let done = counts.done.load(Ordering::Acquire);
+        let queued = counts.queued.load(Ordering::Acquire);
+        self.depth.set(queued.saturating_sub(done) as f64);
+    }
+}
+
+/// Counts one more in `count`.
+fn add(count: &AtomicU64) {
+    count.fetch_add(1, Ordering::Release);
+}
+
+/// Passes every event series' counts to the recorder (see [`EventSeries::flush`]).
+fn flush_events() {
+    let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+    let instances = registry.served.values().chain([&registry.unknown]);
+    for series in instances.flat_map(|instance| instance.made.iter().filter_map(OnceLock::get)) {
+        series.flush();
     }
 }
 
