@@ -13,7 +13,10 @@ use reqwest::StatusCode;
 
 /// A recorder that keeps the names of the counters registered with it, and the counters.
 #[derive(Clone, Default)]
-struct Names(Arc<Mutex<Vec<(String, Arc<AtomicU64>)>>>);
+struct Names(Arc<Mutex<Vec<Named>>>);
+
+/// A counter's name and its count.
+type Named = (String, Arc<AtomicU64>);
 
 impl Names {
     /// The sum of the counters named `name`.
