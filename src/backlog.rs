@@ -48,7 +48,12 @@ pub(crate) trait Backlog: Send + Sync {
 
     /// [`keep`](Backlog::keep)s `event` at once when this backlog has nothing to wait for
     /// (claims and queues in this process), without a future; gives the event back otherwise.
-    fn keep_now(&self, event: Event) -> Result<Result<Accepted, Refused>, Event> {
+    /// `counted` are the event's series, for the dispatcher to count its handling on.
+    fn keep_now(
+        &self,
+        event: Event,
+        _counted: &'static EventSeries,
+    ) -> Result<Result<Accepted, Refused>, Event> {
         Err(event)
     }
 
@@ -81,12 +86,16 @@ impl dyn Backlog {
         self.accept_waiting(Waiting { event, counted }).await
     }
 
-    /// [`accept`](dyn Backlog::accept) at once through [`keep_now`](Backlog::keep_now), or the
+    /// [`accept`](dyn Backlog::accept) of an event counted on `counted` (the series of its
+    /// instance the intake found) at once through [`keep_now`](Backlog::keep_now), or the
     /// event back, counted as received, for [`accept_waiting`](dyn Backlog::accept_waiting).
-    pub(crate) fn accept_now(&self, event: Event) -> Result<Result<Accepted, Refused>, Waiting> {
-        let counted = EventSeries::of(&event);
+    pub(crate) fn accept_now(
+        &self,
+        event: Event,
+        counted: &'static EventSeries,
+    ) -> Result<Result<Accepted, Refused>, Waiting> {
         counted.received();
-        match self.keep_now(event) {
+        match self.keep_now(event, counted) {
             Ok(kept) => {
                 count(counted, &kept);
                 Ok(kept)

@@ -465,10 +465,21 @@ impl Dispatcher {
     /// rejected, nor if shutdown's deadline passes first. Must be called within a tokio
     /// runtime: a worker may be spawned on it.
     pub(crate) fn submit(&self, event: Event, done: Option<Done>) -> Result<(), Rejected> {
+        let counted = EventSeries::of(&event);
+        self.submit_counted(event, counted, done)
+    }
+
+    /// [`submit`](Dispatcher::submit) of an event whose series are at hand: `counted`, what
+    /// its handling is counted on.
+    pub(crate) fn submit_counted(
+        &self,
+        event: Event,
+        counted: &'static EventSeries,
+        done: Option<Done>,
+    ) -> Result<(), Rejected> {
         if self.is_closed() {
             return Err(Rejected::ShuttingDown);
         }
-        let counted = EventSeries::of(&event);
         let size = event.raw.as_str().len();
         let job = Job {
             event,

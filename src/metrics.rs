@@ -54,12 +54,14 @@
 //! histograms drained every few seconds on a small thread of its own. An application's own
 //! `metrics::counter!` calls then appear on the same `GET /metrics`. An application that
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
-//! metrics in that recorder; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
+//! metrics in that recorder — the events' counts and queue depths each second, as a thread of
+//! hookbot's passes them on; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -122,6 +124,9 @@ pub const STATUS_CODES: [&str; 18] = [
 /// How often the recorder's histograms are drained when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the events' counts go to a recorder the application installed.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What `GET /metrics` answers when another recorder was installed first.
 const NOT_OURS: &str = "hookbot's metrics go to the metrics recorder this process installed before hookbot's; scrape that recorder's exporter\n";
 
@@ -137,7 +142,9 @@ pub fn router() -> Router {
 /// The metrics of this process in Prometheus text format; `None` when the application
 /// installed a metrics recorder of its own before hookbot's (its exporter has them).
 pub fn render() -> Option<String> {
-    recorder().map(PrometheusHandle::render)
+    let handle = recorder()?;
+    flush_events();
+    Some(handle.render())
 }
 
 /// Installs hookbot's Prometheus recorder as the process's metrics recorder, unless one is
@@ -180,8 +187,25 @@ fn install_recorder() -> Option<PrometheusHandle> {
         }
         Err(error) => {
             tracing::info!(%error, "another metrics recorder is installed: hookbot's metrics go to it, and GET /metrics answers 404");
+            keep_flushed();
             None
         }
+    }
+}
+
+/// Passes the events' counts to another recorder every [`FLUSH_INTERVAL`]: nobody renders
+/// them through hookbot then.
+fn keep_flushed() {
+    let flusher = std::thread::Builder::new()
+        .name("hookbot-metrics".to_owned())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(FLUSH_INTERVAL);
+                flush_events();
+            }
+        });
+    if let Err(error) = flusher {
+        tracing::warn!(%error, "no thread to pass the event counts to the metrics recorder: they stay at 0 there");
     }
 }
 
@@ -262,10 +286,21 @@ pub(crate) fn undeleted(gateway: GatewayKind) {
 /// where events naming an instance no bot of this process serves count as
 /// [`UNKNOWN_INSTANCE`]. A bot calls it for each of its instances when it is built.
 pub(crate) fn label_instance(id: &str) {
+    served(id);
+}
+
+/// The event series of the instance `id`, which a bot serves from now on (see
+/// [`label_instance`]): what an intake that found an event's instance counts the event on,
+/// without the registry.
+pub(crate) fn served(id: &str) -> &'static InstanceSeries {
     let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-    if !registry.served.contains_key(id) {
-        registry.served.insert(Arc::from(id), Default::default());
+    if let Some(series) = registry.served.get(id) {
+        return series;
     }
+    let id: Arc<str> = Arc::from(id);
+    let series = InstanceSeries::leaked(Some(id.clone()));
+    registry.served.insert(id, series);
+    series
 }
 
 /// `hookbot_queue_depth{gateway, instance_id}`: moved by one as the dispatcher accepts and
@@ -288,6 +323,33 @@ struct SeriesKey {
 }
 
 impl SeriesKey {
+    /// How many keys there are: an instance's series are made in as many slots.
+    const SLOTS: usize = GATEWAYS * KIND_SLOTS;
+
+    /// The place of `event`'s key among [`SLOTS`](SeriesKey::SLOTS): by gateway, then kind,
+    /// then what an instance's state says.
+    fn slot(event: &Event) -> usize {
+        let gateway = match event.gateway {
+            GatewayKind::GreenApiWhatsApp => 0,
+            GatewayKind::GreenApiMax => 1,
+            GatewayKind::GreenApiTelegram => 2,
+            GatewayKind::ZApi => 3,
+        };
+        let kind = match &event.kind {
+            EventKind::Message(_) => 0,
+            EventKind::Status(_) => 1,
+            EventKind::Call(_) => 2,
+            EventKind::Block(_) => 3,
+            EventKind::Unknown { .. } => 4,
+            EventKind::InstanceState(state) => match state.connected {
+                None => 5,
+                Some(false) => 6,
+                Some(true) => 7,
+            },
+        };
+        gateway * KIND_SLOTS + kind
+    }
+
     fn of(event: &Event) -> Self {
         let connected = match &event.kind {
             EventKind::InstanceState(state) => state.connected,
@@ -301,6 +363,13 @@ impl SeriesKey {
     }
 }
 
+/// How many gateways there are.
+const GATEWAYS: usize = GatewayKind::ALL.len();
+
+/// How many keys a gateway's events have: five kinds, and an instance's state of three
+/// (connected, not, not said).
+const KIND_SLOTS: usize = 8;
+
 /// The counters and histogram of one (gateway, instance, kind), fetched once and kept: the
 /// intake and the dispatcher count each event with a few atomic additions, without
 /// formatting or allocating. The series of an instance's state event also carries what the
@@ -309,6 +378,11 @@ pub(crate) struct EventSeries {
     key: SeriesKey,
     /// The served instance the series is of; `None` for those of instances no bot serves.
     instance: Option<Arc<str>>,
+    /// What the events did, counted here and passed on to the counters and the depth gauge
+    /// when the metrics are [flushed](EventSeries::flush).
+    counts: Counts,
+    /// The counts passed on so far.
+    flushed: Mutex<Flushed>,
     received: Counter,
     acknowledged: Counter,
     duplicate: Counter,
@@ -320,60 +394,110 @@ pub(crate) struct EventSeries {
     connection: Option<(Gauge, f64)>,
 }
 
-/// The series made so far.
+/// One series' event counts, on one cache line: an event is counted with a few additions
+/// there, where the recorder's counters and gauge are each an allocation of their own (and
+/// each addition two atomic operations), several lines an event would miss on when events
+/// rotate over many instances.
 #[derive(Default)]
+#[repr(align(64))]
+struct Counts {
+    received: AtomicU64,
+    acknowledged: AtomicU64,
+    duplicate: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+    /// Events the dispatcher accepted; less those done, the queue's depth.
+    queued: AtomicU64,
+    /// Events whose handler is done.
+    done: AtomicU64,
+}
+
+/// The counters' values last passed on to the recorder.
+#[derive(Default)]
+struct Flushed {
+    received: u64,
+    acknowledged: u64,
+    duplicate: u64,
+    handled: u64,
+    failed: u64,
+}
+
+/// The event series of one instance label: a served instance's, or [`UNKNOWN_INSTANCE`]'s.
+/// Each (gateway, kind) has a slot, its series made on its first event and kept; an intake
+/// that found an event's instance holds these, so that counting the event takes neither the
+/// registry's lock nor a hash of the instance's id.
+pub(crate) struct InstanceSeries {
+    /// The served instance; `None` for the series of instances no bot serves.
+    instance: Option<Arc<str>>,
+    made: [OnceLock<&'static EventSeries>; SeriesKey::SLOTS],
+}
+
+impl InstanceSeries {
+    /// The series of `instance` (`None`: of every instance no bot serves), kept for good.
+    fn leaked(instance: Option<Arc<str>>) -> &'static Self {
+        Box::leak(Box::new(Self {
+            instance,
+            made: std::array::from_fn(|_| OnceLock::new()),
+        }))
+    }
+
+    /// The series of `event`'s gateway and kind, made if it is the first such event. The
+    /// caller vouches that `event` is of this instance.
+    pub(crate) fn of(&self, event: &Event) -> &'static EventSeries {
+        self.made[SeriesKey::slot(event)].get_or_init(|| {
+            let key = SeriesKey::of(event);
+            let label = self.instance.as_deref().unwrap_or(UNKNOWN_INSTANCE);
+            let made = EventSeries::register(key, label, self.instance.clone());
+            Box::leak(Box::new(made))
+        })
+    }
+
+    /// Whether these are `instance`'s own series.
+    pub(crate) fn is_of(&self, instance: &str) -> bool {
+        self.instance.as_deref() == Some(instance)
+    }
+}
+
+/// The series made so far, by instance label.
 struct Registry {
-    /// By the id of each instance a bot serves; looked up twice per event.
-    served: HashMap<Arc<str>, Vec<&'static EventSeries>, FoldHashing>,
+    /// By the id of each instance a bot serves.
+    served: HashMap<Arc<str>, &'static InstanceSeries, FoldHashing>,
     /// Of the instances no bot serves, all labelled [`UNKNOWN_INSTANCE`].
-    unknown: Vec<&'static EventSeries>,
+    unknown: &'static InstanceSeries,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            served: HashMap::default(),
+            unknown: InstanceSeries::leaked(None),
+        }
+    }
 }
 
 impl Registry {
     /// The series of `instance`'s label: its own when it is served, else the unknown ones.
-    fn series_of(&self, instance: &str) -> &[&'static EventSeries] {
-        self.served.get(instance).unwrap_or(&self.unknown)
-    }
-
-    fn find(&self, instance: &str, key: SeriesKey) -> Option<&'static EventSeries> {
-        let series = self.series_of(instance);
-        series.iter().find(|series| series.key == key).copied()
-    }
-
-    /// Makes and keeps the series of `instance` and `key` (they live as long as the recorder
-    /// keeps them).
-    fn make(&mut self, instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let made = |label: &str, instance: Option<Arc<str>>| -> &'static EventSeries {
-            Box::leak(Box::new(EventSeries::register(key, label, instance)))
-        };
-        match self.served.get_mut(instance) {
-            Some(series) => {
-                let made = made(instance, Some(Arc::from(instance)));
-                series.push(made);
-                made
-            }
-            None => {
-                let made = made(UNKNOWN_INSTANCE, None);
-                self.unknown.push(made);
-                made
-            }
-        }
+    fn series_of(&self, instance: &str) -> &'static InstanceSeries {
+        self.served.get(instance).copied().unwrap_or(self.unknown)
     }
 }
 
 static SERIES: LazyLock<RwLock<Registry>> = LazyLock::new(Default::default);
 
 thread_local! {
-    /// The series this thread found last for a served instance: an event is counted by the
-    /// intake and again by the dispatcher, and a bot's events mostly come from few instances of
-    /// few kinds, so most lookups end here without touching the registry's lock, which both
-    /// cores would otherwise pass between them twice per event. Only a served instance's
-    /// series is kept: an unknown instance's label changes once the instance is served.
+    /// The series this thread found last for a served instance, for the events counted without
+    /// their instance's [`InstanceSeries`] at hand (those a store hands back to the dispatcher,
+    /// the poller's): a bot's events mostly come from few instances of few kinds, so most
+    /// lookups end here without touching the registry's lock, which both cores would otherwise
+    /// pass between them. Only a served instance's series is kept: an unknown instance's label
+    /// changes once the instance is served.
     static LAST_SERIES: Cell<Option<&'static EventSeries>> = const { Cell::new(None) };
 }
 
 impl EventSeries {
-    /// The series of `event`'s gateway, instance and kind.
+    /// The series of `event`'s gateway, instance and kind, found in the registry (through this
+    /// thread's last one); an intake that found the event's instance takes them from its
+    /// [`InstanceSeries`] instead.
     pub(crate) fn of(event: &Event) -> &'static EventSeries {
         let key = SeriesKey::of(event);
         if let Some(last) = LAST_SERIES.get()
@@ -382,26 +506,20 @@ impl EventSeries {
         {
             return last;
         }
-        let found = Self::look_up(&event.instance, key);
+        let found = Self::look_up(event);
         if found.instance.is_some() {
             LAST_SERIES.set(Some(found));
         }
         found
     }
 
-    /// The series of `instance` and `key` in the registry, made if it is new.
-    fn look_up(instance: &str, key: SeriesKey) -> &'static EventSeries {
-        let found = {
-            let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-            registry.find(instance, key)
-        };
-        found.unwrap_or_else(|| {
-            let mut registry = SERIES.write().unwrap_or_else(PoisonError::into_inner);
-            match registry.find(instance, key) {
-                Some(made) => made,
-                None => registry.make(instance, key),
-            }
-        })
+    /// The series of `event`'s instance, gateway and kind in the registry, made if it is new.
+    fn look_up(event: &Event) -> &'static EventSeries {
+        let series = SERIES
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .series_of(&event.instance);
+        series.of(event)
     }
 
     fn register(key: SeriesKey, label: &str, served: Option<Arc<str>>) -> Self {
@@ -425,6 +543,8 @@ impl EventSeries {
         Self {
             key,
             instance: served,
+            counts: Counts::default(),
+            flushed: Mutex::default(),
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
@@ -438,13 +558,13 @@ impl EventSeries {
 
     /// The event was offered to the intake.
     pub(crate) fn received(&self) {
-        self.received.increment(1);
+        add(&self.counts.received);
     }
 
     /// The event was queued for handling, and the gateway told so; an instance's state takes
     /// effect.
     pub(crate) fn acknowledged(&self) {
-        self.acknowledged.increment(1);
+        add(&self.counts.acknowledged);
         if let Some((gauge, value)) = &self.connection {
             gauge.set(*value);
         }
@@ -452,25 +572,67 @@ impl EventSeries {
 
     /// The event was a copy of one accepted before: acknowledged, not handled again.
     pub(crate) fn duplicate(&self) {
-        self.acknowledged.increment(1);
-        self.duplicate.increment(1);
+        add(&self.counts.acknowledged);
+        add(&self.counts.duplicate);
     }
 
     /// The dispatcher accepted the event: one more waits.
     pub(crate) fn queued(&self) {
-        self.depth.increment(1.0);
+        add(&self.counts.queued);
     }
 
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
-        self.depth.decrement(1.0);
         self.duration.record(started.elapsed().as_secs_f64());
-        if ok {
-            self.handled.increment(1);
+        add(if ok {
+            &self.counts.handled
         } else {
-            self.failed.increment(1);
+            &self.counts.failed
+        });
+        add(&self.counts.done);
+    }
+
+    /// Passes the counts to the recorder: what each counter gained since the last flush, and
+    /// the queue's depth now.
+    fn flush(&self) {
+        let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        let flushed = &mut *flushed;
+        let counts = &self.counts;
+        for (counter, count, passed) in [
+            (&self.received, &counts.received, &mut flushed.received),
+            (
+                &self.acknowledged,
+                &counts.acknowledged,
+                &mut flushed.acknowledged,
+            ),
+            (&self.duplicate, &counts.duplicate, &mut flushed.duplicate),
+            (&self.handled, &counts.handled, &mut flushed.handled),
+            (&self.failed, &counts.failed, &mut flushed.failed),
+        ] {
+            let now = count.load(Ordering::Relaxed);
+            counter.increment(now - *passed);
+            *passed = now;
         }
+        // A handler may be done before its event's hand-over is counted: the depth read in
+        // that moment is clamped at zero.
+        let done = counts.done.load(Ordering::Acquire);
+        let queued = counts.queued.load(Ordering::Acquire);
+        self.depth.set(queued.saturating_sub(done) as f64);
+    }
+}
+
+/// Counts one more in `count`.
+fn add(count: &AtomicU64) {
+    count.fetch_add(1, Ordering::Release);
+}
+
+/// Passes every event series' counts to the recorder (see [`EventSeries::flush`]).
+fn flush_events() {
+    let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+    let instances = registry.served.values().chain([&registry.unknown]);
+    for series in instances.flat_map(|instance| instance.made.iter().filter_map(OnceLock::get)) {
+        series.flush();
     }
 }
 
@@ -665,6 +827,94 @@ impl CacheCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GREEN-API WhatsApp notification of `type_webhook`, with `fields`, as if `gateway`
+    /// had sent it.
+    fn event(gateway: GatewayKind, type_webhook: &str, fields: serde_json::Value) -> Event {
+        let mut value = serde_json::json!({
+            "typeWebhook": type_webhook,
+            "instanceData": {"idInstance": 1101000901u64, "wid": "79990000000@c.us"},
+            "timestamp": 1588091580,
+            "idMessage": "M1",
+            "chatId": "79001234567@c.us",
+        });
+        for (key, field) in fields.as_object().unwrap() {
+            value[key] = field.clone();
+        }
+        let mut event = Event::from_json(GatewayKind::GreenApiWhatsApp, value).unwrap();
+        event.gateway = gateway;
+        event
+    }
+
+    /// One event of every key: each kind, and an instance's state of every kind, of `gateway`.
+    fn one_of_each(gateway: GatewayKind) -> Vec<Event> {
+        use serde_json::json;
+        let message = json!({
+            "senderData": {"chatId": "79001234567@c.us", "sender": "79001234567@c.us"},
+            "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": "hi"}}
+        });
+        vec![
+            event(gateway, "incomingMessageReceived", message),
+            event(gateway, "outgoingMessageStatus", json!({"status": "read"})),
+            event(gateway, "incomingCall", json!({"from": "79001234567@c.us"})),
+            event(gateway, "incomingBlock", json!({"statusBlock": "blocked"})),
+            event(gateway, "deviceInfo", json!({})),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "madeUp"}),
+            ),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "blocked"}),
+            ),
+            event(
+                gateway,
+                "stateInstanceChanged",
+                json!({"stateInstance": "authorized"}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn an_instance_has_one_series_of_each_gateway_kind_and_state_and_each_is_its_own() {
+        let served = served("1101000901");
+        assert!(std::ptr::eq(served, super::served("1101000901")));
+        let mut made: Vec<&'static EventSeries> = Vec::new();
+        for gateway in GatewayKind::ALL {
+            for event in one_of_each(gateway) {
+                let series = served.of(&event);
+                assert_eq!(series.key, SeriesKey::of(&event));
+                assert_eq!(series.instance.as_deref(), Some("1101000901"));
+                assert!(std::ptr::eq(series, served.of(&event)));
+                assert!(std::ptr::eq(series, EventSeries::of(&event)));
+                assert!(
+                    made.iter().all(|other| other.key != series.key),
+                    "{:?} made twice",
+                    series.key
+                );
+                made.push(series);
+            }
+        }
+        assert_eq!(made.len(), SeriesKey::SLOTS);
+    }
+
+    #[test]
+    fn an_event_of_an_instance_no_bot_serves_is_counted_on_the_unknown_series() {
+        let mut event = event(
+            GatewayKind::GreenApiWhatsApp,
+            "stateInstanceChanged",
+            serde_json::json!({"stateInstance": "authorized"}),
+        );
+        event.instance = Arc::from("1101000902");
+        let series = EventSeries::of(&event);
+        assert_eq!(series.instance, None);
+        assert!(!served("1101000903").is_of("1101000902"));
+        assert!(served("1101000902").is_of("1101000902"));
+        let series = EventSeries::of(&event);
+        assert_eq!(series.instance.as_deref(), Some("1101000902"));
+    }
 
     #[test]
     fn a_status_the_gateways_document_is_its_code_and_any_other_its_class() {

@@ -17,7 +17,10 @@ use hookbot::bot::Bot;
 use hookbot::bots::contact_card;
 use hookbot::contacts::ContactBook;
 use hookbot::context::Context;
-use hookbot::gateway::{ClientSettings, Gateway, GreenApi, RateLimits, RetryPolicy, SendOptions};
+use hookbot::gateway::{
+    ClientSettings, Gateway, GreenApi, RateLimits, RetryPolicy, SendOptions, ZApi,
+};
+use hookbot::instance::{Instance, Instances};
 use hookbot::router::Router;
 use hookbot::testing::TestBot;
 use hookbot::{ChatId, filter};
@@ -866,5 +869,116 @@ async fn answer_statuses_the_gateways_do_not_document_are_labelled_by_class() {
     assert_eq!((calls("4xx"), calls("5xx"), calls("2xx")), (1.0, 1.0, 1.0));
     for code in ["418", "599", "299"] {
         assert_eq!(calls(code), 0.0, "{code} labels a series");
+    }
+}
+
+/// A Z-API text callback of instance `instance`.
+fn zapi_text(instance: &str, id: &str, phone: &str) -> Value {
+    json!({
+        "type": "ReceivedCallback", "instanceId": instance, "messageId": id,
+        "phone": phone, "fromMe": false, "isGroup": false,
+        "momment": 1632228638000u64, "senderName": "Ana", "text": {"message": "hi"}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_several_instances_is_counted_exactly_under_each_instance() {
+    const GREEN: [(&str, &str); 2] = [
+        ("1101000241", "metrics-hook-a-61f0"),
+        ("1101000242", "metrics-hook-b-2c9d"),
+    ];
+    const ZAPI: &str = "3C4A1B2C3D4E5F6A7B8C9D0E1F2A3B41";
+    const ZAPI_HOOK: &str = "metrics-hook-z-8a4e";
+    let mut instances: Vec<Instance> = GREEN
+        .iter()
+        .map(|(id, hook)| {
+            let client = whatsapp("http://127.0.0.1:9", id);
+            Instance::builder(Arc::new(client))
+                .webhook_token(*hook)
+                .build()
+        })
+        .collect();
+    let zapi = ZApi::builder("http://127.0.0.1:9", ZAPI, "z-api-token")
+        .build()
+        .unwrap();
+    instances.push(
+        Instance::builder(Arc::new(zapi))
+            .webhook_token(ZAPI_HOOK)
+            .build(),
+    );
+    let bot = Bot::builder(Router::<(), ()>::new())
+        .instances(Instances::new(instances).unwrap())
+        .build()
+        .unwrap();
+    let server = Arc::new(Server::start(bot).await);
+
+    // Tasks on both threads post at once, each notification of its own chat, every task to
+    // every instance in turn.
+    const TASKS: usize = 8;
+    const EACH: usize = 30;
+    let posting = (0..TASKS).map(|task| {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                let id = format!("B{task}-{n}");
+                let phone = format!("55119{task:02}{n:05}");
+                let (path, token, notification) = match (task + n) % 3 {
+                    2 => (
+                        format!("/webhook/{ZAPI_HOOK}"),
+                        None,
+                        zapi_text(ZAPI, &id, &phone),
+                    ),
+                    at => {
+                        let (instance, hook) = GREEN[at];
+                        let mut notification = incoming_text(instance, &id, "hi");
+                        notification["senderData"]["chatId"] = json!(format!("{phone}@c.us"));
+                        ("/webhook".to_owned(), Some(hook), notification)
+                    }
+                };
+                let status = server.post(&path, body(&notification), token).await;
+                assert_eq!(status, StatusCode::OK, "{id}");
+            }
+        })
+    });
+    for task in posting.collect::<Vec<_>>() {
+        task.await.unwrap();
+    }
+
+    let each = (TASKS * EACH / 3) as f64;
+    let of = |gateway, instance| {
+        [
+            ("gateway", gateway),
+            ("instance_id", instance),
+            ("kind", "message"),
+        ]
+    };
+    let served = [
+        ("green-api", GREEN[0].0),
+        ("green-api", GREEN[1].0),
+        ("zapi", ZAPI),
+    ];
+    let scraped = scrape_until(&server.url, |scraped| {
+        served.iter().all(|&(gateway, instance)| {
+            scraped.value("hookbot_events_handled_total", &of(gateway, instance)) == each
+        })
+    })
+    .await;
+    for (gateway, instance) in served {
+        let counted = |name| scraped.value(name, &of(gateway, instance));
+        assert_eq!(counted("hookbot_events_received_total"), each, "{instance}");
+        assert_eq!(
+            counted("hookbot_events_acknowledged_total"),
+            each,
+            "{instance}"
+        );
+        assert_eq!(counted("hookbot_events_duplicate_total"), 0.0, "{instance}");
+        assert_eq!(counted("hookbot_events_failed_total"), 0.0, "{instance}");
+        assert_eq!(
+            counted("hookbot_handler_duration_seconds_count"),
+            each,
+            "{instance}"
+        );
+        let depth = [("gateway", gateway), ("instance_id", instance)];
+        assert_eq!(scraped.value("hookbot_queue_depth", &depth), 0.0);
     }
 }

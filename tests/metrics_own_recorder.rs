@@ -2,16 +2,30 @@
 //! metrics go to it, and `GET /metrics` says they are not served here. (A test file of its own:
 //! the recorder is global to the test process.)
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hookbot::bots::contact_card;
 use hookbot::testing::TestBot;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use reqwest::StatusCode;
 
-/// A recorder that keeps the names of the counters registered with it.
+/// A recorder that keeps the names of the counters registered with it, and the counters.
 #[derive(Clone, Default)]
-struct Names(Arc<Mutex<Vec<String>>>);
+struct Names(Arc<Mutex<Vec<Named>>>);
+
+/// A counter's name and its count.
+type Named = (String, Arc<AtomicU64>);
+
+impl Names {
+    /// The sum of the counters named `name`.
+    fn count(&self, name: &str) -> u64 {
+        let names = self.0.lock().unwrap();
+        let named = names.iter().filter(|(counter, _)| counter == name);
+        named.map(|(_, count)| count.load(Ordering::Relaxed)).sum()
+    }
+}
 
 impl Recorder for Names {
     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
@@ -19,8 +33,10 @@ impl Recorder for Names {
     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        self.0.lock().unwrap().push(key.name().to_owned());
-        Counter::noop()
+        let count = Arc::new(AtomicU64::new(0));
+        let name = key.name().to_owned();
+        self.0.lock().unwrap().push((name, Arc::clone(&count)));
+        Counter::from_arc(count)
     }
 
     fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
@@ -48,14 +64,24 @@ async fn an_application_recorder_installed_first_gets_the_metrics_and_get_metric
     assert!(response.text().await.unwrap().contains("recorder"));
     assert_eq!(hookbot::metrics::render(), None);
     assert!(!hookbot::metrics::install());
-    let names = names.0.lock().unwrap();
     for expected in [
         "hookbot_events_received_total",
         "hookbot_gateway_calls_total",
     ] {
-        assert!(
-            names.iter().any(|name| name == expected),
-            "{expected} not in {names:?}"
-        );
+        let names = names.0.lock().unwrap();
+        let names: Vec<&str> = names.iter().map(|(name, _)| name.as_str()).collect();
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
+    // The event's counts reach the application's recorder too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while names.count("hookbot_events_handled_total") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the handled event never reached the application's recorder"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let handled = names.count("hookbot_events_handled_total");
+    assert!(names.count("hookbot_events_received_total") >= handled);
+    assert!(names.count("hookbot_events_acknowledged_total") >= handled);
 }

@@ -10,6 +10,7 @@ use super::{Accepted, Backlog, Refused};
 use crate::dedupe::{DedupeKey, DedupeStore, MemoryDedupe};
 use crate::dispatch::{Dispatcher, DrainReport, EventIdentity};
 use crate::event::Event;
+use crate::metrics::EventSeries;
 
 /// Where the in-memory backlog claims events against duplicates.
 #[derive(Debug, Clone)]
@@ -44,14 +45,21 @@ impl MemoryBacklog {
     }
 
     /// [`keep`](Backlog::keep) with claims in this process: nothing to wait for.
-    fn keep_locally(&self, claims: &MemoryDedupe, event: Event) -> Result<Accepted, Refused> {
+    /// `counted` are the event's series, when the intake found them.
+    fn keep_locally(
+        &self,
+        claims: &MemoryDedupe,
+        event: Event,
+        counted: Option<&'static EventSeries>,
+    ) -> Result<Accepted, Refused> {
         let key = DedupeKey::of(&event);
         if let Some(key) = &key
             && !claims.claim_now(key)
         {
             return Ok(duplicate(&event));
         }
-        let Err(rejected) = self.dispatcher.submit(event, None) else {
+        let counted = counted.unwrap_or_else(|| EventSeries::of(&event));
+        let Err(rejected) = self.dispatcher.submit_counted(event, counted, None) else {
             return Ok(Accepted::Queued);
         };
         if let Some(key) = &key {
@@ -100,15 +108,19 @@ impl Backlog for MemoryBacklog {
     /// that the gateway's next delivery is handled.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
         match &self.claims {
-            Claims::Local(claims) => self.keep_locally(claims, event),
+            Claims::Local(claims) => self.keep_locally(claims, event, None),
             Claims::Shared(claims) => self.keep_in(claims.as_ref(), event).await,
         }
     }
 
     /// With claims in this process, the whole [`keep`](Backlog::keep).
-    fn keep_now(&self, event: Event) -> Result<Result<Accepted, Refused>, Event> {
+    fn keep_now(
+        &self,
+        event: Event,
+        counted: &'static EventSeries,
+    ) -> Result<Result<Accepted, Refused>, Event> {
         match &self.claims {
-            Claims::Local(claims) => Ok(self.keep_locally(claims, event)),
+            Claims::Local(claims) => Ok(self.keep_locally(claims, event, Some(counted))),
             Claims::Shared(_) => Err(event),
         }
     }

@@ -41,6 +41,7 @@ use futures_util::FutureExt;
 
 use crate::backlog::{Accepted, Backlog, Refused};
 use crate::event::Event;
+use crate::metrics::EventSeries;
 
 pub(crate) use directory::Directory;
 use directory::{Door, Refusal};
@@ -155,8 +156,8 @@ impl Shared {
             Ok(body) => body,
             Err(error) => return unread(error),
         };
-        let event = match self.directory.admit(door, &body) {
-            Ok(event) => event,
+        let (event, counted) = match self.directory.admit(door, &body) {
+            Ok(admitted) => admitted,
             Err(Refusal::Malformed(error)) => {
                 return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
             }
@@ -169,12 +170,13 @@ impl Shared {
                     .into_response();
             }
         };
-        self.accept(event).await
+        self.accept(event, counted).await
     }
 
-    /// Hands the event to the backlog; 200 only once the backlog took charge of it.
-    async fn accept(&self, event: Event) -> Response {
-        let Some(kept) = hand_over(Arc::clone(&self.backlog), event).await else {
+    /// Hands the event, counted on `counted`, to the backlog; 200 only once the backlog took
+    /// charge of it.
+    async fn accept(&self, event: Event, counted: &'static EventSeries) -> Response {
+        let Some(kept) = hand_over(Arc::clone(&self.backlog), event, counted).await else {
             tracing::error!("the backlog failed while taking a notification; answered 503");
             return unavailable("the backlog failed");
         };
@@ -201,8 +203,13 @@ impl Shared {
 /// needs no task — and only one that has to wait (for a store) goes on in a task of its own,
 /// before this future could be dropped — unless the backlog finishes a dropped hand-over itself
 /// (the durable store's). `None` when the backlog panicked.
-async fn hand_over(backlog: Arc<dyn Backlog>, event: Event) -> Option<Result<Accepted, Refused>> {
-    let waiting = match std::panic::catch_unwind(AssertUnwindSafe(|| backlog.accept_now(event))) {
+async fn hand_over(
+    backlog: Arc<dyn Backlog>,
+    event: Event,
+    counted: &'static EventSeries,
+) -> Option<Result<Accepted, Refused>> {
+    let accepting_now = AssertUnwindSafe(|| backlog.accept_now(event, counted));
+    let waiting = match std::panic::catch_unwind(accepting_now) {
         Ok(Ok(kept)) => return Some(kept),
         Ok(Err(waiting)) => waiting,
         Err(_) => return None,

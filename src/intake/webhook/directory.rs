@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use crate::event::{Event, ParseError};
 use crate::gateway::GatewayKind;
 use crate::instance::{Family, Instances};
+use crate::metrics::{self, EventSeries, InstanceSeries};
 use crate::secret::Secret;
 
 /// How a webhook call presents its token.
@@ -67,6 +68,8 @@ struct Entry {
     kind: GatewayKind,
     id: Arc<str>,
     token: Option<Secret>,
+    /// What this instance's events are counted on.
+    series: &'static InstanceSeries,
 }
 
 impl Entry {
@@ -110,6 +113,7 @@ impl Directory {
                 kind: instance.kind(),
                 id: Arc::from(instance.id()),
                 token: instance.webhook_token().cloned(),
+                series: metrics::served(instance.id()),
             })
             .collect();
         Self::of(entries, instances.is_lenient())
@@ -190,16 +194,28 @@ impl Directory {
     }
 
     /// Reads `body` into the event of the instance it names, and checks that instance's
-    /// token. A lenient directory reads it as its one gateway's, of any instance.
-    pub(crate) fn admit(&self, door: Door<'_>, body: &[u8]) -> Result<Event, Refusal> {
+    /// token; the event comes with the series it is counted on. A lenient directory reads it
+    /// as its one gateway's, of any instance.
+    pub(crate) fn admit(
+        &self,
+        door: Door<'_>,
+        body: &[u8],
+    ) -> Result<(Event, &'static EventSeries), Refusal> {
         if self.lenient {
             let kind = self.kind().unwrap_or(GatewayKind::GreenApiWhatsApp);
-            return Event::parse(kind, body).map_err(Refusal::Malformed);
+            let event = Event::parse(kind, body).map_err(Refusal::Malformed)?;
+            let counted = match self.entries.first() {
+                Some(entry) if entry.series.is_of(&event.instance) => entry.series.of(&event),
+                _ => EventSeries::of(&event),
+            };
+            return Ok((event, counted));
         }
-        match self.zapi_entry(door) {
-            Some(entry) => Self::admit_zapi(entry, body),
-            None => self.admit_green_api(door, body),
-        }
+        let (entry, event) = match self.zapi_entry(door) {
+            Some(entry) => (entry, Self::admit_zapi(entry, body)?),
+            None => self.admit_green_api(door, body)?,
+        };
+        let counted = entry.series.of(&event);
+        Ok((event, counted))
     }
 
     /// Reads `body` as a callback of the Z-API instance `entry`: one that names another
@@ -225,14 +241,15 @@ impl Directory {
     /// notification names does not depend on the gateway assumed. Only a notification without
     /// `instanceData.typeInstance` for a MAX or Telegram instance is read again, as its
     /// instance's gateway.
-    fn admit_green_api(&self, door: Door<'_>, body: &[u8]) -> Result<Event, Refusal> {
+    fn admit_green_api(&self, door: Door<'_>, body: &[u8]) -> Result<(&Entry, Event), Refusal> {
         let assumed = GatewayKind::GreenApiWhatsApp;
         let event = Event::parse(assumed, body).map_err(Refusal::Malformed)?;
         let entry = self.green_api_entry(door, &event.instance)?;
         if entry.kind != assumed && event.gateway == assumed {
-            return Event::parse(entry.kind, body).map_err(Refusal::Malformed);
+            let event = Event::parse(entry.kind, body).map_err(Refusal::Malformed)?;
+            return Ok((entry, event));
         }
-        Ok(event)
+        Ok((entry, event))
     }
 
     /// The Z-API instance a call is for: the one whose token ends the path, or else the one
@@ -285,6 +302,7 @@ mod tests {
                 kind,
                 id: Arc::from(id),
                 token: token.map(Secret::from),
+                series: metrics::served(id),
             })
             .collect();
         Directory::of(entries, false)
@@ -312,7 +330,7 @@ mod tests {
         ]);
         let door = Door::Header(Some(b"b"));
         assert!(directory.knock(door));
-        let event = directory.admit(door, &green_api(2)).unwrap();
+        let (event, _) = directory.admit(door, &green_api(2)).unwrap();
         assert_eq!(
             (event.gateway, &*event.instance),
             (GatewayKind::GreenApiMax, "2")
@@ -342,9 +360,12 @@ mod tests {
         ]);
         let door = Door::Path(b"z2");
         assert!(directory.knock(door));
-        assert_eq!(&*directory.admit(door, &zapi("Z2")).unwrap().instance, "Z2");
+        assert_eq!(
+            &*directory.admit(door, &zapi("Z2")).unwrap().0.instance,
+            "Z2"
+        );
         // A callback that names no instance is the path's.
-        assert_eq!(&*directory.admit(door, &zapi("")).unwrap().instance, "Z2");
+        assert_eq!(&*directory.admit(door, &zapi("")).unwrap().0.instance, "Z2");
         assert!(matches!(
             directory.admit(door, &zapi("Z1")),
             Err(Refusal::UnknownInstance)
@@ -375,11 +396,11 @@ mod tests {
         }
         let door = Door::Header(Some(b"token-7"));
         assert_eq!(
-            &*directory.admit(door, &green_api(1000)).unwrap().instance,
+            &*directory.admit(door, &green_api(1000)).unwrap().0.instance,
             "1000"
         );
         assert_eq!(
-            &*directory.admit(door, &green_api(7)).unwrap().instance,
+            &*directory.admit(door, &green_api(7)).unwrap().0.instance,
             "7"
         );
         for wrong in [&b"token-1000"[..], b"token-", b"", b"z1"] {
@@ -407,11 +428,14 @@ mod tests {
         assert!(directory.knock(door));
         assert!(!directory.knock(Door::Header(Some(b"other"))));
         assert_eq!(
-            &*directory.admit(door, &green_api(999)).unwrap().instance,
+            &*directory.admit(door, &green_api(999)).unwrap().0.instance,
             "999"
         );
         let path = Door::Path(b"shared");
-        assert_eq!(&*directory.admit(path, &zapi("Z1")).unwrap().instance, "Z1");
+        assert_eq!(
+            &*directory.admit(path, &zapi("Z1")).unwrap().0.instance,
+            "Z1"
+        );
     }
 
     #[test]
@@ -436,7 +460,7 @@ mod tests {
         for door in [Door::Header(Some(b"a")), Door::Path(b"a")] {
             assert!(directory.knock(door));
             assert_eq!(
-                &*directory.admit(door, &green_api(99)).unwrap().instance,
+                &*directory.admit(door, &green_api(99)).unwrap().0.instance,
                 "99"
             );
         }
@@ -493,7 +517,7 @@ mod tests {
                     let entry = directory.green_api_entry(door, &named)?;
                     Event::from_json(entry.kind, value).map_err(Refusal::Malformed)
                 });
-            let admitted = directory.admit(door, &body);
+            let admitted = directory.admit(door, &body).map(|(event, _)| event);
             let text = String::from_utf8_lossy(&body);
             match (admitted, expected) {
                 (Ok(admitted), Ok(expected)) => assert_eq!(admitted, expected, "{text}"),
@@ -502,7 +526,7 @@ mod tests {
                 (admitted, expected) => panic!("{text}: {admitted:?}, not {expected:?}"),
             }
         }
-        let max = directory
+        let (max, _) = directory
             .admit(door, &text_message(2.into(), None))
             .unwrap();
         assert_eq!(
