@@ -39,7 +39,7 @@
 //! while it was busy and commits them in one transaction (while it is busy, the first request
 //! of a batch waits 100 µs for the others), then answers each; with [`Durability::PowerLoss`],
 //! whose commits fsync, it commits the notifications too. Handled notifications are deleted with the next commit (or
-//! within 2 ms when none comes; a handled notification joins a list the next commit takes,
+//! within 10 ms when none comes; a handled notification joins a list the next commit takes,
 //! and only the first of each lot wakes the writer), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
 //! notifications are one row (packed; a notification's number is the row's id and its place in

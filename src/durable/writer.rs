@@ -34,8 +34,11 @@ pub(super) const CHANNEL_CAPACITY: usize = 4096;
 const MAX_BATCH: usize = 1024;
 /// How long handled entries wait for requests to share their deletion's commit: under load
 /// the next batch of requests takes them along; a store without requests commits them after
-/// this. (Each committed alone, they made four commits in five.)
-const FINISH_DELAY: Duration = Duration::from_millis(2);
+/// this. (Each committed alone, they made four commits in five; at 2 ms, a loaded machine's
+/// pauses between leaders' commits still made the writer commit deletions of its own, holding
+/// the connection while leaders waited for it.) They count against the store's bounds until
+/// then, and a crash before replays them, as it would any entry not yet deleted.
+const FINISH_DELAY: Duration = Duration::from_millis(10);
 /// How long the first request of a batch waits for company while the store is busy (its last
 /// batch had several requests): the callers answered by the last commit send their next
 /// requests a moment later, and without the wait the first of them took a commit of its own
