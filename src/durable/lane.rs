@@ -233,6 +233,13 @@ impl Lane {
         self.lock().waiting.len()
     }
 
+    /// The lane's slots, and how many of them are free.
+    #[cfg(test)]
+    fn slots(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.slots.len(), state.free.len())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A queue and a flag, changed in single steps.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -542,6 +549,37 @@ mod tests {
         drop(store);
         let expected: Vec<String> = (0..=MAX_LEAD + 2).map(|n| format!("M{n}")).collect();
         assert_eq!(recovered(dir.path()).await, expected);
+    }
+
+    #[tokio::test]
+    async fn the_slots_of_answered_and_of_gone_requests_serve_the_requests_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let lane = Arc::clone(store.inner.lane.as_ref().expect("a lane"));
+        let mut n = 0;
+        for round in 0..10 {
+            let leader = hand_over(&store, n).await;
+            let mut waiting = Vec::new();
+            for _ in 0..5 {
+                n += 1;
+                waiting.push(hand_over(&store, n).await);
+            }
+            n += 1;
+            // One request stops waiting before its answer, one after its answer came.
+            drop(waiting.remove(1));
+            queued(leader.await);
+            drop(waiting.remove(2));
+            for committing in waiting {
+                queued(committing.await);
+            }
+            assert_eq!(
+                lane.slots(),
+                (5, 5),
+                "round {round}: every slot free, none added"
+            );
+        }
+        drop(store);
+        assert_eq!(recovered(dir.path()).await.len(), n);
     }
 
     #[tokio::test]
