@@ -54,7 +54,7 @@
 //! killed process (the log's pages are in the operating system's hands when a commit returns),
 //! but `OFF` also drops the fsyncs at checkpoints, after which a power loss may leave a corrupt
 //! file (which the store refuses at start) rather than lose only the last commits. Those fsyncs
-//! are a checkpointer thread's, which copies the log into the database every 10 ms while
+//! are a checkpointer thread's, which copies the log into the database every 50 ms while
 //! commits come, so that the writer does not wait for them.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,

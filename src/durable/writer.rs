@@ -614,3 +614,64 @@ impl Drop for Open<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_lot_that_finds_the_writer_without_a_deadline_wakes_it() {
+        let finished = Finished::default();
+        assert_eq!(
+            finished.due(),
+            None,
+            "nothing to delete: the writer waits without one"
+        );
+        assert!(
+            finished.add(Seq(1)),
+            "the first lot wakes the waiting writer"
+        );
+        let due = finished.due().expect("the lot is due");
+        assert!(due <= Instant::now() + FINISH_DELAY);
+        assert!(
+            !finished.add(Seq(2)),
+            "the writer knows the deadline already"
+        );
+        assert_eq!(
+            finished.due(),
+            Some(due),
+            "a later entry joins its lot's deadline"
+        );
+        let mut taken = Vec::new();
+        finished.take(&mut taken);
+        assert_eq!(taken, [Seq(1), Seq(2)]);
+        assert!(
+            !finished.add(Seq(3)),
+            "the writer waits for the old deadline: no wake"
+        );
+        let next = finished.due().expect("the new lot is due");
+        assert!(next >= due, "the new lot has a deadline of its own");
+        taken.clear();
+        finished.take(&mut taken);
+        assert_eq!(taken, [Seq(3)]);
+        assert_eq!(finished.due(), None);
+        assert!(
+            finished.add(Seq(4)),
+            "the writer waits without a deadline again: woken"
+        );
+    }
+
+    #[test]
+    fn entries_whose_deletion_failed_are_due_again_after_the_retry_delay() {
+        let finished = Finished::default();
+        finished.add(Seq(1));
+        let mut taken = Vec::new();
+        finished.take(&mut taken);
+        let failed_at = Instant::now();
+        finished.put_back(&mut taken);
+        assert!(taken.is_empty());
+        assert!(!finished.is_empty());
+        let due = finished.due().expect("due again");
+        assert!(due >= failed_at + FINISH_RETRY, "retried at once");
+    }
+}
