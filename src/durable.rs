@@ -39,7 +39,7 @@
 //! while it was busy and commits them in one transaction (while it is busy, the first request
 //! of a batch waits 100 µs for the others), then answers each; with [`Durability::PowerLoss`],
 //! whose commits fsync, it commits the notifications too. Handled notifications are deleted with the next commit (or
-//! within 2 ms when none comes; a handled notification joins a list the next commit takes,
+//! within 10 ms when none comes; a handled notification joins a list the next commit takes,
 //! and only the first of each lot wakes the writer), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
 //! notifications are one row (packed; a notification's number is the row's id and its place in
@@ -54,7 +54,7 @@
 //! killed process (the log's pages are in the operating system's hands when a commit returns),
 //! but `OFF` also drops the fsyncs at checkpoints, after which a power loss may leave a corrupt
 //! file (which the store refuses at start) rather than lose only the last commits. Those fsyncs
-//! are a checkpointer thread's, which copies the log into the database every 10 ms while
+//! are a checkpointer thread's, which copies the log into the database every 50 ms while
 //! commits come, so that the writer does not wait for them.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,

@@ -256,11 +256,7 @@ impl Batches {
     }
 
     /// Adds `record` to the running batch's row, its number.
-    pub(super) fn push(
-        &mut self,
-        tx: &Transaction<'_>,
-        record: &Record<'_>,
-    ) -> rusqlite::Result<Seq> {
+    pub(super) fn push(&mut self, tx: &Connection, record: &Record<'_>) -> rusqlite::Result<Seq> {
         let full = self.pending_sizes.len() == ROW_EVENTS
             || self.pending.len() + record.notification.len() > ROW_BYTES;
         if full && !self.pending_sizes.is_empty() {
@@ -273,7 +269,7 @@ impl Batches {
     }
 
     /// Writes the running batch's row, if it has notifications.
-    pub(super) fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    pub(super) fn write(&mut self, tx: &Connection) -> rusqlite::Result<()> {
         if self.pending_sizes.is_empty() {
             return Ok(());
         }
@@ -301,7 +297,7 @@ impl Batches {
     /// skipped. What was handled, and its bytes.
     pub(super) fn finish(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         finished: &mut [Seq],
     ) -> rusqlite::Result<Tally> {
         finished.sort_unstable();
@@ -370,7 +366,7 @@ impl Batches {
     /// Up to `limit` unhandled notifications after `after`, in accept order.
     pub(super) fn read(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         after: Seq,
         limit: usize,
     ) -> rusqlite::Result<Vec<Stored>> {

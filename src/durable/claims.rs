@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Millis;
 use super::writer::PURGE_CHUNK;
@@ -93,7 +93,7 @@ impl Claims {
     }
 
     /// Writes the running batch's row of claims in `tx`, if it claimed any.
-    pub(super) fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    pub(super) fn write(&mut self, tx: &Connection) -> rusqlite::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -104,7 +104,7 @@ impl Claims {
 
     /// Deletes `key`'s claim in `tx`, if there is one: its row is written again without it (or
     /// deleted, when it was the row's last).
-    pub(super) fn release(&mut self, tx: &Transaction<'_>, key: &Key) -> rusqlite::Result<()> {
+    pub(super) fn release(&mut self, tx: &Connection, key: &Key) -> rusqlite::Result<()> {
         let Some(claim) = self.index.get(key).copied() else {
             return Ok(());
         };
@@ -217,6 +217,8 @@ fn without(keys: &[u8], key: &Key) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Transaction;
+
     use super::*;
     use crate::durable::test_support::{T0, open, peek};
     use crate::durable::{Clock, StoreSettings};

@@ -83,7 +83,7 @@ impl DurableStore {
         Ok(Committing::writer(answer))
     }
 
-    /// Deletes a handled entry in the writer's next batch of requests, or within 2 ms when
+    /// Deletes a handled entry in the writer's next batch of requests, or within 10 ms when
     /// none comes; it does not wait for the commit (a crash before it replays the entry at the
     /// next start), so the dispatcher's completion, which cannot wait, calls it. Only the first
     /// entry of each lot wakes the writer; when its channel is full, the writer is about to

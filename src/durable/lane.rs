@@ -14,7 +14,10 @@
 //! store's other requests (finished entries' deletions without appends, withdrawals, reads,
 //! conversations, memos, tidying) stay on the writer thread, which shares the connection
 //! behind a lock; a leader that finds the writer thread holding it leaves its worker to other
-//! tasks until it is free, rather than wait on it. All appends of a store with
+//! tasks until it is free, rather than wait on it. A waiting request's answer is a place in
+//! the lane (a slot reused by the requests after it) and its task's waker, not a channel of
+//! its own: the batch a leader answers allocates nothing, and frees nothing, per request.
+//! All appends of a store with
 //! [`Durability::PowerLoss`](super::Durability::PowerLoss), whose commits fsync, go to the
 //! writer thread, and so do appends that find the lane full.
 //!
@@ -27,7 +30,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::oneshot;
 
@@ -63,13 +66,33 @@ struct State {
     waiting: VecDeque<Waiting>,
     /// A request leads, or has been handed the lead: appends wait for it.
     leading: bool,
+    /// Where each waiting request finds its turn: one per request from its hand-over until it
+    /// took its turn (or, gone, was given it), then another's.
+    slots: Vec<Slot>,
+    /// Places in `slots` free for the next request.
+    free: Vec<usize>,
+    /// The batch a leader commits, empty between commits: its memory serves the next one.
+    batch: Vec<Waiting>,
+    /// The wakers of a batch's requests, woken once the lane is unlocked; empty between
+    /// commits.
+    wakers: Vec<Waker>,
 }
 
-/// An append waiting in the lane, and whom to tell.
+/// An append waiting in the lane, and where its request is told.
 struct Waiting {
     append: Append,
     output: Option<Appended>,
-    turn: oneshot::Sender<Turn>,
+    slot: usize,
+}
+
+/// Where a waiting request finds its turn.
+#[derive(Default)]
+struct Slot {
+    turn: Option<Turn>,
+    /// Its task, to wake when the turn comes.
+    waker: Option<Waker>,
+    /// Its request is gone: whoever gives the turn frees the slot instead.
+    gone: bool,
 }
 
 /// What a waiting append is told.
@@ -100,15 +123,15 @@ impl Lane {
         if state.waiting.len() >= MAX_WAITING {
             return Err(append);
         }
-        let (turn, answer) = oneshot::channel();
+        let slot = state.slot();
         state.waiting.push_back(Waiting {
             append,
             output: None,
-            turn,
+            slot,
         });
         Ok(Committing(Waited::Lane {
             lane: Arc::clone(self),
-            answer,
+            slot,
         }))
     }
 
@@ -135,10 +158,12 @@ impl Lane {
     /// answers those; what became of `append`. The connection is taken before the appends:
     /// those that arrived while the writer thread held it join.
     fn commit(&self, mut core: MutexGuard<'_, Option<Core>>, append: &Append) -> Result<Appended> {
-        let mut batch: Vec<Waiting> = {
+        let mut batch = {
             let mut state = self.lock();
             let taken = state.waiting.len().min(MAX_LEAD - 1);
-            state.waiting.drain(..taken).collect()
+            let mut batch = std::mem::take(&mut state.batch);
+            batch.extend(state.waiting.drain(..taken));
+            batch
         };
         let mut output = None;
         let committed = match core.as_mut() {
@@ -152,26 +177,52 @@ impl Lane {
             None => Err(StoreError::Closed.into()),
         };
         drop(core);
-        for waiting in batch {
-            let answer = outcome(&committed, waiting.output);
-            // A request that stopped waiting does not want the answer.
-            let _ = waiting.turn.send(Turn::Answer(answer));
-        }
+        self.answer(&committed, batch);
         outcome(&committed, output)
+    }
+
+    /// Answers the requests of `batch`, which was `committed` or not, and keeps its memory for
+    /// the next.
+    fn answer(&self, committed: &Result<()>, mut batch: Vec<Waiting>) {
+        let mut wakers = {
+            let mut state = self.lock();
+            let mut wakers = std::mem::take(&mut state.wakers);
+            for waiting in batch.drain(..) {
+                let answer = Turn::Answer(outcome(committed, waiting.output));
+                // A request that stopped waiting does not want the answer.
+                if let Ok(Some(waker)) = state.give(waiting.slot, answer) {
+                    wakers.push(waker);
+                }
+            }
+            state.batch = batch;
+            wakers
+        };
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        self.lock().wakers = wakers;
     }
 
     /// Hands the lead to the first append waiting, or ends it when none is; the append to
     /// commit next when the first one's request is gone.
     fn hand_on(&self) -> Option<Append> {
-        let mut state = self.lock();
-        let Some(next) = state.waiting.pop_front() else {
-            state.leading = false;
-            return None;
+        let given = {
+            let mut state = self.lock();
+            let Some(next) = state.waiting.pop_front() else {
+                state.leading = false;
+                return None;
+            };
+            state.give(next.slot, Turn::Lead(next.append))
         };
-        match next.turn.send(Turn::Lead(next.append)) {
-            Ok(()) => None,
+        match given {
+            Ok(waker) => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+                None
+            }
             Err(Turn::Lead(append)) => Some(append),
-            // What was sent comes back as it was.
+            // What was given comes back as it was.
             Err(Turn::Answer(_)) => None,
         }
     }
@@ -182,9 +233,71 @@ impl Lane {
         self.lock().waiting.len()
     }
 
+    /// The lane's slots, and how many of them are free.
+    #[cfg(test)]
+    fn slots(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.slots.len(), state.free.len())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A queue and a flag, changed in single steps.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// A free slot for a request that starts waiting.
+    fn slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            self.slots.len() - 1
+        })
+    }
+
+    /// Gives `turn` to the request waiting on `slot`: its task to wake (none before its first
+    /// poll); the turn back when the request is gone, its slot freed.
+    fn give(&mut self, slot: usize, turn: Turn) -> Result<Option<Waker>, Turn> {
+        let place = &mut self.slots[slot];
+        if place.gone {
+            place.gone = false;
+            self.free.push(slot);
+            return Err(turn);
+        }
+        place.turn = Some(turn);
+        Ok(place.waker.take())
+    }
+
+    /// The turn given to the request on `slot`, its slot freed; or `None`, and `waker` is
+    /// woken when it comes.
+    fn take(&mut self, slot: usize, waker: &Waker) -> Option<Turn> {
+        let place = &mut self.slots[slot];
+        let Some(turn) = place.turn.take() else {
+            if !place
+                .waker
+                .as_ref()
+                .is_some_and(|known| known.will_wake(waker))
+            {
+                place.waker = Some(waker.clone());
+            }
+            return None;
+        };
+        place.waker = None;
+        self.free.push(slot);
+        Some(turn)
+    }
+
+    /// The request on `slot` is gone: the turn it was given (its slot freed), or `None` when
+    /// none was yet (whoever gives it frees the slot).
+    fn leave(&mut self, slot: usize) -> Option<Turn> {
+        let place = &mut self.slots[slot];
+        place.waker = None;
+        let Some(turn) = place.turn.take() else {
+            place.gone = true;
+            return None;
+        };
+        self.free.push(slot);
+        Some(turn)
     }
 }
 
@@ -207,11 +320,8 @@ enum Waited {
     Done(Option<Result<Appended>>),
     /// Handed to the writer thread.
     Writer(oneshot::Receiver<Result<Appended>>),
-    /// Waiting in the lane.
-    Lane {
-        lane: Arc<Lane>,
-        answer: oneshot::Receiver<Turn>,
-    },
+    /// Waiting in the lane, told on `slot`.
+    Lane { lane: Arc<Lane>, slot: usize },
     /// Leading the next commit, once the worker ran the tasks ready before it (whose appends
     /// join the commit).
     Leading {
@@ -253,18 +363,20 @@ impl Future for Committing {
             Waited::Writer(answer) => Pin::new(answer)
                 .poll(cx)
                 .map(|answer| answer.unwrap_or_else(|_| closed())),
-            Waited::Lane { lane, answer } => {
-                let turn = std::task::ready!(Pin::new(answer).poll(cx));
-                let answer = match turn {
-                    Ok(Turn::Answer(answer)) => answer,
-                    Ok(Turn::Lead(append)) => {
-                        self.0 = Waited::leading(Arc::clone(lane), append);
-                        return self.poll(cx);
-                    }
-                    Err(_) => closed(),
+            Waited::Lane { lane, slot } => {
+                let Some(turn) = lane.lock().take(*slot, cx.waker()) else {
+                    return Poll::Pending;
                 };
-                self.0 = Waited::Done(None);
-                Poll::Ready(answer)
+                match turn {
+                    Turn::Answer(answer) => {
+                        self.0 = Waited::Done(None);
+                        Poll::Ready(answer)
+                    }
+                    Turn::Lead(append) => {
+                        self.0 = Waited::leading(Arc::clone(lane), append);
+                        self.poll(cx)
+                    }
+                }
             }
             Waited::Leading { lane, own, pause } => {
                 if let Some(yields) = pause {
@@ -296,9 +408,9 @@ impl Drop for Committing {
     /// it are answered.
     fn drop(&mut self) {
         match &mut self.0 {
-            Waited::Lane { lane, answer } => {
-                answer.close();
-                if let Ok(Turn::Lead(append)) = answer.try_recv() {
+            Waited::Lane { lane, slot } => {
+                let turn = lane.lock().leave(*slot);
+                if let Some(Turn::Lead(append)) = turn {
                     let _ = lane.lead(append);
                 }
             }
@@ -437,6 +549,37 @@ mod tests {
         drop(store);
         let expected: Vec<String> = (0..=MAX_LEAD + 2).map(|n| format!("M{n}")).collect();
         assert_eq!(recovered(dir.path()).await, expected);
+    }
+
+    #[tokio::test]
+    async fn the_slots_of_answered_and_of_gone_requests_serve_the_requests_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let lane = Arc::clone(store.inner.lane.as_ref().expect("a lane"));
+        let mut n = 0;
+        for round in 0..10 {
+            let leader = hand_over(&store, n).await;
+            let mut waiting = Vec::new();
+            for _ in 0..5 {
+                n += 1;
+                waiting.push(hand_over(&store, n).await);
+            }
+            n += 1;
+            // One request stops waiting before its answer, one after its answer came.
+            drop(waiting.remove(1));
+            queued(leader.await);
+            drop(waiting.remove(2));
+            for committing in waiting {
+                queued(committing.await);
+            }
+            assert_eq!(
+                lane.slots(),
+                (5, 5),
+                "round {round}: every slot free, none added"
+            );
+        }
+        drop(store);
+        assert_eq!(recovered(dir.path()).await.len(), n);
     }
 
     #[tokio::test]

@@ -4,7 +4,10 @@
 //! commits do not fsync, which the [`Lane`](super::lane::Lane) commits on the runtime. Whoever
 //! commits holds the connection's lock ([`Shared`]). Handled entries are deleted with the next
 //! commit (a leader's or the writer's), or within `FINISH_DELAY` when none comes: they wait in
-//! a list the next commit takes, so that only the first of each lot wakes the writer. Between
+//! a list the next commit takes, with the time they are due by, which the writer reads without
+//! the connection's lock — it takes the lock only to commit, so while leaders commit appends it
+//! leaves the deletions to them and never holds up their commits. Only a lot that finds the
+//! writer waiting without a deadline wakes it. Between
 //! batches it tidies up: expired claims and memos are purged in bounded chunks, and freed
 //! space is given back.
 
@@ -13,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batches::{Batches, Tally};
@@ -31,8 +34,11 @@ pub(super) const CHANNEL_CAPACITY: usize = 4096;
 const MAX_BATCH: usize = 1024;
 /// How long handled entries wait for requests to share their deletion's commit: under load
 /// the next batch of requests takes them along; a store without requests commits them after
-/// this. (Each committed alone, they made four commits in five.)
-const FINISH_DELAY: Duration = Duration::from_millis(2);
+/// this. (Each committed alone, they made four commits in five; at 2 ms, a loaded machine's
+/// pauses between leaders' commits still made the writer commit deletions of its own, holding
+/// the connection while leaders waited for it.) They count against the store's bounds until
+/// then, and a crash before replays them, as it would any entry not yet deleted.
+const FINISH_DELAY: Duration = Duration::from_millis(10);
 /// How long the first request of a batch waits for company while the store is busy (its last
 /// batch had several requests): the callers answered by the last commit send their next
 /// requests a moment later, and without the wait the first of them took a commit of its own
@@ -55,41 +61,66 @@ pub(super) enum Message {
     Append(Request<Append>),
     /// Any other request, answered after its batch is committed.
     Request(Box<dyn Pending>),
-    /// The [`Finished`] list was empty and is not: its entries are to be deleted in the next
-    /// batch, or within `FINISH_DELAY`.
+    /// The [`Finished`] list has entries due by a time the writer did not know of: it reads
+    /// it again.
     Finished,
 }
 
 /// Handled entries waiting for their deletion, which the writer takes with its next batch
 /// (unanswered: a crash before that commit replays them, as the delivery guarantee allows).
 /// A handler's completion adds its entry without waking the writer — only the first entry of
-/// each lot sends it [`Message::Finished`].
+/// a lot that finds the writer waiting without a deadline sends it [`Message::Finished`].
 #[derive(Debug, Default)]
-pub(super) struct Finished(Mutex<Vec<Seq>>);
+pub(super) struct Finished(Mutex<Lot>);
+
+#[derive(Debug, Default)]
+struct Lot {
+    seqs: Vec<Seq>,
+    /// When the writer deletes them at the latest, if no commit took them before.
+    due: Option<Instant>,
+    /// The writer waits for requests without a deadline: the next lot must wake it.
+    idle: bool,
+}
 
 impl Finished {
-    /// Adds `seq`; `true` when the list was empty, so the writer must be told.
+    /// Adds `seq` (due within `FINISH_DELAY` when it starts a lot); `true` when the writer
+    /// must be told.
     pub(super) fn add(&self, seq: Seq) -> bool {
-        let mut seqs = self.lock();
-        seqs.push(seq);
-        seqs.len() == 1
+        let mut lot = self.lock();
+        lot.seqs.push(seq);
+        if lot.due.is_none() {
+            lot.due = Some(Instant::now() + FINISH_DELAY);
+        }
+        std::mem::take(&mut lot.idle)
     }
 
     /// Swaps the list for `spare` (empty): what was finished is in `spare` then.
     fn take(&self, spare: &mut Vec<Seq>) {
-        std::mem::swap(&mut *self.lock(), spare);
+        let mut lot = self.lock();
+        std::mem::swap(&mut lot.seqs, spare);
+        lot.due = None;
     }
 
-    /// Puts back `seqs`, whose deletion failed.
+    /// Puts back `seqs`, whose deletion failed: due again after `FINISH_RETRY`.
     fn put_back(&self, seqs: &mut Vec<Seq>) {
-        self.lock().append(seqs);
+        let mut lot = self.lock();
+        lot.seqs.append(seqs);
+        lot.due = Some(Instant::now() + FINISH_RETRY);
+    }
+
+    /// When the writer is to delete the entries; `None` when there are none, and then the
+    /// writer, which waits without a deadline, is woken by the next lot.
+    fn due(&self) -> Option<Instant> {
+        let mut lot = self.lock();
+        lot.idle = lot.due.is_none();
+        lot.due
     }
 
     fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().seqs.is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seq>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lot> {
         // A list of numbers cannot be left half-changed.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -106,8 +137,8 @@ pub(super) trait Op: Send + 'static {
 
 /// What an [`Op`] sees of its batch.
 pub(super) struct Batch<'a> {
-    /// The batch's transaction.
-    pub(super) tx: &'a Transaction<'a>,
+    /// The connection, inside the batch's transaction.
+    pub(super) tx: &'a Connection,
     /// The wall-clock time of the batch.
     pub(super) now: Millis,
     /// What the store holds, as the batch changes it.
@@ -248,8 +279,6 @@ pub(super) struct Core {
     finished: Arc<Finished>,
     /// The list [`Finished`] is swapped with, empty between batches.
     spare: Vec<Seq>,
-    /// When they are deleted at the latest, without waiting any longer for requests.
-    finish_by: Option<Instant>,
     /// Copies the log into the database, off the committing thread.
     checkpointer: Checkpointer,
 }
@@ -257,6 +286,8 @@ pub(super) struct Core {
 /// The writer thread's state.
 struct Writer {
     core: Arc<Shared>,
+    /// Handled entries, and when they are due for deletion.
+    finished: Arc<Finished>,
     /// Times the writer's waits for requests while handled entries wait for their deletion.
     timer: tokio::runtime::Runtime,
     /// When to tidy up next.
@@ -312,13 +343,13 @@ pub(super) fn spawn(
         claims,
         batches,
         clock,
-        finished,
+        finished: Arc::clone(&finished),
         spare: Vec::new(),
-        finish_by: None,
         checkpointer,
     })));
     let writer = Writer {
         core: Arc::clone(&core),
+        finished,
         timer,
         next_tidy: Instant::now(),
         held,
@@ -352,8 +383,7 @@ impl Writer {
         let mut requests = Vec::new();
         let mut busy = false;
         loop {
-            let finish_by = lock(&self.core).as_ref().and_then(|core| core.finish_by);
-            let first = match finish_by {
+            let first = match self.finished.due() {
                 None => receiver.blocking_recv(),
                 Some(deadline) => {
                     let deadline = tokio::time::Instant::from_std(deadline);
@@ -364,7 +394,10 @@ impl Writer {
                     match next {
                         Ok(message) => message,
                         Err(_) => {
-                            self.commit_batch(&mut requests);
+                            // Not due any more when a commit took them meanwhile.
+                            if self.finished.due().is_some_and(|due| due <= Instant::now()) {
+                                self.commit_batch(&mut requests);
+                            }
                             self.tidy_when_due();
                             continue;
                         }
@@ -396,14 +429,8 @@ impl Writer {
         match message {
             Message::Append(request) => requests.push(Job::Append(request)),
             Message::Request(request) => requests.push(Job::Other(request)),
-            Message::Finished => {
-                if let Some(core) = lock(&self.core).as_mut()
-                    && core.finish_by.is_none()
-                    && !core.finished.is_empty()
-                {
-                    core.finish_by = Some(Instant::now() + FINISH_DELAY);
-                }
-            }
+            // The loop reads the deadline again.
+            Message::Finished => {}
         }
     }
 
@@ -411,7 +438,7 @@ impl Writer {
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
         match lock(&self.core).as_mut() {
             // Nothing to do: the finished entries went with a leader's commit meanwhile.
-            Some(core) if requests.is_empty() && core.finished.is_empty() => core.finish_by = None,
+            Some(core) if requests.is_empty() && core.finished.is_empty() => {}
             Some(core) => core.commit_batch(requests),
             None => {
                 for request in requests.drain(..) {
@@ -502,7 +529,6 @@ impl Core {
                 self.checkpointer.committed();
                 self.claims.commit();
                 self.batches.commit();
-                self.finish_by = None;
                 finished.clear();
                 self.spare = finished;
             }
@@ -512,9 +538,8 @@ impl Core {
                 self.claims.roll_back();
                 self.batches.roll_back();
                 if !finished.is_empty() {
-                    self.finish_by = Some(Instant::now() + FINISH_RETRY);
+                    self.finished.put_back(&mut finished);
                 }
-                self.finished.put_back(&mut finished);
             }
         }
         committed
@@ -525,11 +550,9 @@ impl Core {
         finished: &mut [Seq],
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
-        let tx = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Open::begin(&self.connection)?;
         let mut batch = Batch {
-            tx: &tx,
+            tx: tx.0,
             now: self.clock.now(),
             counts: &mut self.counts,
             claims: &mut self.claims,
@@ -538,8 +561,8 @@ impl Core {
         };
         entries::delete(&mut batch, finished)?;
         steps(&mut batch)?;
-        batch.batches.write(&tx)?;
-        batch.claims.write(&tx)?;
+        batch.batches.write(tx.0)?;
+        batch.claims.write(tx.0)?;
         tx.commit()
     }
 
@@ -562,5 +585,93 @@ impl Core {
         }
         let reclaim = schema::reclaim_space(&self.connection)?;
         Ok(more || reclaim)
+    }
+}
+
+/// A batch's transaction, begun and committed by statements prepared once per connection
+/// (rusqlite's `Transaction` prepares `BEGIN` and `COMMIT` again for every batch); rolled back
+/// when dropped uncommitted — a failed step, or a panic inside the batch.
+struct Open<'c>(&'c Connection);
+
+impl<'c> Open<'c> {
+    /// Begins an `IMMEDIATE` transaction on `connection`: it takes the write lock at once.
+    fn begin(connection: &'c Connection) -> rusqlite::Result<Self> {
+        connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Self(connection))
+    }
+
+    /// Commits the transaction (rolled back by the drop when the commit fails).
+    fn commit(self) -> rusqlite::Result<()> {
+        self.0.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_lot_that_finds_the_writer_without_a_deadline_wakes_it() {
+        let finished = Finished::default();
+        assert_eq!(
+            finished.due(),
+            None,
+            "nothing to delete: the writer waits without one"
+        );
+        assert!(
+            finished.add(Seq(1)),
+            "the first lot wakes the waiting writer"
+        );
+        let due = finished.due().expect("the lot is due");
+        assert!(due <= Instant::now() + FINISH_DELAY);
+        assert!(
+            !finished.add(Seq(2)),
+            "the writer knows the deadline already"
+        );
+        assert_eq!(
+            finished.due(),
+            Some(due),
+            "a later entry joins its lot's deadline"
+        );
+        let mut taken = Vec::new();
+        finished.take(&mut taken);
+        assert_eq!(taken, [Seq(1), Seq(2)]);
+        assert!(
+            !finished.add(Seq(3)),
+            "the writer waits for the old deadline: no wake"
+        );
+        let next = finished.due().expect("the new lot is due");
+        assert!(next >= due, "the new lot has a deadline of its own");
+        taken.clear();
+        finished.take(&mut taken);
+        assert_eq!(taken, [Seq(3)]);
+        assert_eq!(finished.due(), None);
+        assert!(
+            finished.add(Seq(4)),
+            "the writer waits without a deadline again: woken"
+        );
+    }
+
+    #[test]
+    fn entries_whose_deletion_failed_are_due_again_after_the_retry_delay() {
+        let finished = Finished::default();
+        finished.add(Seq(1));
+        let mut taken = Vec::new();
+        finished.take(&mut taken);
+        let failed_at = Instant::now();
+        finished.put_back(&mut taken);
+        assert!(taken.is_empty());
+        assert!(!finished.is_empty());
+        let due = finished.due().expect("due again");
+        assert!(due >= failed_at + FINISH_RETRY, "retried at once");
     }
 }
