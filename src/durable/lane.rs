@@ -158,18 +158,12 @@ impl Lane {
     /// answers those; what became of `append`. The connection is taken before the appends:
     /// those that arrived while the writer thread held it join.
     fn commit(&self, mut core: MutexGuard<'_, Option<Core>>, append: &Append) -> Result<Appended> {
-        let mut batch = {
-            let mut state = self.lock();
-            let taken = state.waiting.len().min(MAX_LEAD - 1);
-            let mut batch = std::mem::take(&mut state.batch);
-            batch.extend(state.waiting.drain(..taken));
-            batch
-        };
+        let mut batch = Batch::take(self);
         let mut output = None;
         let committed = match core.as_mut() {
             Some(core) => core.commit_with(|step| {
                 output = Some(append.apply(step)?);
-                for waiting in &mut batch {
+                for waiting in &mut batch.waiting {
                     waiting.output = Some(waiting.append.apply(step)?);
                 }
                 Ok(())
@@ -177,7 +171,7 @@ impl Lane {
             None => Err(StoreError::Closed.into()),
         };
         drop(core);
-        self.answer(&committed, batch);
+        self.answer(&committed, batch.release());
         outcome(&committed, output)
     }
 
@@ -298,6 +292,45 @@ impl State {
         };
         self.free.push(slot);
         Some(turn)
+    }
+}
+
+/// The appends a leader commits with its own, taken out of the lane. Should the leader unwind
+/// before it answers them (a panic in the commit, whose transaction then rolls back), their
+/// requests are answered that the store is closed and the lead is handed on: without that they,
+/// and every append after them, would wait for good.
+struct Batch<'a> {
+    lane: &'a Lane,
+    waiting: Vec<Waiting>,
+}
+
+impl<'a> Batch<'a> {
+    /// The first appends waiting in `lane`, at most [`MAX_LEAD`] − 1 (the leader's own is
+    /// the last), in the lane's reused memory.
+    fn take(lane: &'a Lane) -> Self {
+        let mut state = lane.lock();
+        let taken = state.waiting.len().min(MAX_LEAD - 1);
+        let mut waiting = std::mem::take(&mut state.batch);
+        waiting.extend(state.waiting.drain(..taken));
+        Self { lane, waiting }
+    }
+
+    /// The appends, for the leader to answer: the batch no longer answers them itself.
+    fn release(mut self) -> Vec<Waiting> {
+        std::mem::take(&mut self.waiting)
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let closed = Err(StoreError::Closed.into());
+        self.lane.answer(&closed, std::mem::take(&mut self.waiting));
+        // An append handed back here is one whose request is gone: never answered, so the
+        // gateway delivers it again.
+        let _ = self.lane.hand_on();
     }
 }
 
@@ -580,6 +613,40 @@ mod tests {
         }
         drop(store);
         assert_eq!(recovered(dir.path()).await.len(), n);
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_panics_before_it_answers_its_batch_answers_it_closed_and_hands_on_the_lead()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let lane = Arc::clone(store.inner.lane.as_ref().expect("a lane"));
+        let leader = hand_over(&store, 0).await;
+        let mut waiting = Vec::new();
+        for n in 1..=3 {
+            waiting.push(hand_over(&store, n).await);
+        }
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _batch = Batch::take(&lane);
+            panic!("a commit that panics");
+        }));
+        assert!(unwound.is_err());
+        for committing in waiting {
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(30), committing)
+                .await
+                .expect("answered, not left waiting");
+            assert!(
+                matches!(&answer, Err(error) if error.to_string().contains("the store is closed")),
+                "{answer:?}"
+            );
+        }
+        // The lead was handed on (to nobody: the lane is empty), so the next append leads.
+        drop(leader);
+        let next = hand_over(&store, 4).await;
+        assert!(matches!(next.0, Waited::Leading { .. }), "{next:?}");
+        queued(next.await);
+        drop(store);
+        assert_eq!(recovered(dir.path()).await, ["M0", "M4"]);
     }
 
     #[tokio::test]
