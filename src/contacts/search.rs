@@ -196,16 +196,16 @@ impl Index {
             .collect()
     }
 
-    /// The best match for `query`: the first of [`find`](Index::find), kept while the matches
-    /// stream by, without collecting them; by transliteration only when nothing matches in
-    /// the query's script.
-    pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
+    /// Where the best match for `query` is in [`contacts`](Index::contacts): the first of
+    /// [`find`](Index::find), kept while the matches stream by, without collecting them; by
+    /// transliteration only when nothing matches in the query's script.
+    pub(super) fn best(&self, query: &Query) -> Option<usize> {
         let mut best: Option<Hit> = None;
         self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
         if best.is_none() {
             self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
         }
-        self.contacts.get(best?.contact)
+        best.map(|hit| hit.contact)
     }
 
     /// Every match in the query's script (by name, by username and by phone), unordered, to
@@ -615,7 +615,7 @@ mod tests {
     fn best_of<'a>(index: &'a Index, query: &str) -> Option<&'a str> {
         index
             .best(&Query::new(query))
-            .map(|contact| contact.chat_id.as_str())
+            .map(|at| index.contacts()[at].chat_id.as_str())
     }
 
     #[test]
@@ -888,7 +888,9 @@ mod tests {
         ]);
         let query = Query::new("ИВАН");
         assert_eq!(
-            index.best(&query).map(|contact| contact.chat_id.as_str()),
+            index
+                .best(&query)
+                .map(|at| index.contacts()[at].chat_id.as_str()),
             Some("2")
         );
         assert_eq!(index.best(&Query::new("кощей")), None);
