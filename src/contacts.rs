@@ -46,13 +46,14 @@ mod search;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::future::Cache;
 use moka::ops::compute::Op;
 
-use crate::contact::{Contact, ContactInfo};
+use crate::contact::{Contact, ContactCard, ContactInfo};
 use crate::error::Result;
 use crate::gateway::Gateway;
 use crate::id::ChatId;
@@ -163,14 +164,15 @@ impl ContactBook {
     }
 
     /// The best match for `query`: the first of [`find`](ContactBook::find), without sorting
-    /// the rest.
-    pub async fn find_best(&self, query: &str) -> Result<Option<Contact>> {
+    /// the rest; shared with the list (see [`Found`]), not copied out of it.
+    pub async fn find_best(&self, query: &str) -> Result<Option<Found>> {
         let query = Query::new(query);
         if query.is_empty() {
             return Ok(None);
         }
-        let index = self.index().await?;
-        Ok(index.value.best(&query).cloned())
+        let list = self.index().await?;
+        let at = list.value.best(&query);
+        Ok(at.map(|at| Found { list, at }))
     }
 
     /// `chat`'s profile (GREEN-API getContactInfo), cached per chat.
@@ -210,6 +212,59 @@ impl ContactBook {
             Ok(Index::new(contacts))
         };
         self.caches.list.get(&self.caches.list_counts, load).await
+    }
+}
+
+/// A contact [`ContactBook::find_best`] found: shared with the book's list instead of copied
+/// out of it. It reads as the [`Contact`] it derefs to, and a reply shares it as a card
+/// (`cx.reply_contact(&found)`); `Contact::clone(&found)` copies it out.
+///
+/// It holds the list it was found in: a book that loads its list again afterwards does not
+/// change it.
+#[derive(Clone)]
+pub struct Found {
+    list: Slot<Index>,
+    /// Where the contact is in `list`.
+    at: usize,
+}
+
+impl Deref for Found {
+    type Target = Contact;
+
+    fn deref(&self) -> &Contact {
+        &self.list.value.contacts()[self.at]
+    }
+}
+
+impl fmt::Debug for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Contact::fmt(self, f)
+    }
+}
+
+impl PartialEq for Found {
+    fn eq(&self, other: &Found) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Found {}
+
+impl PartialEq<Contact> for Found {
+    fn eq(&self, other: &Contact) -> bool {
+        **self == *other
+    }
+}
+
+impl From<&Found> for ContactCard {
+    fn from(found: &Found) -> Self {
+        found.to_card()
+    }
+}
+
+impl From<Found> for ContactCard {
+    fn from(found: Found) -> Self {
+        found.to_card()
     }
 }
 

@@ -271,8 +271,8 @@ impl<S> Scope<S> {
         self.reply_with(Outgoing::Text(text.into()))
     }
 
-    /// A contact card reply to the chat (a [`ContactCard`], or a [`Contact`](crate::Contact)
-    /// found in the contact book); await it to send.
+    /// A contact card reply to the chat (a [`ContactCard`], a [`Contact`](crate::Contact), or
+    /// the [`Found`](crate::contacts::Found) of [`ContactBook::find_best`]); await it to send.
     pub fn reply_contact(&self, card: impl Into<ContactCard>) -> Reply<'_> {
         self.reply_with(Outgoing::Contact(card.into()))
     }

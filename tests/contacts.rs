@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{INSTANCE, TOKEN, max_path, requests, whatsapp_path};
-use hookbot::contacts::ContactBook;
+use hookbot::contacts::{ContactBook, Found};
 use hookbot::gateway::{ClientSettings, Gateway, GreenApi, RateLimits, RetryPolicy};
-use hookbot::{ChatId, Contact, Error};
+use hookbot::{ChatId, Contact, ContactCard, Error};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use wiremock::matchers::{method, path};
@@ -85,7 +85,7 @@ async fn slow_whatsapp_server(delay: Duration) -> MockServer {
 }
 
 /// Fifty tasks each finding the best match for "василиса" in `book` at once.
-fn fifty_finds_of_vasilisa(book: &ContactBook) -> JoinSet<hookbot::Result<Option<Contact>>> {
+fn fifty_finds_of_vasilisa(book: &ContactBook) -> JoinSet<hookbot::Result<Option<Found>>> {
     let mut finds = JoinSet::new();
     for _ in 0..50 {
         let book = book.clone();
@@ -157,7 +157,7 @@ async fn fifty_concurrent_finds_on_a_cold_cache_make_one_request() {
     while let Some(found) = finds.join_next().await {
         let best = found.expect("no panic").expect("the list loads");
         assert_eq!(
-            best.map(|contact| contact.contact_name),
+            best.map(|contact| contact.contact_name.clone()),
             Some("Василиса Премудрая".into())
         );
     }
@@ -262,6 +262,32 @@ async fn invalidate_makes_the_next_look_up_load_the_list() {
 }
 
 #[tokio::test]
+async fn the_best_match_is_the_list_s_own_entry_and_outlives_a_reload() {
+    let server = whatsapp_server(whatsapp_contacts()).await;
+    let book = ContactBook::new(whatsapp(&server));
+    let found = book.find_best("василиса").await.unwrap().expect("found");
+    let listed = book.all().await.unwrap();
+    assert!(std::ptr::eq(&*found, &listed[0]), "shared, not copied");
+    assert_eq!(found, listed[0]);
+    assert_eq!(format!("{found:?}"), format!("{:?}", listed[0]));
+    assert_eq!(ContactCard::from(&found), listed[0].to_card());
+
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path(whatsapp_path("getContacts")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": "79876543210@c.us", "name": "", "contactName": "Василиса Прекрасная", "type": "user"}
+        ])))
+        .mount(&server)
+        .await;
+    book.invalidate().await;
+    let reloaded = book.find_best("василиса").await.unwrap().expect("found");
+    assert_eq!(&*reloaded.contact_name, "Василиса Прекрасная");
+    assert_eq!(&*found.contact_name, "Василиса Премудрая");
+    assert_ne!(found, reloaded);
+}
+
+#[tokio::test]
 async fn a_failed_load_is_returned_and_tried_again_on_the_next_call() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -335,7 +361,7 @@ async fn names_match_in_any_case_and_script() {
     ] {
         let best = book.find_best(query).await.unwrap();
         assert_eq!(
-            best.map(|contact| contact.chat_id),
+            best.map(|contact| contact.chat_id.clone()),
             Some(ChatId::from("79876543210@c.us")),
             "{query}"
         );
@@ -479,7 +505,7 @@ async fn phone_digits_match_in_any_formatting_exact_number_first() {
     assert_eq!(chats(&partial), ["79876543299@c.us", "79876543210@c.us"]);
     let best = book.find_best("79876543210").await.unwrap();
     assert_eq!(
-        best.map(|contact| contact.contact_name),
+        best.map(|contact| contact.contact_name.clone()),
         Some("Василиса".into())
     );
 }

@@ -118,7 +118,7 @@ async fn a_filter_and_the_contact_search_agree_that_artem_is_artyom() {
     let contacts = ContactBook::new(Arc::new(common::whatsapp(&server.uri())));
     let found = contacts.find_best("артем").await.unwrap();
     assert_eq!(
-        found.map(|contact| contact.contact_name),
+        found.map(|contact| contact.contact_name.clone()),
         Some("Артём".into())
     );
     assert!(passes(&filter::text_ignore_case("артем"), &text("Артём")));

@@ -180,10 +180,10 @@ impl Index {
     /// ranks before any transliterated one.
     pub(super) fn find(&self, query: &Query, limit: usize) -> Vec<&Contact> {
         let mut hits = Vec::new();
-        self.written_hits(query, &mut |hit| hits.push(hit));
+        self.written_hits(query, &mut hits);
         dedup(&mut hits);
         if hits.len() < limit {
-            self.transliterated_hits(query, &mut |hit| hits.push(hit));
+            self.transliterated_hits(query, &mut hits);
             dedup(&mut hits);
         }
         if hits.len() > limit {
@@ -196,28 +196,28 @@ impl Index {
             .collect()
     }
 
-    /// The best match for `query`: the first of [`find`](Index::find), kept while the matches
-    /// stream by, without collecting them; by transliteration only when nothing matches in
-    /// the query's script.
-    pub(super) fn best(&self, query: &Query) -> Option<&Contact> {
-        let mut best: Option<Hit> = None;
-        self.written_hits(query, &mut |hit| keep_better(&mut best, hit));
-        if best.is_none() {
-            self.transliterated_hits(query, &mut |hit| keep_better(&mut best, hit));
+    /// Where the best match for `query` is in [`contacts`](Index::contacts): the first of
+    /// [`find`](Index::find), kept while the matches stream by, without collecting them; by
+    /// transliteration only when nothing matches in the query's script.
+    pub(super) fn best(&self, query: &Query) -> Option<usize> {
+        let mut best = Best(None);
+        self.written_hits(query, &mut best);
+        if best.0.is_none() {
+            self.transliterated_hits(query, &mut best);
         }
-        self.contacts.get(best?.contact)
+        best.0.map(|hit| hit.contact)
     }
 
     /// Every match in the query's script (by name, by username and by phone), unordered, to
-    /// `hit`; a contact may come more than once.
-    fn written_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
+    /// `hits`; a contact may come more than once.
+    fn written_hits(&self, query: &Query, hits: &mut impl Hits) {
         for names in [&self.names, &self.usernames] {
-            names.matching(&query.folded, Form::Written, hit);
+            names.matching(&query.folded, Form::Written, hits);
         }
         if let Some(digits) = &query.digits {
             let finder = Finder::new(digits);
             for (phone, entry) in self.phones.containing(&finder) {
-                hit(Hit {
+                hits.take(Hit {
                     form: Form::Written,
                     rank: rank_phone(phone, digits),
                     length: entry.chars(),
@@ -227,17 +227,46 @@ impl Index {
         }
     }
 
-    /// Every match by transliterated name, unordered, to `hit` (whole words and beginnings of
-    /// words only, see [`Lookup::Beginnings`]).
-    fn transliterated_hits(&self, query: &Query, hit: &mut impl FnMut(Hit)) {
-        self.keys.matching(&query.keys(), Form::Transliterated, hit);
+    /// Every match by transliterated name, unordered, to `hits` (whole words and beginnings
+    /// of words only, see [`Lookup::Beginnings`]).
+    fn transliterated_hits(&self, query: &Query, hits: &mut impl Hits) {
+        self.keys
+            .matching(&query.keys(), Form::Transliterated, hits);
     }
 }
 
-/// Keeps `hit` as `best` when it sorts before it.
-fn keep_better(best: &mut Option<Hit>, hit: Hit) {
-    if best.is_none_or(|best| hit.order() < best.order()) {
-        *best = Some(hit);
+/// Where a search's matches go: all of them (to be sorted), or only the best.
+trait Hits {
+    /// Whether `hit` would count: always for all of them; for the best, whether it sorts
+    /// before the best so far.
+    fn wants(&self, hit: &Hit) -> bool;
+
+    /// Takes `hit`.
+    fn take(&mut self, hit: Hit);
+}
+
+impl Hits for Vec<Hit> {
+    fn wants(&self, _hit: &Hit) -> bool {
+        true
+    }
+
+    fn take(&mut self, hit: Hit) {
+        self.push(hit);
+    }
+}
+
+/// The best match so far.
+struct Best(Option<Hit>);
+
+impl Hits for Best {
+    fn wants(&self, hit: &Hit) -> bool {
+        self.0.is_none_or(|best| hit.order() < best.order())
+    }
+
+    fn take(&mut self, hit: Hit) {
+        if self.wants(&hit) {
+            self.0 = Some(hit);
+        }
     }
 }
 
@@ -338,24 +367,31 @@ impl Names {
         self.holders.get(start..end).unwrap_or_default()
     }
 
-    /// Every text that `words` match, ranked on `form`, to `hit`, in the list's order. Only
-    /// the entries of the texts that match are read: a search touches little of an index
-    /// that is not in the processor's caches (a bot of many instances searches a different
-    /// book each time).
-    fn matching(&self, words: &Words, form: Form, hit: &mut impl FnMut(Hit)) {
+    /// Every text that `words` match, ranked on `form`, to `hits`, in the list's order. Only
+    /// the entries of the texts that match are read, and a text itself only when it might be
+    /// the whole query and would then count: a search touches little of an index that is
+    /// not in the processor's caches (a bot of many instances searches a different book each
+    /// time).
+    fn matching(&self, words: &Words, form: Form, hits: &mut impl Hits) {
         for (at, rank) in self.ranks(words).into_iter().enumerate() {
-            let (Some(mut rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
+            let (Some(rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
                 continue;
             };
-            if rank == Rank::Word && self.texts.text_of(entry) == words.whole {
-                rank = Rank::Exact;
-            }
-            hit(Hit {
+            let mut hit = Hit {
                 form,
                 rank,
                 length: entry.chars(),
                 contact: entry.contact(),
-            });
+            };
+            let exact = Hit {
+                rank: Rank::Exact,
+                ..hit
+            };
+            if rank == Rank::Word && hits.wants(&exact) && self.texts.text_of(entry) == words.whole
+            {
+                hit = exact;
+            }
+            hits.take(hit);
         }
     }
 
@@ -615,7 +651,7 @@ mod tests {
     fn best_of<'a>(index: &'a Index, query: &str) -> Option<&'a str> {
         index
             .best(&Query::new(query))
-            .map(|contact| contact.chat_id.as_str())
+            .map(|at| index.contacts()[at].chat_id.as_str())
     }
 
     #[test]
@@ -634,15 +670,13 @@ mod tests {
     fn rank(name: &str, query: &str) -> Option<Rank> {
         let mut texts = Haystack::default();
         texts.push(&fold(name), 0);
-        let mut ranked = None;
+        let mut hits = Vec::new();
         Names::new(texts, Lookup::Anywhere).matching(
             &Query::new(query).folded,
             Form::Written,
-            &mut |hit| {
-                ranked = Some(hit.rank);
-            },
+            &mut hits,
         );
-        ranked
+        hits.first().map(|hit| hit.rank)
     }
 
     #[test]
@@ -881,6 +915,46 @@ mod tests {
     }
 
     #[test]
+    fn best_is_the_first_of_find_whichever_comes_first_in_the_list() {
+        let names = [
+            "Ivan Petrov (Office 1)",
+            "Ivan Petrov",
+            "Petrov Ivan",
+            "ivan petrov",
+            "Ivanka Petrova",
+            "Иван Петров",
+        ];
+        for shift in 0..names.len() {
+            let mut order = names;
+            order.rotate_left(shift);
+            let contacts = order
+                .iter()
+                .enumerate()
+                .map(|(at, name)| person(&at.to_string(), name, "", None))
+                .collect();
+            let index = Index::new(contacts);
+            for query in [
+                "ivan petrov",
+                "IVAN",
+                "petrov",
+                "ivan petrov office",
+                "иван",
+                "petr",
+            ] {
+                let query = Query::new(query);
+                let first = index
+                    .find(&query, 1)
+                    .first()
+                    .map(|contact| contact.chat_id.as_str());
+                let best = index
+                    .best(&query)
+                    .map(|at| index.contacts()[at].chat_id.as_str());
+                assert_eq!(best, first, "{order:?}");
+            }
+        }
+    }
+
+    #[test]
     fn best_is_the_first_of_find() {
         let index = Index::new(vec![
             person("1", "Иванов Петр", "", None),
@@ -888,7 +962,9 @@ mod tests {
         ]);
         let query = Query::new("ИВАН");
         assert_eq!(
-            index.best(&query).map(|contact| contact.chat_id.as_str()),
+            index
+                .best(&query)
+                .map(|at| index.contacts()[at].chat_id.as_str()),
             Some("2")
         );
         assert_eq!(index.best(&Query::new("кощей")), None);

@@ -1,19 +1,17 @@
 //! A gateway call's URL, with the `http::Uri` hookbot's own client sends to: both made once
-//! per method of an instance (when it is first called) and shared by every call of it, instead
-//! of a URL cloned and parsed again for each call.
+//! per method of an instance (when it is first called) and kept by the instance, so that a
+//! call borrows them instead of a URL cloned and parsed again for each call, and takes no
+//! lock and touches no reference count to find them.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use hyper::Uri;
 use hyper::http::uri::InvalidUri;
 use url::Url;
 
-/// A call's URL and its [`Uri`], parsed once; clones share both. It holds the instance token:
-/// it has no `Debug`, and its parse error holds no part of it.
-#[derive(Clone)]
-pub(crate) struct Endpoint(Arc<Parsed>);
-
-struct Parsed {
+/// A call's URL and its [`Uri`], parsed once. It holds the instance token: it has no
+/// `Debug`, and its parse error holds no part of it.
+pub(crate) struct Endpoint {
     url: Url,
     /// `url` as hookbot's client's `Uri`, or why `http` refused it.
     uri: Result<Uri, Arc<InvalidUri>>,
@@ -23,17 +21,17 @@ impl Endpoint {
     /// `url`, parsed into a [`Uri`] now.
     pub(crate) fn new(url: Url) -> Self {
         let uri = url.as_str().parse().map_err(Arc::new);
-        Self(Arc::new(Parsed { url, uri }))
+        Self { url, uri }
     }
 
     /// The URL (for reqwest).
     pub(crate) fn url(&self) -> &Url {
-        &self.0.url
+        &self.url
     }
 
     /// The URL as a [`Uri`] (for hookbot's own client), or why it is none.
     pub(crate) fn uri(&self) -> Result<&Uri, &Arc<InvalidUri>> {
-        self.0.uri.as_ref()
+        self.uri.as_ref()
     }
 }
 
@@ -44,26 +42,38 @@ impl From<Url> for Endpoint {
 }
 
 /// The endpoint of each method an instance has called so far (at most one per method name in
-/// hookbot's code).
+/// hookbot's code), in the order of their first calls: a list that only grows, each link set
+/// once, so that finding one reads and never writes.
 #[derive(Default)]
-pub(crate) struct Endpoints(RwLock<Vec<(&'static str, Endpoint)>>);
+pub(crate) struct Endpoints(OnceLock<Box<Kept>>);
+
+/// One method's endpoint, and the methods called after it.
+struct Kept {
+    method: &'static str,
+    endpoint: Endpoint,
+    next: Endpoints,
+}
 
 impl Endpoints {
     /// `method`'s endpoint; the first call builds its URL with `url`.
-    pub(crate) fn get(&self, method: &'static str, url: impl FnOnce() -> Url) -> Endpoint {
-        let built = |endpoints: &[(&'static str, Endpoint)]| {
-            let found = endpoints.iter().find(|(name, _)| *name == method);
-            found.map(|(_, endpoint)| endpoint.clone())
-        };
-        if let Some(endpoint) = built(&self.0.read().unwrap_or_else(PoisonError::into_inner)) {
-            return endpoint;
+    pub(crate) fn get(&self, method: &'static str, url: impl FnOnce() -> Url) -> &Endpoint {
+        let mut url = Some(url);
+        let mut link = self;
+        loop {
+            // Built only when this call sets the link, and then it is `method`'s.
+            let kept = link.0.get_or_init(|| {
+                let url = url.take().expect("a link is set once");
+                Box::new(Kept {
+                    method,
+                    endpoint: Endpoint::new(url()),
+                    next: Endpoints::default(),
+                })
+            });
+            if std::ptr::eq(kept.method, method) || kept.method == method {
+                return &kept.endpoint;
+            }
+            link = &kept.next;
         }
-        let mut endpoints = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        built(&endpoints).unwrap_or_else(|| {
-            let endpoint = Endpoint::new(url());
-            endpoints.push((method, endpoint.clone()));
-            endpoint
-        })
     }
 }
 
@@ -74,16 +84,16 @@ mod tests {
     #[test]
     fn a_method_s_endpoint_is_built_once_and_shared() {
         let endpoints = Endpoints::default();
-        let mut builds = 0;
-        let mut url = |path: &str| {
-            builds += 1;
+        let builds = std::cell::Cell::new(0);
+        let url = |path: &str| {
+            builds.set(builds.get() + 1);
             Url::parse(&format!("https://gateway.test/{path}")).unwrap()
         };
         let first = endpoints.get("sendMessage", || url("sendMessage/token"));
         let again = endpoints.get("sendMessage", || url("never"));
         let other = endpoints.get("getSettings", || url("getSettings/token"));
-        assert_eq!(builds, 2);
-        assert!(Arc::ptr_eq(&first.0, &again.0));
+        assert_eq!(builds.get(), 2);
+        assert!(std::ptr::eq(first, again));
         assert_eq!(
             again.url().as_str(),
             "https://gateway.test/sendMessage/token"
@@ -93,6 +103,51 @@ mod tests {
             "https://gateway.test/sendMessage/token"
         );
         assert_eq!(other.url().path(), "/getSettings/token");
+        let same_name: &'static str = String::from("sendMessage").leak();
+        assert!(std::ptr::eq(
+            endpoints.get(same_name, || url("never")),
+            first
+        ));
+        assert_eq!(builds.get(), 2);
+    }
+
+    #[test]
+    fn threads_calling_methods_at_once_build_each_endpoint_once() {
+        let endpoints = Endpoints::default();
+        let builds = std::sync::atomic::AtomicUsize::new(0);
+        let methods = ["sendMessage", "sendContact", "readChat", "getSettings"];
+        let found: Vec<Vec<&Endpoint>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|thread| {
+                    let (endpoints, builds) = (&endpoints, &builds);
+                    scope.spawn(move || {
+                        let mut order = methods;
+                        order.rotate_left(thread % methods.len());
+                        let get = |method: &'static str| {
+                            endpoints.get(method, || {
+                                builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                Url::parse(&format!("https://gateway.test/{method}")).unwrap()
+                            })
+                        };
+                        order.iter().for_each(|method| {
+                            get(method);
+                        });
+                        methods.map(get).to_vec()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(builds.into_inner(), methods.len());
+        for endpoints in &found {
+            for (endpoint, method) in endpoints.iter().zip(methods) {
+                assert!(std::ptr::eq(
+                    *endpoint,
+                    found[0][methods.iter().position(|m| *m == method).unwrap()]
+                ));
+                assert_eq!(endpoint.url().path(), format!("/{method}"));
+            }
+        }
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl GreenApi {
         let mut url = self.url("getContacts");
         url.query_pairs_mut()
             .append_pair("count", &count.to_string());
-        self.get_contacts(url.into()).await
+        self.get_contacts(&url.into()).await
     }
 
     /// receiveNotification: the head of the instance's notification queue, waiting up to
@@ -160,7 +160,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.receive_notification,
             idempotency: Idempotency::Repeatable,
@@ -188,7 +188,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::DELETE,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.delete_notification,
             idempotency: Idempotency::Repeatable,
@@ -247,7 +247,7 @@ impl GreenApi {
 
     /// `{api_url}[/v3]/waInstance{id}/{method}/{token}`, built once per method and kept: for
     /// the methods hookbot's code names.
-    fn endpoint(&self, method: &'static str) -> Endpoint {
+    fn endpoint(&self, method: &'static str) -> &Endpoint {
         self.inner.endpoints.get(method, || self.url_of(method))
     }
 
@@ -377,7 +377,7 @@ impl GreenApi {
 
     /// A POST of `body` to `method`, refused when the body is over GREEN-API's size limit.
     fn post_call<'a, B: Serialize>(
-        &self,
+        &'a self,
         method: &'static str,
         body: &B,
         limiter: &'a Limiter,
@@ -415,7 +415,7 @@ impl GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::GET,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: None,
             limiter: &self.inner.transport.limiters.sent_messages,
             idempotency: Idempotency::Repeatable,
@@ -424,7 +424,7 @@ impl GreenApi {
         self.inner.transport.decode(METHOD, &answer)
     }
 
-    async fn get_contacts(&self, endpoint: Endpoint) -> Result<Vec<Contact>> {
+    async fn get_contacts(&self, endpoint: &Endpoint) -> Result<Vec<Contact>> {
         let limiter = &self.inner.transport.limiters.contacts;
         let call = Call {
             name: "getContacts",
@@ -692,7 +692,7 @@ impl Gateway for GreenApi {
         let call = Call {
             name: METHOD,
             method: Method::POST,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: Some(Body::Multipart(Multipart::new(
                 fields,
                 "file",
@@ -905,16 +905,17 @@ impl Gateway for GreenApi {
     async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
         validate::method_name("method", method, false)?;
         let limiter = &self.inner.transport.limiters.other;
+        let endpoint = self.url_of(method).into();
         let call = match body {
             Some(body) => {
                 let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
-                call.endpoint = self.url_of(method).into();
+                call.endpoint = &endpoint;
                 call
             }
             None => Call {
                 name: "call_method",
                 method: Method::GET,
-                endpoint: self.url_of(method).into(),
+                endpoint: &endpoint,
                 body: None,
                 limiter,
                 idempotency: Idempotency::Send,

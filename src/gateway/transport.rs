@@ -48,7 +48,7 @@ pub(crate) struct Call<'a> {
     /// The gateway's method name, for logs (`sendContact`, `send-text`).
     pub(crate) name: &'static str,
     pub(crate) method: Method,
-    pub(crate) endpoint: Endpoint,
+    pub(crate) endpoint: &'a Endpoint,
     /// The body, already checked against the gateway's size limit; shared by the attempts,
     /// not copied for each.
     pub(crate) body: Option<Body>,

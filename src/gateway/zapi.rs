@@ -136,7 +136,7 @@ impl ZApi {
     }
 
     /// `{base_url}/instances/{id}/token/{token}/{method}`, built once per method and kept.
-    fn endpoint(&self, method: &'static str) -> Endpoint {
+    fn endpoint(&self, method: &'static str) -> &Endpoint {
         self.inner.endpoints.get(method, || self.url(&[method]))
     }
 
@@ -195,7 +195,7 @@ impl ZApi {
 
     /// A POST of `body` to `method` under `limiter`, which may be repeated.
     fn post<'a, B: Serialize>(
-        &self,
+        &'a self,
         method: &'static str,
         body: &B,
         limiter: &'a Limiter,
@@ -231,7 +231,7 @@ impl ZApi {
         let call = Call {
             name: METHOD,
             method: Method::POST,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: Some(body.into()),
             limiter,
             idempotency: Idempotency::Send,
@@ -300,7 +300,7 @@ impl ZApi {
         let call = Call {
             name,
             method: Method::GET,
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: None,
             limiter,
             idempotency: Idempotency::Repeatable,
@@ -748,7 +748,7 @@ impl Gateway for ZApi {
             } else {
                 Method::GET
             },
-            endpoint: url.into(),
+            endpoint: &url.into(),
             body: body.map(|body| {
                 serde_json::to_vec(body)
                     .expect("a JSON value always serialises")
