@@ -409,10 +409,11 @@ impl Names {
         let mut word_ranks = vec![None; self.texts.entries.len()];
         let mut held = Vec::new();
         self.rank_holders(first, &mut word_ranks, &mut held);
-        let mut found: Vec<(usize, Rank)> = held
-            .iter()
-            .filter_map(|&at| Some((at, word_ranks.get(at).copied().flatten()?)))
-            .collect();
+        let mut found = Vec::with_capacity(held.len());
+        found.extend(
+            held.iter()
+                .filter_map(|&at| Some((at, word_ranks.get(at).copied().flatten()?))),
+        );
         for word in others {
             if found.is_empty() {
                 break;
