@@ -401,6 +401,9 @@ impl Names {
     /// hold the first word (the longest, so the rarest) are followed through the others: a
     /// search costs what its matches cost, not a pass over every text per word.
     fn ranks(&self, words: &Words) -> Vec<(usize, Rank)> {
+        /// Above one text in this many, the first word's texts are read off in the list's
+        /// order by a pass over every text's rank, not in the order they were found.
+        const DENSE: usize = 8;
         let Some((first, others)) = words.finders.split_first() else {
             return Vec::new();
         };
@@ -410,10 +413,16 @@ impl Names {
         let mut held = Vec::new();
         self.rank_holders(first, &mut word_ranks, &mut held);
         let mut found = Vec::with_capacity(held.len());
-        found.extend(
-            held.iter()
-                .filter_map(|&at| Some((at, word_ranks.get(at).copied().flatten()?))),
-        );
+        let ranked = |(at, rank): (usize, &Option<Rank>)| Some((at, (*rank)?));
+        if held.len() > word_ranks.len() / DENSE {
+            // Many: in the list's order, which the sorts of many hits after this favour.
+            found.extend(word_ranks.iter().enumerate().filter_map(ranked));
+        } else {
+            found.extend(
+                held.iter()
+                    .filter_map(|&at| ranked((at, word_ranks.get(at)?))),
+            );
+        }
         for word in others {
             if found.is_empty() {
                 break;
