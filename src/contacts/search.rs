@@ -410,7 +410,8 @@ impl Names {
         // Each text's rank for the word at hand: set at the texts that hold it (`held`), and
         // reset there before the next word.
         let mut word_ranks = vec![None; self.texts.entries.len()];
-        let mut held = Vec::new();
+        // Room for as many as the sparse reading takes: one allocation, not a growth in steps.
+        let mut held = Vec::with_capacity(word_ranks.len() / DENSE + 1);
         self.rank_holders(first, &mut word_ranks, &mut held);
         let mut found = Vec::with_capacity(held.len());
         let ranked = |(at, rank): (usize, &Option<Rank>)| Some((at, (*rank)?));
