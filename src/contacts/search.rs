@@ -367,14 +367,14 @@ impl Names {
         self.holders.get(start..end).unwrap_or_default()
     }
 
-    /// Every text that `words` match, ranked on `form`, to `hits`, in the list's order. Only
-    /// the entries of the texts that match are read, and a text itself only when it might be
-    /// the whole query and would then count: a search touches little of an index that is
-    /// not in the processor's caches (a bot of many instances searches a different book each
-    /// time).
+    /// Every text that `words` match, ranked on `form`, to `hits`, in no particular order
+    /// (a hit's [order](Hit::order) decides). Only the entries of the texts that match are
+    /// read, and a text itself only when it might be the whole query and would then count: a
+    /// search touches little of an index that is not in the processor's caches (a bot of many
+    /// instances searches a different book each time).
     fn matching(&self, words: &Words, form: Form, hits: &mut impl Hits) {
-        for (at, rank) in self.ranks(words).into_iter().enumerate() {
-            let (Some(rank), Some(entry)) = (rank, self.texts.entries.get(at)) else {
+        for (at, rank) in self.ranks(words) {
+            let Some(entry) = self.texts.entries.get(at) else {
                 continue;
             };
             let mut hit = Hit {
@@ -395,48 +395,85 @@ impl Names {
         }
     }
 
-    /// Each text's rank against `words` (in `texts.entries`' order): the rank of its weakest
-    /// word, `None` where some word does not occur as far as the [look-up](Lookup) reaches
-    /// (or where there are no words).
-    fn ranks(&self, words: &Words) -> Vec<Option<Rank>> {
-        let mut ranks: Option<Vec<Option<Rank>>> = None;
-        for word in &words.finders {
-            let mut word_ranks = vec![None; self.texts.entries.len()];
-            let mut rank_holders = |held: &str, entry: Entry| {
-                let rank = rank_word(held, word.needle());
-                for &at in self.holders_of(entry.contact()) {
-                    if let Some(slot) = word_ranks.get_mut(at as usize) {
-                        *slot = (*slot).max(Some(rank));
-                    }
-                }
-            };
-            match self.lookup {
-                Lookup::Beginnings => {
-                    for (held, entry) in self.vocabulary.beginning_with(word.needle()) {
-                        rank_holders(held, entry);
-                    }
-                }
-                Lookup::Anywhere => {
-                    for (held, entry) in self.vocabulary.containing(word) {
-                        rank_holders(held, entry);
-                    }
-                }
-            }
-            let combined = match ranks {
-                None => word_ranks,
-                Some(mut ranks) => {
-                    for (rank, word_rank) in ranks.iter_mut().zip(word_ranks) {
-                        *rank = (*rank).min(word_rank);
-                    }
-                    ranks
-                }
-            };
-            if combined.iter().all(Option::is_none) {
-                return Vec::new();
-            }
-            ranks = Some(combined);
+    /// Each text that `words` match (its position in `texts.entries`) with its rank, that of
+    /// its weakest word, in no particular order; empty where some word occurs in no text as
+    /// far as the [look-up](Lookup) reaches, or where there are no words. Only the texts that
+    /// hold the first word (the longest, so the rarest) are followed through the others: a
+    /// search costs what its matches cost, not a pass over every text per word.
+    fn ranks(&self, words: &Words) -> Vec<(usize, Rank)> {
+        /// Above one text in this many, the first word's texts are read off in the list's
+        /// order by a pass over every text's rank, not in the order they were found.
+        const DENSE: usize = 8;
+        let Some((first, others)) = words.finders.split_first() else {
+            return Vec::new();
+        };
+        // Each text's rank for the word at hand: set at the texts that hold it (`held`), and
+        // reset there before the next word.
+        let mut word_ranks = vec![None; self.texts.entries.len()];
+        // Room for as many as the sparse reading takes: one allocation, not a growth in steps.
+        let mut held = Vec::with_capacity(word_ranks.len() / DENSE + 1);
+        self.rank_holders(first, &mut word_ranks, &mut held);
+        let mut found = Vec::with_capacity(held.len());
+        let ranked = |(at, rank): (usize, &Option<Rank>)| Some((at, (*rank)?));
+        if held.len() > word_ranks.len() / DENSE {
+            // Many: in the list's order, which the sorts of many hits after this favour.
+            found.extend(word_ranks.iter().enumerate().filter_map(ranked));
+        } else {
+            found.extend(
+                held.iter()
+                    .filter_map(|&at| ranked((at, word_ranks.get(at)?))),
+            );
         }
-        ranks.unwrap_or_default()
+        for word in others {
+            if found.is_empty() {
+                break;
+            }
+            for &at in &held {
+                if let Some(slot) = word_ranks.get_mut(at) {
+                    *slot = None;
+                }
+            }
+            held.clear();
+            self.rank_holders(word, &mut word_ranks, &mut held);
+            found.retain_mut(|(at, rank)| match word_ranks.get(*at).copied().flatten() {
+                Some(word_rank) => {
+                    *rank = (*rank).min(word_rank);
+                    true
+                }
+                None => false,
+            });
+        }
+        found
+    }
+
+    /// Ranks in `ranks` each text that holds `word` as far as the [look-up](Lookup) reaches
+    /// (the best rank among the text's words), and adds each such text's position to `held`
+    /// once (`ranks` must be `None` everywhere else).
+    fn rank_holders(&self, word: &Finder<'_>, ranks: &mut [Option<Rank>], held: &mut Vec<usize>) {
+        let mut rank = |text: &str, entry: Entry| {
+            let rank = rank_word(text, word.needle());
+            for &at in self.holders_of(entry.contact()) {
+                let at = at as usize;
+                if let Some(slot) = ranks.get_mut(at) {
+                    if slot.is_none() {
+                        held.push(at);
+                    }
+                    *slot = (*slot).max(Some(rank));
+                }
+            }
+        };
+        match self.lookup {
+            Lookup::Beginnings => {
+                for (text, entry) in self.vocabulary.beginning_with(word.needle()) {
+                    rank(text, entry);
+                }
+            }
+            Lookup::Anywhere => {
+                for (text, entry) in self.vocabulary.containing(word) {
+                    rank(text, entry);
+                }
+            }
+        }
     }
 }
 
@@ -720,10 +757,15 @@ mod tests {
             // No match at all leaves the ranks empty.
             let scanned = anywhere.ranks(&words);
             let bisected = beginnings.ranks(&words);
+            let rank_at = |ranks: &[(usize, Rank)], at| {
+                let mut of_at = ranks.iter().filter(|&&(held, _)| held == at);
+                let rank = of_at.next().map(|&(_, rank)| rank);
+                assert!(of_at.next().is_none(), "query {query:?}, name {at} twice");
+                rank
+            };
             for at in 0..names.len() {
-                let scanned = scanned.get(at).copied().flatten();
-                let expected = scanned.filter(|&rank| rank > Rank::Substring);
-                let found = bisected.get(at).copied().flatten();
+                let expected = rank_at(&scanned, at).filter(|&rank| rank > Rank::Substring);
+                let found = rank_at(&bisected, at);
                 assert_eq!(found, expected, "query {query:?}, name {at}");
             }
         }

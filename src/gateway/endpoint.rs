@@ -11,17 +11,21 @@ use url::Url;
 
 /// A call's URL and its [`Uri`], parsed once. It holds the instance token: it has no
 /// `Debug`, and its parse error holds no part of it.
+///
+/// The `Uri` a call of hookbot's client reads comes first (`repr(C)`), next to the method's
+/// name in [`Kept`]: an instance's endpoints are cold in a bot of many instances.
+#[repr(C)]
 pub(crate) struct Endpoint {
-    url: Url,
     /// `url` as hookbot's client's `Uri`, or why `http` refused it.
     uri: Result<Uri, Arc<InvalidUri>>,
+    url: Url,
 }
 
 impl Endpoint {
     /// `url`, parsed into a [`Uri`] now.
     pub(crate) fn new(url: Url) -> Self {
         let uri = url.as_str().parse().map_err(Arc::new);
-        Self { url, uri }
+        Self { uri, url }
     }
 
     /// The URL (for reqwest).
@@ -47,11 +51,14 @@ impl From<Url> for Endpoint {
 #[derive(Default)]
 pub(crate) struct Endpoints(OnceLock<Box<Kept>>);
 
-/// One method's endpoint, and the methods called after it.
+/// One method's endpoint, and the methods called after it. The method's name and the next
+/// link come first (`repr(C)`), on one line: a call walks past the links of the methods
+/// called before its own reading one line of each, not the ends of three.
+#[repr(C)]
 struct Kept {
     method: &'static str,
-    endpoint: Endpoint,
     next: Endpoints,
+    endpoint: Endpoint,
 }
 
 impl Endpoints {
@@ -65,8 +72,8 @@ impl Endpoints {
                 let url = url.take().expect("a link is set once");
                 Box::new(Kept {
                     method,
-                    endpoint: Endpoint::new(url()),
                     next: Endpoints::default(),
+                    endpoint: Endpoint::new(url()),
                 })
             });
             if std::ptr::eq(kept.method, method) || kept.method == method {

@@ -75,8 +75,16 @@ pub struct GreenApi {
     inner: Arc<Inner>,
 }
 
+/// A client's state, shared by its clones.
+///
+/// What every call reads — the platform and the endpoints — comes first (`repr(C)`), on one
+/// line: a bot of many instances finds an instance's client cold.
+#[repr(C)]
 struct Inner {
     platform: Platform,
+    /// Each method's endpoint built so far, so that a call shares it instead of encoding and
+    /// parsing its URL again.
+    endpoints: Endpoints,
     api_url: Url,
     /// `{api_url}[/v3]/waInstance{id}`: each call's URL adds the method and the token.
     instance_url: Url,
@@ -85,9 +93,6 @@ struct Inner {
     instance: String,
     token: Secret,
     transport: Transport,
-    /// Each method's endpoint built so far, so that a call shares it instead of encoding and
-    /// parsing its URL again.
-    endpoints: Endpoints,
 }
 
 /// Builds a [`GreenApi`] client; finish with [`build`](GreenApiBuilder::build).
