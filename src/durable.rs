@@ -70,7 +70,7 @@ mod claims;
 mod conversations;
 mod directory;
 mod entries;
-mod lane;
+mod journal;
 mod memo;
 mod schema;
 mod writer;
@@ -89,11 +89,10 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-pub(crate) use entries::{Appended, Seq};
-pub(crate) use lane::Committing;
+pub(crate) use entries::{Appended, Committing, Seq};
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
-use writer::{Finished, Message, Op, Request};
+use writer::{Delays, Finished, Message, Op, Request};
 
 /// Unhandled notifications a store keeps at most by default, like the Redis queue's
 /// capacity; past it (or past [`DEFAULT_MAX_BYTES`]) the intake answers 503.
@@ -278,8 +277,8 @@ pub struct DurableStore {
 struct Inner {
     directory: PathBuf,
     sender: Option<mpsc::Sender<Message>>,
-    /// Where appends are committed on the runtime; `None` when commits fsync.
-    lane: Option<Arc<lane::Lane>>,
+    /// Where appends are written to the journal on the runtime; `None` when commits fsync.
+    journal: Option<Arc<writer::Shared>>,
     /// Handled entries, waiting for the writer's next batch to delete them.
     finished: Arc<Finished>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -296,15 +295,26 @@ impl DurableStore {
     /// created or written, another bot holds it, the database is corrupt or was written by a
     /// newer hookbot.
     pub fn open(directory: impl AsRef<Path>, settings: StoreSettings) -> Result<Self> {
-        Self::open_with_clock(directory.as_ref(), settings, Clock::default())
+        Self::open_with(
+            directory.as_ref(),
+            settings,
+            Clock::default(),
+            Delays::default(),
+        )
     }
 
-    /// [`open`](DurableStore::open), with `clock` telling the wall-clock time.
-    fn open_with_clock(directory: &Path, settings: StoreSettings, clock: Clock) -> Result<Self> {
+    /// [`open`](DurableStore::open), with `clock` telling the wall-clock time and `delays`
+    /// the writer's.
+    fn open_with(
+        directory: &Path,
+        settings: StoreSettings,
+        clock: Clock,
+        delays: Delays,
+    ) -> Result<Self> {
         let held = directory::hold(directory)?;
         let database = schema::open(&held.database_path(), settings.durability)?;
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
-        let finished = Arc::new(Finished::default());
+        let finished = Arc::new(Finished::new(delays));
         let (writer, core) = writer::spawn(
             database,
             held,
@@ -313,12 +323,12 @@ impl DurableStore {
             receiver,
             Arc::clone(&finished),
         )?;
-        let lane = (settings.durability == Durability::Process).then(|| lane::Lane::new(core));
+        let journal = (settings.durability == Durability::Process).then_some(core);
         Ok(Self {
             inner: Arc::new(Inner {
                 directory: directory.to_owned(),
                 sender: Some(sender),
-                lane,
+                journal,
                 finished,
                 writer: Some(writer),
             }),
@@ -422,7 +432,7 @@ pub(crate) mod test_support {
     use std::path::Path;
 
     use super::writer::{Batch, Op};
-    use super::{Clock, DurableStore, Millis, StoreSettings};
+    use super::{Clock, Delays, DurableStore, Millis, StoreSettings};
     use crate::event::Event;
     use crate::gateway::GatewayKind;
 
@@ -431,7 +441,36 @@ pub(crate) mod test_support {
 
     /// The store in `directory`, on `clock`.
     pub(crate) fn open(directory: &Path, settings: StoreSettings, clock: &Clock) -> DurableStore {
-        DurableStore::open_with_clock(directory, settings, clock.clone()).expect("the store opens")
+        DurableStore::open_with(directory, settings, clock.clone(), Delays::default())
+            .expect("the store opens")
+    }
+
+    /// [`open`], whose writer neither deletes handled entries nor folds the journal before
+    /// a request, a flush or the close comes.
+    pub(crate) fn open_held(
+        directory: &Path,
+        settings: StoreSettings,
+        clock: &Clock,
+    ) -> DurableStore {
+        DurableStore::open_with(directory, settings, clock.clone(), Delays::held())
+            .expect("the store opens")
+    }
+
+    /// A copy of the store in `directory` as a killed process would leave it (the database,
+    /// its log and the journal; the writer is idle), in a directory of its own.
+    pub(crate) fn crash_image(directory: &Path) -> tempfile::TempDir {
+        let image = tempfile::tempdir().expect("a directory");
+        for file in [
+            super::directory::DATABASE_FILE,
+            "hookbot.sqlite3-wal",
+            super::directory::JOURNAL_FILE,
+        ] {
+            let from = directory.join(file);
+            if from.exists() {
+                std::fs::copy(&from, image.path().join(file)).expect("the file copies");
+            }
+        }
+        image
     }
 
     /// A step of a test, run by the writer inside a batch.

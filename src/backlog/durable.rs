@@ -255,7 +255,13 @@ mod tests {
     use super::*;
     use crate::dispatch::{DispatchSettings, Handler};
     use crate::durable::test_support::{T0, open, text, unhandled};
-    use crate::durable::{Clock, StoreSettings};
+    use crate::durable::{Clock, Durability, StoreSettings};
+
+    /// A store whose appends go to its writer thread (its commits fsync), so that a request
+    /// can go away while its append is being committed (the journal's answers at once).
+    fn writer_settings() -> StoreSettings {
+        StoreSettings::new().durability(Durability::PowerLoss)
+    }
     use crate::error::BoxError;
 
     const ANNA: &str = "79001234567@c.us";
@@ -279,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn a_keep_dropped_once_its_append_was_handed_over_is_still_handled() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let record = Record::default();
         let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
         let backlog = DurableBacklog::new(store, dispatcher);
@@ -316,7 +322,7 @@ mod tests {
     #[tokio::test]
     async fn a_committed_event_the_dispatcher_refuses_is_withdrawn_and_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let dispatcher = Dispatcher::new(Record::default(), DispatchSettings::new(), None);
         let backlog = DurableBacklog::new(store.clone(), dispatcher.clone());
         backlog.start().await.unwrap();
@@ -357,7 +363,7 @@ mod tests {
         const INSTANCE: &str = "durable-dropped-keep";
         crate::metrics::label_instance(INSTANCE);
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let record = Record::default();
         let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
         let backlog: Box<dyn Backlog> = Box::new(DurableBacklog::new(store, dispatcher));
