@@ -29,21 +29,34 @@
 //!
 //! # How it works
 //!
-//! Accepted notifications are committed on the runtime, by a leader among the requests that
-//! wait (group commit without a thread hop, see `lane`): the first request to find no
-//! commit under way yields a few times to the tasks ready on its worker, then commits its
-//! notification with every one that arrived meanwhile in one transaction, answers them, and
-//! hands the lead to the first that came after — an accepted notification is answered only
-//! once its batch is committed. Everything else goes to a writer thread fed by a bounded
-//! channel, which shares the connection behind a lock: it takes every request that arrived
-//! while it was busy and commits them in one transaction (while it is busy, the first request
-//! of a batch waits 100 µs for the others), then answers each; with [`Durability::PowerLoss`],
-//! whose commits fsync, it commits the notifications too. Handled notifications are deleted with the next commit (or
-//! within 10 ms when none comes; a handled notification joins a list the next commit takes,
-//! and only the first of each lot wakes the writer), expired claims are purged in bounded chunks, and freed pages
+//! With [`Durability::Process`] an accepted notification is written to the intake's journal
+//! (`hookbot.journal`, see `journal`) with one `write` on the request's own task, under the
+//! store's lock, and answered as soon as the write returned: the operating system holds it
+//! then, which is what a commit without an fsync gives too, and the request never waits for
+//! another's commit. Duplicates and the bounds are decided in memory first; what memory knows
+//! changes only once the write succeeded (a failed write is cut back and refuses only its
+//! request). Handled notifications ride along as markers in the next record. The writer
+//! thread folds the journal into the database as the first step of every commit it makes, and
+//! commits at the latest 50 ms after the first unfolded append: the rows of the journal's
+//! notifications not handled yet, the markers of the database's rows, and the journal's claims
+//! (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
+//! what the database holds, and the journal is emptied after the commit. At open the journal
+//! is replayed into memory (records at or below the mark skipped: a crash came between a
+//! fold's commit and the emptying) and folded before the store serves.
+//!
+//! Everything else goes to a writer thread fed by a bounded channel, which shares the
+//! connection behind the lock: it takes every request that arrived while it was busy and
+//! commits them in one transaction (while it is busy, the first request of a batch waits
+//! 100 µs for the others), then answers each; with [`Durability::PowerLoss`], whose commits
+//! fsync, it commits the notifications too, and so it does an append that finds it
+//! committing (rather than wait for the lock on a worker). Handled notifications not taken by
+//! a journal's record are deleted with the next commit (or within 10 ms when none comes; a
+//! handled notification joins a list the next commit takes, and only the first of each lot
+//! wakes the writer), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
 //! notifications are one row (packed; a notification's number is the row's id and its place in
-//! it), and so are its claims (their keys packed, one expiry), found by key in an index the
+//! it; a journal's notification is a row of its own), and so are its claims (their keys
+//! packed, one expiry), found by key in an index the
 //! writer holds in memory: a batch runs two inserts rather than two per notification, and
 //! appends to the end of its tables rather than rewriting a random page per claim. Which
 //! notifications of a row are handled the writer counts in memory; a row all handled is
@@ -57,7 +70,8 @@
 //! are a checkpointer thread's, which copies the log into the database every 50 ms while
 //! commits come, so that the writer does not wait for them.
 //!
-//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,
+//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), `hookbot.journal`
+//! and `hookbot.lock`,
 //! which a running store holds with an OS file lock. The lock file, rather than SQLite's
 //! exclusive locking mode, is taken before the database is touched, so that a second bot
 //! refuses at once with a message naming the directory (not "database is locked" at its first

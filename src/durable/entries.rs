@@ -1,6 +1,6 @@
-//! Accepted notifications and their claims: appended (claim and entry in one step of a
-//! group-committed batch), read back at start in the order they were accepted, deleted once
-//! handled; expired claims purged.
+//! Accepted notifications and their claims: appended (claim and entry in one step: one
+//! journal's record, or one step of the writer's batch), read back at start in the order
+//! they were accepted, deleted once handled; expired claims purged.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -488,7 +488,7 @@ mod tests {
         let busy = Gate::enter(&store);
         tokio::task::yield_now().await;
         busy.wait_reached();
-        // Were the leader to wait on the connection, this runtime's one thread would stop
+        // Were the append to wait for the core, this runtime's one thread would stop
         // until the watchdog opens the gate.
         let watchdog_opened = Arc::new(AtomicBool::new(false));
         {
@@ -1093,6 +1093,54 @@ mod tests {
             seqs.push(queued(store.append(&event).await.unwrap()));
         }
         seqs
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_concurrent_appends_are_each_answered_once_and_all_kept_in_their_order() {
+        const TASKS: usize = 8;
+        const EACH: usize = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|task| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let mut seqs = Vec::new();
+                        for n in 0..EACH {
+                            let event =
+                                text(&format!("7900{task}@c.us"), &format!("T{task}-{n}"), "hi");
+                            seqs.push(queued(store.append(&event).await.unwrap()));
+                        }
+                        seqs
+                    })
+                })
+                .collect();
+            let mut all = HashSet::new();
+            for task in tasks {
+                let seqs = task.await.unwrap();
+                assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+                all.extend(seqs);
+            }
+            assert_eq!(
+                all.len(),
+                TASKS * EACH,
+                "each answered with a number of its own"
+            );
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let left = ids(&store.unfinished(None, TASKS * EACH + 1).await.unwrap());
+        assert_eq!(left.len(), TASKS * EACH, "all kept, once");
+        for task in 0..TASKS {
+            let own: Vec<_> = left
+                .iter()
+                .filter(|id| id.starts_with(&format!("T{task}-")))
+                .cloned()
+                .collect();
+            let sent: Vec<_> = (0..EACH).map(|n| format!("T{task}-{n}")).collect();
+            assert_eq!(own, sent, "each task's in its order");
+        }
     }
 
     #[tokio::test]

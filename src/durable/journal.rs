@@ -31,6 +31,8 @@ pub(super) struct Journal {
     path: PathBuf,
     /// The file's length: where the next record begins.
     len: u64,
+    /// A failed write could not be cut back: the next append cuts it first.
+    torn: bool,
     /// The next write fails, as a full disk would make it (tests only).
     #[cfg(test)]
     pub(super) fail_next: bool,
@@ -72,24 +74,36 @@ impl Journal {
             file,
             path: path.to_owned(),
             len: whole as u64,
+            torn: false,
             #[cfg(test)]
             fail_next: false,
         };
         Ok((journal, records))
     }
 
-    /// Appends one record of `payload` with one `write`; a failed write is cut back, leaving
-    /// the file as it was.
+    /// Appends one record, its payload what `payload` adds to `record` (emptied first; the
+    /// caller's buffer, kept for the next), with one `write`; a failed write is cut back,
+    /// leaving the file as it was.
     ///
     /// # Errors
     ///
-    /// The write's error (or the cut's, after which the store cannot go on writing safely
-    /// either: the next append finds the file's length wrong and fails the same way).
-    pub(super) fn append(&mut self, record: &mut Vec<u8>, payload: &[u8]) -> std::io::Result<()> {
+    /// The write's error, or the cut's (then the next append cuts the file first, and fails
+    /// as long as it cannot).
+    pub(super) fn append(
+        &mut self,
+        record: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
+        if self.torn {
+            self.file.set_len(self.len)?;
+            self.torn = false;
+        }
         record.clear();
-        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        record.extend_from_slice(&xxh3_64(payload).to_le_bytes());
-        record.extend_from_slice(payload);
+        record.resize(HEADER, 0);
+        payload(record);
+        let (header, written) = record.split_at_mut(HEADER);
+        header[..4].copy_from_slice(&(written.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&xxh3_64(written).to_le_bytes());
         let written = self.write(record);
         match written {
             Ok(()) => {
@@ -97,7 +111,9 @@ impl Journal {
                 Ok(())
             }
             Err(error) => {
+                self.torn = true;
                 self.file.set_len(self.len)?;
+                self.torn = false;
                 Err(error)
             }
         }
@@ -153,9 +169,8 @@ pub(super) struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     /// The payload: `[id i64][expires i64][0 | 1 and the key's 16 bytes][count u32][seqs i64…]
-    /// [blob]`, little-endian, into `payload` (emptied first).
+    /// [blob]`, little-endian, added to `payload`.
     pub(super) fn encode(&self, payload: &mut Vec<u8>) {
-        payload.clear();
         payload.extend_from_slice(&self.id.to_le_bytes());
         payload.extend_from_slice(&self.expires.to_le_bytes());
         match &self.claim {
@@ -256,7 +271,9 @@ mod tests {
         assert!(none.is_empty());
         let mut buffer = Vec::new();
         for payload in records {
-            journal.append(&mut buffer, payload).unwrap();
+            journal
+                .append(&mut buffer, |record| record.extend_from_slice(payload))
+                .unwrap();
         }
         std::fs::read(path).unwrap()
     }
@@ -277,7 +294,9 @@ mod tests {
                 bytes.len() - last,
                 "the torn record is cut off"
             );
-            journal.append(&mut Vec::new(), b"next").unwrap();
+            journal
+                .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
+                .unwrap();
             drop(journal);
             let (_, read) = Journal::open(&path).unwrap();
             assert_eq!(read.len(), 4, "a record after the cut reads");
@@ -320,10 +339,14 @@ mod tests {
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.fail_next = true;
         journal
-            .append(&mut Vec::new(), b"refused")
+            .append(&mut Vec::new(), |record| {
+                record.extend_from_slice(b"refused")
+            })
             .expect_err("the write fails");
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        journal.append(&mut Vec::new(), b"next").unwrap();
+        journal
+            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
+            .unwrap();
         drop(journal);
         let (mut journal, read) = Journal::open(&path).unwrap();
         assert_eq!(

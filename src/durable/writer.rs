@@ -1,15 +1,16 @@
-//! The store's writer thread and the connection it shares with the lane's leaders: a thread
-//! that takes the requests that arrived while it was busy, commits them in one transaction and
-//! only then answers them (group commit) — every request but the appends of a store whose
-//! commits do not fsync, which the [`Lane`](super::lane::Lane) commits on the runtime. Whoever
-//! commits holds the connection's lock ([`Shared`]). Handled entries are deleted with the next
-//! commit (a leader's or the writer's), or within `FINISH_DELAY` when none comes: they wait in
-//! a list the next commit takes, with the time they are due by, which the writer reads without
-//! the connection's lock — it takes the lock only to commit, so while leaders commit appends it
-//! leaves the deletions to them and never holds up their commits. Only a lot that finds the
-//! writer waiting without a deadline wakes it. Between
-//! batches it tidies up: expired claims and memos are purged in bounded chunks, and freed
-//! space is given back.
+//! The store's writer thread and the core it shares with the journal's appends: a thread that
+//! takes the requests that arrived while it was busy, commits them in one transaction and only
+//! then answers them (group commit) — every request but the appends of a store whose commits
+//! do not fsync, which are written to the [`Journal`] on the runtime
+//! ([`Core::append_to_journal`]). Every commit first folds the journal into the database; the
+//! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
+//! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
+//! rather than wait. Handled entries are deleted with the next commit, or ride along as
+//! markers in the next journal's record, or are deleted within `FINISH_DELAY` when neither
+//! comes: they wait in a list, with the time they are due by, which the writer reads without
+//! the core's lock. Only a lot that finds the writer waiting without a deadline wakes it.
+//! Between batches it tidies up: expired claims and memos are purged in bounded chunks, and
+//! freed space is given back.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,14 +38,15 @@ const MAX_BATCH: usize = 1024;
 /// How long handled entries wait for requests to share their deletion's commit: under load
 /// the next batch of requests takes them along; a store without requests commits them after
 /// this. (Each committed alone, they made four commits in five; at 2 ms, a loaded machine's
-/// pauses between leaders' commits still made the writer commit deletions of its own, holding
-/// the connection while leaders waited for it.) They count against the store's bounds until
+/// pauses between commits still made the writer commit deletions of its own.) They count against the store's bounds until
 /// then, and a crash before replays them, as it would any entry not yet deleted.
 const FINISH_DELAY: Duration = Duration::from_millis(10);
 /// How long the journal's records wait for the writer's next commit to fold them into the
 /// database (a commit that comes sooner folds them sooner): the journal's file, and the
 /// memory its rows hold, stay small, and a fold costs one transaction per this interval.
 const FOLD_DELAY: Duration = Duration::from_millis(50);
+/// A journal's record buffer larger than this is not kept for the next append.
+const SPARE_BYTES: usize = 1 << 20;
 /// How long the first request of a batch waits for company while the store is busy (its last
 /// batch had several requests): the callers answered by the last commit send their next
 /// requests a moment later, and without the wait the first of them took a commit of its own
@@ -378,9 +380,8 @@ pub(super) struct Core {
     /// Handled entries of the database's rows whose markers are in the journal: the next
     /// commit deletes them.
     deferred: Vec<Seq>,
-    /// A journal's record and its payload, reused.
+    /// A journal's record, reused.
     record: Vec<u8>,
-    payload: Vec<u8>,
 }
 
 /// The writer thread's state.
@@ -463,7 +464,6 @@ pub(super) fn spawn(
         journal,
         deferred,
         record: Vec::new(),
-        payload: Vec::new(),
     };
     if !core.idle() {
         // The journal's appends are folded before serving: a failure refuses the open.
@@ -716,9 +716,11 @@ impl Core {
             handled,
             blob: &blob,
         };
-        entry.encode(&mut self.payload);
+        let written = self
+            .journal
+            .append(&mut self.record, |record| entry.encode(record));
         let mut handled = entry.handled;
-        if let Err(error) = self.journal.append(&mut self.record, &self.payload) {
+        if let Err(error) = written {
             self.finished.restore(&mut handled);
             self.spare = handled;
             let error = StoreError::Database {
@@ -740,6 +742,10 @@ impl Core {
         self.counts.bytes = self.counts.bytes.saturating_sub(freed.bytes);
         handled.clear();
         self.spare = handled;
+        if self.record.capacity() > SPARE_BYTES {
+            // An unusually large notification's memory goes back.
+            self.record = Vec::new();
+        }
         Ok(Appended::Queued(seq))
     }
 
