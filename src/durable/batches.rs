@@ -210,6 +210,9 @@ pub(super) struct Batches {
     journaled: BTreeMap<i64, Vec<u8>>,
     /// `folded` before the running batch's fold raised it, to restore if the batch fails.
     folded_before: Option<i64>,
+    /// The last id the journal took since the last fold (its row handled and forgotten or
+    /// not): the fold's mark.
+    last_journaled: Option<i64>,
 }
 
 /// A row's blob larger than this is not kept for the next batch (the memory goes back).
@@ -289,6 +292,7 @@ impl Batches {
             },
         );
         self.journaled.insert(id, blob);
+        self.last_journaled = Some(id);
         self.next = id + 1;
         self.pending_id = self.next;
         Seq::new(id, 0)
@@ -373,7 +377,7 @@ impl Batches {
     /// were marked): writes the journal's rows still unhandled, and raises the table's
     /// sequence past the last, the mark of what the file holds (see `journal`).
     pub(super) fn fold(&mut self, tx: &Connection) -> rusqlite::Result<()> {
-        let Some(last) = self.journaled.last_key_value().map(|(id, _)| *id) else {
+        let Some(last) = self.last_journaled else {
             return Ok(());
         };
         for (id, blob) in &self.journaled {
@@ -499,6 +503,7 @@ impl Batches {
         self.next = self.pending_id;
         self.folded = self.next - 1;
         self.folded_before = None;
+        self.last_journaled = None;
         self.journaled.clear();
         self.clear_pending();
     }
