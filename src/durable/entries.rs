@@ -58,10 +58,9 @@ impl DurableStore {
     }
 
     /// Keeps `event` ([`append`](DurableStore::append)) and gives the answer: with
-    /// [`Durability::Process`](super::Durability::Process) written to the journal on this task
-    /// (answered when the write returned) — at once, or, while the writer thread commits (a
-    /// fold), once it is done, the task leaving its worker to others meanwhile; else handed
-    /// to the writer, waiting for room in its channel. Dropped before it returns,
+    /// [`Durability::Process`](super::Durability::Process) written to the journal at once on
+    /// this task (answered when the write returned), unless the writer thread is committing;
+    /// else handed to the writer, waiting for room in its channel. Dropped before it returns,
     /// it handed nothing over; once it returned, the append is kept (or refused) whether or
     /// not the answer is awaited.
     ///
@@ -75,42 +74,26 @@ impl DurableStore {
             notification: event.raw.clone(),
             claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
         };
-        if self.inner.journal.is_some() {
-            let waited = match self.journal(append, false) {
-                Ok(answer) => Waited::Done(answer),
-                Err(append) => Waited::Journal(self.clone(), append),
+        if let Some(shared) = &self.inner.journal
+            && let Some(mut core) = shared.for_append()
+        {
+            let answer = match core.as_mut() {
+                Some(core) => core.append_to_journal(&append),
+                None => Err(StoreError::Closed.into()),
             };
-            return Ok(Committing(Some(waited)));
+            drop(core);
+            if matches!(answer, Ok(Appended::Queued(_)))
+                && self.inner.finished.journaled()
+                && let Some(sender) = &self.inner.sender
+            {
+                let _ = sender.try_send(Message::Finished);
+            }
+            return Ok(Committing(Some(Waited::Done(answer))));
         }
         let (reply, answer) = oneshot::channel();
         self.send(Message::Append(Request::new(append, reply)))
             .await?;
         Ok(Committing(Some(Waited::Writer(answer))))
-    }
-
-    /// Writes `append` to the journal and gives the answer; gives `append` back while the
-    /// writer thread commits (a fold), unless `wait`, when it waits for the commit.
-    fn journal(&self, append: Append, wait: bool) -> Result<Result<Appended>, Append> {
-        let Some(shared) = &self.inner.journal else {
-            return Ok(Err(StoreError::Closed.into()));
-        };
-        let mut core = match shared.for_append() {
-            Some(core) => core,
-            None if wait => shared.lock_core(),
-            None => return Err(append),
-        };
-        let answer = match core.as_mut() {
-            Some(core) => core.append_to_journal(&append),
-            None => Err(StoreError::Closed.into()),
-        };
-        drop(core);
-        if matches!(answer, Ok(Appended::Queued(_)))
-            && self.inner.finished.journaled()
-            && let Some(sender) = &self.inner.sender
-        {
-            let _ = sender.try_send(Message::Finished);
-        }
-        Ok(answer)
     }
 
     /// Deletes a handled entry in the writer's next batch of requests, or within 10 ms when
@@ -194,38 +177,16 @@ impl DurableStore {
     }
 }
 
-/// An append handed over: what became of it, once it is kept. Dropped before it was written
-/// to the journal, it is written in the drop.
+/// An append handed over: what became of it, once it is kept.
 #[derive(Debug)]
 pub(crate) struct Committing(Option<Waited>);
 
+#[derive(Debug)]
 enum Waited {
     /// Written to the journal (or refused) already.
     Done(Result<Appended>),
     /// Handed to the writer thread.
     Writer(oneshot::Receiver<Result<Appended>>),
-    /// For the journal, once the writer thread's commit is over.
-    Journal(DurableStore, Append),
-}
-
-impl std::fmt::Debug for Waited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Waited::Done(_) => "Done",
-            Waited::Writer(_) => "Writer",
-            Waited::Journal(..) => "Journal",
-        })
-    }
-}
-
-impl Drop for Committing {
-    /// An append not yet written is written here, waiting for the writer's commit: it was
-    /// handed over.
-    fn drop(&mut self) {
-        if let Some(Waited::Journal(store, append)) = self.0.take() {
-            let _ = store.journal(append, true);
-        }
-    }
 }
 
 impl Future for Committing {
@@ -241,20 +202,6 @@ impl Future for Committing {
                 Some(Waited::Done(answer)) => Poll::Ready(answer),
                 _ => Poll::Ready(closed()),
             },
-            Some(Waited::Journal(..)) => {
-                let Some(Waited::Journal(store, append)) = self.0.take() else {
-                    return Poll::Ready(closed());
-                };
-                match store.journal(append, false) {
-                    Ok(answer) => Poll::Ready(answer),
-                    Err(append) => {
-                        // The writer thread commits: the worker runs other tasks meanwhile.
-                        self.0 = Some(Waited::Journal(store, append));
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                }
-            }
             None => Poll::Ready(closed()),
         }
     }
@@ -522,36 +469,16 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn appends_that_find_the_writer_committing_wait_for_it_then_go_to_the_journal() {
+    async fn appends_that_find_the_writer_committing_go_to_it_and_are_answered_after_its_commit() {
         const APPENDS: usize = 20;
         let dir = tempfile::tempdir().unwrap();
-        let store = open_held(dir.path(), StoreSettings::new(), &Clock::manual(T0));
-        // The writer holds the core: the appends wait for it.
+        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        // The writer holds the core: the appends go to its channel, not to the journal.
         let busy = Gate::enter(&store);
         busy.wait_reached();
         let appends = spawn_appends(&store, APPENDS);
-        for _ in 0..50 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(
-            appends.iter().all(|append| !append.is_finished()),
-            "no append is answered while the writer commits"
-        );
-        assert_eq!(journal_len(dir.path()), 0, "none is written meanwhile");
-        assert_eq!(
-            store.inner.sender.as_ref().unwrap().capacity(),
-            CHANNEL_CAPACITY,
-            "none went to the writer"
-        );
-        busy.open().await;
-        let mut seqs = HashSet::new();
-        for append in appends {
-            seqs.insert(queued(append.await.unwrap().unwrap()));
-        }
-        assert_eq!(seqs.len(), APPENDS, "each append has a number of its own");
-        assert!(journal_len(dir.path()) > 0, "written to the journal");
-        store.flush().await.unwrap();
-        assert_eq!(unhandled(dir.path()), APPENDS as i64);
+        until_queued(&store, APPENDS).await;
+        answered_only_after(dir.path(), appends, busy.open()).await;
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -335,17 +335,12 @@ pub(super) struct Shared {
 
 impl Shared {
     /// The core for a journal's append, or `None` while the writer thread commits (the
-    /// append then waits for it without holding its worker).
+    /// append then goes to the writer, rather than wait for its commit on a worker).
     pub(super) fn for_append(&self) -> Option<MutexGuard<'_, Option<Core>>> {
         if self.writing.load(Ordering::Relaxed) {
             return None;
         }
         Some(lock(self))
-    }
-
-    /// The core, waiting for the writer thread's commit if need be.
-    pub(super) fn lock_core(&self) -> MutexGuard<'_, Option<Core>> {
-        lock(self)
     }
 }
 
