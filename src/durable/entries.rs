@@ -478,7 +478,23 @@ mod tests {
         busy.wait_reached();
         let appends = spawn_appends(&store, APPENDS);
         until_queued(&store, APPENDS).await;
-        answered_only_after(dir.path(), appends, busy.open()).await;
+        assert!(
+            appends.iter().all(|append| !append.is_finished()),
+            "no append is answered while the writer commits"
+        );
+        assert_eq!(journal_len(dir.path()), 0, "none is written meanwhile");
+        busy.open().await;
+        let mut seqs = HashSet::new();
+        for append in appends {
+            seqs.insert(queued(append.await.unwrap().unwrap()));
+        }
+        assert_eq!(seqs.len(), APPENDS, "each append has a number of its own");
+        assert!(
+            journal_len(dir.path()) > 0,
+            "the writer wrote them to the journal"
+        );
+        store.flush().await.unwrap();
+        assert_eq!(unhandled(dir.path()), APPENDS as i64);
     }
 
     #[tokio::test(flavor = "current_thread")]

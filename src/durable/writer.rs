@@ -335,7 +335,8 @@ pub(super) struct Shared {
 
 impl Shared {
     /// The core for a journal's append, or `None` while the writer thread commits (the
-    /// append then goes to the writer, rather than wait for its commit on a worker).
+    /// append then goes to the writer, which writes it to the journal after its commit,
+    /// rather than wait for the commit on a worker).
     pub(super) fn for_append(&self) -> Option<MutexGuard<'_, Option<Core>>> {
         if self.writing.load(Ordering::Relaxed) {
             return None;
@@ -395,6 +396,12 @@ struct Writer {
     next_tidy: Instant,
     /// Held until the connection is closed.
     held: Held,
+    /// Appends go to the journal ([`Durability::Process`](super::Durability::Process)): those
+    /// that came to the writer because it was committing are written there too, not
+    /// committed (which would send the next ones to it again).
+    journal_appends: bool,
+    /// Such appends, taken with the batch.
+    appends: Vec<Request<Append>>,
 }
 
 /// Reads what `database` and the journal hold, folds the journal into the database, and starts
@@ -479,6 +486,8 @@ pub(super) fn spawn(
         timer,
         next_tidy: Instant::now(),
         held,
+        journal_appends: settings.durability == super::Durability::Process,
+        appends: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name("hookbot-store".to_owned())
@@ -575,6 +584,7 @@ impl Writer {
                 };
                 self.take(message, &mut requests);
             }
+            self.write_appends();
             if requests.is_empty() {
                 continue;
             }
@@ -587,11 +597,31 @@ impl Writer {
 
     fn take(&mut self, message: Message, requests: &mut Vec<Job>) {
         match message {
+            Message::Append(request) if self.journal_appends => self.appends.push(request),
             Message::Append(request) => requests.push(Job::Append(request)),
             Message::Request(request) => requests.push(Job::Other(request)),
             // The loop reads the deadline again.
             Message::Finished => {}
         }
+    }
+
+    /// Writes the appends taken to the journal, before the batch's requests (a flush after
+    /// them folds them), and answers them.
+    fn write_appends(&mut self) {
+        if self.appends.is_empty() {
+            return;
+        }
+        let mut core = lock(&self.core);
+        for request in self.appends.drain(..) {
+            let answer = match core.as_mut() {
+                Some(core) => core.append_to_journal(&request.op),
+                None => Err(StoreError::Closed.into()),
+            };
+            // A caller that stopped waiting does not want the answer.
+            let _ = request.reply.send(answer);
+        }
+        drop(core);
+        self.finished.journaled();
     }
 
     /// Commits `requests` (and the finished entries, and the journal's fold) as one batch,
