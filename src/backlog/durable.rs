@@ -1,10 +1,12 @@
 //! The durable backlog: claims and accepted events in the embedded [`DurableStore`]. An event
-//! is answered `Queued` only once its claim and entry are committed; it is then handled by the
+//! is answered `Queued` only once its claim and entry are kept (written to the store's journal,
+//! or committed by its writer thread); it is then handled by the
 //! dispatcher, and its entry deleted once its handler finished. At start, what was accepted
 //! and not finished before (a crash, a drain's deadline) is handled first, in accept order.
 //!
-//! The append is handed to the store's writer before anything awaits its commit; from then on
-//! the writer commits it whether or not the request waits, and a request dropped meanwhile (the
+//! The append is written to the journal at once, or handed to the store's writer before
+//! anything awaits its commit; from then on the writer keeps it whether or not the request
+//! waits, and a request dropped meanwhile (the
 //! gateway hung up) leaves the queueing to a task of its own, so that the intake can await
 //! [`keep`](Backlog::keep) in place.
 //!
@@ -80,7 +82,8 @@ impl DurableBacklog {
 
 #[async_trait]
 impl Backlog for DurableBacklog {
-    /// Claims `event` and appends it in the store's next group commit, then queues it. A full
+    /// Claims `event` and keeps it in the store (its journal, or the writer's next commit),
+    /// then queues it. A full
     /// dispatcher refuses before anything is written; one that refuses after the commit (it
     /// filled up meanwhile, or is shutting down) has the entry and claim withdrawn, so that
     /// the gateway's next delivery is accepted. Dropped once the append is handed over, it
