@@ -449,10 +449,6 @@ pub(super) fn spawn(
         path: path.clone(),
         source: Box::new(error),
     };
-    let timer = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(failed)?;
     let mut core = Core {
         path: database.path,
         connection: database.connection,
@@ -476,6 +472,11 @@ pub(super) fn spawn(
         // The journal's appends are folded before serving: a failure refuses the open.
         core.commit_with(|_| Ok(()))?;
     }
+    // Made after the fold: a runtime dropped on an error inside an async caller panics.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(failed)?;
     let core = Arc::new(Shared {
         core: Mutex::new(Some(core)),
         writing: AtomicBool::new(false),
