@@ -29,21 +29,34 @@
 //!
 //! # How it works
 //!
-//! Accepted notifications are committed on the runtime, by a leader among the requests that
-//! wait (group commit without a thread hop, see `lane`): the first request to find no
-//! commit under way yields a few times to the tasks ready on its worker, then commits its
-//! notification with every one that arrived meanwhile in one transaction, answers them, and
-//! hands the lead to the first that came after — an accepted notification is answered only
-//! once its batch is committed. Everything else goes to a writer thread fed by a bounded
-//! channel, which shares the connection behind a lock: it takes every request that arrived
-//! while it was busy and commits them in one transaction (while it is busy, the first request
-//! of a batch waits 100 µs for the others), then answers each; with [`Durability::PowerLoss`],
-//! whose commits fsync, it commits the notifications too. Handled notifications are deleted with the next commit (or
-//! within 10 ms when none comes; a handled notification joins a list the next commit takes,
-//! and only the first of each lot wakes the writer), expired claims are purged in bounded chunks, and freed pages
+//! With [`Durability::Process`] an accepted notification is written to the intake's journal
+//! (`hookbot.journal`, see `journal`) with one `write` on the request's own task, under the
+//! store's lock, and answered as soon as the write returned: the operating system holds it
+//! then, which is what a commit without an fsync gives too, and the request never waits for
+//! another's commit. Duplicates and the bounds are decided in memory first; what memory knows
+//! changes only once the write succeeded (a failed write is cut back and refuses only its
+//! request). Handled notifications ride along as markers in the next record. The writer
+//! thread folds the journal into the database as the first step of every commit it makes, and
+//! commits at the latest 50 ms after the first unfolded append: the rows of the journal's
+//! notifications not handled yet, the markers of the database's rows, and the journal's claims
+//! (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
+//! what the database holds, and the journal is emptied after the commit. At open the journal
+//! is replayed into memory (records at or below the mark skipped: a crash came between a
+//! fold's commit and the emptying) and folded before the store serves.
+//!
+//! Everything else goes to a writer thread fed by a bounded channel, which shares the
+//! connection behind the lock: it takes every request that arrived while it was busy and
+//! commits them in one transaction (while it is busy, the first request of a batch waits
+//! 100 µs for the others), then answers each; with [`Durability::PowerLoss`], whose commits
+//! fsync, it commits the notifications too, and so it does an append that finds it
+//! committing (rather than wait for the lock on a worker). Handled notifications not taken by
+//! a journal's record are deleted with the next commit (or within 10 ms when none comes; a
+//! handled notification joins a list the next commit takes, and only the first of each lot
+//! wakes the writer), expired claims are purged in bounded chunks, and freed pages
 //! are given back to the file system (`auto_vacuum=INCREMENTAL`). A batch's accepted
 //! notifications are one row (packed; a notification's number is the row's id and its place in
-//! it), and so are its claims (their keys packed, one expiry), found by key in an index the
+//! it; a journal's notification is a row of its own), and so are its claims (their keys
+//! packed, one expiry), found by key in an index the
 //! writer holds in memory: a batch runs two inserts rather than two per notification, and
 //! appends to the end of its tables rather than rewriting a random page per claim. Which
 //! notifications of a row are handled the writer counts in memory; a row all handled is
@@ -57,7 +70,8 @@
 //! are a checkpointer thread's, which copies the log into the database every 50 ms while
 //! commits come, so that the writer does not wait for them.
 //!
-//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files) and `hookbot.lock`,
+//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), `hookbot.journal`
+//! and `hookbot.lock`,
 //! which a running store holds with an OS file lock. The lock file, rather than SQLite's
 //! exclusive locking mode, is taken before the database is touched, so that a second bot
 //! refuses at once with a message naming the directory (not "database is locked" at its first
@@ -70,7 +84,7 @@ mod claims;
 mod conversations;
 mod directory;
 mod entries;
-mod lane;
+mod journal;
 mod memo;
 mod schema;
 mod writer;
@@ -89,11 +103,10 @@ use crate::error::{Error, Result};
 pub use conversations::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL, MAX_CONVERSATIONS, SqliteStorage,
 };
-pub(crate) use entries::{Appended, Seq};
-pub(crate) use lane::Committing;
+pub(crate) use entries::{Appended, Committing, Seq};
 pub use memo::{MAX_MEMO_ENTRIES, Memo};
 
-use writer::{Finished, Message, Op, Request};
+use writer::{Delays, Finished, Message, Op, Request};
 
 /// Unhandled notifications a store keeps at most by default, like the Redis queue's
 /// capacity; past it (or past [`DEFAULT_MAX_BYTES`]) the intake answers 503.
@@ -278,8 +291,8 @@ pub struct DurableStore {
 struct Inner {
     directory: PathBuf,
     sender: Option<mpsc::Sender<Message>>,
-    /// Where appends are committed on the runtime; `None` when commits fsync.
-    lane: Option<Arc<lane::Lane>>,
+    /// Where appends are written to the journal on the runtime; `None` when commits fsync.
+    journal: Option<Arc<writer::Shared>>,
     /// Handled entries, waiting for the writer's next batch to delete them.
     finished: Arc<Finished>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -296,15 +309,26 @@ impl DurableStore {
     /// created or written, another bot holds it, the database is corrupt or was written by a
     /// newer hookbot.
     pub fn open(directory: impl AsRef<Path>, settings: StoreSettings) -> Result<Self> {
-        Self::open_with_clock(directory.as_ref(), settings, Clock::default())
+        Self::open_with(
+            directory.as_ref(),
+            settings,
+            Clock::default(),
+            Delays::default(),
+        )
     }
 
-    /// [`open`](DurableStore::open), with `clock` telling the wall-clock time.
-    fn open_with_clock(directory: &Path, settings: StoreSettings, clock: Clock) -> Result<Self> {
+    /// [`open`](DurableStore::open), with `clock` telling the wall-clock time and `delays`
+    /// the writer's.
+    fn open_with(
+        directory: &Path,
+        settings: StoreSettings,
+        clock: Clock,
+        delays: Delays,
+    ) -> Result<Self> {
         let held = directory::hold(directory)?;
         let database = schema::open(&held.database_path(), settings.durability)?;
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
-        let finished = Arc::new(Finished::default());
+        let finished = Arc::new(Finished::new(delays));
         let (writer, core) = writer::spawn(
             database,
             held,
@@ -313,12 +337,12 @@ impl DurableStore {
             receiver,
             Arc::clone(&finished),
         )?;
-        let lane = (settings.durability == Durability::Process).then(|| lane::Lane::new(core));
+        let journal = (settings.durability == Durability::Process).then_some(core);
         Ok(Self {
             inner: Arc::new(Inner {
                 directory: directory.to_owned(),
                 sender: Some(sender),
-                lane,
+                journal,
                 finished,
                 writer: Some(writer),
             }),
@@ -422,7 +446,7 @@ pub(crate) mod test_support {
     use std::path::Path;
 
     use super::writer::{Batch, Op};
-    use super::{Clock, DurableStore, Millis, StoreSettings};
+    use super::{Clock, Delays, DurableStore, Millis, StoreSettings};
     use crate::event::Event;
     use crate::gateway::GatewayKind;
 
@@ -431,7 +455,36 @@ pub(crate) mod test_support {
 
     /// The store in `directory`, on `clock`.
     pub(crate) fn open(directory: &Path, settings: StoreSettings, clock: &Clock) -> DurableStore {
-        DurableStore::open_with_clock(directory, settings, clock.clone()).expect("the store opens")
+        DurableStore::open_with(directory, settings, clock.clone(), Delays::default())
+            .expect("the store opens")
+    }
+
+    /// [`open`], whose writer neither deletes handled entries nor folds the journal before
+    /// a request, a flush or the close comes.
+    pub(crate) fn open_held(
+        directory: &Path,
+        settings: StoreSettings,
+        clock: &Clock,
+    ) -> DurableStore {
+        DurableStore::open_with(directory, settings, clock.clone(), Delays::held())
+            .expect("the store opens")
+    }
+
+    /// A copy of the store in `directory` as a killed process would leave it (the database,
+    /// its log and the journal; the writer is idle), in a directory of its own.
+    pub(crate) fn crash_image(directory: &Path) -> tempfile::TempDir {
+        let image = tempfile::tempdir().expect("a directory");
+        for file in [
+            super::directory::DATABASE_FILE,
+            "hookbot.sqlite3-wal",
+            super::directory::JOURNAL_FILE,
+        ] {
+            let from = directory.join(file);
+            if from.exists() {
+                std::fs::copy(&from, image.path().join(file)).expect("the file copies");
+            }
+        }
+        image
     }
 
     /// A step of a test, run by the writer inside a batch.

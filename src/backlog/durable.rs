@@ -1,10 +1,12 @@
 //! The durable backlog: claims and accepted events in the embedded [`DurableStore`]. An event
-//! is answered `Queued` only once its claim and entry are committed; it is then handled by the
+//! is answered `Queued` only once its claim and entry are kept (written to the store's journal,
+//! or committed by its writer thread); it is then handled by the
 //! dispatcher, and its entry deleted once its handler finished. At start, what was accepted
 //! and not finished before (a crash, a drain's deadline) is handled first, in accept order.
 //!
-//! The append is handed to the store's writer before anything awaits its commit; from then on
-//! the writer commits it whether or not the request waits, and a request dropped meanwhile (the
+//! The append is written to the journal at once, or handed to the store's writer before
+//! anything awaits its commit; from then on the writer keeps it whether or not the request
+//! waits, and a request dropped meanwhile (the
 //! gateway hung up) leaves the queueing to a task of its own, so that the intake can await
 //! [`keep`](Backlog::keep) in place.
 //!
@@ -80,7 +82,8 @@ impl DurableBacklog {
 
 #[async_trait]
 impl Backlog for DurableBacklog {
-    /// Claims `event` and appends it in the store's next group commit, then queues it. A full
+    /// Claims `event` and keeps it in the store (its journal, or the writer's next commit),
+    /// then queues it. A full
     /// dispatcher refuses before anything is written; one that refuses after the commit (it
     /// filled up meanwhile, or is shutting down) has the entry and claim withdrawn, so that
     /// the gateway's next delivery is accepted. Dropped once the append is handed over, it
@@ -255,7 +258,13 @@ mod tests {
     use super::*;
     use crate::dispatch::{DispatchSettings, Handler};
     use crate::durable::test_support::{T0, open, text, unhandled};
-    use crate::durable::{Clock, StoreSettings};
+    use crate::durable::{Clock, Durability, StoreSettings};
+
+    /// A store whose appends go to its writer thread (its commits fsync), so that a request
+    /// can go away while its append is being committed (the journal's answers at once).
+    fn writer_settings() -> StoreSettings {
+        StoreSettings::new().durability(Durability::PowerLoss)
+    }
     use crate::error::BoxError;
 
     const ANNA: &str = "79001234567@c.us";
@@ -279,7 +288,7 @@ mod tests {
     #[tokio::test]
     async fn a_keep_dropped_once_its_append_was_handed_over_is_still_handled() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let record = Record::default();
         let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
         let backlog = DurableBacklog::new(store, dispatcher);
@@ -316,7 +325,7 @@ mod tests {
     #[tokio::test]
     async fn a_committed_event_the_dispatcher_refuses_is_withdrawn_and_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let dispatcher = Dispatcher::new(Record::default(), DispatchSettings::new(), None);
         let backlog = DurableBacklog::new(store.clone(), dispatcher.clone());
         backlog.start().await.unwrap();
@@ -357,7 +366,7 @@ mod tests {
         const INSTANCE: &str = "durable-dropped-keep";
         crate::metrics::label_instance(INSTANCE);
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         let record = Record::default();
         let dispatcher = Dispatcher::new(record.clone(), DispatchSettings::new(), None);
         let backlog: Box<dyn Backlog> = Box::new(DurableBacklog::new(store, dispatcher));

@@ -55,13 +55,22 @@ pub(super) struct Record<'a> {
 impl Record<'_> {
     /// Appends the record to `blob`: each text after its length (the gateway's in one byte,
     /// the others in four, little-endian).
-    fn encode(&self, blob: &mut Vec<u8>) {
+    pub(super) fn encode(&self, blob: &mut Vec<u8>) {
         let gateway = &self.gateway.as_bytes()[..self.gateway.len().min(u8::MAX.into())];
         blob.push(gateway.len() as u8);
         blob.extend_from_slice(gateway);
         for text in [self.instance, self.notification] {
             blob.extend_from_slice(&(text.len() as u32).to_le_bytes());
             blob.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// The size of the notification of `blob` when it holds exactly one record (a journal's
+    /// row), else `None`.
+    pub(super) fn size_of_one(blob: &[u8]) -> Option<u32> {
+        match Record::decode_all(blob)?.as_slice() {
+            [record] => Some(record.notification.len() as u32),
+            _ => None,
         }
     }
 
@@ -194,6 +203,16 @@ pub(super) struct Batches {
     written: Vec<(i64, Row)>,
     /// What the running batch changed of the committed rows' handled notifications.
     staged: HashMap<i64, Handled>,
+    /// The rows up to this id are in the file; those after it are the journal's (one
+    /// notification each), their blobs in `journaled` until the next fold writes them.
+    folded: i64,
+    /// The blobs of the journal's rows not yet folded (handled ones forgotten), by id.
+    journaled: BTreeMap<i64, Vec<u8>>,
+    /// `folded` before the running batch's fold raised it, to restore if the batch fails.
+    folded_before: Option<i64>,
+    /// The last id the journal took since the last fold (its row handled and forgotten or
+    /// not): the fold's mark.
+    last_journaled: Option<i64>,
 }
 
 /// A row's blob larger than this is not kept for the next batch (the memory goes back).
@@ -250,9 +269,134 @@ impl Batches {
             rows,
             next,
             pending_id: next,
+            folded: next - 1,
             ..Self::default()
         };
         Ok((batches, kept))
+    }
+
+    /// The id the next journaled row takes.
+    pub(super) fn next_id(&self) -> i64 {
+        self.next
+    }
+
+    /// Keeps the journal's row `id` (its notification's size `size`, its `blob`), written to
+    /// the journal: known from now on, written to the file by the next fold.
+    pub(super) fn journaled(&mut self, id: i64, size: u32, blob: Vec<u8>) -> Seq {
+        let done = Handled::none(1);
+        self.rows.insert(
+            id,
+            Row {
+                sizes: vec![size],
+                done,
+            },
+        );
+        self.journaled.insert(id, blob);
+        self.last_journaled = Some(id);
+        self.next = id + 1;
+        self.pending_id = self.next;
+        Seq::new(id, 0)
+    }
+
+    /// What marking `seqs` handled would free (numbers already handled, or of no row, free
+    /// nothing).
+    pub(super) fn freeable(&self, seqs: &[Seq]) -> Tally {
+        let mut free = Tally::default();
+        for seq in seqs {
+            if let Some(row) = self.rows.get(&seq.row())
+                && let Some(size) = row.sizes.get(seq.place())
+                && !row.done.is_done(seq.place())
+            {
+                free.events += 1;
+                free.bytes += u64::from(*size);
+            }
+        }
+        free
+    }
+
+    /// Marks the handled `seqs`, whose markers are in the journal: the journal's rows are
+    /// forgotten (they never reach the file), the file's rows are changed in memory and put
+    /// in `later`, for the next fold to write ([`write_marked`](Batches::write_marked));
+    /// what was freed.
+    pub(super) fn forget(&mut self, seqs: &[Seq], later: &mut Vec<Seq>) -> Tally {
+        let mut freed = Tally::default();
+        for seq in seqs {
+            let id = seq.row();
+            let Some(row) = self.rows.get_mut(&id) else {
+                continue;
+            };
+            let Some(size) = row.sizes.get(seq.place()).copied() else {
+                continue;
+            };
+            if !row.done.mark(seq.place()) {
+                continue;
+            }
+            freed.events += 1;
+            freed.bytes += u64::from(size);
+            if id <= self.folded {
+                later.push(*seq);
+            }
+            if row.done.left == 0 {
+                self.rows.remove(&id);
+                self.journaled.remove(&id);
+            }
+        }
+        freed
+    }
+
+    /// Writes what [`forget`](Batches::forget) changed of the file's rows `marked` in `tx`:
+    /// a row all handled is deleted, another's bitmap written.
+    pub(super) fn write_marked(&mut self, tx: &Connection, marked: &[Seq]) -> rusqlite::Result<()> {
+        let mut last = None;
+        for seq in marked {
+            let id = seq.row();
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            match self.rows.get_mut(&id) {
+                None => {
+                    tx.prepare_cached("DELETE FROM batches WHERE id = ?1")?
+                        .execute([id])?;
+                    tx.prepare_cached("DELETE FROM handled WHERE batch = ?1")?
+                        .execute([id])?;
+                }
+                Some(row) => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO handled (batch, done) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![id, row.done.to_blob()])?;
+                    row.done.recorded = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first step of a fold, in its transaction `tx` (after the batch's handled entries
+    /// were marked): writes the journal's rows still unhandled, and raises the table's
+    /// sequence past the last, the mark of what the file holds (see `journal`).
+    pub(super) fn fold(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        let Some(last) = self.last_journaled else {
+            return Ok(());
+        };
+        for (id, blob) in &self.journaled {
+            let handled = self.staged.get(id).is_some_and(|done| done.left == 0);
+            if !handled {
+                tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
+                    .execute(params![id, blob])?;
+            }
+        }
+        raise_sequence(tx, last)?;
+        // The rest of the batch finds them in the file.
+        self.folded_before.get_or_insert(self.folded);
+        self.folded = last;
+        Ok(())
+    }
+
+    /// The last id of the file's rows: the journal's records at or below it were folded.
+    pub(super) fn folded(&self) -> i64 {
+        self.folded
     }
 
     /// Adds `record` to the running batch's row, its number.
@@ -324,17 +468,22 @@ impl Batches {
             if !changed {
                 continue;
             }
-            if done.left == 0 {
-                tx.prepare_cached("DELETE FROM batches WHERE id = ?1")?
-                    .execute([id])?;
-                if done.recorded {
-                    tx.prepare_cached("DELETE FROM handled WHERE batch = ?1")?
+            // A journal's row (after `folded`) is not in the file: nothing to delete there.
+            if id <= self.folded {
+                if done.left == 0 {
+                    tx.prepare_cached("DELETE FROM batches WHERE id = ?1")?
                         .execute([id])?;
-                }
-            } else {
-                tx.prepare_cached("INSERT OR REPLACE INTO handled (batch, done) VALUES (?1, ?2)")?
+                    if done.recorded {
+                        tx.prepare_cached("DELETE FROM handled WHERE batch = ?1")?
+                            .execute([id])?;
+                    }
+                } else {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO handled (batch, done) VALUES (?1, ?2)",
+                    )?
                     .execute(params![id, done.to_blob()])?;
-                done.recorded = true;
+                    done.recorded = true;
+                }
             }
             self.staged.insert(id, done);
         }
@@ -352,11 +501,18 @@ impl Batches {
         }
         self.rows.extend(self.written.drain(..));
         self.next = self.pending_id;
+        self.folded = self.next - 1;
+        self.folded_before = None;
+        self.last_journaled = None;
+        self.journaled.clear();
         self.clear_pending();
     }
 
     /// The running batch failed: nothing of it was written.
     pub(super) fn roll_back(&mut self) {
+        if let Some(folded) = self.folded_before.take() {
+            self.folded = folded;
+        }
         self.staged.clear();
         self.written.clear();
         self.pending_id = self.next;
@@ -400,6 +556,21 @@ impl Batches {
         }
         Ok(stored)
     }
+}
+
+/// Raises `batches`' sequence in `sqlite_sequence` to `last`, when it is lower.
+fn raise_sequence(tx: &Connection, last: i64) -> rusqlite::Result<()> {
+    let raised = tx
+        .prepare_cached("UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'batches' AND seq < ?1")?
+        .execute([last])?;
+    if raised == 0 {
+        tx.prepare_cached(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'batches', ?1
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'batches')",
+        )?
+        .execute([last])?;
+    }
+    Ok(())
 }
 
 /// An unhandled notification as read back.

@@ -33,13 +33,16 @@ struct Claim {
 #[derive(Debug, Default)]
 pub(super) struct Claims {
     index: HashMap<Key, Claim>,
-    /// What the running batch changed: each key with its claim before.
-    undo: Vec<(Key, Option<Claim>)>,
+    /// What the running batch changed: each key with its claim before, and whether it was cut
+    /// out of the journal's keys in `pending` (to put back).
+    undo: Vec<(Key, Option<Claim>, bool)>,
     /// The id of the running batch's row.
     next: i64,
     /// The keys the running batch claimed, for its row, and their expiry.
     pending: Vec<u8>,
     pending_expires: Millis,
+    /// The first bytes of `pending` that are the journal's claims, kept when a batch fails.
+    kept: usize,
 }
 
 impl Claims {
@@ -87,9 +90,16 @@ impl Claims {
                 expires,
             },
         );
-        self.undo.push((key, before));
+        self.undo.push((key, before, false));
         self.pending.extend_from_slice(&key);
         self.pending_expires = expires;
+    }
+
+    /// The claims made since the last [`commit`](Claims::commit) or `keep` are in the
+    /// journal: they stay, in the running row, when a batch fails.
+    pub(super) fn keep(&mut self) {
+        self.undo.clear();
+        self.kept = self.pending.len();
     }
 
     /// Writes the running batch's row of claims in `tx`, if it claimed any.
@@ -108,7 +118,18 @@ impl Claims {
         let Some(claim) = self.index.get(key).copied() else {
             return Ok(());
         };
+        let mut cut_kept = false;
         if claim.id == self.next {
+            let at = self
+                .pending
+                .chunks_exact(size_of::<Key>())
+                .position(|other| other == key);
+            if let Some(at) = at
+                && at * size_of::<Key>() < self.kept
+            {
+                self.kept -= size_of::<Key>();
+                cut_kept = true;
+            }
             self.pending = without(&self.pending, key);
         } else {
             let keys: Option<Vec<u8>> = tx
@@ -124,7 +145,7 @@ impl Claims {
                     .execute(params![left, claim.id])?;
             }
         }
-        self.undo.push((*key, Some(claim)));
+        self.undo.push((*key, Some(claim), cut_kept));
         self.index.remove(key);
         Ok(())
     }
@@ -132,21 +153,27 @@ impl Claims {
     /// The running batch was committed: its changes stay.
     pub(super) fn commit(&mut self) {
         self.undo.clear();
+        self.kept = 0;
         if !self.pending.is_empty() {
             self.next += 1;
             self.pending.clear();
         }
     }
 
-    /// The running batch failed: its changes are undone, last first.
+    /// The running batch (or a journal's append) failed: its changes are undone, last
+    /// first; the journal's claims stay.
     pub(super) fn roll_back(&mut self) {
-        self.pending.clear();
-        while let Some((key, before)) = self.undo.pop() {
+        self.pending.truncate(self.kept);
+        while let Some((key, before, cut_kept)) = self.undo.pop() {
+            if cut_kept {
+                self.pending.extend_from_slice(&key);
+            }
             match before {
                 Some(claim) => self.index.insert(key, claim),
                 None => self.index.remove(&key),
             };
         }
+        self.kept = self.pending.len();
     }
 
     /// Purges one chunk of rows of claims (each statement committed on its own): expired ones,

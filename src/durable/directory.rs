@@ -9,6 +9,8 @@ use super::StoreError;
 
 /// The database's file name in the data directory.
 pub(super) const DATABASE_FILE: &str = "hookbot.sqlite3";
+/// The intake journal's file name in the data directory (see `journal`).
+pub(super) const JOURNAL_FILE: &str = "hookbot.journal";
 /// The lock file's name in the data directory.
 const LOCK_FILE: &str = "hookbot.lock";
 
@@ -24,6 +26,11 @@ impl Held {
     /// The database file in the directory.
     pub(super) fn database_path(&self) -> PathBuf {
         self.directory.join(DATABASE_FILE)
+    }
+
+    /// The intake journal's file in the directory.
+    pub(super) fn journal_path(&self) -> PathBuf {
+        self.directory.join(JOURNAL_FILE)
     }
 }
 

@@ -1,16 +1,18 @@
-//! Accepted notifications and their claims: appended (claim and entry in one step of a
-//! group-committed batch), read back at start in the order they were accepted, deleted once
-//! handled; expired claims purged.
+//! Accepted notifications and their claims: appended (claim and entry in one step: one
+//! journal's record, or one step of the writer's batch), read back at start in the order
+//! they were accepted, deleted once handled; expired claims purged.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
-use super::DurableStore;
 use super::batches::{Record, Stored};
 use super::claims::Key;
-use super::lane::Committing;
 use super::writer::{Batch, Message, Op, Request};
+use super::{DurableStore, StoreError};
 use crate::dedupe::DedupeKey;
 use crate::error::Result;
 use crate::event::{Event, RawJson};
@@ -42,8 +44,8 @@ pub(crate) struct Unfinished {
 }
 
 impl DurableStore {
-    /// Claims `event` against duplicates and keeps it until [`finish`](DurableStore::finish)ed, in
-    /// the writer's next batch; answers once that batch is committed.
+    /// Claims `event` against duplicates and keeps it until [`finish`](DurableStore::finish)ed;
+    /// answers once it is kept (written to the journal, or committed by the writer).
     ///
     /// # Errors
     ///
@@ -55,9 +57,11 @@ impl DurableStore {
         self.hand_over(event).await?.await
     }
 
-    /// Hands `event`'s [`append`](DurableStore::append) to the writer, waiting for room in its
-    /// channel, and gives the answer to come. Dropped before it returns, it handed nothing
-    /// over; once it returned, the writer commits the append (or fails its batch) whether or
+    /// Keeps `event` ([`append`](DurableStore::append)) and gives the answer: with
+    /// [`Durability::Process`](super::Durability::Process) written to the journal at once on
+    /// this task (answered when the write returned), unless the writer thread is committing;
+    /// else handed to the writer, waiting for room in its channel. Dropped before it returns,
+    /// it handed nothing over; once it returned, the append is kept (or refused) whether or
     /// not the answer is awaited.
     ///
     /// # Errors
@@ -70,17 +74,26 @@ impl DurableStore {
             notification: event.raw.clone(),
             claim: DedupeKey::of(event).map(DedupeKey::to_bytes),
         };
-        let append = match &self.inner.lane {
-            Some(lane) => match lane.hand_over(append) {
-                Ok(committing) => return Ok(committing),
-                Err(append) => append,
-            },
-            None => append,
-        };
+        if let Some(shared) = &self.inner.journal
+            && let Some(mut core) = shared.for_append()
+        {
+            let answer = match core.as_mut() {
+                Some(core) => core.append_to_journal(&append),
+                None => Err(StoreError::Closed.into()),
+            };
+            drop(core);
+            if matches!(answer, Ok(Appended::Queued(_)))
+                && self.inner.finished.journaled()
+                && let Some(sender) = &self.inner.sender
+            {
+                let _ = sender.try_send(Message::Finished);
+            }
+            return Ok(Committing(Some(Waited::Done(answer))));
+        }
         let (reply, answer) = oneshot::channel();
         self.send(Message::Append(Request::new(append, reply)))
             .await?;
-        Ok(Committing::writer(answer))
+        Ok(Committing(Some(Waited::Writer(answer))))
     }
 
     /// Deletes a handled entry in the writer's next batch of requests, or within 10 ms when
@@ -164,13 +177,43 @@ impl DurableStore {
     }
 }
 
+/// An append handed over: what became of it, once it is kept.
+#[derive(Debug)]
+pub(crate) struct Committing(Option<Waited>);
+
+#[derive(Debug)]
+enum Waited {
+    /// Written to the journal (or refused) already.
+    Done(Result<Appended>),
+    /// Handed to the writer thread.
+    Writer(oneshot::Receiver<Result<Appended>>),
+}
+
+impl Future for Committing {
+    type Output = Result<Appended>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let closed = || Err(StoreError::Closed.into());
+        match &mut self.0 {
+            Some(Waited::Writer(answer)) => Pin::new(answer)
+                .poll(cx)
+                .map(|answer| answer.unwrap_or_else(|_| closed())),
+            Some(Waited::Done(_)) => match self.0.take() {
+                Some(Waited::Done(answer)) => Poll::Ready(answer),
+                _ => Poll::Ready(closed()),
+            },
+            None => Poll::Ready(closed()),
+        }
+    }
+}
+
 /// Claims a notification and keeps it, in one step: a duplicate writes nothing, and neither
 /// does a full store. It shares the event's text rather than copying it.
 pub(super) struct Append {
-    gateway: &'static str,
-    instance: Arc<str>,
-    notification: RawJson,
-    claim: Option<Key>,
+    pub(super) gateway: &'static str,
+    pub(super) instance: Arc<str>,
+    pub(super) notification: RawJson,
+    pub(super) claim: Option<Key>,
 }
 
 impl Op for Append {
@@ -288,7 +331,9 @@ mod tests {
 
     use super::*;
     use crate::durable::batches::row_of;
-    use crate::durable::test_support::{T0, claims, count, open, peek, text, unhandled};
+    use crate::durable::test_support::{
+        T0, claims, count, crash_image, open, open_held, peek, text, unhandled,
+    };
     use crate::durable::writer::CHANNEL_CAPACITY;
     use crate::durable::{Clock, Durability, StoreSettings};
 
@@ -424,39 +469,42 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn appends_committed_on_the_runtime_are_answered_only_after_their_commit() {
+    async fn appends_that_find_the_writer_committing_go_to_it_and_are_answered_after_its_commit() {
         const APPENDS: usize = 20;
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
-        // The writer holds the connection: the lane's leader waits for it.
+        // The writer holds the core: the appends go to its channel, not to the journal.
         let busy = Gate::enter(&store);
         busy.wait_reached();
         let appends = spawn_appends(&store, APPENDS);
-        let lane = store
-            .inner
-            .lane
-            .as_ref()
-            .expect("appends go through the lane");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while lane.waiting() < APPENDS - 1 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the appends never waited for their leader"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        until_queued(&store, APPENDS).await;
+        assert!(
+            appends.iter().all(|append| !append.is_finished()),
+            "no append is answered while the writer commits"
+        );
+        assert_eq!(journal_len(dir.path()), 0, "none is written meanwhile");
+        busy.open().await;
+        let mut seqs = HashSet::new();
+        for append in appends {
+            seqs.insert(queued(append.await.unwrap().unwrap()));
         }
-        answered_only_after(dir.path(), appends, busy.open()).await;
+        assert_eq!(seqs.len(), APPENDS, "each append has a number of its own");
+        assert!(
+            journal_len(dir.path()) > 0,
+            "the writer wrote them to the journal"
+        );
+        store.flush().await.unwrap();
+        assert_eq!(unhandled(dir.path()), APPENDS as i64);
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_leader_that_finds_the_writer_holding_the_connection_leaves_its_worker_to_other_tasks()
-     {
+    async fn an_append_that_finds_the_writer_committing_leaves_its_worker_to_other_tasks() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
         let busy = Gate::enter(&store);
         tokio::task::yield_now().await;
         busy.wait_reached();
-        // Were the leader to wait on the connection, this runtime's one thread would stop
+        // Were the append to wait for the core, this runtime's one thread would stop
         // until the watchdog opens the gate.
         let watchdog_opened = Arc::new(AtomicBool::new(false));
         {
@@ -553,6 +601,7 @@ mod tests {
         let store = open(dir.path(), StoreSettings::new(), &clock);
         assert_eq!(store.append(&first).await.unwrap(), Appended::Duplicate);
         queued(store.append(&text(ANNA, "M2", "hi")).await.unwrap());
+        store.flush().await.unwrap();
         assert_eq!(unhandled(dir.path()), 2);
     }
 
@@ -568,6 +617,7 @@ mod tests {
             answers,
             [Appended::Queued(_), Appended::Duplicate]
         ));
+        store.flush().await.unwrap();
         assert_eq!(unhandled(dir.path()), 1);
     }
 
@@ -705,6 +755,7 @@ mod tests {
         queued(store.append(&text(ANNA, "M2", "two")).await.unwrap());
         let third = text(ANNA, "M3", "three");
         assert_eq!(store.append(&third).await.unwrap(), Appended::Full);
+        store.flush().await.unwrap();
         assert_eq!(unhandled(dir.path()), 2);
         assert_eq!(claims(dir.path()), 2, "no claim for it");
 
@@ -726,6 +777,7 @@ mod tests {
         );
         let seq = queued(store.append(&first).await.unwrap());
         assert_eq!(store.append(&second).await.unwrap(), Appended::Full);
+        store.flush().await.unwrap();
         assert_eq!(unhandled(dir.path()), 1);
         store.finish(seq);
         queued(store.append(&second).await.unwrap());
@@ -939,7 +991,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_disk_refuses_the_batch_and_the_store_goes_on_once_it_clears() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path(), StoreSettings::new(), &Clock::manual(T0));
+        // The writer thread's appends, committed to the database.
+        let store = open(dir.path(), writer_settings(), &Clock::manual(T0));
         queued(store.append(&text(ANNA, "M1", "hi")).await.unwrap());
         let set_max_pages = |pages: Option<i64>| {
             store.run_step(move |batch| {
@@ -1034,7 +1087,224 @@ mod tests {
             .unwrap()
             .len();
         assert!(log < 24 << 20, "40 MB went through a log of {log} bytes");
+        store.flush().await.unwrap();
         assert_eq!(unhandled(dir.path()), 1);
+    }
+
+    /// The journal's file in `dir`, and its length.
+    fn journal_len(dir: &std::path::Path) -> u64 {
+        std::fs::metadata(dir.join(crate::durable::directory::JOURNAL_FILE))
+            .expect("the journal exists")
+            .len()
+    }
+
+    /// Appends Anna's messages `M{n}` for each of `numbers`; their numbers.
+    async fn append_all(
+        store: &DurableStore,
+        numbers: std::ops::RangeInclusive<usize>,
+    ) -> Vec<Seq> {
+        let mut seqs = Vec::new();
+        for n in numbers {
+            let event = text(ANNA, &format!("M{n}"), "hi");
+            seqs.push(queued(store.append(&event).await.unwrap()));
+        }
+        seqs
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_concurrent_appends_are_each_answered_once_and_all_kept_in_their_order() {
+        const TASKS: usize = 8;
+        const EACH: usize = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open(dir.path(), StoreSettings::new(), &clock);
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|task| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let mut seqs = Vec::new();
+                        for n in 0..EACH {
+                            let event =
+                                text(&format!("7900{task}@c.us"), &format!("T{task}-{n}"), "hi");
+                            seqs.push(queued(store.append(&event).await.unwrap()));
+                        }
+                        seqs
+                    })
+                })
+                .collect();
+            let mut all = HashSet::new();
+            for task in tasks {
+                let seqs = task.await.unwrap();
+                assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+                all.extend(seqs);
+            }
+            assert_eq!(
+                all.len(),
+                TASKS * EACH,
+                "each answered with a number of its own"
+            );
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let left = ids(&store.unfinished(None, TASKS * EACH + 1).await.unwrap());
+        assert_eq!(left.len(), TASKS * EACH, "all kept, once");
+        for task in 0..TASKS {
+            let own: Vec<_> = left
+                .iter()
+                .filter(|id| id.starts_with(&format!("T{task}-")))
+                .cloned()
+                .collect();
+            let sent: Vec<_> = (0..EACH).map(|n| format!("T{task}-{n}")).collect();
+            assert_eq!(own, sent, "each task's in its order");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_journal_write_refuses_only_its_append_and_the_next_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        {
+            let store = open_held(dir.path(), StoreSettings::new(), &clock);
+            append_all(&store, 1..=1).await;
+            let before = journal_len(dir.path());
+            assert!(before > 0, "the append is in the journal");
+            store
+                .inner
+                .journal
+                .as_ref()
+                .expect("appends go to the journal")
+                .fail_next_journal_write();
+            let second = text(ANNA, "M2", "hi");
+            let error = store.append(&second).await.unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("hookbot.journal"),
+                "names the file: {message}"
+            );
+            assert_eq!(journal_len(dir.path()), before, "nothing half written");
+            // Its claim was not kept: the redelivery is kept, and so is the next.
+            queued(store.append(&second).await.unwrap());
+            append_all(&store, 3..=3).await;
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let left = store.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M1", "M2", "M3"]);
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_the_folds_commit_and_the_journals_emptying_duplicates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        append_all(&store, 1..=3).await;
+        let journal = std::fs::read(dir.path().join("hookbot.journal")).unwrap();
+        assert!(!journal.is_empty());
+        store.flush().await.unwrap();
+        assert_eq!(journal_len(dir.path()), 0, "emptied after the fold");
+        // The fold committed; the journal as it was before it was emptied.
+        let image = crash_image(dir.path());
+        std::fs::write(image.path().join("hookbot.journal"), &journal).unwrap();
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M1", "M2", "M3"], "each entry once");
+        assert_eq!(claims(image.path()), 3, "each claim once");
+        assert_eq!(unhandled(image.path()), 3);
+        assert_eq!(journal_len(image.path()), 0);
+        let copy = text(ANNA, "M2", "hi");
+        assert_eq!(reopened.append(&copy).await.unwrap(), Appended::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_after_a_reopen_that_found_its_claim_only_in_the_journal_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        append_all(&store, 1..=2).await;
+        let image = crash_image(dir.path());
+        assert_eq!(
+            claims(image.path()),
+            0,
+            "the claims are only in the journal"
+        );
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        for n in 1..=2 {
+            let copy = text(ANNA, &format!("M{n}"), "hi");
+            assert_eq!(reopened.append(&copy).await.unwrap(), Appended::Duplicate);
+        }
+        assert_eq!(claims(image.path()), 2, "folded at the open");
+    }
+
+    #[tokio::test]
+    async fn a_handled_entry_whose_marker_reached_the_journal_is_not_handed_out_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        // M1 and M2 in the database, M3 in the journal.
+        let seqs = append_all(&store, 1..=2).await;
+        store.flush().await.unwrap();
+        let journaled = append_all(&store, 3..=3).await;
+        // M1's and M3's markers go with M4's record.
+        store.finish(seqs[0]);
+        store.finish(journaled[0]);
+        append_all(&store, 4..=4).await;
+        let image = crash_image(dir.path());
+        assert_eq!(
+            unhandled(image.path()),
+            2,
+            "M1's deletion is only in the journal"
+        );
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M2", "M4"]);
+        assert_eq!(
+            unhandled(image.path()),
+            2,
+            "M1 deleted, M4 folded, M3 never written"
+        );
+    }
+
+    #[tokio::test]
+    async fn recovery_keeps_the_accept_order_across_the_databases_rows_and_the_journals() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        append_all(&store, 1..=2).await;
+        store.flush().await.unwrap();
+        append_all(&store, 3..=4).await;
+        store.flush().await.unwrap();
+        append_all(&store, 5..=6).await;
+        let image = crash_image(dir.path());
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M1", "M2", "M3", "M4", "M5", "M6"]);
+        queued(reopened.append(&text(ANNA, "M7", "hi")).await.unwrap());
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left).last().map(String::as_str), Some("M7"));
+    }
+
+    #[tokio::test]
+    async fn the_bounds_count_the_journals_entries_and_their_markers_give_back_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new().max_events(2), &clock);
+        let seqs = append_until_full(&store, 1..=2, "two in the journal fill it").await;
+        assert_eq!(unhandled(dir.path()), 0, "none is in the database");
+        store.finish(seqs[1]);
+        append_all(&store, 3..=3).await;
+        assert_eq!(
+            store.append(&text(ANNA, "M4", "hi")).await.unwrap(),
+            Appended::Full
+        );
+        let room = text(ANNA, "M5", &"x".repeat(100));
+        let bytes = room.raw.as_str().len() as u64;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_held(dir.path(), StoreSettings::new().max_bytes(bytes), &clock);
+        queued(store.append(&room).await.unwrap());
+        assert_eq!(
+            store.append(&text(ANNA, "M6", "hi")).await.unwrap(),
+            Appended::Full,
+            "the journal's bytes count"
+        );
     }
 
     /// Where the child of `acknowledged_appends_survive_a_killed_process` keeps its store.

@@ -1,29 +1,32 @@
-//! The store's writer thread and the connection it shares with the lane's leaders: a thread
-//! that takes the requests that arrived while it was busy, commits them in one transaction and
-//! only then answers them (group commit) — every request but the appends of a store whose
-//! commits do not fsync, which the [`Lane`](super::lane::Lane) commits on the runtime. Whoever
-//! commits holds the connection's lock ([`Shared`]). Handled entries are deleted with the next
-//! commit (a leader's or the writer's), or within `FINISH_DELAY` when none comes: they wait in
-//! a list the next commit takes, with the time they are due by, which the writer reads without
-//! the connection's lock — it takes the lock only to commit, so while leaders commit appends it
-//! leaves the deletions to them and never holds up their commits. Only a lot that finds the
-//! writer waiting without a deadline wakes it. Between
-//! batches it tidies up: expired claims and memos are purged in bounded chunks, and freed
-//! space is given back.
+//! The store's writer thread and the core it shares with the journal's appends: a thread that
+//! takes the requests that arrived while it was busy, commits them in one transaction and only
+//! then answers them (group commit) — every request but the appends of a store whose commits
+//! do not fsync, which are written to the [`Journal`] on the runtime
+//! ([`Core::append_to_journal`]). Every commit first folds the journal into the database; the
+//! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
+//! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
+//! rather than wait. Handled entries are deleted with the next commit, or ride along as
+//! markers in the next journal's record, or are deleted within `FINISH_DELAY` when neither
+//! comes: they wait in a list, with the time they are due by, which the writer reads without
+//! the core's lock. Only a lot that finds the writer waiting without a deadline wakes it.
+//! Between batches it tidies up: expired claims and memos are purged in bounded chunks, and
+//! freed space is given back.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batches::{Batches, Tally};
+use super::batches::{Batches, Record, Tally};
 use super::checkpointer::Checkpointer;
 use super::claims::Claims;
 use super::directory::Held;
-use super::entries::{self, Append, Seq};
+use super::entries::{self, Append, Appended, Seq};
+use super::journal::{Entry, Journal};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -35,10 +38,15 @@ const MAX_BATCH: usize = 1024;
 /// How long handled entries wait for requests to share their deletion's commit: under load
 /// the next batch of requests takes them along; a store without requests commits them after
 /// this. (Each committed alone, they made four commits in five; at 2 ms, a loaded machine's
-/// pauses between leaders' commits still made the writer commit deletions of its own, holding
-/// the connection while leaders waited for it.) They count against the store's bounds until
+/// pauses between commits still made the writer commit deletions of its own.) They count against the store's bounds until
 /// then, and a crash before replays them, as it would any entry not yet deleted.
 const FINISH_DELAY: Duration = Duration::from_millis(10);
+/// How long the journal's records wait for the writer's next commit to fold them into the
+/// database (a commit that comes sooner folds them sooner): the journal's file, and the
+/// memory its rows hold, stay small, and a fold costs one transaction per this interval.
+const FOLD_DELAY: Duration = Duration::from_millis(50);
+/// A journal's record buffer larger than this is not kept for the next append.
+const SPARE_BYTES: usize = 1 << 20;
 /// How long the first request of a batch waits for company while the store is busy (its last
 /// batch had several requests): the callers answered by the last commit send their next
 /// requests a moment later, and without the wait the first of them took a commit of its own
@@ -71,34 +79,100 @@ pub(super) enum Message {
 /// A handler's completion adds its entry without waking the writer — only the first entry of
 /// a lot that finds the writer waiting without a deadline sends it [`Message::Finished`].
 #[derive(Debug, Default)]
-pub(super) struct Finished(Mutex<Lot>);
+pub(super) struct Finished(Mutex<Lot>, Delays);
+
+/// How long handled entries wait for their deletion, and the journal for its fold, when no
+/// commit comes sooner.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Delays {
+    finish: Duration,
+    fold: Duration,
+}
+
+impl Default for Delays {
+    /// `FINISH_DELAY` and `FOLD_DELAY`.
+    fn default() -> Self {
+        Self {
+            finish: FINISH_DELAY,
+            fold: FOLD_DELAY,
+        }
+    }
+}
+
+impl Delays {
+    /// Nothing is deleted or folded before a request's commit, a flush or the store's close
+    /// comes: a test looks at the journal in between.
+    #[cfg(test)]
+    pub(super) fn held() -> Self {
+        Self {
+            finish: Duration::from_secs(3600),
+            fold: Duration::from_secs(3600),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Lot {
     seqs: Vec<Seq>,
     /// When the writer deletes them at the latest, if no commit took them before.
     due: Option<Instant>,
+    /// When the writer folds the journal at the latest, if no commit did before.
+    fold: Option<Instant>,
     /// The writer waits for requests without a deadline: the next lot must wake it.
     idle: bool,
 }
 
 impl Finished {
+    /// An empty list, due after `delays`.
+    pub(super) fn new(delays: Delays) -> Self {
+        Self(Mutex::default(), delays)
+    }
+
     /// Adds `seq` (due within `FINISH_DELAY` when it starts a lot); `true` when the writer
     /// must be told.
     pub(super) fn add(&self, seq: Seq) -> bool {
         let mut lot = self.lock();
         lot.seqs.push(seq);
         if lot.due.is_none() {
-            lot.due = Some(Instant::now() + FINISH_DELAY);
+            lot.due = Some(Instant::now() + self.1.finish);
         }
         std::mem::take(&mut lot.idle)
     }
 
-    /// Swaps the list for `spare` (empty): what was finished is in `spare` then.
+    /// Swaps the list for `spare` (empty): what was finished is in `spare` then; the commit
+    /// that takes it folds the journal too.
     fn take(&self, spare: &mut Vec<Seq>) {
         let mut lot = self.lock();
         std::mem::swap(&mut lot.seqs, spare);
         lot.due = None;
+        lot.fold = None;
+    }
+
+    /// [`take`](Finished::take) for a journal's record, whose markers they become: the fold
+    /// stays due.
+    fn take_handled(&self, spare: &mut Vec<Seq>) {
+        let mut lot = self.lock();
+        std::mem::swap(&mut lot.seqs, spare);
+        lot.due = None;
+    }
+
+    /// Puts back `seqs`, taken by a journal's record that was not written: due as new ones.
+    fn restore(&self, seqs: &mut Vec<Seq>) {
+        let mut lot = self.lock();
+        lot.seqs.append(seqs);
+        if !lot.seqs.is_empty() && lot.due.is_none() {
+            lot.due = Some(Instant::now() + self.1.finish);
+        }
+    }
+
+    /// A record was written to the journal: the fold is due within `FOLD_DELAY` (when this
+    /// starts it); `true` when the writer must be told.
+    pub(super) fn journaled(&self) -> bool {
+        let mut lot = self.lock();
+        if lot.fold.is_none() {
+            lot.fold = Some(Instant::now() + self.1.fold);
+        }
+        std::mem::take(&mut lot.idle)
     }
 
     /// Puts back `seqs`, whose deletion failed: due again after `FINISH_RETRY`.
@@ -112,8 +186,12 @@ impl Finished {
     /// writer, which waits without a deadline, is woken by the next lot.
     fn due(&self) -> Option<Instant> {
         let mut lot = self.lock();
-        lot.idle = lot.due.is_none();
-        lot.due
+        let due = match (lot.due, lot.fold) {
+            (Some(due), Some(fold)) => Some(due.min(fold)),
+            (due, fold) => due.or(fold),
+        };
+        lot.idle = due.is_none();
+        due
     }
 
     fn is_empty(&self) -> bool {
@@ -246,24 +324,41 @@ impl Job {
     }
 }
 
-/// The connection and what is known of the database, which the writer thread and the
-/// leaders of the [`Lane`](super::lane::Lane) share behind one lock (`None` once the store
-/// closed): whoever holds it commits a batch.
-pub(super) type Shared = Mutex<Option<Core>>;
+/// The connection, the journal and what is known of the database, which the writer thread
+/// and the requests appending to the journal share behind one lock (`None` once the store
+/// closed).
+pub(super) struct Shared {
+    core: Mutex<Option<Core>>,
+    /// The writer thread holds the lock, or is about to (a commit, a round of tidying).
+    writing: AtomicBool,
+}
+
+impl Shared {
+    /// The core for a journal's append, or `None` while the writer thread commits (the
+    /// append then goes to the writer, which writes it to the journal after its commit,
+    /// rather than wait for the commit on a worker).
+    pub(super) fn for_append(&self) -> Option<MutexGuard<'_, Option<Core>>> {
+        if self.writing.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(lock(self))
+    }
+}
+
+#[cfg(test)]
+impl Shared {
+    /// The journal's next write fails, as on a full disk.
+    pub(super) fn fail_next_journal_write(&self) {
+        if let Some(core) = lock(self).as_mut() {
+            core.journal.fail_next = true;
+        }
+    }
+}
 
 /// Locks `shared`. A panic inside a commit leaves the transaction rolled back by its drop and
 /// the counts as the batch changed them, as the writer thread's panic always did.
-pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// [`lock`], or `None` while someone else (the writer thread) holds the connection.
-pub(super) fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, Option<Core>>> {
-    match shared.try_lock() {
-        Ok(core) => Some(core),
-        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-        Err(TryLockError::WouldBlock) => None,
-    }
+fn lock(shared: &Shared) -> MutexGuard<'_, Option<Core>> {
+    shared.core.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The database's connection and what the store knows of it.
@@ -281,6 +376,13 @@ pub(super) struct Core {
     spare: Vec<Seq>,
     /// Copies the log into the database, off the committing thread.
     checkpointer: Checkpointer,
+    /// The appends not yet folded into the database.
+    journal: Journal,
+    /// Handled entries of the database's rows whose markers are in the journal: the next
+    /// commit deletes them.
+    deferred: Vec<Seq>,
+    /// A journal's record, reused.
+    record: Vec<u8>,
 }
 
 /// The writer thread's state.
@@ -294,14 +396,21 @@ struct Writer {
     next_tidy: Instant,
     /// Held until the connection is closed.
     held: Held,
+    /// Appends go to the journal ([`Durability::Process`](super::Durability::Process)): those
+    /// that came to the writer because it was committing are written there too, not
+    /// committed (which would send the next ones to it again).
+    journal_appends: bool,
+    /// Such appends, taken with the batch.
+    appends: Vec<Request<Append>>,
 }
 
-/// Reads what `database` holds and starts its writer on `receiver`; the thread, and the
-/// connection's lock for the [`Lane`](super::lane::Lane).
+/// Reads what `database` and the journal hold, folds the journal into the database, and starts
+/// the writer on `receiver`; the thread, and the core's lock for the journal's appends.
 ///
 /// # Errors
 ///
-/// [`StoreError`] when the database cannot be read, or the thread not started.
+/// [`StoreError`] when the database or the journal cannot be read, the fold not committed,
+/// or the thread not started.
 pub(super) fn spawn(
     database: Database,
     held: Held,
@@ -310,10 +419,23 @@ pub(super) fn spawn(
     receiver: mpsc::Receiver<Message>,
     finished: Arc<Finished>,
 ) -> Result<(JoinHandle<()>, Arc<Shared>)> {
-    let (batches, unfinished) =
+    let (mut batches, unfinished) =
         Batches::load(&database.connection).map_err(|error| database.error(error))?;
-    let counts = count(&database.connection, unfinished).map_err(|error| database.error(error))?;
-    let claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
+    let mut counts =
+        count(&database.connection, unfinished).map_err(|error| database.error(error))?;
+    let mut claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
+    let (journal, records) = Journal::open(&held.journal_path())?;
+    let mut deferred = Vec::new();
+    let mut replay = Replay {
+        batches: &mut batches,
+        claims: &mut claims,
+        counts: &mut counts,
+        deferred: &mut deferred,
+    };
+    for record in &records {
+        replay.record(record, journal.path())?;
+    }
+    drop(records);
     tracing::info!(
         store = %database.path.display(),
         unfinished = counts.entries,
@@ -327,11 +449,7 @@ pub(super) fn spawn(
         path: path.clone(),
         source: Box::new(error),
     };
-    let timer = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(failed)?;
-    let core = Arc::new(Mutex::new(Some(Core {
+    let mut core = Core {
         path: database.path,
         connection: database.connection,
         limits: Limits {
@@ -346,19 +464,71 @@ pub(super) fn spawn(
         finished: Arc::clone(&finished),
         spare: Vec::new(),
         checkpointer,
-    })));
+        journal,
+        deferred,
+        record: Vec::new(),
+    };
+    if !core.idle() {
+        // The journal's appends are folded before serving: a failure refuses the open.
+        core.commit_with(|_| Ok(()))?;
+    }
+    // Made after the fold: a runtime dropped on an error inside an async caller panics.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(failed)?;
+    let core = Arc::new(Shared {
+        core: Mutex::new(Some(core)),
+        writing: AtomicBool::new(false),
+    });
     let writer = Writer {
         core: Arc::clone(&core),
         finished,
         timer,
         next_tidy: Instant::now(),
         held,
+        journal_appends: settings.durability == super::Durability::Process,
+        appends: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name("hookbot-store".to_owned())
         .spawn(move || writer.run(receiver))
         .map_err(failed)?;
     Ok((thread, core))
+}
+
+/// What the journal's records are replayed into, at open.
+struct Replay<'a> {
+    batches: &'a mut Batches,
+    claims: &'a mut Claims,
+    counts: &'a mut Counts,
+    deferred: &'a mut Vec<Seq>,
+}
+
+impl Replay<'_> {
+    /// Replays one record of the journal at `path`: its append, unless the database holds it
+    /// already (folded before a crash emptied the journal), then its markers.
+    fn record(&mut self, payload: &[u8], path: &std::path::Path) -> Result<(), StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            path: path.to_owned(),
+            reason: "a record of the journal does not read as an accepted notification".to_owned(),
+        };
+        let entry = Entry::decode(payload).ok_or_else(corrupt)?;
+        if entry.id > self.batches.folded() {
+            let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
+            self.batches.journaled(entry.id, size, entry.blob.to_vec());
+            if let Some(key) = entry.claim {
+                self.claims.claim(key, entry.expires);
+                self.claims.keep();
+            }
+            self.counts.entries += 1;
+            self.counts.bytes += u64::from(size);
+        }
+        let freed = self.batches.forget(&entry.handled, self.deferred);
+        self.counts.entries = self.counts.entries.saturating_sub(freed.events);
+        self.counts.bytes = self.counts.bytes.saturating_sub(freed.bytes);
+        Ok(())
+    }
 }
 
 /// What the database holds now, its `unfinished` notifications counted already.
@@ -415,6 +585,7 @@ impl Writer {
                 };
                 self.take(message, &mut requests);
             }
+            self.write_appends();
             if requests.is_empty() {
                 continue;
             }
@@ -427,6 +598,7 @@ impl Writer {
 
     fn take(&mut self, message: Message, requests: &mut Vec<Job>) {
         match message {
+            Message::Append(request) if self.journal_appends => self.appends.push(request),
             Message::Append(request) => requests.push(Job::Append(request)),
             Message::Request(request) => requests.push(Job::Other(request)),
             // The loop reads the deadline again.
@@ -434,18 +606,47 @@ impl Writer {
         }
     }
 
-    /// Commits `requests` (and the finished entries) as one batch, and answers them.
+    /// Writes the appends taken to the journal, before the batch's requests (a flush after
+    /// them folds them), and answers them.
+    fn write_appends(&mut self) {
+        if self.appends.is_empty() {
+            return;
+        }
+        let mut core = lock(&self.core);
+        for request in self.appends.drain(..) {
+            let answer = match core.as_mut() {
+                Some(core) => core.append_to_journal(&request.op),
+                None => Err(StoreError::Closed.into()),
+            };
+            // A caller that stopped waiting does not want the answer.
+            let _ = request.reply.send(answer);
+        }
+        drop(core);
+        self.finished.journaled();
+    }
+
+    /// Commits `requests` (and the finished entries, and the journal's fold) as one batch,
+    /// and answers them.
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
-        match lock(&self.core).as_mut() {
-            // Nothing to do: the finished entries went with a leader's commit meanwhile.
-            Some(core) if requests.is_empty() && core.finished.is_empty() => {}
+        self.with_core(|core| match core {
+            // Nothing to do: the finished entries went with a journal's record meanwhile.
+            Some(core) if requests.is_empty() && core.idle() => {}
             Some(core) => core.commit_batch(requests),
             None => {
                 for request in requests.drain(..) {
                     request.answer(&Err(StoreError::Closed.into()));
                 }
             }
-        }
+        });
+    }
+
+    /// Runs `work` holding the core, telling the journal's appends meanwhile to come to the
+    /// writer rather than wait for the lock.
+    fn with_core<R>(&self, work: impl FnOnce(Option<&mut Core>) -> R) -> R {
+        self.core.writing.store(true, Ordering::Relaxed);
+        let done = work(lock(&self.core).as_mut());
+        self.core.writing.store(false, Ordering::Relaxed);
+        done
     }
 
     /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
@@ -454,7 +655,7 @@ impl Writer {
         if Instant::now() < self.next_tidy {
             return;
         }
-        let Some(tidied) = lock(&self.core).as_mut().map(Core::tidy) else {
+        let Some(tidied) = self.with_core(|core| core.map(Core::tidy)) else {
             return;
         };
         let interval = match tidied {
@@ -475,7 +676,7 @@ impl Writer {
         let Some(mut core) = lock(&core).take() else {
             return;
         };
-        if !core.finished.is_empty() {
+        if !core.idle() {
             core.commit_batch(&mut Vec::new());
         }
         let Core {
@@ -496,6 +697,89 @@ impl Writer {
 }
 
 impl Core {
+    /// Whether a commit would do nothing: no handled entries to delete, no journal to fold.
+    fn idle(&self) -> bool {
+        self.finished.is_empty() && self.deferred.is_empty() && self.journal.is_empty()
+    }
+
+    /// Appends `append` to the journal with one write, under the core's lock: a duplicate
+    /// or a full store writes nothing; the record carries the entries handled since the last
+    /// one (their markers). What is known in memory changes only once the write returned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] naming the journal when the write failed: nothing of it is in
+    /// the file, and nothing changed.
+    pub(super) fn append_to_journal(&mut self, append: &Append) -> Result<Appended> {
+        let now = self.clock.now();
+        if let Some(key) = &append.claim
+            && self.claims.expiry(key).is_some_and(|expires| expires > now)
+        {
+            return Ok(Appended::Duplicate);
+        }
+        let notification = append.notification.as_str();
+        let size = notification.len() as u64;
+        // The entries handled since the last record go with this one, and give back their room.
+        let mut handled = std::mem::take(&mut self.spare);
+        self.finished.take_handled(&mut handled);
+        let free = self.batches.freeable(&handled);
+        if self.counts.entries.saturating_sub(free.events) >= self.limits.max_events
+            || (self.counts.bytes.saturating_sub(free.bytes)).saturating_add(size)
+                > self.limits.max_bytes
+        {
+            self.finished.restore(&mut handled);
+            self.spare = handled;
+            return Ok(Appended::Full);
+        }
+        let id = self.batches.next_id();
+        let expires = now.saturating_add(self.limits.claim_retention);
+        let mut blob = Vec::new();
+        Record {
+            gateway: append.gateway,
+            instance: &append.instance,
+            notification,
+        }
+        .encode(&mut blob);
+        let entry = Entry {
+            id,
+            claim: append.claim,
+            expires,
+            handled,
+            blob: &blob,
+        };
+        let written = self
+            .journal
+            .append(&mut self.record, |record| entry.encode(record));
+        let mut handled = entry.handled;
+        if let Err(error) = written {
+            self.finished.restore(&mut handled);
+            self.spare = handled;
+            let error = StoreError::Database {
+                path: self.journal.path().to_owned(),
+                source: Box::new(error),
+            };
+            tracing::error!(%error, "the store could not write a notification to its journal; it is refused");
+            return Err(error.into());
+        }
+        let seq = self.batches.journaled(id, size as u32, blob);
+        if let Some(key) = append.claim {
+            self.claims.claim(key, expires);
+            self.claims.keep();
+        }
+        self.counts.entries += 1;
+        self.counts.bytes += size;
+        let freed = self.batches.forget(&handled, &mut self.deferred);
+        self.counts.entries = self.counts.entries.saturating_sub(freed.events);
+        self.counts.bytes = self.counts.bytes.saturating_sub(freed.bytes);
+        handled.clear();
+        self.spare = handled;
+        if self.record.capacity() > SPARE_BYTES {
+            // An unusually large notification's memory goes back.
+            self.record = Vec::new();
+        }
+        Ok(Appended::Queued(seq))
+    }
+
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
     /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and
     /// every request is answered with the error.
@@ -511,10 +795,11 @@ impl Core {
         }
     }
 
-    /// Runs `steps` (after deleting the finished entries) in one transaction and commits it.
-    /// On failure nothing of the batch is kept: the counts, claims and rows are as before,
-    /// and the finished entries wait for the next batch.
-    pub(super) fn commit_with(
+    /// Runs `steps` (after deleting the finished entries and folding the journal's rows and
+    /// claims) in one transaction and commits it, then empties the journal. On failure nothing
+    /// of the batch is kept: the counts, claims and rows are as before (the journal's with
+    /// them), and the finished entries wait for the next batch.
+    fn commit_with(
         &mut self,
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> Result<()> {
@@ -531,6 +816,11 @@ impl Core {
                 self.batches.commit();
                 finished.clear();
                 self.spare = finished;
+                self.deferred.clear();
+                if let Err(error) = self.journal.empty() {
+                    // Its records are skipped at the next open: the database holds them.
+                    tracing::warn!(journal = %self.journal.path().display(), %error, "the store's journal was folded but could not be emptied");
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "the store could not commit a batch; its requests are refused");
@@ -551,6 +841,8 @@ impl Core {
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
         let tx = Open::begin(&self.connection)?;
+        self.deferred.sort_unstable();
+        self.batches.write_marked(tx.0, &self.deferred)?;
         let mut batch = Batch {
             tx: tx.0,
             now: self.clock.now(),
@@ -560,6 +852,7 @@ impl Core {
             limits: &self.limits,
         };
         entries::delete(&mut batch, finished)?;
+        batch.batches.fold(tx.0)?;
         steps(&mut batch)?;
         batch.batches.write(tx.0)?;
         batch.claims.write(tx.0)?;
