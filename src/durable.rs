@@ -42,14 +42,16 @@
 //! (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
 //! what the database holds, and the journal is emptied after the commit. At open the journal
 //! is replayed into memory (records at or below the mark skipped: a crash came between a
-//! fold's commit and the emptying) and folded before the store serves.
+//! fold's commit and the emptying) up to a record torn by a killed process (never answered)
+//! or damaged by a power loss, which ends it, and folded before the store serves.
 //!
 //! Everything else goes to a writer thread fed by a bounded channel, which shares the
 //! connection behind the lock: it takes every request that arrived while it was busy and
 //! commits them in one transaction (while it is busy, the first request of a batch waits
 //! 100 µs for the others), then answers each; with [`Durability::PowerLoss`], whose commits
-//! fsync, it commits the notifications too, and so it does an append that finds it
-//! committing (rather than wait for the lock on a worker). Handled notifications not taken by
+//! fsync, it commits the notifications too; an append that finds it committing under
+//! [`Durability::Process`] it writes to the journal after that commit (rather than the append
+//! wait for the lock on a worker). Handled notifications not taken by
 //! a journal's record are deleted with the next commit (or within 10 ms when none comes; a
 //! handled notification joins a list the next commit takes, and only the first of each lot
 //! wakes the writer), expired claims are purged in bounded chunks, and freed pages
@@ -126,8 +128,11 @@ pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
-    /// Survives a killed or crashed process (WAL with `synchronous=NORMAL`: no fsync per
-    /// commit); a power loss or a crash of the operating system may lose the last commits.
+    /// Survives a killed or crashed process: a notification is in the store's journal, in the
+    /// operating system's hands, before its 200 (no fsync per notification); the journal is
+    /// folded into the database within 50 ms, whose log (WAL, `synchronous=NORMAL`) is fsynced
+    /// at its checkpoints. A power loss or a crash of the operating system may lose the last
+    /// notifications (about the last 100 ms).
     #[default]
     Process,
     /// Survives power loss too (`synchronous=FULL`: an fsync per commit, shared by every

@@ -5,9 +5,13 @@
 //!
 //! A record is `[length u32][xxh3 u64][payload]` (little-endian), the hash over the payload. A
 //! write that fails is cut back (`set_len`) to where the record began, so that the file holds
-//! whole records only. At open, a record cut short or failing its hash at the end of the file
-//! was never answered (the process died inside its `write`): it is cut off. A bad record
-//! followed by good ones is no crash's doing, and the store refuses to open, naming the file.
+//! whole records only. At open, a record cut short at the end of the file was never answered
+//! (the process died inside its `write`): it is cut off. A record failing its hash with more
+//! bytes after it than it claims is damage a crash of the operating system or a power loss
+//! left (pages of the file written back out of order), which [`Durability::Process`] may lose:
+//! as SQLite does with its write-ahead log, the journal ends there — the records before it
+//! are kept, it and what follows are cut off and reported (an error in the log naming the
+//! file and the bytes lost) — rather than refuse to start a bot after a power cut.
 //!
 //! [`Durability::Process`]: super::Durability::Process
 
@@ -39,13 +43,12 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and reads its records' payloads, in order; a
-    /// torn record at the end is cut off.
+    /// Opens (or creates) the journal at `path` and reads its records' payloads, in order, up
+    /// to the first that is torn or damaged, which is cut off with everything after it.
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotWritable`] when the file cannot be opened, read or cut;
-    /// [`StoreError::Corrupt`] naming it when a bad record is followed by good ones.
+    /// [`StoreError::NotWritable`] when the file cannot be opened, read or cut.
     pub(super) fn open(path: &Path) -> Result<(Self, Vec<Vec<u8>>), StoreError> {
         let failed = |error: std::io::Error| StoreError::NotWritable {
             path: path.to_owned(),
@@ -60,14 +63,9 @@ impl Journal {
             .map_err(failed)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(failed)?;
-        let (records, whole) = read_records(&bytes).map_err(|offset| StoreError::Corrupt {
-            path: path.to_owned(),
-            reason: format!(
-                "the journal's record at byte {offset} is damaged and records follow it"
-            ),
-        })?;
+        let (records, whole) = read_records(&bytes);
         if whole < bytes.len() {
-            tracing::warn!(journal = %path.display(), cut = bytes.len() - whole, "the journal's last record was cut short by a crash (never answered); it is dropped");
+            report_cut(path, &bytes, whole);
             file.set_len(whole as u64).map_err(failed)?;
         }
         let journal = Self {
@@ -222,22 +220,40 @@ fn take_i64(bytes: &[u8]) -> Option<(i64, &[u8])> {
     ))
 }
 
-/// The payloads of the whole records at the start of `bytes`, and how many bytes they take:
-/// the rest is a torn last record. `Err` with the offset of a bad record that good ones follow.
-fn read_records(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), usize> {
+/// The payloads of the good records at the start of `bytes`, up to the first torn or damaged
+/// one, and how many bytes they take.
+fn read_records(bytes: &[u8]) -> (Vec<Vec<u8>>, usize) {
     let mut records = Vec::new();
     let mut at = 0;
-    while at < bytes.len() {
-        match record_at(bytes, at) {
-            Some(payload) => {
-                records.push(payload.to_vec());
-                at += HEADER + payload.len();
-            }
-            None if good_record_after(bytes, at) => return Err(at),
-            None => break,
-        }
+    while let Some(payload) = record_at(bytes, at) {
+        records.push(payload.to_vec());
+        at += HEADER + payload.len();
     }
-    Ok((records, at))
+    (records, at)
+}
+
+/// Reports the bytes of `bytes` from `whole` on, about to be cut off: a last record cut short
+/// (the process died in its `write`, so it was never answered) or damage (answered records may
+/// be lost).
+fn report_cut(path: &Path, bytes: &[u8], whole: usize) {
+    let cut = bytes.len() - whole;
+    if torn_at(bytes, whole) {
+        tracing::warn!(journal = %path.display(), cut, "the journal's last record was cut short by a crash (never answered); it is dropped");
+    } else {
+        tracing::error!(journal = %path.display(), at = whole, cut, "the journal is damaged (a crash of the operating system or a power loss); the records from the damage on are lost");
+    }
+}
+
+/// Whether the record at `at` is cut short: its header, or the payload it announces, runs
+/// past the end of `bytes`.
+fn torn_at(bytes: &[u8], at: usize) -> bool {
+    match bytes.get(at..at + HEADER) {
+        Some(header) => {
+            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            at + HEADER + len > bytes.len()
+        }
+        None => true,
+    }
 }
 
 /// The payload of a whole record at `at`, if one is there and its hash matches.
@@ -248,12 +264,6 @@ fn record_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     let start = at + HEADER;
     let payload = bytes.get(start..start.checked_add(len)?)?;
     (xxh3_64(payload) == hash).then_some(payload)
-}
-
-/// Whether a whole, good record begins anywhere after `at` (a damaged middle rather than a
-/// torn end).
-fn good_record_after(bytes: &[u8], at: usize) -> bool {
-    (at + 1..bytes.len()).any(|next| record_at(bytes, next).is_some_and(|p| !p.is_empty()))
 }
 
 #[cfg(test)]
@@ -307,22 +317,30 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_middle_record_is_refused_naming_the_file() {
+    fn a_damaged_record_ends_the_journal_there_and_the_records_before_it_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hookbot.journal");
         let records = payloads(3);
         let mut bytes = written(&path, &records);
-        // A byte of the second record's payload changed.
+        // A byte of the second record's payload changed, as a power loss may leave a page.
         let second = HEADER + records[0].len();
+        assert!(!torn_at(&bytes, second), "whole, but damaged");
         bytes[second + HEADER + 2] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let error = Journal::open(&path).unwrap_err();
-        assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
-        assert!(
-            error.to_string().contains(&path.display().to_string()),
-            "{error}"
+        let (mut journal, read) = Journal::open(&path).expect("a damaged journal opens");
+        assert_eq!(read, records[..1]);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len() as usize,
+            second,
+            "the damaged record and those after it are cut off"
         );
-        // The same damage in the last record is a torn end.
+        journal
+            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
+            .unwrap();
+        drop(journal);
+        let (_, read) = Journal::open(&path).unwrap();
+        assert_eq!(read, [records[0].clone(), b"next".to_vec()]);
+        // Damage in the last record ends the journal before it too.
         let mut bytes = written(&dir.path().join("other.journal"), &records);
         let third = bytes.len() - records[2].len();
         bytes[third] ^= 0xff;
