@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batches::{Batches, Record, Tally};
 use super::checkpointer::Checkpointer;
-use super::claims::Claims;
+use super::claims::{Claims, Key};
 use super::directory::Held;
 use super::entries::{self, Append, Appended, Seq};
 use super::journal::{Entry, Journal};
@@ -426,14 +426,14 @@ pub(super) fn spawn(
     let mut claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
     let (journal, records) = Journal::open(&held.journal_path())?;
     let mut deferred = Vec::new();
-    let mut replay = Replay {
+    let mut known = Known {
         batches: &mut batches,
         claims: &mut claims,
         counts: &mut counts,
         deferred: &mut deferred,
     };
     for record in &records {
-        replay.record(record, journal.path())?;
+        known.replay(record, journal.path())?;
     }
     drop(records);
     tracing::info!(
@@ -497,18 +497,19 @@ pub(super) fn spawn(
     Ok((thread, core))
 }
 
-/// What the journal's records are replayed into, at open.
-struct Replay<'a> {
+/// What the store knows in memory of the journal's records: changed by a record once it is
+/// written (an append) or read back (at open), the same way both times.
+struct Known<'a> {
     batches: &'a mut Batches,
     claims: &'a mut Claims,
     counts: &'a mut Counts,
     deferred: &'a mut Vec<Seq>,
 }
 
-impl Replay<'_> {
+impl Known<'_> {
     /// Replays one record of the journal at `path`: its append, unless the database holds it
     /// already (folded before a crash emptied the journal), then its markers.
-    fn record(&mut self, payload: &[u8], path: &std::path::Path) -> Result<(), StoreError> {
+    fn replay(&mut self, payload: &[u8], path: &std::path::Path) -> Result<(), StoreError> {
         let corrupt = || StoreError::Corrupt {
             path: path.to_owned(),
             reason: "a record of the journal does not read as an accepted notification".to_owned(),
@@ -516,18 +517,43 @@ impl Replay<'_> {
         let entry = Entry::decode(payload).ok_or_else(corrupt)?;
         if entry.id > self.batches.folded() {
             let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
-            self.batches.journaled(entry.id, size, entry.blob.to_vec());
-            if let Some(key) = entry.claim {
-                self.claims.claim(key, entry.expires);
-                self.claims.keep();
-            }
-            self.counts.entries += 1;
-            self.counts.bytes += u64::from(size);
+            self.journaled(
+                entry.id,
+                size,
+                entry.blob.to_vec(),
+                entry.claim,
+                entry.expires,
+            );
         }
-        let freed = self.batches.forget(&entry.handled, self.deferred);
+        self.handled(&entry.handled);
+        Ok(())
+    }
+
+    /// The journal's row `id` (a notification of `size` bytes, packed in `blob`) and its
+    /// `claim`, until `expires`: kept, and counted against the bounds.
+    fn journaled(
+        &mut self,
+        id: i64,
+        size: u32,
+        blob: Vec<u8>,
+        claim: Option<Key>,
+        expires: Millis,
+    ) -> Seq {
+        let seq = self.batches.journaled(id, size, blob);
+        if let Some(key) = claim {
+            self.claims.claim(key, expires);
+            self.claims.keep();
+        }
+        self.counts.entries += 1;
+        self.counts.bytes += u64::from(size);
+        seq
+    }
+
+    /// The entries `seqs` handled (a record's markers): their room given back.
+    fn handled(&mut self, seqs: &[Seq]) {
+        let freed = self.batches.forget(seqs, self.deferred);
         self.counts.entries = self.counts.entries.saturating_sub(freed.events);
         self.counts.bytes = self.counts.bytes.saturating_sub(freed.bytes);
-        Ok(())
     }
 }
 
@@ -761,16 +787,14 @@ impl Core {
             tracing::error!(%error, "the store could not write a notification to its journal; it is refused");
             return Err(error.into());
         }
-        let seq = self.batches.journaled(id, size as u32, blob);
-        if let Some(key) = append.claim {
-            self.claims.claim(key, expires);
-            self.claims.keep();
-        }
-        self.counts.entries += 1;
-        self.counts.bytes += size;
-        let freed = self.batches.forget(&handled, &mut self.deferred);
-        self.counts.entries = self.counts.entries.saturating_sub(freed.events);
-        self.counts.bytes = self.counts.bytes.saturating_sub(freed.bytes);
+        let mut known = Known {
+            batches: &mut self.batches,
+            claims: &mut self.claims,
+            counts: &mut self.counts,
+            deferred: &mut self.deferred,
+        };
+        let seq = known.journaled(id, size as u32, blob, append.claim, expires);
+        known.handled(&handled);
         handled.clear();
         self.spare = handled;
         if self.record.capacity() > SPARE_BYTES {
