@@ -73,8 +73,8 @@
 //! commits come, so that the writer does not wait for them.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), `hookbot.journal`
-//! and `hookbot.lock`,
-//! which a running store holds with an OS file lock. The lock file, rather than SQLite's
+//! and `hookbot.lock`, which a running store holds with an OS file lock. The lock file, rather
+//! than SQLite's
 //! exclusive locking mode, is taken before the database is touched, so that a second bot
 //! refuses at once with a message naming the directory (not "database is locked" at its first
 //! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
@@ -457,6 +457,13 @@ pub(crate) mod test_support {
 
     /// A wall-clock time to start tests at.
     pub(crate) const T0: Millis = 1_750_000_000_000;
+
+    /// A store's settings whose appends go through the writer thread (its commits fsync), not
+    /// the journal: a test can hold a batch open while they queue up behind it, or let a
+    /// request go away while its append is being committed.
+    pub(crate) fn writer_settings() -> StoreSettings {
+        StoreSettings::new().durability(super::Durability::PowerLoss)
+    }
 
     /// The store in `directory`, on `clock`.
     pub(crate) fn open(directory: &Path, settings: StoreSettings, clock: &Clock) -> DurableStore {

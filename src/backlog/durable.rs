@@ -1,14 +1,13 @@
 //! The durable backlog: claims and accepted events in the embedded [`DurableStore`]. An event
 //! is answered `Queued` only once its claim and entry are kept (written to the store's journal,
-//! or committed by its writer thread); it is then handled by the
-//! dispatcher, and its entry deleted once its handler finished. At start, what was accepted
-//! and not finished before (a crash, a drain's deadline) is handled first, in accept order.
+//! or committed by its writer thread); it is then handled by the dispatcher, and its entry
+//! deleted once its handler finished. At start, what was accepted and not finished before (a
+//! crash, a drain's deadline) is handled first, in accept order.
 //!
 //! The append is written to the journal at once, or handed to the store's writer before
 //! anything awaits its commit; from then on the writer keeps it whether or not the request
-//! waits, and a request dropped meanwhile (the
-//! gateway hung up) leaves the queueing to a task of its own, so that the intake can await
-//! [`keep`](Backlog::keep) in place.
+//! waits, and a request dropped meanwhile (the gateway hung up) leaves the queueing to a task
+//! of its own, so that the intake can await [`keep`](Backlog::keep) in place.
 //!
 //! Delivery is at least once: a process that dies between a handler's effect (a reply) and
 //! the commit of its entry's deletion handles the event again at its next start.
@@ -83,10 +82,9 @@ impl DurableBacklog {
 #[async_trait]
 impl Backlog for DurableBacklog {
     /// Claims `event` and keeps it in the store (its journal, or the writer's next commit),
-    /// then queues it. A full
-    /// dispatcher refuses before anything is written; one that refuses after the commit (it
-    /// filled up meanwhile, or is shutting down) has the entry and claim withdrawn, so that
-    /// the gateway's next delivery is accepted. Dropped once the append is handed over, it
+    /// then queues it. A full dispatcher refuses before anything is written; one that refuses
+    /// after the commit (it filled up meanwhile, or is shutting down) has the entry and claim
+    /// withdrawn, so that the gateway's next delivery is accepted. Dropped once the append is handed over, it
     /// finishes in a task of its own.
     async fn keep(&self, event: Event) -> Result<Accepted, Refused> {
         if self.dispatcher.is_closed() {
@@ -257,14 +255,8 @@ mod tests {
 
     use super::*;
     use crate::dispatch::{DispatchSettings, Handler};
-    use crate::durable::test_support::{T0, open, text, unhandled};
-    use crate::durable::{Clock, Durability, StoreSettings};
-
-    /// A store whose appends go to its writer thread (its commits fsync), so that a request
-    /// can go away while its append is being committed (the journal's answers at once).
-    fn writer_settings() -> StoreSettings {
-        StoreSettings::new().durability(Durability::PowerLoss)
-    }
+    use crate::durable::test_support::{T0, open, text, unhandled, writer_settings};
+    use crate::durable::{Clock, StoreSettings};
     use crate::error::BoxError;
 
     const ANNA: &str = "79001234567@c.us";

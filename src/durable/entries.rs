@@ -332,7 +332,7 @@ mod tests {
     use super::*;
     use crate::durable::batches::row_of;
     use crate::durable::test_support::{
-        T0, claims, count, crash_image, open, open_held, peek, text, unhandled,
+        T0, claims, count, crash_image, open, open_held, peek, text, unhandled, writer_settings,
     };
     use crate::durable::writer::CHANNEL_CAPACITY;
     use crate::durable::{Clock, Durability, StoreSettings};
@@ -447,12 +447,6 @@ mod tests {
         }
         assert_eq!(seqs.len(), count, "each append has a number of its own");
         assert_eq!(unhandled(dir), count as i64);
-    }
-
-    /// A store's settings whose appends go through the writer thread (its commits fsync), so
-    /// that a test can hold a batch open while they queue up behind it.
-    fn writer_settings() -> StoreSettings {
-        StoreSettings::new().durability(Durability::PowerLoss)
     }
 
     /// Waits until the writer's channel holds `queued` messages.

@@ -38,8 +38,9 @@ const MAX_BATCH: usize = 1024;
 /// How long handled entries wait for requests to share their deletion's commit: under load
 /// the next batch of requests takes them along; a store without requests commits them after
 /// this. (Each committed alone, they made four commits in five; at 2 ms, a loaded machine's
-/// pauses between commits still made the writer commit deletions of its own.) They count against the store's bounds until
-/// then, and a crash before replays them, as it would any entry not yet deleted.
+/// pauses between commits still made the writer commit deletions of its own.) They count
+/// against the store's bounds until then, and a crash before replays them, as it would any
+/// entry not yet deleted.
 const FINISH_DELAY: Duration = Duration::from_millis(10);
 /// How long the journal's records wait for the writer's next commit to fold them into the
 /// database (a commit that comes sooner folds them sooner): the journal's file, and the
