@@ -60,7 +60,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -379,7 +379,7 @@ pub(crate) struct EventSeries {
     /// The served instance the series is of; `None` for those of instances no bot serves.
     instance: Option<Arc<str>>,
     /// What the events did, counted here and passed on to the counters and the depth gauge
-    /// when the metrics are [flushed](EventSeries::flush).
+    /// when the metrics are [flushed](EventSeries::flush); and the histogram.
     counts: Counts,
     /// The counts passed on so far.
     flushed: Mutex<Flushed>,
@@ -388,28 +388,28 @@ pub(crate) struct EventSeries {
     duplicate: Counter,
     handled: Counter,
     failed: Counter,
-    duration: Histogram,
     depth: Gauge,
     /// [`INSTANCE_CONNECTED`] and the value this event's state gives it.
     connection: Option<(Gauge, f64)>,
 }
 
-/// One series' event counts, on one cache line: an event is counted with a few additions
-/// there, where the recorder's counters and gauge are each an allocation of their own (and
-/// each addition two atomic operations), several lines an event would miss on when events
-/// rotate over many instances.
-#[derive(Default)]
-#[repr(align(64))]
+/// One series' event counts and its histogram's handle, on one cache line: an event is
+/// counted with a few additions there (and a handler's end reads the histogram there), where
+/// the recorder's counters and gauge are each an allocation of their own (and each addition
+/// two atomic operations), several lines an event would miss on when events rotate over many
+/// instances.
+#[repr(C, align(64))]
 struct Counts {
     received: AtomicU64,
     acknowledged: AtomicU64,
     duplicate: AtomicU64,
     handled: AtomicU64,
     failed: AtomicU64,
-    /// Events the dispatcher accepted; less those done, the queue's depth.
-    queued: AtomicU64,
-    /// Events whose handler is done.
-    done: AtomicU64,
+    /// Events the dispatcher accepted less those whose handler is done: the queue's depth
+    /// (below zero for a moment when a handler is done before its hand-over is counted).
+    waiting: AtomicI64,
+    /// The handler's time per event.
+    duration: Histogram,
 }
 
 /// The counters' values last passed on to the recorder.
@@ -450,6 +450,21 @@ impl InstanceSeries {
             let made = EventSeries::register(key, label, self.instance.clone());
             Box::leak(Box::new(made))
         })
+    }
+
+    /// Passes each series' counts to the recorder, and each gateway's queue depth: the events
+    /// of all its kinds that wait (one gauge per gateway and instance).
+    fn flush(&self) {
+        for gateway in self.made.chunks(KIND_SLOTS) {
+            let mut made = gateway.iter().filter_map(OnceLock::get).peekable();
+            let Some(depth) = made.peek().map(|series| &series.depth) else {
+                continue;
+            };
+            let waiting: i64 = made.map(|series| series.flush()).sum();
+            // A handler may be done before its event's hand-over is counted: the depth read
+            // in that moment is clamped at zero.
+            depth.set(waiting.max(0) as f64);
+        }
     }
 
     /// Whether these are `instance`'s own series.
@@ -543,14 +558,21 @@ impl EventSeries {
         Self {
             key,
             instance: served,
-            counts: Counts::default(),
+            counts: Counts {
+                received: AtomicU64::default(),
+                acknowledged: AtomicU64::default(),
+                duplicate: AtomicU64::default(),
+                handled: AtomicU64::default(),
+                failed: AtomicU64::default(),
+                waiting: AtomicI64::default(),
+                duration: metrics::histogram!(HANDLER_DURATION, &labels()),
+            },
             flushed: Mutex::default(),
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
             handled: counter(EVENTS_HANDLED),
             failed: counter(EVENTS_FAILED),
-            duration: metrics::histogram!(HANDLER_DURATION, &labels()),
             depth: queue_depth(key.gateway, label),
             connection,
         }
@@ -578,24 +600,24 @@ impl EventSeries {
 
     /// The dispatcher accepted the event: one more waits.
     pub(crate) fn queued(&self) {
-        add(&self.counts.queued);
+        self.counts.waiting.fetch_add(1, Ordering::Release);
     }
 
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
-        self.duration.record(started.elapsed().as_secs_f64());
+        self.counts.duration.record(started.elapsed().as_secs_f64());
         add(if ok {
             &self.counts.handled
         } else {
             &self.counts.failed
         });
-        add(&self.counts.done);
+        self.counts.waiting.fetch_sub(1, Ordering::Release);
     }
 
-    /// Passes the counts to the recorder: what each counter gained since the last flush, and
-    /// the queue's depth now.
-    fn flush(&self) {
+    /// Passes the counts to the recorder: what each counter gained since the last flush;
+    /// returns how many of its events wait now.
+    fn flush(&self) -> i64 {
         let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
         let flushed = &mut *flushed;
         let counts = &self.counts;
@@ -614,11 +636,7 @@ impl EventSeries {
             counter.increment(now - *passed);
             *passed = now;
         }
-        // A handler may be done before its event's hand-over is counted: the depth read in
-        // that moment is clamped at zero.
-        let done = counts.done.load(Ordering::Acquire);
-        let queued = counts.queued.load(Ordering::Acquire);
-        self.depth.set(queued.saturating_sub(done) as f64);
+        counts.waiting.load(Ordering::Acquire)
     }
 }
 
@@ -627,12 +645,12 @@ fn add(count: &AtomicU64) {
     count.fetch_add(1, Ordering::Release);
 }
 
-/// Passes every event series' counts to the recorder (see [`EventSeries::flush`]).
+/// Passes every event series' counts and every queue depth to the recorder (see
+/// [`InstanceSeries::flush`]).
 fn flush_events() {
     let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-    let instances = registry.served.values().chain([&registry.unknown]);
-    for series in instances.flat_map(|instance| instance.made.iter().filter_map(OnceLock::get)) {
-        series.flush();
+    for instance in registry.served.values().chain([&registry.unknown]) {
+        instance.flush();
     }
 }
 
@@ -677,6 +695,14 @@ struct CallCounter {
     status: &'static str,
     counter: Counter,
 }
+
+/// The [`GATEWAY_CALLS`] counter of one method's `200` answers, kept with the method's
+/// endpoint (of one client) and set on its first `200`: a call of a bot of many instances
+/// finds it on the line of the endpoint it read already, not through its client's list of
+/// counters (a lock's count written and the list read: two more lines, cold when calls rotate
+/// over instances).
+#[derive(Default)]
+pub(crate) struct AnsweredOk(OnceLock<Counter>);
 
 /// [`GATEWAY_REFUSALS`] of one client, by reason.
 #[derive(Clone)]
@@ -732,9 +758,22 @@ impl CallLabels {
         }
     }
 
-    /// Counts one attempt of `method` that got an answer with `status`.
-    pub(crate) fn answered(&self, method: &'static str, status: reqwest::StatusCode) {
-        self.count(method, status_label(status));
+    /// Counts one attempt of `method` that got an answer with `status`; a `200` on
+    /// `answered_ok`, the counter kept with `method`'s endpoint.
+    pub(crate) fn answered(
+        &self,
+        method: &'static str,
+        status: reqwest::StatusCode,
+        answered_ok: &AnsweredOk,
+    ) {
+        if status == reqwest::StatusCode::OK {
+            answered_ok
+                .0
+                .get_or_init(|| self.counter(method, "200"))
+                .increment(1);
+        } else {
+            self.count(method, status_label(status));
+        }
     }
 
     /// Counts one attempt of `method` that got no answer: `timeout`, or `transport` (the
@@ -754,31 +793,37 @@ impl CallLabels {
     }
 
     fn count(&self, method: &'static str, status: &'static str) {
-        let counted = |calls: &[CallCounter]| {
+        self.counter(method, status).increment(1);
+    }
+
+    /// The [`GATEWAY_CALLS`] counter of `method` and `status`, registered on its first use.
+    fn counter(&self, method: &'static str, status: &'static str) -> Counter {
+        let found = |calls: &[CallCounter]| {
             let call = calls
                 .iter()
                 .find(|call| call.method == method && call.status == status);
-            call.map(|call| call.counter.increment(1)).is_some()
+            call.map(|call| call.counter.clone())
         };
-        if counted(&self.calls.read().unwrap_or_else(PoisonError::into_inner)) {
-            return;
+        if let Some(counter) = found(&self.calls.read().unwrap_or_else(PoisonError::into_inner)) {
+            return counter;
         }
         let mut calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
-        if !counted(&calls) {
-            let counter = metrics::counter!(
-                GATEWAY_CALLS,
-                "gateway" => self.gateway,
-                "instance_id" => self.instance.clone(),
-                "method" => method,
-                "status" => status,
-            );
-            counter.increment(1);
-            calls.push(CallCounter {
-                method,
-                status,
-                counter,
-            });
+        if let Some(counter) = found(&calls) {
+            return counter;
         }
+        let counter = metrics::counter!(
+            GATEWAY_CALLS,
+            "gateway" => self.gateway,
+            "instance_id" => self.instance.clone(),
+            "method" => method,
+            "status" => status,
+        );
+        calls.push(CallCounter {
+            method,
+            status,
+            counter: counter.clone(),
+        });
+        counter
     }
 }
 
@@ -914,6 +959,40 @@ mod tests {
         assert!(served("1101000902").is_of("1101000902"));
         let series = EventSeries::of(&event);
         assert_eq!(series.instance.as_deref(), Some("1101000902"));
+    }
+
+    #[test]
+    fn an_instance_s_queue_depth_counts_the_waiting_events_of_every_kind() {
+        let served = served("1101000904");
+        let [message, status, ..] = &one_of_each(GatewayKind::GreenApiWhatsApp)[..] else {
+            unreachable!()
+        };
+        let (message, status) = (served.of(message), served.of(status));
+        message.queued();
+        message.queued();
+        status.queued();
+        message.done(Instant::now(), true);
+        status.queued();
+        let depth = || {
+            let text = render().expect("hookbot's recorder");
+            let line = text
+                .lines()
+                .find(|line| {
+                    line.starts_with(QUEUE_DEPTH) && line.contains("instance_id=\"1101000904\"")
+                })
+                .unwrap_or_else(|| panic!("no depth in {text}"))
+                .to_owned();
+            line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+        };
+        assert_eq!(depth(), 3.0);
+        status.done(Instant::now(), false);
+        assert_eq!(depth(), 2.0);
+    }
+
+    #[test]
+    fn a_series_counts_and_its_histogram_s_handle_are_one_line() {
+        assert_eq!(std::mem::size_of::<Counts>(), 64);
+        assert_eq!(std::mem::align_of::<Counts>(), 64);
     }
 
     #[test]
