@@ -40,6 +40,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::contacts::ContactBook;
+use crate::dispatch::FoldHashing;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind};
 use crate::secret::Secret;
@@ -241,22 +242,23 @@ pub struct Instances {
     lenient: bool,
 }
 
-/// Positions in [`Instances::all`] by family and id.
+/// Positions in [`Instances::all`] by family and id (looked up for every event a bot of
+/// several instances handles: hashed with [`FoldHashing`]).
 #[derive(Debug, Clone, Default)]
 struct ById {
-    green_api: HashMap<Arc<str>, usize>,
-    zapi: HashMap<Arc<str>, usize>,
+    green_api: HashMap<Arc<str>, usize, FoldHashing>,
+    zapi: HashMap<Arc<str>, usize, FoldHashing>,
 }
 
 impl ById {
-    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize> {
+    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &self.green_api,
             Family::ZApi => &self.zapi,
         }
     }
 
-    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize> {
+    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &mut self.green_api,
             Family::ZApi => &mut self.zapi,
