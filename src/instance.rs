@@ -53,13 +53,16 @@ pub(crate) const VARIABLE: &str = "HOOKBOT_INSTANCES";
 /// One gateway instance a bot serves: its gateway and id, an optional name for logs and
 /// handlers, its client, its contact book and the token its webhook calls carry. Cheap to
 /// clone.
+// Its client and contact book come first (`repr(C)`): what an event's handler reads of it,
+// on the line of its handlers' services' reference counts (see `context::Services`).
 #[derive(Clone)]
+#[repr(C)]
 pub struct Instance {
+    gateway: Arc<dyn Gateway>,
+    contacts: ContactBook,
     kind: GatewayKind,
     id: Arc<str>,
     name: Option<Arc<str>>,
-    gateway: Arc<dyn Gateway>,
-    contacts: ContactBook,
     webhook_token: Option<Secret>,
     public_url: Option<Url>,
 }
@@ -504,5 +507,19 @@ pub(crate) fn config_error(reason: String) -> Error {
     Error::Config {
         variable: VARIABLE,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_s_client_and_contact_book_come_first() {
+        assert_eq!(std::mem::offset_of!(Instance, gateway), 0);
+        assert_eq!(
+            std::mem::offset_of!(Instance, contacts),
+            std::mem::size_of::<Arc<dyn Gateway>>()
+        );
     }
 }
