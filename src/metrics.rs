@@ -51,7 +51,9 @@
 //!
 //! The [`metrics`](https://docs.rs/metrics) facade has one recorder per process. hookbot
 //! installs a Prometheus recorder the first time it records or renders anything, and keeps its
-//! histograms drained every few seconds on a small thread of its own. An application's own
+//! histograms drained every few seconds on a small thread of its own (hookbot counts
+//! `hookbot_handler_duration_seconds`'s buckets itself and writes them after the recorder's
+//! output, in its format). An application's own
 //! `metrics::counter!` calls then appear on the same `GET /metrics`. An application that
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
 //! metrics in that recorder — the events' counts and queue depths each second, as a thread of
@@ -69,8 +71,8 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::{Counter, Gauge, Histogram, Label, SharedString, Unit};
+use metrics_exporter_prometheus::{LabelSet, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::dispatch::FoldHashing;
 use crate::error::Error;
@@ -121,6 +123,9 @@ pub const STATUS_CODES: [&str; 18] = [
     "499", "500", "502", "503", "504",
 ];
 
+/// The `# HELP` text of [`HANDLER_DURATION`].
+const HANDLER_DURATION_HELP: &str = "The handler's time per event, success or failure.";
+
 /// How often the recorder's histograms are drained when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -144,7 +149,9 @@ pub fn router() -> Router {
 pub fn render() -> Option<String> {
     let handle = recorder()?;
     flush_events();
-    Some(handle.render())
+    let mut text = handle.render();
+    render_durations(&mut text);
+    Some(text)
 }
 
 /// Installs hookbot's Prometheus recorder as the process's metrics recorder, unless one is
@@ -244,11 +251,7 @@ fn describe() {
         EVENTS_FAILED,
         "Events whose handler returned an error or panicked."
     );
-    describe_histogram!(
-        HANDLER_DURATION,
-        Unit::Seconds,
-        "The handler's time per event, success or failure."
-    );
+    describe_histogram!(HANDLER_DURATION, Unit::Seconds, HANDLER_DURATION_HELP);
     describe_gauge!(QUEUE_DEPTH, "Events accepted and not yet handled.");
     describe_gauge!(
         INSTANCE_CONNECTED,
@@ -379,8 +382,12 @@ pub(crate) struct EventSeries {
     /// The served instance the series is of; `None` for those of instances no bot serves.
     instance: Option<Arc<str>>,
     /// What the events did, counted here and passed on to the counters and the depth gauge
-    /// when the metrics are [flushed](EventSeries::flush); and the histogram.
+    /// when the metrics are [flushed](EventSeries::flush); and the recorder's histogram.
     counts: Counts,
+    /// The handler's times, when hookbot's recorder renders them.
+    durations: Durations,
+    /// The series' labels, as the recorder writes them.
+    labels: LabelSet,
     /// The counts passed on so far.
     flushed: Mutex<Flushed>,
     received: Counter,
@@ -408,8 +415,118 @@ struct Counts {
     /// Events the dispatcher accepted less those whose handler is done: the queue's depth
     /// (below zero for a moment when a handler is done before its hand-over is counted).
     waiting: AtomicI64,
-    /// The handler's time per event.
+    /// The handler's time per event, for a recorder the application installed (a no-op when
+    /// hookbot's renders: [`Durations`] count them then).
     duration: Histogram,
+}
+
+/// One series' [`HANDLER_DURATION`] histogram, counted by hookbot and rendered in its
+/// recorder's format with its output (see [`render_durations`]): a handler's end adds one to
+/// the bucket its time falls in and the time to the sum, on the first of two lines when it
+/// took at most 100 ms. The recorder's own histogram writes three lines per sample (its
+/// handle's, its block's and the sample's slot: cold when events rotate over many instances)
+/// and keeps every sample until drained.
+#[repr(C, align(64))]
+struct Durations {
+    /// The times' sum, in nanoseconds.
+    sum: AtomicU64,
+    /// How many times were at most each bound of [`HANDLER_DURATION_BUCKETS`] and over the one
+    /// before (not cumulative); the last, those over every bound.
+    buckets: [AtomicU64; HANDLER_DURATION_BUCKETS.len() + 1],
+}
+
+impl Durations {
+    fn new() -> Self {
+        Self {
+            sum: AtomicU64::default(),
+            buckets: std::array::from_fn(|_| AtomicU64::default()),
+        }
+    }
+
+    /// Counts one handler's time.
+    fn record(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = HANDLER_DURATION_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(HANDLER_DURATION_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Writes the series' lines as the recorder writes a histogram's: each bound's cumulative
+    /// count, `+Inf`'s, the sum in seconds, the count.
+    fn render(&self, labels: &LabelSet, text: &mut String) {
+        use metrics_exporter_prometheus::formatting::write_metric_line;
+        let mut count = 0;
+        for (bound, bucket) in HANDLER_DURATION_BUCKETS.iter().zip(&self.buckets) {
+            count += bucket.load(Ordering::Relaxed);
+            let le = Some(("le", bound));
+            write_metric_line(
+                text,
+                HANDLER_DURATION,
+                Some("bucket"),
+                labels,
+                le,
+                count,
+                None,
+            );
+        }
+        count += self.buckets[HANDLER_DURATION_BUCKETS.len()].load(Ordering::Relaxed);
+        let le = Some(("le", "+Inf"));
+        write_metric_line(
+            text,
+            HANDLER_DURATION,
+            Some("bucket"),
+            labels,
+            le,
+            count,
+            None,
+        );
+        let sum = self.sum.load(Ordering::Relaxed) as f64 / 1e9;
+        write_metric_line::<&str, f64>(
+            text,
+            HANDLER_DURATION,
+            Some("sum"),
+            labels,
+            None,
+            sum,
+            None,
+        );
+        write_metric_line::<&str, u64>(
+            text,
+            HANDLER_DURATION,
+            Some("count"),
+            labels,
+            None,
+            count,
+            None,
+        );
+    }
+}
+
+/// Appends [`HANDLER_DURATION`]'s histograms to the recorder's `text`, in its format: the
+/// help and type lines, then each series made so far (at zero until its first event is
+/// handled, as the recorder shows a histogram it has a handle of).
+fn render_durations(text: &mut String) {
+    use metrics_exporter_prometheus::formatting::{write_help_line, write_type_line};
+    let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+    let mut made = registry
+        .served
+        .values()
+        .chain([&registry.unknown])
+        .flat_map(|instance| instance.made.iter().filter_map(OnceLock::get))
+        .peekable();
+    if made.peek().is_none() {
+        return;
+    }
+    write_help_line(text, HANDLER_DURATION, None, None, HANDLER_DURATION_HELP);
+    write_type_line(text, HANDLER_DURATION, None, None, "histogram");
+    for series in made {
+        series.durations.render(&series.labels, text);
+    }
+    text.push('\n');
 }
 
 /// The counters' values last passed on to the recorder.
@@ -538,7 +655,7 @@ impl EventSeries {
     }
 
     fn register(key: SeriesKey, label: &str, served: Option<Arc<str>>) -> Self {
-        recorder();
+        let ours = recorder().is_some();
         let labels = || {
             [
                 ("gateway", SharedString::const_str(key.gateway.as_str())),
@@ -565,8 +682,20 @@ impl EventSeries {
                 handled: AtomicU64::default(),
                 failed: AtomicU64::default(),
                 waiting: AtomicI64::default(),
-                duration: metrics::histogram!(HANDLER_DURATION, &labels()),
+                duration: if ours {
+                    Histogram::noop()
+                } else {
+                    metrics::histogram!(HANDLER_DURATION, &labels())
+                },
             },
+            durations: Durations::new(),
+            labels: LabelSet::from_key_and_global(
+                &metrics::Key::from_parts(
+                    HANDLER_DURATION,
+                    labels().iter().map(Label::from).collect::<Vec<_>>(),
+                ),
+                &Default::default(),
+            ),
             flushed: Mutex::default(),
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
@@ -606,7 +735,9 @@ impl EventSeries {
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
-        self.counts.duration.record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.durations.record(took);
+        self.counts.duration.record(took.as_secs_f64());
         add(if ok {
             &self.counts.handled
         } else {
@@ -987,6 +1118,48 @@ mod tests {
         assert_eq!(depth(), 3.0);
         status.done(Instant::now(), false);
         assert_eq!(depth(), 2.0);
+    }
+
+    #[test]
+    fn handler_times_render_as_the_recorder_renders_a_histogram() {
+        let series = served("1101000905").of(&one_of_each(GatewayKind::GreenApiWhatsApp)[0]);
+        for took in [500_000, 1_000_000, 7_000_000, 31_000_000_000] {
+            series.durations.record(Duration::from_nanos(took));
+        }
+        let text = render().expect("hookbot's recorder");
+        let labels = r#"gateway="green-api",instance_id="1101000905",kind="message""#;
+        let mut expected: Vec<String> = [
+            ("0.001", 2),
+            ("0.0025", 2),
+            ("0.005", 2),
+            ("0.01", 3),
+            ("0.025", 3),
+            ("0.05", 3),
+            ("0.1", 3),
+            ("0.25", 3),
+            ("0.5", 3),
+            ("1", 3),
+            ("2.5", 3),
+            ("5", 3),
+            ("10", 3),
+            ("30", 3),
+            ("+Inf", 4),
+        ]
+        .iter()
+        .map(|(le, count)| format!("{HANDLER_DURATION}_bucket{{{labels},le=\"{le}\"}} {count}"))
+        .collect();
+        expected.push(format!("{HANDLER_DURATION}_sum{{{labels}}} 31.0085"));
+        expected.push(format!("{HANDLER_DURATION}_count{{{labels}}} 4"));
+        let rendered: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("\"1101000905\"") && line.starts_with(HANDLER_DURATION))
+            .collect();
+        assert_eq!(rendered, expected, "{text}");
+        let once = |line: &str| text.lines().filter(|l| *l == line).count() == 1;
+        assert!(once(&format!(
+            "# HELP {HANDLER_DURATION} {HANDLER_DURATION_HELP}"
+        )));
+        assert!(once(&format!("# TYPE {HANDLER_DURATION} histogram")));
     }
 
     #[test]
