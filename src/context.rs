@@ -79,23 +79,6 @@ impl<S> ServiceTable<S> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_instance_s_client_and_contact_book_share_the_line_of_its_services_counts() {
-        // An `Arc`'s two reference counts come before the value, in its first line; the
-        // instance's client and contact book first in it (see `instance`'s tests).
-        let ends = 2 * std::mem::size_of::<usize>()
-            + std::mem::offset_of!(Services<()>, instance)
-            + std::mem::size_of::<Arc<dyn Gateway>>()
-            + std::mem::size_of::<ContactBook>();
-        assert!(ends <= 64, "{ends}");
-        assert_eq!(std::mem::align_of::<Services<()>>(), 64);
-    }
-}
-
 /// One event being handled, with everything its handler needs. `S` is the bot's shared
 /// state, `D` its [conversation](crate::conversation) state.
 ///
@@ -508,5 +491,22 @@ impl<'a> IntoFuture for Reply<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_s_client_and_contact_book_share_the_line_of_its_services_counts() {
+        // An `Arc`'s two reference counts come before the value, in its first line; the
+        // instance's client and contact book first in it (see `instance`'s tests).
+        let ends = 2 * std::mem::size_of::<usize>()
+            + std::mem::offset_of!(Services<()>, instance)
+            + std::mem::size_of::<Arc<dyn Gateway>>()
+            + std::mem::size_of::<ContactBook>();
+        assert!(ends <= 64, "{ends}");
+        assert_eq!(std::mem::align_of::<Services<()>>(), 64);
     }
 }
