@@ -32,12 +32,11 @@
 mod file;
 pub(crate) mod setup;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 
-use hashbrown::{HashTable, hash_table};
 use url::Url;
 
 use crate::contacts::ContactBook;
@@ -246,108 +245,27 @@ pub struct Instances {
     lenient: bool,
 }
 
-/// Positions in [`Instances::all`] by family and id.
+/// Positions in [`Instances::all`] by family and id (looked up for every event a bot of
+/// several instances handles: hashed with [`FoldHashing`]).
 #[derive(Debug, Clone, Default)]
 struct ById {
-    green_api: IdTable,
-    zapi: IdTable,
+    green_api: HashMap<Arc<str>, usize, FoldHashing>,
+    zapi: HashMap<Arc<str>, usize, FoldHashing>,
 }
 
 impl ById {
-    fn of(&self, family: Family) -> &IdTable {
+    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &self.green_api,
             Family::ZApi => &self.zapi,
         }
     }
 
-    fn of_mut(&mut self, family: Family) -> &mut IdTable {
+    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &mut self.green_api,
             Family::ZApi => &mut self.zapi,
         }
-    }
-}
-
-/// Positions by instance id, looked up for every event a bot of several instances handles:
-/// hashed with [`FoldHashing`], and each id's bytes kept in its entry when they fit (a
-/// GREEN-API id's ten digits do), so that finding one reads no memory of its own — a bot of a
-/// thousand instances finds each id cold.
-#[derive(Clone, Default)]
-pub(crate) struct IdTable {
-    table: HashTable<(IdKey, usize)>,
-    hashing: FoldHashing,
-}
-
-/// An id as [`IdTable`] keeps it.
-#[derive(Clone)]
-enum IdKey {
-    /// Up to [`IdKey::INLINE`] bytes, in place.
-    Inline { len: u8, bytes: [u8; IdKey::INLINE] },
-    /// A longer one.
-    Shared(Arc<str>),
-}
-
-impl IdKey {
-    /// The longest id kept in place.
-    const INLINE: usize = 22;
-
-    fn new(id: &str) -> Self {
-        let mut bytes = [0; Self::INLINE];
-        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
-            (Some(place), Ok(len)) => {
-                place.copy_from_slice(id.as_bytes());
-                IdKey::Inline { len, bytes }
-            }
-            _ => IdKey::Shared(Arc::from(id)),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            IdKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            IdKey::Shared(id) => id.as_bytes(),
-        }
-    }
-}
-
-impl IdTable {
-    /// `id` at `at`, in place of where it was if it was.
-    pub(crate) fn insert(&mut self, id: &str, at: usize) {
-        let hashing = &self.hashing;
-        let hash = hashing.hash_one(id.as_bytes());
-        let entry = self.table.entry(
-            hash,
-            |(key, _)| key.as_bytes() == id.as_bytes(),
-            |(key, _)| hashing.hash_one(key.as_bytes()),
-        );
-        match entry {
-            hash_table::Entry::Occupied(mut kept) => kept.get_mut().1 = at,
-            hash_table::Entry::Vacant(place) => {
-                place.insert((IdKey::new(id), at));
-            }
-        }
-    }
-
-    /// The position of `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<usize> {
-        let hash = self.hashing.hash_one(id.as_bytes());
-        let found = self
-            .table
-            .find(hash, |(key, _)| key.as_bytes() == id.as_bytes());
-        found.map(|(_, at)| *at)
-    }
-}
-
-impl fmt::Debug for IdTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(
-                self.table
-                    .iter()
-                    .map(|(key, at)| (String::from_utf8_lossy(key.as_bytes()), at)),
-            )
-            .finish()
     }
 }
 
@@ -367,7 +285,9 @@ impl Instances {
         let mut by_id = ById::default();
         for (at, instance) in all.iter().enumerate() {
             check(&all, at, instance)?;
-            by_id.of_mut(instance.family()).insert(&instance.id, at);
+            by_id
+                .of_mut(instance.family())
+                .insert(instance.id.clone(), at);
         }
         Ok(Self {
             all,
@@ -411,7 +331,9 @@ impl Instances {
     /// The registry of a bot built on one client: it serves every notification it is posted.
     fn single(instance: Instance) -> Self {
         let mut by_id = ById::default();
-        by_id.of_mut(instance.family()).insert(&instance.id, 0);
+        by_id
+            .of_mut(instance.family())
+            .insert(instance.id.clone(), 0);
         Self {
             all: vec![instance],
             by_id,
@@ -446,7 +368,7 @@ impl Instances {
         if self.lenient {
             return Some(0);
         }
-        self.by_id.of(Family::of(gateway)).get(id)
+        self.by_id.of(Family::of(gateway)).get(id).copied()
     }
 
     /// The first instance.
@@ -591,35 +513,6 @@ pub(crate) fn config_error(reason: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_id_table_finds_each_id_short_or_long_and_nothing_else() {
-        let short = "1101000901";
-        let longest_inline = "a".repeat(IdKey::INLINE);
-        let long = "3C3A2B1D4E5F60718293A4B5C6D7E8F9";
-        let mut table = IdTable::default();
-        for (at, id) in [short, &longest_inline, long, ""].into_iter().enumerate() {
-            table.insert(id, at);
-        }
-        assert_eq!(table.get(short), Some(0));
-        assert_eq!(table.get(&longest_inline), Some(1));
-        assert_eq!(table.get(long), Some(2));
-        assert_eq!(table.get(""), Some(3));
-        assert!(matches!(IdKey::new(long), IdKey::Shared(_)));
-        assert!(matches!(IdKey::new(&longest_inline), IdKey::Inline { .. }));
-        for other in [
-            "110100090",
-            "11010009011",
-            "1101000902",
-            &"a".repeat(23),
-            &long[1..],
-        ] {
-            assert_eq!(table.get(other), None, "{other}");
-        }
-        table.insert(long, 7);
-        assert_eq!(table.get(long), Some(7));
-        assert_eq!(table.get(short), Some(0));
-    }
 
     #[test]
     fn an_instance_s_client_and_contact_book_come_first() {

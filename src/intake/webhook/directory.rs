@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use crate::dispatch::FoldHashing;
 use crate::event::{Event, ParseError};
 use crate::gateway::GatewayKind;
-use crate::instance::{Family, IdTable, Instances};
+use crate::instance::{Family, Instances};
 use crate::metrics::{self, EventSeries, InstanceSeries};
 use crate::secret::Secret;
 
@@ -47,7 +47,7 @@ pub(crate) enum Refusal {
 pub(crate) struct Directory {
     entries: Vec<Entry>,
     /// Positions in `entries` of the GREEN-API instances, by id.
-    green_api: IdTable,
+    green_api: HashMap<Arc<str>, usize, FoldHashing>,
     /// Positions in `entries` of the instances with a token, by the token's [`digest`]: a
     /// call's token is compared with the few entries of its digest, not with all of them. Of
     /// several instances of one family with the same token (a bot's default webhook token),
@@ -122,12 +122,12 @@ impl Directory {
 
     /// The directory of `entries`, indexed by GREEN-API id and by token.
     fn of(entries: Vec<Entry>, lenient: bool) -> Self {
-        let mut green_api = IdTable::default();
-        for (at, entry) in entries.iter().enumerate() {
-            if entry.family() == Family::GreenApi {
-                green_api.insert(&entry.id, at);
-            }
-        }
+        let green_api = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.family() == Family::GreenApi)
+            .map(|(at, entry)| (entry.id.clone(), at))
+            .collect();
         let digest = RandomState::new();
         let mut by_token: HashMap<u64, Vec<usize>, FoldHashing> = HashMap::default();
         let mut open = Vec::new();
@@ -281,7 +281,7 @@ impl Directory {
         let entry = self
             .green_api
             .get(named)
-            .and_then(|at| self.entries.get(at))
+            .and_then(|&at| self.entries.get(at))
             .ok_or(Refusal::UnknownInstance)?;
         if entry.accepts(door.presented()) {
             Ok(entry)
