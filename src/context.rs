@@ -35,6 +35,11 @@ use crate::reply;
 
 /// What the handlers of one instance's events share: the instance (its client and contact
 /// book) and the bot's state, one for all instances.
+///
+/// The instance comes first, and with it its client and contact book (`repr(C)`), on the
+/// line of the reference counts an event's handling writes (a line's alignment): a bot of
+/// many instances finds each instance's services cold.
+#[repr(C, align(64))]
 pub(crate) struct Services<S> {
     pub(crate) instance: Instance,
     pub(crate) state: Arc<S>,
@@ -486,5 +491,22 @@ impl<'a> IntoFuture for Reply<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_s_client_and_contact_book_share_the_line_of_its_services_counts() {
+        // An `Arc`'s two reference counts come before the value, in its first line; the
+        // instance's client and contact book first in it (see `instance`'s tests).
+        let ends = 2 * std::mem::size_of::<usize>()
+            + std::mem::offset_of!(Services<()>, instance)
+            + std::mem::size_of::<Arc<dyn Gateway>>()
+            + std::mem::size_of::<ContactBook>();
+        assert!(ends <= 64, "{ends}");
+        assert_eq!(std::mem::align_of::<Services<()>>(), 64);
     }
 }

@@ -304,7 +304,7 @@ struct Queues {
 }
 
 /// Hashes the keys of maps looked up for every event (the per-chat queues here, the metric
-/// series by instance) with foldhash, several times cheaper than SipHash over an id's
+/// series by instance, the instances by id and by webhook token) with foldhash, several times cheaper than SipHash over an id's
 /// strings, keyed by a seed drawn once per process from the operating system's randomness as
 /// SipHash's is, so that no peer can aim ids at one bucket.
 #[derive(Clone)]

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::contacts::ContactBook;
+use crate::dispatch::FoldHashing;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind};
 use crate::secret::Secret;
@@ -52,13 +53,16 @@ pub(crate) const VARIABLE: &str = "HOOKBOT_INSTANCES";
 /// One gateway instance a bot serves: its gateway and id, an optional name for logs and
 /// handlers, its client, its contact book and the token its webhook calls carry. Cheap to
 /// clone.
+// Its client and contact book come first (`repr(C)`): what an event's handler reads of it,
+// on the line of its handlers' services' reference counts (see `context::Services`).
 #[derive(Clone)]
+#[repr(C)]
 pub struct Instance {
+    gateway: Arc<dyn Gateway>,
+    contacts: ContactBook,
     kind: GatewayKind,
     id: Arc<str>,
     name: Option<Arc<str>>,
-    gateway: Arc<dyn Gateway>,
-    contacts: ContactBook,
     webhook_token: Option<Secret>,
     public_url: Option<Url>,
 }
@@ -241,22 +245,23 @@ pub struct Instances {
     lenient: bool,
 }
 
-/// Positions in [`Instances::all`] by family and id.
+/// Positions in [`Instances::all`] by family and id (looked up for every event a bot of
+/// several instances handles: hashed with [`FoldHashing`]).
 #[derive(Debug, Clone, Default)]
 struct ById {
-    green_api: HashMap<Arc<str>, usize>,
-    zapi: HashMap<Arc<str>, usize>,
+    green_api: HashMap<Arc<str>, usize, FoldHashing>,
+    zapi: HashMap<Arc<str>, usize, FoldHashing>,
 }
 
 impl ById {
-    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize> {
+    fn of(&self, family: Family) -> &HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &self.green_api,
             Family::ZApi => &self.zapi,
         }
     }
 
-    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize> {
+    fn of_mut(&mut self, family: Family) -> &mut HashMap<Arc<str>, usize, FoldHashing> {
         match family {
             Family::GreenApi => &mut self.green_api,
             Family::ZApi => &mut self.zapi,
@@ -502,5 +507,19 @@ pub(crate) fn config_error(reason: String) -> Error {
     Error::Config {
         variable: VARIABLE,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_s_client_and_contact_book_come_first() {
+        assert_eq!(std::mem::offset_of!(Instance, gateway), 0);
+        assert_eq!(
+            std::mem::offset_of!(Instance, contacts),
+            std::mem::size_of::<Arc<dyn Gateway>>()
+        );
     }
 }

@@ -51,7 +51,9 @@
 //!
 //! The [`metrics`](https://docs.rs/metrics) facade has one recorder per process. hookbot
 //! installs a Prometheus recorder the first time it records or renders anything, and keeps its
-//! histograms drained every few seconds on a small thread of its own. An application's own
+//! histograms drained every few seconds on a small thread of its own (hookbot counts
+//! `hookbot_handler_duration_seconds`'s buckets itself and writes them after the recorder's
+//! output, in its format). An application's own
 //! `metrics::counter!` calls then appear on the same `GET /metrics`. An application that
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
 //! metrics in that recorder — the events' counts and queue depths each second, as a thread of
@@ -60,7 +62,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -69,8 +71,8 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics::{Counter, Gauge, Histogram, SharedString, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::{Counter, Gauge, Histogram, Label, SharedString, Unit};
+use metrics_exporter_prometheus::{LabelSet, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::dispatch::FoldHashing;
 use crate::error::Error;
@@ -121,6 +123,9 @@ pub const STATUS_CODES: [&str; 18] = [
     "499", "500", "502", "503", "504",
 ];
 
+/// The `# HELP` text of [`HANDLER_DURATION`].
+const HANDLER_DURATION_HELP: &str = "The handler's time per event, success or failure.";
+
 /// How often the recorder's histograms are drained when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -144,7 +149,9 @@ pub fn router() -> Router {
 pub fn render() -> Option<String> {
     let handle = recorder()?;
     flush_events();
-    Some(handle.render())
+    let mut text = handle.render();
+    render_durations(&mut text);
+    Some(text)
 }
 
 /// Installs hookbot's Prometheus recorder as the process's metrics recorder, unless one is
@@ -244,11 +251,7 @@ fn describe() {
         EVENTS_FAILED,
         "Events whose handler returned an error or panicked."
     );
-    describe_histogram!(
-        HANDLER_DURATION,
-        Unit::Seconds,
-        "The handler's time per event, success or failure."
-    );
+    describe_histogram!(HANDLER_DURATION, Unit::Seconds, HANDLER_DURATION_HELP);
     describe_gauge!(QUEUE_DEPTH, "Events accepted and not yet handled.");
     describe_gauge!(
         INSTANCE_CONNECTED,
@@ -379,8 +382,12 @@ pub(crate) struct EventSeries {
     /// The served instance the series is of; `None` for those of instances no bot serves.
     instance: Option<Arc<str>>,
     /// What the events did, counted here and passed on to the counters and the depth gauge
-    /// when the metrics are [flushed](EventSeries::flush).
+    /// when the metrics are [flushed](EventSeries::flush); and the recorder's histogram.
     counts: Counts,
+    /// The handler's times, when hookbot's recorder renders them.
+    durations: Durations,
+    /// The series' labels, as the recorder writes them.
+    labels: LabelSet,
     /// The counts passed on so far.
     flushed: Mutex<Flushed>,
     received: Counter,
@@ -388,28 +395,138 @@ pub(crate) struct EventSeries {
     duplicate: Counter,
     handled: Counter,
     failed: Counter,
-    duration: Histogram,
     depth: Gauge,
     /// [`INSTANCE_CONNECTED`] and the value this event's state gives it.
     connection: Option<(Gauge, f64)>,
 }
 
-/// One series' event counts, on one cache line: an event is counted with a few additions
-/// there, where the recorder's counters and gauge are each an allocation of their own (and
-/// each addition two atomic operations), several lines an event would miss on when events
-/// rotate over many instances.
-#[derive(Default)]
-#[repr(align(64))]
+/// One series' event counts and its histogram's handle, on one cache line: an event is
+/// counted with a few additions there (and a handler's end reads the histogram there), where
+/// the recorder's counters and gauge are each an allocation of their own (and each addition
+/// two atomic operations), several lines an event would miss on when events rotate over many
+/// instances.
+#[repr(C, align(64))]
 struct Counts {
     received: AtomicU64,
     acknowledged: AtomicU64,
     duplicate: AtomicU64,
     handled: AtomicU64,
     failed: AtomicU64,
-    /// Events the dispatcher accepted; less those done, the queue's depth.
-    queued: AtomicU64,
-    /// Events whose handler is done.
-    done: AtomicU64,
+    /// Events the dispatcher accepted less those whose handler is done: the queue's depth
+    /// (below zero for a moment when a handler is done before its hand-over is counted).
+    waiting: AtomicI64,
+    /// The handler's time per event, for a recorder the application installed (a no-op when
+    /// hookbot's renders: [`Durations`] count them then).
+    duration: Histogram,
+}
+
+/// One series' [`HANDLER_DURATION`] histogram, counted by hookbot and rendered in its
+/// recorder's format with its output (see [`render_durations`]): a handler's end adds one to
+/// the bucket its time falls in and the time to the sum, on the first of two lines when it
+/// took at most 100 ms. The recorder's own histogram writes three lines per sample (its
+/// handle's, its block's and the sample's slot: cold when events rotate over many instances)
+/// and keeps every sample until drained.
+#[repr(C, align(64))]
+struct Durations {
+    /// The times' sum, in nanoseconds.
+    sum: AtomicU64,
+    /// How many times were at most each bound of [`HANDLER_DURATION_BUCKETS`] and over the one
+    /// before (not cumulative); the last, those over every bound.
+    buckets: [AtomicU64; HANDLER_DURATION_BUCKETS.len() + 1],
+}
+
+impl Durations {
+    fn new() -> Self {
+        Self {
+            sum: AtomicU64::default(),
+            buckets: std::array::from_fn(|_| AtomicU64::default()),
+        }
+    }
+
+    /// Counts one handler's time.
+    fn record(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = HANDLER_DURATION_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(HANDLER_DURATION_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Writes the series' lines as the recorder writes a histogram's: each bound's cumulative
+    /// count, `+Inf`'s, the sum in seconds, the count.
+    fn render(&self, labels: &LabelSet, text: &mut String) {
+        use metrics_exporter_prometheus::formatting::write_metric_line;
+        let mut count = 0;
+        for (bound, bucket) in HANDLER_DURATION_BUCKETS.iter().zip(&self.buckets) {
+            count += bucket.load(Ordering::Relaxed);
+            let le = Some(("le", bound));
+            write_metric_line(
+                text,
+                HANDLER_DURATION,
+                Some("bucket"),
+                labels,
+                le,
+                count,
+                None,
+            );
+        }
+        count += self.buckets[HANDLER_DURATION_BUCKETS.len()].load(Ordering::Relaxed);
+        let le = Some(("le", "+Inf"));
+        write_metric_line(
+            text,
+            HANDLER_DURATION,
+            Some("bucket"),
+            labels,
+            le,
+            count,
+            None,
+        );
+        let sum = self.sum.load(Ordering::Relaxed) as f64 / 1e9;
+        write_metric_line::<&str, f64>(
+            text,
+            HANDLER_DURATION,
+            Some("sum"),
+            labels,
+            None,
+            sum,
+            None,
+        );
+        write_metric_line::<&str, u64>(
+            text,
+            HANDLER_DURATION,
+            Some("count"),
+            labels,
+            None,
+            count,
+            None,
+        );
+    }
+}
+
+/// Appends [`HANDLER_DURATION`]'s histograms to the recorder's `text`, in its format: the
+/// help and type lines, then each series made so far (at zero until its first event is
+/// handled, as the recorder shows a histogram it has a handle of).
+fn render_durations(text: &mut String) {
+    use metrics_exporter_prometheus::formatting::{write_help_line, write_type_line};
+    let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+    let mut made = registry
+        .served
+        .values()
+        .chain([&registry.unknown])
+        .flat_map(|instance| instance.made.iter().filter_map(OnceLock::get))
+        .peekable();
+    if made.peek().is_none() {
+        return;
+    }
+    write_help_line(text, HANDLER_DURATION, None, None, HANDLER_DURATION_HELP);
+    write_type_line(text, HANDLER_DURATION, None, None, "histogram");
+    for series in made {
+        series.durations.render(&series.labels, text);
+    }
+    text.push('\n');
 }
 
 /// The counters' values last passed on to the recorder.
@@ -450,6 +567,21 @@ impl InstanceSeries {
             let made = EventSeries::register(key, label, self.instance.clone());
             Box::leak(Box::new(made))
         })
+    }
+
+    /// Passes each series' counts to the recorder, and each gateway's queue depth: the events
+    /// of all its kinds that wait (one gauge per gateway and instance).
+    fn flush(&self) {
+        for gateway in self.made.chunks(KIND_SLOTS) {
+            let mut made = gateway.iter().filter_map(OnceLock::get).peekable();
+            let Some(depth) = made.peek().map(|series| &series.depth) else {
+                continue;
+            };
+            let waiting: i64 = made.map(|series| series.flush()).sum();
+            // A handler may be done before its event's hand-over is counted: the depth read
+            // in that moment is clamped at zero.
+            depth.set(waiting.max(0) as f64);
+        }
     }
 
     /// Whether these are `instance`'s own series.
@@ -523,7 +655,7 @@ impl EventSeries {
     }
 
     fn register(key: SeriesKey, label: &str, served: Option<Arc<str>>) -> Self {
-        recorder();
+        let ours = recorder().is_some();
         let labels = || {
             [
                 ("gateway", SharedString::const_str(key.gateway.as_str())),
@@ -543,14 +675,33 @@ impl EventSeries {
         Self {
             key,
             instance: served,
-            counts: Counts::default(),
+            counts: Counts {
+                received: AtomicU64::default(),
+                acknowledged: AtomicU64::default(),
+                duplicate: AtomicU64::default(),
+                handled: AtomicU64::default(),
+                failed: AtomicU64::default(),
+                waiting: AtomicI64::default(),
+                duration: if ours {
+                    Histogram::noop()
+                } else {
+                    metrics::histogram!(HANDLER_DURATION, &labels())
+                },
+            },
+            durations: Durations::new(),
+            labels: LabelSet::from_key_and_global(
+                &metrics::Key::from_parts(
+                    HANDLER_DURATION,
+                    labels().iter().map(Label::from).collect::<Vec<_>>(),
+                ),
+                &Default::default(),
+            ),
             flushed: Mutex::default(),
             received: counter(EVENTS_RECEIVED),
             acknowledged: counter(EVENTS_ACKNOWLEDGED),
             duplicate: counter(EVENTS_DUPLICATE),
             handled: counter(EVENTS_HANDLED),
             failed: counter(EVENTS_FAILED),
-            duration: metrics::histogram!(HANDLER_DURATION, &labels()),
             depth: queue_depth(key.gateway, label),
             connection,
         }
@@ -578,24 +729,26 @@ impl EventSeries {
 
     /// The dispatcher accepted the event: one more waits.
     pub(crate) fn queued(&self) {
-        add(&self.counts.queued);
+        self.counts.waiting.fetch_add(1, Ordering::Release);
     }
 
     /// The handler that started at `started` is done with the event, `ok` or not: one fewer
     /// waits.
     pub(crate) fn done(&self, started: Instant, ok: bool) {
-        self.duration.record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.durations.record(took);
+        self.counts.duration.record(took.as_secs_f64());
         add(if ok {
             &self.counts.handled
         } else {
             &self.counts.failed
         });
-        add(&self.counts.done);
+        self.counts.waiting.fetch_sub(1, Ordering::Release);
     }
 
-    /// Passes the counts to the recorder: what each counter gained since the last flush, and
-    /// the queue's depth now.
-    fn flush(&self) {
+    /// Passes the counts to the recorder: what each counter gained since the last flush;
+    /// returns how many of its events wait now.
+    fn flush(&self) -> i64 {
         let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
         let flushed = &mut *flushed;
         let counts = &self.counts;
@@ -614,11 +767,7 @@ impl EventSeries {
             counter.increment(now - *passed);
             *passed = now;
         }
-        // A handler may be done before its event's hand-over is counted: the depth read in
-        // that moment is clamped at zero.
-        let done = counts.done.load(Ordering::Acquire);
-        let queued = counts.queued.load(Ordering::Acquire);
-        self.depth.set(queued.saturating_sub(done) as f64);
+        counts.waiting.load(Ordering::Acquire)
     }
 }
 
@@ -627,12 +776,12 @@ fn add(count: &AtomicU64) {
     count.fetch_add(1, Ordering::Release);
 }
 
-/// Passes every event series' counts to the recorder (see [`EventSeries::flush`]).
+/// Passes every event series' counts and every queue depth to the recorder (see
+/// [`InstanceSeries::flush`]).
 fn flush_events() {
     let registry = SERIES.read().unwrap_or_else(PoisonError::into_inner);
-    let instances = registry.served.values().chain([&registry.unknown]);
-    for series in instances.flat_map(|instance| instance.made.iter().filter_map(OnceLock::get)) {
-        series.flush();
+    for instance in registry.served.values().chain([&registry.unknown]) {
+        instance.flush();
     }
 }
 
@@ -677,6 +826,14 @@ struct CallCounter {
     status: &'static str,
     counter: Counter,
 }
+
+/// The [`GATEWAY_CALLS`] counter of one method's `200` answers, kept with the method's
+/// endpoint (of one client) and set on its first `200`: a call of a bot of many instances
+/// finds it on the line of the endpoint it read already, not through its client's list of
+/// counters (a lock's count written and the list read: two more lines, cold when calls rotate
+/// over instances).
+#[derive(Default)]
+pub(crate) struct AnsweredOk(OnceLock<Counter>);
 
 /// [`GATEWAY_REFUSALS`] of one client, by reason.
 #[derive(Clone)]
@@ -732,9 +889,22 @@ impl CallLabels {
         }
     }
 
-    /// Counts one attempt of `method` that got an answer with `status`.
-    pub(crate) fn answered(&self, method: &'static str, status: reqwest::StatusCode) {
-        self.count(method, status_label(status));
+    /// Counts one attempt of `method` that got an answer with `status`; a `200` on
+    /// `answered_ok`, the counter kept with `method`'s endpoint.
+    pub(crate) fn answered(
+        &self,
+        method: &'static str,
+        status: reqwest::StatusCode,
+        answered_ok: &AnsweredOk,
+    ) {
+        if status == reqwest::StatusCode::OK {
+            answered_ok
+                .0
+                .get_or_init(|| self.counter(method, "200"))
+                .increment(1);
+        } else {
+            self.count(method, status_label(status));
+        }
     }
 
     /// Counts one attempt of `method` that got no answer: `timeout`, or `transport` (the
@@ -754,31 +924,37 @@ impl CallLabels {
     }
 
     fn count(&self, method: &'static str, status: &'static str) {
-        let counted = |calls: &[CallCounter]| {
+        self.counter(method, status).increment(1);
+    }
+
+    /// The [`GATEWAY_CALLS`] counter of `method` and `status`, registered on its first use.
+    fn counter(&self, method: &'static str, status: &'static str) -> Counter {
+        let found = |calls: &[CallCounter]| {
             let call = calls
                 .iter()
                 .find(|call| call.method == method && call.status == status);
-            call.map(|call| call.counter.increment(1)).is_some()
+            call.map(|call| call.counter.clone())
         };
-        if counted(&self.calls.read().unwrap_or_else(PoisonError::into_inner)) {
-            return;
+        if let Some(counter) = found(&self.calls.read().unwrap_or_else(PoisonError::into_inner)) {
+            return counter;
         }
         let mut calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
-        if !counted(&calls) {
-            let counter = metrics::counter!(
-                GATEWAY_CALLS,
-                "gateway" => self.gateway,
-                "instance_id" => self.instance.clone(),
-                "method" => method,
-                "status" => status,
-            );
-            counter.increment(1);
-            calls.push(CallCounter {
-                method,
-                status,
-                counter,
-            });
+        if let Some(counter) = found(&calls) {
+            return counter;
         }
+        let counter = metrics::counter!(
+            GATEWAY_CALLS,
+            "gateway" => self.gateway,
+            "instance_id" => self.instance.clone(),
+            "method" => method,
+            "status" => status,
+        );
+        calls.push(CallCounter {
+            method,
+            status,
+            counter: counter.clone(),
+        });
+        counter
     }
 }
 
@@ -914,6 +1090,82 @@ mod tests {
         assert!(served("1101000902").is_of("1101000902"));
         let series = EventSeries::of(&event);
         assert_eq!(series.instance.as_deref(), Some("1101000902"));
+    }
+
+    #[test]
+    fn an_instance_s_queue_depth_counts_the_waiting_events_of_every_kind() {
+        let served = served("1101000904");
+        let [message, status, ..] = &one_of_each(GatewayKind::GreenApiWhatsApp)[..] else {
+            unreachable!()
+        };
+        let (message, status) = (served.of(message), served.of(status));
+        message.queued();
+        message.queued();
+        status.queued();
+        message.done(Instant::now(), true);
+        status.queued();
+        let depth = || {
+            let text = render().expect("hookbot's recorder");
+            let line = text
+                .lines()
+                .find(|line| {
+                    line.starts_with(QUEUE_DEPTH) && line.contains("instance_id=\"1101000904\"")
+                })
+                .unwrap_or_else(|| panic!("no depth in {text}"))
+                .to_owned();
+            line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+        };
+        assert_eq!(depth(), 3.0);
+        status.done(Instant::now(), false);
+        assert_eq!(depth(), 2.0);
+    }
+
+    #[test]
+    fn handler_times_render_as_the_recorder_renders_a_histogram() {
+        let series = served("1101000905").of(&one_of_each(GatewayKind::GreenApiWhatsApp)[0]);
+        for took in [500_000, 1_000_000, 7_000_000, 31_000_000_000] {
+            series.durations.record(Duration::from_nanos(took));
+        }
+        let text = render().expect("hookbot's recorder");
+        let labels = r#"gateway="green-api",instance_id="1101000905",kind="message""#;
+        let mut expected: Vec<String> = [
+            ("0.001", 2),
+            ("0.0025", 2),
+            ("0.005", 2),
+            ("0.01", 3),
+            ("0.025", 3),
+            ("0.05", 3),
+            ("0.1", 3),
+            ("0.25", 3),
+            ("0.5", 3),
+            ("1", 3),
+            ("2.5", 3),
+            ("5", 3),
+            ("10", 3),
+            ("30", 3),
+            ("+Inf", 4),
+        ]
+        .iter()
+        .map(|(le, count)| format!("{HANDLER_DURATION}_bucket{{{labels},le=\"{le}\"}} {count}"))
+        .collect();
+        expected.push(format!("{HANDLER_DURATION}_sum{{{labels}}} 31.0085"));
+        expected.push(format!("{HANDLER_DURATION}_count{{{labels}}} 4"));
+        let rendered: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("\"1101000905\"") && line.starts_with(HANDLER_DURATION))
+            .collect();
+        assert_eq!(rendered, expected, "{text}");
+        let once = |line: &str| text.lines().filter(|l| *l == line).count() == 1;
+        assert!(once(&format!(
+            "# HELP {HANDLER_DURATION} {HANDLER_DURATION_HELP}"
+        )));
+        assert!(once(&format!("# TYPE {HANDLER_DURATION} histogram")));
+    }
+
+    #[test]
+    fn a_series_counts_and_its_histogram_s_handle_are_one_line() {
+        assert_eq!(std::mem::size_of::<Counts>(), 64);
+        assert_eq!(std::mem::align_of::<Counts>(), 64);
     }
 
     #[test]

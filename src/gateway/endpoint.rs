@@ -9,13 +9,18 @@ use hyper::Uri;
 use hyper::http::uri::InvalidUri;
 use url::Url;
 
+use crate::metrics::AnsweredOk;
+
 /// A call's URL and its [`Uri`], parsed once. It holds the instance token: it has no
 /// `Debug`, and its parse error holds no part of it.
 ///
-/// The `Uri` a call of hookbot's client reads comes first (`repr(C)`), next to the method's
-/// name in [`Kept`]: an instance's endpoints are cold in a bot of many instances.
+/// What a call reads comes first (`repr(C)`), next to the method's name in [`Kept`]: the
+/// counter of its `200` answers and the `Uri` of hookbot's client (an instance's endpoints
+/// are cold in a bot of many instances).
 #[repr(C)]
 pub(crate) struct Endpoint {
+    /// The method's `200` answers, counted on the line the method's name is read from.
+    answered_ok: AnsweredOk,
     /// `url` as hookbot's client's `Uri`, or why `http` refused it.
     uri: Result<Uri, Arc<InvalidUri>>,
     url: Url,
@@ -25,7 +30,16 @@ impl Endpoint {
     /// `url`, parsed into a [`Uri`] now.
     pub(crate) fn new(url: Url) -> Self {
         let uri = url.as_str().parse().map_err(Arc::new);
-        Self { uri, url }
+        Self {
+            answered_ok: AnsweredOk::default(),
+            uri,
+            url,
+        }
+    }
+
+    /// Where the metrics count the `200` answers of the method this is the endpoint of.
+    pub(crate) fn answered_ok(&self) -> &AnsweredOk {
+        &self.answered_ok
     }
 
     /// The URL (for reqwest).
@@ -51,10 +65,11 @@ impl From<Url> for Endpoint {
 #[derive(Default)]
 pub(crate) struct Endpoints(OnceLock<Box<Kept>>);
 
-/// One method's endpoint, and the methods called after it. The method's name and the next
-/// link come first (`repr(C)`), on one line: a call walks past the links of the methods
-/// called before its own reading one line of each, not the ends of three.
-#[repr(C)]
+/// One method's endpoint, and the methods called after it. The method's name, the next
+/// link and the endpoint's counter come first (`repr(C)`), on one line (a line's
+/// alignment): a call walks past the links of the methods called before its own reading one
+/// line of each, not the ends of three, and counts its answer on its own link's.
+#[repr(C, align(64))]
 struct Kept {
     method: &'static str,
     next: Endpoints,
@@ -155,6 +170,14 @@ mod tests {
                 assert_eq!(endpoint.url().path(), format!("/{method}"));
             }
         }
+    }
+
+    #[test]
+    fn a_link_s_method_next_link_and_answer_counter_share_its_first_line() {
+        let counter_ends = std::mem::offset_of!(Kept, endpoint) + std::mem::size_of::<AnsweredOk>();
+        assert!(counter_ends <= 64, "{counter_ends}");
+        assert_eq!(std::mem::offset_of!(Kept, method), 0);
+        assert_eq!(std::mem::align_of::<Kept>(), 64);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub(crate) struct Call<'a> {
     /// The gateway's method name, for logs (`sendContact`, `send-text`).
     pub(crate) name: &'static str,
     pub(crate) method: Method,
+    /// `name`'s endpoint (its `200` answers are counted on it), or one made for this call.
     pub(crate) endpoint: &'a Endpoint,
     /// The body, already checked against the gateway's size limit; shared by the attempts,
     /// not copied for each.
@@ -305,7 +306,8 @@ impl Transport {
             headers,
             body,
         } = exchanged.map_err(|unanswered| self.unanswered(call.name, unanswered))?;
-        self.counted.answered(call.name, status);
+        self.counted
+            .answered(call.name, status, call.endpoint.answered_ok());
         if status.is_redirection() {
             return Err(Failure {
                 error: Error::Redirected {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
+use crate::dispatch::FoldHashing;
 use crate::event::{Event, ParseError};
 use crate::gateway::GatewayKind;
 use crate::instance::{Family, Instances};
@@ -46,14 +47,14 @@ pub(crate) enum Refusal {
 pub(crate) struct Directory {
     entries: Vec<Entry>,
     /// Positions in `entries` of the GREEN-API instances, by id.
-    green_api: HashMap<Arc<str>, usize>,
+    green_api: HashMap<Arc<str>, usize, FoldHashing>,
     /// Positions in `entries` of the instances with a token, by the token's [`digest`]: a
     /// call's token is compared with the few entries of its digest, not with all of them. Of
     /// several instances of one family with the same token (a bot's default webhook token),
     /// the first stands for all: they take the same calls.
     ///
     /// [`digest`]: Directory::digest
-    by_token: HashMap<u64, Vec<usize>>,
+    by_token: HashMap<u64, Vec<usize>, FoldHashing>,
     /// Positions in `entries` of the instances without a token (they take any call).
     open: Vec<usize>,
     /// The keyed hash of the digests, its key this process's own and random: which bucket a
@@ -128,7 +129,7 @@ impl Directory {
             .map(|(at, entry)| (entry.id.clone(), at))
             .collect();
         let digest = RandomState::new();
-        let mut by_token: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_token: HashMap<u64, Vec<usize>, FoldHashing> = HashMap::default();
         let mut open = Vec::new();
         for (at, entry) in entries.iter().enumerate() {
             let Some(token) = &entry.token else {
