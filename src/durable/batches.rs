@@ -736,3 +736,73 @@ pub(super) fn row_of(records: &[Record<'_>]) -> Vec<u8> {
     }
     blob
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal's payload of row `id`, a notification of `text`.
+    fn payload(id: i64, text: &str) -> Vec<u8> {
+        let mut payload = Vec::new();
+        let entry = Entry {
+            id,
+            claim: None,
+            expires: 0,
+            handled: Vec::new(),
+            blob: &[],
+        };
+        entry.encode(&mut payload);
+        Record {
+            gateway: "green-api",
+            instance: "1101000001",
+            notification: text,
+        }
+        .encode(&mut payload);
+        payload
+    }
+
+    #[test]
+    fn a_fold_writes_the_unhandled_journal_rows_and_fails_when_a_record_is_missing() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE batches (id INTEGER PRIMARY KEY AUTOINCREMENT, events BLOB NOT NULL)",
+            )
+            .unwrap();
+        let mut batches = Batches {
+            next: 1,
+            pending_id: 1,
+            ..Batches::default()
+        };
+        batches.journaled(1, 2);
+        let second = batches.journaled(2, 2);
+        let records = [payload(2, "{}")];
+        let error = batches
+            .fold(&connection, records.iter().map(Vec::as_slice))
+            .expect_err("row 1's record is not there");
+        assert!(error.to_string().contains("no record"), "{error}");
+        assert_eq!(batches.folded(), 0, "the mark stays");
+        connection.execute("DELETE FROM batches", []).unwrap();
+        // Row 1 handled (its marker in a record): only row 2 is written.
+        let freed = batches.forget(&[Seq::new(1, 0)], &mut Vec::new());
+        assert_eq!(freed.events, 1);
+        batches
+            .fold(&connection, records.iter().map(Vec::as_slice))
+            .expect("row 2's record is there");
+        assert_eq!(batches.folded(), 2);
+        let ids: Vec<i64> = connection
+            .prepare("SELECT id FROM batches")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids, [2]);
+        batches.commit();
+        assert_eq!(
+            batches.freeable(&[second]).events,
+            1,
+            "row 2 is the file's now, unhandled"
+        );
+    }
+}
