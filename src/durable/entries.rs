@@ -1216,6 +1216,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_journal_whose_records_go_back_in_order_is_refused_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        append_all(&store, 1..=1).await;
+        let first = journal_len(dir.path()) as usize;
+        append_all(&store, 2..=2).await;
+        let image = crash_image(dir.path());
+        drop(store);
+        let path = image.path().join(crate::durable::directory::JOURNAL_FILE);
+        let journal = std::fs::read(&path).unwrap();
+        // Both records whole, the second first.
+        let swapped = [&journal[first..], &journal[..first]].concat();
+        std::fs::write(&path, swapped).unwrap();
+        let error = DurableStore::open(image.path(), StoreSettings::new())
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("out of order"), "{error}");
+        assert!(error.contains("hookbot.journal"), "names the file: {error}");
+    }
+
+    #[tokio::test]
     async fn a_crash_between_the_folds_commit_and_the_journals_emptying_duplicates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);

@@ -532,6 +532,13 @@ impl Known<'_> {
         };
         let entry = Entry::decode(payload).ok_or_else(corrupt)?;
         if entry.id > self.batches.folded() {
+            if entry.id < self.batches.next_id() {
+                // Each append took the next id: a file whose ids go back was not written so.
+                return Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    reason: format!("the journal's record of row {} is out of order", entry.id),
+                });
+            }
             let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
             self.journaled(entry.id, size, entry.claim, entry.expires);
         }
