@@ -1216,25 +1216,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_journal_whose_records_go_back_in_order_is_refused_as_corrupt() {
+    async fn a_journal_whose_records_go_back_in_order_ends_there() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
         let store = open_held(dir.path(), StoreSettings::new(), &clock);
         append_all(&store, 1..=1).await;
         let first = journal_len(dir.path()) as usize;
-        append_all(&store, 2..=2).await;
+        append_all(&store, 2..=3).await;
         let image = crash_image(dir.path());
         drop(store);
         let path = image.path().join(crate::durable::directory::JOURNAL_FILE);
         let journal = std::fs::read(&path).unwrap();
-        // Both records whole, the second first.
-        let swapped = [&journal[first..], &journal[..first]].concat();
-        std::fs::write(&path, swapped).unwrap();
-        let error = DurableStore::open(image.path(), StoreSettings::new())
-            .expect_err("refused")
-            .to_string();
-        assert!(error.contains("out of order"), "{error}");
-        assert!(error.contains("hookbot.journal"), "names the file: {error}");
+        // All records whole, M1's moved to the end: M2 and M3 are kept, M1 ends the journal.
+        let moved = [&journal[first..], &journal[..first]].concat();
+        std::fs::write(&path, moved).unwrap();
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M2", "M3"]);
+        assert_eq!(
+            journal_len(image.path()),
+            0,
+            "folded and emptied at the open"
+        );
+        queued(reopened.append(&text(ANNA, "M4", "hi")).await.unwrap());
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M2", "M3", "M4"]);
     }
 
     #[tokio::test]

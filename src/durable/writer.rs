@@ -448,8 +448,14 @@ pub(super) fn spawn(
         counts: &mut counts,
         deferred: &mut deferred,
     };
-    for record in &records {
-        known.replay(record, journal.path())?;
+    for (n, record) in records.iter().enumerate() {
+        if !known.replay(record, journal.path())? {
+            // Whole records whose ids go back were not written in this order (stale pages a
+            // crash of the system left): the journal ends there, as at damage; the open's
+            // fold empties the file.
+            tracing::error!(journal = %journal.path().display(), dropped = records.len() - n, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
+            break;
+        }
     }
     drop(records);
     tracing::info!(
@@ -524,8 +530,9 @@ struct Known<'a> {
 
 impl Known<'_> {
     /// Replays one record of the journal at `path`: its append, unless the database holds it
-    /// already (folded before a crash emptied the journal), then its markers.
-    fn replay(&mut self, payload: &[u8], path: &std::path::Path) -> Result<(), StoreError> {
+    /// already (folded before a crash emptied the journal), then its markers; `false` (and
+    /// nothing changed) when its id goes back, which no append wrote.
+    fn replay(&mut self, payload: &[u8], path: &std::path::Path) -> Result<bool, StoreError> {
         let corrupt = || StoreError::Corrupt {
             path: path.to_owned(),
             reason: "a record of the journal does not read as an accepted notification".to_owned(),
@@ -533,17 +540,14 @@ impl Known<'_> {
         let entry = Entry::decode(payload).ok_or_else(corrupt)?;
         if entry.id > self.batches.folded() {
             if entry.id < self.batches.next_id() {
-                // Each append took the next id: a file whose ids go back was not written so.
-                return Err(StoreError::Corrupt {
-                    path: path.to_owned(),
-                    reason: format!("the journal's record of row {} is out of order", entry.id),
-                });
+                // Each append took the next id.
+                return Ok(false);
             }
             let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
             self.journaled(entry.id, size, entry.claim, entry.expires);
         }
         self.handled(&entry.handled);
-        Ok(())
+        Ok(true)
     }
 
     /// The journal's row `id` (a notification of `size` bytes, its blob in the journal) and
