@@ -44,7 +44,8 @@
 //! what the database holds, and the journal is emptied after the commit. At open the journal
 //! is replayed into memory (records at or below the mark skipped: a crash came between a
 //! fold's commit and the emptying) up to a record torn by a killed process (never answered)
-//! or damaged by a power loss, which ends it, and folded before the store serves.
+//! or damaged by a power loss (or whose id goes back), which ends it, and folded before the
+//! store serves.
 //!
 //! Everything else goes to a writer thread fed by a bounded channel, which shares the
 //! connection behind the lock: it takes every request that arrived while it was busy and

@@ -11,7 +11,11 @@
 //! left (pages of the file written back out of order), which [`Durability::Process`] may lose:
 //! as SQLite does with its write-ahead log, the journal ends there — the records before it
 //! are kept, it and what follows are cut off and reported (an error in the log naming the
-//! file and the bytes lost) — rather than refuse to start a bot after a power cut.
+//! file and the bytes lost) — rather than refuse to start a bot after a power cut. Whole
+//! records whose ids go back (each append takes the next id) end it likewise, at replay.
+//!
+//! Memory keeps only each unfolded notification's size: the fold reads the rows' blobs back
+//! from the file ([`Journal::read_all`], [`payloads`]).
 //!
 //! [`Durability::Process`]: super::Durability::Process
 
