@@ -38,12 +38,14 @@
 //! request). Handled notifications ride along as markers in the next record. The writer
 //! thread folds the journal into the database as the first step of every commit it makes, and
 //! commits at the latest 50 ms after the first unfolded append: the rows of the journal's
-//! notifications not handled yet, the markers of the database's rows, and the journal's claims
-//! (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
+//! notifications not handled yet (read back from the journal's file: memory keeps only each
+//! one's size and whether it is handled), the markers of the database's rows, and the journal's
+//! claims (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
 //! what the database holds, and the journal is emptied after the commit. At open the journal
 //! is replayed into memory (records at or below the mark skipped: a crash came between a
 //! fold's commit and the emptying) up to a record torn by a killed process (never answered)
-//! or damaged by a power loss, which ends it, and folded before the store serves.
+//! or damaged by a power loss (or whose id goes back), which ends it, and folded before the
+//! store serves.
 //!
 //! Everything else goes to a writer thread fed by a bounded channel, which shares the
 //! connection behind the lock: it takes every request that arrived while it was busy and

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::entries::Seq;
+use super::journal::Entry;
 
 /// Bits of a [`Seq`] that number a notification in its row.
 const PLACE_BITS: u32 = 10;
@@ -204,15 +205,24 @@ pub(super) struct Batches {
     /// What the running batch changed of the committed rows' handled notifications.
     staged: HashMap<i64, Handled>,
     /// The rows up to this id are in the file; those after it are the journal's (one
-    /// notification each), their blobs in `journaled` until the next fold writes them.
+    /// notification each), in `journal` until the next fold writes them.
     folded: i64,
-    /// The blobs of the journal's rows not yet folded (handled ones forgotten), by id.
-    journaled: BTreeMap<i64, Vec<u8>>,
+    /// The journal's rows not yet folded, by id from `journal_first` on (handled or not: the
+    /// last is the fold's mark); their blobs stay in the journal's file, which the fold reads.
+    journal: Vec<Slot>,
+    /// The id of `journal`'s first row.
+    journal_first: i64,
     /// `folded` before the running batch's fold raised it, to restore if the batch fails.
     folded_before: Option<i64>,
-    /// The last id the journal took since the last fold (its row handled and forgotten or
-    /// not): the fold's mark.
-    last_journaled: Option<i64>,
+}
+
+/// What the writer knows of a journal's row (one notification) until the fold writes it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The notification's size in bytes.
+    size: u32,
+    /// Whether it is handled (its marker in the journal).
+    done: bool,
 }
 
 /// A row's blob larger than this is not kept for the next batch (the memory goes back).
@@ -280,22 +290,52 @@ impl Batches {
         self.next
     }
 
-    /// Keeps the journal's row `id` (its notification's size `size`, its `blob`), written to
-    /// the journal: known from now on, written to the file by the next fold.
-    pub(super) fn journaled(&mut self, id: i64, size: u32, blob: Vec<u8>) -> Seq {
-        let done = Handled::none(1);
-        self.rows.insert(
-            id,
-            Row {
-                sizes: vec![size],
-                done,
+    /// Keeps the journal's row `id` (its notification's size `size`), written to the journal:
+    /// known from now on, written to the file by the next fold (which reads its blob from the
+    /// journal).
+    pub(super) fn journaled(&mut self, id: i64, size: u32) -> Seq {
+        if self.journal.is_empty() {
+            self.journal_first = id;
+        }
+        // Ids the journal did not take (none between two folds) stand as handled.
+        let place = usize::try_from(id - self.journal_first).unwrap_or(0);
+        self.journal.resize(
+            place,
+            Slot {
+                size: 0,
+                done: true,
             },
         );
-        self.journaled.insert(id, blob);
-        self.last_journaled = Some(id);
+        self.journal.push(Slot { size, done: false });
         self.next = id + 1;
         self.pending_id = self.next;
         Seq::new(id, 0)
+    }
+
+    /// The journal's row `id`, if it is one.
+    fn slot(&self, id: i64) -> Option<&Slot> {
+        self.journal
+            .get(usize::try_from(id - self.journal_first).ok()?)
+    }
+
+    /// The notification `seq`'s size and whether it is handled, if it is known.
+    fn state(&self, seq: Seq) -> Option<(u32, bool)> {
+        let id = seq.row();
+        if id > self.folded_mark() {
+            return self
+                .slot(id)
+                .filter(|_| seq.place() == 0)
+                .map(|slot| (slot.size, slot.done));
+        }
+        let row = self.rows.get(&id)?;
+        let size = *row.sizes.get(seq.place())?;
+        Some((size, row.done.is_done(seq.place())))
+    }
+
+    /// The last id of the file's rows before the running batch's fold: after it, a row is
+    /// the journal's.
+    fn folded_mark(&self) -> i64 {
+        self.folded_before.unwrap_or(self.folded)
     }
 
     /// What marking `seqs` handled would free (numbers already handled, or of no row, free
@@ -303,25 +343,34 @@ impl Batches {
     pub(super) fn freeable(&self, seqs: &[Seq]) -> Tally {
         let mut free = Tally::default();
         for seq in seqs {
-            if let Some(row) = self.rows.get(&seq.row())
-                && let Some(size) = row.sizes.get(seq.place())
-                && !row.done.is_done(seq.place())
-            {
+            if let Some((size, false)) = self.state(*seq) {
                 free.events += 1;
-                free.bytes += u64::from(*size);
+                free.bytes += u64::from(size);
             }
         }
         free
     }
 
     /// Marks the handled `seqs`, whose markers are in the journal: the journal's rows are
-    /// forgotten (they never reach the file), the file's rows are changed in memory and put
-    /// in `later`, for the next fold to write ([`write_marked`](Batches::write_marked));
-    /// what was freed.
+    /// marked (a row handled before the fold never reaches the file), the file's rows are
+    /// changed in memory and put in `later`, for the next fold to write
+    /// ([`write_marked`](Batches::write_marked)); what was freed.
     pub(super) fn forget(&mut self, seqs: &[Seq], later: &mut Vec<Seq>) -> Tally {
         let mut freed = Tally::default();
         for seq in seqs {
             let id = seq.row();
+            if id > self.folded {
+                let place = usize::try_from(id - self.journal_first).ok();
+                if let Some(slot) = place.and_then(|place| self.journal.get_mut(place))
+                    && seq.place() == 0
+                    && !slot.done
+                {
+                    slot.done = true;
+                    freed.events += 1;
+                    freed.bytes += u64::from(slot.size);
+                }
+                continue;
+            }
             let Some(row) = self.rows.get_mut(&id) else {
                 continue;
             };
@@ -333,12 +382,9 @@ impl Batches {
             }
             freed.events += 1;
             freed.bytes += u64::from(size);
-            if id <= self.folded {
-                later.push(*seq);
-            }
+            later.push(*seq);
             if row.done.left == 0 {
                 self.rows.remove(&id);
-                self.journaled.remove(&id);
             }
         }
         freed
@@ -373,25 +419,61 @@ impl Batches {
         Ok(())
     }
 
+    /// Whether the next fold writes rows (journal's rows not handled yet): it needs the
+    /// journal's records then.
+    pub(super) fn unfolded(&self) -> bool {
+        self.journal.iter().any(|slot| !slot.done)
+    }
+
     /// The first step of a fold, in its transaction `tx` (after the batch's handled entries
-    /// were marked): writes the journal's rows still unhandled, and raises the table's
-    /// sequence past the last, the mark of what the file holds (see `journal`).
-    pub(super) fn fold(&mut self, tx: &Connection) -> rusqlite::Result<()> {
-        let Some(last) = self.last_journaled else {
+    /// were marked): writes the journal's rows still unhandled, their blobs read from the
+    /// journal's `records` (its payloads, in order), and raises the table's sequence past
+    /// the last row, the mark of what the file holds (see `journal`). An unhandled row whose
+    /// record is not among `records` fails the fold.
+    pub(super) fn fold<'r>(
+        &mut self,
+        tx: &Connection,
+        records: impl Iterator<Item = &'r [u8]>,
+    ) -> rusqlite::Result<()> {
+        if self.journal.is_empty() {
             return Ok(());
-        };
-        for (id, blob) in &self.journaled {
-            let handled = self.staged.get(id).is_some_and(|done| done.left == 0);
-            if !handled {
-                tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
-                    .execute(params![id, blob])?;
+        }
+        let last = self.journal_first + self.journal.len() as i64 - 1;
+        let mut left = self
+            .journal
+            .iter()
+            .enumerate()
+            .filter(|(place, slot)| {
+                !slot.done && !self.staged_done(self.journal_first + *place as i64)
+            })
+            .count();
+        for payload in records {
+            if left == 0 {
+                break;
             }
+            let entry = Entry::decode(payload)
+                .ok_or_else(|| unreadable("a record that does not read as a notification"))?;
+            let unhandled =
+                self.slot(entry.id).is_some_and(|slot| !slot.done) && !self.staged_done(entry.id);
+            if unhandled {
+                tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
+                    .execute(params![entry.id, entry.blob])?;
+                left -= 1;
+            }
+        }
+        if left > 0 {
+            return Err(unreadable("no record of a notification it holds"));
         }
         raise_sequence(tx, last)?;
         // The rest of the batch finds them in the file.
         self.folded_before.get_or_insert(self.folded);
         self.folded = last;
         Ok(())
+    }
+
+    /// Whether the running batch handled the last notification of row `id`.
+    fn staged_done(&self, id: i64) -> bool {
+        self.staged.get(&id).is_some_and(|done| done.left == 0)
     }
 
     /// The last id of the file's rows: the journal's records at or below it were folded.
@@ -453,16 +535,26 @@ impl Batches {
             while let Some(seq) = seqs.next_if(|seq| seq.row() == id) {
                 places.push(seq.place());
             }
-            let Some(row) = self.rows.get(&id) else {
-                continue;
+            let (sizes, committed) = match self.rows.get(&id) {
+                Some(row) if id <= self.folded_mark() => (row.sizes.as_slice(), row.done.clone()),
+                _ => match self.slot(id) {
+                    Some(slot) if id > self.folded_mark() => {
+                        let mut done = Handled::none(1);
+                        if slot.done {
+                            done.mark(0);
+                        }
+                        (std::slice::from_ref(&slot.size), done)
+                    }
+                    _ => continue,
+                },
             };
-            let mut done = self.staged.get(&id).unwrap_or(&row.done).clone();
+            let mut done = self.staged.get(&id).cloned().unwrap_or(committed);
             let mut changed = false;
             for place in places {
-                if place < row.sizes.len() && done.mark(place) {
+                if place < sizes.len() && done.mark(place) {
                     changed = true;
                     freed.events += 1;
-                    freed.bytes += u64::from(row.sizes[place]);
+                    freed.bytes += u64::from(sizes[place]);
                 }
             }
             if !changed {
@@ -492,6 +584,16 @@ impl Batches {
 
     /// The running batch was committed: what it wrote and changed is known from now on.
     pub(super) fn commit(&mut self) {
+        // The journal's rows are the file's now (those handled before the fold never were).
+        for (place, slot) in std::mem::take(&mut self.journal).into_iter().enumerate() {
+            if !slot.done {
+                let row = Row {
+                    sizes: vec![slot.size],
+                    done: Handled::none(1),
+                };
+                self.rows.insert(self.journal_first + place as i64, row);
+            }
+        }
         for (id, done) in self.staged.drain() {
             if done.left == 0 {
                 self.rows.remove(&id);
@@ -503,8 +605,6 @@ impl Batches {
         self.next = self.pending_id;
         self.folded = self.next - 1;
         self.folded_before = None;
-        self.last_journaled = None;
-        self.journaled.clear();
         self.clear_pending();
     }
 
@@ -534,13 +634,13 @@ impl Batches {
             && let Some(row) = query.next()?
         {
             let id: i64 = row.get(0)?;
-            let Some(kept) = self.rows.get(&id) else {
+            if !self.rows.contains_key(&id) && self.slot(id).is_none() {
                 continue;
-            };
+            }
             let records = decode(id, row.get_ref(1)?.as_blob()?)?;
             for (place, record) in records.into_iter().enumerate() {
                 let seq = Seq::new(id, place);
-                if seq <= after || kept.done.is_done(place) {
+                if seq <= after || self.state(seq).is_none_or(|(_, done)| done) {
                     continue;
                 }
                 stored.push(Stored {
@@ -556,6 +656,16 @@ impl Batches {
         }
         Ok(stored)
     }
+}
+
+/// The fold's error when the journal's file holds `what` (it was changed by something other
+/// than the store).
+fn unreadable(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        1,
+        rusqlite::types::Type::Blob,
+        format!("the journal holds {what}").into(),
+    )
 }
 
 /// Raises `batches`' sequence in `sqlite_sequence` to `last`, when it is lower.
@@ -625,4 +735,74 @@ pub(super) fn row_of(records: &[Record<'_>]) -> Vec<u8> {
         record.encode(&mut blob);
     }
     blob
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal's payload of row `id`, a notification of `text`.
+    fn payload(id: i64, text: &str) -> Vec<u8> {
+        let mut payload = Vec::new();
+        let entry = Entry {
+            id,
+            claim: None,
+            expires: 0,
+            handled: Vec::new(),
+            blob: &[],
+        };
+        entry.encode(&mut payload);
+        Record {
+            gateway: "green-api",
+            instance: "1101000001",
+            notification: text,
+        }
+        .encode(&mut payload);
+        payload
+    }
+
+    #[test]
+    fn a_fold_writes_the_unhandled_journal_rows_and_fails_when_a_record_is_missing() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE batches (id INTEGER PRIMARY KEY AUTOINCREMENT, events BLOB NOT NULL)",
+            )
+            .unwrap();
+        let mut batches = Batches {
+            next: 1,
+            pending_id: 1,
+            ..Batches::default()
+        };
+        batches.journaled(1, 2);
+        let second = batches.journaled(2, 2);
+        let records = [payload(2, "{}")];
+        let error = batches
+            .fold(&connection, records.iter().map(Vec::as_slice))
+            .expect_err("row 1's record is not there");
+        assert!(error.to_string().contains("no record"), "{error}");
+        assert_eq!(batches.folded(), 0, "the mark stays");
+        connection.execute("DELETE FROM batches", []).unwrap();
+        // Row 1 handled (its marker in a record): only row 2 is written.
+        let freed = batches.forget(&[Seq::new(1, 0)], &mut Vec::new());
+        assert_eq!(freed.events, 1);
+        batches
+            .fold(&connection, records.iter().map(Vec::as_slice))
+            .expect("row 2's record is there");
+        assert_eq!(batches.folded(), 2);
+        let ids: Vec<i64> = connection
+            .prepare("SELECT id FROM batches")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids, [2]);
+        batches.commit();
+        assert_eq!(
+            batches.freeable(&[second]).events,
+            1,
+            "row 2 is the file's now, unhandled"
+        );
+    }
 }

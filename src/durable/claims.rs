@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Millis;
 use super::writer::PURGE_CHUNK;
+use crate::dispatch::FoldHashing;
 
 /// A claim's key: a [`DedupeKey`](crate::dedupe::DedupeKey)'s bytes.
 pub(super) type Key = [u8; 16];
@@ -32,7 +33,8 @@ struct Claim {
 /// batch's changes are undone with [`roll_back`](Claims::roll_back) when it fails.
 #[derive(Debug, Default)]
 pub(super) struct Claims {
-    index: HashMap<Key, Claim>,
+    /// Looked up for every append: hashed with foldhash, keyed per process.
+    index: HashMap<Key, Claim, FoldHashing>,
     /// What the running batch changed: each key with its claim before, and whether it was cut
     /// out of the journal's keys in `pending` (to put back).
     undo: Vec<(Key, Option<Claim>, bool)>,
@@ -51,7 +53,7 @@ impl Claims {
         let mut statement =
             connection.prepare("SELECT id, keys, expires FROM claims ORDER BY id")?;
         let mut rows = statement.query([])?;
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         let mut last = 0;
         while let Some(row) = rows.next()? {
             let (id, keys, expires): (i64, &[u8], Millis) =

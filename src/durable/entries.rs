@@ -77,15 +77,12 @@ impl DurableStore {
         if let Some(shared) = &self.inner.journal
             && let Some(mut core) = shared.for_append()
         {
-            let answer = match core.as_mut() {
+            let (answer, wake) = match core.as_mut() {
                 Some(core) => core.append_to_journal(&append),
-                None => Err(StoreError::Closed.into()),
+                None => (Err(StoreError::Closed.into()), false),
             };
             drop(core);
-            if matches!(answer, Ok(Appended::Queued(_)))
-                && self.inner.finished.journaled()
-                && let Some(sender) = &self.inner.sender
-            {
+            if wake && let Some(sender) = &self.inner.sender {
                 let _ = sender.try_send(Message::Finished);
             }
             return Ok(Committing(Some(Waited::Done(answer))));
@@ -1183,6 +1180,67 @@ mod tests {
         let store = open(dir.path(), StoreSettings::new(), &clock);
         let left = store.unfinished(None, 10).await.unwrap();
         assert_eq!(ids(&left), ["M1", "M2", "M3"]);
+    }
+
+    #[tokio::test]
+    async fn a_fold_that_cannot_read_the_journal_keeps_its_entries_and_folds_them_once_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let path = dir.path().join(crate::durable::directory::JOURNAL_FILE);
+        {
+            let store = open_held(dir.path(), StoreSettings::new(), &clock);
+            let seqs = append_all(&store, 1..=2).await;
+            // M2's marker goes with M3's record: the fold writes M1 and M3 only.
+            store.finish(seqs[1]);
+            append_all(&store, 3..=3).await;
+            let journal = std::fs::read(&path).unwrap();
+            // Changed behind the store's back: the rows' blobs are only in the journal.
+            std::fs::write(&path, vec![0; journal.len()]).unwrap();
+            let unreadable = store.flush().await.unwrap_err().to_string();
+            assert!(unreadable.contains("journal"), "{unreadable}");
+            std::fs::write(&path, &journal[..journal.len() / 2]).unwrap();
+            let short = store.flush().await.unwrap_err().to_string();
+            assert!(short.contains("hookbot.journal"), "names the file: {short}");
+            assert_eq!(unhandled(dir.path()), 0, "nothing of the failed folds kept");
+            std::fs::write(&path, &journal).unwrap();
+            store
+                .flush()
+                .await
+                .expect("the fold reads the journal again");
+            assert_eq!(unhandled(dir.path()), 2);
+            assert_eq!(journal_len(dir.path()), 0, "emptied after the fold");
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let left = store.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M1", "M3"]);
+    }
+
+    #[tokio::test]
+    async fn a_journal_whose_records_go_back_in_order_ends_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        append_all(&store, 1..=1).await;
+        let first = journal_len(dir.path()) as usize;
+        append_all(&store, 2..=3).await;
+        let image = crash_image(dir.path());
+        drop(store);
+        let path = image.path().join(crate::durable::directory::JOURNAL_FILE);
+        let journal = std::fs::read(&path).unwrap();
+        // All records whole, M1's moved to the end: M2 and M3 are kept, M1 ends the journal.
+        let moved = [&journal[first..], &journal[..first]].concat();
+        std::fs::write(&path, moved).unwrap();
+        let reopened = open(image.path(), StoreSettings::new(), &clock);
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M2", "M3"]);
+        assert_eq!(
+            journal_len(image.path()),
+            0,
+            "folded and emptied at the open"
+        );
+        queued(reopened.append(&text(ANNA, "M4", "hi")).await.unwrap());
+        let left = reopened.unfinished(None, 10).await.unwrap();
+        assert_eq!(ids(&left), ["M2", "M3", "M4"]);
     }
 
     #[tokio::test]

@@ -11,12 +11,16 @@
 //! left (pages of the file written back out of order), which [`Durability::Process`] may lose:
 //! as SQLite does with its write-ahead log, the journal ends there — the records before it
 //! are kept, it and what follows are cut off and reported (an error in the log naming the
-//! file and the bytes lost) — rather than refuse to start a bot after a power cut.
+//! file and the bytes lost) — rather than refuse to start a bot after a power cut. Whole
+//! records whose ids go back (each append takes the next id) end it likewise, at replay.
+//!
+//! Memory keeps only each unfolded notification's size: the fold reads the rows' blobs back
+//! from the file ([`Journal::read_all`], [`payloads`]).
 //!
 //! [`Durability::Process`]: super::Durability::Process
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -143,6 +147,23 @@ impl Journal {
         Ok(())
     }
 
+    /// Reads the file's records (written by this journal since it was last emptied, all
+    /// whole) into `bytes`, to be walked with [`payloads`].
+    ///
+    /// # Errors
+    ///
+    /// The read's error.
+    pub(super) fn read_all(&self, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+        bytes.clear();
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))?;
+        let read = file.take(self.len).read_to_end(bytes)?;
+        if (read as u64) < self.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+
     /// Whether the file holds records.
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
@@ -167,7 +188,8 @@ pub(super) struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     /// The payload: `[id i64][expires i64][0 | 1 and the key's 16 bytes][count u32][seqs i64…]
-    /// [blob]`, little-endian, added to `payload`.
+    /// [blob]`, little-endian, added to `payload`. The blob is last: an entry with an empty
+    /// one, followed by a [`Record`](super::batches::Record) encoded in place, is the same.
     pub(super) fn encode(&self, payload: &mut Vec<u8>) {
         payload.extend_from_slice(&self.id.to_le_bytes());
         payload.extend_from_slice(&self.expires.to_le_bytes());
@@ -210,6 +232,18 @@ impl<'a> Entry<'a> {
             blob: rest,
         })
     }
+}
+
+/// The payloads of the records of `bytes`, as [`Journal::read_all`] read them (whole records,
+/// which this process wrote: their hashes are not checked again), up to one that does not fit.
+pub(super) fn payloads(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let payload = rest.get(HEADER..HEADER.checked_add(len)?)?;
+        rest = &rest[HEADER + len..];
+        Some(payload)
+    })
 }
 
 /// A little-endian `i64` at the start of `bytes`, and what follows it.

@@ -26,7 +26,7 @@ use super::checkpointer::Checkpointer;
 use super::claims::{Claims, Key};
 use super::directory::Held;
 use super::entries::{self, Append, Appended, Seq};
-use super::journal::{Entry, Journal};
+use super::journal::{self, Entry, Journal};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -149,12 +149,27 @@ impl Finished {
         lot.fold = None;
     }
 
-    /// [`take`](Finished::take) for a journal's record, whose markers they become: the fold
-    /// stays due.
-    fn take_handled(&self, spare: &mut Vec<Seq>) {
+    /// [`take`](Finished::take) for a journal's record, whose markers they become, in the
+    /// same lock: the fold is due within `FOLD_DELAY` (when this starts it); `true` when the
+    /// writer must be told.
+    fn take_for_record(&self, spare: &mut Vec<Seq>) -> bool {
         let mut lot = self.lock();
         std::mem::swap(&mut lot.seqs, spare);
         lot.due = None;
+        if lot.fold.is_none() {
+            lot.fold = Some(Instant::now() + self.1.fold);
+        }
+        std::mem::take(&mut lot.idle)
+    }
+
+    /// The writer found nothing to commit: no fold is due (a record refused after
+    /// [`take_for_record`](Finished::take_for_record) may have started one).
+    fn nothing_to_fold(&self) {
+        let mut lot = self.lock();
+        lot.fold = None;
+        if lot.seqs.is_empty() {
+            lot.due = None;
+        }
     }
 
     /// Puts back `seqs`, taken by a journal's record that was not written: due as new ones.
@@ -166,9 +181,9 @@ impl Finished {
         }
     }
 
-    /// A record was written to the journal: the fold is due within `FOLD_DELAY` (when this
-    /// starts it); `true` when the writer must be told.
-    pub(super) fn journaled(&self) -> bool {
+    /// Records were written to the journal by the writer: the fold is due within
+    /// `FOLD_DELAY` (when this starts it).
+    fn journaled(&self) -> bool {
         let mut lot = self.lock();
         if lot.fold.is_none() {
             lot.fold = Some(Instant::now() + self.1.fold);
@@ -433,8 +448,14 @@ pub(super) fn spawn(
         counts: &mut counts,
         deferred: &mut deferred,
     };
-    for record in &records {
-        known.replay(record, journal.path())?;
+    for (n, record) in records.iter().enumerate() {
+        if !known.replay(record, journal.path())? {
+            // Whole records whose ids go back were not written in this order (stale pages a
+            // crash of the system left): the journal ends there, as at damage; the open's
+            // fold empties the file.
+            tracing::error!(journal = %journal.path().display(), dropped = records.len() - n, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
+            break;
+        }
     }
     drop(records);
     tracing::info!(
@@ -509,38 +530,30 @@ struct Known<'a> {
 
 impl Known<'_> {
     /// Replays one record of the journal at `path`: its append, unless the database holds it
-    /// already (folded before a crash emptied the journal), then its markers.
-    fn replay(&mut self, payload: &[u8], path: &std::path::Path) -> Result<(), StoreError> {
+    /// already (folded before a crash emptied the journal), then its markers; `false` (and
+    /// nothing changed) when its id goes back, which no append wrote.
+    fn replay(&mut self, payload: &[u8], path: &std::path::Path) -> Result<bool, StoreError> {
         let corrupt = || StoreError::Corrupt {
             path: path.to_owned(),
             reason: "a record of the journal does not read as an accepted notification".to_owned(),
         };
         let entry = Entry::decode(payload).ok_or_else(corrupt)?;
         if entry.id > self.batches.folded() {
+            if entry.id < self.batches.next_id() {
+                // Each append took the next id.
+                return Ok(false);
+            }
             let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
-            self.journaled(
-                entry.id,
-                size,
-                entry.blob.to_vec(),
-                entry.claim,
-                entry.expires,
-            );
+            self.journaled(entry.id, size, entry.claim, entry.expires);
         }
         self.handled(&entry.handled);
-        Ok(())
+        Ok(true)
     }
 
-    /// The journal's row `id` (a notification of `size` bytes, packed in `blob`) and its
-    /// `claim`, until `expires`: kept, and counted against the bounds.
-    fn journaled(
-        &mut self,
-        id: i64,
-        size: u32,
-        blob: Vec<u8>,
-        claim: Option<Key>,
-        expires: Millis,
-    ) -> Seq {
-        let seq = self.batches.journaled(id, size, blob);
+    /// The journal's row `id` (a notification of `size` bytes, its blob in the journal) and
+    /// its `claim`, until `expires`: kept, and counted against the bounds.
+    fn journaled(&mut self, id: i64, size: u32, claim: Option<Key>, expires: Millis) -> Seq {
+        let seq = self.batches.journaled(id, size);
         if let Some(key) = claim {
             self.claims.claim(key, expires);
             self.claims.keep();
@@ -642,7 +655,7 @@ impl Writer {
         let mut core = lock(&self.core);
         for request in self.appends.drain(..) {
             let answer = match core.as_mut() {
-                Some(core) => core.append_to_journal(&request.op),
+                Some(core) => core.append_to_journal(&request.op).0,
                 None => Err(StoreError::Closed.into()),
             };
             // A caller that stopped waiting does not want the answer.
@@ -657,7 +670,7 @@ impl Writer {
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
         self.with_core(|core| match core {
             // Nothing to do: the finished entries went with a journal's record meanwhile.
-            Some(core) if requests.is_empty() && core.idle() => {}
+            Some(core) if requests.is_empty() && core.idle() => core.finished.nothing_to_fold(),
             Some(core) => core.commit_batch(requests),
             None => {
                 for request in requests.drain(..) {
@@ -732,23 +745,25 @@ impl Core {
     /// Appends `append` to the journal with one write, under the core's lock: a duplicate
     /// or a full store writes nothing; the record carries the entries handled since the last
     /// one (their markers). What is known in memory changes only once the write returned.
+    /// Also whether the writer must be told (the fold's deadline started while it waited
+    /// without one).
     ///
     /// # Errors
     ///
     /// [`StoreError::Database`] naming the journal when the write failed: nothing of it is in
     /// the file, and nothing changed.
-    pub(super) fn append_to_journal(&mut self, append: &Append) -> Result<Appended> {
+    pub(super) fn append_to_journal(&mut self, append: &Append) -> (Result<Appended>, bool) {
         let now = self.clock.now();
         if let Some(key) = &append.claim
             && self.claims.expiry(key).is_some_and(|expires| expires > now)
         {
-            return Ok(Appended::Duplicate);
+            return (Ok(Appended::Duplicate), false);
         }
         let notification = append.notification.as_str();
         let size = notification.len() as u64;
         // The entries handled since the last record go with this one, and give back their room.
         let mut handled = std::mem::take(&mut self.spare);
-        self.finished.take_handled(&mut handled);
+        let wake = self.finished.take_for_record(&mut handled);
         let free = self.batches.freeable(&handled);
         if self.counts.entries.saturating_sub(free.events) >= self.limits.max_events
             || (self.counts.bytes.saturating_sub(free.bytes)).saturating_add(size)
@@ -756,27 +771,27 @@ impl Core {
         {
             self.finished.restore(&mut handled);
             self.spare = handled;
-            return Ok(Appended::Full);
+            return (Ok(Appended::Full), wake);
         }
         let id = self.batches.next_id();
         let expires = now.saturating_add(self.limits.claim_retention);
-        let mut blob = Vec::new();
-        Record {
-            gateway: append.gateway,
-            instance: &append.instance,
-            notification,
-        }
-        .encode(&mut blob);
         let entry = Entry {
             id,
             claim: append.claim,
             expires,
             handled,
-            blob: &blob,
+            blob: &[],
         };
-        let written = self
-            .journal
-            .append(&mut self.record, |record| entry.encode(record));
+        // The row's blob is the payload's tail, encoded in place (the fold reads it back).
+        let written = self.journal.append(&mut self.record, |payload| {
+            entry.encode(payload);
+            Record {
+                gateway: append.gateway,
+                instance: &append.instance,
+                notification,
+            }
+            .encode(payload);
+        });
         let mut handled = entry.handled;
         if let Err(error) = written {
             self.finished.restore(&mut handled);
@@ -786,7 +801,7 @@ impl Core {
                 source: Box::new(error),
             };
             tracing::error!(%error, "the store could not write a notification to its journal; it is refused");
-            return Err(error.into());
+            return (Err(error.into()), wake);
         }
         let mut known = Known {
             batches: &mut self.batches,
@@ -794,7 +809,7 @@ impl Core {
             counts: &mut self.counts,
             deferred: &mut self.deferred,
         };
-        let seq = known.journaled(id, size as u32, blob, append.claim, expires);
+        let seq = known.journaled(id, size as u32, append.claim, expires);
         known.handled(&handled);
         handled.clear();
         self.spare = handled;
@@ -802,7 +817,7 @@ impl Core {
             // An unusually large notification's memory goes back.
             self.record = Vec::new();
         }
-        Ok(Appended::Queued(seq))
+        (Ok(Appended::Queued(seq)), wake)
     }
 
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
@@ -831,9 +846,14 @@ impl Core {
         let counts = self.counts;
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
-        let committed = self
-            .commit(&mut finished, steps)
-            .map_err(|error| Error::from(schema::classify(&self.path, error)));
+        let mut records = Vec::new();
+        let committed = match self.read_unfolded(&mut records) {
+            Ok(()) => self
+                .commit(&mut finished, &records, steps)
+                .map_err(|error| Error::from(schema::classify(&self.path, error))),
+            Err(error) => Err(error.into()),
+        };
+        drop(records);
         match &committed {
             Ok(()) => {
                 self.checkpointer.committed();
@@ -860,9 +880,24 @@ impl Core {
         committed
     }
 
+    /// Reads the journal's records into `records` when the fold writes rows (notifications
+    /// not handled yet), whose blobs are only there.
+    fn read_unfolded(&self, records: &mut Vec<u8>) -> Result<(), StoreError> {
+        if !self.batches.unfolded() {
+            return Ok(());
+        }
+        self.journal
+            .read_all(records)
+            .map_err(|error| StoreError::Database {
+                path: self.journal.path().to_owned(),
+                source: Box::new(error),
+            })
+    }
+
     fn commit(
         &mut self,
         finished: &mut [Seq],
+        records: &[u8],
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
         let tx = Open::begin(&self.connection)?;
@@ -877,7 +912,7 @@ impl Core {
             limits: &self.limits,
         };
         entries::delete(&mut batch, finished)?;
-        batch.batches.fold(tx.0)?;
+        batch.batches.fold(tx.0, journal::payloads(records))?;
         steps(&mut batch)?;
         batch.batches.write(tx.0)?;
         batch.claims.write(tx.0)?;
@@ -975,6 +1010,37 @@ mod tests {
         assert_eq!(finished.due(), None);
         assert!(
             finished.add(Seq(4)),
+            "the writer waits without a deadline again: woken"
+        );
+    }
+
+    #[test]
+    fn a_journals_record_takes_the_handled_entries_and_starts_the_fold_in_one_lock() {
+        let finished = Finished::default();
+        assert_eq!(finished.due(), None, "the writer waits without a deadline");
+        assert!(
+            finished.add(Seq(1)),
+            "the first lot wakes the waiting writer"
+        );
+        let mut taken = Vec::new();
+        let before = Instant::now();
+        let wake = finished.take_for_record(&mut taken);
+        assert_eq!(taken, [Seq(1)], "the markers go with the record");
+        assert!(!wake, "the lot told the writer already");
+        let fold = finished.due().expect("the fold is due");
+        assert!(fold >= before + FOLD_DELAY && fold <= Instant::now() + FOLD_DELAY);
+        taken.clear();
+        assert!(!finished.take_for_record(&mut taken));
+        assert_eq!(
+            finished.due(),
+            Some(fold),
+            "a later record joins the fold's deadline"
+        );
+        // The record was refused (a full store): the writer finds nothing to commit.
+        finished.nothing_to_fold();
+        assert_eq!(finished.due(), None, "no deadline is left to spin on");
+        assert!(
+            finished.take_for_record(&mut taken),
             "the writer waits without a deadline again: woken"
         );
     }
