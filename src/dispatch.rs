@@ -23,11 +23,11 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,7 @@ use tracing::Instrument;
 use crate::error::BoxError;
 use crate::event::Event;
 use crate::gateway::GatewayKind;
+use crate::hashing::FoldHashing;
 use crate::id::{ChatId, MessageId};
 use crate::metrics::EventSeries;
 
@@ -301,28 +302,6 @@ struct Queues {
     pending: usize,
     /// The raw size of those events, in bytes.
     pending_bytes: usize,
-}
-
-/// Hashes the keys of maps looked up for every event (the per-chat queues here, the metric
-/// series by instance, the instances by id and by webhook token) with foldhash, several times cheaper than SipHash over an id's
-/// strings, keyed by a seed drawn once per process from the operating system's randomness as
-/// SipHash's is, so that no peer can aim ids at one bucket.
-#[derive(Clone)]
-pub(crate) struct FoldHashing(foldhash::quality::FixedState);
-
-impl Default for FoldHashing {
-    fn default() -> Self {
-        static SEED: LazyLock<u64> = LazyLock::new(|| RandomState::new().hash_one(0_u8));
-        Self(foldhash::quality::FixedState::with_seed(*SEED))
-    }
-}
-
-impl BuildHasher for FoldHashing {
-    type Hasher = foldhash::quality::FoldHasher<'static>;
-
-    fn build_hasher(&self) -> Self::Hasher {
-        self.0.build_hasher()
-    }
 }
 
 /// Ends a dispatcher's waiting workers when the last clone of the dispatcher is dropped.

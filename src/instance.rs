@@ -40,9 +40,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::contacts::ContactBook;
-use crate::dispatch::FoldHashing;
 use crate::error::{Error, Result};
 use crate::gateway::{ClientSettings, Gateway, GatewayKind};
+use crate::hashing::FoldHashing;
 use crate::secret::Secret;
 
 pub use file::InstanceConfig;

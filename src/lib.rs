@@ -69,6 +69,7 @@ mod backoff;
 mod contact;
 mod error;
 mod fold;
+mod hashing;
 mod id;
 mod secret;
 mod shutdown;

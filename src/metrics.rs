@@ -74,10 +74,10 @@ use axum::routing::get;
 use metrics::{Counter, Gauge, Histogram, Label, SharedString, Unit};
 use metrics_exporter_prometheus::{LabelSet, Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::dispatch::FoldHashing;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::gateway::{Gateway, GatewayKind};
+use crate::hashing::FoldHashing;
 
 /// Notifications parsed into events and offered to the intake.
 pub const EVENTS_RECEIVED: &str = "hookbot_events_received_total";

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Millis;
 use super::writer::PURGE_CHUNK;
-use crate::dispatch::FoldHashing;
+use crate::hashing::FoldHashing;
 
 /// A claim's key: a [`DedupeKey`](crate::dedupe::DedupeKey)'s bytes.
 pub(super) type Key = [u8; 16];

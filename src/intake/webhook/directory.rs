@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
-use crate::dispatch::FoldHashing;
 use crate::event::{Event, ParseError};
 use crate::gateway::GatewayKind;
+use crate::hashing::FoldHashing;
 use crate::instance::{Family, Instances};
 use crate::metrics::{self, EventSeries, InstanceSeries};
 use crate::secret::Secret;
