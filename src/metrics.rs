@@ -459,31 +459,23 @@ impl Durations {
     /// count, `+Inf`'s, the sum in seconds, the count.
     fn render(&self, labels: &LabelSet, text: &mut String) {
         use metrics_exporter_prometheus::formatting::write_metric_line;
+        let bounds = HANDLER_DURATION_BUCKETS
+            .iter()
+            .map(|bound| bound as &dyn fmt::Display)
+            .chain([&"+Inf" as &dyn fmt::Display]);
         let mut count = 0;
-        for (bound, bucket) in HANDLER_DURATION_BUCKETS.iter().zip(&self.buckets) {
+        for (le, bucket) in bounds.zip(&self.buckets) {
             count += bucket.load(Ordering::Relaxed);
-            let le = Some(("le", bound));
             write_metric_line(
                 text,
                 HANDLER_DURATION,
                 Some("bucket"),
                 labels,
-                le,
+                Some(("le", le)),
                 count,
                 None,
             );
         }
-        count += self.buckets[HANDLER_DURATION_BUCKETS.len()].load(Ordering::Relaxed);
-        let le = Some(("le", "+Inf"));
-        write_metric_line(
-            text,
-            HANDLER_DURATION,
-            Some("bucket"),
-            labels,
-            le,
-            count,
-            None,
-        );
         let sum = self.sum.load(Ordering::Relaxed) as f64 / 1e9;
         write_metric_line::<&str, f64>(
             text,
