@@ -528,6 +528,22 @@ async fn green_api_body_size_is_measured_in_json_bytes_not_characters() {
 }
 
 #[tokio::test]
+async fn green_api_generic_call_over_the_body_limit_is_refused_before_it_is_sent() {
+    let server = accepting_server().await;
+    let body = serde_json::json!({ "message": "a".repeat(100 * 1024) });
+    let error = whatsapp(&server.uri())
+        .call_method("sendMessage", Some(&body))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, Error::PayloadTooLarge { size: Some(size), .. } if size > 100 * 1024),
+        "{error:?}"
+    );
+    assert_nothing_sent(&server).await;
+}
+
+#[tokio::test]
 async fn phone_with_plus_is_refused_before_sending() {
     let server = accepting_server().await;
     let card = ContactCard::new().phone("+79001234568").first_name("Артем");

@@ -388,19 +388,11 @@ impl GreenApi {
         limiter: &'a Limiter,
         idempotency: Idempotency,
     ) -> Result<Call<'a>> {
-        let body = serde_json::to_vec(body)
-            .expect("request bodies are plain structs that always serialise");
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Error::PayloadTooLarge {
-                size: Some(body.len()),
-                limit: MAX_BODY_BYTES,
-            });
-        }
         Ok(Call {
             name: method,
             method: Method::POST,
             endpoint: self.endpoint(method),
-            body: Some(body.into()),
+            body: Some(json_body(body)?),
             limiter,
             idempotency,
         })
@@ -910,21 +902,18 @@ impl Gateway for GreenApi {
     async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
         validate::method_name("method", method, false)?;
         let limiter = &self.inner.transport.limiters.other;
-        let endpoint = self.url_of(method).into();
-        let call = match body {
-            Some(body) => {
-                let mut call = self.post_call("call_method", body, limiter, Idempotency::Send)?;
-                call.endpoint = &endpoint;
-                call
-            }
-            None => Call {
-                name: "call_method",
-                method: Method::GET,
-                endpoint: &endpoint,
-                body: None,
-                limiter,
-                idempotency: Idempotency::Send,
+        let call = Call {
+            name: "call_method",
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
             },
+            // Not one of the client's kept endpoints: any method may be called.
+            endpoint: &self.url_of(method).into(),
+            body: body.map(json_body).transpose()?,
+            limiter,
+            idempotency: Idempotency::Send,
         };
         let answer = self.inner.transport.send(call, green_api_error).await?;
         self.inner.transport.decode_any(method, &answer)
@@ -1213,6 +1202,19 @@ impl fmt::Debug for GreenApi {
             .field("token", &self.inner.token)
             .finish()
     }
+}
+
+/// `body` as a JSON request body, refused when it is over GREEN-API's size limit.
+fn json_body<B: Serialize + ?Sized>(body: &B) -> Result<Body> {
+    let body =
+        serde_json::to_vec(body).expect("request bodies are plain data that always serialise");
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge {
+            size: Some(body.len()),
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(body.into())
 }
 
 /// Maps GREEN-API's documented error answers to typed errors.
