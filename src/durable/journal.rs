@@ -44,6 +44,9 @@ pub(super) struct Journal {
     /// The next write fails, as a full disk would make it (tests only).
     #[cfg(test)]
     pub(super) fail_next: bool,
+    /// How many of the next cuts back fail (tests only).
+    #[cfg(test)]
+    failing_cuts: u32,
 }
 
 impl Journal {
@@ -79,6 +82,8 @@ impl Journal {
             torn: false,
             #[cfg(test)]
             fail_next: false,
+            #[cfg(test)]
+            failing_cuts: 0,
         };
         Ok((journal, records))
     }
@@ -97,7 +102,7 @@ impl Journal {
         payload: impl FnOnce(&mut Vec<u8>),
     ) -> std::io::Result<()> {
         if self.torn {
-            self.file.set_len(self.len)?;
+            self.cut_back()?;
             self.torn = false;
         }
         record.clear();
@@ -114,11 +119,21 @@ impl Journal {
             }
             Err(error) => {
                 self.torn = true;
-                self.file.set_len(self.len)?;
+                self.cut_back()?;
                 self.torn = false;
                 Err(error)
             }
         }
+    }
+
+    /// Cuts the file back to its last whole record's end.
+    fn cut_back(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.failing_cuts > 0 {
+            self.failing_cuts -= 1;
+            return Err(std::io::Error::other("the cut failed (a test's)"));
+        }
+        self.file.set_len(self.len)
     }
 
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
@@ -380,6 +395,39 @@ mod tests {
         bytes[third] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(Journal::open(&path).unwrap().1, records[..2]);
+    }
+
+    #[test]
+    fn a_failed_write_that_could_not_be_cut_back_is_cut_by_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookbot.journal");
+        let records = payloads(2);
+        let before = written(&path, &records);
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.fail_next = true;
+        journal.failing_cuts = 2;
+        let refused = |journal: &mut Journal| {
+            journal
+                .append(&mut Vec::new(), |record| {
+                    record.extend_from_slice(b"refused")
+                })
+                .expect_err("refused")
+        };
+        refused(&mut journal);
+        let torn = std::fs::read(&path).unwrap();
+        assert!(torn.len() > before.len(), "half the record stays");
+        // The next append must cut first; while it cannot, it writes nothing.
+        refused(&mut journal);
+        assert_eq!(std::fs::read(&path).unwrap(), torn);
+        journal
+            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
+            .unwrap();
+        drop(journal);
+        let (_, read) = Journal::open(&path).unwrap();
+        assert_eq!(
+            read,
+            [records[0].clone(), records[1].clone(), b"next".to_vec()]
+        );
     }
 
     #[test]
