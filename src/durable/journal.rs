@@ -319,6 +319,11 @@ fn record_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
 mod tests {
     use super::*;
 
+    /// Appends a record of `payload` to `journal`.
+    fn append(journal: &mut Journal, payload: &[u8]) -> std::io::Result<()> {
+        journal.append(&mut Vec::new(), |record| record.extend_from_slice(payload))
+    }
+
     fn payloads(n: usize) -> Vec<Vec<u8>> {
         (0..n)
             .map(|i| format!("record {i} {}", "x".repeat(i * 7)).into_bytes())
@@ -353,9 +358,7 @@ mod tests {
                 bytes.len() - last,
                 "the torn record is cut off"
             );
-            journal
-                .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
-                .unwrap();
+            append(&mut journal, b"next").unwrap();
             drop(journal);
             let (_, read) = Journal::open(&path).unwrap();
             assert_eq!(read.len(), 4, "a record after the cut reads");
@@ -383,9 +386,7 @@ mod tests {
             second,
             "the damaged record and those after it are cut off"
         );
-        journal
-            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
-            .unwrap();
+        append(&mut journal, b"next").unwrap();
         drop(journal);
         let (_, read) = Journal::open(&path).unwrap();
         assert_eq!(read, [records[0].clone(), b"next".to_vec()]);
@@ -406,22 +407,14 @@ mod tests {
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.fail_next = true;
         journal.failing_cuts = 2;
-        let refused = |journal: &mut Journal| {
-            journal
-                .append(&mut Vec::new(), |record| {
-                    record.extend_from_slice(b"refused")
-                })
-                .expect_err("refused")
-        };
+        let refused = |journal: &mut Journal| append(journal, b"refused").expect_err("refused");
         refused(&mut journal);
         let torn = std::fs::read(&path).unwrap();
         assert!(torn.len() > before.len(), "half the record stays");
         // The next append must cut first; while it cannot, it writes nothing.
         refused(&mut journal);
         assert_eq!(std::fs::read(&path).unwrap(), torn);
-        journal
-            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
-            .unwrap();
+        append(&mut journal, b"next").unwrap();
         drop(journal);
         let (_, read) = Journal::open(&path).unwrap();
         assert_eq!(
@@ -438,15 +431,9 @@ mod tests {
         let before = written(&path, &records);
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.fail_next = true;
-        journal
-            .append(&mut Vec::new(), |record| {
-                record.extend_from_slice(b"refused")
-            })
-            .expect_err("the write fails");
+        append(&mut journal, b"refused").expect_err("the write fails");
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        journal
-            .append(&mut Vec::new(), |record| record.extend_from_slice(b"next"))
-            .unwrap();
+        append(&mut journal, b"next").unwrap();
         drop(journal);
         let (mut journal, read) = Journal::open(&path).unwrap();
         assert_eq!(
