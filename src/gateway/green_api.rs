@@ -902,19 +902,8 @@ impl Gateway for GreenApi {
     async fn call_method(&self, method: &str, body: Option<&Value>) -> Result<Value> {
         validate::method_name("method", method, false)?;
         let limiter = &self.inner.transport.limiters.other;
-        let call = Call {
-            name: "call_method",
-            method: if body.is_some() {
-                Method::POST
-            } else {
-                Method::GET
-            },
-            // Not one of the client's kept endpoints: any method may be called.
-            endpoint: &self.url_of(method).into(),
-            body: body.map(json_body).transpose()?,
-            limiter,
-            idempotency: Idempotency::Send,
-        };
+        let endpoint = self.url_of(method).into();
+        let call = Call::generic(&endpoint, body.map(json_body).transpose()?, limiter);
         let answer = self.inner.transport.send(call, green_api_error).await?;
         self.inner.transport.decode_any(method, &answer)
     }

@@ -58,6 +58,32 @@ pub(crate) struct Call<'a> {
     pub(crate) idempotency: Idempotency,
 }
 
+impl<'a> Call<'a> {
+    /// A call of any method the caller names ([`Gateway::call_method`]): a `POST` of `body`,
+    /// or a `GET` without one, at `endpoint` (made for this call, not one of the client's
+    /// kept endpoints), never repeated once it may have been taken.
+    ///
+    /// [`Gateway::call_method`]: crate::gateway::Gateway::call_method
+    pub(crate) fn generic(
+        endpoint: &'a Endpoint,
+        body: Option<Body>,
+        limiter: &'a Limiter,
+    ) -> Self {
+        Self {
+            name: "call_method",
+            method: if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            endpoint,
+            body,
+            limiter,
+            idempotency: Idempotency::Send,
+        }
+    }
+}
+
 /// A request's body.
 pub(crate) enum Body {
     /// JSON.

@@ -741,22 +741,13 @@ impl Gateway for ZApi {
             .expect("the builder accepts only base URLs")
             .extend(method.split('/'));
         let limiter = &self.inner.transport.limiters.other;
-        let call = Call {
-            name: "call_method",
-            method: if body.is_some() {
-                Method::POST
-            } else {
-                Method::GET
-            },
-            endpoint: &url.into(),
-            body: body.map(|body| {
-                serde_json::to_vec(body)
-                    .expect("a JSON value always serialises")
-                    .into()
-            }),
-            limiter,
-            idempotency: Idempotency::Send,
-        };
+        let body = body.map(|body| {
+            serde_json::to_vec(body)
+                .expect("a JSON value always serialises")
+                .into()
+        });
+        let endpoint = url.into();
+        let call = Call::generic(&endpoint, body, limiter);
         let answer = self.inner.transport.send(call, zapi_error).await?;
         self.inner.transport.decode_any(method, &answer)
     }
