@@ -205,17 +205,18 @@ impl Seen {
     }
 }
 
-/// Whether none of the eight bytes of `word` ends a string's plain run: no `"`, no `\\`, no
-/// control character (the bit tricks "has a zero byte" and "has a byte less than", exact for
-/// whether any byte matches).
-fn all_plain(word: u64) -> bool {
+/// The bytes of `word` (eight bytes, little-endian) that end a string's plain run — a `"`, a
+/// `\\` or a control character — as their high bits; 0 when none does. The lowest bit set is
+/// exactly the first such byte's (the bit tricks "has a zero byte" and "has a byte less than"
+/// may mark bytes after it too).
+fn run_ends(word: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH_BITS: u64 = ONES << 7;
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS != 0;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS != 0;
-    !(has_zero(word ^ (ONES * u64::from(b'"')))
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
-        || below_space)
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS;
+    zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+        | below_space
 }
 
 /// A position in the notification's text.
@@ -434,9 +435,12 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let bytes = self.text.as_bytes();
         while let Some(eight) = bytes.get(self.at..self.at + 8) {
-            let word = u64::from_le_bytes(eight.try_into().expect("a slice of eight bytes"));
-            if !all_plain(word) {
-                break;
+            let ends = run_ends(u64::from_le_bytes(
+                eight.try_into().expect("a slice of eight bytes"),
+            ));
+            if ends != 0 {
+                self.at += ends.trailing_zeros() as usize / 8;
+                return self.text.get(start..self.at).unwrap_or_default();
             }
             self.at += 8;
         }
@@ -532,7 +536,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn all_plain_finds_every_byte_that_ends_a_run(
+        fn run_ends_finds_the_first_byte_that_ends_a_run(
             bytes in any::<[u8; 8]>(),
             at in 0..8usize,
             end in prop::sample::select(&[b'"', b'\\', 0, 0x1f, b' ', 0x7f, 0x80, 0xff][..]),
@@ -540,10 +544,12 @@ mod tests {
             let mut planted = bytes;
             planted[at] = end;
             for word in [bytes, planted] {
-                let plain = word
+                let first = word
                     .iter()
-                    .all(|&byte| byte != b'"' && byte != b'\\' && byte >= 0x20);
-                prop_assert_eq!(all_plain(u64::from_le_bytes(word)), plain, "{:?}", word);
+                    .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20);
+                let ends = run_ends(u64::from_le_bytes(word));
+                let found = (ends != 0).then(|| ends.trailing_zeros() as usize / 8);
+                prop_assert_eq!(found, first, "{:?}", word);
             }
         }
     }
