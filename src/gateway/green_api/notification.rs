@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use scan::TextKind;
+
 use super::rules::{Platform, whatsapp_phone};
 use crate::contact::PeerKind;
 use crate::event::{
@@ -17,6 +19,8 @@ use crate::event::{
 use crate::gateway::GatewayKind;
 use crate::gateway::json::{self, at, first_text, string, text};
 use crate::id::{ChatId, MessageId};
+
+mod scan;
 
 /// The text GREEN-API puts in a message it could not decrypt.
 const UNDECRYPTABLE: &str = "{{SWE001}}";
@@ -399,38 +403,35 @@ fn block(value: &Value) -> Block {
     }
 }
 
-/// Reads a notification from its text in one pass, straight into the fields hookbot reads,
-/// without building a [`Value`] tree: for the messages bots get most (`textMessage`s). `None`
-/// for every other notification, and for text this pass does not take as it is (not an
-/// object, a duplicate key, a message field of an odd shape): the caller then reads it
-/// through a [`Value`] with [`parse`], which gives the same event for the text this pass
-/// takes.
+/// Reads a text message notification from its text with the [`scan`], without building a
+/// [`Value`] tree: for the messages bots get most. `None` for every other notification, and
+/// for text the scan does not take as it is (see [`scan`]): the caller then reads it through a
+/// [`Value`] with [`parse`], which gives the same event for the text the scan takes.
 pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let wire: wire::Notification<'_> = serde_json::from_str(text).ok()?;
-    let data = wire.message_data.0?;
-    let instance = wire.instance_data.0.unwrap_or_default();
-    let sender_data = wire.sender_data.0.unwrap_or_default();
+    let scanned = scan::text_message(text)?;
+    let sender_data = &scanned.sender;
     let chat: ChatId = sender_data.chat_id.id().unwrap_or_else(|| ChatId::from(""));
     // In a private chat the sender is the chat: share its id rather than copy it.
     let sender = match sender_data.sender.as_str() {
         same if !same.is_empty() && same == chat.as_str() => chat.clone(),
         _ => sender_data.sender.id().unwrap_or_else(|| chat.clone()),
     };
-    let quoted = [
-        &data.quoted_message.0.unwrap_or_default().stanza_id,
-        &data
-            .extended_text_message_data
-            .0
-            .unwrap_or_default()
-            .stanza_id,
-    ]
-    .into_iter()
-    .find_map(|stanza| stanza.text().map(|id| MessageId::from(&*id)));
+    let extended = &scanned.extended;
+    let quoted = [&scanned.quoted_stanza_id, &extended.stanza_id]
+        .into_iter()
+        .find_map(|stanza| stanza.text().map(|id| MessageId::from(&*id)));
+    let text_of_kind = match scanned.kind? {
+        TextKind::Plain => scanned.text_message.string(),
+        TextKind::Extended => [&extended.text, &extended.text_message]
+            .into_iter()
+            .find_map(|text| text.text().map(Cow::into_owned))
+            .unwrap_or_default(),
+    };
     let message = Message {
-        id: wire.id_message.id().unwrap_or_else(|| MessageId::from("")),
+        id: scanned
+            .id_message
+            .id()
+            .unwrap_or_else(|| MessageId::from("")),
         chat_name: sender_data.chat_name.string(),
         sender_name: sender_data.sender_name.string(),
         sender_contact_name: sender_data.sender_contact_name.string(),
@@ -441,144 +442,29 @@ pub(crate) fn parse_text(text: &str, gateway: GatewayKind) -> Option<Event> {
             .or_else(|| phone_of_chat(&sender)),
         sender_kind: PeerKind::of_name(sender_data.sender_type.as_str()),
         chat_kind: PeerKind::of_name(sender_data.chat_type.as_str()),
-        direction: wire.type_webhook.0,
+        direction: scanned.direction?,
         is_group: chat.is_group(),
         quoted,
-        content: text_content(
-            data.text_message_data
-                .0
-                .map(|text| text.text_message.string())
-                .unwrap_or_default(),
-        ),
+        content: text_content(text_of_kind),
         chat,
         sender,
     };
     Some(Event {
-        gateway: gateway_of_type(instance.type_instance.as_str()).unwrap_or(gateway),
-        instance: instance.id_instance.string().into(),
-        timestamp: wire.timestamp.unsigned().and_then(json::unix_seconds),
+        gateway: gateway_of_type(scanned.type_instance.as_str()).unwrap_or(gateway),
+        instance: scanned.id_instance.string().into(),
+        timestamp: scanned.timestamp.unsigned().and_then(json::unix_seconds),
         kind: EventKind::Message(Box::new(message)),
         raw: RawJson::from_text(text),
     })
 }
 
-/// The notification shapes [`parse_text`] reads: only the fields hookbot uses; any other is
-/// skipped unread.
-mod wire {
-    use serde::de::{Deserialize, Deserializer, Error};
-
-    use crate::event::Direction;
-    use crate::gateway::json::{Object, Scalar};
-
-    /// A message notification.
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct Notification<'a> {
-        pub(super) type_webhook: MessageWebhook,
-        #[serde(borrow, default)]
-        pub(super) instance_data: Object<InstanceData<'a>>,
-        #[serde(borrow, default)]
-        pub(super) timestamp: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) id_message: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender_data: Object<SenderData<'a>>,
-        #[serde(borrow)]
-        pub(super) message_data: Object<MessageData<'a>>,
-    }
-
-    /// `instanceData`.
-    #[derive(Default, serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct InstanceData<'a> {
-        #[serde(borrow, default)]
-        pub(super) id_instance: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) type_instance: Scalar<'a>,
-    }
-
-    /// `senderData`.
-    #[derive(Default, serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct SenderData<'a> {
-        #[serde(borrow, default)]
-        pub(super) chat_id: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) chat_name: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender_name: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender_contact_name: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender_phone_number: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) sender_type: Scalar<'a>,
-        #[serde(borrow, default)]
-        pub(super) chat_type: Scalar<'a>,
-    }
-
-    /// `messageData` of a `textMessage`.
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct MessageData<'a> {
-        #[serde(rename = "typeMessage")]
-        pub(super) _type_message: TextMessage,
-        #[serde(borrow, default)]
-        pub(super) text_message_data: Object<TextMessageData<'a>>,
-        #[serde(borrow, default)]
-        pub(super) quoted_message: Object<Stanza<'a>>,
-        #[serde(borrow, default)]
-        pub(super) extended_text_message_data: Object<Stanza<'a>>,
-    }
-
-    /// `textMessageData`.
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct TextMessageData<'a> {
-        #[serde(borrow, default)]
-        pub(super) text_message: Scalar<'a>,
-    }
-
-    /// `quotedMessage` or `extendedTextMessageData`: the quoted message's id.
-    #[derive(Default, serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct Stanza<'a> {
-        #[serde(borrow, default)]
-        pub(super) stanza_id: Scalar<'a>,
-    }
-
-    /// A `typeWebhook` of a message, read as its direction; any other type stops the parse
-    /// at once.
-    pub(super) struct MessageWebhook(pub(super) Direction);
-
-    impl<'de> Deserialize<'de> for MessageWebhook {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            match Scalar::deserialize(deserializer)?.as_str() {
-                "incomingMessageReceived" => Ok(MessageWebhook(Direction::Incoming)),
-                "outgoingMessageReceived" => Ok(MessageWebhook(Direction::SentFromPhone)),
-                "outgoingAPIMessageReceived" => Ok(MessageWebhook(Direction::SentByApi)),
-                _ => Err(D::Error::custom("not a message notification")),
-            }
-        }
-    }
-
-    /// A `typeMessage` of `textMessage`; any other type stops the parse at once.
-    pub(super) struct TextMessage;
-
-    impl<'de> Deserialize<'de> for TextMessage {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            match Scalar::deserialize(deserializer)?.as_str() {
-                "textMessage" => Ok(TextMessage),
-                _ => Err(D::Error::custom("not a text message")),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+    use serde_json::{Map, json};
+
     use super::*;
 
     /// The event the [`Value`] path reads from `text`.
@@ -587,39 +473,339 @@ mod tests {
         parse(value, GatewayKind::GreenApiWhatsApp)
     }
 
+    /// Whether the scan takes `text`; when it does, `text` must be a JSON object and the event
+    /// the one the [`Value`] path reads, with `text` as its raw JSON.
+    fn scan_agrees(text: &str) -> Result<bool, String> {
+        let Some(event) = parse_text(text, GatewayKind::GreenApiWhatsApp) else {
+            return Ok(false);
+        };
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(_)) => {}
+            other => {
+                return Err(format!(
+                    "the scan took what JSON refuses ({other:?}): {text}"
+                ));
+            }
+        }
+        if event != through_value(text) {
+            return Err(format!(
+                "the scan read {event:#?}\nthe Value path {:#?}\nfrom {text}",
+                through_value(text)
+            ));
+        }
+        if event.raw.as_str() != text {
+            return Err(format!("raw text changed: {text}"));
+        }
+        Ok(true)
+    }
+
+    /// The GREEN-API notification fixtures of `tests/fixtures/green_api`, by file name.
+    fn fixtures() -> Vec<(String, String)> {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/green_api");
+        let mut fixtures: Vec<(String, String)> = std::fs::read_dir(&folder)
+            .expect("the fixtures folder")
+            .map(|entry| entry.expect("a fixture's entry").path())
+            .filter(|path| {
+                path.extension()
+                    .is_some_and(|extension| extension == "json")
+            })
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).expect("a fixture's text");
+                let name = path
+                    .file_name()
+                    .expect("a file name")
+                    .to_string_lossy()
+                    .into();
+                (name, text)
+            })
+            .collect();
+        fixtures.sort();
+        fixtures
+    }
+
+    /// The benchmark's notification (`benches/throughput.rs`): the shape bots get most.
+    const COMMON: &str = r#"{"typeWebhook":"incomingMessageReceived","instanceData":{"idInstance":1101000001,"wid":"79001234567@c.us","typeInstance":"whatsapp"},"timestamp":1700000000,"idMessage":"BENCH-1-2-3","senderData":{"chatId":"79000000042@c.us","chatName":"Client 79000000042","sender":"79000000042@c.us","senderName":"Client 79000000042","senderContactName":"","senderPhoneNumber":79000000042},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"contact Ivan Petrov"}}}"#;
+
     #[test]
-    fn one_pass_reads_a_text_message_as_the_value_path_does() {
+    fn scan_reads_every_fixture_as_the_value_path_does() {
+        let mut taken = Vec::new();
+        for (name, text) in fixtures() {
+            let value: Value = serde_json::from_str(&text).expect("a fixture is JSON");
+            let compact = value.to_string();
+            let pretty = serde_json::to_string_pretty(&value).expect("JSON writes out");
+            for text in [&text, &compact, &pretty] {
+                if scan_agrees(text).unwrap_or_else(|error| panic!("{name}: {error}")) {
+                    taken.push(name.clone());
+                }
+            }
+        }
+        // The text messages of every messenger, each in its three renderings.
+        for name in [
+            "incoming_text.json",
+            "incoming_extended_text.json",
+            "incoming_quoted_message.json",
+            "outgoing_text.json",
+            "outgoing_api_text.json",
+            "max_incoming_text.json",
+            "telegram_bot_text.json",
+        ] {
+            assert_eq!(
+                taken.iter().filter(|taken| *taken == name).count(),
+                3,
+                "{name}"
+            );
+        }
+        assert!(scan_agrees(COMMON).expect("the common notification agrees"));
+    }
+
+    #[test]
+    fn scan_reads_odd_but_valid_text_messages_as_the_value_path_does() {
         let taken = [
-            r#"{"typeWebhook":"incomingMessageReceived","instanceData":{"idInstance":1101000001,"wid":"7@c.us","typeInstance":"whatsapp"},"timestamp":1700000000,"idMessage":"M1","senderData":{"chatId":"79001234567@c.us","chatName":"A","sender":"79001234567@c.us","senderName":"Anna","senderContactName":"","senderPhoneNumber":79001234567},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hi"}}}"#,
-            r#"{"messageData":{"textMessageData":{"textMessage":"esc\"aped \u00e9"},"typeMessage":"textMessage","quotedMessage":{"stanzaId":"Q1"}},"typeWebhook":"outgoingAPIMessageReceived","instanceData":{"idInstance":"12","typeInstance":"v3"},"timestamp":"17","idMessage":12,"senderData":{"chatId":"120363@g.us","sender":"79001234567@c.us","senderPhoneNumber":"0"}}"#,
-            r#"{"typeWebhook":"outgoingMessageReceived","instanceData":[1],"timestamp":-1,"idMessage":null,"senderData":"x","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":{"a":1}},"extendedTextMessageData":{"stanzaId":7},"quotedMessage":{"stanzaId":""}}}"#,
-            r#"{"typeWebhook":"incomingMessageReceived","timestamp":1.5,"senderData":{"chatId":"","sender":5},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":" {{SWE001}} "},"quotedMessage":[{"stanzaId":"no"}]},"more":{"deep":[1,{"x":null}]}}"#,
+            r#"{"messageData":{"textMessageData":{"textMessage":"esc\"aped \u00e9 \ud83d\ude00 \/\b\f\n\r\t\\"},"typeMessage":"textMessage","quotedMessage":{"stanzaId":"Q1"}},"typeWebhook":"outgoingAPIMessageReceived","instanceData":{"idInstance":"12","typeInstance":"v3"},"timestamp":"17","idMessage":12,"senderData":{"chatId":"120363@g.us","sender":"79001234567@c.us","senderPhoneNumber":"0"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","instanceData":null,"timestamp":null,"idMessage":null,"senderData":null,"messageData":{"typeMessage":"quotedMessage","quotedMessage":{"stanzaId":""},"extendedTextMessageData":{"stanzaId":7,"text":"","textMessage":"second"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","senderData":{"chatId":"","sender":5},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":" {{SWE001}} "},"extendedTextMessageData":{"text":"ignored for a textMessage"}},"more":{"deep":[1,-0,-12,{"x":null,"x":true}],"e":"\u0000"},"more":false}"#,
             r#"{"typeWebhook":"incomingMessageReceived","instanceData":{"idInstance":4100000001,"wid":"39990000","typeInstance":"telegram"},"timestamp":1705521510,"idMessage":"1402","senderData":{"chatId":"-1001234567890","chatName":"Hookbot testers","sender":"20000000","senderName":"Helper","senderPhoneNumber":0,"chatType":"supergroup","senderType":"bot"},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"contact ivan"}}}"#,
-            r#"{"typeWebhook":"incomingMessageReceived","senderData":{"chatId":"10000000","sender":"10000000","chatType":7,"senderType":"robot"},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hi"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","senderData":{"chatId":"10000000","sender":"10000000","chatType":"robot","senderType":""},"messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"hi"}}}"#,
+            " \t\r\n{ \"typeWebhook\" : \"incomingMessageReceived\" , \"timestamp\" : 18446744073709551615 , \"messageData\" : { \"typeMessage\" : \"textMessage\" } , \"\" : [ ] , \"ключ\" : { } } \n",
+            r#"{"typeWebhook":"incomingMessageReceived","timestamp":"  99 ","messageData":{"typeMessage":"extendedTextMessage","extendedTextMessageData":{"text":12}},"senderData":{"senderPhoneNumber":"+7 (900) 123-45-67","chatId":"79001234567@c.us"}}"#,
         ];
         for text in taken {
-            let event = parse_text(text, GatewayKind::GreenApiWhatsApp).expect(text);
-            assert_eq!(event, through_value(text), "{text}");
-            assert_eq!(event.raw.as_str(), text);
+            assert_eq!(scan_agrees(text), Ok(true), "{text}");
         }
     }
 
     #[test]
-    fn one_pass_leaves_other_notifications_to_the_value_path() {
-        for text in [
+    fn scan_leaves_what_it_is_not_sure_of_to_the_value_path() {
+        let deep = format!(
+            r#"{{"typeWebhook":"incomingMessageReceived","messageData":{{"typeMessage":"textMessage"}},"x":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let left = [
+            // Other notifications and message types.
             r#"{"typeWebhook":"outgoingMessageStatus","chatId":"1@c.us","status":"read"}"#,
             r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"imageMessage"}}"#,
-            r#"{"typeWebhook":"incomingMessageReceived","messageData":["textMessage"]}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","typeMessage":"imageMessage"}}"#,
             r#"{"typeWebhook":"incomingMessageReceived"}"#,
+            r#"{"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":7,"messageData":{"typeMessage":"textMessage"}}"#,
+            // Shapes the Value path reads leniently: a field of another type.
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":["textMessage"]}"#,
             r#"{"typeWebhook":{"incomingMessageReceived":null},"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","instanceData":[1],"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","timestamp":-1,"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","timestamp":1.5,"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","idMessage":18446744073709551616,"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","idMessage":true,"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":{"a":1}}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","quotedMessage":[{"stanzaId":"no"}]}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":1e400}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":123456789012345678901234567890}"#,
+            // Duplicate keys, which a Value keeps the last of.
             r#"{"typeWebhook":"incomingMessageReceived","idMessage":"A","idMessage":"B","messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"a","textMessage":"b"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","senderData":{},"senderData":{"chatId":"1@c.us"},"messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"typeWebhook":"incomingMessageReceived"}"#,
+            // Escaped keys, and escapes or strings JSON refuses.
+            r#"{"type\u0057ebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\ud83d"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\ude00"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\ud83d\u0041"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\x"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\u12"}}}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage","textMessageData":{"textMessage":"\u+123"}}}"#,
+            "{\"typeWebhook\":\"incomingMessageReceived\",\"messageData\":{\"typeMessage\":\"textMessage\",\"textMessageData\":{\"textMessage\":\"a\tb\"}}}",
+            "{\"typeWebhook\":\"incomingMessageReceived\",\"messageData\":{\"typeMessage\":\"textMessage\"},\"x\":\"\n\"}",
+            // Not JSON, or not only one object.
             r#"["typeWebhook"]"#,
             r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"}} x"#,
-        ] {
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":[1,]}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":01}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":-}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":tru}"#,
+            r#"{"typeWebhook":"incomingMessageReceived","messageData":{"typeMessage":"textMessage"},"x":nulll}"#,
+            r#"{"typeWebhook":"incomingMessageReceived" "messageData":{"typeMessage":"textMessage"}}"#,
+            "\u{feff}{\"typeWebhook\":\"incomingMessageReceived\",\"messageData\":{\"typeMessage\":\"textMessage\"}}",
+            &deep,
+            "",
+            "{",
+            "{}",
+        ];
+        for text in left {
             assert!(
                 parse_text(text, GatewayKind::GreenApiWhatsApp).is_none(),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn scan_takes_no_cut_notification() {
+        for end in 0..COMMON.len() {
+            if let Some(cut) = COMMON.get(..end) {
+                assert!(
+                    parse_text(cut, GatewayKind::GreenApiWhatsApp).is_none(),
+                    "{cut}"
+                );
+            }
+        }
+    }
+
+    /// Values of the fields the scan reads: mostly strings (with escapes, characters of every
+    /// width), unsigned integers and `null`; now and then another type.
+    fn field_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            2 => Just(Value::Null),
+            4 => any::<u64>().prop_map(Value::from),
+            4 => "[ -~]{0,12}".prop_map(Value::from),
+            3 => "\\PC{0,8}".prop_map(Value::from),
+            2 => "[\"\\\\/\u{8}\u{c}\n\r\t\u{0}\u{1f}é😀 0-9]{0,8}".prop_map(Value::from),
+            3 => prop::sample::select(&[
+                "", "0", "00", " 17 ", " {{SWE001}}", "79001234567@c.us", "120363@g.us",
+                "whatsapp", "v3", "telegram", "user", "bot", "group", "supergroup",
+            ][..]).prop_map(Value::from),
+            1 => any_value(),
+        ]
+    }
+
+    /// Any JSON value, nested a little.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(|number| json!(number)),
+            "\\PC{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-z]{1,3}", inner), 0..4)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object of some of `keys`, each with a generated value, and a stranger key or two.
+    fn object_of(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        let key = prop_oneof![4 => prop::sample::select(keys), 1 => Just("other")];
+        prop::collection::vec((key, field_value()), 0..keys.len() + 2).prop_map(|fields| {
+            let fields: Map<String, Value> = fields
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect();
+            Value::Object(fields)
+        })
+    }
+
+    /// A text message notification with generated fields, in any order; objects sometimes
+    /// of another type.
+    fn text_notification() -> impl Strategy<Value = Value> {
+        let or_other =
+            |object: BoxedStrategy<Value>| prop_oneof![12 => object, 1 => any_value()].boxed();
+        let message_data = (
+            prop::sample::select(
+                &[
+                    "textMessage",
+                    "extendedTextMessage",
+                    "quotedMessage",
+                    "imageMessage",
+                ][..],
+            ),
+            or_other(object_of(&["textMessage"]).boxed()),
+            or_other(object_of(&["stanzaId"]).boxed()),
+            or_other(object_of(&["text", "textMessage", "stanzaId"]).boxed()),
+            prop::collection::vec(any::<bool>(), 3),
+        )
+            .prop_map(|(kind, text, quoted, extended, present)| {
+                let mut data = Map::new();
+                data.insert("typeMessage".into(), kind.into());
+                for ((key, value), present) in [
+                    ("textMessageData", text),
+                    ("quotedMessage", quoted),
+                    ("extendedTextMessageData", extended),
+                ]
+                .into_iter()
+                .zip(present)
+                {
+                    if present {
+                        data.insert(key.into(), value);
+                    }
+                }
+                Value::Object(data)
+            });
+        (
+            prop::sample::select(
+                &[
+                    "incomingMessageReceived",
+                    "outgoingMessageReceived",
+                    "outgoingAPIMessageReceived",
+                    "outgoingMessageStatus",
+                ][..],
+            ),
+            or_other(object_of(&["idInstance", "typeInstance", "wid"]).boxed()),
+            or_other(
+                object_of(&[
+                    "chatId",
+                    "chatName",
+                    "sender",
+                    "senderName",
+                    "senderContactName",
+                    "senderPhoneNumber",
+                    "senderType",
+                    "chatType",
+                ])
+                .boxed(),
+            ),
+            message_data,
+            field_value(),
+            field_value(),
+            any_value(),
+        )
+            .prop_map(|(kind, instance, sender, message, timestamp, id, other)| {
+                let mut notification = Map::new();
+                notification.insert("other".into(), other);
+                notification.insert("senderData".into(), sender);
+                notification.insert("typeWebhook".into(), kind.into());
+                notification.insert("idMessage".into(), id);
+                notification.insert("instanceData".into(), instance);
+                notification.insert("timestamp".into(), timestamp);
+                notification.insert("messageData".into(), message);
+                Value::Object(notification)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn scan_reads_generated_text_messages_as_the_value_path_does(
+            value in text_notification(),
+            pretty in any::<bool>(),
+        ) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).expect("JSON writes out")
+            } else {
+                value.to_string()
+            };
+            let agrees = scan_agrees(&text);
+            prop_assert!(agrees.is_ok(), "{}", agrees.unwrap_err());
+        }
+
+        #[test]
+        fn scan_of_a_damaged_notification_agrees_or_gives_up(
+            at in 0..COMMON.len(),
+            bytes in prop::collection::vec(any::<u8>(), 0..4),
+            cut in 0..4usize,
+        ) {
+            let mut damaged = COMMON.as_bytes().to_vec();
+            let end = (at + cut).min(damaged.len());
+            damaged.splice(at..end, bytes);
+            if let Ok(text) = std::str::from_utf8(&damaged) {
+                prop_assert!(scan_agrees(text).is_ok(), "{:?}", scan_agrees(text));
+            }
         }
     }
 }
