@@ -7,8 +7,8 @@
 //! the writer) and run while the writer goes on committing. A log that keeps growing under
 //! load is restarted once it passes [`RESTART_FRAMES`]: a `RESTART` checkpoint holds the writer
 //! only while it copies and flushes the little committed since the last one, after which the
-//! writer's next commit writes from the log's start again (and `journal_size_limit` trims the
-//! file). The writer's own automatic checkpoint stays as a bound should this thread fall behind.
+//! log is written from its start again (and `journal_size_limit` trims the file). The writer's
+//! own automatic checkpoint stays as a bound should this thread fall behind.
 //!
 //! A checkpoint that copied the whole log leaves its restart to the next write, and the first
 //! page written to a restarted log writes the log's header and fsyncs it (under
