@@ -72,7 +72,8 @@
 //! but `OFF` also drops the fsyncs at checkpoints, after which a power loss may leave a corrupt
 //! file (which the store refuses at start) rather than lose only the last commits. Those fsyncs
 //! are a checkpointer thread's, which copies the log into the database every 50 ms while
-//! commits come, so that the writer does not wait for them.
+//! commits come, and restarts the copied log (whose header's fsync the next write pays), so
+//! that the writer does not wait for them.
 //!
 //! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), `hookbot.journal`
 //! and `hookbot.lock`, which a running store holds with an OS file lock. The lock file, rather

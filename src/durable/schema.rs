@@ -251,6 +251,13 @@ impl Database {
     }
 }
 
+/// Rewrites the database's first page as it is (the application id every open store carries):
+/// a write that changes nothing, for a transaction whose only purpose is to write a page to
+/// the log (see `checkpointer.rs`).
+pub(super) fn rewrite_first_page(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+}
+
 /// Makes a statement of `connection` wait for another connection's lock, trying again every
 /// [`BUSY_PAUSE`] for `patience` at least ([`BUSY_TIMEOUT`] when `None`).
 pub(super) fn set_busy_handler(

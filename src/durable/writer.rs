@@ -465,7 +465,7 @@ pub(super) fn spawn(
         conversations = counts.conversations,
         "the store is open"
     );
-    let checkpointer = Checkpointer::spawn(&database, settings.durability)?;
+    let checkpointer = Checkpointer::spawn(&database)?;
     let path = database.path.clone();
     let failed = |error: std::io::Error| StoreError::Database {
         path: path.clone(),
