@@ -266,21 +266,11 @@ impl<'a> Reader<'a> {
             }
             "textMessageData" => {
                 seen.first(1)?;
-                let mut inner = Seen::default();
-                let text = &mut notification.text_message;
-                reader.nested(|reader, key| match key {
-                    "textMessage" => reader.field(&mut inner, 0, text),
-                    _ => reader.skip(2),
-                })
+                reader.one_field("textMessage", &mut notification.text_message)
             }
             "quotedMessage" => {
                 seen.first(2)?;
-                let mut inner = Seen::default();
-                let stanza = &mut notification.quoted_stanza_id;
-                reader.nested(|reader, key| match key {
-                    "stanzaId" => reader.field(&mut inner, 0, stanza),
-                    _ => reader.skip(2),
-                })
+                reader.one_field("stanzaId", &mut notification.quoted_stanza_id)
             }
             "extendedTextMessageData" => {
                 seen.first(3)?;
@@ -294,6 +284,19 @@ impl<'a> Reader<'a> {
                 })
             }
             _ => reader.skip(1),
+        })
+    }
+
+    /// An object of `messageData` (or `null`) of which the scan reads only the field `name`,
+    /// into `slot`.
+    fn one_field(&mut self, name: &str, slot: &mut Scalar<'a>) -> Option<()> {
+        let mut seen = Seen::default();
+        self.nested(|reader, key| {
+            if key == name {
+                reader.field(&mut seen, 0, slot)
+            } else {
+                reader.skip(2)
+            }
         })
     }
 
