@@ -42,7 +42,8 @@
 //! queries of each kind the search ranks.
 //!
 //! `-- --only a` (or `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone in
-//! this process, for a profiler.
+//! this process, for a profiler; `HOOKBOT_BENCH_MEASURE=<seconds>` measures that long instead
+//! (a profiler such as callgrind runs the load a hundred times slower).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,7 +131,14 @@ fn main() {
     }
     let quick = args.iter().any(|arg| arg == "--quick")
         || std::env::var_os("HOOKBOT_BENCH_QUICK").is_some();
-    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let mut plan = if quick { Plan::quick() } else { Plan::full() };
+    if let Some(seconds) = std::env::var("HOOKBOT_BENCH_MEASURE")
+        .ok()
+        .and_then(|seconds| seconds.parse::<f64>().ok())
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+    {
+        plan.measure = seconds;
+    }
     if let Some(at) = args.iter().position(|arg| arg == "--phase") {
         runtime().block_on(phase_child(&args[at + 1..], plan));
         return;
