@@ -6,12 +6,12 @@
 //! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
 //! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
 //! rather than wait, so the writer reads the journal's records ahead of the lock and empties
-//! the folded file after it ([`Files`]). Handled entries are deleted with the next commit, or ride along as
-//! markers in the next journal's record, or are deleted within `FINISH_DELAY` when neither
-//! comes: they wait in a list, with the time they are due by, which the writer reads without
-//! the core's lock. Only a lot that finds the writer waiting without a deadline wakes it.
-//! Between batches it tidies up: expired claims and memos are purged in bounded chunks, and
-//! freed space is given back.
+//! the folded file outside it ([`Files`]). Handled entries are deleted with the next commit,
+//! or ride along as markers in the next journal's record, or are deleted within
+//! `FINISH_DELAY` when neither comes: they wait in a list, with the time they are due by,
+//! which the writer reads without the core's lock. Only a lot that finds the writer waiting
+//! without a deadline wakes it. Between batches it tidies up: expired claims and memos are
+//! purged in bounded chunks, and freed space is given back.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -435,7 +435,8 @@ struct Writer {
     journal_appends: bool,
     /// Such appends, taken with the batch.
     appends: Vec<Request<Append>>,
-    /// The journal's files, which the writer reads ahead of the core's lock and empties after.
+    /// The journal's files, which the writer reads ahead of the core's lock and empties
+    /// outside it.
     journal: Arc<Files>,
     /// The journal's records read for the next fold.
     read: ReadBack,
