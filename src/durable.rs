@@ -41,11 +41,13 @@
 //! notifications not handled yet (read back from the journal's file: memory keeps only each
 //! one's size and whether it is handled), the markers of the database's rows, and the journal's
 //! claims (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
-//! what the database holds, and the journal is emptied after the commit. At open the journal
-//! is replayed into memory (records at or below the mark skipped: a crash came between a
-//! fold's commit and the emptying) up to a record torn by a killed process (never answered)
-//! or damaged by a power loss (or whose id goes back), which ends it, and folded before the
-//! store serves.
+//! what the database holds. The journal is two files: after the commit the appends switch to
+//! the other (empty) one, and the writer empties the folded one outside the lock; it
+//! reads most of what it folds before taking the lock (the file only grows until then). At
+//! open both files are replayed into memory in the order of their records' ids (records at or
+//! below the mark skipped: a crash came between a fold's commit and the emptying) up to a
+//! record torn by a killed process (never answered) or damaged by a power loss (or whose id
+//! goes back), which ends it, and folded before the store serves.
 //!
 //! Everything else goes to a writer thread fed by a bounded channel, which shares the
 //! connection behind the lock: it takes every request that arrived while it was busy and
@@ -75,13 +77,13 @@
 //! commits come, and restarts the copied log (whose header's fsync the next write pays), so
 //! that the writer does not wait for them.
 //!
-//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), `hookbot.journal`
-//! and `hookbot.lock`, which a running store holds with an OS file lock. The lock file, rather
-//! than SQLite's
-//! exclusive locking mode, is taken before the database is touched, so that a second bot
-//! refuses at once with a message naming the directory (not "database is locked" at its first
-//! write); the kernel drops it when the process dies, even by `SIGKILL`; and the database
-//! stays readable by other connections (the `sqlite3` shell, a test).
+//! The directory holds `hookbot.sqlite3` (with its `-wal` and `-shm` files), the journal's
+//! `hookbot.journal` and `hookbot.journal-2`, and `hookbot.lock`, which a running store holds
+//! with an OS file lock. The lock file, rather than SQLite's exclusive locking mode, is taken
+//! before the database is touched, so that a second bot refuses at once with a message naming
+//! the directory (not "database is locked" at its first write); the kernel drops it when the
+//! process dies, even by `SIGKILL`; and the database stays readable by other connections (the
+//! `sqlite3` shell, a test).
 
 mod batches;
 mod checkpointer;
@@ -486,13 +488,15 @@ pub(crate) mod test_support {
     }
 
     /// A copy of the store in `directory` as a killed process would leave it (the database,
-    /// its log and the journal; the writer is idle), in a directory of its own.
+    /// its log and the journal's files; the writer is idle), in a directory of its own.
     pub(crate) fn crash_image(directory: &Path) -> tempfile::TempDir {
         let image = tempfile::tempdir().expect("a directory");
+        let [journal, other] = super::directory::JOURNAL_FILES;
         for file in [
             super::directory::DATABASE_FILE,
             "hookbot.sqlite3-wal",
-            super::directory::JOURNAL_FILE,
+            journal,
+            other,
         ] {
             let from = directory.join(file);
             if from.exists() {

@@ -9,8 +9,9 @@ use super::StoreError;
 
 /// The database's file name in the data directory.
 pub(super) const DATABASE_FILE: &str = "hookbot.sqlite3";
-/// The intake journal's file name in the data directory (see `journal`).
-pub(super) const JOURNAL_FILE: &str = "hookbot.journal";
+/// The intake journal's two files' names in the data directory, which the appends alternate
+/// between (see `journal`).
+pub(super) const JOURNAL_FILES: [&str; 2] = ["hookbot.journal", "hookbot.journal-2"];
 /// The lock file's name in the data directory.
 const LOCK_FILE: &str = "hookbot.lock";
 
@@ -28,9 +29,9 @@ impl Held {
         self.directory.join(DATABASE_FILE)
     }
 
-    /// The intake journal's file in the directory.
-    pub(super) fn journal_path(&self) -> PathBuf {
-        self.directory.join(JOURNAL_FILE)
+    /// The intake journal's two files in the directory.
+    pub(super) fn journal_paths(&self) -> [PathBuf; 2] {
+        JOURNAL_FILES.map(|file| self.directory.join(file))
     }
 }
 

@@ -1082,11 +1082,19 @@ mod tests {
         assert_eq!(unhandled(dir.path()), 1);
     }
 
-    /// The journal's file in `dir`, and its length.
+    /// The journal's files in `dir`, and their lengths together.
     fn journal_len(dir: &std::path::Path) -> u64 {
-        std::fs::metadata(dir.join(crate::durable::directory::JOURNAL_FILE))
-            .expect("the journal exists")
-            .len()
+        journal_lengths(dir).iter().sum()
+    }
+
+    /// The journal's two files in `dir`, and each one's length.
+    fn journal_lengths(dir: &std::path::Path) -> [u64; 2] {
+        journal_paths(dir).map(|path| std::fs::metadata(path).expect("the journal exists").len())
+    }
+
+    /// The journal's two files in `dir`.
+    fn journal_paths(dir: &std::path::Path) -> [std::path::PathBuf; 2] {
+        crate::durable::directory::JOURNAL_FILES.map(|file| dir.join(file))
     }
 
     /// Appends Anna's messages `M{n}` for each of `numbers`; their numbers.
@@ -1186,7 +1194,7 @@ mod tests {
     async fn a_fold_that_cannot_read_the_journal_keeps_its_entries_and_folds_them_once_it_can() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::manual(T0);
-        let path = dir.path().join(crate::durable::directory::JOURNAL_FILE);
+        let [path, _] = journal_paths(dir.path());
         {
             let store = open_held(dir.path(), StoreSettings::new(), &clock);
             let seqs = append_all(&store, 1..=2).await;
@@ -1208,6 +1216,7 @@ mod tests {
                 .await
                 .expect("the fold reads the journal again");
             assert_eq!(unhandled(dir.path()), 2);
+            store.flush().await.unwrap();
             assert_eq!(journal_len(dir.path()), 0, "emptied after the fold");
         }
         let store = open(dir.path(), StoreSettings::new(), &clock);
@@ -1225,7 +1234,7 @@ mod tests {
         append_all(&store, 2..=3).await;
         let image = crash_image(dir.path());
         drop(store);
-        let path = image.path().join(crate::durable::directory::JOURNAL_FILE);
+        let [path, _] = journal_paths(image.path());
         let journal = std::fs::read(&path).unwrap();
         // All records whole, M1's moved to the end: M2 and M3 are kept, M1 ends the journal.
         let moved = [&journal[first..], &journal[..first]].concat();
@@ -1252,6 +1261,9 @@ mod tests {
         let journal = std::fs::read(dir.path().join("hookbot.journal")).unwrap();
         assert!(!journal.is_empty());
         store.flush().await.unwrap();
+        // The writer empties the folded file outside the lock, before its next commit at the
+        // latest.
+        store.flush().await.unwrap();
         assert_eq!(journal_len(dir.path()), 0, "emptied after the fold");
         // The fold committed; the journal as it was before it was emptied.
         let image = crash_image(dir.path());
@@ -1264,6 +1276,120 @@ mod tests {
         assert_eq!(journal_len(image.path()), 0);
         let copy = text(ANNA, "M2", "hi");
         assert_eq!(reopened.append(&copy).await.unwrap(), Appended::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn a_failed_emptying_then_more_folds_and_reopens_lose_and_double_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        /// The store's state as a killed process would leave it, reopened: the unhandled ids,
+        /// and the claims and unhandled rows of its database after the open's fold.
+        async fn recovered(dir: &std::path::Path, clock: &Clock) -> (Vec<String>, i64, i64) {
+            let image = crash_image(dir);
+            let reopened = open(image.path(), StoreSettings::new(), clock);
+            let left = ids(&reopened.unfinished(None, 10).await.unwrap());
+            (left, claims(image.path()), unhandled(image.path()))
+        }
+        {
+            let store = open_held(dir.path(), StoreSettings::new(), &clock);
+            let journal = store
+                .inner
+                .journal
+                .as_ref()
+                .expect("appends go to the journal");
+            journal.fail_journal_emptying(u32::MAX);
+            let seqs = append_all(&store, 1..=2).await;
+            store.flush().await.unwrap();
+            // The folded file cannot be emptied: the appends switched to the other.
+            append_all(&store, 3..=3).await;
+            store.finish(seqs[0]);
+            append_all(&store, 4..=4).await;
+            let [folded, active] = journal_lengths(dir.path());
+            assert!(folded > 0 && active > 0, "records in both files");
+            let (left, claims, rows) = recovered(dir.path(), &clock).await;
+            assert_eq!(left, ["M2", "M3", "M4"]);
+            assert_eq!((claims, rows), (4, 3), "each claim and row once");
+            // Nor by the next switch: the appends stay in their file, after folded records.
+            store.flush().await.unwrap();
+            append_all(&store, 5..=5).await;
+            let [folded, active] = journal_lengths(dir.path());
+            assert!(folded > 0 && active > 0, "records in both files");
+            let (left, claims, rows) = recovered(dir.path(), &clock).await;
+            assert_eq!(left, ["M2", "M3", "M4", "M5"]);
+            assert_eq!((claims, rows), (5, 4));
+            // The emptying works again: the next commit empties the first file, its fold
+            // switches there, and the one after has the second emptied before it.
+            journal.fail_journal_emptying(0);
+            store.flush().await.unwrap();
+            store.flush().await.unwrap();
+            assert_eq!(journal_len(dir.path()), 0);
+            append_all(&store, 6..=6).await;
+        }
+        let store = open(dir.path(), StoreSettings::new(), &clock);
+        let left = ids(&store.unfinished(None, 10).await.unwrap());
+        assert_eq!(left, ["M2", "M3", "M4", "M5", "M6"], "each once, in order");
+        assert_eq!((claims(dir.path()), unhandled(dir.path())), (6, 5));
+        let copy = text(ANNA, "M3", "hi");
+        assert_eq!(store.append(&copy).await.unwrap(), Appended::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn recovery_reads_both_journal_files_in_id_order_and_a_cut_in_the_older_ends_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(T0);
+        let store = open_held(dir.path(), StoreSettings::new(), &clock);
+        let mut ends = Vec::new();
+        for n in 1..=3 {
+            append_all(&store, n..=n).await;
+            ends.push(journal_len(dir.path()) as usize);
+        }
+        let [path, _] = journal_paths(dir.path());
+        let journal = std::fs::read(path).unwrap();
+        let [m1, m2, m3] = [
+            &journal[..ends[0]],
+            &journal[ends[0]..ends[1]],
+            &journal[ends[1]..],
+        ];
+        // Records above the database's mark in both files (a crash of the operating system
+        // can leave them so: the fold's commit lost, its switch not): what the open reads.
+        let recover = |files: [Vec<u8>; 2]| {
+            let image = crash_image(dir.path());
+            for (path, bytes) in journal_paths(image.path()).iter().zip(files) {
+                std::fs::write(path, bytes).unwrap();
+            }
+            let clock = clock.clone();
+            async move {
+                let reopened = open(image.path(), StoreSettings::new(), &clock);
+                queued(reopened.append(&text(ANNA, "next", "hi")).await.unwrap());
+                let left = ids(&reopened.unfinished(None, 10).await.unwrap());
+                drop(reopened);
+                assert_eq!(
+                    journal_len(image.path()),
+                    0,
+                    "folded and emptied at the open"
+                );
+                left
+            }
+        };
+        let all = ["M1", "M2", "M3", "next"];
+        assert_eq!(recover([m1.to_vec(), [m2, m3].concat()]).await, all);
+        assert_eq!(
+            recover([[m2, m3].concat(), m1.to_vec()]).await,
+            all,
+            "by the records' ids, not the files' names"
+        );
+        // Ids going back across the files: M2 after M3 ends the journal there.
+        assert_eq!(
+            recover([[m1, m3].concat(), m2.to_vec()]).await,
+            ["M1", "M3", "next"]
+        );
+        // A bad hash in the middle of the older file: M3, in the newer, goes with it.
+        let mut damaged = [m1, m2].concat();
+        damaged[ends[0] + 14] ^= 0xff;
+        assert_eq!(recover([m3.to_vec(), damaged]).await, ["M1", "next"]);
+        // A torn tail in the newer file: cut off, the rest kept.
+        let torn = [m2, &m3[..m3.len() - 1]].concat();
+        assert_eq!(recover([m1.to_vec(), torn]).await, ["M1", "M2", "next"]);
     }
 
     #[tokio::test]
@@ -1359,28 +1485,58 @@ mod tests {
         );
     }
 
-    /// Where the child of `acknowledged_appends_survive_a_killed_process` keeps its store.
+    /// Where the child of the killed-process tests keeps its store.
     const CHILD_DIRECTORY: &str = "HOOKBOT_TEST_STORE_CHILD";
+    /// Set for a child whose journal's folded file is never emptied: at the kill both files
+    /// hold records, and the appends stay in the second after its first fold.
+    const CHILD_KEEPS_FOLDED: &str = "HOOKBOT_TEST_STORE_CHILD_KEEPS_FOLDED";
+    /// Tasks of the child.
+    const CHILD_TASKS: usize = 8;
 
-    /// The child's side of `acknowledged_appends_survive_a_killed_process`: appends from eight
-    /// tasks until killed, printing each notification's id once its append is answered.
+    /// The child's side of the killed-process tests: appends from eight tasks until killed,
+    /// printing each notification's id once its append is answered ("acknowledged"), but
+    /// every third, which it marks handled ("handling", printed first) and reports "handled"
+    /// once its next append is answered (by then the marker went with that record, or the
+    /// deletion with a commit before it). Each task flushes after every hundredth append, so
+    /// that the journal is folded whatever the timing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "run as a child process by acknowledged_appends_survive_a_killed_process"]
+    #[ignore = "run as a child process by the killed-process tests"]
     async fn child_appends_until_killed() {
         let Some(directory) = std::env::var_os(CHILD_DIRECTORY) else {
             return;
         };
         let store = DurableStore::open(&directory, StoreSettings::new()).unwrap();
-        let tasks: Vec<_> = (0..8)
+        if std::env::var_os(CHILD_KEEPS_FOLDED).is_some() {
+            let journal = store
+                .inner
+                .journal
+                .as_ref()
+                .expect("appends go to the journal");
+            journal.fail_journal_emptying(u32::MAX);
+        }
+        let tasks: Vec<_> = (0..CHILD_TASKS)
             .map(|task| {
                 let store = store.clone();
                 tokio::spawn(async move {
+                    let mut handling = None;
                     for n in 0.. {
                         let id = format!("T{task}-{n}");
-                        if let Appended::Queued(_) =
+                        if let Appended::Queued(seq) =
                             store.append(&text(ANNA, &id, "hi")).await.unwrap()
                         {
-                            println!("acknowledged {id}");
+                            if let Some(handled) = handling.take() {
+                                println!("handled {handled}");
+                            }
+                            if n % 3 == 0 {
+                                println!("handling {id}");
+                                store.finish(seq);
+                                handling = Some(id);
+                            } else {
+                                println!("acknowledged {id}");
+                            }
+                        }
+                        if n % 100 == 99 {
+                            store.flush().await.unwrap();
                         }
                     }
                 })
@@ -1391,11 +1547,11 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn acknowledged_appends_survive_a_killed_process() {
-        const ACKNOWLEDGED: usize = 2000;
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+    /// Runs the child on a store in `dir` until it acknowledged `count` appends, then kills it
+    /// (SIGKILL: no drop, no last commit, no checkpoint); what it printed.
+    async fn killed_child(dir: &std::path::Path, keeps_folded: bool, count: usize) -> Printed {
+        let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+        command
             .args([
                 "--exact",
                 "durable::entries::tests::child_appends_until_killed",
@@ -1403,16 +1559,18 @@ mod tests {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD_DIRECTORY, dir.path())
+            .env(CHILD_DIRECTORY, dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+            .kill_on_drop(true);
+        if keeps_folded {
+            command.env(CHILD_KEEPS_FOLDED, "1");
+        }
+        let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut acknowledged = HashSet::new();
+        let mut printed = Printed::default();
         let deadline = Instant::now() + PATIENCE;
-        while acknowledged.len() < ACKNOWLEDGED {
+        while printed.acknowledged.len() < count {
             assert!(Instant::now() < deadline, "the child stopped acknowledging");
             let line = lines
                 .next_line()
@@ -1420,18 +1578,77 @@ mod tests {
                 .unwrap()
                 .expect("the child is running");
             if let Some(id) = line.strip_prefix("acknowledged ") {
-                acknowledged.insert(id.to_owned());
+                printed.acknowledged.push(id.to_owned());
+            } else if let Some(id) = line.strip_prefix("handled ") {
+                printed.handled.insert(id.to_owned());
             }
         }
-        child.kill().await.unwrap(); // SIGKILL: no drop, no last commit, no checkpoint
+        child.kill().await.unwrap();
+        printed
+    }
 
-        let store = open(dir.path(), StoreSettings::new(), &Clock::default());
-        let recovered = store.unfinished(None, usize::MAX).await.unwrap();
-        let recovered: HashSet<String> = ids(&recovered).into_iter().collect();
-        let lost: Vec<&String> = acknowledged.difference(&recovered).collect();
+    /// What the child of the killed-process tests printed before it was killed.
+    #[derive(Default)]
+    struct Printed {
+        /// Answered and not marked handled, in the order answered (those marked handled may
+        /// come back or not).
+        acknowledged: Vec<String>,
+        /// Marked handled before a later append was answered: they must not come back.
+        handled: HashSet<String>,
+    }
+
+    /// Opens the store a killed child left in `dir` and checks it against what the child
+    /// printed: every acknowledged notification comes back once, each task's in its accept
+    /// order, none reported handled comes back, and a redelivery is a duplicate.
+    async fn check_recovered(dir: &std::path::Path, printed: &Printed) {
+        let store = open(dir, StoreSettings::new(), &Clock::default());
+        let recovered = ids(&store.unfinished(None, usize::MAX).await.unwrap());
+        let once: HashSet<&String> = recovered.iter().collect();
+        assert_eq!(once.len(), recovered.len(), "each comes back once");
+        let lost: Vec<_> = printed
+            .acknowledged
+            .iter()
+            .filter(|id| !once.contains(id))
+            .collect();
         assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
-        let again = text(ANNA, acknowledged.iter().next().unwrap(), "hi");
+        let back: Vec<_> = printed
+            .handled
+            .iter()
+            .filter(|id| once.contains(id))
+            .collect();
+        assert!(back.is_empty(), "handled and back: {back:?}");
+        for task in 0..CHILD_TASKS {
+            let prefix = format!("T{task}-");
+            let numbers: Vec<u64> = recovered
+                .iter()
+                .filter_map(|id| id.strip_prefix(&prefix)?.parse().ok())
+                .collect();
+            assert!(
+                numbers.windows(2).all(|pair| pair[0] < pair[1]),
+                "task {task}'s in accept order: {numbers:?}"
+            );
+        }
+        let again = text(ANNA, &printed.acknowledged[0], "hi");
         assert_eq!(store.append(&again).await.unwrap(), Appended::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn acknowledged_appends_survive_a_killed_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let printed = killed_child(dir.path(), false, 2000).await;
+        assert!(!printed.handled.is_empty(), "the child handled some");
+        check_recovered(dir.path(), &printed).await;
+    }
+
+    #[tokio::test]
+    async fn a_process_killed_after_a_switch_before_the_folded_files_emptying_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let printed = killed_child(dir.path(), true, 2000).await;
+        assert!(!printed.handled.is_empty(), "the child handled some");
+        let [folded, active] = journal_lengths(dir.path());
+        assert!(folded > 0, "the folded file was never emptied");
+        assert!(active > 0, "the appends went on in the other file");
+        check_recovered(dir.path(), &printed).await;
     }
 
     /// Appends per second with each durability: many concurrent appends, as a busy webhook

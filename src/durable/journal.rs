@@ -1,27 +1,51 @@
 //! The intake's journal: the appends of a store that does not fsync ([`Durability::Process`]),
 //! each written as one record with one `write` on the request's own task, and folded into the
-//! database by the writer thread's next commit (see [`Core`](super::writer::Core)), after which
-//! the file is emptied.
+//! database by the writer thread's next commit (see [`Core`](super::writer::Core)).
 //!
 //! A record is `[length u32][xxh3 u64][payload]` (little-endian), the hash over the payload. A
 //! write that fails is cut back (`set_len`) to where the record began, so that the file holds
-//! whole records only. At open, a record cut short at the end of the file was never answered
-//! (the process died inside its `write`): it is cut off. A record failing its hash with more
-//! bytes after it than it claims is damage a crash of the operating system or a power loss
-//! left (pages of the file written back out of order), which [`Durability::Process`] may lose:
-//! as SQLite does with its write-ahead log, the journal ends there — the records before it
-//! are kept, it and what follows are cut off and reported (an error in the log naming the
-//! file and the bytes lost) — rather than refuse to start a bot after a power cut. Whole
-//! records whose ids go back (each append takes the next id) end it likewise, at replay.
+//! whole records only.
+//!
+//! The journal alternates between two files, `hookbot.journal` and `hookbot.journal-2`
+//! ([`Files`]): the appends go to the active one; a fold's commit, under the core's lock,
+//! switches them to the other (empty: emptied after the fold before, or now), and the writer
+//! empties the folded file outside the lock (when nothing waits for it, at the latest before
+//! its next commit), so that the appends do not wait for the truncation. Every record of the file not active is at or below the database's mark, and
+//! older than the active file's: a crash before the emptying leaves records the next open
+//! skips as folded, and an emptying that fails is tried again by the next switch, which does
+//! not switch while it fails (the appends go on after the folded records, skipped alike). The
+//! fold reads the active file's records back ([`ReadBack`]): those written so far ahead of
+//! the lock (the file only grows until the writer empties it), and under it only the ones
+//! appended since.
+//!
+//! At open both files are read, each up to its first record that is torn or damaged, which
+//! is cut off with everything after it in that file. A record cut short at the end of a file
+//! was never answered (the process died inside its `write`). A record failing its hash with
+//! more bytes after it than it claims is damage a crash of the operating system or a power
+//! loss left (pages of the file written back out of order), which [`Durability::Process`] may
+//! lose: as SQLite does with its write-ahead log, the journal ends there — the records before
+//! it are kept, it and what follows are cut off and reported (an error in the log naming the
+//! file and the bytes lost) — rather than refuse to start a bot after a power cut. The
+//! journal is the older file's records, then the newer's — the older being the one whose
+//! first record has the lower id (a file with no whole record counts as the older) — so "what
+//! follows" a cut in the older file is the newer file too: its records are dropped and
+//! reported, unless the newer file begins at most one past the database's mark (then every
+//! record the older file held, the lost ones included, is in the database already). Whole
+//! records whose ids go back (each append takes the next id) end the journal likewise, at
+//! replay, whichever file holds them.
 //!
 //! Memory keeps only each unfolded notification's size: the fold reads the rows' blobs back
-//! from the file ([`Journal::read_all`], [`payloads`]).
+//! from the file ([`Files::catch_up`], [`payloads`]).
 //!
 //! [`Durability::Process`]: super::Durability::Process
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+#[cfg(test)]
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -31,14 +55,13 @@ use super::entries::Seq;
 
 /// Bytes before a record's payload: its length and its hash.
 const HEADER: usize = 4 + 8;
+/// A fold's read-back buffer larger than this is not kept for the next fold.
+const SPARE_BYTES: usize = 16 << 20;
 
-/// The journal file, open for appending.
+/// The journal, open for appending (under the core's lock).
 #[derive(Debug)]
 pub(super) struct Journal {
-    file: File,
-    path: PathBuf,
-    /// The file's length: where the next record begins.
-    len: u64,
+    files: Arc<Files>,
     /// A failed write could not be cut back: the next append cuts it first.
     torn: bool,
     /// The next write fails, as a full disk would make it (tests only).
@@ -49,43 +72,191 @@ pub(super) struct Journal {
     failing_cuts: u32,
 }
 
-impl Journal {
-    /// Opens (or creates) the journal at `path` and reads its records' payloads, in order, up
-    /// to the first that is torn or damaged, which is cut off with everything after it.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotWritable`] when the file cannot be opened, read or cut.
-    pub(super) fn open(path: &Path) -> Result<(Self, Vec<Vec<u8>>), StoreError> {
-        let failed = |error: std::io::Error| StoreError::NotWritable {
-            path: path.to_owned(),
-            reason: error.to_string(),
-        };
+/// The journal's two files, shared by the appends (under the core's lock) and the writer
+/// thread, which reads the active one ahead of the lock and empties the other after it. Only
+/// the writer switches the files (under the lock) and empties one.
+#[derive(Debug)]
+pub(super) struct Files {
+    sides: [Side; 2],
+    /// Which of `sides` the appends go to.
+    active: AtomicUsize,
+    /// How many of the next emptyings fail (tests only).
+    #[cfg(test)]
+    failing_empties: AtomicU32,
+}
+
+/// One of the journal's files.
+#[derive(Debug)]
+struct Side {
+    file: File,
+    path: PathBuf,
+    /// The file's whole records' length: where the next record begins. Stored once a record
+    /// is written, so that bytes below it are whole records a reader may take.
+    len: AtomicU64,
+}
+
+/// The journal's records read for the next fold: file `side`'s bytes up to `upto`, from its
+/// start or from where the last fold's ended when the appends stayed in the file (at open,
+/// after the older file's records).
+#[derive(Debug, Default)]
+pub(super) struct ReadBack {
+    bytes: Vec<u8>,
+    side: usize,
+    upto: u64,
+}
+
+impl ReadBack {
+    /// The records read, to be walked with [`payloads`].
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The fold took the records: what is appended from here on is read next (the file's
+    /// folded records, when the appends did not switch, are not read again).
+    pub(super) fn folded(&mut self) {
+        self.bytes.clear();
+        if self.bytes.capacity() > SPARE_BYTES {
+            self.bytes = Vec::new();
+        }
+    }
+
+    /// The fold failed: the next reads the active file again from its start, in case what
+    /// was read is not what the file holds.
+    pub(super) fn failed(&mut self) {
+        self.start(self.side);
+    }
+
+    /// Reads file `side` from its start next.
+    fn start(&mut self, side: usize) {
+        self.folded();
+        self.side = side;
+        self.upto = 0;
+    }
+}
+
+/// A journal's file as the open found it: its bytes, and how many of them are whole records.
+struct Found {
+    file: File,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    whole: usize,
+}
+
+impl Found {
+    /// Opens (or creates) the file at `path` and reads it.
+    fn read(path: &Path) -> Result<Self, StoreError> {
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .append(true)
             .open(path)
-            .map_err(failed)?;
+            .map_err(|error| not_writable(path, &error))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(failed)?;
-        let (records, whole) = read_records(&bytes);
-        if whole < bytes.len() {
-            report_cut(path, &bytes, whole);
-            file.set_len(whole as u64).map_err(failed)?;
-        }
-        let journal = Self {
+        file.read_to_end(&mut bytes)
+            .map_err(|error| not_writable(path, &error))?;
+        let whole = whole_records(&bytes);
+        Ok(Self {
             file,
             path: path.to_owned(),
-            len: whole as u64,
+            bytes,
+            whole,
+        })
+    }
+
+    /// The id of the file's first whole record, `None` when it has none (or it does not read
+    /// as an entry, which replay refuses).
+    fn first_id(&self) -> Option<i64> {
+        let payload = record_at(&self.bytes[..self.whole], 0)?;
+        Entry::decode(payload).map(|entry| entry.id)
+    }
+
+    /// Cuts the file to its first `keep` bytes.
+    fn cut(&self, keep: usize) -> Result<(), StoreError> {
+        self.file
+            .set_len(keep as u64)
+            .map_err(|error| not_writable(&self.path, &error))
+    }
+
+    /// The file, its whole records kept, as one of the journal's.
+    fn into_side(self) -> Side {
+        Side {
+            file: self.file,
+            path: self.path,
+            len: AtomicU64::new(self.whole as u64),
+        }
+    }
+}
+
+/// [`StoreError::NotWritable`] for the journal's file at `path`.
+fn not_writable(path: &Path, error: &std::io::Error) -> StoreError {
+    StoreError::NotWritable {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+impl Journal {
+    /// Opens (or creates) the journal's two files at `paths` and reads their records, the
+    /// older file's first (see the module's doc), each file up to its first record that is
+    /// torn or damaged, which is cut off with everything after it. The database's rows go up
+    /// to `mark`. The appends go to the file of the newer records (the first when neither
+    /// has one).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotWritable`] when a file cannot be opened, read or cut.
+    pub(super) fn open(paths: [&Path; 2], mark: i64) -> Result<(Self, ReadBack), StoreError> {
+        let mut found = [Found::read(paths[0])?, Found::read(paths[1])?];
+        let newer = usize::from(found[1].first_id() > found[0].first_id());
+        let older = 1 - newer;
+        for file in &found {
+            if file.whole < file.bytes.len() {
+                report_cut(&file.path, &file.bytes, file.whole);
+                file.cut(file.whole)?;
+            }
+        }
+        let older_cut = found[older].whole < found[older].bytes.len();
+        if older_cut && found[newer].first_id().is_some_and(|id| id > mark + 1) {
+            let dropped = payloads(&found[newer].bytes[..found[newer].whole]).count();
+            tracing::error!(journal = %found[newer].path.display(), dropped, "the journal ends at the damage in its other file (a crash of the operating system or a power loss); the records after it are lost");
+            found[newer].cut(0)?;
+            found[newer].whole = 0;
+        }
+        // The appends go on after the newest records.
+        let active = if found[newer].whole == 0 && found[older].whole > 0 {
+            older
+        } else {
+            newer
+        };
+        let mut bytes = found[older].bytes[..found[older].whole].to_vec();
+        bytes.extend_from_slice(&found[newer].bytes[..found[newer].whole]);
+        let read = ReadBack {
+            bytes,
+            side: active,
+            upto: found[active].whole as u64,
+        };
+        let [first, second] = found;
+        let files = Files {
+            sides: [first.into_side(), second.into_side()],
+            active: AtomicUsize::new(active),
+            #[cfg(test)]
+            failing_empties: AtomicU32::new(0),
+        };
+        let journal = Self {
+            files: Arc::new(files),
             torn: false,
             #[cfg(test)]
             fail_next: false,
             #[cfg(test)]
             failing_cuts: 0,
         };
-        Ok((journal, records))
+        Ok((journal, read))
+    }
+
+    /// The files, for the writer's reads ahead of the lock and its emptying after it.
+    pub(super) fn files(&self) -> Arc<Files> {
+        Arc::clone(&self.files)
     }
 
     /// Appends one record, its payload what `payload` adds to `record` (emptied first; the
@@ -114,7 +285,9 @@ impl Journal {
         let written = self.write(record);
         match written {
             Ok(()) => {
-                self.len += record.len() as u64;
+                let side = self.files.active();
+                let len = side.len.load(Ordering::Relaxed) + record.len() as u64;
+                side.len.store(len, Ordering::Release);
                 Ok(())
             }
             Err(error) => {
@@ -126,68 +299,166 @@ impl Journal {
         }
     }
 
-    /// Cuts the file back to its last whole record's end.
+    /// Cuts the active file back to its last whole record's end.
     fn cut_back(&mut self) -> std::io::Result<()> {
         #[cfg(test)]
         if self.failing_cuts > 0 {
             self.failing_cuts -= 1;
             return Err(std::io::Error::other("the cut failed (a test's)"));
         }
-        self.file.set_len(self.len)
+        let side = self.files.active();
+        side.file.set_len(side.len.load(Ordering::Relaxed))
     }
 
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
+        let mut file = &self.files.active().file;
         #[cfg(test)]
         if std::mem::take(&mut self.fail_next) {
             // Half the record reaches the file, as a full disk may leave it.
-            self.file.write_all(&record[..record.len() / 2])?;
+            file.write_all(&record[..record.len() / 2])?;
             return Err(std::io::Error::other(
                 "no space left on the device (a test's)",
             ));
         }
-        self.file.write_all(record)
+        file.write_all(record)
     }
 
-    /// Empties the file: its records are in the database.
+    /// The active file's records are in the database (a fold committed them): the appends
+    /// switch to the other file, emptied first if it is not yet, and the writer empties this
+    /// one outside the lock ([`Files::empty_folded`]). While the other cannot be emptied the
+    /// appends stay (after records the next fold and the next open skip).
+    pub(super) fn switch(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        let other = 1 - self.files.active.load(Ordering::Relaxed);
+        if self.files.empty(other).is_err() {
+            return;
+        }
+        self.files.active.store(other, Ordering::Relaxed);
+        // A torn tail the cut could not take is the folded file's, emptied with it.
+        self.torn = false;
+    }
+
+    /// [`Files::catch_up`], under the core's lock.
+    pub(super) fn catch_up(&self, read: &mut ReadBack) -> std::io::Result<()> {
+        self.files.catch_up(read)
+    }
+
+    /// Whether the active file holds records.
+    pub(super) fn is_empty(&self) -> bool {
+        self.files.active().len.load(Ordering::Relaxed) == 0
+    }
+
+    /// The active file.
+    pub(super) fn path(&self) -> &Path {
+        &self.files.active().path
+    }
+}
+
+impl Files {
+    fn active(&self) -> &Side {
+        &self.sides[self.active.load(Ordering::Relaxed)]
+    }
+
+    /// Reads into `read` the active file's records appended since it last read (all of
+    /// them when the appends switched files since): the writer's, ahead of the core's lock
+    /// and again under it. A failed read leaves `read` as it was.
     ///
     /// # Errors
     ///
-    /// The truncation's error; the records stay, and the next open skips them as folded.
-    pub(super) fn empty(&mut self) -> std::io::Result<()> {
-        if self.len == 0 {
+    /// The read's error (a file shorter than its records, as only something other than the
+    /// store leaves it, is [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof)).
+    pub(super) fn catch_up(&self, read: &mut ReadBack) -> std::io::Result<()> {
+        let active = self.active.load(Ordering::Relaxed);
+        if read.side != active {
+            read.start(active);
+        }
+        let side = &self.sides[active];
+        let len = side.len.load(Ordering::Acquire);
+        let Some(new) = len.checked_sub(read.upto).filter(|new| *new > 0) else {
+            return Ok(());
+        };
+        let start = read.bytes.len();
+        read.bytes.resize(start + new as usize, 0);
+        if let Err(error) = read_at(&side.file, &mut read.bytes[start..], read.upto) {
+            read.bytes.truncate(start);
+            return Err(error);
+        }
+        read.upto = len;
+        Ok(())
+    }
+
+    /// Empties the file the appends switched away from, whose records are in the database
+    /// (nothing when it is empty): the writer's, outside the core's lock. A failure is
+    /// logged: its records stay, skipped by the next open, and the next switch empties it
+    /// first.
+    pub(super) fn empty_folded(&self) {
+        let folded = 1 - self.active.load(Ordering::Relaxed);
+        // The error is logged by `empty`; the next switch tries again.
+        let _ = self.empty(folded);
+    }
+
+    /// Empties file `side`, unless it is empty already.
+    fn empty(&self, side: usize) -> std::io::Result<()> {
+        let side = &self.sides[side];
+        if side.len.load(Ordering::Relaxed) == 0 {
             return Ok(());
         }
-        self.file.set_len(0)?;
-        self.len = 0;
-        Ok(())
-    }
-
-    /// Reads the file's records (written by this journal since it was last emptied, all
-    /// whole) into `bytes`, to be walked with [`payloads`].
-    ///
-    /// # Errors
-    ///
-    /// The read's error.
-    pub(super) fn read_all(&self, bytes: &mut Vec<u8>) -> std::io::Result<()> {
-        bytes.clear();
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(0))?;
-        let read = file.take(self.len).read_to_end(bytes)?;
-        if (read as u64) < self.len {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let emptied = self.truncate(&side.file);
+        match &emptied {
+            Ok(()) => side.len.store(0, Ordering::Release),
+            Err(error) => {
+                // Its records are skipped at the next open: the database holds them.
+                tracing::warn!(journal = %side.path.display(), %error, "the store's journal was folded but could not be emptied");
+            }
         }
-        Ok(())
+        emptied
     }
 
-    /// Whether the file holds records.
-    pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+    fn truncate(&self, file: &File) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self
+            .failing_empties
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+        {
+            return Err(std::io::Error::other("the emptying failed (a test's)"));
+        }
+        file.set_len(0)
     }
 
-    /// The file.
-    pub(super) fn path(&self) -> &Path {
-        &self.path
+    /// The next `times` emptyings fail (tests only).
+    #[cfg(test)]
+    pub(super) fn fail_emptying(&self, times: u32) {
+        self.failing_empties.store(times, Ordering::Relaxed);
     }
+}
+
+/// Fills `buffer` with `file`'s bytes from `offset`, without moving the file's position,
+/// which the appends share.
+#[cfg(unix)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+/// Fills `buffer` with `file`'s bytes from `offset` (the appends write at the end whatever
+/// the position).
+#[cfg(windows)]
+fn read_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buffer.is_empty() {
+        match file.seek_read(buffer, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            read => {
+                buffer = &mut buffer[read..];
+                offset += read as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a record says: an append (its row's id, its claim and the claim's expiry, the row's
@@ -249,8 +520,9 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// The payloads of the records of `bytes`, as [`Journal::read_all`] read them (whole records,
-/// which this process wrote: their hashes are not checked again), up to one that does not fit.
+/// The payloads of the records of `bytes`, as [`Files::catch_up`] or the open read them (whole
+/// records, which this process wrote or checked: their hashes are not checked again), up to
+/// one that does not fit.
 pub(super) fn payloads(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
     std::iter::from_fn(move || {
@@ -269,16 +541,14 @@ fn take_i64(bytes: &[u8]) -> Option<(i64, &[u8])> {
     ))
 }
 
-/// The payloads of the good records at the start of `bytes`, up to the first torn or damaged
-/// one, and how many bytes they take.
-fn read_records(bytes: &[u8]) -> (Vec<Vec<u8>>, usize) {
-    let mut records = Vec::new();
+/// How many bytes the good records at the start of `bytes` take, up to the first torn or
+/// damaged one.
+fn whole_records(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(payload) = record_at(bytes, at) {
-        records.push(payload.to_vec());
         at += HEADER + payload.len();
     }
-    (records, at)
+    at
 }
 
 /// Reports the bytes of `bytes` from `whole` on, about to be cut off: a last record cut short
@@ -318,131 +588,307 @@ fn record_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::directory::JOURNAL_FILES;
+
+    /// The journal's two files in `dir`.
+    fn paths(dir: &Path) -> [PathBuf; 2] {
+        JOURNAL_FILES.map(|file| dir.join(file))
+    }
+
+    /// Opens the journal in `dir`, the database's rows up to `mark`: it, and its records'
+    /// payloads in the order replay sees them.
+    fn open(dir: &Path, mark: i64) -> (Journal, Vec<Vec<u8>>) {
+        let [first, second] = paths(dir);
+        let (journal, read) = Journal::open([&first, &second], mark).expect("the journal opens");
+        let records = super::payloads(read.bytes()).map(<[u8]>::to_vec).collect();
+        (journal, records)
+    }
 
     /// Appends a record of `payload` to `journal`.
     fn append(journal: &mut Journal, payload: &[u8]) -> std::io::Result<()> {
         journal.append(&mut Vec::new(), |record| record.extend_from_slice(payload))
     }
 
-    fn payloads(n: usize) -> Vec<Vec<u8>> {
-        (0..n)
-            .map(|i| format!("record {i} {}", "x".repeat(i * 7)).into_bytes())
-            .collect()
+    /// The payload of an entry of id `id`, its blob a text of some length.
+    fn entry(id: i64) -> Vec<u8> {
+        let text = format!("record {id} {}", "x".repeat(id as usize * 7));
+        let mut payload = Vec::new();
+        Entry {
+            id,
+            claim: None,
+            expires: 0,
+            handled: Vec::new(),
+            blob: text.as_bytes(),
+        }
+        .encode(&mut payload);
+        payload
     }
 
-    fn written(path: &Path, records: &[Vec<u8>]) -> Vec<u8> {
-        let (mut journal, none) = Journal::open(path).unwrap();
+    /// The payloads of entries `ids`.
+    fn entries(ids: std::ops::RangeInclusive<i64>) -> Vec<Vec<u8>> {
+        ids.map(entry).collect()
+    }
+
+    /// The bytes of `records` as the journal writes them.
+    fn file_of(records: &[Vec<u8>]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, none) = open(dir.path(), 0);
         assert!(none.is_empty());
-        let mut buffer = Vec::new();
         for payload in records {
-            journal
-                .append(&mut buffer, |record| record.extend_from_slice(payload))
-                .unwrap();
+            append(&mut journal, payload).unwrap();
         }
-        std::fs::read(path).unwrap()
+        std::fs::read(journal.path()).unwrap()
+    }
+
+    /// Writes the journal's two files in `dir`.
+    fn write_files(dir: &Path, first: &[u8], second: &[u8]) {
+        let [first_path, second_path] = paths(dir);
+        std::fs::write(first_path, first).unwrap();
+        std::fs::write(second_path, second).unwrap();
+    }
+
+    fn lengths(dir: &Path) -> [usize; 2] {
+        paths(dir).map(|path| std::fs::metadata(path).map_or(0, |file| file.len() as usize))
     }
 
     #[test]
     fn a_journal_cut_at_every_byte_of_its_last_record_opens_with_the_records_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hookbot.journal");
-        let records = payloads(4);
-        let bytes = written(&path, &records);
+        let records = entries(1..=4);
+        let bytes = file_of(&records);
         let last = HEADER + records[3].len();
-        for cut in bytes.len() - last..bytes.len() {
-            std::fs::write(&path, &bytes[..cut]).unwrap();
-            let (mut journal, read) = Journal::open(&path).unwrap();
-            assert_eq!(read, records[..3], "cut at {cut}");
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().len() as usize,
-                bytes.len() - last,
-                "the torn record is cut off"
-            );
-            append(&mut journal, b"next").unwrap();
-            drop(journal);
-            let (_, read) = Journal::open(&path).unwrap();
-            assert_eq!(read.len(), 4, "a record after the cut reads");
-            assert_eq!(read[3], b"next");
+        for (with, other) in [(0, 1), (1, 0)] {
+            for cut in bytes.len() - last..bytes.len() {
+                let mut files = [Vec::new(), Vec::new()];
+                files[with] = bytes[..cut].to_vec();
+                write_files(dir.path(), &files[0], &files[1]);
+                let (mut journal, read) = open(dir.path(), 0);
+                assert_eq!(read, records[..3], "cut at {cut} in file {with}");
+                assert_eq!(
+                    lengths(dir.path())[with],
+                    bytes.len() - last,
+                    "the torn record is cut off"
+                );
+                assert_eq!(
+                    journal.path(),
+                    paths(dir.path())[with],
+                    "appends go on there"
+                );
+                append(&mut journal, &entry(4)).unwrap();
+                drop(journal);
+                assert_eq!(lengths(dir.path())[other], 0);
+                let (_, read) = open(dir.path(), 0);
+                assert_eq!(read, records, "a record after the cut reads");
+            }
         }
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(Journal::open(&path).unwrap().1, records);
     }
 
     #[test]
     fn a_damaged_record_ends_the_journal_there_and_the_records_before_it_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hookbot.journal");
-        let records = payloads(3);
-        let mut bytes = written(&path, &records);
+        let path = &paths(dir.path())[0];
+        let records = entries(1..=3);
+        let mut bytes = file_of(&records);
         // A byte of the second record's payload changed, as a power loss may leave a page.
         let second = HEADER + records[0].len();
         assert!(!torn_at(&bytes, second), "whole, but damaged");
         bytes[second + HEADER + 2] ^= 0xff;
-        std::fs::write(&path, &bytes).unwrap();
-        let (mut journal, read) = Journal::open(&path).expect("a damaged journal opens");
+        std::fs::write(path, &bytes).unwrap();
+        let (mut journal, read) = open(dir.path(), 0);
         assert_eq!(read, records[..1]);
         assert_eq!(
-            std::fs::metadata(&path).unwrap().len() as usize,
+            std::fs::metadata(path).unwrap().len() as usize,
             second,
             "the damaged record and those after it are cut off"
         );
-        append(&mut journal, b"next").unwrap();
+        append(&mut journal, &entry(2)).unwrap();
         drop(journal);
-        let (_, read) = Journal::open(&path).unwrap();
-        assert_eq!(read, [records[0].clone(), b"next".to_vec()]);
+        let (_, read) = open(dir.path(), 0);
+        assert_eq!(read, [records[0].clone(), entry(2)]);
         // Damage in the last record ends the journal before it too.
-        let mut bytes = written(&dir.path().join("other.journal"), &records);
+        let mut bytes = file_of(&records);
         let third = bytes.len() - records[2].len();
         bytes[third] ^= 0xff;
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(Journal::open(&path).unwrap().1, records[..2]);
+        std::fs::write(path, &bytes).unwrap();
+        assert_eq!(open(dir.path(), 0).1, records[..2]);
+    }
+
+    #[test]
+    fn the_older_files_records_come_first_whichever_file_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (older, newer) = (entries(1..=3), entries(4..=5));
+        for (first, second, newer_side) in [(&older, &newer, 1), (&newer, &older, 0)] {
+            write_files(dir.path(), &file_of(first), &file_of(second));
+            let (mut journal, read) = open(dir.path(), 0);
+            assert_eq!(read, entries(1..=5), "in id order, not the files' order");
+            assert_eq!(
+                journal.path(),
+                paths(dir.path())[newer_side],
+                "the appends go on after the newest records"
+            );
+            append(&mut journal, &entry(6)).unwrap();
+            drop(journal);
+            assert_eq!(open(dir.path(), 0).1, entries(1..=6));
+        }
+    }
+
+    #[test]
+    fn damage_in_the_older_file_ends_the_journal_there_unless_the_newer_begins_past_the_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = entries(1..=3);
+        let mut damaged = file_of(&older);
+        let second = HEADER + older[0].len();
+        damaged[second + HEADER + 2] ^= 0xff;
+        let newer = file_of(&entries(4..=5));
+        // The database's rows end before the lost records: the newer file's are lost too.
+        write_files(dir.path(), &newer, &damaged);
+        let (mut journal, read) = open(dir.path(), 0);
+        assert_eq!(read, entries(1..=1), "the journal ends at the damage");
+        assert_eq!(lengths(dir.path()), [0, second], "both files cut there");
+        assert_eq!(
+            journal.path(),
+            paths(dir.path())[1],
+            "appends go after record 1"
+        );
+        append(&mut journal, &entry(2)).unwrap();
+        drop(journal);
+        assert_eq!(open(dir.path(), 0).1, entries(1..=2));
+        // The database holds rows up to 3: what the damage took was folded; 4 and 5 are kept.
+        write_files(dir.path(), &newer, &damaged);
+        let (_, read) = open(dir.path(), 3);
+        assert_eq!(read, [entry(1), entry(4), entry(5)]);
+        assert_eq!(lengths(dir.path()), [newer.len(), second]);
+        // A torn tail in the older file is a cut like damage: past the mark, it ends there.
+        let torn = &file_of(&older)[..damaged.len() - 1];
+        write_files(dir.path(), torn, &newer);
+        assert_eq!(open(dir.path(), 0).1, entries(1..=2));
+        write_files(dir.path(), torn, &newer);
+        assert_eq!(
+            open(dir.path(), 3).1,
+            [entry(1), entry(2), entry(4), entry(5)]
+        );
+        // Damage in the newer file ends it there, the older file's records all kept.
+        let mut newer_damaged = newer.clone();
+        newer_damaged[newer.len() - 1] ^= 0xff;
+        write_files(dir.path(), &file_of(&older), &newer_damaged);
+        assert_eq!(open(dir.path(), 0).1, entries(1..=4));
+    }
+
+    #[test]
+    fn a_fold_switches_the_appends_to_the_other_file_and_the_folded_one_is_emptied_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let [first, second] = paths(dir.path());
+        let (mut journal, _) = open(dir.path(), 0);
+        let files = journal.files();
+        let mut read = ReadBack::default();
+        append(&mut journal, &entry(1)).unwrap();
+        files.catch_up(&mut read).unwrap();
+        append(&mut journal, &entry(2)).unwrap();
+        files.catch_up(&mut read).unwrap();
+        assert_eq!(read.bytes(), file_of(&entries(1..=2)), "read in two parts");
+        read.folded();
+        journal.switch();
+        assert_eq!(journal.path(), second);
+        assert_eq!(
+            lengths(dir.path())[0],
+            read.upto as usize,
+            "not emptied under the lock"
+        );
+        append(&mut journal, &entry(3)).unwrap();
+        files.empty_folded();
+        assert_eq!(lengths(dir.path())[0], 0, "emptied after it");
+        files.catch_up(&mut read).unwrap();
+        assert_eq!(
+            read.bytes(),
+            file_of(&entries(3..=3)),
+            "the new file from its start"
+        );
+        read.folded();
+        journal.switch();
+        assert_eq!(journal.path(), first, "back to the first, emptied");
+        drop(journal);
+        drop(files);
+        assert_eq!(open(dir.path(), 2).1, entries(3..=3));
+    }
+
+    #[test]
+    fn a_failed_emptying_keeps_the_appends_in_their_file_until_the_other_is_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let [first, second] = paths(dir.path());
+        let (mut journal, _) = open(dir.path(), 0);
+        let files = journal.files();
+        append(&mut journal, &entry(1)).unwrap();
+        journal.switch();
+        files.fail_emptying(2);
+        files.empty_folded();
+        append(&mut journal, &entry(2)).unwrap();
+        assert_eq!(std::fs::read(&first).unwrap(), file_of(&entries(1..=1)));
+        // The next switch cannot empty the first file either: the appends stay in the second.
+        journal.switch();
+        assert_eq!(journal.path(), second);
+        append(&mut journal, &entry(3)).unwrap();
+        assert_eq!(std::fs::read(&second).unwrap(), file_of(&entries(2..=3)));
+        // Reopened meanwhile, folded up to 2: record 3 only, after the skipped ones.
+        {
+            let image = tempfile::tempdir().unwrap();
+            let [image_first, image_second] = paths(image.path());
+            std::fs::copy(&first, image_first).unwrap();
+            std::fs::copy(&second, image_second).unwrap();
+            let (_, read) = open(image.path(), 2);
+            assert_eq!(read, entries(1..=3), "replay skips 1 and 2 as folded");
+        }
+        // The emptying works again: the switch empties the first file before it goes there.
+        journal.switch();
+        assert_eq!(journal.path(), first);
+        assert_eq!(lengths(dir.path())[0], 0);
+        append(&mut journal, &entry(4)).unwrap();
+        files.empty_folded();
+        assert_eq!(lengths(dir.path()), [file_of(&entries(4..=4)).len(), 0]);
     }
 
     #[test]
     fn a_failed_write_that_could_not_be_cut_back_is_cut_by_the_next_append() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hookbot.journal");
-        let records = payloads(2);
-        let before = written(&path, &records);
-        let (mut journal, _) = Journal::open(&path).unwrap();
+        let path = &paths(dir.path())[0];
+        let records = entries(1..=2);
+        let before = file_of(&records);
+        std::fs::write(path, &before).unwrap();
+        let (mut journal, _) = open(dir.path(), 0);
         journal.fail_next = true;
         journal.failing_cuts = 2;
         let refused = |journal: &mut Journal| append(journal, b"refused").expect_err("refused");
         refused(&mut journal);
-        let torn = std::fs::read(&path).unwrap();
+        let torn = std::fs::read(path).unwrap();
         assert!(torn.len() > before.len(), "half the record stays");
         // The next append must cut first; while it cannot, it writes nothing.
         refused(&mut journal);
-        assert_eq!(std::fs::read(&path).unwrap(), torn);
-        append(&mut journal, b"next").unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), torn);
+        append(&mut journal, &entry(3)).unwrap();
         drop(journal);
-        let (_, read) = Journal::open(&path).unwrap();
-        assert_eq!(
-            read,
-            [records[0].clone(), records[1].clone(), b"next".to_vec()]
-        );
+        let (_, read) = open(dir.path(), 0);
+        assert_eq!(read, entries(1..=3));
     }
 
     #[test]
     fn a_failed_append_leaves_the_file_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hookbot.journal");
-        let records = payloads(2);
-        let before = written(&path, &records);
-        let (mut journal, _) = Journal::open(&path).unwrap();
+        let path = &paths(dir.path())[0];
+        let records = entries(1..=2);
+        let before = file_of(&records);
+        std::fs::write(path, &before).unwrap();
+        let (mut journal, _) = open(dir.path(), 0);
         journal.fail_next = true;
         append(&mut journal, b"refused").expect_err("the write fails");
-        assert_eq!(std::fs::read(&path).unwrap(), before);
-        append(&mut journal, b"next").unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), before);
+        append(&mut journal, &entry(3)).unwrap();
         drop(journal);
-        let (mut journal, read) = Journal::open(&path).unwrap();
-        assert_eq!(
-            read,
-            [records[0].clone(), records[1].clone(), b"next".to_vec()]
-        );
-        journal.empty().unwrap();
+        let (mut journal, read) = open(dir.path(), 0);
+        assert_eq!(read, entries(1..=3));
+        let files = journal.files();
+        journal.switch();
+        files.empty_folded();
         assert!(journal.is_empty());
-        drop(journal);
-        assert!(Journal::open(&path).unwrap().1.is_empty());
+        drop((journal, files));
+        assert!(open(dir.path(), 3).1.is_empty());
     }
 }

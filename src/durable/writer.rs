@@ -5,12 +5,13 @@
 //! ([`Core::append_to_journal`]). Every commit first folds the journal into the database; the
 //! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
 //! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
-//! rather than wait. Handled entries are deleted with the next commit, or ride along as
-//! markers in the next journal's record, or are deleted within `FINISH_DELAY` when neither
-//! comes: they wait in a list, with the time they are due by, which the writer reads without
-//! the core's lock. Only a lot that finds the writer waiting without a deadline wakes it.
-//! Between batches it tidies up: expired claims and memos are purged in bounded chunks, and
-//! freed space is given back.
+//! rather than wait, so the writer reads the journal's records ahead of the lock and empties
+//! the folded file outside it ([`Files`]). Handled entries are deleted with the next commit,
+//! or ride along as markers in the next journal's record, or are deleted within
+//! `FINISH_DELAY` when neither comes: they wait in a list, with the time they are due by,
+//! which the writer reads without the core's lock. Only a lot that finds the writer waiting
+//! without a deadline wakes it. Between batches it tidies up: expired claims and memos are
+//! purged in bounded chunks, and freed space is given back.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +27,7 @@ use super::checkpointer::Checkpointer;
 use super::claims::{Claims, Key};
 use super::directory::Held;
 use super::entries::{self, Append, Appended, Seq};
-use super::journal::{self, Entry, Journal};
+use super::journal::{self, Entry, Files, Journal, ReadBack};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -369,6 +370,22 @@ impl Shared {
             core.journal.fail_next = true;
         }
     }
+
+    /// The next `times` emptyings of the journal's folded file fail.
+    pub(super) fn fail_journal_emptying(&self, times: u32) {
+        if let Some(core) = lock(self).as_ref() {
+            core.journal.files().fail_emptying(times);
+        }
+    }
+}
+
+/// Runs `work` holding the core, telling the journal's appends meanwhile to come to the writer
+/// rather than wait for the lock.
+fn with_core<R>(shared: &Shared, work: impl FnOnce(Option<&mut Core>) -> R) -> R {
+    shared.writing.store(true, Ordering::Relaxed);
+    let done = work(lock(shared).as_mut());
+    shared.writing.store(false, Ordering::Relaxed);
+    done
 }
 
 /// Locks `shared`. A panic inside a commit leaves the transaction rolled back by its drop and
@@ -418,6 +435,11 @@ struct Writer {
     journal_appends: bool,
     /// Such appends, taken with the batch.
     appends: Vec<Request<Append>>,
+    /// The journal's files, which the writer reads ahead of the core's lock and empties
+    /// outside it.
+    journal: Arc<Files>,
+    /// The journal's records read for the next fold.
+    read: ReadBack,
 }
 
 /// Reads what `database` and the journal hold, folds the journal into the database, and starts
@@ -440,7 +462,9 @@ pub(super) fn spawn(
     let mut counts =
         count(&database.connection, unfinished).map_err(|error| database.error(error))?;
     let mut claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
-    let (journal, records) = Journal::open(&held.journal_path())?;
+    let [first, second] = held.journal_paths();
+    let (journal, mut read) = Journal::open([&first, &second], batches.folded())?;
+    let files = journal.files();
     let mut deferred = Vec::new();
     let mut known = Known {
         batches: &mut batches,
@@ -448,12 +472,13 @@ pub(super) fn spawn(
         counts: &mut counts,
         deferred: &mut deferred,
     };
-    for (n, record) in records.iter().enumerate() {
+    let mut records = journal::payloads(read.bytes());
+    while let Some(record) = records.next() {
         if !known.replay(record, journal.path())? {
             // Whole records whose ids go back were not written in this order (stale pages a
             // crash of the system left): the journal ends there, as at damage; the open's
-            // fold empties the file.
-            tracing::error!(journal = %journal.path().display(), dropped = records.len() - n, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
+            // fold empties the files.
+            tracing::error!(journal = %journal.path().display(), dropped = records.by_ref().count() + 1, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
             break;
         }
     }
@@ -492,8 +517,9 @@ pub(super) fn spawn(
     };
     if !core.idle() {
         // The journal's appends are folded before serving: a failure refuses the open.
-        core.commit_with(|_| Ok(()))?;
+        core.commit_with(&mut read, |_| Ok(()))?;
     }
+    files.empty_folded();
     // Made after the fold: a runtime dropped on an error inside an async caller panics.
     let timer = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -511,6 +537,8 @@ pub(super) fn spawn(
         held,
         journal_appends: settings.durability == super::Durability::Process,
         appends: Vec::new(),
+        journal: files,
+        read,
     };
     let thread = std::thread::Builder::new()
         .name("hookbot-store".to_owned())
@@ -593,6 +621,10 @@ impl Writer {
         let mut requests = Vec::new();
         let mut busy = false;
         loop {
+            if receiver.is_empty() {
+                // Nothing waits for the writer: the time to empty the last fold's file.
+                self.journal.empty_folded();
+            }
             let first = match self.finished.due() {
                 None => receiver.blocking_recv(),
                 Some(deadline) => {
@@ -666,12 +698,21 @@ impl Writer {
     }
 
     /// Commits `requests` (and the finished entries, and the journal's fold) as one batch,
-    /// and answers them.
+    /// and answers them. The last fold's file is emptied and the journal's records written
+    /// so far are read before the core's lock: the appends go on meanwhile. (The writer
+    /// empties the folded file when nothing waits for it, and here at the latest, so that the
+    /// switch after this fold finds it empty.)
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
-        self.with_core(|core| match core {
+        self.journal.empty_folded();
+        if self.journal.catch_up(&mut self.read).is_err() {
+            // The fold reads the file again under the lock, and reports what fails.
+            self.read.failed();
+        }
+        let read = &mut self.read;
+        with_core(&self.core, |core| match core {
             // Nothing to do: the finished entries went with a journal's record meanwhile.
             Some(core) if requests.is_empty() && core.idle() => core.finished.nothing_to_fold(),
-            Some(core) => core.commit_batch(requests),
+            Some(core) => core.commit_batch(requests, read),
             None => {
                 for request in requests.drain(..) {
                     request.answer(&Err(StoreError::Closed.into()));
@@ -680,22 +721,13 @@ impl Writer {
         });
     }
 
-    /// Runs `work` holding the core, telling the journal's appends meanwhile to come to the
-    /// writer rather than wait for the lock.
-    fn with_core<R>(&self, work: impl FnOnce(Option<&mut Core>) -> R) -> R {
-        self.core.writing.store(true, Ordering::Relaxed);
-        let done = work(lock(&self.core).as_mut());
-        self.core.writing.store(false, Ordering::Relaxed);
-        done
-    }
-
     /// Tidies up when it is time: purges expired claims and memos and gives free space back, a
     /// bounded amount per round; when more is left, the round after the next batch goes on.
     fn tidy_when_due(&mut self) {
         if Instant::now() < self.next_tidy {
             return;
         }
-        let Some(tidied) = self.with_core(|core| core.map(Core::tidy)) else {
+        let Some(tidied) = with_core(&self.core, |core| core.map(Core::tidy)) else {
             return;
         };
         let interval = match tidied {
@@ -712,13 +744,20 @@ impl Writer {
     /// Deletes the last finished entries, stops the checkpointer, checkpoints the log into the
     /// database, and closes the database, then releases the directory.
     fn close(self) {
-        let Writer { core, held, .. } = self;
+        let Writer {
+            core,
+            held,
+            journal,
+            mut read,
+            ..
+        } = self;
         let Some(mut core) = lock(&core).take() else {
             return;
         };
         if !core.idle() {
-            core.commit_batch(&mut Vec::new());
+            core.commit_batch(&mut Vec::new(), &mut read);
         }
+        journal.empty_folded();
         let Core {
             connection,
             path,
@@ -823,8 +862,8 @@ impl Core {
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
     /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and
     /// every request is answered with the error.
-    fn commit_batch(&mut self, requests: &mut Vec<Job>) {
-        let committed = self.commit_with(|batch| {
+    fn commit_batch(&mut self, requests: &mut Vec<Job>, read: &mut ReadBack) {
+        let committed = self.commit_with(read, |batch| {
             for request in requests.iter_mut() {
                 request.apply(batch)?;
             }
@@ -836,39 +875,39 @@ impl Core {
     }
 
     /// Runs `steps` (after deleting the finished entries and folding the journal's rows and
-    /// claims) in one transaction and commits it, then empties the journal. On failure nothing
-    /// of the batch is kept: the counts, claims and rows are as before (the journal's with
-    /// them), and the finished entries wait for the next batch.
+    /// claims, their records those of `read` and any appended since) in one transaction and
+    /// commits it, then switches the journal's appends to its other file (the writer empties
+    /// the folded one outside the lock). On failure nothing of the batch is kept: the counts,
+    /// claims and rows are as before (the journal's with them), and the finished entries wait
+    /// for the next batch.
     fn commit_with(
         &mut self,
+        read: &mut ReadBack,
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> Result<()> {
         let counts = self.counts;
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
-        let mut records = Vec::new();
-        let committed = match self.read_unfolded(&mut records) {
+        let committed = match self.read_unfolded(read) {
             Ok(()) => self
-                .commit(&mut finished, &records, steps)
+                .commit(&mut finished, read.bytes(), steps)
                 .map_err(|error| Error::from(schema::classify(&self.path, error))),
             Err(error) => Err(error.into()),
         };
-        drop(records);
         match &committed {
             Ok(()) => {
+                read.folded();
                 self.checkpointer.committed();
                 self.claims.commit();
                 self.batches.commit();
                 finished.clear();
                 self.spare = finished;
                 self.deferred.clear();
-                if let Err(error) = self.journal.empty() {
-                    // Its records are skipped at the next open: the database holds them.
-                    tracing::warn!(journal = %self.journal.path().display(), %error, "the store's journal was folded but could not be emptied");
-                }
+                self.journal.switch();
             }
             Err(error) => {
                 tracing::error!(%error, "the store could not commit a batch; its requests are refused");
+                read.failed();
                 self.counts = counts;
                 self.claims.roll_back();
                 self.batches.roll_back();
@@ -880,14 +919,14 @@ impl Core {
         committed
     }
 
-    /// Reads the journal's records into `records` when the fold writes rows (notifications
-    /// not handled yet), whose blobs are only there.
-    fn read_unfolded(&self, records: &mut Vec<u8>) -> Result<(), StoreError> {
+    /// Reads the journal's records appended since `read` last read into it when the fold
+    /// writes rows (notifications not handled yet), whose blobs are only there.
+    fn read_unfolded(&self, read: &mut ReadBack) -> Result<(), StoreError> {
         if !self.batches.unfolded() {
             return Ok(());
         }
         self.journal
-            .read_all(records)
+            .catch_up(read)
             .map_err(|error| StoreError::Database {
                 path: self.journal.path().to_owned(),
                 source: Box::new(error),
