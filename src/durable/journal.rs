@@ -6,17 +6,19 @@
 //! write that fails is cut back (`set_len`) to where the record began, so that the file holds
 //! whole records only.
 //!
-//! The journal alternates between two files, `hookbot.journal` and `hookbot.journal-2`
-//! ([`Files`]): the appends go to the active one; a fold's commit, under the core's lock,
-//! switches them to the other (empty: emptied after the fold before, or now), and the writer
-//! empties the folded file outside the lock (when nothing waits for it, at the latest before
-//! its next commit), so that the appends do not wait for the truncation. Every record of the file not active is at or below the database's mark, and
-//! older than the active file's: a crash before the emptying leaves records the next open
-//! skips as folded, and an emptying that fails is tried again by the next switch, which does
-//! not switch while it fails (the appends go on after the folded records, skipped alike). The
-//! fold reads the active file's records back ([`ReadBack`]): those written so far ahead of
-//! the lock (the file only grows until the writer empties it), and under it only the ones
-//! appended since.
+//! The journal alternates between two files, `hookbot.journal` and `hookbot.journal-2` ([`Files`]):
+//! the appends go to the active one; a fold's commit, under the core's lock, switches them to the
+//! other (empty: emptied after the fold before, or now), and the writer empties the folded file
+//! outside the lock (when nothing waits for it, at the latest before its next commit), so that the
+//! appends do not wait for the truncation. Every record of the file not active is at or below the
+//! database's mark, and older than the active file's: a crash before the emptying leaves records
+//! the next open skips as folded, and an emptying that fails is tried again by the next switch,
+//! which does not switch while it fails (the appends go on after the folded records, skipped
+//! alike). The fold reads the active file's records back ([`ReadBack`]): those written so far ahead
+//! of the lock (the file only grows until the writer empties it), and under it only the ones
+//! appended since. (A hookbot from before the second file reads only the first: a directory a
+//! killed process left with records in both is opened by this version once, which folds them,
+//! before an older one may take it.)
 //!
 //! At open both files are read, each up to its first record that is torn or damaged, which
 //! is cut off with everything after it in that file. A record cut short at the end of a file
