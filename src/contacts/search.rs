@@ -8,12 +8,15 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use memchr::memmem::Finder;
 
 use crate::contact::Contact;
 use crate::fold::{fold, fold_into, key};
+use crate::hashing::FoldHashing;
 
 /// How well a contact matches a query; a better match compares greater.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -199,13 +202,35 @@ impl Index {
     /// Where the best match for `query` is in [`contacts`](Index::contacts): the first of
     /// [`find`](Index::find), kept while the matches stream by, without collecting them; by
     /// transliteration only when nothing matches in the query's script.
+    ///
+    /// The names and usernames that hold every query word as a whole word are looked up
+    /// first, without a scan: when there are any, the best of them is the best of all (see
+    /// [`whole_word_hits`](Index::whole_word_hits)), and the scan does not run.
     pub(super) fn best(&self, query: &Query) -> Option<usize> {
         let mut best = Best(None);
-        self.written_hits(query, &mut best);
+        self.whole_word_hits(query, &mut best);
+        if best.0.is_none() {
+            self.written_hits(query, &mut best);
+        }
         if best.0.is_none() {
             self.transliterated_hits(query, &mut best);
         }
         best.0.map(|hit| hit.contact)
+    }
+
+    /// The matches of [`written_hits`](Index::written_hits) ranked [`Rank::Word`] or better,
+    /// when the query does not read as a phone number: the names and usernames that hold every
+    /// query word as a whole word, found by looking the words up. Every other match in the
+    /// query's script ranks [`Rank::Prefix`] or worse, and so sorts after these: when there are
+    /// any, the best of them is the best of all. A query that reads as a phone number is left
+    /// to the scan: a phone number may rank as high.
+    fn whole_word_hits(&self, query: &Query, hits: &mut impl Hits) {
+        if query.digits.is_some() {
+            return;
+        }
+        for names in [&self.names, &self.usernames] {
+            names.holding_whole(&query.folded, Form::Written, hits);
+        }
     }
 
     /// Every match in the query's script (by name, by username and by phone), unordered, to
@@ -295,7 +320,6 @@ enum Lookup {
 ///
 /// A query word has no space, so it can only occur inside one word of a name: the word's
 /// rank (whole, beginning, inside) is the name's rank for that query word.
-#[derive(Debug)]
 struct Names {
     texts: Haystack,
     /// The texts' distinct words, in the order they first occur, or in byte order for a
@@ -308,6 +332,12 @@ struct Names {
     holders: Vec<u32>,
     /// Where each word's holders end in `holders`; they begin where the previous word's end.
     ends: Vec<usize>,
+    /// The vocabulary's words by their text, each as its position in the vocabulary, for
+    /// [`holding_whole`](Names::holding_whole); empty for a [`Lookup::Beginnings`] look-up,
+    /// which is never searched that way.
+    words: HashTable<u32>,
+    /// The hashing of `words`.
+    hashing: FoldHashing,
 }
 
 impl Names {
@@ -348,13 +378,27 @@ impl Names {
             ends.push(holders.len());
         }
         vocabulary.shrink_to_fit();
+        let hashing = FoldHashing::default();
+        let words = match lookup {
+            Lookup::Anywhere => word_table(&vocabulary, &hashing),
+            Lookup::Beginnings => HashTable::new(),
+        };
         Self {
             vocabulary,
             lookup,
             holders,
             ends,
+            words,
+            hashing,
             texts,
         }
+    }
+
+    /// The position in the vocabulary of the whole word `word`, if a text holds it.
+    fn position_of(&self, word: &str) -> Option<usize> {
+        let hash = self.hashing.hash_one(word);
+        let is_word = |&at: &u32| word_at(&self.vocabulary, at) == word;
+        self.words.find(hash, is_word).map(|&at| at as usize)
     }
 
     /// The positions in `texts.entries` of the texts that hold the vocabulary's `word`-th word.
@@ -374,25 +418,59 @@ impl Names {
     /// instances searches a different book each time).
     fn matching(&self, words: &Words, form: Form, hits: &mut impl Hits) {
         for (at, rank) in self.ranks(words) {
-            let Some(entry) = self.texts.entries.get(at) else {
-                continue;
-            };
-            let mut hit = Hit {
-                form,
-                rank,
-                length: entry.chars(),
-                contact: entry.contact(),
-            };
-            let exact = Hit {
-                rank: Rank::Exact,
-                ..hit
-            };
-            if rank == Rank::Word && hits.wants(&exact) && self.texts.text_of(entry) == words.whole
-            {
-                hit = exact;
-            }
-            hits.take(hit);
+            self.take(at, rank, words, form, hits);
         }
+    }
+
+    /// The texts that hold every one of `words` as a whole word, the matches that
+    /// [`matching`](Names::matching) ranks [`Rank::Word`] or better, ranked alike, to `hits`:
+    /// each word is looked up in the table of whole words, and the holders of the word with
+    /// the fewest are kept if every other word's hold them too. Nothing when some word is no
+    /// whole word of any text, or when there are no words. For a [`Lookup::Anywhere`]
+    /// look-up only (a [`Lookup::Beginnings`] one has no table, and so finds nothing).
+    fn holding_whole(&self, words: &Words, form: Form, hits: &mut impl Hits) {
+        let mut held = Vec::with_capacity(words.finders.len());
+        for word in words.whole.split(' ').filter(|word| !word.is_empty()) {
+            let Some(position) = self.position_of(word) else {
+                return;
+            };
+            held.push(self.holders_of(position));
+        }
+        held.sort_unstable_by_key(|holders| holders.len());
+        let Some((fewest, others)) = held.split_first() else {
+            return;
+        };
+        for &at in *fewest {
+            if others
+                .iter()
+                .all(|holders| holders.binary_search(&at).is_ok())
+            {
+                self.take(at as usize, Rank::Word, words, form, hits);
+            }
+        }
+    }
+
+    /// Ranks on `form` the text at `at` in `texts.entries`, which `words` match with `rank`,
+    /// to `hits`: a whole-word match is exact when the text is the whole query (compared only
+    /// when an exact hit would count).
+    fn take(&self, at: usize, rank: Rank, words: &Words, form: Form, hits: &mut impl Hits) {
+        let Some(entry) = self.texts.entries.get(at) else {
+            return;
+        };
+        let mut hit = Hit {
+            form,
+            rank,
+            length: entry.chars(),
+            contact: entry.contact(),
+        };
+        let exact = Hit {
+            rank: Rank::Exact,
+            ..hit
+        };
+        if rank == Rank::Word && hits.wants(&exact) && self.texts.text_of(entry) == words.whole {
+            hit = exact;
+        }
+        hits.take(hit);
     }
 
     /// Each text that `words` match (its position in `texts.entries`) with its rank, that of
@@ -475,6 +553,29 @@ impl Names {
             }
         }
     }
+}
+
+/// The words of `vocabulary` (distinct, each entry's position its word's) by their text, hashed
+/// by `hashing`.
+fn word_table(vocabulary: &Haystack, hashing: &FoldHashing) -> HashTable<u32> {
+    let hash_of = |&at: &u32| hashing.hash_one(word_at(vocabulary, at));
+    let mut table = HashTable::with_capacity(vocabulary.entries.len());
+    for at in 0..vocabulary.entries.len() {
+        let Ok(at) = u32::try_from(at) else {
+            break;
+        };
+        table.insert_unique(hash_of(&at), at, hash_of);
+    }
+    table
+}
+
+/// The text of the `at`-th word of `vocabulary`.
+fn word_at(vocabulary: &Haystack, at: u32) -> &str {
+    vocabulary
+        .entries
+        .get(at as usize)
+        .map(|entry| vocabulary.text_of(entry))
+        .unwrap_or_default()
 }
 
 /// Search texts joined by newlines, so that one `memmem` pass scans all of them.
@@ -648,6 +749,8 @@ fn phone_digits(query: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::contact::ContactKind;
 
@@ -1038,6 +1141,156 @@ mod tests {
         // Nothing written in the query's script: the best transliterated name.
         assert_eq!(best_of(&index, "иван петрович"), Some("3"));
         assert_eq!(best_of(&index, "ivanov"), None);
+    }
+
+    #[test]
+    fn words_that_no_one_name_holds_whole_are_left_to_the_scan() {
+        let index = Index::new(vec![
+            person("1", "Ivan Smith", "", None),
+            person("2", "Ivanka Petrov", "", None),
+        ]);
+        // "ivan" and "petrov" are whole words, but of different names: the look-up finds
+        // none, and the scan ranks "Ivanka Petrov" a prefix match.
+        assert_eq!(best_of(&index, "ivan petrov"), Some("2"));
+        assert_eq!(best_of(&index, "ivan"), Some("1"));
+    }
+
+    #[test]
+    fn a_phone_number_query_is_left_to_the_scan() {
+        let index = Index::new(vec![
+            person("1", "Office 2024", "", None),
+            person("2", "Zed", "", Some("2024")),
+        ]);
+        // The name holds "2024" as a whole word, but the phone number is the query: exact.
+        assert_eq!(best_of(&index, "2024"), Some("2"));
+        assert_eq!(best_of(&index, "office 2024"), Some("1"));
+    }
+
+    /// Words for generated names and queries: Latin and Cyrillic, in several cases, with and
+    /// without diacritics, and words that begin or hold others.
+    const WORDS: [&str; 24] = [
+        "Ivan",
+        "ivan",
+        "IVAN",
+        "Iv",
+        "Ivanka",
+        "Ivanov",
+        "van",
+        "Anna",
+        "ann",
+        "Ana",
+        "Petrov",
+        "petrova",
+        "Иван",
+        "иван",
+        "Ива",
+        "Анна",
+        "Пётр",
+        "петр",
+        "Петров",
+        "João",
+        "joao",
+        "Müller",
+        "muller",
+        "2024",
+    ];
+
+    fn words(most: usize) -> impl Strategy<Value = Vec<&'static str>> {
+        prop::collection::vec(prop::sample::select(WORDS.as_slice()), 0..=most)
+    }
+
+    /// A generated contact: a phone-book name or a profile name, maybe a username and a phone
+    /// number, sometimes a group.
+    fn contact() -> impl Strategy<Value = Contact> {
+        let phone = prop::option::of(prop_oneof!["2024", "72024", "20245", "[0-9]{1,6}"]);
+        let username = prop::option::of(words(2));
+        (
+            words(4),
+            words(2),
+            username,
+            phone,
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(|(contact_name, name, username, phone, is_group)| {
+                let kind = if is_group {
+                    ContactKind::Group
+                } else {
+                    ContactKind::User
+                };
+                let mut contact = Contact::new("", kind);
+                contact.contact_name = contact_name.join(" ").into();
+                contact.name = name.join(", ").into();
+                contact.username = username.map(|words| words.join("_").into());
+                contact.phone = phone.map(Into::into);
+                contact
+            })
+    }
+
+    /// A generated query: words (maybe repeated, in any case), or a phone number's digits
+    /// (some of them a word of [`WORDS`] too).
+    fn query() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => words(3).prop_map(|words| words.join(" ")),
+            1 => prop_oneof!["2024", "[+]?[0-9]{1,4}"],
+        ]
+    }
+
+    /// The index of `contacts`, each with its position as its chat.
+    fn indexed(contacts: Vec<Contact>) -> Index {
+        let contacts = contacts
+            .into_iter()
+            .enumerate()
+            .map(|(at, mut contact)| {
+                contact.chat_id = at.to_string().into();
+                contact
+            })
+            .collect();
+        Index::new(contacts)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn best_is_what_the_full_scan_finds(
+            contacts in prop::collection::vec(contact(), 0..12),
+            queries in prop::collection::vec(query(), 1..6),
+        ) {
+            let index = indexed(contacts);
+            for text in &queries {
+                let query = Query::new(text);
+                let mut scanned = Best(None);
+                index.written_hits(&query, &mut scanned);
+                if scanned.0.is_none() {
+                    index.transliterated_hits(&query, &mut scanned);
+                }
+                let best = index.best(&query);
+                prop_assert_eq!(best, scanned.0.map(|hit| hit.contact), "{:?}", text);
+                let first = found_up_to(&index, text, 1).first().copied();
+                prop_assert_eq!(best_of(&index, text), first, "{:?}", text);
+            }
+        }
+
+        #[test]
+        fn whole_word_holders_are_the_scan_s_word_matches(
+            contacts in prop::collection::vec(contact(), 0..12),
+            queries in prop::collection::vec(words(3), 1..6),
+        ) {
+            let index = indexed(contacts);
+            for words in &queries {
+                let query = Query::new(&words.join(" "));
+                for names in [&index.names, &index.usernames] {
+                    let mut looked_up = Vec::new();
+                    names.holding_whole(&query.folded, Form::Written, &mut looked_up);
+                    let mut scanned = Vec::new();
+                    names.matching(&query.folded, Form::Written, &mut scanned);
+                    scanned.retain(|hit| hit.rank >= Rank::Word);
+                    looked_up.sort_unstable_by_key(Hit::order);
+                    scanned.sort_unstable_by_key(Hit::order);
+                    prop_assert_eq!(&looked_up, &scanned, "{:?}", words);
+                }
+            }
+        }
     }
 
     #[test]
