@@ -42,8 +42,10 @@
 //! one's size and whether it is handled), the markers of the database's rows, and the journal's
 //! claims (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
 //! what the database holds. The journal is two files: after the commit the appends switch to
-//! the other (empty) one, and the writer empties the folded one outside the lock; it
-//! reads most of what it folds before taking the lock (the file only grows until then). At
+//! the other (empty) one, and the writer empties the folded one outside the lock (overwrites
+//! its records with zeros, keeping its pages for the appends to write over rather than have
+//! the system allocate and free them); it reads most of what it folds before taking the lock
+//! (the file's records only grow until then). At
 //! open both files are replayed into memory in the order of their records' ids (records at or
 //! below the mark skipped: a crash came between a fold's commit and the emptying) up to a
 //! record torn by a killed process (never answered) or damaged by a power loss (or whose id

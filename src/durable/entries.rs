@@ -1082,14 +1082,21 @@ mod tests {
         assert_eq!(unhandled(dir.path()), 1);
     }
 
-    /// The journal's files in `dir`, and their lengths together.
+    /// The bytes of records the journal's files in `dir` hold together.
     fn journal_len(dir: &std::path::Path) -> u64 {
         journal_lengths(dir).iter().sum()
     }
 
-    /// The journal's two files in `dir`, and each one's length.
+    /// The bytes of records each of the journal's two files in `dir` holds: its bytes up to
+    /// the zeros of its emptied tail.
     fn journal_lengths(dir: &std::path::Path) -> [u64; 2] {
-        journal_paths(dir).map(|path| std::fs::metadata(path).expect("the journal exists").len())
+        journal_paths(dir).map(|path| {
+            let bytes = std::fs::read(path).expect("the journal exists");
+            bytes
+                .iter()
+                .rposition(|&byte| byte != 0)
+                .map_or(0, |last| last as u64 + 1)
+        })
     }
 
     /// The journal's two files in `dir`.

@@ -2,29 +2,34 @@
 //! each written as one record with one `write` on the request's own task, and folded into the
 //! database by the writer thread's next commit (see [`Core`](super::writer::Core)).
 //!
-//! A record is `[length u32][xxh3 u64][payload]` (little-endian), the hash over the payload. A
-//! write that fails is cut back (`set_len`) to where the record began, so that the file holds
-//! whole records only.
+//! A record is `[length u32][xxh3 u64][payload]` (little-endian), the hash over the payload,
+//! written where the file's whole records end (a file holds whole records, then zeros). A
+//! write that fails is cut back (`set_len`) to where the record began.
 //!
 //! The journal alternates between two files, `hookbot.journal` and `hookbot.journal-2` ([`Files`]):
 //! the appends go to the active one; a fold's commit, under the core's lock, switches them to the
 //! other (empty: emptied after the fold before, or now), and the writer empties the folded file
 //! outside the lock (when nothing waits for it, at the latest before its next commit), so that the
-//! appends do not wait for the truncation. Every record of the file not active is at or below the
-//! database's mark, and older than the active file's: a crash before the emptying leaves records
-//! the next open skips as folded, and an emptying that fails is tried again by the next switch,
-//! which does not switch while it fails (the appends go on after the folded records, skipped
-//! alike). The fold reads the active file's records back ([`ReadBack`]): those written so far ahead
-//! of the lock (the file only grows until the writer empties it), and under it only the ones
-//! appended since. (A hookbot from before the second file reads only the first: a directory a
+//! appends do not wait for it. Emptying overwrites the records with zeros, from the last back to
+//! the first, and keeps the file's length: the next appends to the file write over pages the
+//! operating system holds already, rather than have it find, zero and account for a new page
+//! every few records and free them all again at a truncation (a file a burst made longer than
+//! [`SPARE_BYTES`] is truncated instead). Every record of the file not active is at or below the
+//! database's mark, and older than the active file's: a crash before or during the emptying
+//! leaves records the next open skips as folded (ahead of the zeros written so far), and an
+//! emptying that fails is tried again by the next switch, which does not switch while it fails
+//! (the appends go on after the folded records, skipped alike). The fold reads the active file's
+//! records back ([`ReadBack`]): those written so far ahead of the lock (the records only grow
+//! until the writer empties the file), and under it only the ones appended since. (A hookbot from before the second file reads only the first: a directory a
 //! killed process left with records in both is opened by this version once, which folds them,
 //! before an older one may take it.)
 //!
 //! At open both files are read, each up to its first record that is torn or damaged, which
-//! is cut off with everything after it in that file. A record cut short at the end of a file
-//! was never answered (the process died inside its `write`). A record failing its hash with
-//! more bytes after it than it claims is damage a crash of the operating system or a power
-//! loss left (pages of the file written back out of order), which [`Durability::Process`] may
+//! is cut off with everything after it in that file (zeros after the whole records are the
+//! file's emptied tail: nothing is cut). A record cut short at the end of a file, or followed
+//! by zeros only, was never answered (the process died inside its `write`), or is a folded
+//! record an emptying had begun to overwrite. A record failing its hash with bytes other than
+//! zeros after it is damage a crash of the operating system or a power loss left (pages of the file written back out of order), which [`Durability::Process`] may
 //! lose: as SQLite does with its write-ahead log, the journal ends there — the records before
 //! it are kept, it and what follows are cut off and reported (an error in the log naming the
 //! file and the bytes lost) — rather than refuse to start a bot after a power cut. The
@@ -42,7 +47,7 @@
 //! [`Durability::Process`]: super::Durability::Process
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 #[cfg(test)]
@@ -57,8 +62,11 @@ use super::entries::Seq;
 
 /// Bytes before a record's payload: its length and its hash.
 const HEADER: usize = 4 + 8;
-/// A fold's read-back buffer larger than this is not kept for the next fold.
+/// A fold's read-back buffer larger than this is not kept for the next fold, and a folded file
+/// whose records are longer is truncated rather than overwritten with zeros.
 const SPARE_BYTES: usize = 16 << 20;
+/// Zeros an emptying writes at once.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 /// The journal, open for appending (under the core's lock).
 #[derive(Debug)]
@@ -92,8 +100,9 @@ pub(super) struct Files {
 struct Side {
     file: File,
     path: PathBuf,
-    /// The file's whole records' length: where the next record begins. Stored once a record
-    /// is written, so that bytes below it are whole records a reader may take.
+    /// The file's whole records' length: where the next record begins (zeros, or the file's
+    /// end, follow). Stored once a record is written, so that bytes below it are whole records
+    /// a reader may take.
     len: AtomicU64,
 }
 
@@ -151,7 +160,7 @@ impl Found {
             .create(true)
             .truncate(false)
             .read(true)
-            .append(true)
+            .write(true)
             .open(path)
             .map_err(|error| not_writable(path, &error))?;
         let mut bytes = Vec::new();
@@ -171,6 +180,12 @@ impl Found {
     fn first_id(&self) -> Option<i64> {
         let payload = record_at(&self.bytes[..self.whole], 0)?;
         Entry::decode(payload).map(|entry| entry.id)
+    }
+
+    /// Whether bytes other than zeros follow the file's whole records: a record torn or
+    /// damaged, which the open cuts off (zeros are an emptied file's tail).
+    fn cut_off(&self) -> bool {
+        !is_zeros(&self.bytes[self.whole..])
     }
 
     /// Cuts the file to its first `keep` bytes.
@@ -213,12 +228,12 @@ impl Journal {
         let newer = usize::from(found[1].first_id() > found[0].first_id());
         let older = 1 - newer;
         for file in &found {
-            if file.whole < file.bytes.len() {
+            if file.cut_off() {
                 report_cut(&file.path, &file.bytes, file.whole);
                 file.cut(file.whole)?;
             }
         }
-        let older_cut = found[older].whole < found[older].bytes.len();
+        let older_cut = found[older].cut_off();
         if older_cut && found[newer].first_id().is_some_and(|id| id > mark + 1) {
             let dropped = payloads(&found[newer].bytes[..found[newer].whole]).count();
             tracing::error!(journal = %found[newer].path.display(), dropped, "the journal ends at the damage in its other file (a crash of the operating system or a power loss); the records after it are lost");
@@ -262,8 +277,8 @@ impl Journal {
     }
 
     /// Appends one record, its payload what `payload` adds to `record` (emptied first; the
-    /// caller's buffer, kept for the next), with one `write`; a failed write is cut back,
-    /// leaving the file as it was.
+    /// caller's buffer, kept for the next), with one `write` where the whole records end; a
+    /// failed write is cut back, leaving the file's records as they were.
     ///
     /// # Errors
     ///
@@ -312,17 +327,19 @@ impl Journal {
         side.file.set_len(side.len.load(Ordering::Relaxed))
     }
 
+    /// Writes `record` after the active file's whole records.
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
-        let mut file = &self.files.active().file;
+        let side = self.files.active();
+        let end = side.len.load(Ordering::Relaxed);
         #[cfg(test)]
         if std::mem::take(&mut self.fail_next) {
             // Half the record reaches the file, as a full disk may leave it.
-            file.write_all(&record[..record.len() / 2])?;
+            write_at(&side.file, &record[..record.len() / 2], end)?;
             return Err(std::io::Error::other(
                 "no space left on the device (a test's)",
             ));
         }
-        file.write_all(record)
+        write_at(&side.file, record, end)
     }
 
     /// The active file's records are in the database (a fold committed them): the appends
@@ -404,10 +421,11 @@ impl Files {
     /// Empties file `side`, unless it is empty already.
     fn empty(&self, side: usize) -> std::io::Result<()> {
         let side = &self.sides[side];
-        if side.len.load(Ordering::Relaxed) == 0 {
+        let len = side.len.load(Ordering::Relaxed);
+        if len == 0 {
             return Ok(());
         }
-        let emptied = self.truncate(&side.file);
+        let emptied = self.clear(&side.file, len);
         match &emptied {
             Ok(()) => side.len.store(0, Ordering::Release),
             Err(error) => {
@@ -418,7 +436,11 @@ impl Files {
         emptied
     }
 
-    fn truncate(&self, file: &File) -> std::io::Result<()> {
+    /// Clears a file whose records take its first `len` bytes: cuts what follows them (a
+    /// torn tail a failed cut left) and overwrites them with zeros from the last back, so that
+    /// a crash meanwhile leaves whole records ahead of the zeros; a file of more than
+    /// [`SPARE_BYTES`] of records is truncated instead, its room given back.
+    fn clear(&self, file: &File, len: u64) -> std::io::Result<()> {
         #[cfg(test)]
         if self
             .failing_empties
@@ -429,7 +451,19 @@ impl Files {
         {
             return Err(std::io::Error::other("the emptying failed (a test's)"));
         }
-        file.set_len(0)
+        if len > SPARE_BYTES as u64 {
+            return file.set_len(0);
+        }
+        if file.metadata()?.len() > len {
+            file.set_len(len)?;
+        }
+        let mut end = len;
+        while end > 0 {
+            let start = end.saturating_sub(ZEROS.len() as u64);
+            write_at(file, &ZEROS[..(end - start) as usize], start)?;
+            end = start;
+        }
+        Ok(())
     }
 
     /// The next `times` emptyings fail (tests only).
@@ -446,8 +480,7 @@ fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
 }
 
-/// Fills `buffer` with `file`'s bytes from `offset` (the appends write at the end whatever
-/// the position).
+/// Fills `buffer` with `file`'s bytes from `offset` (nothing uses the file's position).
 #[cfg(windows)]
 fn read_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
@@ -461,6 +494,33 @@ fn read_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+/// Writes `buffer` to `file` at `offset`, without moving the file's position.
+#[cfg(unix)]
+fn write_at(file: &File, buffer: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buffer, offset)
+}
+
+/// Writes `buffer` to `file` at `offset` (nothing uses the file's position).
+#[cfg(windows)]
+fn write_at(file: &File, mut buffer: &[u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buffer.is_empty() {
+        match file.seek_write(buffer, offset)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            written => {
+                buffer = &buffer[written..];
+                offset += written as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `bytes` are all zeros.
+fn is_zeros(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&byte| byte == 0)
 }
 
 /// What a record says: an append (its row's id, its claim and the claim's expiry, the row's
@@ -566,15 +626,17 @@ fn report_cut(path: &Path, bytes: &[u8], whole: usize) {
 }
 
 /// Whether the record at `at` is cut short: its header, or the payload it announces, runs
-/// past the end of `bytes`.
+/// past the end of `bytes`, or zeros only follow it (a write stopped part-way over the zeros of
+/// an emptied file).
 fn torn_at(bytes: &[u8], at: usize) -> bool {
-    match bytes.get(at..at + HEADER) {
-        Some(header) => {
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            at + HEADER + len > bytes.len()
-        }
-        None => true,
-    }
+    let Some(header) = bytes.get(at..at + HEADER) else {
+        return true;
+    };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    (at + HEADER)
+        .checked_add(len)
+        .and_then(|end| bytes.get(end..))
+        .is_none_or(|after| !after.is_empty() && is_zeros(after))
 }
 
 /// The payload of a whole record at `at`, if one is there and its hash matches.
@@ -649,7 +711,22 @@ mod tests {
         std::fs::write(second_path, second).unwrap();
     }
 
+    /// The bytes of records each of the journal's files in `dir` holds: its bytes up to the
+    /// zeros of its emptied tail.
     fn lengths(dir: &Path) -> [usize; 2] {
+        paths(dir).map(|path| std::fs::read(path).map_or(0, |bytes| held(&bytes)))
+    }
+
+    /// The length of `bytes` without its trailing zeros.
+    fn held(bytes: &[u8]) -> usize {
+        bytes
+            .iter()
+            .rposition(|&byte| byte != 0)
+            .map_or(0, |last| last + 1)
+    }
+
+    /// Each of the journal's files' length in `dir`.
+    fn sizes(dir: &Path) -> [usize; 2] {
         paths(dir).map(|path| std::fs::metadata(path).map_or(0, |file| file.len() as usize))
     }
 
@@ -683,6 +760,80 @@ mod tests {
                 assert_eq!(read, records, "a record after the cut reads");
             }
         }
+    }
+
+    #[test]
+    fn zeros_after_the_records_are_an_emptied_files_tail_and_nothing_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = entries(1..=2);
+        let bytes = [file_of(&records), vec![0; 300]].concat();
+        write_files(dir.path(), &bytes, &[]);
+        let (mut journal, read) = open(dir.path(), 0);
+        assert_eq!(read, records);
+        assert_eq!(sizes(dir.path())[0], bytes.len(), "nothing cut");
+        append(&mut journal, &entry(3)).unwrap();
+        drop(journal);
+        assert_eq!(
+            open(dir.path(), 0).1,
+            entries(1..=3),
+            "written over the zeros"
+        );
+        assert_eq!(sizes(dir.path())[0], bytes.len());
+    }
+
+    #[test]
+    fn a_record_cut_short_over_an_emptied_files_zeros_is_torn_and_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = entries(1..=3);
+        let whole = file_of(&records);
+        let kept = whole.len() - HEADER - records[2].len();
+        // The last record's write stopped part-way, over zeros the file held.
+        for written in [2, HEADER, HEADER + 5, whole.len() - kept - 1] {
+            let mut bytes = whole[..kept + written].to_vec();
+            bytes.resize(whole.len() + 100, 0);
+            assert!(torn_at(&bytes, kept), "cut short after {written} bytes");
+            write_files(dir.path(), &bytes, &[]);
+            let (_, read) = open(dir.path(), 0);
+            assert_eq!(read, records[..2]);
+            assert_eq!(sizes(dir.path())[0], kept, "the torn record is cut off");
+        }
+        // Bytes other than zeros after a record failing its hash are damage, not a tear.
+        let mut damaged = whole.clone();
+        damaged[kept + HEADER + 2] ^= 0xff;
+        damaged.extend_from_slice(&[0, 7, 0]);
+        assert!(!torn_at(&damaged, kept));
+    }
+
+    #[test]
+    fn an_emptying_a_crash_stopped_leaves_whole_folded_records_ahead_of_its_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = entries(1..=3);
+        let mut bytes = file_of(&records);
+        // Zeroed from the end back to the middle of the second record.
+        let second = HEADER + records[0].len();
+        let zeroed_from = second + HEADER + 3;
+        bytes[zeroed_from..].fill(0);
+        write_files(dir.path(), &[], &bytes);
+        let (_, read) = open(dir.path(), 3);
+        assert_eq!(read, records[..1], "replay skips it as folded");
+        assert_eq!(sizes(dir.path())[1], second);
+    }
+
+    #[test]
+    fn a_folded_file_a_burst_made_longer_than_the_spare_bytes_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = open(dir.path(), 0);
+        let files = journal.files();
+        let large = vec![b'x'; 1 << 20];
+        while lengths(dir.path())[0] <= SPARE_BYTES {
+            append(&mut journal, &large).unwrap();
+        }
+        journal.switch();
+        files.empty_folded();
+        assert_eq!(sizes(dir.path())[0], 0, "its room given back");
+        append(&mut journal, &entry(1)).unwrap();
+        journal.switch();
+        assert_eq!(journal.path(), paths(dir.path())[0]);
     }
 
     #[test]
@@ -797,8 +948,10 @@ mod tests {
             "not emptied under the lock"
         );
         append(&mut journal, &entry(3)).unwrap();
+        let folded = read.upto as usize;
         files.empty_folded();
         assert_eq!(lengths(dir.path())[0], 0, "emptied after it");
+        assert_eq!(sizes(dir.path())[0], folded, "zeros, its pages kept");
         files.catch_up(&mut read).unwrap();
         assert_eq!(
             read.bytes(),
@@ -808,9 +961,18 @@ mod tests {
         read.folded();
         journal.switch();
         assert_eq!(journal.path(), first, "back to the first, emptied");
+        // Written over the zeros from the file's start; the zeros after it are no record.
+        append(&mut journal, &entry(4)).unwrap();
+        assert_eq!(
+            &std::fs::read(&first).unwrap()[..held(&file_of(&entries(4..=4)))],
+            file_of(&entries(4..=4))
+        );
+        assert_eq!(sizes(dir.path())[0], folded);
+        files.empty_folded();
         drop(journal);
         drop(files);
-        assert_eq!(open(dir.path(), 2).1, entries(3..=3));
+        assert_eq!(open(dir.path(), 3).1, entries(4..=4));
+        assert_eq!(sizes(dir.path())[0], folded, "nothing cut at the open");
     }
 
     #[test]
