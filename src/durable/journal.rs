@@ -20,9 +20,11 @@
 //! emptying that fails is tried again by the next switch, which does not switch while it fails
 //! (the appends go on after the folded records, skipped alike). The fold reads the active file's
 //! records back ([`ReadBack`]): those written so far ahead of the lock (the records only grow
-//! until the writer empties the file), and under it only the ones appended since. (A hookbot from before the second file reads only the first: a directory a
-//! killed process left with records in both is opened by this version once, which folds them,
-//! before an older one may take it.)
+//! until the writer empties the file), and under it only the ones appended since. (A hookbot
+//! from before the second file reads only the first: a directory a killed process left with
+//! records in both is opened by this version once, which folds them, before an older one may
+//! take it. One from before the zeroed files reads an emptied file's zeros as damage: it logs
+//! an error and cuts them, losing nothing.)
 //!
 //! At open both files are read, each up to its first record that is torn or damaged, which
 //! is cut off with everything after it in that file (zeros after the whole records are the
