@@ -38,18 +38,18 @@
 //! request). Handled notifications ride along as markers in the next record. The writer
 //! thread folds the journal into the database as the first step of every commit it makes, and
 //! commits at the latest 50 ms after the first unfolded append: the rows of the journal's
-//! notifications not handled yet (read back from the journal's file: memory keeps only each
-//! one's size and whether it is handled), the markers of the database's rows, and the journal's
-//! claims (one row); the fold raises `batches`' sequence past the journal's last row, the mark of
-//! what the database holds. The journal is two files: after the commit the appends switch to
-//! the other (empty) one, and the writer empties the folded one outside the lock (overwrites
-//! its records with zeros, keeping its pages for the appends to write over rather than have
-//! the system allocate and free them); it reads most of what it folds before taking the lock
-//! (the file's records only grow until then). At
-//! open both files are replayed into memory in the order of their records' ids (records at or
-//! below the mark skipped: a crash came between a fold's commit and the emptying) up to a
-//! record torn by a killed process (never answered) or damaged by a power loss (or whose id
-//! goes back), which ends it, and folded before the store serves.
+//! notifications not handled yet (written from memory: an append keeps its notification until
+//! the fold or its handling, shared with the event the dispatcher holds, so the fold never reads
+//! the file back), the markers of the database's rows, and the journal's claims (one row); the
+//! fold raises `batches`' sequence past the journal's last row, the mark of what the database
+//! holds. The journal is two files: after the commit the appends switch to the other (empty)
+//! one, and the writer empties the folded one outside the lock (overwrites its records with
+//! zeros, keeping its pages for the appends to write over rather than have the system allocate
+//! and free them). At open both files are replayed into memory in the order of their records'
+//! ids (records at or below the mark skipped: a crash came between a fold's commit and the
+//! emptying) up to a record torn by a killed process (never answered) or damaged by a power
+//! loss (or whose id goes back), which ends it, and folded (from the records read) before the
+//! store serves.
 //!
 //! Everything else goes to a writer thread fed by a bounded channel, which shares the
 //! connection behind the lock: it takes every request that arrived while it was busy and

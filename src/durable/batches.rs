@@ -11,11 +11,13 @@
 //! every row's sizes when the store opens: the bounds (notifications, bytes) stay exact.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::entries::Seq;
 use super::journal::Entry;
+use crate::event::RawJson;
 
 /// Bits of a [`Seq`] that number a notification in its row.
 const PLACE_BITS: u32 = 10;
@@ -208,7 +210,8 @@ pub(super) struct Batches {
     /// notification each), in `journal` until the next fold writes them.
     folded: i64,
     /// The journal's rows not yet folded, by id from `journal_first` on (handled or not: the
-    /// last is the fold's mark); their blobs stay in the journal's file, which the fold reads.
+    /// last is the fold's mark); the unhandled ones' blobs kept in memory (or, replayed at open,
+    /// in the records the open read).
     journal: Vec<Slot>,
     /// The id of `journal`'s first row.
     journal_first: i64,
@@ -217,12 +220,37 @@ pub(super) struct Batches {
 }
 
 /// What the writer knows of a journal's row (one notification) until the fold writes it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Slot {
     /// The notification's size in bytes.
     size: u32,
     /// Whether it is handled (its marker in the journal).
     done: bool,
+    /// The notification while it is unhandled, when it was appended by this process (one
+    /// replayed at open is only in the journal's file).
+    kept: Option<Kept>,
+}
+
+/// A journal's notification as its row holds it, kept in memory by the append until the fold
+/// writes the row or the notification is handled: its parts are shared with the event the
+/// dispatcher holds, so keeping them copies nothing, and the fold does not read the journal's
+/// file back.
+#[derive(Debug, Clone)]
+pub(super) struct Kept {
+    pub(super) gateway: &'static str,
+    pub(super) instance: Arc<str>,
+    pub(super) notification: RawJson,
+}
+
+impl Kept {
+    /// The row's record.
+    fn record(&self) -> Record<'_> {
+        Record {
+            gateway: self.gateway,
+            instance: &self.instance,
+            notification: self.notification.as_str(),
+        }
+    }
 }
 
 /// A row's blob larger than this is not kept for the next batch (the memory goes back).
@@ -291,9 +319,9 @@ impl Batches {
     }
 
     /// Keeps the journal's row `id` (its notification's size `size`), written to the journal:
-    /// known from now on, written to the file by the next fold (which reads its blob from the
-    /// journal).
-    pub(super) fn journaled(&mut self, id: i64, size: u32) -> Seq {
+    /// known from now on, written to the file by the next fold (from `kept`, or from the
+    /// journal's record when it was replayed).
+    pub(super) fn journaled(&mut self, id: i64, size: u32, kept: Option<Kept>) -> Seq {
         if self.journal.is_empty() {
             self.journal_first = id;
         }
@@ -304,9 +332,14 @@ impl Batches {
             Slot {
                 size: 0,
                 done: true,
+                kept: None,
             },
         );
-        self.journal.push(Slot { size, done: false });
+        self.journal.push(Slot {
+            size,
+            done: false,
+            kept,
+        });
         self.next = id + 1;
         self.pending_id = self.next;
         Seq::new(id, 0)
@@ -366,6 +399,7 @@ impl Batches {
                     && !slot.done
                 {
                     slot.done = true;
+                    slot.kept = None;
                     freed.events += 1;
                     freed.bytes += u64::from(slot.size);
                 }
@@ -419,17 +453,11 @@ impl Batches {
         Ok(())
     }
 
-    /// Whether the next fold writes rows (journal's rows not handled yet): it needs the
-    /// journal's records then.
-    pub(super) fn unfolded(&self) -> bool {
-        self.journal.iter().any(|slot| !slot.done)
-    }
-
     /// The first step of a fold, in its transaction `tx` (after the batch's handled entries
-    /// were marked): writes the journal's rows still unhandled, their blobs read from the
-    /// journal's `records` (its payloads, in order), and raises the table's sequence past
-    /// the last row, the mark of what the file holds (see `journal`). An unhandled row whose
-    /// record is not among `records` fails the fold.
+    /// were marked): writes the journal's rows still unhandled, from memory or, for those
+    /// replayed at open, their blobs read from the journal's `records` (its payloads, in
+    /// order), and raises the table's sequence past the last row, the mark of what the file
+    /// holds (see `journal`). An unhandled row found in neither fails the fold.
     pub(super) fn fold<'r>(
         &mut self,
         tx: &Connection,
@@ -439,22 +467,33 @@ impl Batches {
             return Ok(());
         }
         let last = self.journal_first + self.journal.len() as i64 - 1;
-        let mut left = self
-            .journal
-            .iter()
-            .enumerate()
-            .filter(|(place, slot)| {
-                !slot.done && !self.staged_done(self.journal_first + *place as i64)
-            })
-            .count();
+        // Rows whose blob is only in the journal's file.
+        let mut left = 0;
+        let mut blob = Vec::new();
+        for (place, slot) in self.journal.iter().enumerate() {
+            let id = self.journal_first + place as i64;
+            if slot.done || self.staged_done(id) {
+                continue;
+            }
+            let Some(kept) = &slot.kept else {
+                left += 1;
+                continue;
+            };
+            blob.clear();
+            kept.record().encode(&mut blob);
+            tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
+                .execute(params![id, blob])?;
+        }
         for payload in records {
             if left == 0 {
                 break;
             }
             let entry = Entry::decode(payload)
                 .ok_or_else(|| unreadable("a record that does not read as a notification"))?;
-            let unhandled =
-                self.slot(entry.id).is_some_and(|slot| !slot.done) && !self.staged_done(entry.id);
+            let unhandled = self
+                .slot(entry.id)
+                .is_some_and(|slot| !slot.done && slot.kept.is_none())
+                && !self.staged_done(entry.id);
             if unhandled {
                 tx.prepare_cached("INSERT INTO batches (id, events) VALUES (?1, ?2)")?
                     .execute(params![entry.id, entry.blob])?;
@@ -658,8 +697,8 @@ impl Batches {
     }
 }
 
-/// The fold's error when the journal's file holds `what` (it was changed by something other
-/// than the store).
+/// The fold's error when the journal's records read at open hold `what` (the file was changed
+/// by something other than the store).
 fn unreadable(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         1,
@@ -774,8 +813,8 @@ mod tests {
             pending_id: 1,
             ..Batches::default()
         };
-        batches.journaled(1, 2);
-        let second = batches.journaled(2, 2);
+        batches.journaled(1, 2, None);
+        let second = batches.journaled(2, 2, None);
         let records = [payload(2, "{}")];
         let error = batches
             .fold(&connection, records.iter().map(Vec::as_slice))

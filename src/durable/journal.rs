@@ -18,9 +18,9 @@
 //! database's mark, and older than the active file's: a crash before or during the emptying
 //! leaves records the next open skips as folded (ahead of the zeros written so far), and an
 //! emptying that fails is tried again by the next switch, which does not switch while it fails
-//! (the appends go on after the folded records, skipped alike). The fold reads the active file's
-//! records back ([`ReadBack`]): those written so far ahead of the lock (the records only grow
-//! until the writer empties the file), and under it only the ones appended since. (A hookbot
+//! (the appends go on after the folded records, skipped alike). The fold does not read the
+//! file: the notifications it writes are kept in memory until then (see `batches`); the
+//! records are read at open only. (A hookbot
 //! from before the second file reads only the first: a directory a killed process left with
 //! records in both is opened by this version once, which folds them, before an older one may
 //! take it. One from before the zeroed files reads an emptied file's zeros as damage: it logs
@@ -43,9 +43,6 @@
 //! records whose ids go back (each append takes the next id) end the journal likewise, at
 //! replay, whichever file holds them.
 //!
-//! Memory keeps only each unfolded notification's size: the fold reads the rows' blobs back
-//! from the file ([`Files::catch_up`], [`payloads`]).
-//!
 //! [`Durability::Process`]: super::Durability::Process
 
 use std::fs::{File, OpenOptions};
@@ -64,8 +61,8 @@ use super::entries::Seq;
 
 /// Bytes before a record's payload: its length and its hash.
 const HEADER: usize = 4 + 8;
-/// A fold's read-back buffer larger than this is not kept for the next fold, and a folded file
-/// whose records are longer is truncated rather than overwritten with zeros.
+/// A folded file whose records are longer than this is truncated rather than overwritten with
+/// zeros.
 const SPARE_BYTES: usize = 16 << 20;
 /// Zeros an emptying writes at once.
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
@@ -85,8 +82,8 @@ pub(super) struct Journal {
 }
 
 /// The journal's two files, shared by the appends (under the core's lock) and the writer
-/// thread, which reads the active one ahead of the lock and empties the other after it. Only
-/// the writer switches the files (under the lock) and empties one.
+/// thread, which empties the folded one outside the lock. Only the writer switches the files
+/// (under the lock) and empties one.
 #[derive(Debug)]
 pub(super) struct Files {
     sides: [Side; 2],
@@ -103,48 +100,8 @@ struct Side {
     file: File,
     path: PathBuf,
     /// The file's whole records' length: where the next record begins (zeros, or the file's
-    /// end, follow). Stored once a record is written, so that bytes below it are whole records
-    /// a reader may take.
+    /// end, follow). Stored once a record is written.
     len: AtomicU64,
-}
-
-/// The journal's records read for the next fold: file `side`'s bytes up to `upto`, from its
-/// start or from where the last fold's ended when the appends stayed in the file (at open,
-/// after the older file's records).
-#[derive(Debug, Default)]
-pub(super) struct ReadBack {
-    bytes: Vec<u8>,
-    side: usize,
-    upto: u64,
-}
-
-impl ReadBack {
-    /// The records read, to be walked with [`payloads`].
-    pub(super) fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// The fold took the records: what is appended from here on is read next (the file's
-    /// folded records, when the appends did not switch, are not read again).
-    pub(super) fn folded(&mut self) {
-        self.bytes.clear();
-        if self.bytes.capacity() > SPARE_BYTES {
-            self.bytes = Vec::new();
-        }
-    }
-
-    /// The fold failed: the next reads the active file again from its start, in case what
-    /// was read is not what the file holds.
-    pub(super) fn failed(&mut self) {
-        self.start(self.side);
-    }
-
-    /// Reads file `side` from its start next.
-    fn start(&mut self, side: usize) {
-        self.folded();
-        self.side = side;
-        self.upto = 0;
-    }
 }
 
 /// A journal's file as the open found it: its bytes, and how many of them are whole records.
@@ -216,16 +173,16 @@ fn not_writable(path: &Path, error: &std::io::Error) -> StoreError {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal's two files at `paths` and reads their records, the
-    /// older file's first (see the module's doc), each file up to its first record that is
-    /// torn or damaged, which is cut off with everything after it. The database's rows go up
-    /// to `mark`. The appends go to the file of the newer records (the first when neither
-    /// has one).
+    /// Opens (or creates) the journal's two files at `paths` and reads their records (the
+    /// bytes of whole records, to be walked with [`payloads`]), the older file's first (see
+    /// the module's doc), each file up to its first record that is torn or damaged, which is
+    /// cut off with everything after it. The database's rows go up to `mark`. The appends go
+    /// to the file of the newer records (the first when neither has one).
     ///
     /// # Errors
     ///
     /// [`StoreError::NotWritable`] when a file cannot be opened, read or cut.
-    pub(super) fn open(paths: [&Path; 2], mark: i64) -> Result<(Self, ReadBack), StoreError> {
+    pub(super) fn open(paths: [&Path; 2], mark: i64) -> Result<(Self, Vec<u8>), StoreError> {
         let mut found = [Found::read(paths[0])?, Found::read(paths[1])?];
         let newer = usize::from(found[1].first_id() > found[0].first_id());
         let older = 1 - newer;
@@ -248,13 +205,8 @@ impl Journal {
         } else {
             newer
         };
-        let mut bytes = found[older].bytes[..found[older].whole].to_vec();
-        bytes.extend_from_slice(&found[newer].bytes[..found[newer].whole]);
-        let read = ReadBack {
-            bytes,
-            side: active,
-            upto: found[active].whole as u64,
-        };
+        let mut records = found[older].bytes[..found[older].whole].to_vec();
+        records.extend_from_slice(&found[newer].bytes[..found[newer].whole]);
         let [first, second] = found;
         let files = Files {
             sides: [first.into_side(), second.into_side()],
@@ -270,10 +222,10 @@ impl Journal {
             #[cfg(test)]
             failing_cuts: 0,
         };
-        Ok((journal, read))
+        Ok((journal, records))
     }
 
-    /// The files, for the writer's reads ahead of the lock and its emptying after it.
+    /// The files, for the writer's emptying outside the lock.
     pub(super) fn files(&self) -> Arc<Files> {
         Arc::clone(&self.files)
     }
@@ -306,7 +258,7 @@ impl Journal {
             Ok(()) => {
                 let side = self.files.active();
                 let len = side.len.load(Ordering::Relaxed) + record.len() as u64;
-                side.len.store(len, Ordering::Release);
+                side.len.store(len, Ordering::Relaxed);
                 Ok(())
             }
             Err(error) => {
@@ -361,11 +313,6 @@ impl Journal {
         self.torn = false;
     }
 
-    /// [`Files::catch_up`], under the core's lock.
-    pub(super) fn catch_up(&self, read: &mut ReadBack) -> std::io::Result<()> {
-        self.files.catch_up(read)
-    }
-
     /// Whether the active file holds records.
     pub(super) fn is_empty(&self) -> bool {
         self.files.active().len.load(Ordering::Relaxed) == 0
@@ -380,34 +327,6 @@ impl Journal {
 impl Files {
     fn active(&self) -> &Side {
         &self.sides[self.active.load(Ordering::Relaxed)]
-    }
-
-    /// Reads into `read` the active file's records appended since it last read (all of
-    /// them when the appends switched files since): the writer's, ahead of the core's lock
-    /// and again under it. A failed read leaves `read` as it was.
-    ///
-    /// # Errors
-    ///
-    /// The read's error (a file shorter than its records, as only something other than the
-    /// store leaves it, is [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof)).
-    pub(super) fn catch_up(&self, read: &mut ReadBack) -> std::io::Result<()> {
-        let active = self.active.load(Ordering::Relaxed);
-        if read.side != active {
-            read.start(active);
-        }
-        let side = &self.sides[active];
-        let len = side.len.load(Ordering::Acquire);
-        let Some(new) = len.checked_sub(read.upto).filter(|new| *new > 0) else {
-            return Ok(());
-        };
-        let start = read.bytes.len();
-        read.bytes.resize(start + new as usize, 0);
-        if let Err(error) = read_at(&side.file, &mut read.bytes[start..], read.upto) {
-            read.bytes.truncate(start);
-            return Err(error);
-        }
-        read.upto = len;
-        Ok(())
     }
 
     /// Empties the file the appends switched away from, whose records are in the database
@@ -429,7 +348,7 @@ impl Files {
         }
         let emptied = self.clear(&side.file, len);
         match &emptied {
-            Ok(()) => side.len.store(0, Ordering::Release),
+            Ok(()) => side.len.store(0, Ordering::Relaxed),
             Err(error) => {
                 // Its records are skipped at the next open: the database holds them.
                 tracing::warn!(journal = %side.path.display(), %error, "the store's journal was folded but could not be emptied");
@@ -473,29 +392,6 @@ impl Files {
     pub(super) fn fail_emptying(&self, times: u32) {
         self.failing_empties.store(times, Ordering::Relaxed);
     }
-}
-
-/// Fills `buffer` with `file`'s bytes from `offset`, without moving the file's position,
-/// which the appends share.
-#[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
-}
-
-/// Fills `buffer` with `file`'s bytes from `offset` (nothing uses the file's position).
-#[cfg(windows)]
-fn read_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buffer.is_empty() {
-        match file.seek_read(buffer, offset)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            read => {
-                buffer = &mut buffer[read..];
-                offset += read as u64;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Writes `buffer` to `file` at `offset`, without moving the file's position.
@@ -584,9 +480,8 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// The payloads of the records of `bytes`, as [`Files::catch_up`] or the open read them (whole
-/// records, which this process wrote or checked: their hashes are not checked again), up to
-/// one that does not fit.
+/// The payloads of the records of `bytes`, as the open read them (whole records, whose hashes
+/// it checked), up to one that does not fit.
 pub(super) fn payloads(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
     std::iter::from_fn(move || {
@@ -665,8 +560,8 @@ mod tests {
     /// payloads in the order replay sees them.
     fn open(dir: &Path, mark: i64) -> (Journal, Vec<Vec<u8>>) {
         let [first, second] = paths(dir);
-        let (journal, read) = Journal::open([&first, &second], mark).expect("the journal opens");
-        let records = super::payloads(read.bytes()).map(<[u8]>::to_vec).collect();
+        let (journal, bytes) = Journal::open([&first, &second], mark).expect("the journal opens");
+        let records = super::payloads(&bytes).map(<[u8]>::to_vec).collect();
         (journal, records)
     }
 
@@ -935,32 +830,21 @@ mod tests {
         let [first, second] = paths(dir.path());
         let (mut journal, _) = open(dir.path(), 0);
         let files = journal.files();
-        let mut read = ReadBack::default();
         append(&mut journal, &entry(1)).unwrap();
-        files.catch_up(&mut read).unwrap();
         append(&mut journal, &entry(2)).unwrap();
-        files.catch_up(&mut read).unwrap();
-        assert_eq!(read.bytes(), file_of(&entries(1..=2)), "read in two parts");
-        read.folded();
+        let folded = file_of(&entries(1..=2)).len();
         journal.switch();
         assert_eq!(journal.path(), second);
-        assert_eq!(
-            lengths(dir.path())[0],
-            read.upto as usize,
-            "not emptied under the lock"
-        );
+        assert_eq!(lengths(dir.path())[0], folded, "not emptied under the lock");
         append(&mut journal, &entry(3)).unwrap();
-        let folded = read.upto as usize;
         files.empty_folded();
         assert_eq!(lengths(dir.path())[0], 0, "emptied after it");
         assert_eq!(sizes(dir.path())[0], folded, "zeros, its pages kept");
-        files.catch_up(&mut read).unwrap();
         assert_eq!(
-            read.bytes(),
+            std::fs::read(&second).unwrap(),
             file_of(&entries(3..=3)),
-            "the new file from its start"
+            "the other file from its start"
         );
-        read.folded();
         journal.switch();
         assert_eq!(journal.path(), first, "back to the first, emptied");
         // Written over the zeros from the file's start; the zeros after it are no record.

@@ -5,8 +5,7 @@
 //! ([`Core::append_to_journal`]). Every commit first folds the journal into the database; the
 //! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
 //! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
-//! rather than wait, so the writer reads the journal's records ahead of the lock and empties
-//! the folded file outside it ([`Files`]). Handled entries are deleted with the next commit,
+//! rather than wait, so the writer empties the folded file outside it ([`Files`]). Handled entries are deleted with the next commit,
 //! or ride along as markers in the next journal's record, or are deleted within
 //! `FINISH_DELAY` when neither comes: they wait in a list, with the time they are due by,
 //! which the writer reads without the core's lock. Only a lot that finds the writer waiting
@@ -22,12 +21,12 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batches::{Batches, Record, Tally};
+use super::batches::{Batches, Kept, Record, Tally};
 use super::checkpointer::Checkpointer;
 use super::claims::{Claims, Key};
 use super::directory::Held;
 use super::entries::{self, Append, Appended, Seq};
-use super::journal::{self, Entry, Files, Journal, ReadBack};
+use super::journal::{self, Entry, Files, Journal};
 use super::schema::{self, Database};
 use super::{Clock, MAX_CLAIMS, Millis, StoreError, StoreSettings, memo, millis};
 use crate::error::{Error, Result};
@@ -438,8 +437,6 @@ struct Writer {
     /// The journal's files, which the writer reads ahead of the core's lock and empties
     /// outside it.
     journal: Arc<Files>,
-    /// The journal's records read for the next fold.
-    read: ReadBack,
 }
 
 /// Reads what `database` and the journal hold, folds the journal into the database, and starts
@@ -463,7 +460,7 @@ pub(super) fn spawn(
         count(&database.connection, unfinished).map_err(|error| database.error(error))?;
     let mut claims = Claims::load(&database.connection).map_err(|error| database.error(error))?;
     let [first, second] = held.journal_paths();
-    let (journal, mut read) = Journal::open([&first, &second], batches.folded())?;
+    let (journal, records) = Journal::open([&first, &second], batches.folded())?;
     let files = journal.files();
     let mut deferred = Vec::new();
     let mut known = Known {
@@ -472,17 +469,17 @@ pub(super) fn spawn(
         counts: &mut counts,
         deferred: &mut deferred,
     };
-    let mut records = journal::payloads(read.bytes());
-    while let Some(record) = records.next() {
+    let mut replayed = journal::payloads(&records);
+    while let Some(record) = replayed.next() {
         if !known.replay(record, journal.path())? {
             // Whole records whose ids go back were not written in this order (stale pages a
             // crash of the system left): the journal ends there, as at damage; the open's
             // fold empties the files.
-            tracing::error!(journal = %journal.path().display(), dropped = records.by_ref().count() + 1, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
+            tracing::error!(journal = %journal.path().display(), dropped = replayed.by_ref().count() + 1, "the journal's records go back in order (a crash of the operating system or a power loss); the records from there on are lost");
             break;
         }
     }
-    drop(records);
+    drop(replayed);
     tracing::info!(
         store = %database.path.display(),
         unfinished = counts.entries,
@@ -517,7 +514,7 @@ pub(super) fn spawn(
     };
     if !core.idle() {
         // The journal's appends are folded before serving: a failure refuses the open.
-        core.commit_with(&mut read, |_| Ok(()))?;
+        core.commit_with(&records, |_| Ok(()))?;
     }
     files.empty_folded();
     // Made after the fold: a runtime dropped on an error inside an async caller panics.
@@ -538,7 +535,6 @@ pub(super) fn spawn(
         journal_appends: settings.durability == super::Durability::Process,
         appends: Vec::new(),
         journal: files,
-        read,
     };
     let thread = std::thread::Builder::new()
         .name("hookbot-store".to_owned())
@@ -572,16 +568,24 @@ impl Known<'_> {
                 return Ok(false);
             }
             let size = Record::size_of_one(entry.blob).ok_or_else(corrupt)?;
-            self.journaled(entry.id, size, entry.claim, entry.expires);
+            self.journaled(entry.id, size, entry.claim, entry.expires, None);
         }
         self.handled(&entry.handled);
         Ok(true)
     }
 
-    /// The journal's row `id` (a notification of `size` bytes, its blob in the journal) and
-    /// its `claim`, until `expires`: kept, and counted against the bounds.
-    fn journaled(&mut self, id: i64, size: u32, claim: Option<Key>, expires: Millis) -> Seq {
-        let seq = self.batches.journaled(id, size);
+    /// The journal's row `id` (a notification of `size` bytes, its blob in the journal and,
+    /// when this process appended it, `kept` in memory) and its `claim`, until `expires`:
+    /// kept, and counted against the bounds.
+    fn journaled(
+        &mut self,
+        id: i64,
+        size: u32,
+        claim: Option<Key>,
+        expires: Millis,
+        kept: Option<Kept>,
+    ) -> Seq {
+        let seq = self.batches.journaled(id, size, kept);
         if let Some(key) = claim {
             self.claims.claim(key, expires);
             self.claims.keep();
@@ -698,21 +702,15 @@ impl Writer {
     }
 
     /// Commits `requests` (and the finished entries, and the journal's fold) as one batch,
-    /// and answers them. The last fold's file is emptied and the journal's records written
-    /// so far are read before the core's lock: the appends go on meanwhile. (The writer
-    /// empties the folded file when nothing waits for it, and here at the latest, so that the
-    /// switch after this fold finds it empty.)
+    /// and answers them. The last fold's file is emptied before the core's lock: the appends
+    /// go on meanwhile. (The writer empties the folded file when nothing waits for it, and
+    /// here at the latest, so that the switch after this fold finds it empty.)
     fn commit_batch(&mut self, requests: &mut Vec<Job>) {
         self.journal.empty_folded();
-        if self.journal.catch_up(&mut self.read).is_err() {
-            // The fold reads the file again under the lock, and reports what fails.
-            self.read.failed();
-        }
-        let read = &mut self.read;
         with_core(&self.core, |core| match core {
             // Nothing to do: the finished entries went with a journal's record meanwhile.
             Some(core) if requests.is_empty() && core.idle() => core.finished.nothing_to_fold(),
-            Some(core) => core.commit_batch(requests, read),
+            Some(core) => core.commit_batch(requests),
             None => {
                 for request in requests.drain(..) {
                     request.answer(&Err(StoreError::Closed.into()));
@@ -748,14 +746,13 @@ impl Writer {
             core,
             held,
             journal,
-            mut read,
             ..
         } = self;
         let Some(mut core) = lock(&core).take() else {
             return;
         };
         if !core.idle() {
-            core.commit_batch(&mut Vec::new(), &mut read);
+            core.commit_batch(&mut Vec::new());
         }
         journal.empty_folded();
         let Core {
@@ -848,7 +845,12 @@ impl Core {
             counts: &mut self.counts,
             deferred: &mut self.deferred,
         };
-        let seq = known.journaled(id, size as u32, append.claim, expires);
+        let kept = Kept {
+            gateway: append.gateway,
+            instance: Arc::clone(&append.instance),
+            notification: append.notification.clone(),
+        };
+        let seq = known.journaled(id, size as u32, append.claim, expires, Some(kept));
         known.handled(&handled);
         handled.clear();
         self.spare = handled;
@@ -862,8 +864,8 @@ impl Core {
     /// Runs `requests` (and deletes the finished entries) in one transaction, then answers
     /// each request, leaving `requests` empty. On failure nothing of the batch is kept, and
     /// every request is answered with the error.
-    fn commit_batch(&mut self, requests: &mut Vec<Job>, read: &mut ReadBack) {
-        let committed = self.commit_with(read, |batch| {
+    fn commit_batch(&mut self, requests: &mut Vec<Job>) {
+        let committed = self.commit_with(&[], |batch| {
             for request in requests.iter_mut() {
                 request.apply(batch)?;
             }
@@ -875,28 +877,24 @@ impl Core {
     }
 
     /// Runs `steps` (after deleting the finished entries and folding the journal's rows and
-    /// claims, their records those of `read` and any appended since) in one transaction and
-    /// commits it, then switches the journal's appends to its other file (the writer empties
-    /// the folded one outside the lock). On failure nothing of the batch is kept: the counts,
-    /// claims and rows are as before (the journal's with them), and the finished entries wait
-    /// for the next batch.
+    /// claims: the rows kept in memory, and those replayed at open from `records`, the
+    /// journal's as the open read them) in one transaction and commits it, then switches the
+    /// journal's appends to its other file (the writer empties the folded one outside the
+    /// lock). On failure nothing of the batch is kept: the counts, claims and rows are as
+    /// before (the journal's with them), and the finished entries wait for the next batch.
     fn commit_with(
         &mut self,
-        read: &mut ReadBack,
+        records: &[u8],
         steps: impl FnOnce(&mut Batch<'_>) -> rusqlite::Result<()>,
     ) -> Result<()> {
         let counts = self.counts;
         let mut finished = std::mem::take(&mut self.spare);
         self.finished.take(&mut finished);
-        let committed = match self.read_unfolded(read) {
-            Ok(()) => self
-                .commit(&mut finished, read.bytes(), steps)
-                .map_err(|error| Error::from(schema::classify(&self.path, error))),
-            Err(error) => Err(error.into()),
-        };
+        let committed = self
+            .commit(&mut finished, records, steps)
+            .map_err(|error| Error::from(schema::classify(&self.path, error)));
         match &committed {
             Ok(()) => {
-                read.folded();
                 self.checkpointer.committed();
                 self.claims.commit();
                 self.batches.commit();
@@ -907,7 +905,6 @@ impl Core {
             }
             Err(error) => {
                 tracing::error!(%error, "the store could not commit a batch; its requests are refused");
-                read.failed();
                 self.counts = counts;
                 self.claims.roll_back();
                 self.batches.roll_back();
@@ -917,20 +914,6 @@ impl Core {
             }
         }
         committed
-    }
-
-    /// Reads the journal's records appended since `read` last read into it when the fold
-    /// writes rows (notifications not handled yet), whose blobs are only there.
-    fn read_unfolded(&self, read: &mut ReadBack) -> Result<(), StoreError> {
-        if !self.batches.unfolded() {
-            return Ok(());
-        }
-        self.journal
-            .catch_up(read)
-            .map_err(|error| StoreError::Database {
-                path: self.journal.path().to_owned(),
-                source: Box::new(error),
-            })
     }
 
     fn commit(
