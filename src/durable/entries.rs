@@ -1087,15 +1087,11 @@ mod tests {
         journal_lengths(dir).iter().sum()
     }
 
-    /// The bytes of records each of the journal's two files in `dir` holds: its bytes up to
-    /// the zeros of its emptied tail.
+    /// The bytes of records each of the journal's two files in `dir` holds.
     fn journal_lengths(dir: &std::path::Path) -> [u64; 2] {
         journal_paths(dir).map(|path| {
-            let bytes = std::fs::read(path).expect("the journal exists");
-            bytes
-                .iter()
-                .rposition(|&byte| byte != 0)
-                .map_or(0, |last| last as u64 + 1)
+            assert!(path.exists(), "the journal exists");
+            crate::durable::journal::record_bytes(&path) as u64
         })
     }
 

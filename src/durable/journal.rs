@@ -12,36 +12,35 @@
 //! outside the lock (when nothing waits for it, at the latest before its next commit), so that the
 //! appends do not wait for it. Emptying overwrites the records with zeros, from the last back to
 //! the first, and keeps the file's length: the next appends to the file write over pages the
-//! operating system holds already, rather than have it find, zero and account for a new page
-//! every few records and free them all again at a truncation (a file a burst made longer than
+//! operating system holds already, rather than have it find, zero and account for a new page every
+//! few records and free them all again at a truncation (a file a burst made longer than
 //! [`SPARE_BYTES`] is truncated instead). Every record of the file not active is at or below the
-//! database's mark, and older than the active file's: a crash before or during the emptying
-//! leaves records the next open skips as folded (ahead of the zeros written so far), and an
-//! emptying that fails is tried again by the next switch, which does not switch while it fails
-//! (the appends go on after the folded records, skipped alike). The fold does not read the
-//! file: the notifications it writes are kept in memory until then (see `batches`); the
-//! records are read at open only. (A hookbot
-//! from before the second file reads only the first: a directory a killed process left with
-//! records in both is opened by this version once, which folds them, before an older one may
-//! take it. One from before the zeroed files reads an emptied file's zeros as damage: it logs
-//! an error and cuts them, losing nothing.)
+//! database's mark, and older than the active file's: a crash before or during the emptying leaves
+//! records the next open skips as folded (ahead of the zeros written so far), and an emptying that
+//! fails is tried again by the next switch, which does not switch while it fails (the appends go on
+//! after the folded records, skipped alike). The fold does not read the file: the notifications it
+//! writes are kept in memory until then (see `batches`); the records are read at open only. (A
+//! hookbot from before the second file reads only the first: a directory a killed process left with
+//! records in both is opened by this version once, which folds them, before an older one may take
+//! it. One from before the zeroed files reads an emptied file's zeros as damage: it logs an error
+//! and cuts them, losing nothing.)
 //!
-//! At open both files are read, each up to its first record that is torn or damaged, which
-//! is cut off with everything after it in that file (zeros after the whole records are the
-//! file's emptied tail: nothing is cut). A record cut short at the end of a file, or followed
-//! by zeros only, was never answered (the process died inside its `write`), or is a folded
-//! record an emptying had begun to overwrite. A record failing its hash with bytes other than
-//! zeros after it is damage a crash of the operating system or a power loss left (pages of the file written back out of order), which [`Durability::Process`] may
-//! lose: as SQLite does with its write-ahead log, the journal ends there — the records before
-//! it are kept, it and what follows are cut off and reported (an error in the log naming the
-//! file and the bytes lost) — rather than refuse to start a bot after a power cut. The
-//! journal is the older file's records, then the newer's — the older being the one whose
-//! first record has the lower id (a file with no whole record counts as the older) — so "what
-//! follows" a cut in the older file is the newer file too: its records are dropped and
-//! reported, unless the newer file begins at most one past the database's mark (then every
-//! record the older file held, the lost ones included, is in the database already). Whole
-//! records whose ids go back (each append takes the next id) end the journal likewise, at
-//! replay, whichever file holds them.
+//! At open both files are read, each up to its first record that is torn or damaged, which is cut
+//! off with everything after it in that file (zeros after the whole records are the file's emptied
+//! tail: nothing is cut). A record cut short at the end of a file, or followed by zeros only, was
+//! never answered (the process died inside its `write`), or is a folded record an emptying had
+//! begun to overwrite. A record failing its hash with bytes other than zeros after it is damage a
+//! crash of the operating system or a power loss left (pages of the file written back out of
+//! order), which [`Durability::Process`] may lose: as SQLite does with its write-ahead log, the
+//! journal ends there — the records before it are kept, it and what follows are cut off and
+//! reported (an error in the log naming the file and the bytes lost) — rather than refuse to start
+//! a bot after a power cut. The journal is the older file's records, then the newer's — the older
+//! being the one whose first record has the lower id (a file with no whole record counts as the
+//! older) — so "what follows" a cut in the older file is the newer file too: its records are
+//! dropped and reported, unless the newer file begins at most one past the database's mark (then
+//! every record the older file held, the lost ones included, is in the database already). Whole
+//! records whose ids go back (each append takes the next id) end the journal likewise, at replay,
+//! whichever file holds them.
 //!
 //! [`Durability::Process`]: super::Durability::Process
 
@@ -546,6 +545,18 @@ fn record_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     (xxh3_64(payload) == hash).then_some(payload)
 }
 
+/// The bytes of records the journal's file at `path` holds: its bytes up to the zeros of its
+/// emptied tail (none when there is no file).
+#[cfg(test)]
+pub(super) fn record_bytes(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |bytes| {
+        bytes
+            .iter()
+            .rposition(|&byte| byte != 0)
+            .map_or(0, |last| last + 1)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,18 +619,9 @@ mod tests {
         std::fs::write(second_path, second).unwrap();
     }
 
-    /// The bytes of records each of the journal's files in `dir` holds: its bytes up to the
-    /// zeros of its emptied tail.
+    /// The bytes of records each of the journal's files in `dir` holds.
     fn lengths(dir: &Path) -> [usize; 2] {
-        paths(dir).map(|path| std::fs::read(path).map_or(0, |bytes| held(&bytes)))
-    }
-
-    /// The length of `bytes` without its trailing zeros.
-    fn held(bytes: &[u8]) -> usize {
-        bytes
-            .iter()
-            .rposition(|&byte| byte != 0)
-            .map_or(0, |last| last + 1)
+        paths(dir).map(|path| record_bytes(&path))
     }
 
     /// Each of the journal's files' length in `dir`.
@@ -850,7 +852,7 @@ mod tests {
         // Written over the zeros from the file's start; the zeros after it are no record.
         append(&mut journal, &entry(4)).unwrap();
         assert_eq!(
-            &std::fs::read(&first).unwrap()[..held(&file_of(&entries(4..=4)))],
+            &std::fs::read(&first).unwrap()[..file_of(&entries(4..=4)).len()],
             file_of(&entries(4..=4))
         );
         assert_eq!(sizes(dir.path())[0], folded);
