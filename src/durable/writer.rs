@@ -1,16 +1,15 @@
-//! The store's writer thread and the core it shares with the journal's appends: a thread that
-//! takes the requests that arrived while it was busy, commits them in one transaction and only
-//! then answers them (group commit) — every request but the appends of a store whose commits
-//! do not fsync, which are written to the [`Journal`] on the runtime
-//! ([`Core::append_to_journal`]). Every commit first folds the journal into the database; the
-//! writer commits at the latest `FOLD_DELAY` after the first unfolded append. Whoever writes
-//! holds the core's lock ([`Shared`]); while the writer does, appends come to its channel
-//! rather than wait, so the writer empties the folded file outside it ([`Files`]). Handled entries are deleted with the next commit,
-//! or ride along as markers in the next journal's record, or are deleted within
-//! `FINISH_DELAY` when neither comes: they wait in a list, with the time they are due by,
-//! which the writer reads without the core's lock. Only a lot that finds the writer waiting
-//! without a deadline wakes it. Between batches it tidies up: expired claims and memos are
-//! purged in bounded chunks, and freed space is given back.
+//! The store's writer thread and the core it shares with the journal's appends: a thread that takes
+//! the requests that arrived while it was busy, commits them in one transaction and only then
+//! answers them (group commit) — every request but the appends of a store whose commits do not
+//! fsync, which are written to the [`Journal`] on the runtime ([`Core::append_to_journal`]). Every
+//! commit first folds the journal into the database; the writer commits at the latest `FOLD_DELAY`
+//! after the first unfolded append. Whoever writes holds the core's lock ([`Shared`]); while the
+//! writer does, appends come to its channel rather than wait, so the writer empties the folded file
+//! outside it ([`Files`]). Handled entries are deleted with the next commit, or ride along as
+//! markers in the next journal's record, or are deleted within `FINISH_DELAY` when neither comes:
+//! they wait in a list, with the time they are due by, which the writer reads without the core's
+//! lock. Only a lot that finds the writer waiting without a deadline wakes it. Between batches it
+//! tidies up: expired claims and memos are purged in bounded chunks, and freed space is given back.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
