@@ -23,17 +23,20 @@
 //! # }
 //! ```
 
-use std::future::Future;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::task::{self, JoinSet};
 
 use body_timeout::BodyTimeout;
 
@@ -128,8 +131,7 @@ pub async fn serve(
     let app = BodyTimeout::new(app, settings.body_timeout);
     let builder = settings.connection_builder();
     let slots = Arc::new(Semaphore::new(settings.max_connections));
-    let graceful = GracefulShutdown::new();
-    let mut connections = JoinSet::new();
+    let mut connections = Connections::default();
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -150,27 +152,80 @@ pub async fn serve(
         let connection = builder
             .serve_connection(TokioIo::new(stream), app.clone())
             .into_owned();
-        let connection = graceful.watch(connection);
-        connections.spawn(async move {
-            if let Err(error) = connection.await {
+        connections.serve(connection, slot);
+    }
+    drop(listener);
+    connections.close().await;
+    Ok(())
+}
+
+/// The open connections: each one's task, and its stop signal.
+#[derive(Default)]
+struct Connections {
+    tasks: JoinSet<()>,
+    /// Each open connection's stop signal, by its task's id: dropped, it tells the
+    /// connection to stop.
+    stops: HashMap<task::Id, oneshot::Sender<()>>,
+}
+
+impl Connections {
+    /// Serves `connection` in a task of its own, holding its `slot` until it closes; forgets
+    /// the connections that closed meanwhile.
+    fn serve<C>(&mut self, connection: C, slot: OwnedSemaphorePermit)
+    where
+        C: GracefulConnection + Send + 'static,
+        C::Error: fmt::Display,
+    {
+        let (stop, stopped) = oneshot::channel();
+        let task = self.tasks.spawn(async move {
+            if let Err(error) = serve_until_stopped(connection, stopped).await {
                 tracing::debug!(%error, "connection closed with an error");
             }
             drop(slot);
         });
-        while connections.try_join_next().is_some() {}
+        self.stops.insert(task.id(), stop);
+        while let Some(closed) = self.tasks.try_join_next_with_id() {
+            let id = closed.map_or_else(|error| error.id(), |(id, ())| id);
+            self.stops.remove(&id);
+        }
     }
-    drop(listener);
-    if tokio::time::timeout(STOP_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::debug!(
-            open = connections.len(),
-            "connections still open after the grace period; closed"
-        );
+
+    /// Tells every connection to stop, gives them [`STOP_GRACE`] to finish the requests in
+    /// hand, and cuts those still open.
+    async fn close(mut self) {
+        self.stops.clear();
+        let closed = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_GRACE, closed).await.is_err() {
+            tracing::debug!(
+                open = self.tasks.len(),
+                "connections still open after the grace period; closed"
+            );
+        }
+        self.tasks.shutdown().await;
     }
-    connections.shutdown().await;
-    Ok(())
+}
+
+/// Serves `connection` until it closes; once `stop` resolves (its sender sent or dropped), it
+/// finishes the request in hand, answers it and closes.
+///
+/// Each connection has a signal of its own: a wake-up of one connection reads only its own
+/// signal. (hyper-util's `GracefulShutdown` and axum's serve share one watch channel among
+/// every connection, whose wait locks the channel's one mutex at each wake-up of each
+/// connection: a line every core writes, twice per request.)
+async fn serve_until_stopped<C: GracefulConnection>(
+    connection: C,
+    mut stop: oneshot::Receiver<()>,
+) -> C::Output {
+    let mut connection = pin!(connection);
+    let mut stopping = false;
+    poll_fn(|cx| {
+        if !stopping && Pin::new(&mut stop).poll(cx).is_ready() {
+            stopping = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// Waits a moment after an accept error that is the system's (out of file descriptors), so

@@ -1,7 +1,8 @@
 //! The front door of a bot on the open internet, over real HTTP: no anonymous webhook on a real
 //! gateway (a binary refuses to start, the opt-out warns), half-sent requests and idle
-//! connections cut off while `/healthz` answers, one flooding chat refused while another is
-//! served, a handler past its deadline cancelled and reported while its chat moves on, the
+//! connections cut off while `/healthz` answers, a stopping server that answers the request in
+//! hand and closes every connection (cutting one past its grace), one flooding chat refused
+//! while another is served, a handler past its deadline cancelled and reported while its chat moves on, the
 //! largest `Retry-After` on a reply leaving the bot running, and a sandbox that takes no
 //! cross-site writes. Arbitrary bytes and JSON posted to the webhook never break it.
 
@@ -319,6 +320,120 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     assert_eq!(health(&server.url).await, StatusCode::OK);
     closed_by_server(&mut silent, Duration::from_secs(5)).await;
     server.stop().await.unwrap().unwrap();
+}
+
+// ---- stopping ----
+
+/// Reads from `stream` until what it has read ends with `end`.
+async fn read_until_it_ends_with(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+    let mut answer = Vec::new();
+    let mut chunk = [0; 1024];
+    while !answer.ends_with(end) {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("the server answers")
+            .unwrap();
+        assert_ne!(read, 0, "closed before the answer ended");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    answer
+}
+
+/// A server (`hookbot::server::serve`) with `GET /quick`, answered at once, and `GET /slow`,
+/// answered once `release` gives a permit (each call of it gives `started` one); the
+/// server's address, what stops it, and its task.
+async fn stoppable_server(
+    started: &Arc<Semaphore>,
+    release: &Arc<Semaphore>,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let slow = {
+        let (started, release) = (started.clone(), release.clone());
+        move || async move {
+            started.add_permits(1);
+            release.acquire().await.unwrap().forget();
+            "slow"
+        }
+    };
+    let app = axum::Router::new()
+        .route("/quick", axum::routing::get(|| async { "quick" }))
+        .route("/slow", axum::routing::get(slow));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    let served = tokio::spawn(hookbot::server::serve(
+        listener,
+        app,
+        ServerSettings::new(),
+        stopped,
+    ));
+    (address, stop, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_answers_the_request_in_hand_and_closes_every_connection() {
+    let (started, release) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let (address, stop, served) = stoppable_server(&started, &release).await;
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /quick HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_it_ends_with(&mut idle, b"quick").await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let mut busy = TcpStream::connect(&address).await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+    started.acquire().await.unwrap().forget();
+
+    stop.send(()).unwrap();
+    // The idle keep-alive connection is closed without waiting for the busy one.
+    let after = closed_by_server(&mut idle, Duration::from_secs(5)).await;
+    assert!(after.is_empty(), "{}", String::from_utf8_lossy(&after));
+    assert!(
+        TcpStream::connect(&address).await.is_err(),
+        "a stopping server accepts no more connections"
+    );
+    release.add_permits(1);
+    let answer = closed_by_server(&mut busy, Duration::from_secs(5)).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    assert!(
+        answer.ends_with(b"slow"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let returned = tokio::time::timeout(Duration::from_secs(5), served).await;
+    returned
+        .expect("serve returns once its connections closed")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_running_past_the_stop_grace_is_cut_and_serve_returns() {
+    let (started, release) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let (address, stop, served) = stoppable_server(&started, &release).await;
+    let mut busy = TcpStream::connect(&address).await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+    started.acquire().await.unwrap().forget();
+
+    stop.send(()).unwrap();
+    let returned = tokio::time::timeout(Duration::from_secs(10), served).await;
+    returned
+        .expect("serve returns after its grace period")
+        .unwrap()
+        .unwrap();
+    let answer = closed_by_server(&mut busy, Duration::from_secs(5)).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    drop(release);
 }
 
 // ---- fairness ----
