@@ -67,6 +67,8 @@ impl Hit {
 struct Words {
     /// The words, joined by single spaces.
     whole: String,
+    /// How many characters `whole` has: a text as long as the query may be the query.
+    chars: usize,
     /// One searcher per word, longest first: a long word is found in few names, and a search
     /// stops at the first word that no name holds.
     finders: Vec<Finder<'static>>,
@@ -81,7 +83,11 @@ impl Words {
             .map(|word| Finder::new(word).into_owned())
             .collect();
         finders.sort_by_key(|word| Reverse(word.needle().len()));
-        Self { whole, finders }
+        Self {
+            chars: whole.chars().count(),
+            whole,
+            finders,
+        }
     }
 }
 
@@ -332,10 +338,9 @@ struct Names {
     holders: Vec<u32>,
     /// Where each word's holders end in `holders`; they begin where the previous word's end.
     ends: Vec<usize>,
-    /// The vocabulary's words by their text, each as its position in the vocabulary, for
-    /// [`holding_whole`](Names::holding_whole); empty for a [`Lookup::Beginnings`] look-up,
-    /// which is never searched that way.
-    words: HashTable<u32>,
+    /// The vocabulary's words by their text, for [`holding_whole`](Names::holding_whole);
+    /// empty for a [`Lookup::Beginnings`] look-up, which is never searched that way.
+    words: HashTable<WholeWord>,
     /// The hashing of `words`.
     hashing: FoldHashing,
 }
@@ -380,7 +385,7 @@ impl Names {
         vocabulary.shrink_to_fit();
         let hashing = FoldHashing::default();
         let words = match lookup {
-            Lookup::Anywhere => word_table(&vocabulary, &hashing),
+            Lookup::Anywhere => whole_words(&vocabulary, &ends, &hashing),
             Lookup::Beginnings => HashTable::new(),
         };
         Self {
@@ -394,11 +399,14 @@ impl Names {
         }
     }
 
-    /// The position in the vocabulary of the whole word `word`, if a text holds it.
-    fn position_of(&self, word: &str) -> Option<usize> {
-        let hash = self.hashing.hash_one(word);
-        let is_word = |&at: &u32| word_at(&self.vocabulary, at) == word;
-        self.words.find(hash, is_word).map(|&at| at as usize)
+    /// The positions in `texts.entries` of the texts that hold the whole word `word`, if any
+    /// does.
+    fn holders_of_whole(&self, word: &str) -> Option<&[u32]> {
+        let head = WholeWord::head_of(word);
+        let is_word = |whole: &WholeWord| whole.is(word, &head, &self.vocabulary.text);
+        let whole = self.words.find(self.hashing.hash_one(word), is_word)?;
+        self.holders
+            .get(whole.holders[0] as usize..whole.holders[1] as usize)
     }
 
     /// The positions in `texts.entries` of the texts that hold the vocabulary's `word`-th word.
@@ -418,7 +426,7 @@ impl Names {
     /// instances searches a different book each time).
     fn matching(&self, words: &Words, form: Form, hits: &mut impl Hits) {
         for (at, rank) in self.ranks(words) {
-            self.take(at, rank, words, form, hits);
+            let _ = self.take(at, rank, words, form, hits);
         }
     }
 
@@ -431,14 +439,16 @@ impl Names {
     ///
     /// The holders' lists, each ascending, are walked once side by side (a bisection per
     /// holder cost several times the instructions over lists of a few dozen), so a look-up
-    /// reads no more holders than the scan's ranking of the same words does.
+    /// reads no more holders than the scan's ranking of the same words does; and it stops
+    /// once no holder still to come could count: the texts, and so their contacts, come in the
+    /// list's order, and none ranks better than exact on a text as long as the query.
     fn holding_whole(&self, words: &Words, form: Form, hits: &mut impl Hits) {
         let mut held = Vec::with_capacity(words.finders.len());
         for word in words.whole.split(' ').filter(|word| !word.is_empty()) {
-            let Some(position) = self.position_of(word) else {
+            let Some(holders) = self.holders_of_whole(word) else {
                 return;
             };
-            held.push(self.holders_of(position));
+            held.push(holders);
         }
         held.sort_unstable_by_key(|holders| holders.len());
         let Some((fewest, others)) = held.split_first_mut() else {
@@ -451,19 +461,37 @@ impl Names {
                 *rest = rest.get(before..).unwrap_or_default();
                 rest.first() == Some(&at)
             });
-            if everywhere {
-                self.take(at as usize, Rank::Word, words, form, hits);
+            if !everywhere {
+                continue;
+            }
+            let Some(contact) = self.take(at as usize, Rank::Word, words, form, hits) else {
+                continue;
+            };
+            let best_to_come = Hit {
+                form,
+                rank: Rank::Exact,
+                length: words.chars,
+                contact: contact + 1,
+            };
+            if !hits.wants(&best_to_come) {
+                return;
             }
         }
     }
 
     /// Ranks on `form` the text at `at` in `texts.entries`, which `words` match with `rank`,
     /// to `hits`: a whole-word match is exact when the text is the whole query (compared only
-    /// when an exact hit would count).
-    fn take(&self, at: usize, rank: Rank, words: &Words, form: Form, hits: &mut impl Hits) {
-        let Some(entry) = self.texts.entries.get(at) else {
-            return;
-        };
+    /// when an exact hit would count and the text is as long as the query). The contact it
+    /// ranked, if `at` is a text's.
+    fn take(
+        &self,
+        at: usize,
+        rank: Rank,
+        words: &Words,
+        form: Form,
+        hits: &mut impl Hits,
+    ) -> Option<usize> {
+        let entry = self.texts.entries.get(at)?;
         let mut hit = Hit {
             form,
             rank,
@@ -474,10 +502,15 @@ impl Names {
             rank: Rank::Exact,
             ..hit
         };
-        if rank == Rank::Word && hits.wants(&exact) && self.texts.text_of(entry) == words.whole {
+        if rank == Rank::Word
+            && hit.length == words.chars
+            && hits.wants(&exact)
+            && self.texts.text_of(entry) == words.whole
+        {
             hit = exact;
         }
         hits.take(hit);
+        Some(hit.contact)
     }
 
     /// Each text that `words` match (its position in `texts.entries`) with its rank, that of
@@ -562,27 +595,83 @@ impl Names {
     }
 }
 
-/// The words of `vocabulary` (distinct, each entry's position its word's) by their text, hashed
-/// by `hashing`.
-fn word_table(vocabulary: &Haystack, hashing: &FoldHashing) -> HashTable<u32> {
-    let hash_of = |&at: &u32| hashing.hash_one(word_at(vocabulary, at));
+/// The words of `vocabulary` (distinct; the holders of each end at its place in `ends`) by
+/// their text, hashed by `hashing`.
+fn whole_words(
+    vocabulary: &Haystack,
+    ends: &[usize],
+    hashing: &FoldHashing,
+) -> HashTable<WholeWord> {
+    let hash_of = |whole: &WholeWord| hashing.hash_one(whole.text(&vocabulary.text));
     let mut table = HashTable::with_capacity(vocabulary.entries.len());
-    for at in 0..vocabulary.entries.len() {
-        let Ok(at) = u32::try_from(at) else {
+    let mut begin = 0;
+    for (entry, &end) in vocabulary.entries.iter().zip(ends) {
+        let (Ok(first), Ok(last)) = (u32::try_from(begin), u32::try_from(end)) else {
             break;
         };
-        table.insert_unique(hash_of(&at), at, hash_of);
+        let word = vocabulary.text_of(entry);
+        let whole = WholeWord::new(word, entry.start, [first, last]);
+        table.insert_unique(hashing.hash_one(word), whole, hash_of);
+        begin = end;
     }
     table
 }
 
-/// The text of the `at`-th word of `vocabulary`.
-fn word_at(vocabulary: &Haystack, at: u32) -> &str {
-    vocabulary
-        .entries
-        .get(at as usize)
-        .map(|entry| vocabulary.text_of(entry))
-        .unwrap_or_default()
+/// Bytes of a word a [`WholeWord`] holds itself.
+const HEAD: usize = 12;
+
+/// A word of the table of [`Names::holding_whole`], with all a look-up reads: its first
+/// [`HEAD`] bytes (a word no longer is compared without reading the vocabulary's text), its
+/// length, where it is in the vocabulary's text, and where its holders are. A probe reads the
+/// entry it lands on and the holders, not also the word's entry in the vocabulary, its text
+/// and the bounds of its holders: each a cache miss in a bot of many instances, which
+/// searches a different book each time.
+#[derive(Debug, Clone, Copy)]
+struct WholeWord {
+    head: [u8; HEAD],
+    len: u32,
+    /// Where the word begins in the vocabulary's text.
+    start: u32,
+    /// Where its holders begin and end in [`Names::holders`].
+    holders: [u32; 2],
+}
+
+impl WholeWord {
+    /// The word `word`, at `start` in the vocabulary's text, held by `holders`.
+    fn new(word: &str, start: u32, holders: [u32; 2]) -> Self {
+        Self {
+            head: Self::head_of(word),
+            // A word of the vocabulary's text, which is shorter than 4 GiB.
+            len: word.len() as u32,
+            start,
+            holders,
+        }
+    }
+
+    /// The first [`HEAD`] bytes of `word`, zeros after a shorter one.
+    fn head_of(word: &str) -> [u8; HEAD] {
+        let mut head = [0; HEAD];
+        let bytes = word.as_bytes();
+        let kept = bytes.len().min(HEAD);
+        head[..kept].copy_from_slice(&bytes[..kept]);
+        head
+    }
+
+    /// Whether this is `word`, whose [head](WholeWord::head_of) is `head`; `vocabulary` is
+    /// the vocabulary's text.
+    fn is(&self, word: &str, head: &[u8; HEAD], vocabulary: &str) -> bool {
+        self.len as usize == word.len()
+            && self.head == *head
+            && (word.len() <= HEAD || self.text(vocabulary) == word)
+    }
+
+    /// The word, read from `vocabulary`, the vocabulary's text.
+    fn text<'a>(&self, vocabulary: &'a str) -> &'a str {
+        let start = self.start as usize;
+        vocabulary
+            .get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
 }
 
 /// Search texts joined by newlines, so that one `memmem` pass scans all of them.
@@ -1174,8 +1263,9 @@ mod tests {
     }
 
     /// Words for generated names and queries: Latin and Cyrillic, in several cases, with and
-    /// without diacritics, and words that begin or hold others.
-    const WORDS: [&str; 24] = [
+    /// without diacritics, and words that begin or hold others; the last four longer than a
+    /// [`WholeWord`]'s head, two by two alike but for their ends.
+    const WORDS: [&str; 28] = [
         "Ivan",
         "ivan",
         "IVAN",
@@ -1200,6 +1290,10 @@ mod tests {
         "Müller",
         "muller",
         "2024",
+        "Александрович",
+        "Александровна",
+        "Konstantinopolis",
+        "konstantinopolit",
     ];
 
     fn words(most: usize) -> impl Strategy<Value = Vec<&'static str>> {
@@ -1298,6 +1392,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_whole_word_is_only_itself_whatever_its_length() {
+        let vocabulary = "ivan\nалександровна\nkonstantinopolis";
+        let word = |start: usize, len: usize| {
+            let text = &vocabulary[start..start + len];
+            (WholeWord::new(text, start as u32, [0, 0]), text)
+        };
+        let (ivan, _) = word(0, 4);
+        let (alexandrovna, _) = word(5, "александровна".len());
+        let (konstantinopolis, _) = word(5 + "александровна".len() + 1, 16);
+        let is =
+            |whole: &WholeWord, text: &str| whole.is(text, &WholeWord::head_of(text), vocabulary);
+        assert!(is(&ivan, "ivan"));
+        assert!(!is(&ivan, "iva"));
+        assert!(!is(&ivan, "ivana"));
+        assert!(is(&alexandrovna, "александровна"));
+        assert!(
+            !is(&alexandrovna, "александрович"),
+            "alike in the head, not after"
+        );
+        assert!(is(&konstantinopolis, "konstantinopolis"));
+        assert!(!is(&konstantinopolis, "konstantinopolit"));
+        assert!(!is(&konstantinopolis, "konstantinopoli"));
+        assert_eq!(konstantinopolis.text(vocabulary), "konstantinopolis");
     }
 
     #[test]
