@@ -56,14 +56,16 @@
 //! output, in its format). An application's own
 //! `metrics::counter!` calls then appear on the same `GET /metrics`. An application that
 //! installed a recorder of its own before (it must do so before building a bot) gets hookbot's
-//! metrics in that recorder — the events' counts and queue depths each second, as a thread of
-//! hookbot's passes them on; hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
+//! metrics in that recorder — the events', the gateway's `200`s' and the contact caches' counts
+//! and the queue depths each second, as a thread of hookbot's passes them on (hookbot keeps
+//! those counts itself, on lines its callers read anyway, and passes them to its own recorder
+//! at each render); hookbot's `GET /metrics` then answers 404 and [`render`] `None`.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -149,6 +151,7 @@ pub fn router() -> Router {
 pub fn render() -> Option<String> {
     let handle = recorder()?;
     flush_events();
+    flush_tallies();
     let mut text = handle.render();
     render_durations(&mut text);
     Some(text)
@@ -209,6 +212,7 @@ fn keep_flushed() {
             loop {
                 std::thread::sleep(FLUSH_INTERVAL);
                 flush_events();
+                flush_tallies();
             }
         });
     if let Err(error) = flusher {
@@ -819,13 +823,93 @@ struct CallCounter {
     counter: Counter,
 }
 
-/// The [`GATEWAY_CALLS`] counter of one method's `200` answers, kept with the method's
+/// The [`GATEWAY_CALLS`] tally of one method's `200` answers, kept with the method's
 /// endpoint (of one client) and set on its first `200`: a call of a bot of many instances
 /// finds it on the line of the endpoint it read already, not through its client's list of
 /// counters (a lock's count written and the list read: two more lines, cold when calls rotate
 /// over instances).
 #[derive(Default)]
-pub(crate) struct AnsweredOk(OnceLock<Counter>);
+pub(crate) struct AnsweredOk(OnceLock<Arc<Tally>>);
+
+/// A count hookbot keeps itself for one of its recorder's counters and passes to it when the
+/// metrics are flushed (before each render, and every second for another recorder), rather
+/// than incrementing the counter at each event: the Prometheus recorder's counter is three
+/// allocations (the handle, its value and its generation, each written), three cache misses
+/// when events rotate over many instances; a tally is one line.
+pub(crate) struct Tally {
+    count: AtomicU64,
+    /// How much of `count` the counter has.
+    flushed: AtomicU64,
+    counter: Counter,
+}
+
+/// Every tally that may still have counts to pass on: weak, so that a tally goes with its
+/// owner (passing on its last counts as it goes); the dead ones are left out at each flush,
+/// and at a registration that finds the list twice as long as its live tallies were.
+static TALLIES: Mutex<Tallies> = Mutex::new(Tallies {
+    all: Vec::new(),
+    live: 0,
+});
+
+struct Tallies {
+    all: Vec<Weak<Tally>>,
+    /// How many were live when the dead were last left out.
+    live: usize,
+}
+
+impl Tallies {
+    fn leave_out_the_dead(&mut self) {
+        self.all.retain(|tally| tally.strong_count() > 0);
+        self.live = self.all.len();
+    }
+}
+
+impl Tally {
+    /// A tally for `counter`, registered for the flushes.
+    pub(crate) fn new(counter: Counter) -> Arc<Self> {
+        let tally = Arc::new(Self {
+            count: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            counter,
+        });
+        let mut tallies = TALLIES.lock().unwrap_or_else(PoisonError::into_inner);
+        if tallies.all.len() >= 2 * tallies.live + 64 {
+            tallies.leave_out_the_dead();
+        }
+        tallies.all.push(Arc::downgrade(&tally));
+        tally
+    }
+
+    /// Counts one more.
+    pub(crate) fn add_one(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Passes the counter what it does not have yet (two flushes at once pass it once).
+    fn flush(&self) {
+        let now = self.count.load(Ordering::Relaxed);
+        let before = self.flushed.fetch_max(now, Ordering::Relaxed);
+        self.counter.increment(now.saturating_sub(before));
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Passes every live tally's counts to its counter.
+fn flush_tallies() {
+    let live: Vec<Arc<Tally>> = {
+        let mut tallies = TALLIES.lock().unwrap_or_else(PoisonError::into_inner);
+        tallies.leave_out_the_dead();
+        tallies.all.iter().filter_map(Weak::upgrade).collect()
+    };
+    for tally in live {
+        tally.flush();
+    }
+}
 
 /// [`GATEWAY_REFUSALS`] of one client, by reason.
 #[derive(Clone)]
@@ -892,8 +976,8 @@ impl CallLabels {
         if status == reqwest::StatusCode::OK {
             answered_ok
                 .0
-                .get_or_init(|| self.counter(method, "200"))
-                .increment(1);
+                .get_or_init(|| Tally::new(self.counter(method, "200")))
+                .add_one();
         } else {
             self.count(method, status_label(status));
         }
@@ -959,11 +1043,11 @@ impl fmt::Debug for CallLabels {
     }
 }
 
-/// The hit and miss counters of one contact book cache.
+/// The hit and miss tallies of one contact book cache.
 #[derive(Clone)]
 pub(crate) struct CacheCounters {
-    hits: Counter,
-    misses: Counter,
+    hits: Arc<Tally>,
+    misses: Arc<Tally>,
 }
 
 impl CacheCounters {
@@ -976,25 +1060,56 @@ impl CacheCounters {
             ("cache", SharedString::const_str(cache)),
         ];
         Self {
-            hits: metrics::counter!(CONTACT_CACHE_HITS, &labels),
-            misses: metrics::counter!(CONTACT_CACHE_MISSES, &labels),
+            hits: Tally::new(metrics::counter!(CONTACT_CACHE_HITS, &labels)),
+            misses: Tally::new(metrics::counter!(CONTACT_CACHE_MISSES, &labels)),
         }
     }
 
     /// A look-up found a fresh entry.
     pub(crate) fn hit(&self) {
-        self.hits.increment(1);
+        self.hits.add_one();
     }
 
     /// A look-up found none.
     pub(crate) fn miss(&self) {
-        self.misses.increment(1);
+        self.misses.add_one();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_passes_each_count_once_and_its_last_ones_as_it_goes() {
+        let counted = Arc::new(AtomicU64::new(0));
+        let tally = Tally::new(Counter::from_arc(Arc::clone(&counted)));
+        tally.add_one();
+        tally.add_one();
+        tally.flush();
+        tally.flush();
+        assert_eq!(counted.load(Ordering::Relaxed), 2);
+        tally.add_one();
+        flush_tallies();
+        assert_eq!(counted.load(Ordering::Relaxed), 3);
+        tally.add_one();
+        drop(tally);
+        assert_eq!(counted.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn the_tallies_of_owners_gone_are_left_out_of_the_list() {
+        for _ in 0..1_000 {
+            drop(Tally::new(Counter::noop()));
+        }
+        let _kept = Tally::new(Counter::noop());
+        let tallies = TALLIES.lock().unwrap();
+        assert!(
+            tallies.all.len() <= 2 * tallies.live + 64,
+            "{}",
+            tallies.all.len()
+        );
+    }
 
     /// A GREEN-API WhatsApp notification of `type_webhook`, with `fields`, as if `gateway`
     /// had sent it.

@@ -72,12 +72,15 @@ async fn an_application_recorder_installed_first_gets_the_metrics_and_get_metric
         let names: Vec<&str> = names.iter().map(|(name, _)| name.as_str()).collect();
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
-    // The event's counts reach the application's recorder too.
+    // The event's counts, and the reply's `200` from the gateway, reach the application's
+    // recorder too (hookbot keeps both counts and passes them on).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while names.count("hookbot_events_handled_total") == 0 {
+    while names.count("hookbot_events_handled_total") == 0
+        || names.count("hookbot_gateway_calls_total") == 0
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the handled event never reached the application's recorder"
+            "the handled event or the reply's call never reached the application's recorder"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
