@@ -376,6 +376,16 @@ async fn stoppable_server(
     (address, stop, served)
 }
 
+/// A connection to `address` whose `GET /slow` the server has started on (`started` told so).
+async fn slow_request_started(address: &str, started: &Semaphore) -> TcpStream {
+    let mut busy = TcpStream::connect(address).await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+    started.acquire().await.unwrap().forget();
+    busy
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_server_answers_the_request_in_hand_and_closes_every_connection() {
     let (started, release) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
@@ -386,11 +396,7 @@ async fn a_stopping_server_answers_the_request_in_hand_and_closes_every_connecti
         .unwrap();
     let answer = read_until_it_ends_with(&mut idle, b"quick").await;
     assert!(answer.starts_with(b"HTTP/1.1 200"));
-    let mut busy = TcpStream::connect(&address).await.unwrap();
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n")
-        .await
-        .unwrap();
-    started.acquire().await.unwrap().forget();
+    let mut busy = slow_request_started(&address, &started).await;
 
     stop.send(()).unwrap();
     // The idle keep-alive connection is closed without waiting for the busy one.
@@ -419,11 +425,7 @@ async fn a_stopping_server_answers_the_request_in_hand_and_closes_every_connecti
 async fn a_request_still_running_past_the_stop_grace_is_cut_and_serve_returns() {
     let (started, release) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
     let (address, stop, served) = stoppable_server(&started, &release).await;
-    let mut busy = TcpStream::connect(&address).await.unwrap();
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n")
-        .await
-        .unwrap();
-    started.acquire().await.unwrap().forget();
+    let mut busy = slow_request_started(&address, &started).await;
 
     stop.send(()).unwrap();
     let returned = tokio::time::timeout(Duration::from_secs(10), served).await;
