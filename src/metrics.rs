@@ -851,6 +851,7 @@ static TALLIES: Mutex<Tallies> = Mutex::new(Tallies {
     live: 0,
 });
 
+/// The registered tallies, and how many of them were live at the last count.
 struct Tallies {
     all: Vec<Weak<Tally>>,
     /// How many were live when the dead were last left out.
@@ -858,6 +859,7 @@ struct Tallies {
 }
 
 impl Tallies {
+    /// Leaves out the tallies whose owners are gone, and counts the live ones.
     fn leave_out_the_dead(&mut self) {
         self.all.retain(|tally| tally.strong_count() > 0);
         self.live = self.all.len();
