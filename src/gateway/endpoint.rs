@@ -14,12 +14,13 @@ use crate::metrics::AnsweredOk;
 /// A call's URL and its [`Uri`], parsed once. It holds the instance token: it has no
 /// `Debug`, and its parse error holds no part of it.
 ///
-/// What a call reads comes first (`repr(C)`), next to the method's name in [`Kept`]: the
-/// counter of its `200` answers and the `Uri` of hookbot's client (an instance's endpoints
+/// What a call reads comes first (`repr(C)`), next to the method's name in [`Kept`]: where
+/// its `200` answers are tallied and the `Uri` of hookbot's client (an instance's endpoints
 /// are cold in a bot of many instances).
 #[repr(C)]
 pub(crate) struct Endpoint {
-    /// The method's `200` answers, counted on the line the method's name is read from.
+    /// The tally of the method's `200` answers, found on the line the method's name is read
+    /// from (the count itself is on the tally's own line).
     answered_ok: AnsweredOk,
     /// `url` as hookbot's client's `Uri`, or why `http` refused it.
     uri: Result<Uri, Arc<InvalidUri>>,
@@ -68,7 +69,7 @@ pub(crate) struct Endpoints(OnceLock<Box<Kept>>);
 /// One method's endpoint, and the methods called after it. The method's name, the next
 /// link and the endpoint's counter come first (`repr(C)`), on one line (a line's
 /// alignment): a call walks past the links of the methods called before its own reading one
-/// line of each, not the ends of three, and counts its answer on its own link's.
+/// line of each, not the ends of three, and finds its answer's tally on its own link's.
 #[repr(C, align(64))]
 struct Kept {
     method: &'static str,
