@@ -23,11 +23,15 @@
 //! worker threads as cores), on a fresh server, with the same load generator: [`CONNECTIONS`]
 //! keep-alive HTTP/1.1 connections over loopback, each sending its next notification when the last
 //! one is done (for c: when the emulator has its reply). Every notification is a realistic
-//! GREEN-API `incomingMessageReceived` with its own message id, from one of [`CHATS`] chats. The
-//! phases take turns over several rounds, in an order that keeps each ratio's two phases close
-//! together, reversed every other round; the figures are the medians, and b/a, c/a and c/d are
-//! taken within each round (d is c's ceiling: the same two HTTP exchanges per event, without
-//! hookbot). Then b runs again paced at half its peak, for its latency there.
+//! GREEN-API `incomingMessageReceived` with its own message id, from one of [`CHATS`] chats. A
+//! round starts every phase's child, then loads them in turns: one window of a second each, in an
+//! order that keeps each ratio's two phases close together, reversed every other turn, four turns
+//! (each child's first window after its warm-up; fresh connections for each window). A change of
+//! the machine's speed during a round (this kind of machine has them, for seconds to minutes)
+//! then falls on every phase alike. The figures are the medians over the rounds, and b/a, c/a,
+//! c/d, s/b, m/c and b′/b are taken within each round (d is c's ceiling: the same two HTTP
+//! exchanges per event, without hookbot). Then b runs again paced at half its peak, for its
+//! latency there.
 //!
 //! Each phase also reports the CPU time its measured window cost per event (µs): its child
 //! process's (server, emulator and load generator alike, so compare phases, not absolute values),
@@ -65,10 +69,12 @@ use hookbot::redis::Redis;
 use hookbot::store::Store;
 use hookbot::{Bot, Router};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 /// Connections of the load generator: events in flight at once.
 const CONNECTIONS: usize = 64;
@@ -96,7 +102,9 @@ struct Plan {
     quick: bool,
     rounds: usize,
     warmup: Duration,
+    /// How long each phase is measured in a round, in `turns` windows.
     measure: Duration,
+    turns: usize,
     find_repeats: usize,
 }
 
@@ -107,6 +115,7 @@ impl Plan {
             rounds: 5,
             warmup: Duration::from_secs(1),
             measure: Duration::from_secs(4),
+            turns: 4,
             find_repeats: 200,
         }
     }
@@ -117,6 +126,7 @@ impl Plan {
             rounds: 1,
             warmup: Duration::from_millis(200),
             measure: Duration::from_millis(500),
+            turns: 1,
             find_repeats: 10,
         }
     }
@@ -143,6 +153,10 @@ fn main() {
         runtime().block_on(phase_child(&args[at + 1..], plan));
         return;
     }
+    if let Some(at) = args.iter().position(|arg| arg == "--serve") {
+        runtime().block_on(serve_child(&args[at + 1..]));
+        return;
+    }
     match args.iter().position(|arg| arg == "--only") {
         Some(at) => runtime().block_on(only(args.get(at + 1).map_or("", String::as_str), plan)),
         None => runtime().block_on(run(plan)),
@@ -165,7 +179,7 @@ async fn run(plan: Plan) {
     let mut rounds = Vec::new();
     let mut redis_rounds = Vec::new();
     for round in 0..plan.rounds {
-        let figures = measure_round(plan, round).await;
+        let figures = measure_round(plan, round);
         let [ceiling, intake, end_to_end, relay, durable, many] = [
             Phase::Ceiling,
             Phase::Intake,
@@ -262,8 +276,8 @@ async fn run(plan: Plan) {
     find_benchmark(plan).await;
 }
 
-/// The order the phases of a round run in: the two phases of each ratio close together (b
-/// between a and s, b′ next to s, c between m and d), and every other round the reverse, so
+/// The order the phases of a turn run in: the two phases of each ratio close together (b
+/// between a and s, b′ next to s, c between m and d), and every other turn the reverse, so
 /// that neither phase of a ratio always runs first — the first of two runs back to back tends to
 /// read low.
 const ROUND_ORDER: [Phase; 8] = [
@@ -289,22 +303,119 @@ impl RoundFigures {
     }
 }
 
-/// Measures every phase once, in [`ROUND_ORDER`] (reversed in odd rounds).
-async fn measure_round(plan: Plan, round: usize) -> RoundFigures {
-    let mut order = ROUND_ORDER;
-    if round % 2 == 1 {
-        order.reverse();
-    }
+/// Measures every phase of a round, each in a child process of its own ([`PhaseChild`]), all
+/// started first and then loaded in turns: `plan.turns` windows each, in [`ROUND_ORDER`]
+/// (reversed every other turn, and every other round), each child's first window after its
+/// warm-up. A change of the machine's speed during the round falls on every phase alike.
+fn measure_round(plan: Plan, round: usize) -> RoundFigures {
     let with_redis = redis_url().is_some();
-    let mut figures = Vec::with_capacity(order.len());
-    for phase in order {
-        if phase.on_redis() && !with_redis {
-            continue;
-        }
-        let tag = round as u64 * 10 + phase.tag_offset();
-        figures.push((phase, measure_in_child(phase, plan, None, tag)));
+    let mut children: Vec<PhaseChild> = ROUND_ORDER
+        .into_iter()
+        .filter(|phase| with_redis || !phase.on_redis())
+        .map(|phase| PhaseChild::spawn(phase, round as u64 * 10 + phase.tag_offset()))
+        .collect();
+    for child in &mut children {
+        child.wait_for("ready");
     }
-    RoundFigures(figures)
+    let window = plan.measure.as_secs_f64() / plan.turns as f64;
+    for turn in 0..plan.turns {
+        let mut order: Vec<&mut PhaseChild> = children.iter_mut().collect();
+        if (round + turn) % 2 == 1 {
+            order.reverse();
+        }
+        for child in order {
+            std::thread::sleep(SETTLE);
+            if turn == 0 {
+                child.load(&format!("warm {}", plan.warmup.as_secs_f64()));
+            }
+            child.load(&format!("window {window}"));
+        }
+    }
+    RoundFigures(
+        children
+            .into_iter()
+            .map(|child| (child.phase, child.finish()))
+            .collect(),
+    )
+}
+
+/// The pause between two windows of a round: the work a phase deferred (a Redis consumer's,
+/// a store's writer's) is done before the next phase's window.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// A phase's server and load generator in a child process of this program
+/// (`--serve <part> <tag>`, see [`serve_child`]), loaded in windows at the parent's word.
+struct PhaseChild {
+    phase: Phase,
+    process: std::process::Child,
+    commands: std::process::ChildStdin,
+    answers: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl PhaseChild {
+    fn spawn(phase: Phase, tag: u64) -> Self {
+        let program = std::env::current_exe().expect("this program's path");
+        let mut process = std::process::Command::new(program)
+            .args(["--serve", phase.part(), &tag.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the phase's child starts");
+        let commands = process.stdin.take().expect("the child's stdin");
+        let answers = std::io::BufReader::new(process.stdout.take().expect("the child's stdout"));
+        Self {
+            phase,
+            process,
+            commands,
+            answers: std::io::BufRead::lines(answers),
+        }
+    }
+
+    /// The child's next line.
+    fn answer(&mut self) -> String {
+        match self.answers.next() {
+            Some(Ok(line)) => line,
+            _ => panic!(
+                "the child measuring {} ended: {:?}",
+                self.phase.part(),
+                self.process.wait()
+            ),
+        }
+    }
+
+    /// Waits for the child to say `word`.
+    fn wait_for(&mut self, word: &str) {
+        let said = self.answer();
+        assert_eq!(said, word, "the child measuring {}", self.phase.part());
+    }
+
+    /// Has the child run `command` (`warm <seconds>` or `window <seconds>`), and waits until
+    /// it has.
+    fn load(&mut self, command: &str) {
+        use std::io::Write;
+        writeln!(self.commands, "{command}").expect("the child takes commands");
+        self.wait_for("done");
+    }
+
+    /// The figures of the child's windows, once it has stopped its server.
+    fn finish(mut self) -> Figures {
+        use std::io::Write;
+        writeln!(self.commands, "end").expect("the child takes commands");
+        let line = self.answer();
+        let figures = Figures::decode(&line).unwrap_or_else(|| {
+            panic!(
+                "the child measuring {} printed no figures: {line}",
+                self.phase.part()
+            )
+        });
+        let status = self.process.wait().expect("the child ends");
+        assert!(
+            status.success(),
+            "the child measuring {} failed",
+            self.phase.part()
+        );
+        figures
+    }
 }
 
 /// One line per phase (its index in each round, its name): the medians of its throughput,
@@ -413,6 +524,51 @@ async fn phase_child(args: &[String], plan: Plan) {
         .and_then(|at| args.get(at + 1))
         .map(|rate| rate.parse().expect("--pace takes events per second"));
     println!("{}", measure(phase, plan, rate, tag).await.encode());
+}
+
+/// The child of [`PhaseChild`]: `--serve <part> <tag>`. Starts the phase's server and its
+/// load generator and says `ready`; then, for each `warm <seconds>` or `window <seconds>` its
+/// parent writes, loads the server that long over fresh connections and says `done`; at `end`,
+/// stops the server and prints the windows' figures together.
+async fn serve_child(args: &[String]) {
+    let phase = args
+        .first()
+        .and_then(|part| Phase::from_part(part))
+        .expect("--serve names a phase");
+    let tag = args
+        .get(1)
+        .and_then(|tag| tag.parse().ok())
+        .expect("--serve's tag is a number");
+    let (server, load) = Server::ready(phase, tag, None).await;
+    let mut generator = load.start();
+    println!("ready");
+    let mut commands = BufReader::new(tokio::io::stdin()).lines();
+    let mut windows = Measured::default();
+    while let Some(command) = commands.next_line().await.expect("the parent's commands") {
+        let (word, seconds) = command.split_once(' ').unwrap_or((&command, ""));
+        if word == "end" {
+            break;
+        }
+        let length = seconds
+            .parse()
+            .ok()
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+            .unwrap_or_else(|| panic!("a length in seconds: {command:?}"));
+        let counted = match word {
+            "warm" => false,
+            "window" => true,
+            _ => panic!("warm, window or end, not {command:?}"),
+        };
+        generator.connect().await;
+        let measured = generator.run(Stretch::Time { length, counted }).await;
+        if counted {
+            windows.add(measured);
+        }
+        println!("done");
+    }
+    generator.stop().await;
+    server.stop().await;
+    println!("{}", windows.figures().encode());
 }
 
 /// Which server a run measures.
@@ -526,27 +682,22 @@ impl Figures {
 }
 
 /// Starts `phase`'s server, loads it for the plan's time (at `rate` events/s when given, else
-/// as fast as it answers), stops it.
+/// as fast as it answers) after its warm-up, stops it.
 async fn measure(phase: Phase, plan: Plan, rate: Option<f64>, tag: u64) -> Figures {
-    let server = Server::start(phase, E2E_CONTACTS, tag).await;
-    let instances = if phase == Phase::ManyInstances {
-        server.touch_every_instance(tag).await;
-        INSTANCES
-    } else {
-        1
+    let (server, load) = Server::ready(phase, tag, rate).await;
+    let mut generator = load.start();
+    generator.connect().await;
+    let warmup = Stretch::Time {
+        length: plan.warmup,
+        counted: false,
     };
-    let load = Load {
-        address: server.address,
-        replies: server.replies.clone(),
-        tag,
-        instances,
-        limit: None,
-        warmup: plan.warmup,
-        measure: plan.measure,
-        rate,
-        redis_cpu: phase.on_redis(),
+    generator.run(warmup).await;
+    let measured = Stretch::Time {
+        length: plan.measure,
+        counted: true,
     };
-    let figures = load.run().await;
+    let figures = generator.run(measured).await.figures();
+    generator.stop().await;
     server.stop().await;
     figures
 }
@@ -671,21 +822,45 @@ impl Server {
         }
     }
 
+    /// Starts `phase`'s server, ready to be measured (for m: each instance's contact book
+    /// loaded), and the load generator's settings for it.
+    async fn ready(phase: Phase, tag: u64, rate: Option<f64>) -> (Self, Load) {
+        let server = Server::start(phase, E2E_CONTACTS, tag).await;
+        let instances = if phase == Phase::ManyInstances {
+            server.touch_every_instance(tag).await;
+            INSTANCES
+        } else {
+            1
+        };
+        let load = Load {
+            instances,
+            rate,
+            redis_cpu: phase.on_redis(),
+            ..server.load(tag)
+        };
+        (server, load)
+    }
+
+    /// The load generator's settings for this server: one instance, as fast as it answers.
+    fn load(&self, tag: u64) -> Load {
+        Load {
+            address: self.address,
+            replies: self.replies.clone(),
+            tag,
+            instances: 1,
+            rate: None,
+            redis_cpu: false,
+        }
+    }
+
     /// Sends one notification to each of m's instances, each waiting for its card: every
     /// instance's contact book is loaded before the measured run.
     async fn touch_every_instance(&self, tag: u64) {
         let load = Load {
-            address: self.address,
-            replies: self.replies.clone(),
-            tag: tag + 1_000,
             instances: INSTANCES,
-            limit: Some(INSTANCES as u64),
-            warmup: Duration::ZERO,
-            measure: Duration::ZERO,
-            rate: None,
-            redis_cpu: false,
+            ..self.load(tag + 1_000)
         };
-        let figures = load.run().await;
+        let figures = load.send(INSTANCES as u64).await;
         assert_eq!(
             figures.errors, 0,
             "every instance answered its first message"
@@ -932,7 +1107,7 @@ async fn send(
     )
 }
 
-/// The load generator's settings for one run.
+/// The load generator's settings.
 struct Load {
     address: SocketAddr,
     /// For the end-to-end phase: wait for each reply at the emulator.
@@ -941,80 +1116,172 @@ struct Load {
     tag: u64,
     /// How many instances the notifications are spread over, from [`INSTANCE`] up.
     instances: usize,
-    /// Stop after this many notifications (then no warm-up and no time limit).
-    limit: Option<u64>,
-    warmup: Duration,
-    measure: Duration,
     /// Events per second over all connections; `None` for as fast as answered.
     rate: Option<f64>,
     /// Count the Redis server's CPU time with this process's.
     redis_cpu: bool,
 }
 
+/// A stretch of load a [`Generator`] runs.
+#[derive(Clone, Copy)]
+enum Stretch {
+    /// As long as this, its events counted or not (a warm-up).
+    Time { length: Duration, counted: bool },
+    /// This many notifications, each counted (a set-up).
+    Notifications(u64),
+}
+
+/// What the connections are told to do next.
+#[derive(Clone, Copy)]
+enum Order {
+    /// Open a fresh connection (a server's idle time-out may have closed the last one).
+    Connect,
+    /// Send until `until`; count the events that start and finish within `from..until`.
+    Until {
+        from: Instant,
+        until: Instant,
+        counted: bool,
+    },
+    /// Send the notifications numbered below `end`, counting each.
+    Below { end: u64 },
+}
+
+/// What a stretch of load measured: the latencies (µs) of the events it counted, how many
+/// failed, and for a [`Stretch::Time`], how long it counted and the CPU time that took.
+#[derive(Default)]
+struct Measured {
+    latencies: Vec<u32>,
+    errors: u64,
+    seconds: f64,
+    cpu: Duration,
+}
+
+impl Measured {
+    /// Adds what `other` measured.
+    fn add(&mut self, mut other: Measured) {
+        self.latencies.append(&mut other.latencies);
+        self.errors += other.errors;
+        self.seconds += other.seconds;
+        self.cpu += other.cpu;
+    }
+
+    fn figures(mut self) -> Figures {
+        self.latencies.sort_unstable();
+        let events = self.latencies.len() as f64;
+        Figures {
+            rate: events / self.seconds,
+            p50_ms: percentile(&self.latencies, 0.50),
+            p99_ms: percentile(&self.latencies, 0.99),
+            cpu_us: self.cpu.as_secs_f64() * 1e6 / events,
+            errors: self.errors,
+        }
+    }
+}
+
 impl Load {
-    async fn run(self) -> Figures {
+    /// Starts [`CONNECTIONS`] connections' tasks, waiting for their first [`Order`].
+    fn start(self) -> Generator {
         let load = Arc::new(self);
         let next = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let from = started + load.warmup;
-        let until = from + load.measure;
-        let workers: Vec<_> = (0..CONNECTIONS)
+        let (orders, _) = watch::channel(Order::Connect);
+        let (reports, reported) = mpsc::channel(CONNECTIONS);
+        let connections = (0..CONNECTIONS)
             .map(|connection| {
                 let load = load.clone();
                 let next = next.clone();
-                tokio::spawn(async move { load.connection(connection, &next, from, until).await })
+                let orders = orders.subscribe();
+                let reports = reports.clone();
+                tokio::spawn(async move {
+                    load.connection(connection, &next, orders, reports).await;
+                })
             })
             .collect();
-        let cpu = tokio::spawn(cpu_time_between(from, until, load.redis_cpu));
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for worker in workers {
-            let (mut lat, errs) = worker.await.expect("a load connection");
-            latencies.append(&mut lat);
-            errors += errs;
-        }
-        let seconds = match load.limit {
-            Some(_) => started.elapsed().as_secs_f64(),
-            None => load.measure.as_secs_f64(),
-        };
-        let cpu = cpu.await.expect("the CPU clock");
-        latencies.sort_unstable();
-        Figures {
-            rate: latencies.len() as f64 / seconds,
-            p50_ms: percentile(&latencies, 0.50),
-            p99_ms: percentile(&latencies, 0.99),
-            cpu_us: cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
-            errors,
+        Generator {
+            redis_cpu: load.redis_cpu,
+            next,
+            orders,
+            reported,
+            connections,
         }
     }
 
-    /// One keep-alive connection's loop; returns the latencies (µs) of the events that started
-    /// and finished within the measured window, and how many failed.
+    /// Sends `count` notifications over fresh connections, as fast as answered.
+    async fn send(self, count: u64) -> Figures {
+        let mut generator = self.start();
+        generator.connect().await;
+        let measured = generator.run(Stretch::Notifications(count)).await;
+        generator.stop().await;
+        measured.figures()
+    }
+
+    /// One connection: its loop over the generator's orders, each answered with what it
+    /// measured.
     async fn connection(
         &self,
         connection: usize,
         next: &AtomicU64,
-        from: Instant,
-        until: Instant,
-    ) -> (Vec<u32>, u64) {
+        mut orders: watch::Receiver<Order>,
+        reports: mpsc::Sender<Measured>,
+    ) {
+        let mut sender = None;
+        let mut ticks = None;
+        while orders.changed().await.is_ok() {
+            let order = *orders.borrow_and_update();
+            let measured = match (order, &mut sender) {
+                (Order::Connect, _) => {
+                    sender = Some(self.connect().await);
+                    ticks = self.ticks(connection);
+                    Measured::default()
+                }
+                (_, Some(sender)) => {
+                    self.send_while(connection, next, order, sender, ticks.as_mut())
+                        .await
+                }
+                (_, None) => panic!("a connection is told to send before it connects"),
+            };
+            if reports.send(measured).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A fresh keep-alive HTTP/1.1 connection to the server.
+    async fn connect(&self) -> SendRequest<Full<Bytes>> {
         let stream = TcpStream::connect(self.address)
             .await
             .expect("the server accepts");
         stream.set_nodelay(true).expect("TCP_NODELAY");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("an HTTP/1.1 handshake");
         tokio::spawn(conn);
-        let host = self.address.to_string();
-        let authorization = format!("Bearer {WEBHOOK_TOKEN}");
-        let mut ticks = self.rate.map(|rate| {
+        sender
+    }
+
+    /// Paced, the turns of connection number `connection`: its share of the rate, its first
+    /// turn staggered from the other connections'.
+    fn ticks(&self, connection: usize) -> Option<tokio::time::Interval> {
+        self.rate.map(|rate| {
             let period = Duration::from_secs_f64(CONNECTIONS as f64 / rate);
             let first = tokio::time::Instant::now()
                 + period.mul_f64(connection as f64 / CONNECTIONS as f64);
             tokio::time::interval_at(first, period)
-        });
-        let mut latencies = Vec::new();
-        let mut errors = 0;
+        })
+    }
+
+    /// Sends notifications one after another on `sender` while `order` says so; returns the
+    /// latencies of those it counts and how many failed.
+    async fn send_while(
+        &self,
+        connection: usize,
+        next: &AtomicU64,
+        order: Order,
+        sender: &mut SendRequest<Full<Bytes>>,
+        mut ticks: Option<&mut tokio::time::Interval>,
+    ) -> Measured {
+        let host = self.address.to_string();
+        let authorization = format!("Bearer {WEBHOOK_TOKEN}");
+        let mut measured = Measured::default();
         loop {
             // Paced, a connection waits for its turn, then times from the moment it sends:
             // tokio's timer fires up to a millisecond late, which is the generator's delay,
@@ -1023,11 +1290,15 @@ impl Load {
                 ticks.tick().await;
             }
             let start = Instant::now();
-            if self.limit.is_none() && start >= until {
+            if let Order::Until { until, .. } = order
+                && start >= until
+            {
                 break;
             }
             let n = next.fetch_add(1, Ordering::Relaxed);
-            if self.limit.is_some_and(|limit| n >= limit) {
+            if let Order::Below { end } = order
+                && n >= end
+            {
                 break;
             }
             let request = hyper::Request::post("/webhook")
@@ -1057,35 +1328,112 @@ impl Load {
                 _ => ok,
             };
             let end = Instant::now();
+            let counted = match order {
+                Order::Until {
+                    from,
+                    until,
+                    counted,
+                } => counted && start >= from && end <= until,
+                _ => true,
+            };
             if !replied {
-                errors += 1;
-            } else if self.limit.is_some() || (start >= from && end <= until) {
+                measured.errors += 1;
+            } else if counted {
                 let micros = end.duration_since(start).as_micros();
-                latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                measured
+                    .latencies
+                    .push(u32::try_from(micros).unwrap_or(u32::MAX));
             }
         }
-        (latencies, errors)
+        measured
     }
 }
 
-/// The CPU time spent between `from` and `until` by this process, and with `redis` by the bench's
-/// Redis server too (its `INFO cpu`).
-async fn cpu_time_between(from: Instant, until: Instant, redis: bool) -> Duration {
-    tokio::time::sleep_until(from.into()).await;
-    let start = process_cpu_time()
-        + if redis {
-            redis_cpu_time().await
-        } else {
-            Duration::ZERO
-        };
-    tokio::time::sleep_until(until.into()).await;
-    let end = process_cpu_time()
-        + if redis {
-            redis_cpu_time().await
-        } else {
-            Duration::ZERO
-        };
-    end.saturating_sub(start)
+/// A running load generator: [`CONNECTIONS`] connections to one server, loading it in
+/// stretches at its word, each connection sending its next notification when the last is
+/// done (for an end-to-end phase: when the emulator has its reply).
+struct Generator {
+    redis_cpu: bool,
+    /// The number of the next notification, over all connections and stretches.
+    next: Arc<AtomicU64>,
+    orders: watch::Sender<Order>,
+    reported: mpsc::Receiver<Measured>,
+    connections: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Generator {
+    /// Opens a fresh connection for each of the generator's: outside any measured stretch, so
+    /// that stretches far apart (a server's idle time-out closes connections) cost the same.
+    async fn connect(&mut self) {
+        self.order(Order::Connect).await;
+    }
+
+    /// Runs `stretch` on the open connections; what it measured.
+    async fn run(&mut self, stretch: Stretch) -> Measured {
+        match stretch {
+            Stretch::Time { length, counted } => {
+                let start = cpu_time(self.redis_cpu).await;
+                let from = Instant::now();
+                let until = from + length;
+                let redis_cpu = self.redis_cpu;
+                let cpu = tokio::spawn(async move {
+                    tokio::time::sleep_until(until.into()).await;
+                    cpu_time(redis_cpu).await.saturating_sub(start)
+                });
+                let mut measured = self
+                    .order(Order::Until {
+                        from,
+                        until,
+                        counted,
+                    })
+                    .await;
+                measured.seconds = length.as_secs_f64();
+                measured.cpu = cpu.await.expect("the CPU clock");
+                measured
+            }
+            Stretch::Notifications(count) => {
+                let started = Instant::now();
+                let end = self.next.load(Ordering::Relaxed) + count;
+                let mut measured = self.order(Order::Below { end }).await;
+                measured.seconds = started.elapsed().as_secs_f64();
+                measured
+            }
+        }
+    }
+
+    /// Gives every connection `order`; what they measured, together.
+    async fn order(&mut self, order: Order) -> Measured {
+        self.orders.send_replace(order);
+        let mut measured = Measured::default();
+        for _ in 0..CONNECTIONS {
+            let report = self
+                .reported
+                .recv()
+                .await
+                .expect("every connection reports");
+            measured.add(report);
+        }
+        measured
+    }
+
+    /// Closes the connections.
+    async fn stop(self) {
+        drop(self.orders);
+        for connection in self.connections {
+            connection.await.expect("a load connection");
+        }
+    }
+}
+
+/// CPU time spent so far by this process, and with `redis` by the bench's Redis server too (its
+/// `INFO cpu`).
+async fn cpu_time(redis: bool) -> Duration {
+    let redis = if redis {
+        redis_cpu_time().await
+    } else {
+        Duration::ZERO
+    };
+    process_cpu_time() + redis
 }
 
 /// CPU time of every thread of this process so far (`CLOCK_PROCESS_CPUTIME_ID`).
@@ -1263,18 +1611,7 @@ async fn memory_child(child: &str) {
     match child {
         "chats" => {
             let server = Server::start(Phase::EndToEnd, E2E_CONTACTS, 0).await;
-            let load = Load {
-                address: server.address,
-                replies: server.replies.clone(),
-                tag: 0,
-                instances: 1,
-                limit: Some(CHATS),
-                warmup: Duration::ZERO,
-                measure: Duration::ZERO,
-                rate: None,
-                redis_cpu: false,
-            };
-            let figures = load.run().await;
+            let figures = server.load(0).send(CHATS).await;
             assert_eq!(figures.errors, 0, "every chat got its reply");
             let replies = server.replies.as_ref().expect("an end-to-end server");
             let cards = replies.cards.load(Ordering::Relaxed);
