@@ -48,6 +48,13 @@
 //! `-- --only a` (or `b`, `c`, `d`, `m`, `s`, `b-redis`, `c-redis`, `find`) runs one part alone in
 //! this process, for a profiler; `HOOKBOT_BENCH_MEASURE=<seconds>` measures that long instead
 //! (a profiler such as callgrind runs the load a hundred times slower).
+//!
+//! Every phase allocates with the allocator of hookbot's bot binaries
+//! ([`hookbot::bots::Allocator`], jemalloc), the bare servers a and d too: the figures are
+//! those of the bots as shipped, and each ratio compares two servers on the same allocator.
+
+#[global_allocator]
+static ALLOCATOR: hookbot::bots::Allocator = hookbot::bots::ALLOCATOR;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

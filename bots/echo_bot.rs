@@ -5,6 +5,9 @@
 use hookbot::Bot;
 use hookbot::bots::echo;
 
+#[global_allocator]
+static ALLOCATOR: hookbot::bots::Allocator = hookbot::bots::ALLOCATOR;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     hookbot::bots::init_logging();

@@ -18,6 +18,9 @@ use hookbot::sandbox::{DEFAULT_TOKEN, Platform, Sandbox, UnknownPlatform};
 use hookbot::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: hookbot::bots::Allocator = hookbot::bots::ALLOCATOR;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
