@@ -40,7 +40,7 @@ pub fn init_logging() {
 /// does not build, with MSVC). A bot's work is many small allocations freed on another thread
 /// than the one that made them (a request's event, its reply, the gateway's answer), which
 /// glibc's allocator serves slowly: in `cargo bench --bench throughput` the contact-card bot
-/// answers ≈ 1.5 times as many requests per second with jemalloc, in about the same memory
+/// answers ≈ 1.4 times as many requests per second with jemalloc, in about the same memory
 /// (see `BENCHMARKS.md`). A program of your own chooses its allocator; to take this one:
 ///
 /// ```
