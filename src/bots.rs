@@ -57,8 +57,5 @@ pub type Allocator = tikv_jemallocator::Jemalloc;
 pub type Allocator = std::alloc::System;
 
 /// The [`Allocator`], for a `#[global_allocator]` static.
-#[cfg(all(feature = "bots", not(target_env = "msvc")))]
-pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
-/// The [`Allocator`], for a `#[global_allocator]` static.
-#[cfg(all(feature = "bots", target_env = "msvc"))]
-pub const ALLOCATOR: Allocator = std::alloc::System;
+#[cfg(feature = "bots")]
+pub const ALLOCATOR: Allocator = Allocator {};
