@@ -83,49 +83,64 @@ pub struct Event {
 #[derive(Clone)]
 pub struct RawJson(Arc<RawParts>);
 
-/// The two forms of a [`RawJson`]; at least one is set from the start.
-struct RawParts {
-    text: OnceLock<Box<str>>,
-    value: OnceLock<Value>,
+/// The two forms of a [`RawJson`]: the one it was made from, and the other, made from it
+/// when first asked for.
+enum RawParts {
+    /// Made from the text as received.
+    Text {
+        text: Box<str>,
+        value: OnceLock<Value>,
+    },
+    /// Made from a [`Value`] (its text, when kept, as received).
+    Value {
+        value: Value,
+        text: OnceLock<Box<str>>,
+    },
 }
 
 impl RawJson {
     /// The JSON of `text`, which must be a valid JSON object (the parser has read it).
     pub(crate) fn from_text(text: &str) -> Self {
-        Self(Arc::new(RawParts {
-            text: OnceLock::from(Box::<str>::from(text)),
+        Self(Arc::new(RawParts::Text {
+            text: text.into(),
             value: OnceLock::new(),
         }))
     }
 
     /// The JSON `value`; its text is written out when asked for.
     pub(crate) fn from_value(value: Value) -> Self {
-        Self(Arc::new(RawParts {
+        Self(Arc::new(RawParts::Value {
+            value,
             text: OnceLock::new(),
-            value: OnceLock::from(value),
         }))
     }
 
     /// Keeps `text` as the text of this JSON, read from it, unless it has a text already.
     pub(crate) fn keep_text(&self, text: &str) {
-        let _ = self.0.text.set(text.into());
+        if let RawParts::Value { text: kept, .. } = &*self.0 {
+            let _ = kept.set(text.into());
+        }
     }
 
     /// The JSON as text: as received for an event read by [`Event::parse`]; for one built
     /// from a [`Value`] ([`Event::from_json`]), that value written out compactly (once).
     pub fn as_str(&self) -> &str {
-        self.0.text.get_or_init(|| match self.0.value.get() {
-            Some(value) => serde_json::to_string(value).unwrap_or_default().into(),
-            None => "null".into(),
-        })
+        match &*self.0 {
+            RawParts::Text { text, .. } => text,
+            RawParts::Value { value, text } => {
+                text.get_or_init(|| serde_json::to_string(value).unwrap_or_default().into())
+            }
+        }
     }
 
     /// The JSON as a [`Value`], read from the text the first time it is asked for.
     pub fn value(&self) -> &Value {
-        self.0.value.get_or_init(|| {
-            let text = self.0.text.get().map_or("null", |text| &**text);
-            serde_json::from_str(text).unwrap_or_default()
-        })
+        match &*self.0 {
+            RawParts::Text { text, value } => {
+                value.get_or_init(|| serde_json::from_str(text).unwrap_or_default())
+            }
+            RawParts::Value { value, .. } => value,
+        }
     }
 }
 
